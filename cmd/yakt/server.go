@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/yakt/yakt/internal/server"
+)
+
+// nodeFlags are the tuning flags shared by server and dev.
+type nodeFlags struct {
+	heartbeat        time.Duration
+	electionTimeout  time.Duration
+	snapshotEntries  uint64
+	snapshotInterval time.Duration
+	requestTimeout   time.Duration
+	logLevel         string
+}
+
+func (nf *nodeFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&nf.heartbeat, "heartbeat-interval", 100*time.Millisecond, "raft heartbeat interval (one raft tick)")
+	fs.DurationVar(&nf.electionTimeout, "election-timeout", time.Second, "raft election timeout (randomised up to twice this)")
+	fs.Uint64Var(&nf.snapshotEntries, "snapshot-entries", 10000, "take a snapshot after this many applied entries")
+	fs.DurationVar(&nf.snapshotInterval, "snapshot-interval", time.Hour, "also snapshot on this interval when anything changed")
+	fs.DurationVar(&nf.requestTimeout, "request-timeout", 5*time.Second, "how long a write waits to commit before 504 TIMEOUT")
+	fs.StringVar(&nf.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (nf *nodeFlags) apply(cfg *server.Config) error {
+	if nf.heartbeat <= 0 || nf.electionTimeout < 2*nf.heartbeat {
+		return errors.New("--election-timeout must be at least twice --heartbeat-interval")
+	}
+	cfg.TickInterval = nf.heartbeat
+	cfg.ElectionTicks = int(nf.electionTimeout / nf.heartbeat)
+	cfg.SnapshotEntries = nf.snapshotEntries
+	cfg.SnapshotInterval = nf.snapshotInterval
+	cfg.RequestTimeout = nf.requestTimeout
+	return nil
+}
+
+func runServer(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("yakt server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		nodeID     = fs.Uint64("node-id", 0, "this node's id (must appear in --voters)")
+		dataDir    = fs.String("data-dir", "", "data directory (WAL and snapshots)")
+		listenPeer = fs.String("listen-peer", "", "address for raft peer traffic (default: this node's --voters address)")
+		listenHTTP = fs.String("listen-http", "127.0.0.1:8001", "address for the HTTP API")
+		voters     = fs.String("voters", "", "voter set as id@host:port,... (peer addresses, Kafka's controller.quorum.voters form)")
+		clusterID  = fs.String("cluster-id", "", "cluster id (default: derived from --voters)")
+		nf         nodeFlags
+	)
+	nf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "yakt server:", err)
+		return 2
+	}
+	log, err := newLogger(stderr, nf.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "yakt server:", err)
+		return 2
+	}
+	vs, err := server.ParseVoters(*voters)
+	if err != nil {
+		fmt.Fprintln(stderr, "yakt server: --voters:", err)
+		return 2
+	}
+	if *dataDir == "" {
+		fmt.Fprintln(stderr, "yakt server: --data-dir is required")
+		return 2
+	}
+	self, ok := vs[*nodeID]
+	if !ok {
+		fmt.Fprintf(stderr, "yakt server: --node-id %d is not in --voters\n", *nodeID)
+		return 2
+	}
+	if *listenPeer == "" {
+		*listenPeer = self
+	}
+	cfg := server.Config{NodeID: *nodeID, ClusterID: *clusterID, DataDir: *dataDir, Voters: vs,
+		ListenPeer: *listenPeer, ListenHTTP: *listenHTTP, Logger: log}
+	if err := nf.apply(&cfg); err != nil {
+		fmt.Fprintln(stderr, "yakt server:", err)
+		return 2
+	}
+	srv, err := server.Start(cfg)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigc)
+	select {
+	case sig := <-sigc:
+		log.Info("shutting down", "signal", sig.String())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		srv.Stop(ctx)
+		cancel()
+		return 0
+	case <-srv.Node.Done():
+		srv.Kill()
+		log.Error("node stopped", "err", srv.Node.Err())
+		return 1
+	}
+}

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/yakt/yakt/internal/metadata"
+)
+
+// statusByCode is API.md's table of error codes to HTTP statuses.
+var statusByCode = map[metadata.Code]int{
+	metadata.CodeInvalidRequest:             http.StatusBadRequest,
+	metadata.CodeInvalidTopicName:           http.StatusBadRequest,
+	metadata.CodeInvalidReplicaAssignment:   http.StatusBadRequest,
+	metadata.CodeBrokerNotFound:             http.StatusNotFound,
+	metadata.CodeTopicNotFound:              http.StatusNotFound,
+	metadata.CodePartitionNotFound:          http.StatusNotFound,
+	metadata.CodeBrokerAlreadyRegistered:    http.StatusConflict,
+	metadata.CodeTopicAlreadyExists:         http.StatusConflict,
+	metadata.CodePartitionAlreadyExists:     http.StatusConflict,
+	metadata.CodeBrokerNotActive:            http.StatusConflict,
+	metadata.CodeStaleBrokerEpoch:           http.StatusConflict,
+	metadata.CodeProducerIDAlreadyAllocated: http.StatusConflict,
+	metadata.CodeStalePartitionEpoch:        http.StatusConflict,
+	metadata.CodeNotPartitionLeader:         http.StatusConflict,
+	metadata.CodeOffsetCompacted:            http.StatusGone,
+	metadata.CodePayloadTooLarge:            http.StatusRequestEntityTooLarge,
+	metadata.CodeNoLeader:                   http.StatusServiceUnavailable,
+	metadata.CodeNotReady:                   http.StatusServiceUnavailable,
+	metadata.CodeTimeout:                    http.StatusGatewayTimeout,
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      metadata.Code `json:"code"`
+	Message   string        `json:"message"`
+	RequestID string        `json:"requestId,omitempty"`
+}
+
+// writeError answers err: a *metadata.Error with its code's status, anything
+// else as a 500 that names the request id but no internals.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var me *metadata.Error
+	if errors.As(err, &me) {
+		status, ok := statusByCode[me.Code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		writeJSON(w, status, errorBody{Error: errorDetail{Code: me.Code, Message: me.Message}})
+		return
+	}
+	id := requestID(r)
+	s.log.Error("internal error", "err", err, "request", id, "method", r.Method, "path", r.URL.Path)
+	writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{
+		Code: metadata.CodeInternal, Message: "internal error; see the server log for request " + id, RequestID: id}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	if err := enc.Encode(v); err != nil {
+		slog.Debug("write response", "err", err)
+	}
+}

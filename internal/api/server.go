@@ -1,0 +1,199 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/internal/raftnode"
+)
+
+// Config configures a Server.
+type Config struct {
+	ClusterID      string
+	Node           *raftnode.Node
+	Controller     *controller.Controller
+	Gatherer       prometheus.Gatherer // for /metrics; nil: no metrics endpoint content
+	RequestTimeout time.Duration       // per-request deadline for writes and barriers; default 5s
+	Logger         *slog.Logger
+}
+
+// Server holds the handlers. Create with New; serve Handler().
+type Server struct {
+	cfg     Config
+	node    *raftnode.Node
+	ctrl    *controller.Controller
+	log     *slog.Logger
+	handler http.Handler
+}
+
+// Headers every response carries (API.md).
+const (
+	HeaderNode      = "X-Yakt-Node"
+	HeaderLeader    = "X-Yakt-Leader"
+	HeaderOffset    = "X-Yakt-Offset"
+	HeaderRequestID = "X-Request-Id"
+	// headerForwarded marks a request a follower forwarded, so the node
+	// that receives it never forwards it again.
+	headerForwarded = "X-Yakt-Forwarded-By"
+)
+
+// route is one row of the route table.
+type route struct {
+	pattern string
+	handler func(*Server, http.ResponseWriter, *http.Request)
+	write   bool // writes run on the leader; followers forward them
+}
+
+// routes is the API's route table, sorted by path then method; a test
+// checks it against shared/API.md.
+var routes = []route{
+	{"GET /healthz", (*Server).serveHealthz, false},
+	{"GET /metrics", nil, false}, // served by promhttp, see New
+	{"GET /readyz", (*Server).serveReadyz, false},
+	{"GET /v1/quorum", (*Server).serveQuorum, false},
+	{"GET /v1/topics/{name}", (*Server).serveGetTopic, false},
+	{"POST /v1/topics", (*Server).serveCreateTopic, true},
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, node: cfg.Node, ctrl: cfg.Controller, log: cfg.Logger}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		if rt.handler == nil {
+			continue
+		}
+		h := rt.handler
+		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
+		if rt.write {
+			hf = s.onLeader(hf)
+		}
+		mux.Handle(rt.pattern, hf)
+	}
+	if cfg.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	s.handler = s.common(mux)
+	return s
+}
+
+// Handler is the root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey).(string)
+	return id
+}
+
+// common sets the headers every response carries, assigns a request id and
+// turns a panic into a 500 instead of a dropped connection.
+func (s *Server) common(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(HeaderRequestID)
+		if id == "" || len(id) > 64 {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		h := w.Header()
+		h.Set(HeaderRequestID, id)
+		h.Set(HeaderNode, strconv.FormatUint(s.node.ID(), 10))
+		if lead := s.node.Leader(); lead != 0 {
+			h.Set(HeaderLeader, strconv.FormatUint(lead, 10))
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.writeError(w, r, fmt.Errorf("panic: %v", p))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// onLeader runs writes on the leader: a follower forwards the request to
+// the leader's HTTP address and relays its answer.
+func (s *Server) onLeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.node.IsLeader() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		lead := s.node.Leader()
+		addr, ok := s.node.PeerHTTPAddr(lead)
+		if lead == 0 || !ok || r.Header.Get(headerForwarded) != "" {
+			s.writeError(w, r, metadata.Errorf(metadata.CodeNoLeader, "no leader is available to take the write; retry"))
+			return
+		}
+		s.forward(w, r, lead, addr)
+	})
+}
+
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, lead uint64, addr string) {
+	target := &url.URL{Scheme: "http", Host: addr}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = r.Host
+			pr.Out.Header.Set(headerForwarded, strconv.FormatUint(s.node.ID(), 10))
+			pr.Out.Header.Set(HeaderRequestID, requestID(r))
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			// Keep this node's own headers (set by common) rather than
+			// doubling them with the leader's: X-Yakt-Node names the node the
+			// client talked to, which is what clients map endpoints by.
+			resp.Header.Del(HeaderNode)
+			resp.Header.Del(HeaderLeader)
+			resp.Header.Del(HeaderRequestID)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.log.Warn("forward to leader failed", "leader", lead, "addr", addr, "err", err, "request", requestID(r))
+			s.writeError(w, r, metadata.Errorf(metadata.CodeNoLeader, "leader %d unreachable; retry", lead))
+		},
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+// requestContext bounds a request by the configured timeout.
+func (s *Server) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+}
+
+func isStale(r *http.Request) bool {
+	v := r.URL.Query().Get("stale")
+	return v == "true" || v == "1"
+}
+
+func setOffset(w http.ResponseWriter, offset int64) {
+	w.Header().Set(HeaderOffset, strconv.FormatInt(offset, 10))
+}

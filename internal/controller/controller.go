@@ -1,0 +1,118 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/internal/raftnode"
+)
+
+// Clock is the time source for server-set timestamps and liveness.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Config configures a Controller.
+type Config struct {
+	Node    *raftnode.Node
+	State   *StateMachine
+	Clock   Clock         // default SystemClock
+	NewUUID func() string // default random v4 UUIDs
+	Logger  *slog.Logger
+}
+
+// Controller runs API operations: reads against the local image after a
+// read barrier, writes as proposals of record batches.
+type Controller struct {
+	node    *raftnode.Node
+	state   *StateMachine
+	clock   Clock
+	newUUID func() string
+	log     *slog.Logger
+}
+
+// MaxPartitionsPerRequest caps the records one request may produce, so a
+// single request can never exceed a raft entry.
+const MaxPartitionsPerRequest = 10_000
+
+// New returns a Controller.
+func New(cfg Config) *Controller {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.NewUUID == nil {
+		cfg.NewUUID = func() string { return uuid.NewString() }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Controller{node: cfg.Node, state: cfg.State, clock: cfg.Clock, newUUID: cfg.NewUUID, log: cfg.Logger}
+}
+
+// Image returns the state to read from: after a linearizable read barrier,
+// or this node's latest applied state when stale is true.
+func (c *Controller) Image(ctx context.Context, stale bool) (*metadata.Image, error) {
+	if !stale {
+		if err := c.node.ReadBarrier(ctx); err != nil {
+			return nil, nodeError(err)
+		}
+	}
+	return c.state.Image(), nil
+}
+
+// propose commits recs as one atomic batch and returns them with offsets.
+func (c *Controller) propose(ctx context.Context, recs []metadata.Record) ([]metadata.Record, error) {
+	now := c.clock.Now().UTC().Truncate(time.Millisecond)
+	for i := range recs {
+		recs[i].Timestamp = now
+	}
+	res, err := c.node.Propose(ctx, metadata.EncodeRecords(recs))
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	switch v := res.Value.(type) {
+	case *metadata.Error:
+		return nil, v
+	case Applied:
+		return v.Records, nil
+	default:
+		return nil, fmt.Errorf("controller: unexpected apply result %T", res.Value)
+	}
+}
+
+// nodeError maps raftnode's errors to the API's codes; anything else is
+// returned as is (an internal error).
+func nodeError(err error) error {
+	switch {
+	case errors.Is(err, raftnode.ErrNoLeader), errors.Is(err, raftnode.ErrNotLeader),
+		errors.Is(err, raftnode.ErrProposalDropped):
+		return metadata.Errorf(metadata.CodeNoLeader, "no leader: the write was not applied; retry")
+	case errors.Is(err, raftnode.ErrStopped):
+		return metadata.Errorf(metadata.CodeNotReady, "node is shutting down")
+	case errors.Is(err, raftnode.ErrTooLarge):
+		return metadata.Errorf(metadata.CodePayloadTooLarge, "request produces too many records")
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return metadata.Errorf(metadata.CodeTimeout, "not committed in time; the write may still commit")
+	}
+	return err
+}
+
+// writeBarrier makes sure this leader validates against everything
+// committed before the request arrived (a new leader may not have applied
+// its predecessors' last entries yet).
+func (c *Controller) writeBarrier(ctx context.Context) (*metadata.Image, error) {
+	if !c.node.IsLeader() {
+		return nil, metadata.Errorf(metadata.CodeNoLeader, "this node is not the leader")
+	}
+	return c.Image(ctx, false)
+}

@@ -1,0 +1,97 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/internal/raftnode"
+)
+
+// StateMachine is the replicated metadata state: it implements
+// raftnode.StateMachine over metadata.Image. Readers use Image() and
+// Tail() from any goroutine; the raft loop is the only writer.
+type StateMachine struct {
+	image atomic.Pointer[metadata.Image]
+	tail  *metadata.Tail
+}
+
+// DefaultTailRecords bounds the in-memory record tail served to
+// "updates since offset" fetches; older offsets get a snapshot.
+const DefaultTailRecords = 100_000
+
+// NewStateMachine returns an empty state with a tail of tailRecords.
+func NewStateMachine(tailRecords int) *StateMachine {
+	if tailRecords <= 0 {
+		tailRecords = DefaultTailRecords
+	}
+	sm := &StateMachine{tail: metadata.NewTail(tailRecords)}
+	sm.image.Store(metadata.Empty)
+	return sm
+}
+
+// Image is the newest applied image. Never nil.
+func (sm *StateMachine) Image() *metadata.Image { return sm.image.Load() }
+
+// Tail is the retained tail of applied records.
+func (sm *StateMachine) Tail() *metadata.Tail { return sm.tail }
+
+// Applied is what a proposer gets back for a batch that applied: the
+// records with their offsets.
+type Applied struct {
+	Records []metadata.Record
+}
+
+// Apply implements raftnode.StateMachine. Each payload is one request's
+// atomic record batch; a batch that no longer applies yields its
+// *metadata.Error as the result and changes nothing.
+func (sm *StateMachine) Apply(batch []raftnode.Committed) ([]any, error) {
+	delta := metadata.NewDelta(sm.image.Load())
+	results := make([]any, len(batch))
+	var applied []metadata.Record
+	for i, c := range batch {
+		recs, err := metadata.DecodeRecords(c.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("decode records at offset %d: %w", c.Index, err)
+		}
+		for j := range recs {
+			recs[j].Offset = int64(c.Index)
+		}
+		if err := delta.ReplayBatch(recs); err != nil {
+			var me *metadata.Error
+			if !errors.As(err, &me) {
+				return nil, fmt.Errorf("replay records at offset %d: %w", c.Index, err)
+			}
+			results[i] = me
+			continue
+		}
+		results[i] = Applied{Records: recs}
+		applied = append(applied, recs...)
+	}
+	img := delta.Apply(int64(batch[len(batch)-1].Index))
+	sm.image.Store(img)
+	sm.tail.Append(applied)
+	return results, nil
+}
+
+// Snapshot implements raftnode.StateMachine.
+func (sm *StateMachine) Snapshot() ([]byte, error) {
+	return metadata.EncodeSnapshot(sm.image.Load()), nil
+}
+
+// Restore implements raftnode.StateMachine.
+func (sm *StateMachine) Restore(index uint64, data []byte) error {
+	img, err := metadata.DecodeSnapshot(data)
+	if err != nil {
+		return fmt.Errorf("decode snapshot at index %d: %w", index, err)
+	}
+	// The image's offset is its last record's; raft's index may be higher
+	// (no-op and configuration entries carry no records).
+	if img.Offset() > int64(index) {
+		return fmt.Errorf("snapshot at index %d holds image at later offset %d", index, img.Offset())
+	}
+	sm.image.Store(img)
+	sm.tail.Reset(int64(index))
+	return nil
+}

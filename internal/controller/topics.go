@@ -1,0 +1,115 @@
+package controller
+
+import (
+	"context"
+
+	"github.com/yakt/yakt/internal/metadata"
+)
+
+// CreateTopicRequest is POST /v1/topics.
+type CreateTopicRequest struct {
+	Name              string `json:"name"`
+	Partitions        *int32 `json:"partitions,omitempty"`
+	ReplicationFactor *int32 `json:"replicationFactor,omitempty"`
+}
+
+// TopicDetail is a topic with its partitions' current state.
+type TopicDetail struct {
+	Topic      metadata.TopicRecord       `json:"topic"`
+	Partitions []metadata.PartitionRecord `json:"partitions"`
+}
+
+// CreateTopic proposes a TopicRecord and, when partitions are asked for,
+// PartitionRecords placed over the ALIVE brokers, all in one batch.
+func (c *Controller) CreateTopic(ctx context.Context, req CreateTopicRequest) (TopicDetail, int64, error) {
+	if err := metadata.ValidateTopicName(req.Name); err != nil {
+		return TopicDetail{}, 0, err
+	}
+	img, err := c.writeBarrier(ctx)
+	if err != nil {
+		return TopicDetail{}, 0, err
+	}
+	if _, ok := img.Topic(req.Name); ok {
+		return TopicDetail{}, 0, metadata.Errorf(metadata.CodeTopicAlreadyExists, "topic %q already exists", req.Name)
+	}
+	topic := &metadata.TopicRecord{TopicUUID: c.newUUID(), Name: req.Name}
+	recs := []metadata.Record{{Body: topic}}
+	if req.Partitions != nil || req.ReplicationFactor != nil {
+		parts, err := placePartitions(img, topic.TopicUUID, req.Partitions, req.ReplicationFactor)
+		if err != nil {
+			return TopicDetail{}, 0, err
+		}
+		for _, p := range parts {
+			recs = append(recs, metadata.Record{Body: p})
+		}
+	}
+	applied, err := c.propose(ctx, recs)
+	if err != nil {
+		return TopicDetail{}, 0, err
+	}
+	out := TopicDetail{Topic: *applied[0].Body.(*metadata.TopicRecord), Partitions: []metadata.PartitionRecord{}}
+	for _, r := range applied[1:] {
+		out.Partitions = append(out.Partitions, *r.Body.(*metadata.PartitionRecord))
+	}
+	return out, applied[0].Offset, nil
+}
+
+// Topic returns one topic and its partitions.
+func (c *Controller) Topic(ctx context.Context, name string, stale bool) (TopicDetail, error) {
+	img, err := c.Image(ctx, stale)
+	if err != nil {
+		return TopicDetail{}, err
+	}
+	t, ok := img.Topic(name)
+	if !ok {
+		return TopicDetail{}, metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", name)
+	}
+	parts := img.Partitions(t.TopicUUID)
+	if parts == nil {
+		parts = []metadata.PartitionRecord{}
+	}
+	return TopicDetail{Topic: t, Partitions: parts}, nil
+}
+
+// placePartitions assigns replicas round-robin over ALIVE brokers in id
+// order, each partition starting one broker further, so leaders (the first
+// replica) spread evenly. replicationFactor defaults to min(3, ALIVE).
+func placePartitions(img *metadata.Image, topicUUID string, partitions, replicationFactor *int32) ([]*metadata.PartitionRecord, error) {
+	n := int32(1)
+	if partitions != nil {
+		n = *partitions
+	}
+	if n < 1 || n > MaxPartitionsPerRequest {
+		return nil, metadata.Errorf(metadata.CodeInvalidRequest, "partitions must be 1..%d, got %d", MaxPartitionsPerRequest, n)
+	}
+	var alive []int32
+	for _, b := range img.Brokers() {
+		if b.BrokerStatus == metadata.StatusAlive {
+			alive = append(alive, b.BrokerID)
+		}
+	}
+	rf := int32(min(3, len(alive)))
+	if replicationFactor != nil {
+		rf = *replicationFactor
+	}
+	if rf < 1 {
+		return nil, metadata.Errorf(metadata.CodeInvalidReplicaAssignment, "replicationFactor must be >= 1 and there must be ALIVE brokers (have %d)", len(alive))
+	}
+	if int(rf) > len(alive) {
+		return nil, metadata.Errorf(metadata.CodeInvalidReplicaAssignment, "replicationFactor %d exceeds the %d ALIVE brokers", rf, len(alive))
+	}
+	out := make([]*metadata.PartitionRecord, n)
+	for p := range n {
+		replicas := make([]int32, rf)
+		for k := range rf {
+			replicas[k] = alive[(int(p)+int(k))%len(alive)]
+		}
+		out[p] = &metadata.PartitionRecord{
+			PartitionID: p, TopicUUID: topicUUID,
+			Replicas: replicas, ISR: append([]int32(nil), replicas...),
+			RemovingReplicas: []int32{}, AddingReplicas: []int32{},
+			Leader: replicas[0],
+		}
+	}
+	return out, nil
+}

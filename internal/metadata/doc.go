@@ -1,0 +1,95 @@
+// Package metadata is YAKt's replicated state machine: the metadata
+// records, their binary codec, the immutable Image they build, the Delta
+// that builds it, snapshots, and the retained Tail of applied records.
+// It is pure and deterministic: no clocks, randomness, I/O or logging, and
+// no map iteration order reaches any output (listings are sorted). It
+// imports nothing else of YAKt's; every other package may import it.
+//
+// # Records
+//
+// Six record types (API.md): RegisterBrokerRecord, TopicRecord,
+// PartitionRecord, ProducerIdsRecord, BrokerRegistrationChangeBrokerRecord
+// and RemoveTopicRecord, each a *XRecord implementing Body. A Record is a
+// Body plus its Offset (the raft index it committed at; records of one
+// entry share it) and Timestamp (set by the leader, millisecond
+// precision). Everything server-chosen (UUIDs, epochs, ids, timestamps)
+// travels inside the record; replay decides nothing. Record's JSON is
+// API.md's envelope; EncodeRecords/DecodeRecords are the compact,
+// versioned binary form (see codec.go for the layout and its
+// compatibility rules).
+//
+// # Image and Delta
+//
+// An *Image is an immutable value, safe for concurrent readers, stamped
+// with the offset it was applied at. NewDelta(base), Delta.Replay /
+// ReplayBatch and Delta.Apply(offset) are the only way to a new one, and
+// Apply shares every sub-image (cluster, topics, producer ids) and every
+// persistent-map node its records did not touch. A Delta also answers
+// reads as of the records replayed so far (the Reader interface).
+//
+// Replay re-checks invariants, because requests validated on the leader can
+// race: a record that no longer applies is rejected with an *Error, changes
+// nothing, and every node rejects it identically. The rules, checked in
+// this order:
+//
+//   - RegisterBrokerRecord: brokerId >= 0 and status ALIVE, FENCED or
+//     CLOSED (INVALID_REQUEST); BROKER_ALREADY_REGISTERED if the id is
+//     registered and not CLOSED; re-registering a CLOSED id needs epoch >
+//     its old epoch (STALE_BROKER_EPOCH). Stores the record as the broker.
+//   - BrokerRegistrationChangeBrokerRecord: BROKER_NOT_FOUND if unknown;
+//     BROKER_NOT_ACTIVE if CLOSED; STALE_BROKER_EPOCH unless epoch =
+//     current + 1; INVALID_REQUEST unless the status is valid. Sets host,
+//     port, protocol, status and epoch (the record carries full values).
+//   - TopicRecord: INVALID_TOPIC_NAME (ValidateTopicName); INVALID_REQUEST
+//     for an empty topicUUID; TOPIC_ALREADY_EXISTS if the name or the UUID
+//     exists.
+//   - PartitionRecord: TOPIC_NOT_FOUND for an unknown topicUUID. An
+//     existing partition needs partitionEpoch = current + 1
+//     (PARTITION_ALREADY_EXISTS if it is 0, else STALE_PARTITION_EPOCH);
+//     a new one needs partitionEpoch >= 0 (INVALID_REQUEST). Then
+//     INVALID_REPLICA_ASSIGNMENT unless: partitionId >= 0; replicas
+//     non-empty, distinct, >= 0; ISR, addingReplicas and removingReplicas
+//     each distinct and within replicas; nothing both adding and removing;
+//     leader -1 or in the ISR. The record becomes the partition's state.
+//   - ProducerIdsRecord: BROKER_NOT_FOUND for an unknown broker;
+//     BROKER_NOT_ACTIVE unless ALIVE; STALE_BROKER_EPOCH unless
+//     brokerEpoch = the broker's epoch; PRODUCER_ID_ALREADY_ALLOCATED if
+//     [producerId, producerId+ProducerIDBlockSize) is out of range or
+//     overlaps a block given before. NextProducerID becomes
+//     max(NextProducerID, producerId+ProducerIDBlockSize).
+//   - RemoveTopicRecord: TOPIC_NOT_FOUND unless a topic has that UUID and
+//     that name; removes it and all its partitions.
+//
+// A record without a body, or with a foreign Body type, is a bug: Replay
+// returns a plain error (not *Error) and the caller must stop.
+//
+// Costs. Brokers, topics (by name and by UUID), each topic's partitions and
+// the producer-id blocks live in persistent hash tries (pmap.go): one
+// record copies O(log32 n) small nodes, a batch copies each node at most
+// once, and Apply is O(1); with 10k topics and 100k partitions nothing is
+// proportional to either. Point reads are O(log32 n). Sorted listings sort
+// a domain on first use after it changed and are then cached in the image.
+//
+// # Snapshots
+//
+// A snapshot is an image written as records in one canonical order
+// (Image.Records: brokers by id; per topic by name, the topic then its
+// partitions by id; producer-id blocks by first id) plus its offset
+// (EncodeSnapshot). DecodeSnapshot replays them into Empty
+// (ImageFromRecords); loading a snapshot relaxes only the producer-id
+// liveness rules, since a block outlives its broker's epoch.
+//
+// # Tail
+//
+// Tail keeps the newest applied records for "updates since offset" and
+// "since timestamp", evicting whole offsets oldest first; asking for what
+// was evicted returns ErrOffsetCompacted, and the caller serves a snapshot
+// instead.
+//
+// # Errors
+//
+// Three classes: *Error (a request or record that does not fit; nothing
+// changed), ErrOffsetCompacted (serve a snapshot), and ErrCorrupt (bytes
+// that do not decode, or a body replay does not know: corruption or a bug,
+// stop the node).
+package metadata

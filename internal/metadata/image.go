@@ -1,0 +1,417 @@
+package metadata
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Image is the metadata state as of one offset: an immutable value, safe
+// for any number of concurrent readers, built only by Delta.Apply (or
+// snapshot decoding). It is split into sub-images per domain (cluster:
+// brokers; topics: topics and their partitions; producer ids); an Apply
+// reuses every sub-image its records did not touch, and inside a touched
+// one shares all persistent-map nodes off the changed paths.
+//
+// Accessors return copies: records by value, slices freshly allocated
+// (partition replica lists included), so callers may keep and modify them.
+// Sorted listings are computed once per sub-image and cached.
+type Image struct {
+	offset  int64
+	maxTime time.Time
+	state
+}
+
+// Empty is the image before any record: offset 0, no brokers, no topics,
+// no producer ids.
+var Empty = &Image{state: state{cluster: &clusterImage{}, topics: &topicsImage{}, pids: &producerIDsImage{}}}
+
+// Reader is the read side shared by *Image and *Delta (which reads as of
+// the records replayed so far), so code validating a request can take
+// either.
+type Reader interface {
+	Broker(id int32) (RegisterBrokerRecord, bool)
+	Brokers() []RegisterBrokerRecord
+	Topic(name string) (TopicRecord, bool)
+	TopicByUUID(uuid string) (TopicRecord, bool)
+	Topics() []TopicRecord
+	Partition(topicUUID string, id int32) (PartitionRecord, bool)
+	Partitions(topicUUID string) []PartitionRecord
+	PartitionCount(topicUUID string) int
+	ProducerIDs() ProducerIDsState
+}
+
+var (
+	_ Reader = (*Image)(nil)
+	_ Reader = (*Delta)(nil)
+)
+
+// ProducerIDsState is the producer-id allocation state.
+type ProducerIDsState struct {
+	// NextProducerID is the first id after every block given so far: the
+	// start of the next block when the caller does not choose one.
+	NextProducerID int64 `json:"nextProducerId"`
+	// Blocks are all blocks given, sorted by ProducerID. Never nil.
+	Blocks []ProducerIdsRecord `json:"blocks"`
+}
+
+// SnapshotView is the API's "snapshot" (metadata fetch in snapshot mode).
+type SnapshotView struct {
+	Offset      int64                  `json:"offset"`
+	Brokers     []RegisterBrokerRecord `json:"brokers"`     // all, by id
+	Topics      []TopicView            `json:"topics"`      // by name
+	Partitions  []PartitionRecord      `json:"partitions"`  // by topic name, then id
+	ProducerIDs *ProducerIDsState      `json:"producerIds,omitempty"`
+}
+
+// TopicView is one topic in a listing: its partitions are counted.
+type TopicView struct {
+	Name       string `json:"name"`
+	TopicUUID  string `json:"topicUUID"`
+	Partitions int    `json:"partitions"`
+}
+
+// Offset is the image's provenance: the offset Apply was given, that is
+// the last offset whose records it contains (0 for Empty).
+func (im *Image) Offset() int64 { return im.offset }
+
+// MaxTimestamp is the greatest Timestamp of the records replayed into this
+// image's history (the zero time if none); snapshots keep it. Tail.ResetAt
+// uses it to answer SinceTime after a restore.
+func (im *Image) MaxTimestamp() time.Time { return im.maxTime }
+
+// Broker returns a broker's current values (status, epoch, host, ... after
+// every change).
+func (im *Image) Broker(id int32) (RegisterBrokerRecord, bool) { return im.state.broker(id) }
+
+// Brokers returns every broker, CLOSED ones included, sorted by id.
+func (im *Image) Brokers() []RegisterBrokerRecord { return im.state.brokerList() }
+
+// Topic returns the topic named name.
+func (im *Image) Topic(name string) (TopicRecord, bool) { return im.state.topic(name) }
+
+// TopicByUUID returns the topic with id uuid.
+func (im *Image) TopicByUUID(uuid string) (TopicRecord, bool) { return im.state.topicByUUID(uuid) }
+
+// Topics returns every topic, sorted by name.
+func (im *Image) Topics() []TopicRecord { return im.state.topicList() }
+
+// Partition returns one partition's current state (a deep copy).
+func (im *Image) Partition(topicUUID string, id int32) (PartitionRecord, bool) {
+	return im.state.partition(topicUUID, id)
+}
+
+// Partitions returns a topic's partitions sorted by id (deep copies): nil
+// if the topic does not exist, empty if it has none.
+func (im *Image) Partitions(topicUUID string) []PartitionRecord {
+	return im.state.partitionList(topicUUID)
+}
+
+// PartitionCount is the number of partitions of a topic (0 if unknown).
+func (im *Image) PartitionCount(topicUUID string) int { return im.state.partitionCount(topicUUID) }
+
+// ProducerIDs returns the producer-id state; Blocks is a fresh slice.
+func (im *Image) ProducerIDs() ProducerIDsState { return im.state.producerIDs() }
+
+// View returns the API's snapshot of the image. ClientMgmt passes false:
+// producer ids are then left out (ProducerIDs nil). Slices are never nil.
+func (im *Image) View(withProducerIDs bool) SnapshotView {
+	topics := im.topics.sortedTopics()
+	v := SnapshotView{
+		Offset:  im.offset,
+		Brokers: im.Brokers(),
+		Topics:  make([]TopicView, 0, len(topics)),
+	}
+	var parts []*PartitionRecord
+	for _, t := range topics {
+		v.Topics = append(v.Topics, TopicView{Name: t.rec.Name, TopicUUID: t.rec.TopicUUID, Partitions: t.parts.Len()})
+		parts = append(parts, t.sortedPartitions()...)
+	}
+	v.Partitions = clonePartitions(parts)
+	if withProducerIDs {
+		s := im.ProducerIDs()
+		v.ProducerIDs = &s
+	}
+	return v
+}
+
+// Records writes the image as records, the canonical form snapshots use:
+// a RegisterBrokerRecord per broker with its current values, by id; per
+// topic by name, its TopicRecord followed by its PartitionRecords by id;
+// then a ProducerIdsRecord per block, by ProducerID (NextProducerID is the
+// end of the highest block, so the blocks restore it exactly). Every record
+// carries Offset() and a zero Timestamp. ImageFromRecords is the inverse.
+func (im *Image) Records() []Record {
+	brokers := im.cluster.sortedBrokers()
+	topics := im.topics.sortedTopics()
+	blocks := im.pids.sortedBlocks()
+	n := len(brokers) + len(topics) + len(blocks)
+	for _, t := range topics {
+		n += t.parts.Len()
+	}
+	out := make([]Record, 0, n)
+	add := func(b Body) { out = append(out, Record{Offset: im.offset, Body: b}) }
+	for _, b := range brokers {
+		c := *b
+		add(&c)
+	}
+	for _, t := range topics {
+		c := t.rec
+		add(&c)
+		parts := clonePartitions(t.sortedPartitions())
+		for i := range parts {
+			add(&parts[i])
+		}
+	}
+	for _, b := range blocks {
+		c := b
+		add(&c)
+	}
+	return out
+}
+
+// Equal reports whether two images have the same offset and content.
+// MaxTimestamp is provenance, not content, and is not compared.
+func (im *Image) Equal(other *Image) bool {
+	if im == other {
+		return true
+	}
+	if im.offset != other.offset {
+		return false
+	}
+	a, b := im.Records(), other.Records()
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bodyEqual(a[i].Body, b[i].Body) {
+			return false
+		}
+	}
+	return im.pids.next == other.pids.next
+}
+
+func bodyEqual(a, b Body) bool {
+	switch x := a.(type) {
+	case *RegisterBrokerRecord:
+		y, ok := b.(*RegisterBrokerRecord)
+		return ok && *x == *y
+	case *TopicRecord:
+		y, ok := b.(*TopicRecord)
+		return ok && *x == *y
+	case *PartitionRecord:
+		y, ok := b.(*PartitionRecord)
+		return ok && x.PartitionID == y.PartitionID && x.TopicUUID == y.TopicUUID &&
+			x.Leader == y.Leader && x.PartitionEpoch == y.PartitionEpoch &&
+			slices.Equal(x.Replicas, y.Replicas) && slices.Equal(x.ISR, y.ISR) &&
+			slices.Equal(x.RemovingReplicas, y.RemovingReplicas) && slices.Equal(x.AddingReplicas, y.AddingReplicas)
+	case *ProducerIdsRecord:
+		y, ok := b.(*ProducerIdsRecord)
+		return ok && *x == *y
+	case *BrokerRegistrationChangeBrokerRecord:
+		y, ok := b.(*BrokerRegistrationChangeBrokerRecord)
+		return ok && *x == *y
+	case *RemoveTopicRecord:
+		y, ok := b.(*RemoveTopicRecord)
+		return ok && *x == *y
+	}
+	return false
+}
+
+// state is the three sub-images; Image and Delta read through it.
+// Invariant: all three are non-nil, and never modified once another
+// goroutine can see them (a Delta builds new ones).
+type state struct {
+	cluster *clusterImage
+	topics  *topicsImage
+	pids    *producerIDsImage
+}
+
+// clusterImage holds the brokers.
+type clusterImage struct {
+	brokers pmap[int32, *RegisterBrokerRecord] // values never modified
+	sorted  lazy[[]*RegisterBrokerRecord]      // by id
+}
+
+// topicsImage holds the topics and, inside each, its partitions. The name
+// index lives here too, so it cannot drift from the topics.
+type topicsImage struct {
+	byName pmap[string, string]      // name -> topic UUID
+	byUUID pmap[string, *topicImage] // UUID -> topic
+	sorted lazy[[]*topicImage]       // by name
+}
+
+// topicImage is one topic. Immutable: a change makes a new one.
+type topicImage struct {
+	rec    TopicRecord
+	parts  pmap[int32, *PartitionRecord] // values never modified
+	sorted lazy[[]*PartitionRecord]      // by id
+}
+
+// producerIDsImage holds the producer-id blocks. Blocks never overlap and
+// all have ProducerIDBlockSize ids, so at most one block starts in each
+// aligned window [k*size, (k+1)*size): blocks is keyed by that k, and the
+// blocks a new one could overlap are found in the windows k-1, k and k+1.
+type producerIDsImage struct {
+	next   int64
+	blocks pmap[int64, ProducerIdsRecord] // key: ProducerID / ProducerIDBlockSize
+	sorted lazy[[]ProducerIdsRecord]      // by ProducerID
+}
+
+// lazy computes a value once, on first use, safely for concurrent readers.
+type lazy[T any] struct {
+	once sync.Once
+	v    T
+}
+
+func (l *lazy[T]) get(f func() T) T {
+	l.once.Do(func() { l.v = f() })
+	return l.v
+}
+
+func (c *clusterImage) sortedBrokers() []*RegisterBrokerRecord {
+	return c.sorted.get(func() []*RegisterBrokerRecord {
+		out := make([]*RegisterBrokerRecord, 0, c.brokers.Len())
+		c.brokers.each(func(_ int32, b *RegisterBrokerRecord) { out = append(out, b) })
+		slices.SortFunc(out, func(a, b *RegisterBrokerRecord) int { return cmp.Compare(a.BrokerID, b.BrokerID) })
+		return out
+	})
+}
+
+func (t *topicsImage) sortedTopics() []*topicImage {
+	return t.sorted.get(func() []*topicImage {
+		out := make([]*topicImage, 0, t.byUUID.Len())
+		t.byUUID.each(func(_ string, ti *topicImage) { out = append(out, ti) })
+		slices.SortFunc(out, func(a, b *topicImage) int { return cmp.Compare(a.rec.Name, b.rec.Name) })
+		return out
+	})
+}
+
+func (t *topicImage) sortedPartitions() []*PartitionRecord {
+	return t.sorted.get(func() []*PartitionRecord {
+		out := make([]*PartitionRecord, 0, t.parts.Len())
+		t.parts.each(func(_ int32, p *PartitionRecord) { out = append(out, p) })
+		slices.SortFunc(out, func(a, b *PartitionRecord) int { return cmp.Compare(a.PartitionID, b.PartitionID) })
+		return out
+	})
+}
+
+func (p *producerIDsImage) sortedBlocks() []ProducerIdsRecord {
+	return p.sorted.get(func() []ProducerIdsRecord {
+		out := make([]ProducerIdsRecord, 0, p.blocks.Len())
+		p.blocks.each(func(_ int64, b ProducerIdsRecord) { out = append(out, b) })
+		slices.SortFunc(out, func(a, b ProducerIdsRecord) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+		return out
+	})
+}
+
+// clonePartitions deep-copies ps into fresh records whose slices share one
+// allocation, each capped so an append reallocates.
+func clonePartitions(ps []*PartitionRecord) []PartitionRecord {
+	n := 0
+	for _, p := range ps {
+		n += len(p.Replicas) + len(p.ISR) + len(p.RemovingReplicas) + len(p.AddingReplicas)
+	}
+	arena := make([]int32, 0, n)
+	out := make([]PartitionRecord, len(ps))
+	for i, p := range ps {
+		c := *p
+		c.Replicas, arena = carve(arena, p.Replicas)
+		c.ISR, arena = carve(arena, p.ISR)
+		c.RemovingReplicas, arena = carve(arena, p.RemovingReplicas)
+		c.AddingReplicas, arena = carve(arena, p.AddingReplicas)
+		out[i] = c
+	}
+	return out
+}
+
+func (s *state) broker(id int32) (RegisterBrokerRecord, bool) {
+	b, ok := s.cluster.brokers.get(hashInt(int64(id)), id)
+	if !ok {
+		return RegisterBrokerRecord{}, false
+	}
+	return *b, true
+}
+
+func (s *state) brokerList() []RegisterBrokerRecord {
+	sorted := s.cluster.sortedBrokers()
+	out := make([]RegisterBrokerRecord, len(sorted))
+	for i, b := range sorted {
+		out[i] = *b
+	}
+	return out
+}
+
+func (s *state) topicImage(uuid string) (*topicImage, bool) {
+	return s.topics.byUUID.get(hashString(uuid), uuid)
+}
+
+func (s *state) topicImageByName(name string) (*topicImage, bool) {
+	uuid, ok := s.topics.byName.get(hashString(name), name)
+	if !ok {
+		return nil, false
+	}
+	return s.topicImage(uuid)
+}
+
+func (s *state) topic(name string) (TopicRecord, bool) {
+	t, ok := s.topicImageByName(name)
+	if !ok {
+		return TopicRecord{}, false
+	}
+	return t.rec, true
+}
+
+func (s *state) topicByUUID(uuid string) (TopicRecord, bool) {
+	t, ok := s.topicImage(uuid)
+	if !ok {
+		return TopicRecord{}, false
+	}
+	return t.rec, true
+}
+
+func (s *state) topicList() []TopicRecord {
+	sorted := s.topics.sortedTopics()
+	out := make([]TopicRecord, len(sorted))
+	for i, t := range sorted {
+		out[i] = t.rec
+	}
+	return out
+}
+
+func (s *state) partitionRecord(topicUUID string, id int32) (*PartitionRecord, bool) {
+	t, ok := s.topicImage(topicUUID)
+	if !ok {
+		return nil, false
+	}
+	return t.parts.get(hashInt(int64(id)), id)
+}
+
+func (s *state) partition(topicUUID string, id int32) (PartitionRecord, bool) {
+	p, ok := s.partitionRecord(topicUUID, id)
+	if !ok {
+		return PartitionRecord{}, false
+	}
+	return p.clone(), true
+}
+
+func (s *state) partitionList(topicUUID string) []PartitionRecord {
+	t, ok := s.topicImage(topicUUID)
+	if !ok {
+		return nil
+	}
+	return clonePartitions(t.sortedPartitions())
+}
+
+func (s *state) partitionCount(topicUUID string) int {
+	t, ok := s.topicImage(topicUUID)
+	if !ok {
+		return 0
+	}
+	return t.parts.Len()
+}
+
+func (s *state) producerIDs() ProducerIDsState {
+	return ProducerIDsState{NextProducerID: s.pids.next, Blocks: slices.Clone(s.pids.sortedBlocks())}
+}

@@ -1,0 +1,321 @@
+package metadata
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Broker statuses (RegisterBrokerRecord.BrokerStatus and
+// BrokerRegistrationChangeBrokerRecord.BrokerStatus).
+const (
+	StatusAlive  = "ALIVE"
+	StatusFenced = "FENCED"
+	StatusClosed = "CLOSED"
+)
+
+// ValidStatus reports whether s is one of the broker statuses.
+func ValidStatus(s string) bool {
+	return s == StatusAlive || s == StatusFenced || s == StatusClosed
+}
+
+// Security protocols a broker may register with (API.md); the controller
+// validates them, replay does not (a protocol added later must not make old
+// nodes reject the log).
+const (
+	ProtocolPlaintext     = "PLAINTEXT"
+	ProtocolSSL           = "SSL"
+	ProtocolSASLPlaintext = "SASL_PLAINTEXT"
+	ProtocolSASLSSL       = "SASL_SSL"
+)
+
+// ValidSecurityProtocol reports whether s is one of the security protocols.
+func ValidSecurityProtocol(s string) bool {
+	switch s {
+	case ProtocolPlaintext, ProtocolSSL, ProtocolSASLPlaintext, ProtocolSASLSSL:
+		return true
+	}
+	return false
+}
+
+// ProducerIDBlockSize is the number of producer ids one ProducerIdsRecord
+// allocates: [ProducerID, ProducerID+ProducerIDBlockSize). Kafka's default.
+const ProducerIDBlockSize = 1000
+
+// NoLeader is PartitionRecord.Leader for a partition without a leader.
+const NoLeader int32 = -1
+
+// MaxTopicNameLength is Kafka's limit on topic names.
+const MaxTopicNameLength = 249
+
+// ValidateTopicName applies Kafka's rules: 1 to 249 characters of
+// [a-zA-Z0-9._-], and neither "." nor "..". It returns nil or an *Error with
+// CodeInvalidTopicName.
+func ValidateTopicName(name string) *Error {
+	switch {
+	case name == "":
+		return Errorf(CodeInvalidTopicName, "topic name is empty")
+	case name == "." || name == "..":
+		return Errorf(CodeInvalidTopicName, "topic name cannot be %q", name)
+	case len(name) > MaxTopicNameLength:
+		return Errorf(CodeInvalidTopicName, "topic name is %d characters long; the limit is %d", len(name), MaxTopicNameLength)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return Errorf(CodeInvalidTopicName, "topic name %q contains %q; allowed are ASCII letters, digits, '.', '_' and '-'", name, rune(c))
+		}
+	}
+	return nil
+}
+
+// Body is the content of a record: one of the six *XRecord pointer types of
+// this package. Records are values once built: code that receives a Body
+// (from a Record, the Tail or a decode) must not modify it.
+type Body interface {
+	// RecordName is the record's name in API.md ("TopicRecord", ...).
+	RecordName() string
+}
+
+// RegisterBrokerRecord registers a broker. In an Image it holds the broker's
+// current values (status, epoch, host, ... after later changes).
+type RegisterBrokerRecord struct {
+	InternalUUID     string `json:"internalUUID"`
+	BrokerID         int32  `json:"brokerId"`
+	BrokerHost       string `json:"brokerHost"`
+	BrokerPort       string `json:"brokerPort"`
+	SecurityProtocol string `json:"securityProtocol"`
+	BrokerStatus     string `json:"brokerStatus"`
+	RackID           string `json:"rackId"`
+	Epoch            int64  `json:"epoch"`
+}
+
+// TopicRecord creates a topic.
+type TopicRecord struct {
+	TopicUUID string `json:"topicUUID"`
+	Name      string `json:"name"`
+}
+
+// PartitionRecord creates a partition (PartitionEpoch is then usually 0) or
+// replaces its whole state (PartitionEpoch = current + 1). In JSON its
+// slices are never null: nil encodes as [].
+type PartitionRecord struct {
+	PartitionID      int32   `json:"partitionId"`
+	TopicUUID        string  `json:"topicUUID"`
+	Replicas         []int32 `json:"replicas"`
+	ISR              []int32 `json:"ISR"`
+	RemovingReplicas []int32 `json:"removingReplicas"`
+	AddingReplicas   []int32 `json:"addingReplicas"`
+	Leader           int32   `json:"leader"` // a broker id, or NoLeader
+	PartitionEpoch   int64   `json:"partitionEpoch"`
+}
+
+// ProducerIdsRecord allocates the block [ProducerID,
+// ProducerID+ProducerIDBlockSize) to a broker at its epoch BrokerEpoch.
+type ProducerIdsRecord struct {
+	BrokerID    int32 `json:"brokerId"`
+	BrokerEpoch int64 `json:"brokerEpoch"`
+	ProducerID  int64 `json:"producerId"`
+}
+
+// BrokerRegistrationChangeBrokerRecord changes a registered broker. It
+// carries the full new values of every field it has (the controller copies
+// the unchanged ones from the current state), and Epoch = current + 1.
+type BrokerRegistrationChangeBrokerRecord struct {
+	BrokerID         int32  `json:"brokerId"`
+	BrokerHost       string `json:"brokerHost"`
+	BrokerPort       string `json:"brokerPort"`
+	SecurityProtocol string `json:"securityProtocol"`
+	BrokerStatus     string `json:"brokerStatus"`
+	Epoch            int64  `json:"epoch"`
+}
+
+// RemoveTopicRecord removes a topic and all its partitions.
+type RemoveTopicRecord struct {
+	TopicUUID string `json:"topicUUID"`
+	Name      string `json:"name"`
+}
+
+// Record names, as RecordName returns them.
+const (
+	NameRegisterBrokerRecord                 = "RegisterBrokerRecord"
+	NameTopicRecord                          = "TopicRecord"
+	NamePartitionRecord                      = "PartitionRecord"
+	NameProducerIdsRecord                    = "ProducerIdsRecord"
+	NameBrokerRegistrationChangeBrokerRecord = "BrokerRegistrationChangeBrokerRecord"
+	NameRemoveTopicRecord                    = "RemoveTopicRecord"
+)
+
+func (*RegisterBrokerRecord) RecordName() string { return NameRegisterBrokerRecord }
+func (*TopicRecord) RecordName() string          { return NameTopicRecord }
+func (*PartitionRecord) RecordName() string      { return NamePartitionRecord }
+func (*ProducerIdsRecord) RecordName() string    { return NameProducerIdsRecord }
+func (*BrokerRegistrationChangeBrokerRecord) RecordName() string {
+	return NameBrokerRegistrationChangeBrokerRecord
+}
+func (*RemoveTopicRecord) RecordName() string { return NameRemoveTopicRecord }
+
+// NewBody returns a new zero body for a record name, or nil if the name is
+// unknown.
+func NewBody(name string) Body {
+	switch name {
+	case NameRegisterBrokerRecord:
+		return new(RegisterBrokerRecord)
+	case NameTopicRecord:
+		return new(TopicRecord)
+	case NamePartitionRecord:
+		return new(PartitionRecord)
+	case NameProducerIdsRecord:
+		return new(ProducerIdsRecord)
+	case NameBrokerRegistrationChangeBrokerRecord:
+		return new(BrokerRegistrationChangeBrokerRecord)
+	case NameRemoveTopicRecord:
+		return new(RemoveTopicRecord)
+	}
+	return nil
+}
+
+// Record is one entry of the metadata log: a body plus where and when it
+// committed. Offset is the raft index of the entry that carried it (records
+// of one entry share it); it is not part of the binary encoding. Timestamp
+// is set by the leader before proposing, at millisecond precision.
+type Record struct {
+	Offset    int64
+	Timestamp time.Time
+	Body      Body
+}
+
+// timeLayout is the API's timestamp format: RFC 3339, UTC, milliseconds.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatTime formats t as the API does: RFC 3339 in UTC with exactly three
+// fractional digits ("2026-11-21T16:04:05.123Z"); finer digits are cut.
+func FormatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// ParseTime parses an RFC 3339 timestamp (any number of fractional digits,
+// any zone) and returns it in UTC.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// recordEnvelope is Record's JSON form; field order is API.md's.
+type recordEnvelope struct {
+	Type      string          `json:"type"`
+	Name      string          `json:"name"`
+	Offset    int64           `json:"offset"`
+	Timestamp string          `json:"timestamp"`
+	Fields    json.RawMessage `json:"fields"`
+}
+
+// recordType is the envelope's constant "type".
+const recordType = "metadata"
+
+// MarshalJSON writes API.md's envelope:
+//
+//	{"type":"metadata","name":"TopicRecord","offset":42,"timestamp":"2026-11-21T16:04:05.123Z","fields":{...}}
+func (r Record) MarshalJSON() ([]byte, error) {
+	if r.Body == nil {
+		return nil, fmt.Errorf("metadata: marshal record at offset %d: no body", r.Offset)
+	}
+	fields, err := json.Marshal(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: marshal %s: %w", r.Body.RecordName(), err)
+	}
+	return json.Marshal(recordEnvelope{
+		Type: recordType, Name: r.Body.RecordName(), Offset: r.Offset,
+		Timestamp: FormatTime(r.Timestamp), Fields: fields,
+	})
+}
+
+// UnmarshalJSON reads the envelope MarshalJSON writes. Unknown envelope
+// keys and unknown fields are ignored (a newer server may add some); an
+// unknown record name, a "type" other than "metadata" or a missing
+// timestamp or fields is an error.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	var env recordEnvelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return fmt.Errorf("metadata: record: %w", err)
+	}
+	if env.Type != recordType {
+		return fmt.Errorf("metadata: record: type is %q, want %q", env.Type, recordType)
+	}
+	body := NewBody(env.Name)
+	if body == nil {
+		return fmt.Errorf("metadata: record: unknown record name %q", env.Name)
+	}
+	if env.Timestamp == "" {
+		return fmt.Errorf("metadata: %s: no timestamp", env.Name)
+	}
+	ts, err := ParseTime(env.Timestamp)
+	if err != nil {
+		return fmt.Errorf("metadata: %s: timestamp: %w", env.Name, err)
+	}
+	if len(env.Fields) == 0 || bytes.Equal(env.Fields, []byte("null")) {
+		return fmt.Errorf("metadata: %s: no fields", env.Name)
+	}
+	if err := json.Unmarshal(env.Fields, body); err != nil {
+		return fmt.Errorf("metadata: %s fields: %w", env.Name, err)
+	}
+	if p, ok := body.(*PartitionRecord); ok {
+		*p = p.clone()
+	}
+	*r = Record{Offset: env.Offset, Timestamp: ts, Body: body}
+	return nil
+}
+
+// partitionRecordJSON has PartitionRecord's fields without its methods.
+type partitionRecordJSON PartitionRecord
+
+// MarshalJSON writes nil slices as [] rather than null.
+func (p PartitionRecord) MarshalJSON() ([]byte, error) {
+	return json.Marshal(partitionRecordJSON(p.clone()))
+}
+
+// clone returns p with its own copies of the slices, never nil.
+func (p PartitionRecord) clone() PartitionRecord {
+	n := len(p.Replicas) + len(p.ISR) + len(p.RemovingReplicas) + len(p.AddingReplicas)
+	arena := make([]int32, 0, n)
+	p.Replicas, arena = carve(arena, p.Replicas)
+	p.ISR, arena = carve(arena, p.ISR)
+	p.RemovingReplicas, arena = carve(arena, p.RemovingReplicas)
+	p.AddingReplicas, _ = carve(arena, p.AddingReplicas)
+	return p
+}
+
+// carve copies src to the end of arena and returns the copy, capped so an
+// append to it reallocates instead of overwriting the next slice.
+func carve(arena, src []int32) (dst, rest []int32) {
+	start := len(arena)
+	arena = append(arena, src...)
+	return arena[start:len(arena):len(arena)], arena
+}
+
+// cloneBody returns a deep copy of b.
+func cloneBody(b Body) Body {
+	switch v := b.(type) {
+	case *RegisterBrokerRecord:
+		c := *v
+		return &c
+	case *TopicRecord:
+		c := *v
+		return &c
+	case *PartitionRecord:
+		c := v.clone()
+		return &c
+	case *ProducerIdsRecord:
+		c := *v
+		return &c
+	case *BrokerRegistrationChangeBrokerRecord:
+		c := *v
+		return &c
+	case *RemoveTopicRecord:
+		c := *v
+		return &c
+	}
+	return b
+}

@@ -1,0 +1,47 @@
+// Package raftnode is YAKt's only owner of etcd raft (go.etcd.io/raft/v3).
+//
+// One goroutine (Node.run) owns the raft.RawNode. Everything else talks to
+// it through channels: proposals, read barriers, inbound peer messages,
+// status requests and snapshot requests. The package knows nothing of
+// topics or brokers: proposals are opaque payloads that a StateMachine
+// applies.
+//
+// # The Ready contract
+//
+// For every raft.Ready the loop does, in this order:
+//
+//  1. If Ready.Snapshot is set, persist it (storage.ApplySnapshot: file
+//     fsynced, WAL marker fsynced) before anything that depends on it.
+//  2. Persist HardState and Entries with storage.Save; fdatasync once when
+//     Ready.MustSync (group commit: one sync covers every proposal that
+//     arrived since the last Ready).
+//  3. Only now send Ready.Messages: a vote or an append acknowledgement must
+//     never leave this node before the state it promises is on disk.
+//  4. Restore the state machine from the snapshot, then apply
+//     CommittedEntries in order (configuration changes through
+//     RawNode.ApplyConfChange, normal entries through StateMachine.Apply),
+//     waking the proposals and read barriers that were waiting for them.
+//  5. Advance.
+//
+// NB: entries are applied only once committed, and a committed entry is
+// applied exactly once per process lifetime; after a restart the state
+// machine is rebuilt from the newest snapshot plus the WAL.
+//
+// # Proposals
+//
+// Propose returns once the payload is committed and applied on this node.
+// Concurrent proposals are batched into one raft entry (see entry.go), so
+// under load many requests share an entry and an fsync. Each proposal
+// carries a random-based 64-bit id in the entry; the waiter remembers the
+// index and term its entry was appended at, so an entry overwritten by a
+// new leader fails its waiter at once with ErrProposalDropped instead of
+// leaving it to time out. A context that expires first yields
+// context.DeadlineExceeded: the entry may still commit.
+//
+// # Reads
+//
+// ReadBarrier implements linearizable reads with raft's ReadIndex: the
+// leader confirms it still leads a quorum and names its commit index; the
+// caller returns once this node has applied up to that index. Concurrent
+// barriers share one ReadIndex round.
+package raftnode

@@ -1,0 +1,416 @@
+package raftnode
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// run is the only goroutine that touches n.rn. It stops on Stop or on a
+// storage or state-machine failure (fail-stop: a node that cannot persist
+// or apply must not acknowledge anything).
+func (n *Node) run() {
+	ticker := time.NewTicker(n.cfg.TickInterval)
+	defer ticker.Stop()
+	snapTimer := time.NewTicker(snapshotCheckInterval(n.cfg.SnapshotInterval))
+	defer snapTimer.Stop()
+
+	var err error
+	defer func() {
+		n.err = err
+		if err != nil {
+			n.log.Error("raft loop stopped: node no longer serves writes", "err", err)
+		}
+		n.failAll(ErrStopped)
+		n.leader.Store(0)
+		n.metrics.hasLeader.Set(0)
+		n.metrics.isLeader.Set(0)
+		close(n.donec)
+	}()
+
+	for {
+		select {
+		case <-ticker.C:
+			n.rn.Tick()
+		case m := <-n.recvc:
+			n.step(m)
+			n.drainRecv()
+		case req := <-n.propc:
+			n.proposeBatch(req)
+		case req := <-n.readc:
+			n.readIndexBatch(req)
+		case f := <-n.reportc:
+			f(n.rn)
+		case ch := <-n.statusc:
+			ch <- n.status()
+		case ch := <-n.snapc:
+			var out snapshotOutcome
+			out.info, out.err = n.snapshot(true)
+			ch <- out
+		case to := <-n.transferc:
+			n.rn.TransferLeader(to)
+		case <-snapTimer.C:
+			if time.Since(n.lastSnapAt) >= n.cfg.SnapshotInterval && n.applied.Load() > n.snapIndex {
+				if _, err = n.snapshot(false); err != nil {
+					return
+				}
+			}
+		case <-n.stopc:
+			return
+		}
+		for n.rn.HasReady() {
+			if err = n.handleReady(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func snapshotCheckInterval(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return d
+	}
+	return time.Minute
+}
+
+func (n *Node) step(m raftpb.Message) {
+	if err := n.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+		n.log.Debug("step message", "type", m.Type, "from", m.From, "err", err)
+	}
+}
+
+// drainRecv steps every message already queued, so one Ready covers them.
+func (n *Node) drainRecv() {
+	for i := 0; i < 1024; i++ {
+		select {
+		case m := <-n.recvc:
+			n.step(m)
+		default:
+			return
+		}
+	}
+}
+
+// proposeBatch packs first and every proposal already queued into as few
+// raft entries as MaxEntryBytes allows.
+func (n *Node) proposeBatch(first *proposeReq) {
+	batch := []*proposeReq{first}
+	size := len(first.payload)
+	flush := func() {
+		if len(batch) > 0 {
+			n.proposeEntry(batch)
+		}
+		batch, size = batch[:0:0], 0
+	}
+	for more := true; more; {
+		select {
+		case req := <-n.propc:
+			if size+len(req.payload) > n.cfg.MaxEntryBytes {
+				flush()
+			}
+			batch = append(batch, req)
+			size += len(req.payload)
+		default:
+			more = false
+		}
+	}
+	flush()
+}
+
+func (n *Node) proposeEntry(reqs []*proposeReq) {
+	props := make([]proposal, 0, len(reqs))
+	live := reqs[:0]
+	for _, req := range reqs {
+		if req.ctx.Err() != nil {
+			continue // its caller has gone; never propose it
+		}
+		n.nextPropID++
+		id := n.nextPropID
+		n.waiters[id] = &waiter{req: req}
+		props = append(props, proposal{id: id, payload: req.payload})
+		live = append(live, req)
+	}
+	if len(props) == 0 {
+		return
+	}
+	if err := n.rn.Propose(encodeEntry(props)); err != nil {
+		// Raft refused it (no leader, leadership transfer in progress): it
+		// will never commit, so callers may retry.
+		for _, p := range props {
+			n.finish(p.id, proposeOutcome{err: fmt.Errorf("%w: %v", ErrProposalDropped, err)})
+		}
+		return
+	}
+	n.metrics.proposalsPending.Add(float64(len(props)))
+}
+
+func (n *Node) finish(id uint64, out proposeOutcome) {
+	w, ok := n.waiters[id]
+	if !ok {
+		return
+	}
+	delete(n.waiters, id)
+	if w.index != 0 {
+		n.metrics.proposalsPending.Dec()
+	}
+	if out.err != nil {
+		n.metrics.proposalsFailed.Inc()
+	}
+	w.req.done <- out
+}
+
+func (n *Node) readIndexBatch(first *readReq) {
+	reqs := []*readReq{first}
+	for more := true; more; {
+		select {
+		case req := <-n.readc:
+			reqs = append(reqs, req)
+		default:
+			more = false
+		}
+	}
+	if n.rn.BasicStatus().Lead == raft.None {
+		for _, r := range reqs {
+			r.done <- ErrNoLeader
+		}
+		return
+	}
+	n.readCtxSeq++
+	var rctx [16]byte
+	binary.BigEndian.PutUint64(rctx[:8], n.nextPropID^0x5eed)
+	binary.BigEndian.PutUint64(rctx[8:], n.readCtxSeq)
+	n.readsInFlight[string(rctx[:])] = reqs
+	n.rn.ReadIndex(rctx[:])
+}
+
+// handleReady processes one Ready under the contract in doc.go.
+func (n *Node) handleReady() error {
+	rd := n.rn.Ready()
+
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := n.storage.ApplySnapshot(rd.Snapshot); err != nil {
+			return fmt.Errorf("persist snapshot at index %d: %w", rd.Snapshot.Metadata.Index, err)
+		}
+	}
+	if err := n.storage.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
+		return fmt.Errorf("persist %d entries: %w", len(rd.Entries), err)
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		n.term.Store(rd.HardState.Term)
+		n.commit.Store(rd.HardState.Commit)
+		n.metrics.term.Set(float64(rd.HardState.Term))
+		n.metrics.commitIndex.Set(float64(rd.HardState.Commit))
+	}
+	n.trackAppended(rd.Entries)
+	if rd.SoftState != nil {
+		n.onSoftState(rd.SoftState) // after trackAppended: see its comment
+	}
+	n.transport.Send(rd.Messages)
+
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := n.restoreSnapshot(rd.Snapshot); err != nil {
+			return err
+		}
+	}
+	if err := n.apply(rd.CommittedEntries); err != nil {
+		return err
+	}
+	for _, rs := range rd.ReadStates {
+		n.onReadState(rs)
+	}
+	n.rn.Advance(rd)
+
+	if n.applied.Load()-n.snapIndex >= n.cfg.SnapshotEntries {
+		if _, err := n.snapshot(false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Node) onSoftState(ss *raft.SoftState) {
+	prev := n.leader.Load()
+	n.leader.Store(ss.Lead)
+	if ss.Lead != prev {
+		if ss.Lead != raft.None {
+			n.metrics.leaderChanges.Inc()
+		}
+		n.log.Info("leader changed", "leader", ss.Lead, "previous", prev, "state", ss.RaftState.String(), "term", n.rn.BasicStatus().Term)
+		// Reads in flight were asked of a leader that is gone: fail them so
+		// callers retry against the new one (reads are safe to retry).
+		for k, reqs := range n.readsInFlight {
+			for _, r := range reqs {
+				r.done <- ErrNoLeader
+			}
+			delete(n.readsInFlight, k)
+		}
+	}
+	n.metrics.setLeader(ss.Lead, n.cfg.NodeID)
+	if ss.RaftState != raft.StateLeader {
+		// Proposals whose entries reached the log were tracked by
+		// trackAppended and may still commit; any others never will.
+		for id, w := range n.waiters {
+			if w.index == 0 {
+				n.finish(id, proposeOutcome{err: ErrProposalDropped})
+			}
+		}
+	}
+}
+
+// trackAppended remembers where this node's proposals were appended, so a
+// different entry committing at that index proves they were dropped.
+func (n *Node) trackAppended(ents []raftpb.Entry) {
+	for _, e := range ents {
+		if e.Type != raftpb.EntryNormal || len(e.Data) == 0 {
+			continue
+		}
+		props, err := decodeEntry(e.Data)
+		if err != nil {
+			continue // apply reports it if it ever commits
+		}
+		for _, p := range props {
+			if w, ok := n.waiters[p.id]; ok && w.index == 0 {
+				w.index, w.term = e.Index, e.Term
+				n.waitersAt[e.Index] = append(n.waitersAt[e.Index], p.id)
+			}
+		}
+	}
+}
+
+func (n *Node) apply(ents []raftpb.Entry) error {
+	if len(ents) == 0 {
+		return nil
+	}
+	var batch []Committed
+	var ids []uint64
+	for _, e := range ents {
+		switch e.Type {
+		case raftpb.EntryNormal:
+			props, err := decodeEntry(e.Data)
+			if err != nil {
+				return fmt.Errorf("decode committed entry %d: %w", e.Index, err)
+			}
+			for _, p := range props {
+				batch = append(batch, Committed{Index: e.Index, Payload: p.payload})
+				ids = append(ids, p.id)
+			}
+		case raftpb.EntryConfChange:
+			var cc raftpb.ConfChange
+			if err := cc.Unmarshal(e.Data); err != nil {
+				return fmt.Errorf("decode conf change %d: %w", e.Index, err)
+			}
+			n.confState = *n.rn.ApplyConfChange(cc)
+		case raftpb.EntryConfChangeV2:
+			var cc raftpb.ConfChangeV2
+			if err := cc.Unmarshal(e.Data); err != nil {
+				return fmt.Errorf("decode conf change %d: %w", e.Index, err)
+			}
+			n.confState = *n.rn.ApplyConfChange(cc)
+		}
+	}
+	var results []any
+	if len(batch) > 0 {
+		var err error
+		if results, err = n.cfg.StateMachine.Apply(batch); err != nil {
+			return fmt.Errorf("apply entries %d..%d: %w", ents[0].Index, ents[len(ents)-1].Index, err)
+		}
+		if len(results) != len(batch) {
+			return fmt.Errorf("apply entries %d..%d: state machine returned %d results for %d payloads",
+				ents[0].Index, ents[len(ents)-1].Index, len(results), len(batch))
+		}
+	}
+	for i, c := range batch {
+		if _, ok := n.waiters[ids[i]]; ok {
+			n.metrics.proposalsCommitted.Inc()
+			n.finish(ids[i], proposeOutcome{res: Result{Index: c.Index, Value: results[i]}})
+		}
+	}
+	last := ents[len(ents)-1].Index
+	for _, e := range ents {
+		// Anyone still waiting at an applied index lost its entry to
+		// another leader's: it will never commit.
+		for _, id := range n.waitersAt[e.Index] {
+			n.finish(id, proposeOutcome{err: ErrProposalDropped})
+		}
+		delete(n.waitersAt, e.Index)
+	}
+	n.setApplied(last)
+	return nil
+}
+
+func (n *Node) setApplied(index uint64) {
+	n.appliedMu.Lock()
+	n.applied.Store(index)
+	close(n.appliedNotify)
+	n.appliedNotify = make(chan struct{})
+	n.appliedMu.Unlock()
+	n.metrics.appliedIndex.Set(float64(index))
+
+	i := 0
+	for ; i < len(n.readsPending) && n.readsPending[i].index <= index; i++ {
+		for _, r := range n.readsPending[i].reqs {
+			r.done <- nil
+		}
+	}
+	n.readsPending = n.readsPending[i:]
+}
+
+func (n *Node) onReadState(rs raft.ReadState) {
+	reqs, ok := n.readsInFlight[string(rs.RequestCtx)]
+	if !ok {
+		return
+	}
+	delete(n.readsInFlight, string(rs.RequestCtx))
+	if rs.Index <= n.applied.Load() {
+		for _, r := range reqs {
+			r.done <- nil
+		}
+		return
+	}
+	// ReadStates arrive in index order, so appending keeps the slice sorted.
+	n.readsPending = append(n.readsPending, pendingRead{index: rs.Index, reqs: reqs})
+}
+
+func (n *Node) restoreSnapshot(snap raftpb.Snapshot) error {
+	idx := snap.Metadata.Index
+	if err := n.cfg.StateMachine.Restore(idx, snap.Data); err != nil {
+		return fmt.Errorf("restore state machine from snapshot at index %d: %w", idx, err)
+	}
+	n.confState = snap.Metadata.ConfState
+	n.snapIndex = idx
+	n.metrics.snapshotsInstalled.Inc()
+	n.log.Info("installed snapshot from leader", "index", idx, "term", snap.Metadata.Term, "bytes", len(snap.Data))
+	for at, ids := range n.waitersAt {
+		if at <= idx {
+			for _, id := range ids {
+				n.finish(id, proposeOutcome{err: ErrProposalDropped})
+			}
+			delete(n.waitersAt, at)
+		}
+	}
+	n.setApplied(idx)
+	return nil
+}
+
+// failAll fails every waiter; used when the loop stops.
+func (n *Node) failAll(err error) {
+	for id := range n.waiters {
+		n.finish(id, proposeOutcome{err: err})
+	}
+	for k, reqs := range n.readsInFlight {
+		for _, r := range reqs {
+			r.done <- err
+		}
+		delete(n.readsInFlight, k)
+	}
+	for _, p := range n.readsPending {
+		for _, r := range p.reqs {
+			r.done <- err
+		}
+	}
+	n.readsPending = nil
+}

@@ -1,0 +1,69 @@
+package raftnode
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the node's Prometheus metrics, named after etcd's so existing
+// dashboards translate.
+type Metrics struct {
+	hasLeader          prometheus.Gauge
+	isLeader           prometheus.Gauge
+	leaderChanges      prometheus.Counter
+	term               prometheus.Gauge
+	commitIndex        prometheus.Gauge
+	appliedIndex       prometheus.Gauge
+	proposalsCommitted prometheus.Counter
+	proposalsFailed    prometheus.Counter
+	proposalsPending   prometheus.Gauge
+	droppedMessages    prometheus.Counter
+	walFsync           prometheus.Histogram
+	snapshotDuration   prometheus.Histogram
+	snapshotBytes      prometheus.Gauge
+	snapshotsInstalled prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not
+// registered, for tests that run many nodes in one process).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		hasLeader:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_raft_has_leader", Help: "1 if this node knows a leader."}),
+		isLeader:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_raft_is_leader", Help: "1 if this node is the leader."}),
+		leaderChanges:      prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_leader_changes_seen_total", Help: "Leader changes seen by this node."}),
+		term:               prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_raft_term", Help: "Current raft term."}),
+		commitIndex:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_raft_commit_index", Help: "Highest index known committed."}),
+		appliedIndex:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_raft_applied_index", Help: "Highest index applied to the metadata state."}),
+		proposalsCommitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_proposals_committed_total", Help: "Proposals from this node committed and applied."}),
+		proposalsFailed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_proposals_failed_total", Help: "Proposals from this node that failed."}),
+		proposalsPending:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_raft_proposals_pending", Help: "Proposals appended but not yet applied."}),
+		droppedMessages:    prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_dropped_messages_total", Help: "Inbound peer messages dropped because the raft loop was busy."}),
+		walFsync: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yakt_wal_fsync_duration_seconds", Help: "WAL fdatasync latency.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		snapshotDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yakt_snapshot_save_duration_seconds", Help: "Time to take and persist a snapshot.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		snapshotBytes:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_snapshot_size_bytes", Help: "Size of the newest local snapshot's state."}),
+		snapshotsInstalled: prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_snapshot_installed_total", Help: "Snapshots received from the leader and installed."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.term, m.commitIndex, m.appliedIndex,
+			m.proposalsCommitted, m.proposalsFailed, m.proposalsPending, m.droppedMessages, m.walFsync,
+			m.snapshotDuration, m.snapshotBytes, m.snapshotsInstalled)
+	}
+	return m
+}
+
+func (m *Metrics) observeFsync(d time.Duration) { m.walFsync.Observe(d.Seconds()) }
+
+func (m *Metrics) setLeader(lead, self uint64) {
+	m.hasLeader.Set(b2f(lead != 0))
+	m.isLeader.Set(b2f(lead == self))
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,495 @@
+package raftnode
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/yakt/yakt/internal/storage"
+	"github.com/yakt/yakt/internal/transport"
+)
+
+// Errors returned by Propose, ReadBarrier and friends. Callers branch on them
+// with errors.Is.
+var (
+	// ErrNotLeader: this node does not lead; nothing was proposed.
+	ErrNotLeader = errors.New("raftnode: not leader")
+	// ErrNoLeader: no leader is known right now; nothing was proposed or read.
+	ErrNoLeader = errors.New("raftnode: no leader")
+	// ErrProposalDropped: the proposal was not and will never be committed
+	// (raft refused it, or a new leader overwrote its entry). Safe to retry.
+	ErrProposalDropped = errors.New("raftnode: proposal dropped")
+	// ErrStopped: the node is stopping or stopped; the outcome of an
+	// in-flight proposal is unknown.
+	ErrStopped = errors.New("raftnode: stopped")
+	// ErrTooLarge: a payload larger than Config.MaxEntryBytes.
+	ErrTooLarge = errors.New("raftnode: proposal too large")
+)
+
+// Committed is one proposal's payload as committed at Index.
+type Committed struct {
+	Index   uint64
+	Payload []byte
+}
+
+// StateMachine is what the node replicates. All three methods are called on
+// the node's single raft goroutine, never concurrently with each other.
+type StateMachine interface {
+	// Apply applies the payloads committed in one Ready, in log order, and
+	// returns one result per payload; each result is handed to the waiting
+	// Propose call, if any. A non-nil error means the state machine cannot
+	// go on (for example an undecodable committed record): the node stops.
+	Apply(batch []Committed) ([]any, error)
+	// Snapshot serialises the state as of the last applied index.
+	Snapshot() ([]byte, error)
+	// Restore replaces the state with a snapshot taken at index.
+	Restore(index uint64, data []byte) error
+}
+
+// Result is what Propose returns: the index the payload committed at and
+// the StateMachine's result for it.
+type Result struct {
+	Index uint64
+	Value any
+}
+
+// Config configures a Node. Zero fields take the defaults in Validate.
+type Config struct {
+	NodeID       uint64
+	ClusterID    string
+	Peers        map[uint64]string // voters: node id -> peer address
+	PeerListener net.Listener      // bound peer listener (required)
+	HTTPAddr     string            // advertised to peers for request forwarding
+	DataDir      string
+	StateMachine StateMachine
+
+	TickInterval     time.Duration // default 100ms (the heartbeat interval)
+	ElectionTicks    int           // default 10 (election timeout ~1s)
+	HeartbeatTicks   int           // default 1
+	SnapshotEntries  uint64        // snapshot after this many applied entries; default 10000
+	SnapshotInterval time.Duration // snapshot on this timer when anything changed; default 1h
+	CompactionMargin uint64        // entries kept before a snapshot for slow followers; default 5000
+	SegmentSizeBytes int64         // WAL segment size; default storage's
+	MaxEntryBytes    int           // max bytes per raft entry (batched proposals); default 1 MiB
+	Metrics          *Metrics      // default: unregistered metrics
+	Logger           *slog.Logger
+}
+
+// Validate fills defaults and checks required fields.
+func (c *Config) Validate() error {
+	if c.NodeID == 0 {
+		return errors.New("raftnode: node id must be > 0")
+	}
+	if c.ClusterID == "" {
+		return errors.New("raftnode: cluster id is required")
+	}
+	if _, ok := c.Peers[c.NodeID]; !ok {
+		return fmt.Errorf("raftnode: node %d is not among the voters", c.NodeID)
+	}
+	if c.PeerListener == nil || c.StateMachine == nil || c.DataDir == "" {
+		return errors.New("raftnode: PeerListener, StateMachine and DataDir are required")
+	}
+	if c.TickInterval <= 0 {
+		c.TickInterval = 100 * time.Millisecond
+	}
+	if c.ElectionTicks <= 0 {
+		c.ElectionTicks = 10
+	}
+	if c.HeartbeatTicks <= 0 {
+		c.HeartbeatTicks = 1
+	}
+	if c.ElectionTicks <= c.HeartbeatTicks {
+		return errors.New("raftnode: election ticks must exceed heartbeat ticks")
+	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = 10000
+	}
+	if c.SnapshotInterval <= 0 {
+		c.SnapshotInterval = time.Hour
+	}
+	if c.CompactionMargin == 0 {
+		c.CompactionMargin = 5000
+	}
+	if c.MaxEntryBytes <= 0 {
+		c.MaxEntryBytes = 1 << 20
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+type proposeReq struct {
+	ctx     context.Context
+	payload []byte
+	done    chan proposeOutcome // buffered(1)
+}
+
+type proposeOutcome struct {
+	res Result
+	err error
+}
+
+// waiter tracks one proposal from Propose until its entry is applied.
+type waiter struct {
+	req         *proposeReq
+	index, term uint64 // where its entry was appended; 0 until seen in a Ready
+}
+
+type readReq struct {
+	done chan error // buffered(1); nil error: applied >= read index
+}
+
+type pendingRead struct {
+	index uint64
+	reqs  []*readReq
+}
+
+// Node is a running raft member. Create it with Start; stop it with Stop.
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	storage   *storage.Storage
+	transport *transport.Transport
+	metrics   *Metrics
+
+	propc     chan *proposeReq
+	readc     chan *readReq
+	recvc     chan raftpb.Message
+	reportc   chan func(*raft.RawNode)
+	statusc   chan chan Status
+	snapc     chan chan snapshotOutcome
+	transferc chan uint64
+
+	stopOnce sync.Once
+	stopc    chan struct{}
+	donec    chan struct{}
+	err      error // why run stopped; set before donec closes
+
+	// Published by the loop for lock-free readers.
+	leader  atomic.Uint64
+	term    atomic.Uint64
+	applied atomic.Uint64
+	commit  atomic.Uint64
+
+	appliedMu     sync.Mutex
+	appliedNotify chan struct{} // closed and replaced whenever applied moves; guarded by appliedMu
+
+	// Owned by the run goroutine.
+	rn            *raft.RawNode
+	confState     raftpb.ConfState
+	snapIndex     uint64
+	lastSnapAt    time.Time
+	nextPropID    uint64
+	waiters       map[uint64]*waiter
+	waitersAt     map[uint64][]uint64 // entry index -> proposal ids appended there
+	readCtxSeq    uint64
+	readsInFlight map[string][]*readReq
+	readsPending  []pendingRead // sorted by index; waiting for applied
+}
+
+// Start opens storage, starts the transport and the raft loop. On a fresh
+// data directory it bootstraps the cluster with Config.Peers as voters.
+func Start(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("node", cfg.NodeID)
+	st, err := storage.Open(storage.Config{
+		Dir:              cfg.DataDir,
+		ClusterID:        cfg.ClusterID,
+		NodeID:           cfg.NodeID,
+		SegmentSizeBytes: cfg.SegmentSizeBytes,
+		Logger:           log,
+		OnFsync:          cfg.Metrics.observeFsync,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	n := &Node{
+		cfg:           cfg,
+		log:           log,
+		storage:       st,
+		metrics:       cfg.Metrics,
+		propc:         make(chan *proposeReq, 4096),
+		readc:         make(chan *readReq, 4096),
+		recvc:         make(chan raftpb.Message, 8192),
+		reportc:       make(chan func(*raft.RawNode), 1024),
+		statusc:       make(chan chan Status),
+		snapc:         make(chan chan snapshotOutcome),
+		transferc:     make(chan uint64),
+		stopc:         make(chan struct{}),
+		donec:         make(chan struct{}),
+		appliedNotify: make(chan struct{}),
+		waiters:       make(map[uint64]*waiter),
+		waitersAt:     make(map[uint64][]uint64),
+		readsInFlight: make(map[string][]*readReq),
+		nextPropID:    randomUint64(),
+		lastSnapAt:    time.Now(),
+	}
+	if err := n.restore(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.transport, err = transport.New(transport.Config{
+		NodeID:    cfg.NodeID,
+		ClusterID: cfg.ClusterID,
+		Listener:  cfg.PeerListener,
+		Peers:     cfg.Peers,
+		HTTPAddr:  cfg.HTTPAddr,
+		Handler:   n.receive,
+		OnUnreachable: func(peer uint64) {
+			n.report(func(rn *raft.RawNode) { rn.ReportUnreachable(peer) })
+		},
+		OnSnapshotStatus: func(peer uint64, failed bool) {
+			status := raft.SnapshotFinish
+			if failed {
+				status = raft.SnapshotFailure
+			}
+			n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(peer, status) })
+		},
+		Logger: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("start transport: %w", err)
+	}
+	go n.run()
+	return n, nil
+}
+
+// restore builds the RawNode from storage and the state machine from the
+// newest snapshot; committed entries after it are re-applied by the loop.
+func (n *Node) restore() error {
+	snap, err := n.storage.Snapshot()
+	if err != nil {
+		return fmt.Errorf("load snapshot: %w", err)
+	}
+	if !raft.IsEmptySnap(snap) {
+		if err := n.cfg.StateMachine.Restore(snap.Metadata.Index, snap.Data); err != nil {
+			return fmt.Errorf("restore state machine from snapshot at index %d: %w", snap.Metadata.Index, err)
+		}
+		n.confState = snap.Metadata.ConfState
+		n.snapIndex = snap.Metadata.Index
+		n.applied.Store(snap.Metadata.Index)
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        n.cfg.NodeID,
+		ElectionTick:              n.cfg.ElectionTicks,
+		HeartbeatTick:             n.cfg.HeartbeatTicks,
+		Storage:                   n.storage,
+		Applied:                   n.snapIndex,
+		MaxSizePerMsg:             1 << 20,
+		MaxCommittedSizePerReady:  4 << 20,
+		MaxUncommittedEntriesSize: 64 << 20,
+		MaxInflightMsgs:           256,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		DisableProposalForwarding: true,
+		Logger:                    newRaftLogger(n.log),
+	})
+	if err != nil {
+		return fmt.Errorf("create raft node: %w", err)
+	}
+	last, err := n.storage.LastIndex()
+	if err != nil {
+		return fmt.Errorf("read last index: %w", err)
+	}
+	if last == 0 && raft.IsEmptySnap(snap) {
+		peers := make([]raft.Peer, 0, len(n.cfg.Peers))
+		for id := range n.cfg.Peers {
+			peers = append(peers, raft.Peer{ID: id})
+		}
+		sort.Slice(peers, func(i, j int) bool { return peers[i].ID < peers[j].ID })
+		if err := rn.Bootstrap(peers); err != nil {
+			return fmt.Errorf("bootstrap raft: %w", err)
+		}
+		n.log.Info("bootstrapped new cluster", "voters", len(peers), "cluster", n.cfg.ClusterID)
+	}
+	n.rn = rn
+	return nil
+}
+
+func randomUint64() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return uint64(time.Now().UnixNano())
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// receive is the transport's handler for inbound peer messages.
+func (n *Node) receive(m raftpb.Message) {
+	if m.Type == raftpb.MsgSnap {
+		// A snapshot is expensive to resend: wait for room instead of dropping.
+		select {
+		case n.recvc <- m:
+		case <-n.stopc:
+		}
+		return
+	}
+	select {
+	case n.recvc <- m:
+	default:
+		n.metrics.droppedMessages.Inc() // raft retransmits
+	}
+}
+
+func (n *Node) report(f func(*raft.RawNode)) {
+	select {
+	case n.reportc <- f:
+	default:
+	}
+}
+
+// ID is this node's id.
+func (n *Node) ID() uint64 { return n.cfg.NodeID }
+
+// Leader is the leader this node knows of, 0 if none.
+func (n *Node) Leader() uint64 { return n.leader.Load() }
+
+// IsLeader reports whether this node leads right now.
+func (n *Node) IsLeader() bool { return n.leader.Load() == n.cfg.NodeID }
+
+// Term is the current raft term.
+func (n *Node) Term() uint64 { return n.term.Load() }
+
+// AppliedIndex is the highest index applied to the state machine.
+func (n *Node) AppliedIndex() uint64 { return n.applied.Load() }
+
+// CommitIndex is the highest index this node knows to be committed.
+func (n *Node) CommitIndex() uint64 { return n.commit.Load() }
+
+// AppliedNotify returns the applied index and a channel closed when it next
+// moves. Long-polling readers wait on it without blocking the raft loop.
+func (n *Node) AppliedNotify() (uint64, <-chan struct{}) {
+	n.appliedMu.Lock()
+	defer n.appliedMu.Unlock()
+	return n.applied.Load(), n.appliedNotify
+}
+
+// PeerHTTPAddr is the HTTP address a peer advertised, for forwarding.
+func (n *Node) PeerHTTPAddr(id uint64) (string, bool) {
+	if id == n.cfg.NodeID {
+		return n.cfg.HTTPAddr, true
+	}
+	return n.transport.PeerHTTPAddr(id)
+}
+
+// Done is closed when the node's loop has stopped; Err tells why.
+func (n *Node) Done() <-chan struct{} { return n.donec }
+
+// Err is the reason the loop stopped (nil after a clean Stop).
+func (n *Node) Err() error {
+	select {
+	case <-n.donec:
+		return n.err
+	default:
+		return nil
+	}
+}
+
+// Storage exposes snapshot listing for the HTTP layer.
+func (n *Node) Snapshots() ([]storage.SnapshotInfo, error) { return n.storage.Snapshots() }
+
+// Propose replicates payload and returns once it is committed and applied
+// on this node. Only the leader accepts proposals (ErrNotLeader otherwise).
+// If ctx ends first the proposal may still commit.
+func (n *Node) Propose(ctx context.Context, payload []byte) (Result, error) {
+	if len(payload) > n.cfg.MaxEntryBytes {
+		return Result{}, ErrTooLarge
+	}
+	if !n.IsLeader() {
+		if n.Leader() == 0 {
+			return Result{}, ErrNoLeader
+		}
+		return Result{}, ErrNotLeader
+	}
+	req := &proposeReq{ctx: ctx, payload: payload, done: make(chan proposeOutcome, 1)}
+	select {
+	case n.propc <- req:
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	case <-n.donec:
+		return Result{}, ErrStopped
+	}
+	select {
+	case out := <-req.done:
+		return out.res, out.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	case <-n.donec:
+		return Result{}, ErrStopped
+	}
+}
+
+// ReadBarrier returns once this node has applied everything the leader had
+// committed when the barrier started (raft ReadIndex), so reads of local
+// state after it are linearizable.
+func (n *Node) ReadBarrier(ctx context.Context) error {
+	if n.Leader() == 0 {
+		return ErrNoLeader
+	}
+	req := &readReq{done: make(chan error, 1)}
+	select {
+	case n.readc <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return ErrStopped
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return ErrStopped
+	}
+}
+
+// WaitApplied returns once the applied index reaches index.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	for {
+		applied, ch := n.AppliedNotify()
+		if applied >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.donec:
+			return ErrStopped
+		}
+	}
+}
+
+// Stop stops the loop, the transport and storage. In-flight proposals fail
+// with ErrStopped. Safe to call more than once.
+func (n *Node) Stop() {
+	n.stopOnce.Do(func() {
+		close(n.stopc)
+		<-n.donec
+		if err := n.transport.Close(); err != nil {
+			n.log.Warn("close transport", "err", err)
+		}
+		if err := n.storage.Close(); err != nil {
+			n.log.Warn("close storage", "err", err)
+		}
+	})
+}

@@ -1,0 +1,221 @@
+// Package server assembles one YAKt node: storage, raft node, peer
+// transport, controller and the HTTP API, with their listeners. cmd/yakt
+// and the test clusters start nodes through it.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/yakt/yakt/internal/api"
+	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/internal/raftnode"
+)
+
+// Config is everything a node needs; cmd/yakt maps flags onto it.
+type Config struct {
+	NodeID    uint64
+	ClusterID string // default: derived from Voters (see DefaultClusterID)
+	DataDir   string
+	Voters    map[uint64]string // node id -> peer address
+
+	ListenPeer   string       // used when PeerListener is nil
+	ListenHTTP   string       // used when HTTPListener is nil
+	PeerListener net.Listener // optional, already bound
+	HTTPListener net.Listener // optional, already bound
+
+	TickInterval     time.Duration
+	ElectionTicks    int
+	SnapshotEntries  uint64
+	SnapshotInterval time.Duration
+	CompactionMargin uint64
+	SegmentSizeBytes int64
+	RequestTimeout   time.Duration
+
+	// Registry receives the node's metrics; nil creates a private one.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+}
+
+// Server is a running node.
+type Server struct {
+	cfg    Config
+	Node   *raftnode.Node
+	State  *controller.StateMachine
+	http   *http.Server
+	httpL  net.Listener
+	log    *slog.Logger
+	served chan struct{}
+}
+
+// Start binds the listeners (when not given), starts the node and serves
+// HTTP. It returns once the node is running; the cluster may not have a
+// leader yet.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ClusterID == "" {
+		cfg.ClusterID = DefaultClusterID(cfg.Voters)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	var err error
+	peerL := cfg.PeerListener
+	if peerL == nil {
+		if peerL, err = net.Listen("tcp", cfg.ListenPeer); err != nil {
+			return nil, fmt.Errorf("listen for peers on %s: %w", cfg.ListenPeer, err)
+		}
+	}
+	httpL := cfg.HTTPListener
+	if httpL == nil {
+		if httpL, err = net.Listen("tcp", cfg.ListenHTTP); err != nil {
+			peerL.Close()
+			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.ListenHTTP, err)
+		}
+	}
+	log := cfg.Logger.With("node", cfg.NodeID)
+	state := controller.NewStateMachine(0)
+	node, err := raftnode.Start(raftnode.Config{
+		NodeID:           cfg.NodeID,
+		ClusterID:        cfg.ClusterID,
+		Peers:            cfg.Voters,
+		PeerListener:     peerL,
+		HTTPAddr:         httpL.Addr().String(),
+		DataDir:          cfg.DataDir,
+		StateMachine:     state,
+		TickInterval:     cfg.TickInterval,
+		ElectionTicks:    cfg.ElectionTicks,
+		SnapshotEntries:  cfg.SnapshotEntries,
+		SnapshotInterval: cfg.SnapshotInterval,
+		CompactionMargin: cfg.CompactionMargin,
+		SegmentSizeBytes: cfg.SegmentSizeBytes,
+		Metrics:          raftnode.NewMetrics(cfg.Registry),
+		Logger:           cfg.Logger,
+	})
+	if err != nil {
+		peerL.Close()
+		httpL.Close()
+		return nil, err
+	}
+	ctrl := controller.New(controller.Config{Node: node, State: state, Logger: log})
+	apiServer := api.New(api.Config{
+		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
+		RequestTimeout: cfg.RequestTimeout, Logger: log,
+	})
+	s := &Server{
+		cfg: cfg, Node: node, State: state, httpL: httpL, log: log, served: make(chan struct{}),
+		http: &http.Server{
+			Handler:           apiServer.Handler(),
+			ReadHeaderTimeout: 5 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+	}
+	go func() {
+		defer close(s.served)
+		if err := s.http.Serve(httpL); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	log.Info("node started", "cluster", cfg.ClusterID, "http", httpL.Addr().String(), "peer", peerL.Addr().String(), "data", cfg.DataDir)
+	return s, nil
+}
+
+// HTTPAddr is the bound HTTP address.
+func (s *Server) HTTPAddr() string { return s.httpL.Addr().String() }
+
+// Stop shuts the node down: when it leads, it first hands leadership to
+// the most up-to-date follower (bounded by ctx), then stops serving HTTP
+// and stops the raft node.
+func (s *Server) Stop(ctx context.Context) {
+	if s.Node.IsLeader() {
+		tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if err := s.Node.TransferLeadership(tctx); err != nil {
+			s.log.Warn("leadership transfer before shutdown failed", "err", err)
+		} else {
+			s.log.Info("handed leadership over before shutdown", "leader", s.Node.Leader())
+		}
+		cancel()
+	}
+	s.Kill()
+}
+
+// Kill stops at once without handing leadership over (tests use it to model
+// a crash of the process; data already fsynced stays).
+func (s *Server) Kill() {
+	hctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.http.Shutdown(hctx); err != nil {
+		s.http.Close()
+	}
+	<-s.served
+	s.Node.Stop()
+}
+
+// DefaultClusterID derives a cluster id from the voter set, so nodes
+// started with the same --voters agree without another flag, and a node
+// pointed at a different cluster's peers is refused.
+func DefaultClusterID(voters map[uint64]string) string {
+	sum := sha256.Sum256([]byte(FormatVoters(voters)))
+	return "yakt-" + hex.EncodeToString(sum[:6])
+}
+
+// ParseVoters parses KRaft's "id@host:port,id@host:port" voter list.
+func ParseVoters(s string) (map[uint64]string, error) {
+	out := make(map[uint64]string)
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		idStr, addr, ok := strings.Cut(part, "@")
+		if !ok {
+			return nil, fmt.Errorf("voter %q: want id@host:port", part)
+		}
+		id, err := strconv.ParseUint(idStr, 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("voter %q: id must be a positive integer", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("voter %q: %w", part, err)
+		}
+		if _, dup := out[id]; dup {
+			return nil, fmt.Errorf("voter id %d listed twice", id)
+		}
+		out[id] = addr
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no voters given")
+	}
+	return out, nil
+}
+
+// FormatVoters is the inverse of ParseVoters, sorted by id.
+func FormatVoters(voters map[uint64]string) string {
+	ids := make([]uint64, 0, len(voters))
+	for id := range voters {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprintf("%d@%s", id, voters[id])
+	}
+	return strings.Join(parts, ",")
+}

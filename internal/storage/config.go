@@ -1,0 +1,115 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+const (
+	// DefaultSegmentSizeBytes is the WAL segment preallocation size.
+	DefaultSegmentSizeBytes = 64 << 20
+	// DefaultKeepSnapshots is how many snapshot files pruning keeps.
+	DefaultKeepSnapshots = 3
+
+	minSegmentSizeBytes = 4 << 10
+	maxClusterIDBytes   = 1 << 10
+)
+
+// Config configures Open. The zero value of every optional field means its
+// default; Validate fills them in.
+type Config struct {
+	// Dir is the data directory; created if missing.
+	Dir string
+	// ClusterID is written on first start and checked on every later one.
+	ClusterID string
+	// NodeID is written on first start and checked on every later one.
+	NodeID uint64
+	// SegmentSizeBytes is the WAL segment preallocation size; default
+	// 64 MiB, at least 4 KiB. A single frame larger than this gets a
+	// segment of its own.
+	SegmentSizeBytes int64
+	// KeepSnapshots is how many snapshot files are kept when pruning;
+	// default 3.
+	KeepSnapshots int
+	// Logger receives recovery warnings; default slog.Default().
+	Logger *slog.Logger
+	// OnFsync, if set, is called with the duration of every WAL
+	// fdatasync, on the goroutine that caused it. It must be cheap.
+	OnFsync func(time.Duration)
+}
+
+// Validate fills in defaults and reports the first invalid field.
+func (c *Config) Validate() error {
+	if c.Dir == "" {
+		return errors.New("storage: config: Dir is required")
+	}
+	if c.NodeID == 0 {
+		return errors.New("storage: config: NodeID must not be 0")
+	}
+	if c.ClusterID == "" {
+		return errors.New("storage: config: ClusterID is required")
+	}
+	if len(c.ClusterID) > maxClusterIDBytes {
+		return fmt.Errorf("storage: config: ClusterID is %d bytes, at most %d allowed", len(c.ClusterID), maxClusterIDBytes)
+	}
+	switch {
+	case c.SegmentSizeBytes == 0:
+		c.SegmentSizeBytes = DefaultSegmentSizeBytes
+	case c.SegmentSizeBytes < minSegmentSizeBytes:
+		return fmt.Errorf("storage: config: SegmentSizeBytes %d is below the minimum %d", c.SegmentSizeBytes, minSegmentSizeBytes)
+	}
+	switch {
+	case c.KeepSnapshots == 0:
+		c.KeepSnapshots = DefaultKeepSnapshots
+	case c.KeepSnapshots < 0:
+		return fmt.Errorf("storage: config: KeepSnapshots %d is negative", c.KeepSnapshots)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+var (
+	// ErrIdentityMismatch is returned (wrapped in *IdentityError) by Open
+	// when the data directory was formatted for another node id or
+	// cluster id. Nothing on disk is changed.
+	ErrIdentityMismatch = errors.New("storage: data directory belongs to another node or cluster")
+	// ErrClosed is returned by every method that writes, and by
+	// Snapshots, after Close.
+	ErrClosed = errors.New("storage: closed")
+)
+
+// CorruptError reports WAL damage that is not a torn tail: a bad frame
+// before the last valid one, a bad frame in a segment other than the newest,
+// a frame that verifies but does not decode, or an entry that leaves a gap.
+// Open refuses to start on it; recovering needs an operator (restore the
+// directory from a peer).
+type CorruptError struct {
+	File   string // path of the segment file
+	Offset int64  // byte offset of the offending frame in File
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("storage: corrupt WAL %s at offset %d: %s", e.File, e.Offset, e.Reason)
+}
+
+// IdentityError is returned by Open when Dir's meta file names another node
+// or cluster than the Config. It wraps ErrIdentityMismatch.
+type IdentityError struct {
+	Dir           string
+	DiskClusterID string // what meta says
+	DiskNodeID    uint64
+	ClusterID     string // what Config says
+	NodeID        uint64
+}
+
+func (e *IdentityError) Error() string {
+	return fmt.Sprintf("%v: %s is formatted for cluster %q node %d, configured for cluster %q node %d",
+		ErrIdentityMismatch, e.Dir, e.DiskClusterID, e.DiskNodeID, e.ClusterID, e.NodeID)
+}
+
+func (e *IdentityError) Unwrap() error { return ErrIdentityMismatch }

@@ -1,0 +1,131 @@
+// Package storage is the node's durable raft log: a write-ahead log (WAL) of
+// preallocated segment files plus checksummed snapshot files, with the
+// entries since the last compaction held in memory so that *Storage serves
+// raft.Storage without touching the disk.
+//
+// # Contract
+//
+// The raft goroutine owns the write side. Per Ready it calls, in order:
+//
+//  1. ApplySnapshot(rd.Snapshot) when the snapshot is not empty: the file is
+//     durable and the WAL records it before the call returns;
+//  2. Save(rd.HardState, rd.Entries, rd.MustSync): frames are appended and,
+//     when mustSync, fdatasync'ed once for the whole batch (group commit).
+//     Only after Save returns may the Ready's messages be sent.
+//
+// CreateSnapshot and Compact are called by the same goroutine after applying.
+// Compact's index must not exceed the newest snapshot's index: the log after
+// the snapshot is what Open replays, so discarding it would lose entries.
+// The raft.Storage methods and Snapshots may be called from any goroutine;
+// they never wait for an fsync. After Close the raft.Storage methods keep
+// answering from memory, every other method returns ErrClosed.
+//
+// A failed WAL write or fsync leaves the file in an unknown state, so it is
+// sticky: every later write returns the same error and the node must restart
+// (Open then truncates whatever was half written).
+//
+// # Data directory
+//
+//	<Dir>/meta                           identity, written once
+//	<Dir>/LOCK                           flock'ed while open (Linux)
+//	<Dir>/wal/<seq>-<firstIndex>.wal     WAL segments, %016x-%016x
+//	<Dir>/snap/<term>-<index>.snap       snapshots, %016x-%016x
+//
+// Every file that must appear atomically (meta, snapshots, new segments) is
+// written under a ".tmp" name, fsynced, renamed, and its directory fsynced.
+// Leftover ".tmp" files are deleted by Open. All integers are little endian
+// and every checksum is CRC-32C (Castagnoli).
+//
+// # meta
+//
+//	"YAKTMETA" | version u32 (=1) | node id u64 | cluster id length u16 |
+//	cluster id bytes | crc32c of everything before it, u32
+//
+// Open refuses a directory whose meta names another node or cluster
+// (*IdentityError, ErrIdentityMismatch), or whose meta does not verify.
+//
+// # WAL segments
+//
+// A segment is named by its sequence number and by the index the next entry
+// was expected to have when it was started (the WAL's last index + 1). It is
+// preallocated to Config.SegmentSizeBytes and holds back-to-back frames; zero
+// bytes after the last frame are unused space. A frame that would overflow a
+// segment starts the next one, unless the segment holds nothing but its head
+// frames, in which case the frame is written anyway and the file grows. The
+// previous segment is fdatasync'ed before the next one is used, so only the
+// newest segment can have an unsynced tail.
+//
+// Frame:
+//
+//	offset  size
+//	0       1     magic 0xA7
+//	1       1     type: 1 entry, 2 hard state, 3 snapshot marker
+//	2       4     payload length n (u32)
+//	6       4     crc32c over bytes 1..6 (type, length) and the payload
+//	10      n     payload
+//
+// Payloads: entry and hard state are the raftpb messages marshalled; the
+// snapshot marker is index u64 | term u64 | flags u8, where flag bit 0
+// ("reset") marks a snapshot received from the leader, which replaced the
+// whole log (MemoryStorage.ApplySnapshot), while a clear bit marks a local
+// snapshot, which only records where the state machine was captured.
+//
+// A Save batch is written as its entry frames followed by one hard state
+// frame, so a torn batch can lose the hard state but never keep a commit
+// index whose entries are missing.
+//
+// Every segment after the first begins with head frames: the current hard
+// state and the current snapshot marker (reset bit clear). That is what lets
+// Compact delete whole old segments: the hard state and snapshot position
+// stay recoverable from the segments that remain. Segment i is deleted when
+// the next segment's first index is <= the compaction index (every live entry
+// in segment i is below it) and it is not the segment in use.
+//
+// # Recovery
+//
+// Open reads segments in sequence order (a gap in the sequence is an error),
+// decoding frames and replaying them with MemoryStorage.Append semantics: an
+// entry at an index <= the last index truncates the suffix; a reset marker
+// empties the log at the snapshot's index. A frame that does not verify (bad
+// magic, type, length or CRC, or stray bytes where zeros should be):
+//
+//   - in the newest segment, with no valid frame anywhere after it: a torn
+//     tail. The bytes from its offset to the last non-zero byte are zeroed
+//     and fdatasync'ed, a warning is logged, and appends continue there;
+//   - anywhere else: *CorruptError with the file and byte offset, and Open
+//     refuses to start. (A crash during fdatasync on a device that reorders
+//     writes can in principle leave a hole before valid frames of the same
+//     unsynced batch; that is reported as corruption too, because a hole in
+//     synced data looks the same and dropping acknowledged entries silently
+//     would be worse than refusing to start.)
+//
+// A frame whose CRC verifies but whose payload does not decode, or an entry
+// that leaves a gap in the log, is a *CorruptError as well.
+//
+// Snapshots: Open picks the newest snapshot file whose header, checksum and
+// body verify; a bad one is logged and skipped, falling back to an older
+// one. The replayed log is then fitted to it: entries after the snapshot
+// index are kept when the log contains the snapshot's index and term (or
+// starts right after it); a log that ends before the snapshot, or disagrees
+// with it (a crash between writing a leader's snapshot and its WAL marker),
+// is replaced by the snapshot; a log that starts after snapshot index + 1
+// (the WAL was compacted past the newest snapshot that still verifies) or
+// was reset to a snapshot no valid file holds is an error.
+//
+// Finally the hard state is fixed up so raft accepts it: Commit is raised to
+// the snapshot index and capped at the last index.
+//
+// # Snapshot files
+//
+//	offset  size
+//	0       4     magic "YKSN"
+//	4       4     version u32 (=1)
+//	8       8     created at, Unix nanoseconds (i64)
+//	16      8     body length (u64)
+//	24      4     crc32c of the body
+//	28      4     crc32c of bytes 0..28
+//	32      n     body: raftpb.Snapshot marshalled
+//
+// The name's term and index must match the body's metadata. After each new
+// snapshot, files beyond the newest Config.KeepSnapshots are deleted.
+package storage

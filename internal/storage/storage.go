@@ -1,0 +1,467 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Storage is the node's durable raft log. It implements raft.Storage; the
+// package doc states who calls what.
+type Storage struct {
+	cfg     Config
+	log     *slog.Logger
+	walDir  string
+	snapDir string
+	lock    *os.File // flock'ed dir/LOCK; nil off Linux
+
+	closed atomic.Bool
+
+	// walMu serialises the writers: Save, ApplySnapshot, CreateSnapshot,
+	// Compact, Close.
+	walMu  sync.Mutex
+	wal    *wal  // guarded by walMu
+	failed error // guarded by walMu; sticky once a WAL write failed
+
+	// memMu guards mem and snaps. Writers change them holding walMu and
+	// memMu, so code holding walMu may read them without memMu.
+	memMu sync.RWMutex
+	mem   memLog
+	snaps []SnapshotInfo // valid snapshot files, newest first
+}
+
+var _ raft.Storage = (*Storage)(nil)
+
+// Open formats cfg.Dir on first start, checks its identity on later ones,
+// loads the newest valid snapshot, replays the WAL and returns storage ready
+// for raft. It fails with *IdentityError (ErrIdentityMismatch) for another
+// node's or cluster's directory and *CorruptError for WAL damage before the
+// tail; a torn tail is truncated with a warning. It never panics on disk
+// contents.
+func Open(cfg Config) (*Storage, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Storage{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		walDir:  filepath.Join(cfg.Dir, "wal"),
+		snapDir: filepath.Join(cfg.Dir, "snap"),
+	}
+	if err := s.open(); err != nil {
+		if s.wal != nil {
+			s.wal.close()
+		}
+		if s.lock != nil {
+			s.lock.Close()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Storage) open() error {
+	if err := os.MkdirAll(s.cfg.Dir, 0o750); err != nil {
+		return fmt.Errorf("storage: create data directory: %w", err)
+	}
+	lock, err := lockDir(s.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	s.lock = lock
+	for _, d := range []string{s.walDir, s.snapDir} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("storage: create %s: %w", d, err)
+		}
+		if err := removeTemps(d); err != nil {
+			return fmt.Errorf("storage: remove temp files in %s: %w", d, err)
+		}
+	}
+	if err := syncDir(s.cfg.Dir); err != nil {
+		return err
+	}
+
+	segs, err := listSegments(s.walDir)
+	if err != nil {
+		return err
+	}
+	snapFiles, err := listSnapshotFiles(s.snapDir)
+	if err != nil {
+		return fmt.Errorf("storage: list snapshots: %w", err)
+	}
+	if err := checkIdentity(&s.cfg, filepath.Join(s.cfg.Dir, metaFileName), len(segs) == 0 && len(snapFiles) == 0); err != nil {
+		return err
+	}
+	if len(segs) == 0 && len(snapFiles) > 0 {
+		return fmt.Errorf("storage: %s has snapshots but no WAL segments; the hard state (term, vote) is lost", s.cfg.Dir)
+	}
+
+	snap := s.loadSnapshots(snapFiles)
+	res, err := replayWAL(segs)
+	if err != nil {
+		return err
+	}
+	if res.maxMarker.index > snap.Metadata.Index {
+		s.log.Warn("storage: the WAL records a newer snapshot than the newest valid snapshot file; falling back",
+			"wal_snapshot_index", res.maxMarker.index, "snapshot_index", snap.Metadata.Index)
+	}
+	ents, dropped, err := res.run.fit(snap.Metadata)
+	if err != nil {
+		return err
+	}
+	if dropped {
+		s.log.Warn("storage: log replaced by a newer snapshot that was saved without its WAL marker",
+			"snapshot_index", snap.Metadata.Index, "snapshot_term", snap.Metadata.Term)
+	}
+	s.mem = newMemLog(snap, res.hs, ents)
+	// Fix up the hard state the way raft requires: snapshot <= commit <=
+	// last index.
+	s.mem.hs.Commit = min(max(s.mem.hs.Commit, snap.Metadata.Index), s.mem.lastIndex())
+
+	s.wal = &wal{
+		dir:       s.walDir,
+		segSize:   s.cfg.SegmentSizeBytes,
+		log:       s.log,
+		onFsync:   s.cfg.OnFsync,
+		segs:      segs,
+		lastIndex: s.mem.lastIndex(),
+		hs:        s.mem.hs,
+		snap:      marker{index: snap.Metadata.Index, term: snap.Metadata.Term},
+	}
+	if len(segs) == 0 {
+		if err := s.wal.createSegment(0, s.mem.lastIndex()+1); err != nil {
+			return err
+		}
+		return s.wal.sync()
+	}
+	if res.torn >= 0 {
+		if err := s.repairTail(segs[len(segs)-1].path, res); err != nil {
+			return err
+		}
+	}
+	return s.wal.openActive(res.tailEnd, res.tailFrames)
+}
+
+// loadSnapshots verifies the snapshot files, newest first, and returns the
+// newest valid one (empty if none). Bad files are logged and skipped.
+func (s *Storage) loadSnapshots(files []snapFile) raftpb.Snapshot {
+	var newest raftpb.Snapshot
+	for _, f := range files {
+		snap, info, err := readSnapshotFile(f.path)
+		if err != nil {
+			s.log.Warn("storage: skipping bad snapshot file", "file", f.path, "err", err)
+			continue
+		}
+		if len(s.snaps) == 0 {
+			newest = snap
+		}
+		s.snaps = append(s.snaps, info)
+	}
+	return newest
+}
+
+// repairTail zeroes a torn tail so appends continue where the valid frames
+// end.
+func (s *Storage) repairTail(path string, res *replayResult) error {
+	s.log.Warn("storage: truncating torn WAL tail",
+		"file", path, "offset", res.torn, "discarded_bytes", res.tornEnd-res.torn, "reason", res.tornReason)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("storage: repair torn WAL tail: %w", err)
+	}
+	_, err = f.WriteAt(make([]byte, res.tornEnd-res.torn), res.torn)
+	if err == nil {
+		err = fdatasync(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("storage: repair torn WAL tail of %s: %w", path, err)
+	}
+	return nil
+}
+
+// writable reports why a write must not proceed. Callers hold walMu.
+func (s *Storage) writable() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.failed
+}
+
+// fail makes a WAL write error sticky: the file may hold a partial frame
+// that only Open's recovery can cut off.
+func (s *Storage) fail(err error) error {
+	s.failed = fmt.Errorf("storage: WAL unusable after an earlier failure: %w", err)
+	return err
+}
+
+// Save persists a Ready's hard state and entries: it appends their frames to
+// the WAL, fdatasyncs once when mustSync (group commit), then makes the
+// entries visible through raft.Storage with MemoryStorage.Append semantics
+// (an entry at an index <= LastIndex truncates the suffix). An empty hs is
+// not written; entries already compacted away are skipped. Errors: ErrClosed,
+// a sticky WAL write/fsync error, or an error for entries that are not
+// contiguous with the log (a caller bug; nothing is written).
+func (s *Storage) Save(hs raftpb.HardState, ents []raftpb.Entry, mustSync bool) error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if len(ents) > 0 {
+		for i := 1; i < len(ents); i++ {
+			if ents[i].Index != ents[i-1].Index+1 {
+				return fmt.Errorf("storage: save: entry %d follows entry %d", ents[i].Index, ents[i-1].Index)
+			}
+		}
+		if last := s.mem.lastIndex(); ents[0].Index > last+1 {
+			return fmt.Errorf("storage: save: entry %d would leave a gap after last index %d", ents[0].Index, last)
+		}
+		// Entries at or below the compaction point are in the snapshot;
+		// writing them would make replay truncate the log back to them.
+		first := s.mem.firstIndex()
+		switch {
+		case ents[len(ents)-1].Index < first:
+			ents = nil
+		case ents[0].Index < first:
+			ents = ents[first-ents[0].Index:]
+		}
+	}
+	var hsp *raftpb.HardState
+	if !raft.IsEmptyHardState(hs) {
+		hsp = &hs
+	}
+	if len(ents) > 0 || hsp != nil || mustSync {
+		if err := s.wal.appendBatch(ents, hsp, mustSync); err != nil {
+			return s.fail(err)
+		}
+	}
+	s.memMu.Lock()
+	s.mem.append(ents)
+	if hsp != nil {
+		s.mem.hs = hs
+	}
+	s.memMu.Unlock()
+	return nil
+}
+
+// ApplySnapshot persists a snapshot received from the leader: the snapshot
+// file (temp, fsync, rename, dir fsync), then a reset marker in the WAL
+// (fdatasync'ed), then replaces the in-memory log with it and prunes old
+// snapshot files. Returns raft.ErrSnapOutOfDate if it is not newer than the
+// current snapshot. Storage keeps snap.Data; the caller must not modify it.
+func (s *Storage) ApplySnapshot(snap raftpb.Snapshot) error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if snap.Metadata.Index <= s.mem.snap.Metadata.Index {
+		return raft.ErrSnapOutOfDate
+	}
+	info, err := writeSnapshotFile(s.snapDir, &snap, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := s.wal.writeMarker(marker{index: snap.Metadata.Index, term: snap.Metadata.Term, reset: true}); err != nil {
+		return s.fail(err)
+	}
+	s.memMu.Lock()
+	s.mem.reset(snap)
+	s.mem.hs.Commit = max(s.mem.hs.Commit, snap.Metadata.Index)
+	s.memMu.Unlock()
+	s.addSnapshot(info)
+	return nil
+}
+
+// CreateSnapshot records a snapshot of the applied state at index, which
+// the caller guarantees is applied (so index <= LastIndex): it writes the
+// file as ApplySnapshot does, a WAL marker, makes it the snapshot raft
+// sends to lagging followers, and prunes files beyond KeepSnapshots. A nil cs
+// keeps the previous snapshot's ConfState. Storage keeps data; the caller must
+// not modify it. Returns raft.ErrSnapOutOfDate if index is not newer than the
+// current snapshot.
+func (s *Storage) CreateSnapshot(index uint64, cs *raftpb.ConfState, data []byte) (raftpb.Snapshot, error) {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.writable(); err != nil {
+		return raftpb.Snapshot{}, err
+	}
+	if index <= s.mem.snap.Metadata.Index {
+		return raftpb.Snapshot{}, raft.ErrSnapOutOfDate
+	}
+	term, err := s.mem.term(index)
+	if err != nil {
+		return raftpb.Snapshot{}, fmt.Errorf("storage: create snapshot at index %d (last index %d): %w", index, s.mem.lastIndex(), err)
+	}
+	snap := raftpb.Snapshot{Data: data, Metadata: s.mem.snap.Metadata}
+	snap.Metadata.Index, snap.Metadata.Term = index, term
+	if cs != nil {
+		snap.Metadata.ConfState = *cs
+	}
+	info, err := writeSnapshotFile(s.snapDir, &snap, time.Now())
+	if err != nil {
+		return raftpb.Snapshot{}, err
+	}
+	if err := s.wal.writeMarker(marker{index: index, term: term}); err != nil {
+		return raftpb.Snapshot{}, s.fail(err)
+	}
+	s.memMu.Lock()
+	s.mem.snap = snap
+	s.memMu.Unlock()
+	s.addSnapshot(info)
+	return snap, nil
+}
+
+// addSnapshot lists a new snapshot file and deletes the files beyond
+// KeepSnapshots, damaged ones included. Pruning failures are logged: an
+// extra file is harmless. Callers hold walMu.
+func (s *Storage) addSnapshot(info SnapshotInfo) {
+	s.memMu.Lock()
+	s.snaps = append([]SnapshotInfo{info}, s.snaps...)
+	if len(s.snaps) > s.cfg.KeepSnapshots {
+		s.snaps = s.snaps[:s.cfg.KeepSnapshots:s.cfg.KeepSnapshots]
+	}
+	oldest := s.snaps[len(s.snaps)-1].Index
+	s.memMu.Unlock()
+
+	files, err := listSnapshotFiles(s.snapDir)
+	if err != nil {
+		s.log.Warn("storage: list snapshots for pruning", "err", err)
+		return
+	}
+	removed := false
+	for _, f := range files {
+		if f.index >= oldest {
+			continue
+		}
+		if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("storage: prune snapshot", "file", f.path, "err", err)
+			continue
+		}
+		removed = true
+	}
+	if removed {
+		if err := syncDir(s.snapDir); err != nil {
+			s.log.Warn("storage: prune snapshots", "err", err)
+		}
+	}
+}
+
+// Compact discards the entries before compactIndex from memory, keeping
+// compactIndex's term for matching, and deletes the WAL segments whose live
+// entries all precede it (never the segment in use). Returns
+// raft.ErrCompacted if compactIndex is not past the current compaction
+// point, and an error if it is beyond the last index or the newest snapshot
+// (the entries after the snapshot must stay recoverable).
+func (s *Storage) Compact(compactIndex uint64) error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	switch {
+	case compactIndex <= s.mem.offset():
+		return raft.ErrCompacted
+	case compactIndex > s.mem.lastIndex():
+		return fmt.Errorf("storage: compact to %d beyond last index %d", compactIndex, s.mem.lastIndex())
+	case compactIndex > s.mem.snap.Metadata.Index:
+		return fmt.Errorf("storage: compact to %d beyond snapshot index %d would lose entries on restart", compactIndex, s.mem.snap.Metadata.Index)
+	}
+	s.memMu.Lock()
+	s.mem.compact(compactIndex)
+	s.memMu.Unlock()
+	if err := s.wal.removeBefore(compactIndex); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// Snapshots lists the valid snapshot files, newest first. Safe from any
+// goroutine; returns ErrClosed after Close.
+func (s *Storage) Snapshots() ([]SnapshotInfo, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	s.memMu.RLock()
+	defer s.memMu.RUnlock()
+	return append([]SnapshotInfo(nil), s.snaps...), nil
+}
+
+// Close fdatasyncs frames written without mustSync, closes the files and
+// releases the directory lock. It is idempotent; later writes return
+// ErrClosed.
+func (s *Storage) Close() error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if s.closed.Swap(true) {
+		return nil
+	}
+	var err error
+	if s.failed == nil {
+		err = s.wal.close()
+	} else if s.wal.f != nil {
+		s.wal.f.Close()
+	}
+	if s.lock != nil {
+		if cerr := s.lock.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// InitialState implements raft.Storage.
+func (s *Storage) InitialState() (raftpb.HardState, raftpb.ConfState, error) {
+	s.memMu.RLock()
+	defer s.memMu.RUnlock()
+	return s.mem.hs, s.mem.snap.Metadata.ConfState, nil
+}
+
+// Entries implements raft.Storage: ErrCompacted if lo <= the compaction
+// point, ErrUnavailable if hi > LastIndex+1 (or lo > hi). The returned slice
+// is the caller's to append to; its entries must not be modified.
+func (s *Storage) Entries(lo, hi, maxSize uint64) ([]raftpb.Entry, error) {
+	s.memMu.RLock()
+	defer s.memMu.RUnlock()
+	return s.mem.entries(lo, hi, maxSize)
+}
+
+// Term implements raft.Storage: ErrCompacted below FirstIndex-1,
+// ErrUnavailable above LastIndex.
+func (s *Storage) Term(i uint64) (uint64, error) {
+	s.memMu.RLock()
+	defer s.memMu.RUnlock()
+	return s.mem.term(i)
+}
+
+// LastIndex implements raft.Storage.
+func (s *Storage) LastIndex() (uint64, error) {
+	s.memMu.RLock()
+	defer s.memMu.RUnlock()
+	return s.mem.lastIndex(), nil
+}
+
+// FirstIndex implements raft.Storage.
+func (s *Storage) FirstIndex() (uint64, error) {
+	s.memMu.RLock()
+	defer s.memMu.RUnlock()
+	return s.mem.firstIndex(), nil
+}
+
+// Snapshot implements raft.Storage: the newest snapshot (empty if none).
+func (s *Storage) Snapshot() (raftpb.Snapshot, error) {
+	s.memMu.RLock()
+	defer s.memMu.RUnlock()
+	return s.mem.snap, nil
+}

@@ -1,0 +1,327 @@
+package storage
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+const walSuffix = ".wal"
+
+// segment is one WAL file, named %016x-%016x.wal after seq and first.
+type segment struct {
+	seq   uint64
+	first uint64 // the WAL's last index + 1 when the segment was started
+	path  string
+}
+
+func segmentName(seq, first uint64) string {
+	return fmt.Sprintf("%016x-%016x%s", seq, first, walSuffix)
+}
+
+// listSegments returns dir's segments in sequence order and checks that the
+// sequence has no holes (a prefix may have been compacted away).
+func listSegments(dir string) ([]segment, error) {
+	names, err := readDirNames(dir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []segment
+	for _, name := range names {
+		if seq, first, ok := parsePairName(name, walSuffix); ok {
+			segs = append(segs, segment{seq: seq, first: first, path: filepath.Join(dir, name)})
+		}
+	}
+	slices.SortFunc(segs, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
+	for i := 1; i < len(segs); i++ {
+		if segs[i].seq != segs[i-1].seq+1 {
+			return nil, fmt.Errorf("storage: WAL segments missing between %s and %s",
+				filepath.Base(segs[i-1].path), filepath.Base(segs[i].path))
+		}
+	}
+	return segs, nil
+}
+
+// wal appends frames to the newest segment. Its owner (Storage) serialises
+// every call.
+type wal struct {
+	dir     string
+	segSize int64
+	log     *slog.Logger
+	onFsync func(time.Duration)
+
+	segs     []segment // live segments, oldest first; the last is active
+	f        *os.File  // the active segment
+	off      int64     // where the next frame goes in f
+	capacity int64     // f's preallocated size
+	// headEnd is the offset after the active segment's head frames, or -1
+	// when it is not known to hold only them. A segment at off == headEnd
+	// is "fresh": an oversized frame is written into it instead of
+	// starting yet another segment.
+	headEnd  int64
+	unsynced bool // frames written since the last fdatasync
+
+	// What the head frames of the next segment need, as written so far.
+	lastIndex uint64           // last entry index the frames imply
+	hs        raftpb.HardState // newest hard state written
+	snap      marker           // newest snapshot marker written (reset cleared)
+
+	buf []byte // reused frame buffer
+}
+
+// createSegment creates, preallocates and durably names a new segment and
+// makes it the active one, then writes the head frames.
+func (w *wal) createSegment(seq, first uint64) error {
+	s := segment{seq: seq, first: first, path: filepath.Join(w.dir, segmentName(seq, first))}
+	tmp := s.path + tmpSuffix
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("storage: create segment: %w", err)
+	}
+	err = preallocate(f, w.segSize)
+	if err == nil {
+		err = f.Sync() // the size and extents, not only data
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err == nil {
+		err = syncDir(w.dir)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("storage: create segment %s: %w", s.path, err)
+	}
+	w.segs = append(w.segs, s)
+	w.f, w.off, w.capacity, w.headEnd = f, 0, w.segSize, -1
+	return w.writeHead()
+}
+
+// openActive makes the newest segment active, appending at off. frames is
+// the number of valid frames it already holds.
+func (w *wal) openActive(off int64, frames int) error {
+	s := w.segs[len(w.segs)-1]
+	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("storage: open segment: %w", err)
+	}
+	st, err := f.Stat()
+	if err == nil && st.Size() < w.segSize {
+		err = preallocate(f, w.segSize)
+		if err == nil {
+			err = f.Sync()
+		}
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("storage: open segment %s: %w", s.path, err)
+	}
+	w.f, w.off, w.capacity, w.headEnd = f, off, max(st.Size(), w.segSize), -1
+	if frames == 0 {
+		// Created but never written (a crash right after rotation), or
+		// the first segment: it must carry the head like any other.
+		if err := w.writeHead(); err != nil {
+			return err
+		}
+		return w.sync()
+	}
+	return nil
+}
+
+// writeHead writes the current hard state and snapshot marker at the start
+// of the active segment, so that older segments can be deleted.
+func (w *wal) writeHead() error {
+	buf := w.buf[:0]
+	var err error
+	if w.hs != (raftpb.HardState{}) {
+		if buf, err = appendHardStateFrame(buf, &w.hs); err != nil {
+			return err
+		}
+	}
+	if w.snap.index > 0 {
+		if buf, err = appendMarkerFrame(buf, marker{index: w.snap.index, term: w.snap.term}); err != nil {
+			return err
+		}
+	}
+	w.buf = buf
+	if err := w.write(buf); err != nil {
+		return err
+	}
+	w.headEnd = w.off
+	return nil
+}
+
+func (w *wal) write(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := w.f.WriteAt(b, w.off); err != nil {
+		return fmt.Errorf("storage: write WAL: %w", err)
+	}
+	w.off += int64(len(b))
+	w.unsynced = true
+	return nil
+}
+
+func (w *wal) sync() error {
+	start := time.Now()
+	if err := fdatasync(w.f); err != nil {
+		return fmt.Errorf("storage: fdatasync WAL: %w", err)
+	}
+	if w.onFsync != nil {
+		w.onFsync(time.Since(start))
+	}
+	w.unsynced = false
+	return nil
+}
+
+// rotate finishes the active segment (fdatasync, close) and starts the next.
+func (w *wal) rotate() error {
+	if err := w.sync(); err != nil {
+		return err
+	}
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("storage: close segment: %w", err)
+	}
+	w.f = nil
+	return w.createSegment(w.segs[len(w.segs)-1].seq+1, w.lastIndex+1)
+}
+
+// appendBatch writes ents' frames, then hs's when not nil, rotating
+// segments as they fill, and fdatasyncs once at the end when sync is set.
+func (w *wal) appendBatch(ents []raftpb.Entry, hs *raftpb.HardState, sync bool) error {
+	w.buf = w.buf[:0]
+	var err error
+	for i := range ents {
+		mark := len(w.buf)
+		if w.buf, err = appendEntryFrame(w.buf, &ents[i]); err != nil {
+			return err
+		}
+		if w.buf, err = w.fit(mark); err != nil {
+			return err
+		}
+		w.lastIndex = ents[i].Index
+	}
+	if hs != nil {
+		mark := len(w.buf)
+		if w.buf, err = appendHardStateFrame(w.buf, hs); err != nil {
+			return err
+		}
+		if w.buf, err = w.fit(mark); err != nil {
+			return err
+		}
+		w.hs = *hs
+	}
+	if err := w.write(w.buf); err != nil {
+		return err
+	}
+	if sync && w.unsynced {
+		return w.sync()
+	}
+	return nil
+}
+
+// fit rotates when the frame just encoded at w.buf[mark:] would overflow the
+// active segment: frames before it go to the old segment, it moves to the
+// front of the buffer for the new one. It returns the buffer to keep using.
+func (w *wal) fit(mark int) ([]byte, error) {
+	buf := w.buf
+	if w.off+int64(len(buf)) <= w.capacity || w.off+int64(mark) == w.headEnd {
+		return buf, nil
+	}
+	if err := w.write(buf[:mark]); err != nil {
+		return buf, err
+	}
+	n := copy(buf, buf[mark:])
+	pending := slices.Clone(buf[:n]) // rotate reuses w.buf for the head
+	if err := w.rotate(); err != nil {
+		return buf, err
+	}
+	return append(w.buf[:0], pending...), nil
+}
+
+// writeMarker appends a snapshot marker and fdatasyncs.
+func (w *wal) writeMarker(m marker) error {
+	var err error
+	if w.buf, err = appendMarkerFrame(w.buf[:0], m); err != nil {
+		return err
+	}
+	if w.buf, err = w.fit(0); err != nil {
+		return err
+	}
+	if err := w.write(w.buf); err != nil {
+		return err
+	}
+	if err := w.sync(); err != nil {
+		return err
+	}
+	w.snap = marker{index: m.index, term: m.term}
+	if m.reset {
+		w.lastIndex = m.index
+	}
+	return nil
+}
+
+// removeBefore deletes the oldest segments whose live entries all precede
+// compactIndex: segment i goes when segment i+1 starts at or below it. The
+// active segment is never removed.
+func (w *wal) removeBefore(compactIndex uint64) error {
+	n := 0
+	for n+1 < len(w.segs) && w.segs[n+1].first <= compactIndex {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	// NB: the remaining segments' head frames replace what is deleted, so
+	// they must be durable first.
+	if w.unsynced {
+		if err := w.sync(); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	removed := 0
+	for _, s := range w.segs[:n] {
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			break // keep the prefix property: never leave a hole
+		}
+		removed++
+	}
+	w.segs = slices.Delete(w.segs, 0, removed)
+	if removed > 0 {
+		if err := syncDir(w.dir); err != nil {
+			errs = append(errs, err)
+		}
+		w.log.Debug("storage: removed WAL segments", "count", removed, "compact_index", compactIndex)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("storage: remove WAL segments: %w", err)
+	}
+	return nil
+}
+
+// close flushes unsynced frames and closes the active segment.
+func (w *wal) close() error {
+	if w.f == nil {
+		return nil
+	}
+	var err error
+	if w.unsynced {
+		err = w.sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f = nil
+	return err
+}

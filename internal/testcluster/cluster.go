@@ -1,0 +1,258 @@
+// Package testcluster starts real YAKt clusters for tests: in-process
+// nodes on 127.0.0.1 with real files and real TCP, or real `yakt server`
+// processes. It owns teardown: everything it starts stops when the test
+// ends.
+package testcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/yakt/yakt/internal/server"
+)
+
+// Options tune a cluster; zero values give fast test defaults.
+type Options struct {
+	Nodes            int           // default 3
+	TickInterval     time.Duration // default 20ms (tests run elections fast)
+	ElectionTicks    int           // default 10
+	SnapshotEntries  uint64        // default 10000
+	CompactionMargin uint64        // default 5000
+	SegmentSizeBytes int64         // default 1 MiB
+	RequestTimeout   time.Duration // default 5s
+}
+
+func (o *Options) defaults() {
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	if o.TickInterval == 0 {
+		o.TickInterval = 20 * time.Millisecond
+	}
+	if o.ElectionTicks == 0 {
+		o.ElectionTicks = 10
+	}
+	if o.SegmentSizeBytes == 0 {
+		o.SegmentSizeBytes = 1 << 20
+	}
+}
+
+// Cluster is a set of in-process nodes.
+type Cluster struct {
+	t       testing.TB
+	opts    Options
+	voters  map[uint64]string
+	http    map[uint64]string
+	dirs    map[uint64]string
+	mu      sync.Mutex
+	servers map[uint64]*server.Server // nil while a node is down
+	Client  *http.Client
+}
+
+// New starts an in-process cluster and stops it when the test ends.
+func New(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	opts.defaults()
+	c := &Cluster{
+		t: t, opts: opts,
+		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{},
+		servers: map[uint64]*server.Server{},
+		Client:  &http.Client{Timeout: 15 * time.Second},
+	}
+	base := t.TempDir()
+	for i := 1; i <= opts.Nodes; i++ {
+		id := uint64(i)
+		c.voters[id] = freeAddr(t)
+		c.http[id] = freeAddr(t)
+		c.dirs[id] = filepath.Join(base, fmt.Sprintf("node-%d", i))
+	}
+	t.Cleanup(c.StopAll)
+	for id := range c.voters {
+		c.Start(id)
+	}
+	return c
+}
+
+// freeAddr returns a 127.0.0.1 address with a port the kernel just handed
+// out; nodes rebind it (SO_REUSEADDR) on every start.
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("reserve port: %v", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// IDs are the node ids, 1..N.
+func (c *Cluster) IDs() []uint64 {
+	ids := make([]uint64, 0, len(c.voters))
+	for i := 1; i <= len(c.voters); i++ {
+		ids = append(ids, uint64(i))
+	}
+	return ids
+}
+
+// URL is node id's HTTP base URL.
+func (c *Cluster) URL(id uint64) string { return "http://" + c.http[id] }
+
+// DataDir is node id's data directory.
+func (c *Cluster) DataDir(id uint64) string { return c.dirs[id] }
+
+// Server is node id's running server, nil when it is down.
+func (c *Cluster) Server(id uint64) *server.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.servers[id]
+}
+
+// Start starts (or restarts) node id on its addresses and data directory.
+func (c *Cluster) Start(id uint64) {
+	c.t.Helper()
+	if c.Server(id) != nil {
+		c.t.Fatalf("node %d already running", id)
+	}
+	var s *server.Server
+	// The port may still be held for a moment by the previous incarnation's
+	// sockets; retry binding briefly.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var err error
+		s, err = server.Start(server.Config{
+			NodeID: id, DataDir: c.dirs[id], Voters: c.voters,
+			ListenPeer: c.voters[id], ListenHTTP: c.http[id],
+			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,
+			SnapshotEntries: c.opts.SnapshotEntries, CompactionMargin: c.opts.CompactionMargin,
+			SegmentSizeBytes: c.opts.SegmentSizeBytes, RequestTimeout: c.opts.RequestTimeout,
+			Logger: testLogger(c.t, id),
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			c.t.Fatalf("start node %d: %v", id, err)
+		}
+		time.Sleep(20 * time.Millisecond) // waiting on the kernel, not on our code
+	}
+	c.mu.Lock()
+	c.servers[id] = s
+	c.mu.Unlock()
+}
+
+// Kill stops node id at once, like a crash after its last fsync (no
+// leadership hand-over).
+func (c *Cluster) Kill(id uint64) {
+	c.mu.Lock()
+	s := c.servers[id]
+	c.servers[id] = nil
+	c.mu.Unlock()
+	if s != nil {
+		s.Kill()
+	}
+}
+
+// StopAll stops every running node.
+func (c *Cluster) StopAll() {
+	var wg sync.WaitGroup
+	for _, id := range c.IDs() {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Kill(id) }()
+	}
+	wg.Wait()
+}
+
+// Leader waits until the running nodes agree on one running leader and
+// returns it.
+func (c *Cluster) Leader(ctx context.Context) (uint64, error) {
+	for {
+		var lead uint64
+		agree, running := true, 0
+		for _, id := range c.IDs() {
+			s := c.Server(id)
+			if s == nil {
+				continue
+			}
+			running++
+			l := s.Node.Leader()
+			if l == 0 || (lead != 0 && l != lead) {
+				agree = false
+				break
+			}
+			lead = l
+		}
+		if agree && lead != 0 && c.Server(lead) != nil && c.Server(lead).Node.IsLeader() {
+			return lead, nil
+		}
+		if err := waitTick(ctx); err != nil {
+			return 0, fmt.Errorf("no agreed leader among %d running nodes: %w", running, err)
+		}
+	}
+}
+
+// MustLeader is Leader with a 10 s deadline that fails the test.
+func (c *Cluster) MustLeader() uint64 {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := c.Leader(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return id
+}
+
+// WaitApplied waits until every running node has applied index.
+func (c *Cluster) WaitApplied(ctx context.Context, index uint64) error {
+	for _, id := range c.IDs() {
+		if s := c.Server(id); s != nil {
+			if err := s.Node.WaitApplied(ctx, index); err != nil {
+				return fmt.Errorf("node %d applied %d, want %d: %w", id, s.Node.AppliedIndex(), index, err)
+			}
+		}
+	}
+	return nil
+}
+
+// waitTick is the poll step of condition waits: short, bounded by ctx.
+func waitTick(ctx context.Context) error {
+	t := time.NewTimer(10 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// testLogger sends node logs to t.Log at YAKT_TEST_LOG level (default
+// warn), so they show only for failing tests.
+func testLogger(t testing.TB, id uint64) *slog.Logger {
+	lvl := slog.LevelWarn
+	if v := os.Getenv("YAKT_TEST_LOG"); v != "" {
+		_ = lvl.UnmarshalText([]byte(v))
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: lvl})).With("test_node", id)
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+var _ io.Writer = tWriter{}

@@ -1,0 +1,108 @@
+// Package transport carries raft messages (raftpb.Message) between YAKt
+// nodes over TCP, on a peer listener of its own, separate from the HTTP
+// listener.
+//
+// # Contract
+//
+// Send never blocks: it routes each message by m.To into a per-peer
+// queue and returns. Delivery is best effort, as raft expects: a message
+// may be dropped (queue full, peer down, connection broken mid-batch) and
+// the drop is reported through OnUnreachable; raft retransmits. Messages
+// that are delivered arrive in the order Send saw them, per sender, on the
+// message stream. The receiver calls Handler for each message, in order
+// per connection, from that connection's goroutine.
+//
+// A MsgSnap is not queued behind heartbeats and appends, nor are they
+// queued behind it: it travels on its own connection, and its outcome is
+// reported exactly once through OnSnapshotStatus (failed=false means the
+// receiver acknowledged that all the data arrived intact, not that it was
+// applied; raft learns that from the follower's next response).
+//
+// Close stops every goroutine the transport started and waits for them
+// (Handler calls in progress included); no callback runs once it has
+// returned, short of a Send racing with it.
+//
+// # Connections
+//
+// Each node dials each peer in Config.Peers:
+//
+//   - one long-lived message stream, redialed with exponential backoff
+//     (50ms doubling to 2s, each wait jittered into [d/2, d]) whenever it
+//     fails; while it is down, queued messages are discarded and
+//     OnUnreachable is called once per failed attempt;
+//   - one snapshot stream per MsgSnap, dialed on demand and closed after
+//     the receiver's ack, so a large snapshot never holds up heartbeats.
+//
+// The acceptor runs one reader goroutine per inbound connection. The
+// acceptor never writes on a message stream after the handshake, so the
+// dialer keeps a read pending on it: when it returns, the peer is gone
+// (restarted, or replaced the stream) and the dialer reconnects without
+// waiting for a write to fail. A new message stream from a peer closes
+// the older one from the same peer.
+//
+// Senders write every queued message (up to 1024) through one 64 KiB
+// buffered writer and flush once per batch; Nagle stays off (Go's default),
+// as the batching is done here. Every flush and every snapshot chunk has a
+// write deadline (5s and 10s) so a stuck peer cannot wedge a sender; a
+// snapshot receiver has a 10s deadline on each read. Message streams have
+// no read deadline, since raft may legitimately be quiet; TCP keepalive
+// (15s) notices a vanished host.
+//
+// # Wire format (version 1)
+//
+// All integers are big-endian. A dialer opens every connection with a
+// hello:
+//
+//	magic      4 bytes  "YAKT"
+//	version    1 byte   1
+//	stream     1 byte   1 = message, 2 = snapshot
+//	from       8 bytes  dialer's node id
+//	to         8 bytes  node id the dialer means to reach
+//	clusterLen 2 bytes, cluster id   (at most 1024 bytes)
+//	httpLen    2 bytes, dialer's advertised HTTP address (at most 1024 bytes)
+//
+// The acceptor answers with one byte: 0 ok, 1 cluster id mismatch, 2 node
+// id refused (to is not the acceptor, or from is 0 or the acceptor's own
+// id), 3 unsupported version. After a refusal it closes the connection;
+// on a cluster mismatch it logs a warning naming both cluster ids, and the
+// dialer's error wraps ErrClusterMismatch. A hello with bad magic or
+// malformed fields is not answered: the connection is just closed. The
+// dialer allows DialTimeout for the TCP dial and again for the handshake;
+// the acceptor allows 5s for the hello.
+//
+// A message stream then carries frames, dialer to acceptor only:
+//
+//	length 4 bytes, raftpb.Message (Marshal), at most 64 MiB
+//
+// A snapshot stream carries records, each acked by the acceptor:
+//
+//	length 4 bytes, raftpb.Message of type MsgSnap with Snapshot.Data empty
+//	dataLen 8 bytes, at most 1 GiB
+//	data    dataLen bytes (Snapshot.Data)
+//	                                  <- ack 1 byte (0) once data is read
+//
+// The sender marshals only the stripped message and then writes
+// Snapshot.Data from raft's own slice in 1 MiB chunks, so the snapshot is
+// never held twice in memory; the receiver reads the data into one
+// []byte of dataLen bytes (which is why dataLen is capped) and acks before
+// calling Handler, which may hold a MsgSnap until raft has room.
+//
+// Every message must say From = the hello's from and To = the acceptor.
+// Any violation — an oversized length, bytes that do not unmarshal, a
+// misaddressed message, a MsgSnap without snapshot on a snapshot stream —
+// closes that connection with a warning; nothing from it after the fault
+// is delivered, and the rest of the transport carries on. Decoding never
+// panics on input (FuzzReadStream).
+//
+// # Learned state
+//
+// PeerHTTPAddr is what a peer advertised in its latest inbound hello, so
+// a follower can forward HTTP requests to the leader. LastContact is when
+// the last message (of either stream) from that peer arrived.
+//
+// # Non-goals
+//
+// No TLS or authentication: the cluster id guards against misconfiguration,
+// not attackers; run the peer port on a trusted network. Peers are fixed at
+// New; membership changes need a new Transport.
+package transport

@@ -1,0 +1,254 @@
+package transport
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// acceptLoop hands every inbound connection to its own serveConn
+// goroutine until the listener is closed.
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	delay := 5 * time.Millisecond
+	for {
+		conn, err := t.cfg.Listener.Accept()
+		if err != nil {
+			if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				if t.ctx.Err() == nil {
+					t.log.Error("peer listener closed under the transport", "err", err)
+				}
+				return
+			}
+			// Typically out of file descriptors: wait and retry rather than
+			// spin or give up on the peer port for good.
+			t.log.Warn("accept peer connection", "err", err, "retry_in", delay)
+			if !t.wait(delay) {
+				return
+			}
+			delay = min(2*delay, time.Second)
+			continue
+		}
+		delay = 5 * time.Millisecond
+		t.wg.Add(1)
+		go t.serveConn(conn)
+	}
+}
+
+// serveConn runs the acceptor side of the handshake, then reads the
+// stream until it ends. Whatever goes wrong, the connection is closed and
+// nothing read after the fault is delivered.
+func (t *Transport) serveConn(conn net.Conn) {
+	defer t.wg.Done()
+	defer conn.Close()
+	if !t.track(conn) {
+		return
+	}
+	defer t.untrack(conn)
+	if tc, ok := conn.(*net.TCPConn); ok {
+		// Best effort: without keepalive a vanished peer is noticed later.
+		_ = tc.SetKeepAlive(true)
+		_ = tc.SetKeepAlivePeriod(keepAlivePeriod)
+	}
+	log := t.log.With("addr", conn.RemoteAddr().String())
+
+	if err := conn.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
+		return
+	}
+	cr := &connReader{conn: conn}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	h, err := readHello(br)
+	if err != nil {
+		if t.ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errUnsupportedVersion) {
+			_, _ = conn.Write([]byte{byte(ackBadVersion)}) // closing anyway
+		}
+		log.Warn("rejected peer connection: bad handshake", "err", err)
+		return
+	}
+	log = log.With("peer", h.from, "stream", h.kind)
+	if a := t.admit(&h); a != ackOK {
+		_, _ = conn.Write([]byte{byte(a)}) // closing anyway
+		// The refused node redials every couple of seconds; warn once a
+		// minute per node and reason, keep the rest for debug.
+		level := slog.LevelDebug
+		if t.shouldWarnRefusal(h.from, a) {
+			level = slog.LevelWarn
+		}
+		switch a {
+		case ackClusterMismatch:
+			log.Log(t.ctx, level, "rejected peer connection: cluster id mismatch",
+				"cluster", t.cfg.ClusterID, "peer_cluster", h.clusterID)
+		default:
+			log.Log(t.ctx, level, "rejected peer connection: node id mismatch", "to", h.to)
+		}
+		return
+	}
+	if _, err := conn.Write([]byte{byte(ackOK)}); err != nil {
+		log.Info("peer connection lost during handshake", "err", err)
+		return
+	}
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		return
+	}
+	r := t.accepted(&h, conn, log)
+	defer t.released(r, conn)
+	log.Debug("accepted peer connection")
+
+	switch h.kind {
+	case streamMessage:
+		err = t.readMessages(br, &h, r)
+	case streamSnapshot:
+		// Every read gets a fresh deadline: a sender that stalls
+		// mid-snapshot (or idles after one) frees this goroutine within
+		// snapshotIOTimeout.
+		cr.timeout = snapshotIOTimeout
+		err = t.readSnapshots(conn, br, &h, r)
+	}
+	switch {
+	case t.ctx.Err() != nil:
+	case errors.Is(err, errProtocol):
+		log.Warn("closing peer connection", "err", err)
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		log.Debug("peer connection closed", "err", err)
+	default:
+		log.Info("peer connection lost", "err", err)
+	}
+}
+
+// admit decides whether a hello may open a stream.
+func (t *Transport) admit(h *hello) ack {
+	switch {
+	case h.clusterID != t.cfg.ClusterID:
+		return ackClusterMismatch
+	case h.to != t.cfg.NodeID, h.from == 0, h.from == t.cfg.NodeID:
+		return ackBadNodeID
+	}
+	return ackOK
+}
+
+// shouldWarnRefusal rate-limits refusal warnings to one per
+// refusalWarnEvery for each (peer, reason).
+func (t *Transport) shouldWarnRefusal(from uint64, a ack) bool {
+	key := refusalKey{from, a}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if last, ok := t.refusalWarned[key]; ok && now.Sub(last) < refusalWarnEvery {
+		return false
+	}
+	if len(t.refusalWarned) >= 1024 {
+		clear(t.refusalWarned) // from ids are the peer's word; bound the map
+	}
+	t.refusalWarned[key] = now
+	return true
+}
+
+// accepted records what the handshake taught us about the peer. A new
+// message stream replaces (closes) an older one from the same peer: the
+// peer keeps one at a time, so the old one is a leftover of a connection
+// it already gave up on.
+func (t *Transport) accepted(h *hello, conn net.Conn, log *slog.Logger) *remote {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.remotes[h.from]
+	if r == nil {
+		r = &remote{}
+		t.remotes[h.from] = r
+	}
+	if h.httpAddr != "" {
+		r.httpAddr = h.httpAddr
+	}
+	if h.kind == streamMessage {
+		if r.msgConn != nil {
+			log.Info("replacing older message stream from peer")
+			r.msgConn.Close()
+		}
+		r.msgConn = conn
+	}
+	return r
+}
+
+func (t *Transport) released(r *remote, conn net.Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r.msgConn == conn {
+		r.msgConn = nil
+	}
+}
+
+// checkAddressed rejects a message that does not belong on a stream from
+// h.from to us: raft never relays, so anything else is a bug or an attack.
+func (t *Transport) checkAddressed(m *raftpb.Message, h *hello) error {
+	if m.From != h.from || m.To != t.cfg.NodeID {
+		return fmt.Errorf("%w: %s from %d to %d on a stream from %d to %d",
+			errProtocol, m.Type, m.From, m.To, h.from, t.cfg.NodeID)
+	}
+	return nil
+}
+
+func (t *Transport) readMessages(br *bufio.Reader, h *hello, r *remote) error {
+	fr := frameReader{r: br, maxFrame: maxFrameBytes}
+	for {
+		m, err := fr.read()
+		if err != nil {
+			return err
+		}
+		if err := t.checkAddressed(&m, h); err != nil {
+			return err
+		}
+		r.lastContact.Store(time.Now().UnixNano())
+		t.cfg.Handler(m)
+	}
+}
+
+// readSnapshots reads snapshot records until the sender closes the
+// stream. Each record is acked as soon as its data is in memory, before
+// the Handler runs: the ack means "arrived intact", and the raft glue may
+// hold a MsgSnap until its loop has room.
+func (t *Transport) readSnapshots(conn net.Conn, br *bufio.Reader, h *hello, r *remote) error {
+	fr := frameReader{r: br, maxFrame: maxFrameBytes}
+	for {
+		m, err := fr.readSnapshot(maxSnapshotBytes)
+		if err != nil {
+			return err
+		}
+		if err := t.checkAddressed(&m, h); err != nil {
+			return err
+		}
+		r.lastContact.Store(time.Now().UnixNano())
+		if err := conn.SetWriteDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
+			return err
+		}
+		if _, err := conn.Write([]byte{byte(ackOK)}); err != nil {
+			return err
+		}
+		t.cfg.Handler(m)
+	}
+}
+
+// connReader reads conn, first pushing the read deadline timeout ahead
+// when timeout is set: a deadline on progress, not on the whole stream.
+// Message streams leave it zero: they may idle for as long as raft has
+// nothing to say, and TCP keepalive notices a vanished peer.
+type connReader struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (c *connReader) Read(p []byte) (int, error) {
+	if c.timeout > 0 {
+		if err := c.conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+			return 0, err
+		}
+	}
+	return c.conn.Read(p)
+}

@@ -1,0 +1,287 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// peer is the sending side towards one remote node: a queue and goroutine
+// for the message stream, and another pair for snapshots, so a snapshot
+// being streamed never delays heartbeats.
+type peer struct {
+	t    *Transport
+	id   uint64
+	addr string
+	log  *slog.Logger
+
+	msgc  chan raftpb.Message // drained only by runMessages
+	snapc chan raftpb.Message // drained only by runSnapshots
+
+	// flushes counts message-stream batch flushes (tests check batching).
+	flushes atomic.Uint64
+}
+
+// dial connects to the peer and runs the handshake. The returned release
+// func closes the connection; until it is called, Close of the transport
+// also closes it, which unblocks any read or write on it.
+func (p *peer) dial(kind streamKind) (net.Conn, func(), error) {
+	t := p.t
+	d := net.Dialer{Timeout: t.cfg.DialTimeout, KeepAlive: keepAlivePeriod}
+	conn, err := d.DialContext(t.ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !t.track(conn) {
+		conn.Close()
+		return nil, nil, t.ctx.Err()
+	}
+	release := func() {
+		t.untrack(conn)
+		conn.Close()
+	}
+	h := hello{kind: kind, from: t.cfg.NodeID, to: p.id, clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr}
+	if err := handshake(conn, &h, t.cfg.DialTimeout); err != nil {
+		release()
+		return nil, nil, err
+	}
+	return conn, release, nil
+}
+
+// handshake writes h and waits for the acceptor's ack, all within
+// timeout.
+func handshake(conn net.Conn, h *hello, timeout time.Duration) error {
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	if _, err := conn.Write(h.marshal()); err != nil {
+		return fmt.Errorf("write hello: %w", err)
+	}
+	var a [1]byte
+	if _, err := io.ReadFull(conn, a[:]); err != nil {
+		return fmt.Errorf("read handshake ack: %w", err)
+	}
+	if err := ack(a[0]).err(); err != nil {
+		return fmt.Errorf("handshake refused: %w", err)
+	}
+	return conn.SetDeadline(time.Time{})
+}
+
+// runMessages keeps one message stream to the peer open and feeds it from
+// msgc until Close. While disconnected it redials with backoff and drops
+// what is queued: raft retransmits, and stale heartbeats are worthless.
+func (p *peer) runMessages() {
+	defer p.t.wg.Done()
+	bo := backoff{next: backoffMin}
+	failing := false // logged the current run of failures already
+	for {
+		conn, release, err := p.dial(streamMessage)
+		if err != nil {
+			if p.t.ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				p.log.Warn("cannot connect to peer", "err", err)
+				failing = true
+			} else {
+				p.log.Debug("cannot connect to peer", "err", err)
+			}
+			p.t.unreachable(p.id)
+			if !p.dropFor(bo.step()) {
+				return
+			}
+			continue
+		}
+		p.log.Info("connected to peer", "stream", streamMessage)
+		failing = false
+		bo = backoff{next: backoffMin}
+		err = p.stream(conn)
+		release()
+		if p.t.ctx.Err() != nil {
+			return
+		}
+		p.log.Warn("lost connection to peer", "stream", streamMessage, "err", err)
+		p.t.unreachable(p.id)
+		if !p.dropFor(bo.step()) {
+			return
+		}
+	}
+}
+
+// errPeerClosed: the peer closed (or broke) a stream it never writes on.
+var errPeerClosed = errors.New("transport: peer closed the connection")
+
+// stream writes queued messages to conn until a write fails, the peer
+// closes the connection, or the transport closes. Each wakeup writes
+// everything queued (up to maxBatch) through one buffered writer and
+// flushes once.
+func (p *peer) stream(conn net.Conn) error {
+	// The acceptor never writes on a message stream, so a read returns only
+	// when the connection dies. Watching for that notices a restarted peer
+	// before the next write has to fail.
+	dead := make(chan struct{})
+	p.t.wg.Add(1)
+	go func() {
+		defer p.t.wg.Done()
+		defer close(dead)
+		var b [1]byte
+		_, _ = conn.Read(b[:]) // any outcome means the stream is over
+	}()
+
+	bw := bufio.NewWriterSize(conn, 64<<10)
+	fw := frameWriter{w: bw}
+	for {
+		var m raftpb.Message
+		select {
+		case <-p.t.ctx.Done():
+			return p.t.ctx.Err()
+		case <-dead:
+			return errPeerClosed
+		case m = <-p.msgc:
+		}
+		if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+			return err
+		}
+		for n := 1; ; n++ {
+			if err := fw.write(&m); err != nil {
+				if !errors.Is(err, errFrameTooLarge) {
+					return err
+				}
+				// Nothing was written; raft's MaxSizePerMsg should make this
+				// impossible, so it is a configuration bug worth shouting.
+				p.log.Error("dropping message", "type", m.Type, "err", err)
+			}
+			if n == maxBatch {
+				break
+			}
+			var more bool
+			select {
+			case m, more = <-p.msgc:
+			default:
+			}
+			if !more {
+				break
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		p.flushes.Add(1)
+	}
+}
+
+// dropFor waits d (or until Close), discarding whatever is queued in the
+// meantime. It reports whether the transport is still open.
+func (p *peer) dropFor(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case <-p.msgc:
+		case <-timer.C:
+			return true
+		case <-p.t.ctx.Done():
+			return false
+		}
+	}
+}
+
+// runSnapshots sends each queued MsgSnap on its own snapshot stream and
+// reports the outcome.
+func (p *peer) runSnapshots() {
+	defer p.t.wg.Done()
+	for {
+		select {
+		case <-p.t.ctx.Done():
+			return
+		case m := <-p.snapc:
+			start := time.Now()
+			err := p.sendSnapshot(&m)
+			if p.t.ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				p.log.Warn("send snapshot failed", "index", snapIndex(&m), "err", err)
+				p.t.unreachable(p.id)
+			} else {
+				p.log.Info("sent snapshot", "index", snapIndex(&m),
+					"bytes", len(m.Snapshot.Data), "took", time.Since(start))
+			}
+			p.t.snapshotStatus(p.id, err != nil)
+		}
+	}
+}
+
+// sendSnapshot dials a snapshot stream, writes the MsgSnap with its data
+// stripped, then the data itself straight from the caller's slice in
+// chunks (never copied into a second buffer), and waits for the
+// receiver's ack. The connection is closed afterwards either way.
+func (p *peer) sendSnapshot(m *raftpb.Message) error {
+	if m.Snapshot == nil {
+		return fmt.Errorf("%w: MsgSnap without snapshot", errProtocol)
+	}
+	hdr, data := snapshotHeader(m)
+	if uint64(len(data)) > maxSnapshotBytes {
+		return fmt.Errorf("snapshot of %d bytes exceeds %d", len(data), maxSnapshotBytes)
+	}
+	conn, release, err := p.dial(streamSnapshot)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	if err := conn.SetWriteDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(conn)
+	fw := frameWriter{w: bw}
+	if err := fw.write(&hdr); err != nil {
+		return fmt.Errorf("write snapshot header: %w", err)
+	}
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(data)))
+	_, _ = bw.Write(n[:]) // a bufio error is sticky and surfaces in Flush
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write snapshot header: %w", err)
+	}
+	for off := 0; off < len(data); off += snapshotChunkBytes {
+		end := min(off+snapshotChunkBytes, len(data))
+		if err := conn.SetWriteDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
+			return err
+		}
+		if _, err := conn.Write(data[off:end]); err != nil {
+			return fmt.Errorf("write snapshot data at %d: %w", off, err)
+		}
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
+		return err
+	}
+	var a [1]byte
+	if _, err := io.ReadFull(conn, a[:]); err != nil {
+		return fmt.Errorf("read snapshot ack: %w", err)
+	}
+	if ack(a[0]) != ackOK {
+		return fmt.Errorf("%w: snapshot ack %d", errProtocol, a[0])
+	}
+	return nil
+}
+
+// backoff yields exponentially growing waits between backoffMin and
+// backoffMax, each jittered into [d/2, d] so peers that lost each other at
+// the same moment do not redial in lockstep.
+type backoff struct{ next time.Duration }
+
+func (b *backoff) step() time.Duration {
+	d := b.next
+	b.next = min(2*b.next, backoffMax)
+	return d/2 + rand.N(d/2+1)
+}

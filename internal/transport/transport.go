@@ -1,0 +1,352 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// ErrClusterMismatch is the reason a dial fails when the peer at the
+// dialed address was formatted for another cluster. The acceptor closes
+// such connections before reading a single message and logs both cluster
+// ids; the dialer logs this error and retries with backoff (the peer may
+// be re-provisioned), so it reaches callers only through the logs.
+var ErrClusterMismatch = errors.New("transport: peer belongs to another cluster")
+
+// Timeouts that are not worth a Config field. Each bounds how long one
+// stuck peer can hold one goroutine.
+const (
+	// handshakeTimeout bounds an acceptor's wait for the hello.
+	handshakeTimeout = 5 * time.Second
+	// writeTimeout bounds one batch flush on a message stream; a peer that
+	// stops reading for this long is treated as unreachable.
+	writeTimeout = 5 * time.Second
+	// snapshotIOTimeout bounds each snapshot chunk read or write and the
+	// wait for the receiver's ack: a stall, not the whole transfer.
+	snapshotIOTimeout = 10 * time.Second
+	// keepAlivePeriod is the TCP keepalive on every peer connection, so a
+	// peer host that vanished is noticed on idle connections.
+	keepAlivePeriod = 15 * time.Second
+
+	// refusalWarnEvery rate-limits the acceptor's warning about a node it
+	// refuses (other cluster, wrong id), which redials with backoff forever.
+	refusalWarnEvery = time.Minute
+
+	backoffMin = 50 * time.Millisecond
+	backoffMax = 2 * time.Second
+
+	// maxBatch caps how many queued messages one flush carries, so the
+	// write deadline is refreshed and Close is noticed regularly.
+	maxBatch = 1024
+	// snapshotQueueSize: raft sends one snapshot per follower and waits for
+	// ReportSnapshot, so a short queue is plenty.
+	snapshotQueueSize = 2
+)
+
+// Config configures a Transport. Zero optional fields take the defaults
+// documented on them; Validate fills them in.
+type Config struct {
+	NodeID    uint64
+	ClusterID string
+	Listener  net.Listener      // already bound; required. Close closes it.
+	Peers     map[uint64]string // node id -> peer address host:port, may include self (ignored)
+	HTTPAddr  string            // this node's advertised HTTP address, sent in the handshake so peers can forward HTTP requests to the leader
+	// Handler is called for each received message, in order per
+	// connection, from one goroutine per inbound connection (so
+	// concurrently across peers and between a peer's message and snapshot
+	// streams). It must be fast (the raft glue queues it); while it runs,
+	// that connection is not read.
+	Handler func(raftpb.Message)
+	// OnUnreachable (optional) is called when a send to peer failed, a
+	// connection to it was lost or refused, or its queue overflowed (raft:
+	// ReportUnreachable). It may run on Send's goroutine and must not
+	// block.
+	OnUnreachable func(peer uint64)
+	// OnSnapshotStatus (optional) reports the outcome of sending a MsgSnap
+	// (raft: ReportSnapshot): failed=false once the peer acknowledged
+	// receiving all of the data intact, failed=true otherwise. It may run on
+	// Send's goroutine (snapshot queue full) and must not block.
+	OnSnapshotStatus func(peer uint64, failed bool)
+	Logger           *slog.Logger  // default slog.Default()
+	DialTimeout      time.Duration // dial and, again, handshake; default 1s
+	QueueSize        int           // per-peer message queue, default 4096; on overflow drop + OnUnreachable (raft retransmits)
+}
+
+// Validate fills defaults and checks the required fields.
+func (c *Config) Validate() error {
+	switch {
+	case c.NodeID == 0:
+		return errors.New("transport: node id must be > 0")
+	case c.ClusterID == "":
+		return errors.New("transport: cluster id is required")
+	case len(c.ClusterID) > maxStringBytes:
+		return fmt.Errorf("transport: cluster id longer than %d bytes", maxStringBytes)
+	case len(c.HTTPAddr) > maxStringBytes:
+		return fmt.Errorf("transport: http address longer than %d bytes", maxStringBytes)
+	case c.Listener == nil:
+		return errors.New("transport: listener is required")
+	case c.Handler == nil:
+		return errors.New("transport: handler is required")
+	case c.DialTimeout < 0 || c.QueueSize < 0:
+		return errors.New("transport: negative dial timeout or queue size")
+	}
+	for id, addr := range c.Peers {
+		if id == 0 || addr == "" {
+			return fmt.Errorf("transport: bad peer %d at %q", id, addr)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = time.Second
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = 4096
+	}
+	return nil
+}
+
+// Transport moves raft messages between this node and its peers over TCP.
+// All methods are safe for concurrent use.
+type Transport struct {
+	cfg Config
+	log *slog.Logger
+
+	// ctx is cancelled by Close; every goroutine watches it, and dials
+	// in progress are aborted by it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine this transport started
+
+	peers map[uint64]*peer // immutable after New; self excluded
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	mu            sync.Mutex
+	conns         map[net.Conn]struct{}    // guarded by mu; open connections, closed by Close
+	remotes       map[uint64]*remote       // guarded by mu; peers that connected to us
+	warnedUnknown map[uint64]bool          // guarded by mu; unknown destinations already logged
+	refusalWarned map[refusalKey]time.Time // guarded by mu; last refusal warning per peer and reason
+}
+
+type refusalKey struct {
+	from   uint64
+	reason ack
+}
+
+// remote is what inbound handshakes and messages taught us about a peer.
+type remote struct {
+	lastContact atomic.Int64 // unix nanoseconds of the last message; 0 if none
+	httpAddr    string       // guarded by Transport.mu
+	msgConn     net.Conn     // guarded by Transport.mu; newest inbound message stream
+}
+
+// New starts the accept loop and, per peer, a message sender and a
+// snapshot sender, and returns at once; connections are dialed in the
+// background. The transport owns cfg.Listener from then on. On error
+// nothing was started and the listener is left to the caller.
+func New(cfg Config) (*Transport, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &Transport{
+		cfg:           cfg,
+		log:           cfg.Logger.With("component", "transport", "node", cfg.NodeID),
+		ctx:           ctx,
+		cancel:        cancel,
+		peers:         make(map[uint64]*peer, len(cfg.Peers)),
+		conns:         make(map[net.Conn]struct{}),
+		remotes:       make(map[uint64]*remote),
+		warnedUnknown: make(map[uint64]bool),
+		refusalWarned: make(map[refusalKey]time.Time),
+	}
+	for id, addr := range cfg.Peers {
+		if id == cfg.NodeID {
+			continue
+		}
+		t.peers[id] = &peer{
+			t:     t,
+			id:    id,
+			addr:  addr,
+			log:   t.log.With("peer", id, "addr", addr),
+			msgc:  make(chan raftpb.Message, cfg.QueueSize),
+			snapc: make(chan raftpb.Message, snapshotQueueSize),
+		}
+	}
+	t.wg.Add(1)
+	go t.acceptLoop()
+	for _, p := range t.peers {
+		t.wg.Add(2)
+		go p.runMessages()
+		go p.runSnapshots()
+	}
+	return t, nil
+}
+
+// Send queues msgs for their destinations (m.To) and returns without
+// blocking. A message for this node or an unknown node is dropped (the
+// latter logged once per id). A full queue drops the message and reports
+// OnUnreachable; a MsgSnap that cannot be queued reports
+// OnSnapshotStatus(failed). MsgSnap travels on the peer's snapshot stream,
+// everything else on its message stream in the order given. After Close,
+// Send drops everything silently.
+func (t *Transport) Send(msgs []raftpb.Message) {
+	if t.closed.Load() {
+		return
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		p := t.peers[m.To]
+		if p == nil {
+			if m.To != t.cfg.NodeID {
+				t.warnUnknown(m.To)
+			}
+			continue
+		}
+		if m.Type == raftpb.MsgSnap {
+			select {
+			case p.snapc <- *m:
+			default:
+				p.log.Warn("snapshot queue full, dropping snapshot", "index", snapIndex(m))
+				t.snapshotStatus(p.id, true)
+			}
+			continue
+		}
+		select {
+		case p.msgc <- *m:
+		default:
+			t.unreachable(p.id)
+		}
+	}
+}
+
+func (t *Transport) warnUnknown(id uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.warnedUnknown[id] {
+		t.warnedUnknown[id] = true
+		t.log.Warn("dropping messages for unknown peer", "peer", id)
+	}
+}
+
+// PeerHTTPAddr returns the HTTP address peer id advertised in its most
+// recent inbound handshake; ok is false if it never connected to us or
+// advertised none.
+func (t *Transport) PeerHTTPAddr(id uint64) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.remotes[id]; r != nil && r.httpAddr != "" {
+		return r.httpAddr, true
+	}
+	return "", false
+}
+
+// LastContact returns when the last message from peer id arrived, or the
+// zero time if none ever did.
+func (t *Transport) LastContact(id uint64) time.Time {
+	t.mu.Lock()
+	r := t.remotes[id]
+	t.mu.Unlock()
+	if r == nil {
+		return time.Time{}
+	}
+	if ns := r.lastContact.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// Close closes the listener and every connection, and returns once every
+// goroutine of the transport has exited, which includes waiting for
+// Handler calls in progress: a Handler that blocks must give up when its
+// owner shuts down. No callback runs after Close returns, except
+// OnUnreachable from a Send racing with it. Queued messages are dropped.
+// Later calls return the first call's result.
+func (t *Transport) Close() error {
+	t.closeOnce.Do(func() {
+		t.closed.Store(true)
+		t.cancel()
+		err := t.cfg.Listener.Close()
+		// Closing the connections unblocks every read and write on them;
+		// NB: cancel came first, so track refuses any connection dialed or
+		// accepted from here on.
+		t.mu.Lock()
+		for c := range t.conns {
+			c.Close()
+		}
+		t.mu.Unlock()
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+		t.wg.Wait()
+		if err != nil {
+			t.closeErr = fmt.Errorf("transport: close listener: %w", err)
+		}
+		t.log.Debug("transport closed")
+	})
+	return t.closeErr
+}
+
+// track registers an open connection for Close to close. It returns
+// false, leaving conn to the caller to close, once Close has begun.
+// Every tracked connection must be untracked by its owner.
+func (t *Transport) track(conn net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return false
+	}
+	t.conns[conn] = struct{}{}
+	return true
+}
+
+func (t *Transport) untrack(conn net.Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.conns, conn)
+}
+
+// unreachable and snapshotStatus run the optional callbacks, never after
+// Close began.
+func (t *Transport) unreachable(id uint64) {
+	if f := t.cfg.OnUnreachable; f != nil && t.ctx.Err() == nil {
+		f(id)
+	}
+}
+
+func (t *Transport) snapshotStatus(id uint64, failed bool) {
+	if f := t.cfg.OnSnapshotStatus; f != nil && t.ctx.Err() == nil {
+		f(id, failed)
+	}
+}
+
+// wait sleeps for d unless the transport closes first; it reports whether
+// the transport is still open.
+func (t *Transport) wait(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-t.ctx.Done():
+		return false
+	}
+}
+
+func snapIndex(m *raftpb.Message) uint64 {
+	if m.Snapshot == nil {
+		return 0
+	}
+	return m.Snapshot.Metadata.Index
+}

@@ -1,0 +1,294 @@
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Wire constants. The layout they describe is documented in doc.go; any
+// change that an older peer could misread needs a new protocolVersion.
+const (
+	magic           = "YAKT"
+	protocolVersion = 1
+
+	// maxFrameBytes bounds one length-prefixed raftpb.Message. raft's own
+	// MaxSizePerMsg keeps appends far below it; a bigger prefix means a
+	// broken or hostile peer, and the connection is dropped before any
+	// allocation.
+	maxFrameBytes = 64 << 20
+	// maxSnapshotBytes bounds Snapshot.Data on a snapshot stream. The
+	// receiver allocates the announced size in one piece, so this is also
+	// the most a peer that passed the handshake can make us allocate.
+	maxSnapshotBytes = 1 << 30
+	// maxStringBytes bounds the cluster id and HTTP address in a hello.
+	maxStringBytes = 1024
+	// snapshotChunkBytes is how much snapshot data one write carries; each
+	// chunk gets a fresh write deadline.
+	snapshotChunkBytes = 1 << 20
+	// retainBufferBytes is the largest frame buffer a reader or writer keeps
+	// between frames; bigger frames get a one-off buffer.
+	retainBufferBytes = 1 << 20
+)
+
+// streamKind says what a connection carries after the handshake.
+type streamKind uint8
+
+const (
+	streamMessage  streamKind = 1 // long-lived: frames of raftpb.Message
+	streamSnapshot streamKind = 2 // on demand: MsgSnap header frame + raw data, acked
+)
+
+func (k streamKind) String() string {
+	switch k {
+	case streamMessage:
+		return "message"
+	case streamSnapshot:
+		return "snapshot"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// ack is the one byte an acceptor answers a hello with; after a snapshot
+// record the receiver answers ackOK once the data arrived intact. Any
+// value but ackOK is followed by the acceptor closing the connection.
+type ack uint8
+
+const (
+	ackOK              ack = 0
+	ackClusterMismatch ack = 1 // hello.clusterID is not the acceptor's
+	ackBadNodeID       ack = 2 // hello.to is not the acceptor, or hello.from is invalid
+	ackBadVersion      ack = 3 // protocol version not spoken by the acceptor
+)
+
+// err maps a refusal to the error the dialer returns.
+func (a ack) err() error {
+	switch a {
+	case ackOK:
+		return nil
+	case ackClusterMismatch:
+		return ErrClusterMismatch
+	case ackBadNodeID:
+		return errBadNodeID
+	case ackBadVersion:
+		return errUnsupportedVersion
+	}
+	return fmt.Errorf("%w: unknown ack %d", errProtocol, uint8(a))
+}
+
+var (
+	// errProtocol wraps every malformed-input error: the connection that
+	// produced it is closed, nothing it carried is delivered.
+	errProtocol = errors.New("transport: protocol error")
+	// errUnsupportedVersion: the hello names a protocol version we do not
+	// speak (acceptor side), or the acceptor said so (dialer side).
+	errUnsupportedVersion = errors.New("transport: unsupported protocol version")
+	// errBadNodeID: the node at the dialed address is not the one we meant,
+	// or it does not accept our id.
+	errBadNodeID = errors.New("transport: node id refused by peer")
+)
+
+// hello is the first thing a dialer writes on every connection.
+type hello struct {
+	kind      streamKind
+	from, to  uint64
+	clusterID string
+	httpAddr  string // from's advertised HTTP address, may be empty
+}
+
+// helloPrefixBytes is magic + version; helloFixedBytes the fixed fields
+// after it: kind, from, to, cluster id length.
+const (
+	helloPrefixBytes = len(magic) + 1
+	helloFixedBytes  = 1 + 8 + 8 + 2
+)
+
+// marshal encodes h. Callers keep the strings within maxStringBytes
+// (Config.Validate checks them).
+func (h *hello) marshal() []byte {
+	b := make([]byte, 0, helloPrefixBytes+helloFixedBytes+2+len(h.clusterID)+len(h.httpAddr))
+	b = append(b, magic...)
+	b = append(b, protocolVersion, byte(h.kind))
+	b = binary.BigEndian.AppendUint64(b, h.from)
+	b = binary.BigEndian.AppendUint64(b, h.to)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(h.clusterID)))
+	b = append(b, h.clusterID...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(h.httpAddr)))
+	b = append(b, h.httpAddr...)
+	return b
+}
+
+// readHello decodes a hello. It returns errUnsupportedVersion (after
+// reading only magic and version) when the version is not ours, an
+// errProtocol-wrapped error for anything malformed, and io errors as is.
+func readHello(r io.Reader) (hello, error) {
+	var h hello
+	var pre [helloPrefixBytes]byte
+	if _, err := io.ReadFull(r, pre[:]); err != nil {
+		return h, err
+	}
+	if string(pre[:len(magic)]) != magic {
+		return h, fmt.Errorf("%w: bad magic %q", errProtocol, pre[:len(magic)])
+	}
+	if v := pre[len(magic)]; v != protocolVersion {
+		return h, fmt.Errorf("%w: got %d, speak %d", errUnsupportedVersion, v, protocolVersion)
+	}
+	var fixed [helloFixedBytes]byte
+	if _, err := io.ReadFull(r, fixed[:]); err != nil {
+		return h, unexpected(err)
+	}
+	h.kind = streamKind(fixed[0])
+	if h.kind != streamMessage && h.kind != streamSnapshot {
+		return h, fmt.Errorf("%w: unknown stream %s", errProtocol, h.kind)
+	}
+	h.from = binary.BigEndian.Uint64(fixed[1:])
+	h.to = binary.BigEndian.Uint64(fixed[9:])
+	var err error
+	if h.clusterID, err = readString(r, binary.BigEndian.Uint16(fixed[17:])); err != nil {
+		return h, err
+	}
+	var n [2]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return h, unexpected(err)
+	}
+	if h.httpAddr, err = readString(r, binary.BigEndian.Uint16(n[:])); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
+func readString(r io.Reader, n uint16) (string, error) {
+	if n > maxStringBytes {
+		return "", fmt.Errorf("%w: string of %d bytes exceeds %d", errProtocol, n, maxStringBytes)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", unexpected(err)
+	}
+	return string(b), nil
+}
+
+// unexpected turns a clean EOF inside a structure into ErrUnexpectedEOF,
+// so only an EOF between frames reads as a clean close.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// frameWriter writes length-prefixed messages, reusing one marshal buffer.
+// Not safe for concurrent use.
+type frameWriter struct {
+	w   io.Writer
+	buf []byte // scratch, at most retainBufferBytes kept
+}
+
+// errFrameTooLarge is returned, before anything is written, for a message
+// that would not fit in a frame; the stream is still usable.
+var errFrameTooLarge = errors.New("transport: message exceeds max frame size")
+
+// write appends one frame: uint32 big-endian length, then m.Marshal().
+func (fw *frameWriter) write(m *raftpb.Message) error {
+	n := m.Size()
+	if n > maxFrameBytes {
+		return fmt.Errorf("%w: %d bytes", errFrameTooLarge, n)
+	}
+	need := 4 + n
+	b := fw.buf
+	if cap(b) < need {
+		b = make([]byte, need)
+		if need <= retainBufferBytes {
+			fw.buf = b
+		}
+	}
+	b = b[:need]
+	binary.BigEndian.PutUint32(b, uint32(n))
+	if _, err := m.MarshalToSizedBuffer(b[4:]); err != nil {
+		return fmt.Errorf("marshal %s: %w", m.Type, err)
+	}
+	_, err := fw.w.Write(b)
+	return err
+}
+
+// frameReader reads length-prefixed messages, reusing one read buffer
+// (raftpb's Unmarshal copies every byte slice out of it). Not safe for
+// concurrent use.
+type frameReader struct {
+	r        io.Reader
+	maxFrame uint32
+	buf      []byte // at most retainBufferBytes kept
+}
+
+// read returns the next message. io.EOF means the stream ended cleanly
+// between frames; errProtocol-wrapped errors mean bad bytes.
+func (fr *frameReader) read() (raftpb.Message, error) {
+	var m raftpb.Message
+	var hdr [4]byte
+	if _, err := io.ReadFull(fr.r, hdr[:]); err != nil {
+		return m, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > fr.maxFrame {
+		return m, fmt.Errorf("%w: frame of %d bytes exceeds %d", errProtocol, n, fr.maxFrame)
+	}
+	b := fr.buf
+	if uint32(cap(b)) < n {
+		b = make([]byte, n)
+		if n <= retainBufferBytes {
+			fr.buf = b
+		}
+	}
+	b = b[:n]
+	if _, err := io.ReadFull(fr.r, b); err != nil {
+		return m, unexpected(err)
+	}
+	if err := m.Unmarshal(b); err != nil {
+		return raftpb.Message{}, fmt.Errorf("%w: decode message: %v", errProtocol, err)
+	}
+	return m, nil
+}
+
+// readSnapshot reads one snapshot record: a MsgSnap frame whose
+// Snapshot.Data is empty, a uint64 big-endian data length, then the data,
+// which it reads straight into one buffer of that size.
+func (fr *frameReader) readSnapshot(maxData uint64) (raftpb.Message, error) {
+	m, err := fr.read()
+	if err != nil {
+		return m, err
+	}
+	if m.Type != raftpb.MsgSnap || m.Snapshot == nil {
+		return raftpb.Message{}, fmt.Errorf("%w: %s without snapshot on a snapshot stream", errProtocol, m.Type)
+	}
+	if len(m.Snapshot.Data) != 0 {
+		return raftpb.Message{}, fmt.Errorf("%w: snapshot header carries inline data", errProtocol)
+	}
+	var hdr [8]byte
+	if _, err := io.ReadFull(fr.r, hdr[:]); err != nil {
+		return raftpb.Message{}, unexpected(err)
+	}
+	n := binary.BigEndian.Uint64(hdr[:])
+	if n > maxData {
+		return raftpb.Message{}, fmt.Errorf("%w: snapshot of %d bytes exceeds %d", errProtocol, n, maxData)
+	}
+	data := make([]byte, n)
+	if _, err := io.ReadFull(fr.r, data); err != nil {
+		return raftpb.Message{}, unexpected(err)
+	}
+	m.Snapshot.Data = data
+	return m, nil
+}
+
+// snapshotHeader returns m with Snapshot.Data stripped (a shallow copy;
+// m itself is not modified) and the data to stream after it.
+func snapshotHeader(m *raftpb.Message) (raftpb.Message, []byte) {
+	hdr := *m
+	snap := *m.Snapshot
+	data := snap.Data
+	snap.Data = nil
+	hdr.Snapshot = &snap
+	return hdr, data
+}

@@ -63,9 +63,27 @@ var routes = []route{
 	{"GET /healthz", (*Server).serveHealthz, false},
 	{"GET /metrics", nil, false}, // served by promhttp, see New
 	{"GET /readyz", (*Server).serveReadyz, false},
+	{"GET /v1/brokers", (*Server).serveListBrokers, false},
+	{"POST /v1/brokers", (*Server).serveRegisterBroker, true},
+	{"DELETE /v1/brokers/{brokerId}", (*Server).serveUnregisterBroker, true},
+	{"GET /v1/brokers/{brokerId}", (*Server).serveGetBroker, false},
+	{"PATCH /v1/brokers/{brokerId}", (*Server).servePatchBroker, true},
+	{"GET /v1/log", (*Server).serveLog, false},
+	{"GET /v1/metadata", (*Server).serveClientFetch, false},
+	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false},
+	{"POST /v1/producer-ids", (*Server).serveAllocateProducerIDs, true},
 	{"GET /v1/quorum", (*Server).serveQuorum, false},
-	{"GET /v1/topics/{name}", (*Server).serveGetTopic, false},
+	{"GET /v1/snapshots", (*Server).serveListSnapshots, false},
+	{"POST /v1/snapshots", (*Server).serveTakeSnapshot, false},
+	{"GET /v1/snapshots/latest", (*Server).serveLatestSnapshot, false},
+	{"GET /v1/topics", (*Server).serveListTopics, false},
 	{"POST /v1/topics", (*Server).serveCreateTopic, true},
+	{"DELETE /v1/topics/{name}", (*Server).serveDeleteTopic, true},
+	{"GET /v1/topics/{name}", (*Server).serveGetTopic, false},
+	{"POST /v1/topics/{name}/partitions", (*Server).serveCreatePartition, true},
+	{"GET /v1/topics/{name}/partitions/{partitionId}", (*Server).serveGetPartition, false},
+	{"POST /v1/topics/{name}/partitions/{partitionId}/replicas", (*Server).serveAddReplica, true},
+	{"DELETE /v1/topics/{name}/partitions/{partitionId}/replicas/{brokerId}", (*Server).serveRemoveReplica, true},
 }
 
 // New builds the server and its routes.
@@ -196,4 +214,9 @@ func isStale(r *http.Request) bool {
 
 func setOffset(w http.ResponseWriter, offset int64) {
 	w.Header().Set(HeaderOffset, strconv.FormatInt(offset, 10))
+}
+
+// notYet answers endpoints whose implementation has not landed.
+func (s *Server) notYet(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotImplemented, errorBody{Error: errorDetail{Code: "NOT_IMPLEMENTED", Message: r.Pattern + " is not implemented yet"}})
 }

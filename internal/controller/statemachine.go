@@ -92,6 +92,6 @@ func (sm *StateMachine) Restore(index uint64, data []byte) error {
 		return fmt.Errorf("snapshot at index %d holds image at later offset %d", index, img.Offset())
 	}
 	sm.image.Store(img)
-	sm.tail.Reset(int64(index))
+	sm.tail.ResetAt(int64(index), img.MaxTimestamp())
 	return nil
 }

@@ -89,7 +89,8 @@
 // # Errors
 //
 // Three classes: *Error (a request or record that does not fit; nothing
-// changed), ErrOffsetCompacted (serve a snapshot), and ErrCorrupt (bytes
-// that do not decode, or a body replay does not know: corruption or a bug,
-// stop the node).
+// changed; every node agrees), ErrOffsetCompacted (serve a snapshot), and
+// everything else: ErrCorrupt from the decoders (bytes that do not decode)
+// or a plain error from Replay (a record without a known body). Those are
+// corruption or a bug: stop the node.
 package metadata

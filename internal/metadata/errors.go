@@ -42,8 +42,7 @@ const (
 )
 
 // Codes lists every Code above, in the order of API.md's table followed by
-// CodeInternal. Tests in other packages use it to check their mappings are
-// complete.
+// CodeInternal, so a mapping (code -> HTTP status) can be checked complete.
 var Codes = []Code{
 	CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment,
 	CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound,

@@ -27,7 +27,9 @@ func chg(id int32, epoch int64, status string) *BrokerRegistrationChangeBrokerRe
 
 func top(name, uuid string) *TopicRecord { return &TopicRecord{TopicUUID: uuid, Name: name} }
 
-func rmTop(name, uuid string) *RemoveTopicRecord { return &RemoveTopicRecord{TopicUUID: uuid, Name: name} }
+func rmTop(name, uuid string) *RemoveTopicRecord {
+	return &RemoveTopicRecord{TopicUUID: uuid, Name: name}
+}
 
 // prt is a partition with ISR = replicas and the first replica leading.
 func prt(uuid string, id int32, epoch int64, replicas ...int32) *PartitionRecord {

@@ -59,9 +59,9 @@ type ProducerIDsState struct {
 // SnapshotView is the API's "snapshot" (metadata fetch in snapshot mode).
 type SnapshotView struct {
 	Offset      int64                  `json:"offset"`
-	Brokers     []RegisterBrokerRecord `json:"brokers"`     // all, by id
-	Topics      []TopicView            `json:"topics"`      // by name
-	Partitions  []PartitionRecord      `json:"partitions"`  // by topic name, then id
+	Brokers     []RegisterBrokerRecord `json:"brokers"`    // all, by id
+	Topics      []TopicView            `json:"topics"`     // by name
+	Partitions  []PartitionRecord      `json:"partitions"` // by topic name, then id
 	ProducerIDs *ProducerIDsState      `json:"producerIds,omitempty"`
 }
 

@@ -262,7 +262,7 @@ func Start(cfg Config) (*Node, error) {
 			}
 			n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(peer, status) })
 		},
-		Logger: log,
+		Logger: cfg.Logger, // transport adds the node id itself
 	})
 	if err != nil {
 		st.Close()

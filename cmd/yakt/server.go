@@ -21,6 +21,7 @@ type nodeFlags struct {
 	snapshotEntries  uint64
 	snapshotInterval time.Duration
 	requestTimeout   time.Duration
+	fullFetchAfter   time.Duration
 	logLevel         string
 }
 
@@ -30,6 +31,7 @@ func (nf *nodeFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&nf.snapshotEntries, "snapshot-entries", 10000, "take a snapshot after this many applied entries")
 	fs.DurationVar(&nf.snapshotInterval, "snapshot-interval", time.Hour, "also snapshot on this interval when anything changed")
 	fs.DurationVar(&nf.requestTimeout, "request-timeout", 5*time.Second, "how long a write waits to commit before 504 TIMEOUT")
+	fs.DurationVar(&nf.fullFetchAfter, "full-fetch-after", 10*time.Minute, "a metadata fetch by a timestamp older than this gets a full snapshot")
 	fs.StringVar(&nf.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -42,6 +44,7 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 	cfg.SnapshotEntries = nf.snapshotEntries
 	cfg.SnapshotInterval = nf.snapshotInterval
 	cfg.RequestTimeout = nf.requestTimeout
+	cfg.FullFetchAfter = nf.fullFetchAfter
 	return nil
 }
 

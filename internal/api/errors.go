@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -34,6 +35,9 @@ var statusByCode = map[metadata.Code]int{
 
 type errorBody struct {
 	Error errorDetail `json:"error"`
+	// SnapshotOffset accompanies OFFSET_COMPACTED: the offset of the
+	// snapshot that holds the compacted records' effect.
+	SnapshotOffset *int64 `json:"snapshotOffset,omitempty"`
 }
 
 type errorDetail struct {
@@ -51,7 +55,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if !ok {
 			status = http.StatusInternalServerError
 		}
-		writeJSON(w, status, errorBody{Error: errorDetail{Code: me.Code, Message: me.Message}})
+		body := errorBody{Error: errorDetail{Code: me.Code, Message: me.Message}}
+		var ce *controller.CompactedError
+		if errors.As(err, &ce) {
+			body.SnapshotOffset = &ce.SnapshotOffset
+		}
+		writeJSON(w, status, body)
 		return
 	}
 	id := requestID(r)

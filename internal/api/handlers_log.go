@@ -1,10 +1,206 @@
 package api
 
-import "net/http"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
 
-func (s *Server) serveBrokerFetch(w http.ResponseWriter, r *http.Request)    { s.notYet(w, r) }
-func (s *Server) serveClientFetch(w http.ResponseWriter, r *http.Request)    { s.notYet(w, r) }
-func (s *Server) serveLog(w http.ResponseWriter, r *http.Request)            { s.notYet(w, r) }
-func (s *Server) serveListSnapshots(w http.ResponseWriter, r *http.Request)  { s.notYet(w, r) }
-func (s *Server) serveTakeSnapshot(w http.ResponseWriter, r *http.Request)   { s.notYet(w, r) }
-func (s *Server) serveLatestSnapshot(w http.ResponseWriter, r *http.Request) { s.notYet(w, r) }
+	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/internal/raftnode"
+)
+
+// brokerFetchRequest is POST /v1/metadata/fetch's body.
+type brokerFetchRequest struct {
+	BrokerID  *int32  `json:"brokerId"`
+	Offset    *int64  `json:"offset"`
+	Timestamp *string `json:"timestamp"`
+	MaxWaitMs int64   `json:"maxWaitMs"`
+}
+
+func (s *Server) serveBrokerFetch(w http.ResponseWriter, r *http.Request) {
+	var body brokerFetchRequest
+	if err := decodeBody(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.BrokerID == nil {
+		s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "field \"brokerId\" is required"))
+		return
+	}
+	req := controller.FetchRequest{BrokerID: body.BrokerID, Offset: body.Offset, MaxWait: time.Duration(body.MaxWaitMs) * time.Millisecond, Stale: isStale(r)}
+	if body.Timestamp != nil {
+		ts, err := parseTimestamp(*body.Timestamp)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		req.Timestamp = &ts
+	}
+	s.fetch(w, r, req)
+}
+
+func (s *Server) serveClientFetch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	req := controller.FetchRequest{Client: true, Stale: isStale(r)}
+	if v := q.Get("offset"); v != "" {
+		off, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter \"offset\": not an integer: %q", v))
+			return
+		}
+		req.Offset = &off
+	}
+	if v := q.Get("timestamp"); v != "" {
+		ts, err := parseTimestamp(v)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		req.Timestamp = &ts
+	}
+	if v := q.Get("maxWaitMs"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter \"maxWaitMs\": not an integer: %q", v))
+			return
+		}
+		req.MaxWait = time.Duration(ms) * time.Millisecond
+	}
+	s.fetch(w, r, req)
+}
+
+func (s *Server) fetch(w http.ResponseWriter, r *http.Request, req controller.FetchRequest) {
+	// A long poll may outlast the request timeout by its own wait.
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	if req.MaxWait > 0 {
+		ctx, cancel = contextWithExtra(r, s.cfg.RequestTimeout+req.MaxWait)
+		defer cancel()
+	}
+	out, err := s.ctrl.Fetch(ctx, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func parseTimestamp(v string) (time.Time, error) {
+	ts, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, metadata.Errorf(metadata.CodeInvalidRequest, "field \"timestamp\": want RFC 3339 like 2026-11-21T16:04:05.123Z, got %q", v)
+	}
+	return ts, nil
+}
+
+// Log pages.
+const (
+	defaultLogLimit = 1000
+	maxLogLimit     = 10000
+)
+
+func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, limit := int64(1), defaultLogLimit
+	if v := q.Get("fromOffset"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter \"fromOffset\": want an integer >= 0, got %q", v))
+			return
+		}
+		from = max(n, 1)
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLogLimit {
+			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter \"limit\": want 1..%d, got %q", maxLogLimit, v))
+			return
+		}
+		limit = n
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	page, err := s.ctrl.Log(ctx, from, limit, isStale(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// snapshotEntry is one row of GET /v1/snapshots.
+type snapshotEntry struct {
+	Offset    uint64 `json:"offset"`
+	Term      uint64 `json:"term"`
+	SizeBytes int64  `json:"sizeBytes"`
+	CreatedAt string `json:"createdAt"`
+	Checksum  string `json:"checksum"`
+}
+
+func (s *Server) serveListSnapshots(w http.ResponseWriter, r *http.Request) {
+	infos, err := s.node.Snapshots()
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("list snapshots: %w", err))
+		return
+	}
+	out := make([]snapshotEntry, 0, len(infos))
+	for _, in := range infos {
+		out = append(out, snapshotEntry{Offset: in.Index, Term: in.Term, SizeBytes: in.SizeBytes,
+			CreatedAt: metadata.FormatTime(in.CreatedAt), Checksum: in.Checksum})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) serveTakeSnapshot(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	in, err := s.node.TakeSnapshot(ctx)
+	if errors.Is(err, raftnode.ErrStopped) {
+		err = metadata.Errorf(metadata.CodeNotReady, "node is shutting down")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.Index == 0 {
+		s.writeError(w, r, metadata.Errorf(metadata.CodeNotReady, "nothing applied yet; no snapshot to take"))
+		return
+	}
+	writeJSON(w, http.StatusCreated, snapshotEntry{Offset: in.Index, Term: in.Term, SizeBytes: in.SizeBytes,
+		CreatedAt: metadata.FormatTime(in.CreatedAt), Checksum: in.Checksum})
+}
+
+// serveLatestSnapshot streams the newest snapshot file as stored: its own
+// header carries a CRC32C of the body, and X-Yakt-Snapshot-Checksum the
+// file's checksum as listed.
+func (s *Server) serveLatestSnapshot(w http.ResponseWriter, r *http.Request) {
+	infos, err := s.node.Snapshots()
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("list snapshots: %w", err))
+		return
+	}
+	for _, in := range infos { // newest first; one may be pruned under us
+		f, err := os.Open(in.Path)
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		h := w.Header()
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Length", strconv.FormatInt(in.SizeBytes, 10))
+		h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("yakt-%016x-%016x.snap", in.Term, in.Index)))
+		h.Set("X-Yakt-Snapshot-Offset", strconv.FormatUint(in.Index, 10))
+		h.Set("X-Yakt-Snapshot-Checksum", in.Checksum)
+		w.WriteHeader(http.StatusOK)
+		if _, err := io.Copy(w, f); err != nil {
+			s.log.Warn("send snapshot", "err", err, "path", in.Path)
+		}
+		return
+	}
+	s.writeError(w, r, metadata.Errorf(metadata.CodeNotReady, "this node has no snapshot yet; POST /v1/snapshots takes one"))
+}

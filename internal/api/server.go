@@ -220,3 +220,8 @@ func setOffset(w http.ResponseWriter, offset int64) {
 func (s *Server) notYet(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusNotImplemented, errorBody{Error: errorDetail{Code: "NOT_IMPLEMENTED", Message: r.Pattern + " is not implemented yet"}})
 }
+
+// contextWithExtra bounds a request by d instead of the default timeout.
+func contextWithExtra(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), d)
+}

@@ -28,7 +28,10 @@ type Config struct {
 	State   *StateMachine
 	Clock   Clock         // default SystemClock
 	NewUUID func() string // default random v4 UUIDs
-	Logger  *slog.Logger
+	// FullFetchAfter: a fetch by an older timestamp gets a snapshot
+	// (default DefaultFullFetchAfter).
+	FullFetchAfter time.Duration
+	Logger         *slog.Logger
 }
 
 // Controller runs API operations: reads against the local image after a
@@ -39,6 +42,8 @@ type Controller struct {
 	clock   Clock
 	newUUID func() string
 	log     *slog.Logger
+
+	fullFetchAfter time.Duration
 }
 
 // MaxPartitionsPerRequest caps the records one request may produce, so a
@@ -56,7 +61,11 @@ func New(cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Controller{node: cfg.Node, state: cfg.State, clock: cfg.Clock, newUUID: cfg.NewUUID, log: cfg.Logger}
+	if cfg.FullFetchAfter <= 0 {
+		cfg.FullFetchAfter = DefaultFullFetchAfter
+	}
+	return &Controller{node: cfg.Node, state: cfg.State, clock: cfg.Clock, newUUID: cfg.NewUUID, log: cfg.Logger,
+		fullFetchAfter: cfg.FullFetchAfter}
 }
 
 // Image returns the state to read from: after a linearizable read barrier,

@@ -70,8 +70,11 @@ func (sm *StateMachine) Apply(batch []raftnode.Committed) ([]any, error) {
 		applied = append(applied, recs...)
 	}
 	img := delta.Apply(int64(batch[len(batch)-1].Index))
-	sm.image.Store(img)
+	// NB: tail before image. A fetch reads the image, then the tail; it
+	// must never see an image whose newest records the tail lacks, or the
+	// fetcher would skip them for good.
 	sm.tail.Append(applied)
+	sm.image.Store(img)
 	return results, nil
 }
 
@@ -91,7 +94,7 @@ func (sm *StateMachine) Restore(index uint64, data []byte) error {
 	if img.Offset() > int64(index) {
 		return fmt.Errorf("snapshot at index %d holds image at later offset %d", index, img.Offset())
 	}
+	sm.tail.ResetAt(int64(index), img.MaxTimestamp()) // tail first: see Apply
 	sm.image.Store(img)
-	sm.tail.ResetAt(int64(index), img.MaxTimestamp())
 	return nil
 }

@@ -44,6 +44,8 @@ type Config struct {
 	CompactionMargin uint64
 	SegmentSizeBytes int64
 	RequestTimeout   time.Duration
+	FullFetchAfter   time.Duration    // default controller.DefaultFullFetchAfter
+	Clock            controller.Clock // default the system clock; tests inject one
 
 	// Registry receives the node's metrics; nil creates a private one.
 	Registry *prometheus.Registry
@@ -113,7 +115,8 @@ func Start(cfg Config) (*Server, error) {
 		httpL.Close()
 		return nil, err
 	}
-	ctrl := controller.New(controller.Config{Node: node, State: state, Logger: log})
+	ctrl := controller.New(controller.Config{Node: node, State: state, Logger: log,
+		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter})
 	apiServer := api.New(api.Config{
 		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, Logger: log,

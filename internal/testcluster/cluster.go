@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/server"
 )
 
@@ -32,6 +33,8 @@ type Options struct {
 	CompactionMargin uint64        // default 5000
 	SegmentSizeBytes int64         // default 1 MiB
 	RequestTimeout   time.Duration // default 5s
+	FullFetchAfter   time.Duration
+	Clock            controller.Clock // nil: system clock
 }
 
 func (o *Options) defaults() {
@@ -137,6 +140,7 @@ func (c *Cluster) Start(id uint64) {
 			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,
 			SnapshotEntries: c.opts.SnapshotEntries, CompactionMargin: c.opts.CompactionMargin,
 			SegmentSizeBytes: c.opts.SegmentSizeBytes, RequestTimeout: c.opts.RequestTimeout,
+			FullFetchAfter: c.opts.FullFetchAfter, Clock: c.opts.Clock,
 			Logger: testLogger(c.t, id),
 		})
 		if err == nil {

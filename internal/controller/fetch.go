@@ -1,0 +1,174 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/yakt/yakt/internal/metadata"
+)
+
+// DefaultFullFetchAfter is API.md's 10-minute rule: a fetch by a timestamp
+// older than this gets a full snapshot instead of a diff.
+const DefaultFullFetchAfter = 10 * time.Minute
+
+// MaxFetchWait caps a long poll's maxWaitMs.
+const MaxFetchWait = 60 * time.Second
+
+// FetchRequest is BrokerMgmt's POST /v1/metadata/fetch body and ClientMgmt's
+// GET /v1/metadata query. At most one of Offset and Timestamp is set.
+type FetchRequest struct {
+	BrokerID  *int32     // BrokerMgmt only
+	Offset    *int64     // records after this offset
+	Timestamp *time.Time // records after this time
+	MaxWait   time.Duration
+	// Client marks ClientMgmt: broker, topic and partition information
+	// only, never producer ids.
+	Client bool
+	Stale  bool
+}
+
+// FetchResponse is a diff (Records) or a full snapshot (Snapshot).
+type FetchResponse struct {
+	Mode          string                 `json:"mode"` // "diff" or "snapshot"
+	HighWatermark int64                  `json:"highWatermark"`
+	Records       []metadata.Record      `json:"records,omitempty"`
+	Snapshot      *metadata.SnapshotView `json:"snapshot,omitempty"`
+}
+
+// Fetch answers a metadata fetch under API.md's rules: a snapshot when
+// neither offset nor timestamp is given, when the timestamp is older than
+// FullFetchAfter, or when the records after the offset were compacted;
+// otherwise the records after it, waiting up to MaxWait for some when
+// there are none yet (long poll).
+func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse, error) {
+	if req.Offset != nil && req.Timestamp != nil {
+		return FetchResponse{}, metadata.Errorf(metadata.CodeInvalidRequest, "give offset or timestamp, not both")
+	}
+	if req.Offset != nil && *req.Offset < 0 {
+		return FetchResponse{}, metadata.Errorf(metadata.CodeInvalidRequest, "offset must be >= 0")
+	}
+	if req.MaxWait < 0 || req.MaxWait > MaxFetchWait {
+		return FetchResponse{}, metadata.Errorf(metadata.CodeInvalidRequest, "maxWaitMs must be 0..%d", MaxFetchWait.Milliseconds())
+	}
+	img, err := c.Image(ctx, req.Stale)
+	if err != nil {
+		return FetchResponse{}, err
+	}
+	if req.BrokerID != nil {
+		if _, ok := img.Broker(*req.BrokerID); !ok {
+			return FetchResponse{}, metadata.Errorf(metadata.CodeBrokerNotFound, "broker %d is not registered", *req.BrokerID)
+		}
+	}
+	if req.Offset == nil && req.Timestamp == nil {
+		return c.snapshotResponse(req.Client), nil
+	}
+	if req.Timestamp != nil && c.clock.Now().Sub(*req.Timestamp) > c.fullFetchAfter {
+		return c.snapshotResponse(req.Client), nil
+	}
+	deadline := c.clock.Now().Add(req.MaxWait)
+	for {
+		changed := c.state.Tail().Changed() // before reading: a commit after this wakes us
+		img := c.state.Image()
+		var recs []metadata.Record
+		var err error
+		if req.Offset != nil {
+			recs, err = c.state.Tail().Since(*req.Offset, 0)
+		} else {
+			recs, err = c.state.Tail().SinceTime(*req.Timestamp, 0)
+		}
+		if errors.Is(err, metadata.ErrOffsetCompacted) {
+			return c.snapshotResponse(req.Client), nil
+		}
+		if err != nil {
+			return FetchResponse{}, err
+		}
+		if req.Client {
+			recs = withoutProducerIDs(recs)
+		}
+		hw := img.Offset()
+		if n := len(recs); n > 0 {
+			hw = max(hw, recs[n-1].Offset)
+		}
+		if len(recs) > 0 || req.MaxWait == 0 {
+			return FetchResponse{Mode: "diff", HighWatermark: hw, Records: nonNilRecords(recs)}, nil
+		}
+		wait := deadline.Sub(c.clock.Now())
+		if wait <= 0 {
+			return FetchResponse{Mode: "diff", HighWatermark: hw, Records: []metadata.Record{}}, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-changed:
+			t.Stop()
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return FetchResponse{Mode: "diff", HighWatermark: hw, Records: []metadata.Record{}}, nil
+		}
+	}
+}
+
+func (c *Controller) snapshotResponse(client bool) FetchResponse {
+	img := c.state.Image()
+	view := img.View(!client)
+	return FetchResponse{Mode: "snapshot", HighWatermark: img.Offset(), Snapshot: &view}
+}
+
+func withoutProducerIDs(recs []metadata.Record) []metadata.Record {
+	out := recs[:0:0]
+	for _, r := range recs {
+		if _, ok := r.Body.(*metadata.ProducerIdsRecord); !ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func nonNilRecords(recs []metadata.Record) []metadata.Record {
+	if recs == nil {
+		return []metadata.Record{}
+	}
+	return recs
+}
+
+// LogPage is GET /v1/log's answer.
+type LogPage struct {
+	Records    []metadata.Record `json:"records"`
+	NextOffset int64             `json:"nextOffset"`
+}
+
+// CompactedError is OFFSET_COMPACTED with the offset of the snapshot that
+// covers the compacted records.
+type CompactedError struct {
+	Err            *metadata.Error
+	SnapshotOffset int64
+}
+
+func (e *CompactedError) Error() string { return e.Err.Error() }
+
+// Unwrap exposes the coded error.
+func (e *CompactedError) Unwrap() error { return e.Err }
+
+// Log returns up to limit records from fromOffset on.
+func (c *Controller) Log(ctx context.Context, fromOffset int64, limit int, stale bool) (LogPage, error) {
+	if _, err := c.Image(ctx, stale); err != nil {
+		return LogPage{}, err
+	}
+	recs, err := c.state.Tail().Since(fromOffset-1, limit)
+	if errors.Is(err, metadata.ErrOffsetCompacted) {
+		first := c.state.Tail().FirstOffset()
+		return LogPage{}, &CompactedError{
+			Err:            metadata.Errorf(metadata.CodeOffsetCompacted, "offset %d was compacted; records from %d on are held, older state is in the snapshot", fromOffset, first),
+			SnapshotOffset: first - 1,
+		}
+	}
+	if err != nil {
+		return LogPage{}, err
+	}
+	next := fromOffset
+	if n := len(recs); n > 0 {
+		next = recs[n-1].Offset + 1
+	}
+	return LogPage{Records: nonNilRecords(recs), NextOffset: next}, nil
+}

@@ -1,0 +1,267 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Record is a metadata record in the API's envelope; Fields holds the
+// record's fields as JSON (decode by Name).
+type Record struct {
+	Type      string          `json:"type"`
+	Name      string          `json:"name"`
+	Offset    int64           `json:"offset"`
+	Timestamp string          `json:"timestamp"`
+	Fields    json.RawMessage `json:"fields"`
+}
+
+// Broker is a broker registration with its current values.
+type Broker struct {
+	InternalUUID     string `json:"internalUUID"`
+	BrokerID         int32  `json:"brokerId"`
+	BrokerHost       string `json:"brokerHost"`
+	BrokerPort       string `json:"brokerPort"`
+	SecurityProtocol string `json:"securityProtocol"`
+	BrokerStatus     string `json:"brokerStatus"`
+	RackID           string `json:"rackId"`
+	Epoch            int64  `json:"epoch"`
+}
+
+// RegisterBrokerRequest is POST /v1/brokers.
+type RegisterBrokerRequest struct {
+	BrokerID         int32  `json:"brokerId"`
+	BrokerHost       string `json:"brokerHost"`
+	BrokerPort       string `json:"brokerPort"`
+	SecurityProtocol string `json:"securityProtocol,omitempty"`
+	RackID           string `json:"rackId,omitempty"`
+}
+
+// BrokerPatch is PATCH /v1/brokers/{id}; nil fields stay as they are.
+type BrokerPatch struct {
+	BrokerHost       *string `json:"brokerHost,omitempty"`
+	BrokerPort       *string `json:"brokerPort,omitempty"`
+	SecurityProtocol *string `json:"securityProtocol,omitempty"`
+	BrokerStatus     *string `json:"brokerStatus,omitempty"`
+}
+
+// RegisterBroker registers a broker; the answer is its RegisterBrokerRecord.
+func (c *Client) RegisterBroker(ctx context.Context, req RegisterBrokerRequest) (Record, Meta, error) {
+	var out Record
+	meta, err := c.do(ctx, http.MethodPost, "/v1/brokers", req, &out)
+	return out, meta, err
+}
+
+// Brokers lists brokers; status "" means ALIVE, "all" means every one.
+func (c *Client) Brokers(ctx context.Context, status string) ([]Broker, error) {
+	path := "/v1/brokers"
+	if status != "" {
+		path += "?status=" + url.QueryEscape(status)
+	}
+	var out struct {
+		Brokers []Broker `json:"brokers"`
+	}
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out.Brokers, err
+}
+
+// Broker returns one broker.
+func (c *Client) Broker(ctx context.Context, id int32) (Broker, error) {
+	var out Broker
+	_, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/brokers/%d", id), nil, &out)
+	return out, err
+}
+
+// PatchBroker changes a registration (epoch + 1).
+func (c *Client) PatchBroker(ctx context.Context, id int32, p BrokerPatch) (Record, Meta, error) {
+	var out Record
+	meta, err := c.do(ctx, http.MethodPatch, fmt.Sprintf("/v1/brokers/%d", id), p, &out)
+	return out, meta, err
+}
+
+// UnregisterBroker marks a broker CLOSED.
+func (c *Client) UnregisterBroker(ctx context.Context, id int32) (Record, Meta, error) {
+	var out Record
+	meta, err := c.do(ctx, http.MethodDelete, fmt.Sprintf("/v1/brokers/%d", id), nil, &out)
+	return out, meta, err
+}
+
+// TopicSummary is a row of ListTopics.
+type TopicSummary struct {
+	Name       string `json:"name"`
+	TopicUUID  string `json:"topicUUID"`
+	Partitions int    `json:"partitions"`
+}
+
+// Topics lists all topics.
+func (c *Client) Topics(ctx context.Context) ([]TopicSummary, error) {
+	var out struct {
+		Topics []TopicSummary `json:"topics"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/v1/topics", nil, &out)
+	return out.Topics, err
+}
+
+// DeleteTopic removes a topic and its partitions.
+func (c *Client) DeleteTopic(ctx context.Context, name string) (Record, Meta, error) {
+	var out Record
+	meta, err := c.do(ctx, http.MethodDelete, "/v1/topics/"+url.PathEscape(name), nil, &out)
+	return out, meta, err
+}
+
+// CreatePartitionRequest is POST /v1/topics/{name}/partitions; nil fields
+// take the server's defaults.
+type CreatePartitionRequest struct {
+	PartitionID *int32  `json:"partitionId,omitempty"`
+	Replicas    []int32 `json:"replicas"`
+	ISR         []int32 `json:"ISR,omitempty"`
+	Leader      *int32  `json:"leader,omitempty"`
+}
+
+// CreatePartition adds a partition to a topic.
+func (c *Client) CreatePartition(ctx context.Context, topic string, req CreatePartitionRequest) (Record, Meta, error) {
+	var out Record
+	meta, err := c.do(ctx, http.MethodPost, "/v1/topics/"+url.PathEscape(topic)+"/partitions", req, &out)
+	return out, meta, err
+}
+
+// Partition returns one partition's current state.
+func (c *Client) Partition(ctx context.Context, topic string, id int32) (Partition, error) {
+	var out Partition
+	_, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/topics/%s/partitions/%d", url.PathEscape(topic), id), nil, &out)
+	return out, err
+}
+
+// AddReplica adds a broker to a partition's replicas (and addingReplicas).
+func (c *Client) AddReplica(ctx context.Context, topic string, partition, broker int32) (Record, Meta, error) {
+	var out Record
+	meta, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/topics/%s/partitions/%d/replicas", url.PathEscape(topic), partition),
+		map[string]int32{"brokerId": broker}, &out)
+	return out, meta, err
+}
+
+// RemoveReplica removes a broker from a partition.
+func (c *Client) RemoveReplica(ctx context.Context, topic string, partition, broker int32) (Record, Meta, error) {
+	var out Record
+	meta, err := c.do(ctx, http.MethodDelete, fmt.Sprintf("/v1/topics/%s/partitions/%d/replicas/%d", url.PathEscape(topic), partition, broker), nil, &out)
+	return out, meta, err
+}
+
+// ProducerIDBlock is an allocated block of producer ids.
+type ProducerIDBlock struct {
+	Record          Record `json:"record"`
+	FirstProducerID int64  `json:"firstProducerId"`
+	Size            int64  `json:"size"`
+}
+
+// AllocateProducerIDs allocates a block to an ALIVE broker; first < 0
+// asks for the next free block.
+func (c *Client) AllocateProducerIDs(ctx context.Context, broker int32, first int64) (ProducerIDBlock, Meta, error) {
+	body := map[string]int64{"brokerId": int64(broker)}
+	if first >= 0 {
+		body["producerId"] = first
+	}
+	var out ProducerIDBlock
+	meta, err := c.do(ctx, http.MethodPost, "/v1/producer-ids", body, &out)
+	return out, meta, err
+}
+
+// FetchResult is a metadata fetch's answer: a diff (Records) or a snapshot.
+type FetchResult struct {
+	Mode          string          `json:"mode"`
+	HighWatermark int64           `json:"highWatermark"`
+	Records       []Record        `json:"records"`
+	Snapshot      json.RawMessage `json:"snapshot"`
+}
+
+// FetchOptions select what a fetch returns; zero values mean "not given".
+type FetchOptions struct {
+	Offset    *int64
+	Timestamp *time.Time
+	MaxWait   time.Duration
+}
+
+// BrokerFetch is BrokerMgmt's fetch, which is also the broker's heartbeat.
+func (c *Client) BrokerFetch(ctx context.Context, broker int32, o FetchOptions) (FetchResult, error) {
+	body := map[string]any{"brokerId": broker}
+	if o.Offset != nil {
+		body["offset"] = *o.Offset
+	}
+	if o.Timestamp != nil {
+		body["timestamp"] = o.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	if o.MaxWait > 0 {
+		body["maxWaitMs"] = o.MaxWait.Milliseconds()
+	}
+	var out FetchResult
+	_, err := c.do(ctx, http.MethodPost, "/v1/metadata/fetch", body, &out)
+	return out, err
+}
+
+// ClientFetch is ClientMgmt's fetch (no producer-id data).
+func (c *Client) ClientFetch(ctx context.Context, o FetchOptions) (FetchResult, error) {
+	q := url.Values{}
+	if o.Offset != nil {
+		q.Set("offset", strconv.FormatInt(*o.Offset, 10))
+	}
+	if o.Timestamp != nil {
+		q.Set("timestamp", o.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	}
+	if o.MaxWait > 0 {
+		q.Set("maxWaitMs", strconv.FormatInt(o.MaxWait.Milliseconds(), 10))
+	}
+	path := "/v1/metadata"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out FetchResult
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}
+
+// LogPage is a page of the record log.
+type LogPage struct {
+	Records    []Record `json:"records"`
+	NextOffset int64    `json:"nextOffset"`
+}
+
+// Log reads records from fromOffset on (limit 0: server default).
+func (c *Client) Log(ctx context.Context, fromOffset int64, limit int) (LogPage, error) {
+	path := "/v1/log?fromOffset=" + strconv.FormatInt(fromOffset, 10)
+	if limit > 0 {
+		path += "&limit=" + strconv.Itoa(limit)
+	}
+	var out LogPage
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}
+
+// Voter is one voter in a Quorum.
+type Voter struct {
+	NodeID        uint64 `json:"nodeId"`
+	LogEndOffset  uint64 `json:"logEndOffset"`
+	Lag           uint64 `json:"lag"`
+	LastContactMs int64  `json:"lastContactMs"`
+	Status        string `json:"status"`
+}
+
+// Quorum describes the raft quorum.
+type Quorum struct {
+	ClusterID     string  `json:"clusterId"`
+	LeaderID      uint64  `json:"leaderId"`
+	LeaderEpoch   uint64  `json:"leaderEpoch"`
+	HighWatermark uint64  `json:"highWatermark"`
+	Voters        []Voter `json:"voters"`
+	Observers     []Voter `json:"observers"`
+}
+
+// Quorum returns the leader's view of the quorum.
+func (c *Client) Quorum(ctx context.Context) (Quorum, error) {
+	var out Quorum
+	_, err := c.do(ctx, http.MethodGet, "/v1/quorum", nil, &out)
+	return out, err
+}

@@ -182,3 +182,30 @@ func (p *Processes) WaitReady(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Terminate sends SIGTERM to node id and waits for it to exit, returning
+// its exit error (nil for exit code 0).
+func (p *Processes) Terminate(id uint64) error {
+	p.mu.Lock()
+	cmd := p.procs[id]
+	delete(p.procs, id)
+	p.mu.Unlock()
+	if cmd == nil {
+		return fmt.Errorf("node %d is not running", id)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	return cmd.Wait()
+}
+
+// Log returns the tail of node id's output.
+func (p *Processes) Log(id uint64) string {
+	p.mu.Lock()
+	buf := p.logs[id]
+	p.mu.Unlock()
+	if buf == nil {
+		return ""
+	}
+	return buf.Tail(1 << 20)
+}

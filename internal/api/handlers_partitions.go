@@ -1,13 +1,91 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
 
-func (s *Server) serveCreatePartition(w http.ResponseWriter, r *http.Request) { s.notYet(w, r) }
-func (s *Server) serveGetPartition(w http.ResponseWriter, r *http.Request)    { s.notYet(w, r) }
-func (s *Server) serveAddReplica(w http.ResponseWriter, r *http.Request)      { s.notYet(w, r) }
-func (s *Server) serveRemoveReplica(w http.ResponseWriter, r *http.Request)   { s.notYet(w, r) }
-func (s *Server) serveListTopics(w http.ResponseWriter, r *http.Request)      { s.notYet(w, r) }
-func (s *Server) serveDeleteTopic(w http.ResponseWriter, r *http.Request)     { s.notYet(w, r) }
+	"github.com/yakt/yakt/internal/controller"
+)
+
+func (s *Server) serveListTopics(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	out, err := s.ctrl.ListTopics(ctx, isStale(r))
+	s.replyRead(w, r, out, err)
+}
+
+func (s *Server) serveDeleteTopic(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	rec, offset, err := s.ctrl.DeleteTopic(ctx, r.PathValue("name"))
+	s.replyWrite(w, r, http.StatusOK, rec, offset, err)
+}
+
+func (s *Server) serveCreatePartition(w http.ResponseWriter, r *http.Request) {
+	var req controller.CreatePartitionRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	rec, offset, err := s.ctrl.CreatePartition(ctx, r.PathValue("name"), req)
+	s.replyWrite(w, r, http.StatusCreated, rec, offset, err)
+}
+
+func (s *Server) serveGetPartition(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "partitionId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	out, err := s.ctrl.Partition(ctx, r.PathValue("name"), id, isStale(r))
+	s.replyRead(w, r, out, err)
+}
+
+func (s *Server) serveAddReplica(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "partitionId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req controller.AddReplicaRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	rec, offset, err := s.ctrl.AddReplica(ctx, r.PathValue("name"), id, req)
+	s.replyWrite(w, r, http.StatusOK, rec, offset, err)
+}
+
+func (s *Server) serveRemoveReplica(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "partitionId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	broker, err := pathID(r, "brokerId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	rec, offset, err := s.ctrl.RemoveReplica(ctx, r.PathValue("name"), id, broker)
+	s.replyWrite(w, r, http.StatusOK, rec, offset, err)
+}
+
 func (s *Server) serveAllocateProducerIDs(w http.ResponseWriter, r *http.Request) {
-	s.notYet(w, r)
+	var req controller.AllocateProducerIDsRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	out, offset, err := s.ctrl.AllocateProducerIDs(ctx, req)
+	s.replyWrite(w, r, http.StatusCreated, out, offset, err)
 }

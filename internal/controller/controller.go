@@ -44,6 +44,7 @@ type Controller struct {
 	log     *slog.Logger
 
 	fullFetchAfter time.Duration
+	pids           pidReservation // leader-side producer-id blocks handed out ahead of commit
 }
 
 // MaxPartitionsPerRequest caps the records one request may produce, so a

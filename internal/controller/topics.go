@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"errors"
+	"slices"
 
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -112,4 +114,89 @@ func placePartitions(img *metadata.Image, topicUUID string, partitions, replicat
 		}
 	}
 	return out, nil
+}
+
+// TopicList is GET /v1/topics: every topic, sorted by name.
+type TopicList struct {
+	Topics []metadata.TopicView `json:"topics"`
+}
+
+// ListTopics lists every topic with its partition count, sorted by name.
+func (c *Controller) ListTopics(ctx context.Context, stale bool) (TopicList, error) {
+	img, err := c.Image(ctx, stale)
+	if err != nil {
+		return TopicList{}, err
+	}
+	return listTopics(img), nil
+}
+
+func listTopics(img metadata.Reader) TopicList {
+	topics := img.Topics()
+	out := TopicList{Topics: make([]metadata.TopicView, len(topics))}
+	for i, t := range topics {
+		out.Topics[i] = metadata.TopicView{Name: t.Name, TopicUUID: t.TopicUUID, Partitions: img.PartitionCount(t.TopicUUID)}
+	}
+	return out
+}
+
+// DeleteTopic proposes a RemoveTopicRecord; the topic's partitions go with
+// it. It returns the applied record and its offset. TOPIC_NOT_FOUND if no
+// topic has that name (also when a racing delete won).
+func (c *Controller) DeleteTopic(ctx context.Context, name string) (metadata.Record, int64, error) {
+	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		return buildDeleteTopic(img, name)
+	})
+	if err != nil {
+		return metadata.Record{}, 0, err
+	}
+	return applied[0], applied[0].Offset, nil
+}
+
+func buildDeleteTopic(img metadata.Reader, name string) ([]metadata.Record, error) {
+	t, ok := img.Topic(name)
+	if !ok {
+		return nil, topicNotFound(name)
+	}
+	return []metadata.Record{{Body: &metadata.RemoveTopicRecord{TopicUUID: t.TopicUUID, Name: t.Name}}}, nil
+}
+
+func topicNotFound(name string) *metadata.Error {
+	return metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", name)
+}
+
+// maxRaceRetries bounds how often write rebuilds a batch that a racing
+// write made stale. Every rejected round lets at least one racer commit,
+// so n concurrent requests on one value need at most n-1 retries; the
+// request deadline bounds the loop as well.
+const maxRaceRetries = 32
+
+// write is the body of every write: writeBarrier, then build (validate
+// against the image, choose every server-set value, return the records),
+// then propose them as one atomic batch.
+//
+// Requests are validated concurrently, so two of them can choose the same
+// server-set value from the same image (the next partition epoch, broker
+// epoch or partition id). Replay then rejects the later batch and nothing
+// of it applies. When its code is in raced, that rejection means "a value
+// we chose was taken", not "your request is wrong": write runs build
+// again on the newer image, which either chooses afresh or now fails
+// validation with the answer the request deserves. Only codes that mean
+// exactly that belong in raced; build's own errors are returned at once.
+func (c *Controller) write(ctx context.Context, build func(img *metadata.Image) ([]metadata.Record, error), raced ...metadata.Code) ([]metadata.Record, error) {
+	for attempt := 0; ; attempt++ {
+		img, err := c.writeBarrier(ctx)
+		if err != nil {
+			return nil, err
+		}
+		recs, err := build(img)
+		if err != nil {
+			return nil, err
+		}
+		applied, err := c.propose(ctx, recs)
+		var me *metadata.Error
+		if err == nil || attempt == maxRaceRetries || !errors.As(err, &me) || !slices.Contains(raced, me.Code) {
+			return applied, err
+		}
+		c.log.Debug("write raced; rebuilding", "code", me.Code, "attempt", attempt+1)
+	}
 }

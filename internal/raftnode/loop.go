@@ -21,6 +21,13 @@ func (n *Node) run() {
 
 	var err error
 	defer func() {
+		// etcd raft panics on a broken invariant, for example a leader
+		// that believes this node holds entries it lost with a wiped data
+		// directory. Stop this node (fail-stop) instead of the process,
+		// which may host other nodes.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("raft invariant violated (is this node's data directory lost or replaced?): %v", p)
+		}
 		n.err = err
 		if err != nil {
 			n.log.Error("raft loop stopped: node no longer serves writes", "err", err)

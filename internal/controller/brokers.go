@@ -1,0 +1,359 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/yakt/yakt/internal/metadata"
+)
+
+// Port is a TCP port as API.md lets clients send it: a JSON string
+// ("9092") or a JSON number (9092). Decoding accepts any JSON value and
+// keeps it; validation (port) says what is wrong with it, naming the
+// field, so a bad port is INVALID_REQUEST with a clear message rather
+// than a type error. The zero Port (field absent or null) is unset.
+type Port struct {
+	text string // a string's content or a number's literal
+	raw  string // the JSON as sent, for messages; "" when unset
+}
+
+// UnmarshalJSON implements json.Unmarshaler; it fails only on a JSON
+// string it cannot unquote.
+func (p *Port) UnmarshalJSON(b []byte) error {
+	raw := string(b)
+	if raw == "null" {
+		*p = Port{}
+		return nil
+	}
+	text := raw
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &text); err != nil {
+			return err
+		}
+	}
+	*p = Port{text: text, raw: raw}
+	return nil
+}
+
+// MarshalJSON writes the port as it was sent (null when unset).
+func (p Port) MarshalJSON() ([]byte, error) {
+	if p.raw == "" {
+		return []byte("null"), nil
+	}
+	return []byte(p.raw), nil
+}
+
+// IsSet reports whether the port was given.
+func (p Port) IsSet() bool { return p.raw != "" }
+
+// port validates p as field and returns it in the records' form: the
+// decimal number as a string, without leading zeros.
+func (p Port) port(field string) (string, error) {
+	if !p.IsSet() {
+		return "", metadata.Errorf(metadata.CodeInvalidRequest, "%s is required", field)
+	}
+	n, err := strconv.ParseUint(p.text, 10, 32)
+	if err != nil || n < 1 || n > 65535 {
+		raw := p.raw
+		if len(raw) > 40 {
+			raw = raw[:40] + "..."
+		}
+		return "", metadata.Errorf(metadata.CodeInvalidRequest, "%s must be a port number 1..65535, as a JSON string or number; got %s", field, raw)
+	}
+	return strconv.FormatUint(n, 10), nil
+}
+
+// RegisterBrokerRequest is POST /v1/brokers. SecurityProtocol defaults to
+// PLAINTEXT when absent or empty; RackID may be empty.
+type RegisterBrokerRequest struct {
+	BrokerID         *int32 `json:"brokerId"`
+	BrokerHost       string `json:"brokerHost"`
+	BrokerPort       Port   `json:"brokerPort"`
+	SecurityProtocol string `json:"securityProtocol,omitempty"`
+	RackID           string `json:"rackId,omitempty"`
+}
+
+// registration is a validated RegisterBrokerRequest.
+type registration struct {
+	id                      int32
+	host, port, proto, rack string
+}
+
+func (req RegisterBrokerRequest) validate() (registration, error) {
+	switch {
+	case req.BrokerID == nil:
+		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId is required")
+	case *req.BrokerID < 0:
+		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
+	case req.BrokerHost == "":
+		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerHost is required")
+	}
+	port, err := req.BrokerPort.port("brokerPort")
+	if err != nil {
+		return registration{}, err
+	}
+	proto := req.SecurityProtocol
+	if proto == "" {
+		proto = metadata.ProtocolPlaintext
+	}
+	if err := checkProtocol(proto); err != nil {
+		return registration{}, err
+	}
+	return registration{id: *req.BrokerID, host: req.BrokerHost, port: port, proto: proto, rack: req.RackID}, nil
+}
+
+func checkProtocol(p string) error {
+	if !metadata.ValidSecurityProtocol(p) {
+		return metadata.Errorf(metadata.CodeInvalidRequest, "securityProtocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; got %q", p)
+	}
+	return nil
+}
+
+// RegisterBroker proposes a RegisterBrokerRecord: a new internalUUID,
+// status ALIVE, epoch 0, or, re-registering a CLOSED id, the old epoch + 1.
+// It returns the applied record and its offset. 409
+// BROKER_ALREADY_REGISTERED if the id is registered and not CLOSED.
+func (c *Controller) RegisterBroker(ctx context.Context, req RegisterBrokerRequest) (metadata.Record, int64, error) {
+	reg, err := req.validate()
+	if err != nil {
+		return metadata.Record{}, 0, err
+	}
+	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		return buildRegisterBroker(img, reg, c.newUUID())
+	}, metadata.CodeStaleBrokerEpoch)
+	if err != nil {
+		return metadata.Record{}, 0, err
+	}
+	return applied[0], applied[0].Offset, nil
+}
+
+func buildRegisterBroker(img metadata.Reader, reg registration, uuid string) ([]metadata.Record, error) {
+	var epoch int64
+	if old, ok := img.Broker(reg.id); ok {
+		if old.BrokerStatus != metadata.StatusClosed {
+			return nil, metadata.Errorf(metadata.CodeBrokerAlreadyRegistered, "broker %d is already registered (%s)", reg.id, old.BrokerStatus)
+		}
+		epoch = old.Epoch + 1
+	}
+	return []metadata.Record{{Body: &metadata.RegisterBrokerRecord{
+		InternalUUID: uuid, BrokerID: reg.id, BrokerHost: reg.host, BrokerPort: reg.port,
+		SecurityProtocol: reg.proto, BrokerStatus: metadata.StatusAlive, RackID: reg.rack, Epoch: epoch,
+	}}}, nil
+}
+
+// BrokerList is GET /v1/brokers: brokers with their current values, by id.
+type BrokerList struct {
+	Brokers []metadata.RegisterBrokerRecord `json:"brokers"`
+}
+
+// BrokersAll is the ListBrokers status that selects every broker.
+const BrokersAll = "all"
+
+// ListBrokers lists the brokers whose status is status: "" (the default)
+// means ALIVE, BrokersAll every broker; FENCED and CLOSED select those.
+// Any other value is INVALID_REQUEST.
+func (c *Controller) ListBrokers(ctx context.Context, status string, stale bool) (BrokerList, error) {
+	if status == "" {
+		status = metadata.StatusAlive
+	}
+	if status != BrokersAll && !metadata.ValidStatus(status) {
+		return BrokerList{}, metadata.Errorf(metadata.CodeInvalidRequest, "status must be all, ALIVE, FENCED or CLOSED; got %q", status)
+	}
+	img, err := c.Image(ctx, stale)
+	if err != nil {
+		return BrokerList{}, err
+	}
+	return BrokerList{Brokers: filterBrokers(img.Brokers(), status)}, nil
+}
+
+// filterBrokers returns the brokers with status (all of them for
+// BrokersAll), never nil.
+func filterBrokers(all []metadata.RegisterBrokerRecord, status string) []metadata.RegisterBrokerRecord {
+	out := []metadata.RegisterBrokerRecord{}
+	for _, b := range all {
+		if status == BrokersAll || b.BrokerStatus == status {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Broker returns one broker's current values; BROKER_NOT_FOUND if the id
+// was never registered (a CLOSED broker is still found).
+func (c *Controller) Broker(ctx context.Context, id int32, stale bool) (metadata.RegisterBrokerRecord, error) {
+	img, err := c.Image(ctx, stale)
+	if err != nil {
+		return metadata.RegisterBrokerRecord{}, err
+	}
+	b, ok := img.Broker(id)
+	if !ok {
+		return metadata.RegisterBrokerRecord{}, brokerNotFound(id)
+	}
+	return b, nil
+}
+
+func brokerNotFound(id int32) *metadata.Error {
+	return metadata.Errorf(metadata.CodeBrokerNotFound, "broker %d is not registered", id)
+}
+
+// PatchBrokerRequest is PATCH /v1/brokers/{brokerId}: any non-empty subset
+// of the fields; absent ones keep their values. BrokerStatus may be ALIVE
+// or FENCED (CLOSED is DELETE's job).
+type PatchBrokerRequest struct {
+	BrokerHost       *string `json:"brokerHost,omitempty"`
+	BrokerPort       *Port   `json:"brokerPort,omitempty"`
+	SecurityProtocol *string `json:"securityProtocol,omitempty"`
+	BrokerStatus     *string `json:"brokerStatus,omitempty"`
+}
+
+// brokerPatch is a validated PatchBrokerRequest; "" means unchanged.
+type brokerPatch struct {
+	host, port, proto, status string
+}
+
+func (req PatchBrokerRequest) validate() (brokerPatch, error) {
+	var p brokerPatch
+	if req.BrokerHost == nil && (req.BrokerPort == nil || !req.BrokerPort.IsSet()) && req.SecurityProtocol == nil && req.BrokerStatus == nil {
+		return p, metadata.Errorf(metadata.CodeInvalidRequest, "empty patch: give at least one of brokerHost, brokerPort, securityProtocol, brokerStatus")
+	}
+	if req.BrokerHost != nil {
+		if *req.BrokerHost == "" {
+			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerHost must not be empty")
+		}
+		p.host = *req.BrokerHost
+	}
+	if req.BrokerPort != nil && req.BrokerPort.IsSet() {
+		port, err := req.BrokerPort.port("brokerPort")
+		if err != nil {
+			return p, err
+		}
+		p.port = port
+	}
+	if req.SecurityProtocol != nil {
+		if err := checkProtocol(*req.SecurityProtocol); err != nil {
+			return p, err
+		}
+		p.proto = *req.SecurityProtocol
+	}
+	if req.BrokerStatus != nil {
+		switch s := *req.BrokerStatus; s {
+		case metadata.StatusAlive, metadata.StatusFenced:
+			p.status = s
+		case metadata.StatusClosed:
+			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus cannot be set to CLOSED by PATCH; unregister with DELETE /v1/brokers/{brokerId}")
+		default:
+			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus must be ALIVE or FENCED; got %q", s)
+		}
+	}
+	return p, nil
+}
+
+// PatchBroker proposes a BrokerRegistrationChangeBrokerRecord carrying the
+// broker's full new values and epoch + 1, and returns it with its offset.
+// BROKER_NOT_FOUND if unknown, BROKER_NOT_ACTIVE if CLOSED. It changes the
+// registration only: fencing by PATCH moves no partition leadership.
+func (c *Controller) PatchBroker(ctx context.Context, id int32, req PatchBrokerRequest) (metadata.Record, int64, error) {
+	patch, err := req.validate()
+	if err != nil {
+		return metadata.Record{}, 0, err
+	}
+	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		return buildPatchBroker(img, id, patch)
+	}, metadata.CodeStaleBrokerEpoch)
+	if err != nil {
+		return metadata.Record{}, 0, err
+	}
+	return applied[0], applied[0].Offset, nil
+}
+
+func buildPatchBroker(img metadata.Reader, id int32, patch brokerPatch) ([]metadata.Record, error) {
+	cur, err := activeBroker(img, id)
+	if err != nil {
+		return nil, err
+	}
+	rec := brokerChange(cur)
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&rec.BrokerHost, patch.host)
+	set(&rec.BrokerPort, patch.port)
+	set(&rec.SecurityProtocol, patch.proto)
+	set(&rec.BrokerStatus, patch.status)
+	return []metadata.Record{{Body: rec}}, nil
+}
+
+// activeBroker returns broker id's current values if it is registered and
+// not CLOSED: BROKER_NOT_FOUND or BROKER_NOT_ACTIVE otherwise.
+func activeBroker(img metadata.Reader, id int32) (metadata.RegisterBrokerRecord, error) {
+	b, ok := img.Broker(id)
+	if !ok {
+		return b, brokerNotFound(id)
+	}
+	if b.BrokerStatus == metadata.StatusClosed {
+		return b, metadata.Errorf(metadata.CodeBrokerNotActive, "broker %d is CLOSED", id)
+	}
+	return b, nil
+}
+
+// brokerChange is the change record that keeps every current value of b
+// and moves to the next epoch.
+func brokerChange(b metadata.RegisterBrokerRecord) *metadata.BrokerRegistrationChangeBrokerRecord {
+	return &metadata.BrokerRegistrationChangeBrokerRecord{
+		BrokerID: b.BrokerID, BrokerHost: b.BrokerHost, BrokerPort: b.BrokerPort,
+		SecurityProtocol: b.SecurityProtocol, BrokerStatus: b.BrokerStatus, Epoch: b.Epoch + 1,
+	}
+}
+
+// UnregisterBroker closes a broker: a BrokerRegistrationChangeBrokerRecord
+// with status CLOSED and epoch + 1 and, in the same atomic batch, a
+// PartitionRecord for every partition it leads, in which it leaves the ISR
+// and leadership passes to the first ISR member, in replica order, whose
+// broker is ALIVE (or to no one: leader -1). It returns the change record
+// and the batch's offset. BROKER_NOT_FOUND if unknown, BROKER_NOT_ACTIVE if
+// already CLOSED; PAYLOAD_TOO_LARGE if it leads more than
+// MaxPartitionsPerRequest partitions.
+func (c *Controller) UnregisterBroker(ctx context.Context, id int32) (metadata.Record, int64, error) {
+	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		return buildUnregisterBroker(img, id)
+	}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
+	if err != nil {
+		return metadata.Record{}, 0, err
+	}
+	return applied[0], applied[0].Offset, nil
+}
+
+func buildUnregisterBroker(img metadata.Reader, id int32) ([]metadata.Record, error) {
+	cur, err := activeBroker(img, id)
+	if err != nil {
+		return nil, err
+	}
+	change := brokerChange(cur)
+	change.BrokerStatus = metadata.StatusClosed
+	recs := []metadata.Record{{Body: change}}
+	// NB: alive must not count the broker that is leaving; it is still
+	// ALIVE in img.
+	alive := func(b int32) bool { return b != id && isAlive(img, b) }
+	for _, t := range img.Topics() {
+		for _, p := range img.Partitions(t.TopicUUID) {
+			if p.Leader != id {
+				continue
+			}
+			if len(recs) > MaxPartitionsPerRequest {
+				return nil, metadata.Errorf(metadata.CodePayloadTooLarge,
+					"broker %d leads more than %d partitions; move leadership off it before unregistering", id, MaxPartitionsPerRequest)
+			}
+			next := withoutBroker(p, id, alive)
+			recs = append(recs, metadata.Record{Body: &next})
+		}
+	}
+	return recs, nil
+}
+
+// isAlive reports whether broker id is registered and ALIVE.
+func isAlive(img metadata.Reader, id int32) bool {
+	b, ok := img.Broker(id)
+	return ok && b.BrokerStatus == metadata.StatusAlive
+}

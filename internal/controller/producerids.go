@@ -1,0 +1,139 @@
+package controller
+
+import (
+	"context"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/yakt/yakt/internal/metadata"
+)
+
+// AllocateProducerIDsRequest is POST /v1/producer-ids. Without ProducerID
+// the next free block is given; with it, the block starting there.
+type AllocateProducerIDsRequest struct {
+	BrokerID   *int32 `json:"brokerId"`
+	ProducerID *int64 `json:"producerId,omitempty"`
+}
+
+// ProducerIDsResponse is POST /v1/producer-ids's answer.
+type ProducerIDsResponse struct {
+	Record          metadata.Record `json:"record"` // the ProducerIdsRecord
+	FirstProducerID int64           `json:"firstProducerId"`
+	Size            int64           `json:"size"`
+}
+
+// maxFirstProducerID is the highest first id of a whole block.
+const maxFirstProducerID = math.MaxInt64 - metadata.ProducerIDBlockSize
+
+// AllocateProducerIDs proposes a ProducerIdsRecord giving a block of
+// metadata.ProducerIDBlockSize ids to an ALIVE broker at its current
+// epoch, and returns it with its offset. BROKER_NOT_FOUND, BROKER_NOT_ACTIVE
+// (not ALIVE), PRODUCER_ID_ALREADY_ALLOCATED (a chosen block overlaps one
+// given before).
+//
+// Concurrent requests for the next free block get disjoint blocks: the
+// leader reserves each block before proposing it (pidReservation), so a
+// second request does not pick the block a first one is still committing.
+func (c *Controller) AllocateProducerIDs(ctx context.Context, req AllocateProducerIDsRequest) (ProducerIDsResponse, int64, error) {
+	switch {
+	case req.BrokerID == nil:
+		return ProducerIDsResponse{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId is required")
+	case *req.BrokerID < 0:
+		return ProducerIDsResponse{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
+	case req.ProducerID != nil && (*req.ProducerID < 0 || *req.ProducerID > maxFirstProducerID):
+		return ProducerIDsResponse{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "producerId must be 0..%d, got %d", int64(maxFirstProducerID), *req.ProducerID)
+	}
+	broker := *req.BrokerID
+	// A broker epoch that moved on is always a race (the broker re-asks at
+	// its new epoch); a taken block is one only when the server chose it.
+	raced := []metadata.Code{metadata.CodeStaleBrokerEpoch}
+	if req.ProducerID == nil {
+		raced = append(raced, metadata.CodeProducerIDAlreadyAllocated)
+	}
+	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		return buildAllocateProducerIDs(img, broker, req.ProducerID, func(imageNext int64) (int64, error) {
+			return c.pids.reserve(c.node.Term(), imageNext)
+		})
+	}, raced...)
+	if err != nil {
+		return ProducerIDsResponse{}, 0, err
+	}
+	rec := applied[0]
+	return ProducerIDsResponse{
+		Record: rec, FirstProducerID: rec.Body.(*metadata.ProducerIdsRecord).ProducerID, Size: metadata.ProducerIDBlockSize,
+	}, rec.Offset, nil
+}
+
+// buildAllocateProducerIDs gives broker the block at first or, when first
+// is nil, the block nextFree chooses given the image's NextProducerID.
+func buildAllocateProducerIDs(img metadata.Reader, broker int32, first *int64, nextFree func(imageNext int64) (int64, error)) ([]metadata.Record, error) {
+	b, err := activeBroker(img, broker)
+	if err != nil {
+		return nil, err
+	}
+	if b.BrokerStatus != metadata.StatusAlive {
+		return nil, metadata.Errorf(metadata.CodeBrokerNotActive, "broker %d is %s; producer ids go to ALIVE brokers", broker, b.BrokerStatus)
+	}
+	var start int64
+	if first != nil {
+		start = *first
+		if o, ok := overlappingBlock(img.ProducerIDs().Blocks, start); ok {
+			return nil, metadata.Errorf(metadata.CodeProducerIDAlreadyAllocated, "producer ids [%d, %d) overlap [%d, %d), given to broker %d",
+				start, start+metadata.ProducerIDBlockSize, o.ProducerID, o.ProducerID+metadata.ProducerIDBlockSize, o.BrokerID)
+		}
+	} else if start, err = nextFree(img.ProducerIDs().NextProducerID); err != nil {
+		return nil, err
+	}
+	return []metadata.Record{{Body: &metadata.ProducerIdsRecord{BrokerID: broker, BrokerEpoch: b.Epoch, ProducerID: start}}}, nil
+}
+
+// overlappingBlock returns a block of blocks (sorted by ProducerID, each
+// ProducerIDBlockSize long, none overlapping) that overlaps the block
+// starting at first, if any.
+func overlappingBlock(blocks []metadata.ProducerIdsRecord, first int64) (metadata.ProducerIdsRecord, bool) {
+	const size = metadata.ProducerIDBlockSize
+	// Equal sizes: sorted by start is sorted by end. Find the first block
+	// ending after first; it overlaps iff it starts before first's end.
+	i := sort.Search(len(blocks), func(i int) bool { return blocks[i].ProducerID+size > first })
+	if i < len(blocks) && blocks[i].ProducerID < first+size {
+		return blocks[i], true
+	}
+	return metadata.ProducerIdsRecord{}, false
+}
+
+// pidReservation is the leader's soft state for handing out "next free"
+// producer-id blocks: validation runs concurrently against the committed
+// image, so without it two requests would both pick the image's
+// NextProducerID and one would fail on replay. The log stays the
+// authority: replay rejects any overlap, so a wrong reservation costs a
+// retry, never a duplicate id. The zero value is ready.
+type pidReservation struct {
+	mu sync.Mutex
+	// term is the raft term next was reserved in. Guarded by mu.
+	term uint64
+	// next is the first id not handed out in term; 0 when nothing was.
+	// Guarded by mu. Invariant: blocks this node proposed in term start
+	// below next.
+	next int64
+}
+
+// reserve hands out the block after both the committed blocks
+// (imageNext, the image's NextProducerID) and every block reserved in
+// this term. A new term starts afresh: what was reserved before was
+// either committed (and is in imageNext once the new leader's barrier
+// passed) or lost, and holding on to it would only leave a gap.
+// PRODUCER_ID_ALREADY_ALLOCATED once the id space is exhausted.
+func (r *pidReservation) reserve(term uint64, imageNext int64) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if term != r.term {
+		r.term, r.next = term, 0
+	}
+	first := max(imageNext, r.next)
+	if first > maxFirstProducerID {
+		return 0, metadata.Errorf(metadata.CodeProducerIDAlreadyAllocated, "producer ids are exhausted")
+	}
+	r.next = first + metadata.ProducerIDBlockSize
+	return first, nil
+}

@@ -1,0 +1,104 @@
+package controller
+
+import (
+	"testing"
+
+	"github.com/yakt/yakt/internal/metadata"
+)
+
+func TestOverlappingBlock(t *testing.T) {
+	blocks := []metadata.ProducerIdsRecord{{BrokerID: 1, ProducerID: 0}, {BrokerID: 2, ProducerID: 5000}, {BrokerID: 3, ProducerID: 6500}}
+	tests := []struct {
+		name  string
+		first int64
+		want  int64 // first id of the overlapped block, -1 for none
+	}{
+		{"same start", 5000, 5000},
+		{"inside", 5999, 5000},
+		{"ends inside", 4001, 5000},
+		{"touches the end", 1000, -1},
+		{"touches the start", 4000, -1},
+		{"touches one block, overlaps the next", 6000, 6500},
+		{"after every block", 7500, -1},
+		{"far beyond", 1 << 40, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := overlappingBlock(blocks, tt.first)
+			if !ok {
+				got.ProducerID = -1
+			}
+			if got.ProducerID != tt.want {
+				t.Fatalf("overlappingBlock(%d) = %d, want %d", tt.first, got.ProducerID, tt.want)
+			}
+		})
+	}
+	if _, ok := overlappingBlock(nil, 0); ok {
+		t.Fatal("no blocks, yet an overlap")
+	}
+}
+
+func TestPidReservation(t *testing.T) {
+	type step struct {
+		term      uint64
+		imageNext int64
+		want      int64
+		wantCode  metadata.Code
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"concurrent requests on one image get consecutive blocks", []step{
+			{term: 2, imageNext: 0, want: 0}, {term: 2, imageNext: 0, want: 1000}, {term: 2, imageNext: 0, want: 2000}}},
+		{"the image overtaking the reservation wins", []step{
+			{term: 2, imageNext: 0, want: 0}, {term: 2, imageNext: 9000, want: 9000}, {term: 2, imageNext: 9000, want: 10000}}},
+		{"a new term forgets what it had reserved", []step{
+			{term: 2, imageNext: 0, want: 0}, {term: 2, imageNext: 0, want: 1000}, {term: 3, imageNext: 1000, want: 1000}}},
+		{"exhausted", []step{
+			{term: 1, imageNext: maxFirstProducerID, want: maxFirstProducerID},
+			{term: 1, imageNext: maxFirstProducerID, wantCode: metadata.CodeProducerIDAlreadyAllocated}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r pidReservation
+			for i, s := range tt.steps {
+				got, err := r.reserve(s.term, s.imageNext)
+				if code := metadata.CodeOf(err); code != s.wantCode || (err == nil && got != s.want) {
+					t.Fatalf("step %d: reserve(%d, %d) = %d, %q; want %d, %q", i, s.term, s.imageNext, got, code, s.want, s.wantCode)
+				}
+			}
+		})
+	}
+}
+
+func TestBuildAllocateProducerIDs(t *testing.T) {
+	img := imageOf(t,
+		broker(1, metadata.StatusAlive, 3), broker(2, metadata.StatusFenced, 1), broker(3, metadata.StatusClosed, 1),
+		bodies(&metadata.ProducerIdsRecord{BrokerID: 1, BrokerEpoch: 3, ProducerID: 5000}),
+	)
+	at := func(v int64) *int64 { return &v }
+	nextFree := func(imageNext int64) (int64, error) { return imageNext + 7000, nil } // a reservation ahead of the image
+	tests := []struct {
+		name     string
+		broker   int32
+		first    *int64
+		wantCode metadata.Code
+		want     []metadata.Body
+	}{
+		{name: "next free block at the broker's epoch", broker: 1,
+			want: bodies(&metadata.ProducerIdsRecord{BrokerID: 1, BrokerEpoch: 3, ProducerID: 13000})},
+		{name: "chosen block", broker: 1, first: at(4000),
+			want: bodies(&metadata.ProducerIdsRecord{BrokerID: 1, BrokerEpoch: 3, ProducerID: 4000})},
+		{name: "chosen block overlaps", broker: 1, first: at(5500), wantCode: metadata.CodeProducerIDAlreadyAllocated},
+		{name: "unknown broker", broker: 9, wantCode: metadata.CodeBrokerNotFound},
+		{name: "FENCED broker", broker: 2, wantCode: metadata.CodeBrokerNotActive},
+		{name: "CLOSED broker", broker: 3, wantCode: metadata.CodeBrokerNotActive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, err := buildAllocateProducerIDs(img, tt.broker, tt.first, nextFree)
+			checkResult(t, img, recs, err, tt.wantCode, tt.want)
+		})
+	}
+}

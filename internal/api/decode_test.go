@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -50,16 +51,37 @@ func TestDecodeJSONStrict(t *testing.T) {
 	}
 }
 
-func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range []string{`{"name":"a"}`, `{"name":"a","partitions":1}`, `{`, `[]`, `{"name":1}`, "\x00"} {
+// FuzzRequestDecoders feeds arbitrary bodies to the strict decoder of
+// every request type the API accepts: never a panic, and every failure a
+// coded INVALID_REQUEST.
+func FuzzRequestDecoders(f *testing.F) {
+	seeds := []string{
+		`{"name":"a"}`, `{"name":"a","partitions":3,"replicationFactor":2}`,
+		`{"brokerId":1,"brokerHost":"h","brokerPort":"9092","securityProtocol":"SSL","rackId":"r"}`,
+		`{"brokerId":1,"brokerHost":"h","brokerPort":9092}`, `{"brokerPort":9.5}`, `{"brokerPort":"0x10"}`,
+		`{"brokerHost":"x","brokerStatus":"FENCED"}`, `{"partitionId":0,"replicas":[1,2],"ISR":[1],"leader":1}`,
+		`{"brokerId":4}`, `{"brokerId":1,"producerId":5000}`, `{"brokerId":1,"offset":3,"maxWaitMs":10}`,
+		`{"brokerId":1,"timestamp":"2026-11-21T16:04:05.123Z"}`, `{`, `[]`, `null`, "\x00",
+	}
+	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
+	decoders := map[string]func() any{
+		"CreateTopic":        func() any { return &controller.CreateTopicRequest{} },
+		"RegisterBroker":     func() any { return &controller.RegisterBrokerRequest{} },
+		"PatchBroker":        func() any { return &controller.PatchBrokerRequest{} },
+		"CreatePartition":    func() any { return &controller.CreatePartitionRequest{} },
+		"AddReplica":         func() any { return &controller.AddReplicaRequest{} },
+		"AllocateProducerID": func() any { return &controller.AllocateProducerIDsRequest{} },
+		"BrokerFetch":        func() any { return &brokerFetchRequest{} },
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var v sample
-		err := decodeJSON(body, &v)
-		var me *metadata.Error
-		if err != nil && !errors.As(err, &me) {
-			t.Fatalf("non-coded error %T: %v", err, err)
+		for name, mk := range decoders {
+			err := decodeJSON(body, mk())
+			var me *metadata.Error
+			if err != nil && (!errors.As(err, &me) || me.Code != metadata.CodeInvalidRequest) {
+				t.Fatalf("%s: uncoded error %T: %v", name, err, err)
+			}
 		}
 	})
 }

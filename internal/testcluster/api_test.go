@@ -2,11 +2,13 @@ package testcluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,7 +150,8 @@ func (tc apiCase) run(t *testing.T, c *testcluster.Cluster, node uint64) {
 	if got := resp.Header.Get("X-Yakt-Node"); got != strconv.FormatUint(node, 10) {
 		t.Errorf("X-Yakt-Node = %q, want %d", got, node)
 	}
-	isWrite := tc.method != http.MethodGet
+	// Fetch and snapshot POSTs read or act locally: they commit nothing.
+	isWrite := tc.method != http.MethodGet && tc.path != "/v1/metadata/fetch" && tc.path != "/v1/snapshots"
 	if off := resp.Header.Get("X-Yakt-Offset"); isWrite && tc.code == "" {
 		if n, err := strconv.ParseInt(off, 10, 64); err != nil || n <= 0 {
 			t.Errorf("X-Yakt-Offset = %q on a write", off)
@@ -235,6 +238,69 @@ func (f *apiFixture) bs(n ...int32) []int32 {
 // apiCases are the rows of TestAPIEndpoints for one pass. They run in
 // order; the few that depend on an earlier row say so.
 func apiCases(c *testcluster.Cluster, node uint64, f *apiFixture) []apiCase {
+	return append(entityCases(c, node, f), coreCases(f)...)
+}
+
+// coreCases cover topic create/get, fetch, log, snapshots and quorum.
+func coreCases(f *apiFixture) []apiCase {
+	bad, notFound, conflict := http.StatusBadRequest, http.StatusNotFound, http.StatusConflict
+	post, get := http.MethodPost, http.MethodGet
+	newTopic := f.topic + "-new"
+	hasMode := func(mode string) func(t *testing.T, resp *testcluster.Response) {
+		return func(t *testing.T, resp *testcluster.Response) {
+			var a struct {
+				Mode string `json:"mode"`
+			}
+			if err := resp.JSON(&a); err != nil || a.Mode != mode {
+				t.Fatalf("want mode %q, got %s", mode, resp.Body)
+			}
+		}
+	}
+	return []apiCase{
+		{name: "create topic/with partitions", method: post, path: "/v1/topics", body: map[string]any{"name": newTopic, "partitions": 3, "replicationFactor": 2},
+			status: http.StatusCreated, check: func(t *testing.T, resp *testcluster.Response) {
+				var d struct {
+					Partitions []struct{ Replicas []int32 } `json:"partitions"`
+				}
+				if err := resp.JSON(&d); err != nil || len(d.Partitions) != 3 || len(d.Partitions[0].Replicas) != 2 {
+					t.Fatalf("created %s", resp.Body)
+				}
+			}},
+		{name: "create topic/exists", method: post, path: "/v1/topics", body: map[string]any{"name": f.topic}, status: conflict, code: "TOPIC_ALREADY_EXISTS"},
+		{name: "create topic/invalid name", method: post, path: "/v1/topics", body: map[string]any{"name": "a/b"}, status: bad, code: "INVALID_TOPIC_NAME"},
+		{name: "create topic/name ..", method: post, path: "/v1/topics", body: map[string]any{"name": ".."}, status: bad, code: "INVALID_TOPIC_NAME"},
+		{name: "create topic/too many replicas", method: post, path: "/v1/topics", body: map[string]any{"name": newTopic + "x", "partitions": 1, "replicationFactor": 10000},
+			status: bad, code: "INVALID_REPLICA_ASSIGNMENT"},
+		{name: "create topic/body over 1 MiB", method: post, path: "/v1/topics", body: `{"name":"` + strings.Repeat("a", 1<<20) + `"}`,
+			status: http.StatusRequestEntityTooLarge, code: "PAYLOAD_TOO_LARGE"},
+		{name: "get topic", method: get, path: "/v1/topics/" + newTopic, status: http.StatusOK},
+		{name: "get topic/stale", method: get, path: "/v1/topics/" + newTopic + "?stale=true", status: http.StatusOK},
+		{name: "get topic/unknown", method: get, path: "/v1/topics/" + f.missingTopic, status: notFound, code: "TOPIC_NOT_FOUND"},
+		{name: "fetch/broker snapshot", method: post, path: "/v1/metadata/fetch", body: map[string]any{"brokerId": f.b(1)}, status: http.StatusOK, check: hasMode("snapshot")},
+		{name: "fetch/broker diff", method: post, path: "/v1/metadata/fetch", body: map[string]any{"brokerId": f.b(1), "offset": 1}, status: http.StatusOK},
+		{name: "fetch/unknown broker", method: post, path: "/v1/metadata/fetch", body: map[string]any{"brokerId": f.b(99)}, status: notFound, code: "BROKER_NOT_FOUND"},
+		{name: "fetch/unknown field", method: post, path: "/v1/metadata/fetch", body: map[string]any{"brokerId": f.b(1), "since": 1}, status: bad, code: "INVALID_REQUEST"},
+		{name: "fetch/client snapshot", method: get, path: "/v1/metadata", status: http.StatusOK, check: hasMode("snapshot")},
+		{name: "fetch/client bad offset", method: get, path: "/v1/metadata?offset=x", status: bad, code: "INVALID_REQUEST"},
+		{name: "log/page", method: get, path: "/v1/log?limit=5", status: http.StatusOK},
+		{name: "log/bad limit", method: get, path: "/v1/log?limit=0", status: bad, code: "INVALID_REQUEST"},
+		{name: "snapshots/take", method: post, path: "/v1/snapshots", status: http.StatusCreated},
+		{name: "snapshots/list", method: get, path: "/v1/snapshots", status: http.StatusOK},
+		{name: "snapshots/latest", method: get, path: "/v1/snapshots/latest", status: http.StatusOK},
+		{name: "quorum", method: get, path: "/v1/quorum", status: http.StatusOK, check: func(t *testing.T, resp *testcluster.Response) {
+			var q struct {
+				LeaderID uint64            `json:"leaderId"`
+				Voters   []json.RawMessage `json:"voters"`
+			}
+			if err := resp.JSON(&q); err != nil || q.LeaderID == 0 || len(q.Voters) != 3 {
+				t.Fatalf("quorum %s", resp.Body)
+			}
+		}},
+		{name: "unknown endpoint", method: get, path: "/v1/nope", status: bad, code: "INVALID_REQUEST"},
+	}
+}
+
+func entityCases(c *testcluster.Cluster, node uint64, f *apiFixture) []apiCase {
 	const (
 		post, get, patch, del   = http.MethodPost, http.MethodGet, http.MethodPatch, http.MethodDelete
 		bad, notFound, conflict = http.StatusBadRequest, http.StatusNotFound, http.StatusConflict

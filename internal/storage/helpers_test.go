@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -287,3 +288,20 @@ func indexes(infos []SnapshotInfo) []uint64 {
 }
 
 func equalIndexes(a, b []uint64) bool { return slices.Equal(a, b) }
+
+// snapTime is a fixed creation time for snapshot files written by tests.
+var snapTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func patchFileSize(t testing.TB, path string, size int64) {
+	t.Helper()
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func removeFile(t testing.TB, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -90,36 +90,43 @@ func replayWAL(segs []segment) (*replayResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("storage: read WAL segment: %w", err)
 		}
-		frames := 0
-		end, bad, err := scanSegment(data, func(off int, f frame) error {
-			frames++
-			if reason := res.apply(f); reason != "" {
-				return &CorruptError{File: s.path, Offset: int64(off), Reason: reason}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := res.replaySegment(s.path, data, i == len(segs)-1); err != nil {
 			return nil, err
-		}
-		last := i == len(segs)-1
-		if bad != nil {
-			corrupt := &CorruptError{File: s.path, Offset: int64(bad.offset), Reason: bad.reason}
-			if !last {
-				corrupt.Reason += " (in a segment that is not the newest)"
-				return nil, corrupt
-			}
-			if next := nextValidFrame(data, bad.offset+1); next >= 0 {
-				corrupt.Reason += fmt.Sprintf(" (a valid frame follows at offset %d)", next)
-				return nil, corrupt
-			}
-			res.torn, res.tornReason = int64(bad.offset), bad.reason
-			res.tornEnd = int64(bad.offset + lastNonZero(data[bad.offset:]) + 1)
-		}
-		if last {
-			res.tailEnd, res.tailFrames = int64(end), frames
 		}
 	}
 	return res, nil
+}
+
+// replaySegment replays one segment's bytes; last says it is the newest.
+func (res *replayResult) replaySegment(path string, data []byte, last bool) error {
+	frames := 0
+	end, bad, err := scanSegment(data, func(off int, f frame) error {
+		frames++
+		if reason := res.apply(f); reason != "" {
+			return &CorruptError{File: path, Offset: int64(off), Reason: reason}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if bad != nil {
+		corrupt := &CorruptError{File: path, Offset: int64(bad.offset), Reason: bad.reason}
+		if !last {
+			corrupt.Reason += " (in a segment that is not the newest)"
+			return corrupt
+		}
+		if next := nextValidFrame(data, bad.offset+1); next >= 0 {
+			corrupt.Reason += fmt.Sprintf(" (a valid frame follows at offset %d)", next)
+			return corrupt
+		}
+		res.torn, res.tornReason = int64(bad.offset), bad.reason
+		res.tornEnd = int64(bad.offset + lastNonZero(data[bad.offset:]) + 1)
+	}
+	if last {
+		res.tailEnd, res.tailFrames = int64(end), frames
+	}
+	return nil
 }
 
 // apply replays one verified frame, returning why it is corrupt if it is.

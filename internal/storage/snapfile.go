@@ -130,6 +130,7 @@ func snapshotInfo(path string, file []byte, md raftpb.SnapshotMetadata, createdA
 // writeSnapshotFile makes snap durable under dir (temp, fsync, rename,
 // fsync dir).
 func writeSnapshotFile(dir string, snap *raftpb.Snapshot, now time.Time) (SnapshotInfo, error) {
+	now = time.Unix(0, now.UnixNano()) // what reading the file back gives
 	b, err := encodeSnapshot(snap, now)
 	if err != nil {
 		return SnapshotInfo{}, err

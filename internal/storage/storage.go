@@ -363,7 +363,9 @@ func (s *Storage) addSnapshot(info SnapshotInfo) {
 // entries all precede it (never the segment in use). Returns
 // raft.ErrCompacted if compactIndex is not past the current compaction
 // point, and an error if it is beyond the last index or the newest snapshot
-// (the entries after the snapshot must stay recoverable).
+// (the entries after the snapshot must stay recoverable). A segment that
+// could not be deleted is reported as an error but leaves Storage usable;
+// the in-memory compaction has happened either way.
 func (s *Storage) Compact(compactIndex uint64) error {
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
@@ -381,10 +383,12 @@ func (s *Storage) Compact(compactIndex uint64) error {
 	s.memMu.Lock()
 	s.mem.compact(compactIndex)
 	s.memMu.Unlock()
-	if err := s.wal.removeBefore(compactIndex); err != nil {
+	if err := s.wal.flush(); err != nil {
 		return s.fail(err)
 	}
-	return nil
+	// A segment that cannot be deleted only costs disk space: report it,
+	// but the WAL stays usable.
+	return s.wal.removeBefore(compactIndex)
 }
 
 // Snapshots lists the valid snapshot files, newest first. Safe from any

@@ -282,11 +282,9 @@ func (w *wal) removeBefore(compactIndex uint64) error {
 		return nil
 	}
 	// NB: the remaining segments' head frames replace what is deleted, so
-	// they must be durable first.
+	// they must be durable first: the caller syncs (see flush).
 	if w.unsynced {
-		if err := w.sync(); err != nil {
-			return err
-		}
+		return errors.New("storage: remove WAL segments: unsynced frames")
 	}
 	var errs []error
 	removed := 0
@@ -308,6 +306,14 @@ func (w *wal) removeBefore(compactIndex uint64) error {
 		return fmt.Errorf("storage: remove WAL segments: %w", err)
 	}
 	return nil
+}
+
+// flush fdatasyncs frames written without a sync, if any.
+func (w *wal) flush() error {
+	if !w.unsynced {
+		return nil
+	}
+	return w.sync()
 }
 
 // close flushes unsynced frames and closes the active segment.

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFlagsFallBackToYaktEnvironment(t *testing.T) {
+	t.Setenv("YAKT_NODE_ID", "7")
+	t.Setenv("YAKT_DATA_DIR", "/from/env")
+	t.Setenv("YAKT_ELECTION_TIMEOUT", "3s")
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	id := fs.Uint64("node-id", 0, "")
+	dir := fs.String("data-dir", "", "")
+	var nf nodeFlags
+	nf.register(fs)
+	if err := parseFlags(fs, []string{"--data-dir", "/from/flag"}); err != nil {
+		t.Fatal(err)
+	}
+	if *id != 7 {
+		t.Errorf("--node-id from YAKT_NODE_ID = %d, want 7", *id)
+	}
+	if *dir != "/from/flag" {
+		t.Errorf("--data-dir = %q: a flag on the command line must win over YAKT_DATA_DIR", *dir)
+	}
+	if nf.electionTimeout != 3*time.Second {
+		t.Errorf("--election-timeout from YAKT_ELECTION_TIMEOUT = %v", nf.electionTimeout)
+	}
+}
+
+func TestBadEnvironmentValueNamesTheVariable(t *testing.T) {
+	t.Setenv("YAKT_NODE_ID", "seven")
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.Uint64("node-id", 0, "")
+	err := parseFlags(fs, nil)
+	if err == nil || !strings.Contains(err.Error(), "YAKT_NODE_ID") {
+		t.Fatalf("err = %v, want one naming YAKT_NODE_ID", err)
+	}
+}
+
+func TestServerRefusesBadFlags(t *testing.T) {
+	tests := map[string][]string{
+		"no voters":             {"server", "--node-id", "1", "--data-dir", "/tmp/x"},
+		"node not a voter":      {"server", "--node-id", "4", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1"},
+		"no data dir":           {"server", "--node-id", "1", "--voters", "1@127.0.0.1:1"},
+		"malformed voter":       {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1-127.0.0.1:1"},
+		"dev with 4 nodes":      {"dev", "--nodes", "4"},
+		"unknown command":       {"serve"},
+		"election <= heartbeat": {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1", "--election-timeout", "100ms"},
+	}
+	for name, args := range tests {
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(args, &out, &errOut); code != 2 {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, errOut.String())
+			}
+			if errOut.Len() == 0 {
+				t.Fatal("no error message")
+			}
+		})
+	}
+}

@@ -73,9 +73,9 @@ func (c *Controller) Topic(ctx context.Context, name string, stale bool) (TopicD
 	return TopicDetail{Topic: t, Partitions: parts}, nil
 }
 
-// placePartitions assigns replicas round-robin over ALIVE brokers in id
-// order, each partition starting one broker further, so leaders (the first
-// replica) spread evenly. replicationFactor defaults to min(3, ALIVE).
+// placePartitions places replicas over the ALIVE brokers with
+// assignReplicas (rack-aware round robin); the first replica leads and
+// the ISR is all replicas. replicationFactor defaults to min(3, ALIVE).
 func placePartitions(img *metadata.Image, topicUUID string, partitions, replicationFactor *int32) ([]*metadata.PartitionRecord, error) {
 	n := int32(1)
 	if partitions != nil {
@@ -84,10 +84,10 @@ func placePartitions(img *metadata.Image, topicUUID string, partitions, replicat
 	if n < 1 || n > MaxPartitionsPerRequest {
 		return nil, metadata.Errorf(metadata.CodeInvalidRequest, "partitions must be 1..%d, got %d", MaxPartitionsPerRequest, n)
 	}
-	var alive []int32
+	var alive []placedBroker
 	for _, b := range img.Brokers() {
 		if b.BrokerStatus == metadata.StatusAlive {
-			alive = append(alive, b.BrokerID)
+			alive = append(alive, placedBroker{id: b.BrokerID, rack: b.RackID})
 		}
 	}
 	rf := int32(min(3, len(alive)))
@@ -101,13 +101,9 @@ func placePartitions(img *metadata.Image, topicUUID string, partitions, replicat
 		return nil, metadata.Errorf(metadata.CodeInvalidReplicaAssignment, "replicationFactor %d exceeds the %d ALIVE brokers", rf, len(alive))
 	}
 	out := make([]*metadata.PartitionRecord, n)
-	for p := range n {
-		replicas := make([]int32, rf)
-		for k := range rf {
-			replicas[k] = alive[(int(p)+int(k))%len(alive)]
-		}
+	for p, replicas := range assignReplicas(alive, int(n), int(rf)) {
 		out[p] = &metadata.PartitionRecord{
-			PartitionID: p, TopicUUID: topicUUID,
+			PartitionID: int32(p), TopicUUID: topicUUID,
 			Replicas: replicas, ISR: append([]int32(nil), replicas...),
 			RemovingReplicas: []int32{}, AddingReplicas: []int32{},
 			Leader: replicas[0],

@@ -1,0 +1,102 @@
+package controller
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestAssignReplicasOverManyShapes checks placement properties over every
+// combination of broker count, rack count, replication factor and
+// partition count in a range: replicas distinct; no two replicas of a
+// partition in one rack when there are at least rf racks; leaders spread
+// evenly (counts differ by at most one); replicas spread evenly when racks
+// are the same size.
+func TestAssignReplicasOverManyShapes(t *testing.T) {
+	for brokers := 1; brokers <= 9; brokers++ {
+		for racks := 0; racks <= 4; racks++ { // 0: no rack information
+			for rf := 1; rf <= min(brokers, 4); rf++ {
+				for _, parts := range []int{1, 2, 7, 12, 30} {
+					name := fmt.Sprintf("brokers=%d/racks=%d/rf=%d/partitions=%d", brokers, racks, rf, parts)
+					bs := make([]placedBroker, brokers)
+					rackOf := map[int32]string{}
+					for i := range bs {
+						bs[i] = placedBroker{id: int32(100 + i)}
+						if racks > 0 {
+							bs[i].rack = fmt.Sprintf("r%d", i%racks)
+						}
+						rackOf[bs[i].id] = rackKey(bs[i])
+					}
+					seen := map[string]bool{}
+					for _, b := range bs {
+						seen[rackKey(b)] = true
+					}
+					distinctRacks := len(seen)
+
+					got := assignReplicas(bs, parts, rf)
+					if len(got) != parts {
+						t.Fatalf("%s: %d partitions placed", name, len(got))
+					}
+					leaders := map[int32]int{}
+					replicas := map[int32]int{}
+					for p, reps := range got {
+						if len(reps) != rf {
+							t.Fatalf("%s: partition %d has %d replicas %v", name, p, len(reps), reps)
+						}
+						ids, rks := map[int32]bool{}, map[string]bool{}
+						for _, r := range reps {
+							if ids[r] {
+								t.Fatalf("%s: partition %d repeats broker %d: %v", name, p, r, reps)
+							}
+							ids[r] = true
+							rks[rackOf[r]] = true
+							replicas[r]++
+						}
+						if distinctRacks >= rf && len(rks) != rf {
+							t.Fatalf("%s: partition %d shares a rack with %d racks available: %v", name, p, distinctRacks, reps)
+						}
+						leaders[reps[0]]++
+					}
+					if spread(leaders, bs, parts >= brokers) > 1 {
+						t.Fatalf("%s: leaders uneven: %v", name, leaders)
+					}
+					balanced := racks == 0 || brokers%racks == 0
+					if balanced && parts%brokers == 0 && spread(replicas, bs, true) > 1 {
+						t.Fatalf("%s: replicas uneven: %v", name, replicas)
+					}
+				}
+			}
+		}
+	}
+}
+
+// spread is max-min of counts over the brokers (absent counts as 0 when
+// every broker is expected to get some).
+func spread(counts map[int32]int, bs []placedBroker, all bool) int {
+	lo, hi := int(^uint(0)>>1), 0
+	for _, b := range bs {
+		c, ok := counts[b.id]
+		if !ok && !all {
+			continue
+		}
+		lo, hi = min(lo, c), max(hi, c)
+	}
+	if hi == 0 {
+		return 0
+	}
+	return hi - lo
+}
+
+func TestAssignReplicasIsDeterministicAndRackAlternated(t *testing.T) {
+	bs := []placedBroker{{1, "b"}, {2, "a"}, {3, "b"}, {4, "a"}, {5, "c"}}
+	order := rackAlternated(bs)
+	want := []int32{2, 1, 5, 4, 3}
+	for i, b := range order {
+		if b.id != want[i] {
+			t.Fatalf("rack-alternated order %v, want %v", order, want)
+		}
+	}
+	a, b := assignReplicas(bs, 10, 3), assignReplicas(bs, 10, 3)
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("two runs differ: %v vs %v", a, b)
+	}
+}

@@ -265,3 +265,12 @@ func (c *Client) Quorum(ctx context.Context) (Quorum, error) {
 	_, err := c.do(ctx, http.MethodGet, "/v1/quorum", nil, &out)
 	return out, err
 }
+
+// AlterISR reports a partition's in-sync replicas; broker must lead the
+// partition and epoch be its current partitionEpoch.
+func (c *Client) AlterISR(ctx context.Context, topic string, partition, broker int32, epoch int64, isr []int32) (Record, Meta, error) {
+	var out Record
+	body := map[string]any{"brokerId": broker, "partitionEpoch": epoch, "ISR": isr}
+	meta, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/topics/%s/partitions/%d/isr", url.PathEscape(topic), partition), body, &out)
+	return out, meta, err
+}

@@ -89,3 +89,20 @@ func (s *Server) serveAllocateProducerIDs(w http.ResponseWriter, r *http.Request
 	out, offset, err := s.ctrl.AllocateProducerIDs(ctx, req)
 	s.replyWrite(w, r, http.StatusCreated, out, offset, err)
 }
+
+func (s *Server) serveAlterISR(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "partitionId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req controller.AlterISRRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	rec, offset, err := s.ctrl.AlterISR(ctx, r.PathValue("name"), id, req)
+	s.replyWrite(w, r, http.StatusOK, rec, offset, err)
+}

@@ -82,6 +82,7 @@ var routes = []route{
 	{"GET /v1/topics/{name}", (*Server).serveGetTopic, false},
 	{"POST /v1/topics/{name}/partitions", (*Server).serveCreatePartition, true},
 	{"GET /v1/topics/{name}/partitions/{partitionId}", (*Server).serveGetPartition, false},
+	{"POST /v1/topics/{name}/partitions/{partitionId}/isr", (*Server).serveAlterISR, true},
 	{"POST /v1/topics/{name}/partitions/{partitionId}/replicas", (*Server).serveAddReplica, true},
 	{"DELETE /v1/topics/{name}/partitions/{partitionId}/replicas/{brokerId}", (*Server).serveRemoveReplica, true},
 }

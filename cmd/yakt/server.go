@@ -22,6 +22,7 @@ type nodeFlags struct {
 	snapshotInterval time.Duration
 	requestTimeout   time.Duration
 	fullFetchAfter   time.Duration
+	sessionTimeout   time.Duration
 	logLevel         string
 }
 
@@ -32,6 +33,7 @@ func (nf *nodeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&nf.snapshotInterval, "snapshot-interval", time.Hour, "also snapshot on this interval when anything changed")
 	fs.DurationVar(&nf.requestTimeout, "request-timeout", 5*time.Second, "how long a write waits to commit before 504 TIMEOUT")
 	fs.DurationVar(&nf.fullFetchAfter, "full-fetch-after", 10*time.Minute, "a metadata fetch by a timestamp older than this gets a full snapshot")
+	fs.DurationVar(&nf.sessionTimeout, "broker-session-timeout", 9*time.Second, "the leader fences a broker that has not heartbeated (BrokerMgmt fetch) for this long")
 	fs.StringVar(&nf.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -45,6 +47,7 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 	cfg.SnapshotInterval = nf.snapshotInterval
 	cfg.RequestTimeout = nf.requestTimeout
 	cfg.FullFetchAfter = nf.fullFetchAfter
+	cfg.BrokerSessionTimeout = nf.sessionTimeout
 	return nil
 }
 

@@ -70,7 +70,7 @@ var routes = []route{
 	{"PATCH /v1/brokers/{brokerId}", (*Server).servePatchBroker, true},
 	{"GET /v1/log", (*Server).serveLog, false},
 	{"GET /v1/metadata", (*Server).serveClientFetch, false},
-	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false},
+	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, true}, // the heartbeat must reach the leader
 	{"POST /v1/producer-ids", (*Server).serveAllocateProducerIDs, true},
 	{"GET /v1/quorum", (*Server).serveQuorum, false},
 	{"GET /v1/snapshots", (*Server).serveListSnapshots, false},

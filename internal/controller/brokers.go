@@ -125,6 +125,7 @@ func (c *Controller) RegisterBroker(ctx context.Context, req RegisterBrokerReque
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
+	c.Heartbeat(reg.id) // registering starts the broker's session
 	return applied[0], applied[0].Offset, nil
 }
 
@@ -326,12 +327,20 @@ func (c *Controller) UnregisterBroker(ctx context.Context, id int32) (metadata.R
 }
 
 func buildUnregisterBroker(img metadata.Reader, id int32) ([]metadata.Record, error) {
+	return buildBrokerDeparture(img, id, metadata.StatusClosed)
+}
+
+// buildBrokerDeparture is the batch that takes broker id out of service
+// with the given status (CLOSED on unregister, FENCED when its session
+// expires): the registration change, epoch + 1, and for every partition it
+// leads the next state without it.
+func buildBrokerDeparture(img metadata.Reader, id int32, status string) ([]metadata.Record, error) {
 	cur, err := activeBroker(img, id)
 	if err != nil {
 		return nil, err
 	}
 	change := brokerChange(cur)
-	change.BrokerStatus = metadata.StatusClosed
+	change.BrokerStatus = status
 	recs := []metadata.Record{{Body: change}}
 	// NB: alive must not count the broker that is leaving; it is still
 	// ALIVE in img.

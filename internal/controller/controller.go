@@ -31,7 +31,10 @@ type Config struct {
 	// FullFetchAfter: a fetch by an older timestamp gets a snapshot
 	// (default DefaultFullFetchAfter).
 	FullFetchAfter time.Duration
-	Logger         *slog.Logger
+	// BrokerSessionTimeout: an ALIVE broker silent for longer is FENCED
+	// (default DefaultBrokerSessionTimeout).
+	BrokerSessionTimeout time.Duration
+	Logger               *slog.Logger
 }
 
 // Controller runs API operations: reads against the local image after a
@@ -44,6 +47,8 @@ type Controller struct {
 	log     *slog.Logger
 
 	fullFetchAfter time.Duration
+	sessionTimeout time.Duration
+	live           liveness
 	pids           pidReservation // leader-side producer-id blocks handed out ahead of commit
 }
 
@@ -65,8 +70,11 @@ func New(cfg Config) *Controller {
 	if cfg.FullFetchAfter <= 0 {
 		cfg.FullFetchAfter = DefaultFullFetchAfter
 	}
+	if cfg.BrokerSessionTimeout <= 0 {
+		cfg.BrokerSessionTimeout = DefaultBrokerSessionTimeout
+	}
 	return &Controller{node: cfg.Node, state: cfg.State, clock: cfg.Clock, newUUID: cfg.NewUUID, log: cfg.Logger,
-		fullFetchAfter: cfg.FullFetchAfter}
+		fullFetchAfter: cfg.FullFetchAfter, sessionTimeout: cfg.BrokerSessionTimeout}
 }
 
 // Image returns the state to read from: after a linearizable read barrier,

@@ -59,6 +59,7 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 		if _, ok := img.Broker(*req.BrokerID); !ok {
 			return FetchResponse{}, metadata.Errorf(metadata.CodeBrokerNotFound, "broker %d is not registered", *req.BrokerID)
 		}
+		c.Heartbeat(*req.BrokerID) // BrokerMgmt fetches are the broker's heartbeat
 	}
 	if req.Offset == nil && req.Timestamp == nil {
 		return c.snapshotResponse(req.Client), nil

@@ -44,7 +44,12 @@ type Config struct {
 	CompactionMargin uint64
 	SegmentSizeBytes int64
 	RequestTimeout   time.Duration
-	FullFetchAfter   time.Duration    // default controller.DefaultFullFetchAfter
+	FullFetchAfter   time.Duration // default controller.DefaultFullFetchAfter
+	// BrokerSessionTimeout: default controller.DefaultBrokerSessionTimeout.
+	BrokerSessionTimeout time.Duration
+	// LivenessInterval is how often the leader checks broker sessions
+	// (default 1s); 0 with a test clock is fine, tests call FenceExpired.
+	LivenessInterval time.Duration
 	Clock            controller.Clock // default the system clock; tests inject one
 
 	// Registry receives the node's metrics; nil creates a private one.
@@ -54,13 +59,17 @@ type Config struct {
 
 // Server is a running node.
 type Server struct {
-	cfg    Config
-	Node   *raftnode.Node
-	State  *controller.StateMachine
-	http   *http.Server
-	httpL  net.Listener
-	log    *slog.Logger
-	served chan struct{}
+	cfg        Config
+	Node       *raftnode.Node
+	State      *controller.StateMachine
+	Controller *controller.Controller
+	http       *http.Server
+	httpL      net.Listener
+	log        *slog.Logger
+	served     chan struct{} // closed when http.Serve returns
+
+	stopLiveness context.CancelFunc
+	livenessDone chan struct{} // closed when the liveness loop returns
 }
 
 // Start binds the listeners (when not given), starts the node and serves
@@ -116,13 +125,13 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctrl := controller.New(controller.Config{Node: node, State: state, Logger: log,
-		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter})
+		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter, BrokerSessionTimeout: cfg.BrokerSessionTimeout})
 	apiServer := api.New(api.Config{
 		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, Logger: log,
 	})
 	s := &Server{
-		cfg: cfg, Node: node, State: state, httpL: httpL, log: log, served: make(chan struct{}),
+		cfg: cfg, Node: node, State: state, Controller: ctrl, httpL: httpL, log: log, served: make(chan struct{}),
 		http: &http.Server{
 			Handler:           apiServer.Handler(),
 			ReadHeaderTimeout: 5 * time.Second,
@@ -130,6 +139,16 @@ func Start(cfg Config) (*Server, error) {
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}
+	if cfg.LivenessInterval <= 0 {
+		cfg.LivenessInterval = time.Second
+	}
+	livenessCtx, stopLiveness := context.WithCancel(context.Background())
+	s.stopLiveness = stopLiveness
+	s.livenessDone = make(chan struct{})
+	go func() {
+		defer close(s.livenessDone)
+		ctrl.RunLiveness(livenessCtx, cfg.LivenessInterval)
+	}()
 	go func() {
 		defer close(s.served)
 		if err := s.http.Serve(httpL); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -168,6 +187,8 @@ func (s *Server) Kill() {
 		s.http.Close()
 	}
 	<-s.served
+	s.stopLiveness()
+	<-s.livenessDone
 	s.Node.Stop()
 }
 

@@ -35,6 +35,9 @@ type Options struct {
 	RequestTimeout   time.Duration // default 5s
 	FullFetchAfter   time.Duration
 	Clock            controller.Clock // nil: system clock
+	// BrokerSessionTimeout and LivenessInterval: see server.Config.
+	BrokerSessionTimeout time.Duration
+	LivenessInterval     time.Duration
 }
 
 func (o *Options) defaults() {
@@ -49,6 +52,11 @@ func (o *Options) defaults() {
 	}
 	if o.SegmentSizeBytes == 0 {
 		o.SegmentSizeBytes = 1 << 20
+	}
+	if o.BrokerSessionTimeout == 0 {
+		// Tests register brokers without heartbeating them; only tests of
+		// liveness ask for fencing.
+		o.BrokerSessionTimeout = time.Hour
 	}
 }
 
@@ -141,6 +149,7 @@ func (c *Cluster) Start(id uint64) {
 			SnapshotEntries: c.opts.SnapshotEntries, CompactionMargin: c.opts.CompactionMargin,
 			SegmentSizeBytes: c.opts.SegmentSizeBytes, RequestTimeout: c.opts.RequestTimeout,
 			FullFetchAfter: c.opts.FullFetchAfter, Clock: c.opts.Clock,
+			BrokerSessionTimeout: c.opts.BrokerSessionTimeout, LivenessInterval: c.opts.LivenessInterval,
 			Logger: testLogger(c.t, id),
 		})
 		if err == nil {

@@ -1,0 +1,110 @@
+package testcluster_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/yakt/yakt/internal/testcluster"
+)
+
+// TestSilentBrokerIsFencedAndNoMassFencingAfterFailover drives broker
+// liveness with an injected clock: a broker silent past the session
+// timeout is FENCED and loses leadership to an ALIVE ISR member; after a
+// leader failover every broker gets a full session before anyone is fenced.
+func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
+	clock := testcluster.NewFakeClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+	c := testcluster.New(t, testcluster.Options{Clock: clock, BrokerSessionTimeout: 9 * time.Second, LivenessInterval: time.Hour})
+	lead := c.MustLeader()
+	ctx := ctxFor(t, 30*time.Second)
+	must := func(node uint64, method, path string, body any, status int) *testcluster.Response {
+		t.Helper()
+		resp, err := c.Do(ctx, node, method, path, body)
+		if err != nil || resp.Status != status {
+			t.Fatalf("%s %s = %v %v, want %d", method, path, err, resp, status)
+		}
+		return resp
+	}
+	for id := 1; id <= 3; id++ {
+		must(lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated)
+	}
+	must(lead, http.MethodPost, "/v1/topics", map[string]any{"name": "live"}, http.StatusCreated)
+	for p, reps := range [][]int{{1, 2, 3}, {2, 1}, {1}} {
+		must(lead, http.MethodPost, "/v1/topics/live/partitions", map[string]any{"partitionId": p, "replicas": reps}, http.StatusCreated)
+	}
+	heartbeat := func(node uint64, ids ...int) {
+		t.Helper()
+		for _, id := range ids {
+			must(node, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": 0}, http.StatusOK)
+		}
+	}
+	fence := func(node uint64) []int32 {
+		t.Helper()
+		got, err := c.Server(node).Controller.FenceExpired(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		return got
+	}
+
+	// Brokers 2 and 3 heartbeat (through a follower: forwarded to the
+	// leader); broker 1 falls silent.
+	f := followers(c, lead)[0]
+	clock.Advance(5 * time.Second)
+	heartbeat(f, 2, 3)
+	if got := fence(lead); len(got) != 0 {
+		t.Fatalf("fenced %v after 5 s", got)
+	}
+	clock.Advance(5 * time.Second) // broker 1: 10 s > 9 s
+	heartbeat(f, 2, 3)
+	if got := fence(lead); fmt.Sprint(got) != "[1]" {
+		t.Fatalf("fenced %v, want [1]", got)
+	}
+	var b struct {
+		BrokerStatus string `json:"brokerStatus"`
+		Epoch        int64  `json:"epoch"`
+	}
+	if err := must(f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK).JSON(&b); err != nil || b.BrokerStatus != "FENCED" || b.Epoch != 1 {
+		t.Fatalf("broker 1 after fencing: %+v %v", b, err)
+	}
+	type part struct {
+		Leader         int32   `json:"leader"`
+		ISR            []int32 `json:"ISR"`
+		PartitionEpoch int64   `json:"partitionEpoch"`
+	}
+	partition := func(id int) part {
+		var p part
+		if err := must(f, http.MethodGet, fmt.Sprintf("/v1/topics/live/partitions/%d", id), nil, http.StatusOK).JSON(&p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := partition(0); p.Leader != 2 || fmt.Sprint(p.ISR) != "[2 3]" || p.PartitionEpoch != 1 {
+		t.Fatalf("partition 0 (was led by 1): %+v, want leader 2, ISR [2 3], epoch 1", p)
+	}
+	if p := partition(1); p.Leader != 2 || p.PartitionEpoch != 0 {
+		t.Fatalf("partition 1 (led by 2) changed: %+v", p)
+	}
+	if p := partition(2); p.Leader != -1 {
+		t.Fatalf("partition 2 (only replica fenced): %+v, want leader -1", p)
+	}
+
+	// Failover: the new leader gives everyone a full session timeout.
+	c.Kill(lead)
+	newLead := c.MustLeader()
+	if got := fence(newLead); len(got) != 0 {
+		t.Fatalf("new leader fenced %v at once", got)
+	}
+	clock.Advance(8 * time.Second)
+	if got := fence(newLead); len(got) != 0 {
+		t.Fatalf("new leader fenced %v within the first session timeout", got)
+	}
+	heartbeat(newLead, 2)
+	clock.Advance(2 * time.Second) // broker 3: 10 s silent under the new leader; 2: 2 s
+	if got := fence(newLead); fmt.Sprint(got) != "[3]" {
+		t.Fatalf("after a full session under the new leader fenced %v, want [3]", got)
+	}
+}

@@ -217,11 +217,6 @@ func setOffset(w http.ResponseWriter, offset int64) {
 	w.Header().Set(HeaderOffset, strconv.FormatInt(offset, 10))
 }
 
-// notYet answers endpoints whose implementation has not landed.
-func (s *Server) notYet(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusNotImplemented, errorBody{Error: errorDetail{Code: "NOT_IMPLEMENTED", Message: r.Pattern + " is not implemented yet"}})
-}
-
 // contextWithExtra bounds a request by d instead of the default timeout.
 func contextWithExtra(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), d)

@@ -274,3 +274,13 @@ func (c *Client) AlterISR(ctx context.Context, topic string, partition, broker i
 	meta, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/topics/%s/partitions/%d/isr", url.PathEscape(topic), partition), body, &out)
 	return out, meta, err
 }
+
+// ControlledShutdown moves leadership and ISR membership off a broker
+// and fences it; it returns how many partitions changed leader.
+func (c *Client) ControlledShutdown(ctx context.Context, broker int32) (int, Meta, error) {
+	var out struct {
+		PartitionsMoved int `json:"partitionsMoved"`
+	}
+	meta, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/brokers/%d/shutdown", broker), nil, &out)
+	return out.PartitionsMoved, meta, err
+}

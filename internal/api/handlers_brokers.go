@@ -98,3 +98,15 @@ func (s *Server) replyWrite(w http.ResponseWriter, r *http.Request, status int, 
 	setOffset(w, offset)
 	writeJSON(w, status, v)
 }
+
+func (s *Server) serveShutdownBroker(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "brokerId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	out, offset, err := s.ctrl.ControlledShutdown(ctx, id)
+	s.replyWrite(w, r, http.StatusOK, out, offset, err)
+}

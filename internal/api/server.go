@@ -68,6 +68,7 @@ var routes = []route{
 	{"DELETE /v1/brokers/{brokerId}", (*Server).serveUnregisterBroker, true},
 	{"GET /v1/brokers/{brokerId}", (*Server).serveGetBroker, false},
 	{"PATCH /v1/brokers/{brokerId}", (*Server).servePatchBroker, true},
+	{"POST /v1/brokers/{brokerId}/shutdown", (*Server).serveShutdownBroker, true},
 	{"GET /v1/log", (*Server).serveLog, false},
 	{"GET /v1/metadata", (*Server).serveClientFetch, false},
 	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, true}, // the heartbeat must reach the leader

@@ -352,7 +352,7 @@ func buildBrokerDeparture(img metadata.Reader, id int32, status string) ([]metad
 			}
 			if len(recs) > MaxPartitionsPerRequest {
 				return nil, metadata.Errorf(metadata.CodePayloadTooLarge,
-					"broker %d leads more than %d partitions; move leadership off it before unregistering", id, MaxPartitionsPerRequest)
+					"broker %d leads more than %d partitions, more than one batch may change; move leadership off it first", id, MaxPartitionsPerRequest)
 			}
 			next := withoutBroker(p, id, alive)
 			recs = append(recs, metadata.Record{Body: &next})

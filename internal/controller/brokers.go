@@ -355,6 +355,12 @@ func buildBrokerDeparture(img metadata.Reader, id int32, status string) ([]metad
 					"broker %d leads more than %d partitions, more than one batch may change; move leadership off it first", id, MaxPartitionsPerRequest)
 			}
 			next := withoutBroker(p, id, alive)
+			if status == metadata.StatusFenced && len(next.ISR) == 0 {
+				// Kafka's rule: the ISR never empties. The fenced broker
+				// stays its last member, so the partition, offline now,
+				// gets it back as leader when it returns (see Unfence).
+				next.ISR = []int32{id}
+			}
 			recs = append(recs, metadata.Record{Body: &next})
 		}
 	}

@@ -60,6 +60,9 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 			return FetchResponse{}, metadata.Errorf(metadata.CodeBrokerNotFound, "broker %d is not registered", *req.BrokerID)
 		}
 		c.Heartbeat(*req.BrokerID) // BrokerMgmt fetches are the broker's heartbeat
+		if err := c.maybeUnfence(ctx, *req.BrokerID, req.Offset); err != nil {
+			return FetchResponse{}, err
+		}
 	}
 	if req.Offset == nil && req.Timestamp == nil {
 		return c.snapshotResponse(req.Client), nil

@@ -88,8 +88,23 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 	if p := partition(1); p.Leader != 2 || p.PartitionEpoch != 0 {
 		t.Fatalf("partition 1 (led by 2) changed: %+v", p)
 	}
-	if p := partition(2); p.Leader != -1 {
-		t.Fatalf("partition 2 (only replica fenced): %+v, want leader -1", p)
+	if p := partition(2); p.Leader != -1 || fmt.Sprint(p.ISR) != "[1]" {
+		t.Fatalf("partition 2 (only replica fenced): %+v, want leader -1 with 1 kept as last ISR member", p)
+	}
+
+	// Broker 1 comes back. Until its fetch offset reaches its own
+	// registration it stays FENCED; then it is ALIVE again (epoch + 1) and
+	// the partition it was the last ISR member of gets it back as leader.
+	heartbeat(f, 1) // offset 0: not caught up
+	if err := must(f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK).JSON(&b); err != nil || b.BrokerStatus != "FENCED" {
+		t.Fatalf("broker 1 unfenced before catching up: %+v %v", b, err)
+	}
+	must(f, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": 1, "offset": c.Server(lead).Node.AppliedIndex()}, http.StatusOK)
+	if err := must(f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK).JSON(&b); err != nil || b.BrokerStatus != "ALIVE" || b.Epoch != 2 {
+		t.Fatalf("broker 1 after catching up: %+v %v, want ALIVE at epoch 2", b, err)
+	}
+	if p := partition(2); p.Leader != 1 || fmt.Sprint(p.ISR) != "[1]" || p.PartitionEpoch != 2 {
+		t.Fatalf("offline partition 2 after broker 1 returned: %+v, want leader 1, ISR [1], epoch 2", p)
 	}
 
 	// Failover: the new leader gives everyone a full session timeout.
@@ -102,8 +117,8 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 	if got := fence(newLead); len(got) != 0 {
 		t.Fatalf("new leader fenced %v within the first session timeout", got)
 	}
-	heartbeat(newLead, 2)
-	clock.Advance(2 * time.Second) // broker 3: 10 s silent under the new leader; 2: 2 s
+	heartbeat(newLead, 1, 2)
+	clock.Advance(2 * time.Second) // broker 3: 10 s silent under the new leader; 1 and 2: 2 s
 	if got := fence(newLead); fmt.Sprint(got) != "[3]" {
 		t.Fatalf("after a full session under the new leader fenced %v, want [3]", got)
 	}

@@ -1,0 +1,82 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/yakt/yakt/internal/metadata"
+)
+
+// registrationOffset is the offset of broker id's newest RegisterBrokerRecord
+// as far as this node can tell: found in the retained tail, or, when the
+// tail no longer reaches it, the offset the tail starts after (everything
+// before is in the snapshot the broker must have loaded).
+func (c *Controller) registrationOffset(id int32) int64 {
+	tail := c.state.Tail()
+	floor := tail.FirstOffset() - 1
+	recs, err := tail.Since(floor, 0)
+	if err != nil {
+		return c.state.Image().Offset()
+	}
+	reg := floor
+	for _, r := range recs {
+		if b, ok := r.Body.(*metadata.RegisterBrokerRecord); ok && b.BrokerID == id {
+			reg = r.Offset
+		}
+	}
+	return reg
+}
+
+// maybeUnfence unfences a FENCED broker that heartbeats with a fetch
+// offset that has reached its registration: ALIVE, epoch + 1, and every
+// offline partition whose ISR holds it gets it back as leader, in one
+// atomic batch. It runs on the leader from a BrokerMgmt fetch.
+func (c *Controller) maybeUnfence(ctx context.Context, id int32, fetchOffset *int64) error {
+	if !c.node.IsLeader() || fetchOffset == nil {
+		return nil
+	}
+	if b, ok := c.state.Image().Broker(id); !ok || b.BrokerStatus != metadata.StatusFenced {
+		return nil
+	}
+	if *fetchOffset < c.registrationOffset(id) {
+		return nil // not caught up with its own registration yet
+	}
+	_, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		return buildUnfence(img, id)
+	}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
+	if err == nil {
+		c.log.Info("unfenced broker: heartbeating and caught up", "broker", id)
+	}
+	if errors.Is(err, errNotFenced) {
+		return nil
+	}
+	return err
+}
+
+func buildUnfence(img metadata.Reader, id int32) ([]metadata.Record, error) {
+	cur, ok := img.Broker(id)
+	if !ok || cur.BrokerStatus != metadata.StatusFenced {
+		return nil, errNotFenced
+	}
+	change := brokerChange(cur)
+	change.BrokerStatus = metadata.StatusAlive
+	recs := []metadata.Record{{Body: change}}
+	for _, t := range img.Topics() {
+		for _, p := range img.Partitions(t.TopicUUID) {
+			if p.Leader != metadata.NoLeader || !slices.Contains(p.ISR, id) {
+				continue
+			}
+			next := clonePartition(p)
+			next.Leader = id
+			next.PartitionEpoch++
+			recs = append(recs, metadata.Record{Body: &next})
+			if len(recs) > MaxPartitionsPerRequest+1 {
+				return nil, metadata.Errorf(metadata.CodePayloadTooLarge, "broker %d would regain more than %d partitions in one batch", id, MaxPartitionsPerRequest)
+			}
+		}
+	}
+	return recs, nil
+}
+
+var errNotFenced = metadata.Errorf(metadata.CodeBrokerNotActive, "broker is not FENCED")

@@ -269,3 +269,15 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = tWriter{}
+
+// WaitFor waits until cond holds, checking it every few milliseconds,
+// or returns ctx's error. Tests use it to wait on a condition rather than
+// sleeping for a guessed time.
+func WaitFor(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		if err := waitTick(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -155,18 +155,14 @@ func TestLeaderKilledNoAcknowledgedWriteLost(t *testing.T) {
 			}
 		}()
 	}
+	ackedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
 	waitAcked := func(n int) {
-		for {
-			mu.Lock()
-			got := len(acked)
-			mu.Unlock()
-			if got >= n {
-				return
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("only %d writes acknowledged, want %d", got, n)
-			}
-			time.Sleep(5 * time.Millisecond)
+		if err := testcluster.WaitFor(ctx, func() bool { return ackedCount() >= n }); err != nil {
+			t.Fatalf("only %d writes acknowledged, want %d: %v", ackedCount(), n, err)
 		}
 	}
 	waitAcked(40)
@@ -175,10 +171,7 @@ func TestLeaderKilledNoAcknowledgedWriteLost(t *testing.T) {
 	if newLead == lead {
 		t.Fatalf("leader %d still leads after being killed", lead)
 	}
-	mu.Lock()
-	before := len(acked)
-	mu.Unlock()
-	waitAcked(before + 40) // writes continue under the new leader
+	waitAcked(ackedCount() + 40) // writes continue under the new leader
 	close(stop)
 	wg.Wait()
 
@@ -253,11 +246,8 @@ func TestFiveNodesServeWithTwoDownAndRefuseWithThreeDown(t *testing.T) {
 	// With CheckQuorum the leader steps down once it cannot hear a quorum;
 	// from then on writes are refused at once, not left hanging.
 	ctx := ctxFor(t, 15*time.Second)
-	for c.Server(lead).Node.Leader() != 0 {
-		if ctx.Err() != nil {
-			t.Fatal("leader did not step down without a quorum")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := testcluster.WaitFor(ctx, func() bool { return c.Server(lead).Node.Leader() == 0 }); err != nil {
+		t.Fatalf("leader did not step down without a quorum: %v", err)
 	}
 	for _, id := range c.IDs() {
 		if c.Server(id) == nil {

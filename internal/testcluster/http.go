@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"testing"
+	"time"
 )
 
 // Response is a decoded HTTP answer.
@@ -74,4 +76,20 @@ func Do(ctx context.Context, client *http.Client, base, method, path string, bod
 		return nil, err
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// Must sends method path to node id and fails the test unless the answer
+// has the given status and error code ("" for none).
+func (c *Cluster) Must(t testing.TB, id uint64, method, path string, body any, status int, code string) *Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := c.Do(ctx, id, method, path, body)
+	if err != nil {
+		t.Fatalf("%s %s on node %d: %v", method, path, id, err)
+	}
+	if resp.Status != status || resp.ErrorCode() != code {
+		t.Fatalf("%s %s on node %d = %d %s, want %d %s", method, path, id, resp.Status, resp.Body, status, code)
+	}
+	return resp
 }

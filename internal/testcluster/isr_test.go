@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/yakt/yakt/internal/testcluster"
 )
@@ -12,27 +11,15 @@ import (
 func TestAlterISREndpoint(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{})
 	lead := c.MustLeader()
-	ctx := ctxFor(t, 30*time.Second)
-	must := func(node uint64, method, path string, body any, status int, code string) *testcluster.Response {
-		t.Helper()
-		resp, err := c.Do(ctx, node, method, path, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.Status != status || resp.ErrorCode() != code {
-			t.Fatalf("%s %s = %d %s, want %d %s", method, path, resp.Status, resp.Body, status, code)
-		}
-		return resp
-	}
 	for id := 1; id <= 4; id++ {
-		must(lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
+		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
 	}
-	must(lead, http.MethodPost, "/v1/topics", map[string]any{"name": "isr"}, http.StatusCreated, "")
-	must(lead, http.MethodPost, "/v1/topics/isr/partitions", map[string]any{"partitionId": 0, "replicas": []int{1, 2, 3}}, http.StatusCreated, "")
+	c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": "isr"}, http.StatusCreated, "")
+	c.Must(t, lead, http.MethodPost, "/v1/topics/isr/partitions", map[string]any{"partitionId": 0, "replicas": []int{1, 2, 3}}, http.StatusCreated, "")
 	isr := "/v1/topics/isr/partitions/0/isr"
 	alter := func(node uint64, broker int, epoch int, members []int, status int, code string) {
 		t.Helper()
-		must(node, http.MethodPost, isr, map[string]any{"brokerId": broker, "partitionEpoch": epoch, "ISR": members}, status, code)
+		c.Must(t, node, http.MethodPost, isr, map[string]any{"brokerId": broker, "partitionEpoch": epoch, "ISR": members}, status, code)
 	}
 
 	f := followers(c, lead)[0]
@@ -40,14 +27,14 @@ func TestAlterISREndpoint(t *testing.T) {
 	alter(lead, 1, 0, []int{1}, http.StatusConflict, "STALE_PARTITION_EPOCH")
 	alter(lead, 2, 1, []int{1, 2}, http.StatusConflict, "NOT_PARTITION_LEADER")
 	alter(lead, 1, 1, []int{1, 4}, http.StatusBadRequest, "INVALID_REPLICA_ASSIGNMENT") // 4 is not a replica
-	must(lead, http.MethodPatch, "/v1/brokers/3", map[string]any{"brokerStatus": "FENCED"}, http.StatusOK, "")
+	c.Must(t, lead, http.MethodPatch, "/v1/brokers/3", map[string]any{"brokerStatus": "FENCED"}, http.StatusOK, "")
 	alter(lead, 1, 1, []int{1, 3}, http.StatusBadRequest, "INVALID_REPLICA_ASSIGNMENT") // 3 is FENCED
-	must(lead, http.MethodPost, "/v1/topics/nope/partitions/0/isr", map[string]any{"brokerId": 1, "partitionEpoch": 0, "ISR": []int{1}}, http.StatusNotFound, "TOPIC_NOT_FOUND")
-	must(lead, http.MethodPost, isr, map[string]any{"brokerId": 1, "ISR": []int{1}}, http.StatusBadRequest, "INVALID_REQUEST")
+	c.Must(t, lead, http.MethodPost, "/v1/topics/nope/partitions/0/isr", map[string]any{"brokerId": 1, "partitionEpoch": 0, "ISR": []int{1}}, http.StatusNotFound, "TOPIC_NOT_FOUND")
+	c.Must(t, lead, http.MethodPost, isr, map[string]any{"brokerId": 1, "ISR": []int{1}}, http.StatusBadRequest, "INVALID_REQUEST")
 
 	// A reassignment completes once the adding replica is in sync.
-	must(lead, http.MethodPost, "/v1/topics/isr/partitions/0/replicas", map[string]any{"brokerId": 4}, http.StatusOK, "") // epoch 2
-	alter(lead, 1, 2, []int{1, 2, 4}, http.StatusOK, "")                                                                  // epoch 3
+	c.Must(t, lead, http.MethodPost, "/v1/topics/isr/partitions/0/replicas", map[string]any{"brokerId": 4}, http.StatusOK, "") // epoch 2
+	alter(lead, 1, 2, []int{1, 2, 4}, http.StatusOK, "")                                                                       // epoch 3
 
 	c.Kill(lead)
 	newLead := c.MustLeader()
@@ -57,7 +44,7 @@ func TestAlterISREndpoint(t *testing.T) {
 		AddingReplicas []int `json:"addingReplicas"`
 		PartitionEpoch int   `json:"partitionEpoch"`
 	}
-	resp := must(followers(c, newLead)[0], http.MethodGet, "/v1/topics/isr/partitions/0", nil, http.StatusOK, "")
+	resp := c.Must(t, followers(c, newLead)[0], http.MethodGet, "/v1/topics/isr/partitions/0", nil, http.StatusOK, "")
 	if err := resp.JSON(&p); err != nil || fmt.Sprint(p.ISR) != "[1 4]" || len(p.AddingReplicas) != 0 || p.PartitionEpoch != 4 {
 		t.Fatalf("partition after ISR changes: %s", resp.Body)
 	}

@@ -19,25 +19,17 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Clock: clock, BrokerSessionTimeout: 9 * time.Second, LivenessInterval: time.Hour})
 	lead := c.MustLeader()
 	ctx := ctxFor(t, 30*time.Second)
-	must := func(node uint64, method, path string, body any, status int) *testcluster.Response {
-		t.Helper()
-		resp, err := c.Do(ctx, node, method, path, body)
-		if err != nil || resp.Status != status {
-			t.Fatalf("%s %s = %v %v, want %d", method, path, err, resp, status)
-		}
-		return resp
-	}
 	for id := 1; id <= 3; id++ {
-		must(lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated)
+		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
 	}
-	must(lead, http.MethodPost, "/v1/topics", map[string]any{"name": "live"}, http.StatusCreated)
+	c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": "live"}, http.StatusCreated, "")
 	for p, reps := range [][]int{{1, 2, 3}, {2, 1}, {1}} {
-		must(lead, http.MethodPost, "/v1/topics/live/partitions", map[string]any{"partitionId": p, "replicas": reps}, http.StatusCreated)
+		c.Must(t, lead, http.MethodPost, "/v1/topics/live/partitions", map[string]any{"partitionId": p, "replicas": reps}, http.StatusCreated, "")
 	}
 	heartbeat := func(node uint64, ids ...int) {
 		t.Helper()
 		for _, id := range ids {
-			must(node, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": 0}, http.StatusOK)
+			c.Must(t, node, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": 0}, http.StatusOK, "")
 		}
 	}
 	fence := func(node uint64) []int32 {
@@ -67,7 +59,7 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 		BrokerStatus string `json:"brokerStatus"`
 		Epoch        int64  `json:"epoch"`
 	}
-	if err := must(f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK).JSON(&b); err != nil || b.BrokerStatus != "FENCED" || b.Epoch != 1 {
+	if err := c.Must(t, f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK, "").JSON(&b); err != nil || b.BrokerStatus != "FENCED" || b.Epoch != 1 {
 		t.Fatalf("broker 1 after fencing: %+v %v", b, err)
 	}
 	type part struct {
@@ -77,7 +69,7 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 	}
 	partition := func(id int) part {
 		var p part
-		if err := must(f, http.MethodGet, fmt.Sprintf("/v1/topics/live/partitions/%d", id), nil, http.StatusOK).JSON(&p); err != nil {
+		if err := c.Must(t, f, http.MethodGet, fmt.Sprintf("/v1/topics/live/partitions/%d", id), nil, http.StatusOK, "").JSON(&p); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -96,11 +88,11 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 	// registration it stays FENCED; then it is ALIVE again (epoch + 1) and
 	// the partition it was the last ISR member of gets it back as leader.
 	heartbeat(f, 1) // offset 0: not caught up
-	if err := must(f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK).JSON(&b); err != nil || b.BrokerStatus != "FENCED" {
+	if err := c.Must(t, f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK, "").JSON(&b); err != nil || b.BrokerStatus != "FENCED" {
 		t.Fatalf("broker 1 unfenced before catching up: %+v %v", b, err)
 	}
-	must(f, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": 1, "offset": c.Server(lead).Node.AppliedIndex()}, http.StatusOK)
-	if err := must(f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK).JSON(&b); err != nil || b.BrokerStatus != "ALIVE" || b.Epoch != 2 {
+	c.Must(t, f, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": 1, "offset": c.Server(lead).Node.AppliedIndex()}, http.StatusOK, "")
+	if err := c.Must(t, f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK, "").JSON(&b); err != nil || b.BrokerStatus != "ALIVE" || b.Epoch != 2 {
 		t.Fatalf("broker 1 after catching up: %+v %v, want ALIVE at epoch 2", b, err)
 	}
 	if p := partition(2); p.Leader != 1 || fmt.Sprint(p.ISR) != "[1]" || p.PartitionEpoch != 2 {

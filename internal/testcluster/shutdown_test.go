@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/yakt/yakt/internal/testcluster"
 )
@@ -15,19 +14,10 @@ import (
 func TestControlledShutdownLeavesNoPartitionOffline(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{})
 	lead := c.MustLeader()
-	ctx := ctxFor(t, 60*time.Second)
-	must := func(node uint64, method, path string, body any, status int, code string) *testcluster.Response {
-		t.Helper()
-		resp, err := c.Do(ctx, node, method, path, body)
-		if err != nil || resp.Status != status || resp.ErrorCode() != code {
-			t.Fatalf("%s %s = %v %v, want %d %s", method, path, err, resp, status, code)
-		}
-		return resp
-	}
 	for id := 1; id <= 3; id++ {
-		must(lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092, "rackId": "r"}, http.StatusCreated, "")
+		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092, "rackId": "r"}, http.StatusCreated, "")
 	}
-	must(lead, http.MethodPost, "/v1/topics", map[string]any{"name": "big", "partitions": 3000, "replicationFactor": 3}, http.StatusCreated, "")
+	c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": "big", "partitions": 3000, "replicationFactor": 3}, http.StatusCreated, "")
 
 	type partition struct {
 		Leader int32   `json:"leader"`
@@ -37,7 +27,7 @@ func TestControlledShutdownLeavesNoPartitionOffline(t *testing.T) {
 		var d struct {
 			Partitions []partition `json:"partitions"`
 		}
-		if err := must(lead, http.MethodGet, "/v1/topics/big", nil, http.StatusOK, "").JSON(&d); err != nil {
+		if err := c.Must(t, lead, http.MethodGet, "/v1/topics/big", nil, http.StatusOK, "").JSON(&d); err != nil {
 			t.Fatal(err)
 		}
 		return d.Partitions
@@ -56,7 +46,7 @@ func TestControlledShutdownLeavesNoPartitionOffline(t *testing.T) {
 	var out struct {
 		PartitionsMoved int `json:"partitionsMoved"`
 	}
-	if err := must(f, http.MethodPost, "/v1/brokers/1/shutdown", nil, http.StatusOK, "").JSON(&out); err != nil || out.PartitionsMoved != 1000 {
+	if err := c.Must(t, f, http.MethodPost, "/v1/brokers/1/shutdown", nil, http.StatusOK, "").JSON(&out); err != nil || out.PartitionsMoved != 1000 {
 		t.Fatalf("shutdown moved %d partitions (%v), want 1000", out.PartitionsMoved, err)
 	}
 	for i, p := range partitions() {
@@ -70,10 +60,10 @@ func TestControlledShutdownLeavesNoPartitionOffline(t *testing.T) {
 	var b struct {
 		BrokerStatus string `json:"brokerStatus"`
 	}
-	if err := must(f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK, "").JSON(&b); err != nil || b.BrokerStatus != "FENCED" {
+	if err := c.Must(t, f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK, "").JSON(&b); err != nil || b.BrokerStatus != "FENCED" {
 		t.Fatalf("broker 1 after shutdown: %+v %v", b, err)
 	}
-	must(f, http.MethodPost, "/v1/brokers/99/shutdown", nil, http.StatusNotFound, "BROKER_NOT_FOUND")
-	must(f, http.MethodDelete, "/v1/brokers/3", nil, http.StatusOK, "")
-	must(f, http.MethodPost, "/v1/brokers/3/shutdown", nil, http.StatusConflict, "BROKER_NOT_ACTIVE")
+	c.Must(t, f, http.MethodPost, "/v1/brokers/99/shutdown", nil, http.StatusNotFound, "BROKER_NOT_FOUND")
+	c.Must(t, f, http.MethodDelete, "/v1/brokers/3", nil, http.StatusOK, "")
+	c.Must(t, f, http.MethodPost, "/v1/brokers/3/shutdown", nil, http.StatusConflict, "BROKER_NOT_ACTIVE")
 }

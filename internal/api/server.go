@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -198,10 +200,24 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, lead uint64, ad
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.log.Warn("forward to leader failed", "leader", lead, "addr", addr, "err", err, "request", requestID(r))
+			if !notSent(err) {
+				// The leader may have committed the write before the
+				// connection broke: the outcome is unknown, and a 503 would
+				// invite a retry that applies it twice.
+				s.writeError(w, r, metadata.Errorf(metadata.CodeTimeout, "connection to leader %d lost after the write was sent; it may have taken effect", lead))
+				return
+			}
 			s.writeError(w, r, metadata.Errorf(metadata.CodeNoLeader, "leader %d unreachable; retry", lead))
 		},
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// notSent reports whether a forwarding error happened before the request
+// reached the leader (it could not be dialed), so nothing was applied.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // requestContext bounds a request by the configured timeout.

@@ -35,6 +35,11 @@ type Config struct {
 	// (default DefaultBrokerSessionTimeout).
 	BrokerSessionTimeout time.Duration
 	Logger               *slog.Logger
+	// UnsafeReadsWithoutBarrier answers reads from this node's local state
+	// even when the caller asked for a linearizable read. It is a
+	// deliberate bug: the fault tests switch it on to prove that the
+	// linearizability checker catches stale reads. Never set it otherwise.
+	UnsafeReadsWithoutBarrier bool
 }
 
 // Controller runs API operations: reads against the local image after a
@@ -50,6 +55,8 @@ type Controller struct {
 	sessionTimeout time.Duration
 	live           liveness
 	pids           pidReservation // leader-side producer-id blocks handed out ahead of commit
+
+	unsafeReadsWithoutBarrier bool
 }
 
 // MaxPartitionsPerRequest caps the records one request may produce, so a
@@ -74,13 +81,14 @@ func New(cfg Config) *Controller {
 		cfg.BrokerSessionTimeout = DefaultBrokerSessionTimeout
 	}
 	return &Controller{node: cfg.Node, state: cfg.State, clock: cfg.Clock, newUUID: cfg.NewUUID, log: cfg.Logger,
-		fullFetchAfter: cfg.FullFetchAfter, sessionTimeout: cfg.BrokerSessionTimeout}
+		fullFetchAfter: cfg.FullFetchAfter, sessionTimeout: cfg.BrokerSessionTimeout,
+		unsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier}
 }
 
 // Image returns the state to read from: after a linearizable read barrier,
 // or this node's latest applied state when stale is true.
 func (c *Controller) Image(ctx context.Context, stale bool) (*metadata.Image, error) {
-	if !stale {
+	if !stale && !c.unsafeReadsWithoutBarrier {
 		if err := c.node.ReadBarrier(ctx); err != nil {
 			return nil, nodeError(err)
 		}

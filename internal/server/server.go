@@ -52,6 +52,10 @@ type Config struct {
 	LivenessInterval time.Duration
 	Clock            controller.Clock // default the system clock; tests inject one
 
+	// UnsafeReadsWithoutBarrier is a deliberate bug for the fault tests
+	// (see controller.Config); cmd/yakt never sets it.
+	UnsafeReadsWithoutBarrier bool
+
 	// Registry receives the node's metrics; nil creates a private one.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
@@ -125,7 +129,8 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctrl := controller.New(controller.Config{Node: node, State: state, Logger: log,
-		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter, BrokerSessionTimeout: cfg.BrokerSessionTimeout})
+		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter, BrokerSessionTimeout: cfg.BrokerSessionTimeout,
+		UnsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier})
 	apiServer := api.New(api.Config{
 		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, Logger: log,

@@ -103,6 +103,11 @@ func (c *Controller) propose(ctx context.Context, recs []metadata.Record) ([]met
 		recs[i].Timestamp = now
 	}
 	res, err := c.node.Propose(ctx, metadata.EncodeRecords(recs))
+	if errors.Is(err, raftnode.ErrStopped) {
+		// The entry may already be on a quorum: the outcome is unknown, and
+		// NOT_READY (503) would tell the client a retry is safe.
+		return nil, metadata.Errorf(metadata.CodeTimeout, "node stopped before the write was known to commit; it may have taken effect")
+	}
 	if err != nil {
 		return nil, nodeError(err)
 	}

@@ -108,9 +108,19 @@
 // index are kept when the log contains the snapshot's index and term (or
 // starts right after it); a log that ends before the snapshot, or disagrees
 // with it (a crash between writing a leader's snapshot and its WAL marker),
-// is replaced by the snapshot; a log that starts after snapshot index + 1
-// (the WAL was compacted past the newest snapshot that still verifies) or
-// was reset to a snapshot no valid file holds is an error.
+// is replaced by the snapshot, and a reset marker is appended so later
+// entries replay after it; a log that starts after snapshot index + 1 (the
+// WAL was compacted past the newest snapshot that still verifies) or was
+// reset to a snapshot no valid file holds is a *SnapshotLostError naming
+// the WAL's newest snapshot marker, which the replacement must reach.
+//
+// A lost snapshot is replaced with InstallSnapshot: a snapshot at index L
+// >= that marker, fetched from a peer, is written as the newest file, and
+// the next Open fits the WAL to it by the rules above, which are raft's
+// for a follower receiving a snapshot: the hard state is kept, entries
+// after L stay when the WAL's entry at L has the snapshot's term, and
+// otherwise the whole log is replaced (its entries conflict with a
+// committed one and can never commit). See InstallSnapshot.
 //
 // Finally the hard state is fixed up so raft accepts it: Commit is raised to
 // the snapshot index and capped at the last index.

@@ -164,8 +164,8 @@ func (res *replayResult) apply(f frame) string {
 func (r *runLog) fit(snap raftpb.SnapshotMetadata) (ents []raftpb.Entry, dropped bool, err error) {
 	si, st := snap.Index, snap.Term
 	if r.baseKnown && si < r.base {
-		return nil, false, fmt.Errorf("storage: the WAL was reset to a snapshot at index %d (term %d) but no valid snapshot file is that new (newest valid: index %d)",
-			r.base, r.baseTerm, si)
+		return nil, false, &errLost{fmt.Sprintf("the WAL was reset to a snapshot at index %d (term %d) but no valid snapshot file is that new (newest valid: index %d)",
+			r.base, r.baseTerm, si)}
 	}
 	if len(r.ents) == 0 && !r.baseKnown {
 		return nil, false, nil
@@ -186,8 +186,8 @@ func (r *runLog) fit(snap raftpb.SnapshotMetadata) (ents []raftpb.Entry, dropped
 		// but before its WAL marker.
 		return nil, len(r.ents) > 0, nil
 	}
-	return nil, false, fmt.Errorf("storage: the WAL starts at entry %d but the newest valid snapshot is at index %d: entries %d..%d are missing (snapshot files damaged or deleted after compaction)",
-		r.ents[0].Index, si, si+1, r.ents[0].Index-1)
+	return nil, false, &errLost{fmt.Sprintf("the WAL starts at entry %d but the newest valid snapshot is at index %d: entries %d..%d are missing (snapshot files damaged or deleted after compaction)",
+		r.ents[0].Index, si, si+1, r.ents[0].Index-1)}
 }
 
 func (r *runLog) after(i uint64) []raftpb.Entry {

@@ -104,7 +104,7 @@ func (s *Storage) open() error {
 		return fmt.Errorf("storage: %s has snapshots but no WAL segments; the hard state (term, vote) is lost", s.cfg.Dir)
 	}
 
-	snap := s.loadSnapshots(snapFiles)
+	snap, bad := s.loadSnapshots(snapFiles)
 	res, err := replayWAL(segs)
 	if err != nil {
 		return err
@@ -114,11 +114,15 @@ func (s *Storage) open() error {
 			"wal_snapshot_index", res.maxMarker.index, "snapshot_index", snap.Metadata.Index)
 	}
 	ents, dropped, err := res.run.fit(snap.Metadata)
+	if lost := (*errLost)(nil); errors.As(err, &lost) {
+		return &SnapshotLostError{Dir: s.cfg.Dir, Index: res.maxMarker.index, Term: res.maxMarker.term,
+			NewestValid: snap.Metadata.Index, Bad: bad, Reason: lost.reason}
+	}
 	if err != nil {
 		return err
 	}
 	if dropped {
-		s.log.Warn("storage: log replaced by a newer snapshot that was saved without its WAL marker",
+		s.log.Warn("storage: log replaced by a newer snapshot the WAL does not record (installed from a peer, or saved without its WAL marker)",
 			"snapshot_index", snap.Metadata.Index, "snapshot_term", snap.Metadata.Term)
 	}
 	s.mem = newMemLog(snap, res.hs, ents)
@@ -147,17 +151,32 @@ func (s *Storage) open() error {
 			return err
 		}
 	}
-	return s.wal.openActive(res.tailEnd, res.tailFrames)
+	if err := s.wal.openActive(res.tailEnd, res.tailFrames); err != nil {
+		return err
+	}
+	// NB: a snapshot the WAL does not record (installed from a peer by
+	// InstallSnapshot, or a leader's snapshot whose marker a crash cut
+	// off) that replaced the replayed log, or starts past its end, needs a
+	// reset marker now: without it the next replay would see the old
+	// entries followed by entries from snapshot index + 1 on, a gap or a
+	// bogus truncation. Writing it again after a crash is harmless.
+	if si := snap.Metadata.Index; si > 0 && (dropped || si > res.run.lastIndex()) {
+		return s.wal.writeMarker(marker{index: si, term: snap.Metadata.Term, reset: true})
+	}
+	return nil
 }
 
 // loadSnapshots verifies the snapshot files, newest first, and returns the
-// newest valid one (empty if none). Bad files are logged and skipped.
-func (s *Storage) loadSnapshots(files []snapFile) raftpb.Snapshot {
+// newest valid one (empty if none) and the bad ones, which are logged and
+// skipped.
+func (s *Storage) loadSnapshots(files []snapFile) (raftpb.Snapshot, []BadSnapshotFile) {
 	var newest raftpb.Snapshot
+	var bad []BadSnapshotFile
 	for _, f := range files {
 		snap, info, err := readSnapshotFile(f.path)
 		if err != nil {
 			s.log.Warn("storage: skipping bad snapshot file", "file", f.path, "err", err)
+			bad = append(bad, BadSnapshotFile{Path: f.path, Err: err})
 			continue
 		}
 		if len(s.snaps) == 0 {
@@ -165,7 +184,7 @@ func (s *Storage) loadSnapshots(files []snapFile) raftpb.Snapshot {
 		}
 		s.snaps = append(s.snaps, info)
 	}
-	return newest
+	return newest, bad
 }
 
 // repairTail zeroes a torn tail so appends continue where the valid frames

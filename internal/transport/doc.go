@@ -55,7 +55,7 @@
 //
 //	magic      4 bytes  "YAKT"
 //	version    1 byte   1
-//	stream     1 byte   1 = message, 2 = snapshot
+//	stream     1 byte   1 = message, 2 = snapshot, 3 = fetch
 //	from       8 bytes  dialer's node id
 //	to         8 bytes  node id the dialer means to reach
 //	clusterLen 2 bytes, cluster id   (at most 1024 bytes)
@@ -86,6 +86,20 @@
 // never held twice in memory; the receiver reads the data into one
 // []byte of dataLen bytes (which is why dataLen is capped) and acks before
 // calling Handler, which may hold a MsgSnap until raft has room.
+//
+// A fetch stream (FetchSnapshot, served by Config.SnapshotSource) is one
+// request and one answer, then the acceptor closes it. It serves a node
+// that cannot start raft because its snapshot is lost (see raftnode):
+//
+//	dialer:    minIndex 8 bytes
+//	acceptor:  0 (ok) | metaLen 4 bytes, raftpb.SnapshotMetadata |
+//	           dataLen 8 bytes (at most 1 GiB) | crc32c(data) 4 bytes | data
+//	       or  1 (unavailable) | have 8 bytes | leader 8 bytes
+//
+// The asker waits up to 30s for the answer's first byte (the peer may
+// take a snapshot on demand), then 10s per read; it checks the CRC and
+// that the snapshot is at least minIndex. A peer older than this stream
+// closes the connection after the hello, which the asker sees as an error.
 //
 // Every message must say From = the hello's from and To = the acceptor.
 // Any violation — an oversized length, bytes that do not unmarshal, a

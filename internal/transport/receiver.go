@@ -112,9 +112,12 @@ func (t *Transport) serveConn(conn net.Conn) {
 		// snapshotIOTimeout.
 		cr.timeout = snapshotIOTimeout
 		err = t.readSnapshots(conn, br, &h, r)
+	case streamFetch:
+		cr.timeout = snapshotIOTimeout
+		err = t.serveFetch(conn, br, &h)
 	}
 	switch {
-	case t.ctx.Err() != nil:
+	case t.ctx.Err() != nil, err == nil:
 	case errors.Is(err, errProtocol):
 		log.Warn("closing peer connection", "err", err)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):

@@ -74,9 +74,15 @@ type Config struct {
 	// receiving all of the data intact, failed=true otherwise. It may run on
 	// Send's goroutine (snapshot queue full) and must not block.
 	OnSnapshotStatus func(peer uint64, failed bool)
-	Logger           *slog.Logger  // default slog.Default()
-	DialTimeout      time.Duration // dial and, again, handshake; default 1s
-	QueueSize        int           // per-peer message queue, default 4096; on overflow drop + OnUnreachable (raft retransmits)
+	// SnapshotSource (optional) answers a peer's FetchSnapshot: the
+	// snapshot to send (its Data is only read), and the leader this node
+	// knows of (0 if none) as a hint for the asker. A snapshot older than
+	// minIndex, or an error, is answered "unavailable". It runs on the
+	// requesting connection's goroutine and must give up when ctx ends.
+	SnapshotSource func(ctx context.Context, from, minIndex uint64) (snap raftpb.Snapshot, leader uint64, err error)
+	Logger         *slog.Logger  // default slog.Default()
+	DialTimeout    time.Duration // dial and, again, handshake; default 1s
+	QueueSize      int           // per-peer message queue, default 4096; on overflow drop + OnUnreachable (raft retransmits)
 }
 
 // Validate fills defaults and checks the required fields.

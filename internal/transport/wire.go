@@ -40,6 +40,7 @@ type streamKind uint8
 const (
 	streamMessage  streamKind = 1 // long-lived: frames of raftpb.Message
 	streamSnapshot streamKind = 2 // on demand: MsgSnap header frame + raw data, acked
+	streamFetch    streamKind = 3 // on demand: a request for the peer's snapshot and its answer (fetch.go)
 )
 
 func (k streamKind) String() string {
@@ -48,6 +49,8 @@ func (k streamKind) String() string {
 		return "message"
 	case streamSnapshot:
 		return "snapshot"
+	case streamFetch:
+		return "fetch"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -141,7 +144,7 @@ func readHello(r io.Reader) (hello, error) {
 		return h, unexpected(err)
 	}
 	h.kind = streamKind(fixed[0])
-	if h.kind != streamMessage && h.kind != streamSnapshot {
+	if h.kind != streamMessage && h.kind != streamSnapshot && h.kind != streamFetch {
 		return h, fmt.Errorf("%w: unknown stream %s", errProtocol, h.kind)
 	}
 	h.from = binary.BigEndian.Uint64(fixed[1:])

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 const (
@@ -38,6 +40,11 @@ type Config struct {
 	// OnFsync, if set, is called with the duration of every WAL
 	// fdatasync, on the goroutine that caused it. It must be cheap.
 	OnFsync func(time.Duration)
+	// FS is the file system every WAL, snapshot and meta file operation
+	// goes through; default vfs.OS. Tests pass a *vfs.Crashable to crash
+	// the node or fail fsync. The directory lock (LOCK) always uses the
+	// real file system.
+	FS vfs.FS
 }
 
 // Validate fills in defaults and reports the first invalid field.
@@ -68,6 +75,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.FS == nil {
+		c.FS = vfs.OS
 	}
 	return nil
 }

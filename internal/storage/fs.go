@@ -5,44 +5,30 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 const tmpSuffix = ".tmp"
 
-// extend grows f to size bytes (a sparse extension reads as zeros).
-func extend(f *os.File, size int64) error {
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if st.Size() >= size {
-		return nil
-	}
-	return f.Truncate(size)
-}
+// disk is the file system storage does its I/O on (Config.FS), with the
+// helpers that need it.
+type disk struct{ fs vfs.FS }
 
 // syncDir fsyncs a directory so that creates, renames and removes in it are
 // durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
+func (d disk) syncDir(dir string) error {
+	if err := d.fs.SyncDir(dir); err != nil {
+		return fmt.Errorf("storage: %w", err)
 	}
 	return nil
 }
 
 // writeFileAtomic makes path hold data or leave it untouched: write a temp
 // file, fsync it, rename it over path, fsync the directory.
-func writeFileAtomic(path string, data []byte) error {
+func (d disk) writeFileAtomic(path string, data []byte) error {
 	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := d.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -54,38 +40,38 @@ func writeFileAtomic(path string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = d.fs.Rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		d.fs.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return d.syncDir(filepath.Dir(path))
 }
 
 // removeTemps deletes leftover temp files of interrupted atomic writes.
-func removeTemps(dir string) error {
-	names, err := readDirNames(dir)
+func (d disk) removeTemps(dir string) error {
+	names, err := d.readDirNames(dir)
 	if err != nil {
 		return err
 	}
 	removed := false
 	for _, name := range names {
 		if strings.HasSuffix(name, tmpSuffix) {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+			if err := d.fs.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
 				return err
 			}
 			removed = true
 		}
 	}
 	if removed {
-		return syncDir(dir)
+		return d.syncDir(dir)
 	}
 	return nil
 }
 
-func readDirNames(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
+func (d disk) readDirNames(dir string) ([]string, error) {
+	ents, err := d.fs.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -100,14 +100,15 @@ func InstallSnapshot(cfg Config, snap raftpb.Snapshot) error {
 	if err := checkIdentity(&cfg, filepath.Join(cfg.Dir, metaFileName), false); err != nil {
 		return err
 	}
-	segs, err := listSegments(filepath.Join(cfg.Dir, "wal"))
+	d := disk{cfg.FS}
+	segs, err := d.listSegments(filepath.Join(cfg.Dir, "wal"))
 	if err != nil {
 		return err
 	}
 	if len(segs) == 0 {
 		return fmt.Errorf("storage: install snapshot: %s has no WAL; the hard state (term, vote) is unknown", cfg.Dir)
 	}
-	res, err := replayWAL(segs)
+	res, err := d.replayWAL(segs)
 	if err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func InstallSnapshot(cfg Config, snap raftpb.Snapshot) error {
 		cfg.Logger.Warn("storage: installed snapshot disagrees with the local log; the log will be replaced by it",
 			"snapshot_index", md.Index, "snapshot_term", md.Term, "local_term", t)
 	}
-	info, err := writeSnapshotFile(filepath.Join(cfg.Dir, "snap"), &snap, time.Now())
+	info, err := d.writeSnapshotFile(filepath.Join(cfg.Dir, "snap"), &snap, time.Now())
 	if err != nil {
 		return err
 	}

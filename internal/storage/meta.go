@@ -60,12 +60,13 @@ func decodeMeta(b []byte) (identity, error) {
 // holds no WAL or snapshot yet, so a missing meta file means "format".
 func checkIdentity(cfg *Config, path string, fresh bool) error {
 	want := identity{clusterID: cfg.ClusterID, nodeID: cfg.NodeID}
-	b, err := os.ReadFile(path)
+	d := disk{cfg.FS}
+	b, err := d.fs.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		if !fresh {
 			return fmt.Errorf("storage: %s has WAL or snapshot files but no meta file; refusing to guess its identity", cfg.Dir)
 		}
-		if err := writeFileAtomic(path, encodeMeta(want)); err != nil {
+		if err := d.writeFileAtomic(path, encodeMeta(want)); err != nil {
 			return fmt.Errorf("storage: format %s: %w", cfg.Dir, err)
 		}
 		cfg.Logger.Info("storage: formatted data directory", "dir", cfg.Dir, "cluster", cfg.ClusterID, "node", cfg.NodeID)

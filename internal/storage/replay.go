@@ -2,7 +2,6 @@ package storage
 
 import (
 	"fmt"
-	"os"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -83,10 +82,10 @@ type replayResult struct {
 
 // replayWAL reads every segment in order. Damage before the tail is a
 // *CorruptError; a torn tail is reported, not yet repaired.
-func replayWAL(segs []segment) (*replayResult, error) {
+func (d disk) replayWAL(segs []segment) (*replayResult, error) {
 	res := &replayResult{torn: -1}
 	for i, s := range segs {
-		data, err := os.ReadFile(s.path)
+		data, err := d.fs.ReadFile(s.path)
 		if err != nil {
 			return nil, fmt.Errorf("storage: read WAL segment: %w", err)
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 // Snapshot file layout: see doc.go.
@@ -96,12 +97,12 @@ func decodeSnapshot(b []byte) (raftpb.Snapshot, time.Time, error) {
 // package: header, checksums, and that the name (when it has the standard
 // form) matches the snapshot's term and index.
 func ReadSnapshotFile(path string) (raftpb.Snapshot, error) {
-	snap, _, err := readSnapshotFile(path)
+	snap, _, err := disk{vfs.OS}.readSnapshotFile(path)
 	return snap, err
 }
 
-func readSnapshotFile(path string) (raftpb.Snapshot, SnapshotInfo, error) {
-	b, err := os.ReadFile(path)
+func (d disk) readSnapshotFile(path string) (raftpb.Snapshot, SnapshotInfo, error) {
+	b, err := d.fs.ReadFile(path)
 	if err != nil {
 		return raftpb.Snapshot{}, SnapshotInfo{}, fmt.Errorf("storage: read snapshot: %w", err)
 	}
@@ -129,14 +130,14 @@ func snapshotInfo(path string, file []byte, md raftpb.SnapshotMetadata, createdA
 
 // writeSnapshotFile makes snap durable under dir (temp, fsync, rename,
 // fsync dir).
-func writeSnapshotFile(dir string, snap *raftpb.Snapshot, now time.Time) (SnapshotInfo, error) {
+func (d disk) writeSnapshotFile(dir string, snap *raftpb.Snapshot, now time.Time) (SnapshotInfo, error) {
 	now = time.Unix(0, now.UnixNano()) // what reading the file back gives
 	b, err := encodeSnapshot(snap, now)
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
 	path := filepath.Join(dir, snapName(snap.Metadata.Term, snap.Metadata.Index))
-	if err := writeFileAtomic(path, b); err != nil {
+	if err := d.writeFileAtomic(path, b); err != nil {
 		return SnapshotInfo{}, fmt.Errorf("storage: write snapshot %s: %w", path, err)
 	}
 	return snapshotInfo(path, b, snap.Metadata, now), nil
@@ -148,8 +149,8 @@ type snapFile struct {
 }
 
 // listSnapshotFiles returns dir's snapshot files, newest first.
-func listSnapshotFiles(dir string) ([]snapFile, error) {
-	names, err := readDirNames(dir)
+func (d disk) listSnapshotFiles(dir string) ([]snapFile, error) {
+	names, err := d.readDirNames(dir)
 	if err != nil {
 		return nil, err
 	}

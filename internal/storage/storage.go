@@ -21,7 +21,8 @@ type Storage struct {
 	log     *slog.Logger
 	walDir  string
 	snapDir string
-	lock    *os.File // flock'ed dir/LOCK; nil off Linux
+	disk    disk     // cfg.FS
+	lock    *os.File // flock'ed dir/LOCK (on the real file system); nil off Linux
 
 	closed atomic.Bool
 
@@ -55,6 +56,7 @@ func Open(cfg Config) (*Storage, error) {
 		log:     cfg.Logger,
 		walDir:  filepath.Join(cfg.Dir, "wal"),
 		snapDir: filepath.Join(cfg.Dir, "snap"),
+		disk:    disk{cfg.FS},
 	}
 	if err := s.open(); err != nil {
 		if s.wal != nil {
@@ -69,7 +71,7 @@ func Open(cfg Config) (*Storage, error) {
 }
 
 func (s *Storage) open() error {
-	if err := os.MkdirAll(s.cfg.Dir, 0o750); err != nil {
+	if err := s.disk.fs.MkdirAll(s.cfg.Dir, 0o750); err != nil {
 		return fmt.Errorf("storage: create data directory: %w", err)
 	}
 	lock, err := lockDir(s.cfg.Dir)
@@ -78,22 +80,22 @@ func (s *Storage) open() error {
 	}
 	s.lock = lock
 	for _, d := range []string{s.walDir, s.snapDir} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
+		if err := s.disk.fs.MkdirAll(d, 0o750); err != nil {
 			return fmt.Errorf("storage: create %s: %w", d, err)
 		}
-		if err := removeTemps(d); err != nil {
+		if err := s.disk.removeTemps(d); err != nil {
 			return fmt.Errorf("storage: remove temp files in %s: %w", d, err)
 		}
 	}
-	if err := syncDir(s.cfg.Dir); err != nil {
+	if err := s.disk.syncDir(s.cfg.Dir); err != nil {
 		return err
 	}
 
-	segs, err := listSegments(s.walDir)
+	segs, err := s.disk.listSegments(s.walDir)
 	if err != nil {
 		return err
 	}
-	snapFiles, err := listSnapshotFiles(s.snapDir)
+	snapFiles, err := s.disk.listSnapshotFiles(s.snapDir)
 	if err != nil {
 		return fmt.Errorf("storage: list snapshots: %w", err)
 	}
@@ -105,7 +107,7 @@ func (s *Storage) open() error {
 	}
 
 	snap, bad := s.loadSnapshots(snapFiles)
-	res, err := replayWAL(segs)
+	res, err := s.disk.replayWAL(segs)
 	if err != nil {
 		return err
 	}
@@ -131,6 +133,7 @@ func (s *Storage) open() error {
 	s.mem.hs.Commit = min(max(s.mem.hs.Commit, snap.Metadata.Index), s.mem.lastIndex())
 
 	s.wal = &wal{
+		disk:      s.disk,
 		dir:       s.walDir,
 		segSize:   s.cfg.SegmentSizeBytes,
 		log:       s.log,
@@ -173,7 +176,7 @@ func (s *Storage) loadSnapshots(files []snapFile) (raftpb.Snapshot, []BadSnapsho
 	var newest raftpb.Snapshot
 	var bad []BadSnapshotFile
 	for _, f := range files {
-		snap, info, err := readSnapshotFile(f.path)
+		snap, info, err := s.disk.readSnapshotFile(f.path)
 		if err != nil {
 			s.log.Warn("storage: skipping bad snapshot file", "file", f.path, "err", err)
 			bad = append(bad, BadSnapshotFile{Path: f.path, Err: err})
@@ -192,13 +195,13 @@ func (s *Storage) loadSnapshots(files []snapFile) (raftpb.Snapshot, []BadSnapsho
 func (s *Storage) repairTail(path string, res *replayResult) error {
 	s.log.Warn("storage: truncating torn WAL tail",
 		"file", path, "offset", res.torn, "discarded_bytes", res.tornEnd-res.torn, "reason", res.tornReason)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := s.disk.fs.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("storage: repair torn WAL tail: %w", err)
 	}
 	_, err = f.WriteAt(make([]byte, res.tornEnd-res.torn), res.torn)
 	if err == nil {
-		err = fdatasync(f)
+		err = f.Datasync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -288,7 +291,7 @@ func (s *Storage) ApplySnapshot(snap raftpb.Snapshot) error {
 	if snap.Metadata.Index <= s.mem.snap.Metadata.Index {
 		return raft.ErrSnapOutOfDate
 	}
-	info, err := writeSnapshotFile(s.snapDir, &snap, time.Now())
+	info, err := s.disk.writeSnapshotFile(s.snapDir, &snap, time.Now())
 	if err != nil {
 		return err
 	}
@@ -328,7 +331,7 @@ func (s *Storage) CreateSnapshot(index uint64, cs *raftpb.ConfState, data []byte
 	if cs != nil {
 		snap.Metadata.ConfState = *cs
 	}
-	info, err := writeSnapshotFile(s.snapDir, &snap, time.Now())
+	info, err := s.disk.writeSnapshotFile(s.snapDir, &snap, time.Now())
 	if err != nil {
 		return raftpb.Snapshot{}, err
 	}
@@ -354,7 +357,7 @@ func (s *Storage) addSnapshot(info SnapshotInfo) {
 	oldest := s.snaps[len(s.snaps)-1].Index
 	s.memMu.Unlock()
 
-	files, err := listSnapshotFiles(s.snapDir)
+	files, err := s.disk.listSnapshotFiles(s.snapDir)
 	if err != nil {
 		s.log.Warn("storage: list snapshots for pruning", "err", err)
 		return
@@ -364,14 +367,14 @@ func (s *Storage) addSnapshot(info SnapshotInfo) {
 		if f.index >= oldest {
 			continue
 		}
-		if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.disk.fs.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("storage: prune snapshot", "file", f.path, "err", err)
 			continue
 		}
 		removed = true
 	}
 	if removed {
-		if err := syncDir(s.snapDir); err != nil {
+		if err := s.disk.syncDir(s.snapDir); err != nil {
 			s.log.Warn("storage: prune snapshots", "err", err)
 		}
 	}

@@ -9,23 +9,6 @@ import (
 	"syscall"
 )
 
-// fdatasync flushes f's data and the metadata needed to read it back (size,
-// extents), but not timestamps: cheaper than fsync for appends into a
-// preallocated segment.
-func fdatasync(f *os.File) error {
-	return control(f, "fdatasync", func(fd int) error { return syscall.Fdatasync(fd) })
-}
-
-// preallocate reserves size bytes for f (reads of the reserved range return
-// zeros), falling back to extending the file where fallocate is unsupported.
-func preallocate(f *os.File, size int64) error {
-	err := control(f, "fallocate", func(fd int) error { return syscall.Fallocate(fd, 0, 0, size) })
-	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) {
-		return extend(f, size)
-	}
-	return err
-}
-
 // lockDir takes an exclusive flock on dir/LOCK so that two processes (or two
 // Opens in one process) never write the same WAL. The lock dies with the
 // process; the file is never deleted.

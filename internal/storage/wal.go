@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 const walSuffix = ".wal"
@@ -28,8 +30,8 @@ func segmentName(seq, first uint64) string {
 
 // listSegments returns dir's segments in sequence order and checks that the
 // sequence has no holes (a prefix may have been compacted away).
-func listSegments(dir string) ([]segment, error) {
-	names, err := readDirNames(dir)
+func (d disk) listSegments(dir string) ([]segment, error) {
+	names, err := d.readDirNames(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -52,13 +54,14 @@ func listSegments(dir string) ([]segment, error) {
 // wal appends frames to the newest segment. Its owner (Storage) serialises
 // every call.
 type wal struct {
+	disk    disk
 	dir     string
 	segSize int64
 	log     *slog.Logger
 	onFsync func(time.Duration)
 
 	segs     []segment // live segments, oldest first; the last is active
-	f        *os.File  // the active segment
+	f        vfs.File  // the active segment
 	off      int64     // where the next frame goes in f
 	capacity int64     // f's preallocated size
 	// headEnd is the offset after the active segment's head frames, or -1
@@ -81,23 +84,23 @@ type wal struct {
 func (w *wal) createSegment(seq, first uint64) error {
 	s := segment{seq: seq, first: first, path: filepath.Join(w.dir, segmentName(seq, first))}
 	tmp := s.path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := w.disk.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("storage: create segment: %w", err)
 	}
-	err = preallocate(f, w.segSize)
+	err = f.Preallocate(w.segSize)
 	if err == nil {
 		err = f.Sync() // the size and extents, not only data
 	}
 	if err == nil {
-		err = os.Rename(tmp, s.path)
+		err = w.disk.fs.Rename(tmp, s.path)
 	}
 	if err == nil {
-		err = syncDir(w.dir)
+		err = w.disk.syncDir(w.dir)
 	}
 	if err != nil {
 		f.Close()
-		os.Remove(tmp)
+		w.disk.fs.Remove(tmp)
 		return fmt.Errorf("storage: create segment %s: %w", s.path, err)
 	}
 	w.segs = append(w.segs, s)
@@ -109,13 +112,13 @@ func (w *wal) createSegment(seq, first uint64) error {
 // the number of valid frames it already holds.
 func (w *wal) openActive(off int64, frames int) error {
 	s := w.segs[len(w.segs)-1]
-	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	f, err := w.disk.fs.OpenFile(s.path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("storage: open segment: %w", err)
 	}
 	st, err := f.Stat()
 	if err == nil && st.Size() < w.segSize {
-		err = preallocate(f, w.segSize)
+		err = f.Preallocate(w.segSize)
 		if err == nil {
 			err = f.Sync()
 		}
@@ -173,7 +176,7 @@ func (w *wal) write(b []byte) error {
 
 func (w *wal) sync() error {
 	start := time.Now()
-	if err := fdatasync(w.f); err != nil {
+	if err := w.f.Datasync(); err != nil {
 		return fmt.Errorf("storage: fdatasync WAL: %w", err)
 	}
 	if w.onFsync != nil {
@@ -289,7 +292,7 @@ func (w *wal) removeBefore(compactIndex uint64) error {
 	var errs []error
 	removed := 0
 	for _, s := range w.segs[:n] {
-		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := w.disk.fs.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 			break // keep the prefix property: never leave a hole
 		}
@@ -297,7 +300,7 @@ func (w *wal) removeBefore(compactIndex uint64) error {
 	}
 	w.segs = slices.Delete(w.segs, 0, removed)
 	if removed > 0 {
-		if err := syncDir(w.dir); err != nil {
+		if err := w.disk.syncDir(w.dir); err != nil {
 			errs = append(errs, err)
 		}
 		w.log.Debug("storage: removed WAL segments", "count", removed, "compact_index", compactIndex)

@@ -1,0 +1,225 @@
+package testcluster_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yakt/yakt/internal/lincheck"
+	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/internal/testcluster"
+)
+
+var (
+	seedFlag = flag.Int64("seed", 0, "seed of the fault schedules (0: a new one; the test prints it)")
+	soakFlag = flag.Duration("soak", 0, "run TestSoak for this long on 5 nodes (0: skip it)")
+)
+
+// baseSeed is the seed every schedule derives its own from.
+func baseSeed(t *testing.T) int64 {
+	if *seedFlag != 0 {
+		return *seedFlag
+	}
+	return time.Now().UnixNano() % 1_000_000_000
+}
+
+// faultRun is one workload under one fault schedule on an in-process
+// cluster.
+type faultRun struct {
+	t    *testing.T
+	c    *testcluster.Cluster
+	rng  *rand.Rand
+	acks *testcluster.Acks
+}
+
+const (
+	pidBroker   = 100
+	moveBroker  = 103
+	epochsTopic = "epochs"
+)
+
+// setup registers the brokers the workload leaves alone and the topic whose
+// partition epochs the monitor watches.
+func (r *faultRun) setup() {
+	lead := r.c.MustLeader()
+	for id := int32(100); id <= 103; id++ {
+		r.c.Must(r.t, lead, http.MethodPost, "/v1/brokers", map[string]any{
+			"brokerId": id, "brokerHost": "fixed", "brokerPort": "9092", "securityProtocol": "PLAINTEXT", "rackId": "r1",
+		}, http.StatusCreated, "")
+	}
+	r.c.Must(r.t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": epochsTopic, "partitions": 4, "replicationFactor": 2}, http.StatusCreated, "")
+}
+
+// healAndCheck ends every fault, waits for convergence and checks the
+// invariants and the history. It returns the number of operations checked.
+func (r *faultRun) healAndCheck(w *testcluster.Workload, mon *testcluster.Monitor, name string, seed int64) int {
+	t := r.t
+	for _, id := range r.c.IDs() {
+		if r.c.Server(id) == nil {
+			r.c.Start(id)
+		}
+	}
+	violations, polls := mon.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.c.WaitConverged(ctx); err != nil {
+		t.Fatalf("seed %d: no convergence after healing: %v", seed, err)
+	}
+	lead := r.c.MustLeader()
+	// Same state everywhere.
+	var first []byte
+	for _, id := range r.c.IDs() {
+		b, err := json.Marshal(r.c.Server(id).State.Image().View(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = b
+		} else if string(b) != string(first) {
+			violations = append(violations, fmt.Sprintf("node %d's state differs from node 1's:\n%s\n---\n%s", id, b, first))
+		}
+	}
+	// Acknowledged producer-id blocks present, none overlapping.
+	var blocks [][2]int64
+	for _, b := range r.c.Server(lead).State.Image().ProducerIDs().Blocks {
+		blocks = append(blocks, [2]int64{b.ProducerID, metadata.ProducerIDBlockSize})
+	}
+	violations = append(violations, testcluster.CheckProducerIDBlocks(r.acks.PIDBlocks, blocks)...)
+	violations = append(violations, r.acks.Errors...)
+
+	w.FinalReads(r.c.URL(lead))
+	stats := w.History.Stats()
+	res, err := w.History.Check(2*time.Minute, visualizationPath(t, name, seed))
+	t.Logf("%s (seed %d): %s; porcupine %s; %d acknowledged writes; faults %v; %d monitor observations, %d terms",
+		name, seed, stats, res, r.acks.Writes, r.acks.Faults, polls, mon.Terms())
+	if err != nil {
+		t.Errorf("seed %d: %v", seed, err)
+	}
+	for _, v := range violations {
+		t.Errorf("seed %d: invariant violated: %s", seed, v)
+	}
+	return stats.Ops
+}
+
+// visualizationPath is where porcupine's HTML goes on a failure: beside
+// the test output, in lincheck-out/ of this package (git-ignored).
+func visualizationPath(t *testing.T, name string, seed int64) string {
+	dir, err := filepath.Abs("lincheck-out")
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		t.Logf("no directory for the visualization: %v", err)
+		return ""
+	}
+	return filepath.Join(dir, fmt.Sprintf("%s-seed%d.html", strings.ReplaceAll(name, "/", "_"), seed))
+}
+
+// nemesis injects faults on the test goroutine until ctx ends.
+type nemesis func(ctx context.Context, r *faultRun)
+
+// pause waits a random time in [lo, hi): the pace of a fault schedule.
+func (r *faultRun) pause(ctx context.Context, lo, hi time.Duration) bool {
+	d := lo + time.Duration(r.rng.Int64N(int64(hi-lo)))
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// leaderOrAny is the current leader, or a random node when none is agreed.
+func (r *faultRun) leaderOrAny(ctx context.Context) uint64 {
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if id, err := r.c.Leader(lctx); err == nil {
+		return id
+	}
+	ids := r.c.IDs()
+	return ids[r.rng.IntN(len(ids))]
+}
+
+// crashLeader kills the leader (or a random node), then restarts it.
+func crashLeader(ctx context.Context, r *faultRun) {
+	for r.pause(ctx, 300*time.Millisecond, 900*time.Millisecond) {
+		id := r.leaderOrAny(ctx)
+		r.c.Kill(id)
+		r.acks.Fault("crash")
+		r.pause(ctx, 100*time.Millisecond, 700*time.Millisecond)
+		r.c.Start(id)
+	}
+}
+
+// runFaults runs one schedule for d and returns the operations checked.
+func runFaults(t *testing.T, name string, seed int64, nodes int, d time.Duration, nem nemesis, opts testcluster.Options) int {
+	t.Logf("%s: seed %d (replay: go test ./internal/testcluster -run 'TestLinearizable' -seed %d)", name, seed, seed)
+	opts.Nodes = nodes
+	c := testcluster.New(t, opts)
+	r := &faultRun{t: t, c: c, rng: rand.New(rand.NewPCG(uint64(seed), 1)), acks: testcluster.NewAcks()}
+	r.setup()
+	targets := func() []string {
+		out := make([]string, 0, nodes)
+		for _, id := range c.IDs() {
+			out = append(out, c.URL(id))
+		}
+		return out
+	}
+	w := &testcluster.Workload{
+		Targets: targets, PIDBroker: pidBroker, EpochTopic: epochsTopic, MoveBroker: moveBroker,
+		Seed: seed, History: lincheck.NewRecorder(), Acks: r.acks,
+	}
+	mon := testcluster.StartMonitor(testcluster.MonitorConfig{
+		IDs: c.IDs(), EpochTopic: epochsTopic,
+		Leadership: func(ctx context.Context, id uint64) (testcluster.LeaderView, bool) {
+			s := c.Server(id)
+			if s == nil {
+				return testcluster.LeaderView{}, false
+			}
+			sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			st, err := s.Node.Status(sctx)
+			return testcluster.LeaderView{Term: st.Term, Leader: st.Leader}, err == nil
+		},
+		URL: func(id uint64) string {
+			if c.Server(id) == nil {
+				return ""
+			}
+			return c.URL(id)
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	nem(ctx, r)
+	<-done
+	return r.healAndCheck(w, mon, name, seed)
+}
+
+func TestLinearizableUnderFaults(t *testing.T) {
+	seed := baseSeed(t)
+	schedules := []struct {
+		name string
+		nem  nemesis
+	}{
+		{"crash-leader", crashLeader},
+	}
+	total := 0
+	for i, s := range schedules {
+		t.Run(s.name, func(t *testing.T) {
+			total += runFaults(t, s.name, seed+int64(i), 3, 20*time.Second, s.nem, testcluster.Options{})
+		})
+	}
+	t.Logf("operations checked: %d (base seed %d)", total, seed)
+}

@@ -38,6 +38,18 @@
 // leaving it to time out. A context that expires first yields
 // context.DeadlineExceeded: the entry may still commit.
 //
+// # A lost snapshot
+//
+// When every snapshot file that could rebuild the state fails its checksum
+// and the WAL was compacted past the older ones, storage.Open returns
+// *storage.SnapshotLostError and StartContext fetches a snapshot at least
+// as new as the lost one from a peer over the transport's fetch stream
+// (the leader hint first; a peer takes one on demand if it has applied far
+// enough), installs it with storage.InstallSnapshot and opens again. The
+// HardState is kept, and WAL entries after the installed index survive
+// only when the terms match there (raft's log matching). Until a peer can
+// serve, it retries with backoff until ctx ends. recover.go has the why.
+//
 // # Reads
 //
 // ReadBarrier implements linearizable reads with raft's ReadIndex: the

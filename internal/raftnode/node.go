@@ -202,14 +202,21 @@ type Node struct {
 	readsPending  []pendingRead // sorted by index; waiting for applied
 }
 
-// Start opens storage, starts the transport and the raft loop. On a fresh
-// data directory it bootstraps the cluster with Config.Peers as voters.
-func Start(cfg Config) (*Node, error) {
+// Start is StartContext without a deadline.
+func Start(cfg Config) (*Node, error) { return StartContext(context.Background(), cfg) }
+
+// StartContext opens storage, starts the transport and the raft loop. On a
+// fresh data directory it bootstraps the cluster with Config.Peers as
+// voters. When the data directory's snapshot is lost (damaged, and the WAL
+// was compacted past the older ones) it first fetches a replacement from a
+// peer, retrying until one can serve it or ctx ends (see recover.go); ctx
+// bounds only that, not the running node.
+func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	log := cfg.Logger.With("node", cfg.NodeID)
-	st, err := storage.Open(storage.Config{
+	st, err := openStorage(ctx, cfg, log, storage.Config{
 		Dir:              cfg.DataDir,
 		ClusterID:        cfg.ClusterID,
 		NodeID:           cfg.NodeID,
@@ -262,7 +269,8 @@ func Start(cfg Config) (*Node, error) {
 			}
 			n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(peer, status) })
 		},
-		Logger: cfg.Logger, // transport adds the node id itself
+		SnapshotSource: n.serveSnapshot,
+		Logger:         cfg.Logger, // transport adds the node id itself
 	})
 	if err != nil {
 		st.Close()

@@ -76,10 +76,14 @@ type Server struct {
 	livenessDone chan struct{} // closed when the liveness loop returns
 }
 
-// Start binds the listeners (when not given), starts the node and serves
-// HTTP. It returns once the node is running; the cluster may not have a
-// leader yet.
-func Start(cfg Config) (*Server, error) {
+// Start is StartContext without a deadline.
+func Start(cfg Config) (*Server, error) { return StartContext(context.Background(), cfg) }
+
+// StartContext binds the listeners (when not given), starts the node and
+// serves HTTP. It returns once the node is running; the cluster may not
+// have a leader yet. ctx bounds only the start: a node whose snapshot is
+// lost waits in it for a peer to serve a replacement (raftnode.StartContext).
+func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -106,7 +110,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	log := cfg.Logger.With("node", cfg.NodeID)
 	state := controller.NewStateMachine(0)
-	node, err := raftnode.Start(raftnode.Config{
+	node, err := raftnode.StartContext(ctx, raftnode.Config{
 		NodeID:           cfg.NodeID,
 		ClusterID:        cfg.ClusterID,
 		Peers:            cfg.Voters,

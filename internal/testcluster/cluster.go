@@ -38,6 +38,10 @@ type Options struct {
 	// BrokerSessionTimeout and LivenessInterval: see server.Config.
 	BrokerSessionTimeout time.Duration
 	LivenessInterval     time.Duration
+	// LogWriter, if set, also receives every node's log lines (text, at
+	// the YAKT_TEST_LOG level, default warn), for tests that assert on
+	// what a node logged. It must be safe for concurrent use.
+	LogWriter io.Writer
 }
 
 func (o *Options) defaults() {
@@ -142,7 +146,10 @@ func (c *Cluster) Start(id uint64) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var err error
-		s, err = server.Start(server.Config{
+		// A node whose snapshot is lost waits in Start for a peer to serve
+		// one; bound that wait so a broken recovery fails the test.
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		s, err = server.StartContext(ctx, server.Config{
 			NodeID: id, DataDir: c.dirs[id], Voters: c.voters,
 			ListenPeer: c.voters[id], ListenHTTP: c.http[id],
 			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,
@@ -150,8 +157,9 @@ func (c *Cluster) Start(id uint64) {
 			SegmentSizeBytes: c.opts.SegmentSizeBytes, RequestTimeout: c.opts.RequestTimeout,
 			FullFetchAfter: c.opts.FullFetchAfter, Clock: c.opts.Clock,
 			BrokerSessionTimeout: c.opts.BrokerSessionTimeout, LivenessInterval: c.opts.LivenessInterval,
-			Logger: testLogger(c.t, id),
+			Logger: testLogger(c.t, id, c.opts.LogWriter),
 		})
+		cancel()
 		if err == nil {
 			break
 		}
@@ -253,12 +261,16 @@ func waitTick(ctx context.Context) error {
 
 // testLogger sends node logs to t.Log at YAKT_TEST_LOG level (default
 // warn), so they show only for failing tests.
-func testLogger(t testing.TB, id uint64) *slog.Logger {
+func testLogger(t testing.TB, id uint64, also io.Writer) *slog.Logger {
 	lvl := slog.LevelWarn
 	if v := os.Getenv("YAKT_TEST_LOG"); v != "" {
 		_ = lvl.UnmarshalText([]byte(v))
 	}
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: lvl})).With("test_node", id)
+	var w io.Writer = tWriter{t}
+	if also != nil {
+		w = io.MultiWriter(w, also)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})).With("test_node", id)
 }
 
 type tWriter struct{ t testing.TB }

@@ -58,48 +58,56 @@ func (r *faultRun) setup() {
 	r.c.Must(r.t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": epochsTopic, "partitions": 4, "replicationFactor": 2}, http.StatusCreated, "")
 }
 
-// healAndCheck ends every fault, waits for convergence and checks the
+// healAndCheck restarts every node, waits for convergence and checks the
 // invariants and the history. It returns the number of operations checked.
 func (r *faultRun) healAndCheck(w *testcluster.Workload, mon *testcluster.Monitor, name string, seed int64) int {
-	t := r.t
 	for _, id := range r.c.IDs() {
 		if r.c.Server(id) == nil {
 			r.c.Start(id)
 		}
 	}
-	violations, polls := mon.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := r.c.WaitConverged(ctx); err != nil {
-		t.Fatalf("seed %d: no convergence after healing: %v", seed, err)
+		r.t.Fatalf("seed %d: no convergence after healing: %v", seed, err)
 	}
 	lead := r.c.MustLeader()
-	// Same state everywhere.
-	var first []byte
+	views := map[uint64][]byte{}
 	for _, id := range r.c.IDs() {
 		b, err := json.Marshal(r.c.Server(id).State.Image().View(true))
 		if err != nil {
-			t.Fatal(err)
+			r.t.Fatal(err)
 		}
-		if first == nil {
-			first = b
-		} else if string(b) != string(first) {
-			violations = append(violations, fmt.Sprintf("node %d's state differs from node 1's:\n%s\n---\n%s", id, b, first))
-		}
+		views[id] = b
 	}
-	// Acknowledged producer-id blocks present, none overlapping.
 	var blocks [][2]int64
 	for _, b := range r.c.Server(lead).State.Image().ProducerIDs().Blocks {
 		blocks = append(blocks, [2]int64{b.ProducerID, metadata.ProducerIDBlockSize})
 	}
-	violations = append(violations, testcluster.CheckProducerIDBlocks(r.acks.PIDBlocks, blocks)...)
-	violations = append(violations, r.acks.Errors...)
+	return checkRun(r.t, w, mon, r.acks, views, blocks, r.c.URL(lead), name, seed)
+}
 
-	w.FinalReads(r.c.URL(lead))
+// checkRun checks what must hold after a run: every node's state equal,
+// acknowledged producer-id blocks present and disjoint, no violation seen
+// by the monitor, no unexpected answer, and a linearizable history
+// (including a final read of every key through lead).
+func checkRun(t *testing.T, w *testcluster.Workload, mon *testcluster.Monitor, acks *testcluster.Acks,
+	views map[uint64][]byte, blocks [][2]int64, lead, name string, seed int64) int {
+	t.Helper()
+	violations, polls := mon.Stop()
+	for id, v := range views {
+		if string(v) != string(views[1]) {
+			violations = append(violations, fmt.Sprintf("node %d's state differs from node 1's:\n%s\n---\n%s", id, v, views[1]))
+		}
+	}
+	violations = append(violations, testcluster.CheckProducerIDBlocks(acks.PIDBlocks, blocks)...)
+	violations = append(violations, acks.Errors...)
+
+	w.FinalReads(lead)
 	stats := w.History.Stats()
 	res, err := w.History.Check(2*time.Minute, visualizationPath(t, name, seed))
 	t.Logf("%s (seed %d): %s; porcupine %s; %d acknowledged writes; faults %v; %d monitor observations, %d terms",
-		name, seed, stats, res, r.acks.Writes, r.acks.Faults, polls, mon.Terms())
+		name, seed, stats, res, acks.Writes, acks.Faults, polls, mon.Terms())
 	if err != nil {
 		t.Errorf("seed %d: %v", seed, err)
 	}

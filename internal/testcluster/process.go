@@ -209,3 +209,29 @@ func (p *Processes) Log(id uint64) string {
 	}
 	return buf.Tail(1 << 20)
 }
+
+// Pause freezes node id with SIGSTOP, like a long GC pause or a stalled
+// VM: its sockets stay open but it answers nothing until Resume.
+func (p *Processes) Pause(id uint64) { p.signal(id, syscall.SIGSTOP) }
+
+// Resume continues a paused node with SIGCONT.
+func (p *Processes) Resume(id uint64) { p.signal(id, syscall.SIGCONT) }
+
+func (p *Processes) signal(id uint64, sig syscall.Signal) {
+	p.mu.Lock()
+	cmd := p.procs[id]
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		p.t.Errorf("signal %v to node %d: %v", sig, id, err)
+	}
+}
+
+// Running reports whether node id's process was started and not killed.
+func (p *Processes) Running(id uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.procs[id] != nil
+}

@@ -1,0 +1,199 @@
+package testcluster_test
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/yakt/yakt/internal/lincheck"
+	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/internal/testcluster"
+)
+
+// processFaults runs the workload against real `yakt server` processes
+// while nodes are killed with SIGKILL and frozen with SIGSTOP, and checks
+// the history and invariants. It returns the operations checked.
+func processFaults(t *testing.T, name string, seed int64, nodes int, d time.Duration) int {
+	t.Logf("%s: seed %d (replay: go test ./internal/testcluster -run 'TestLinearizable' -seed %d)", name, seed, seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 2))
+	p := testcluster.StartProcesses(t, testcluster.BuildYakt(t), nodes, "--broker-session-timeout", "1h")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := p.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acks := testcluster.NewAcks()
+	setupViaHTTP(t, p)
+	w := &testcluster.Workload{
+		Targets: func() []string {
+			out := []string{}
+			for _, id := range p.IDs() {
+				out = append(out, p.URL(id))
+			}
+			return out
+		},
+		PIDBroker: pidBroker, EpochTopic: epochsTopic, MoveBroker: moveBroker,
+		Seed: seed, History: lincheck.NewRecorder(), Acks: acks,
+	}
+	quorumClient := &http.Client{Timeout: 300 * time.Millisecond}
+	mon := testcluster.StartMonitor(testcluster.MonitorConfig{
+		IDs: p.IDs(), EpochTopic: epochsTopic,
+		Leadership: func(ctx context.Context, id uint64) (testcluster.LeaderView, bool) {
+			if !p.Running(id) {
+				return testcluster.LeaderView{}, false
+			}
+			resp, err := testcluster.Do(ctx, quorumClient, p.URL(id), http.MethodGet, "/v1/quorum?stale=true", nil)
+			var q struct {
+				LeaderID    uint64 `json:"leaderId"`
+				LeaderEpoch uint64 `json:"leaderEpoch"`
+			}
+			if err != nil || resp.Status != http.StatusOK || resp.JSON(&q) != nil {
+				return testcluster.LeaderView{}, false
+			}
+			return testcluster.LeaderView{Term: q.LeaderEpoch, Leader: q.LeaderID}, true
+		},
+		URL: func(id uint64) string {
+			if !p.Running(id) {
+				return ""
+			}
+			return p.URL(id)
+		},
+	})
+
+	runCtx, stop := context.WithTimeout(context.Background(), d)
+	defer stop()
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(runCtx) }()
+	pace := func(lo, hi time.Duration) bool {
+		timer := time.NewTimer(lo + time.Duration(rng.Int64N(int64(hi-lo))))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return true
+		case <-runCtx.Done():
+			return false
+		}
+	}
+	for pace(300*time.Millisecond, 900*time.Millisecond) {
+		id := p.IDs()[rng.IntN(nodes)]
+		if rng.IntN(2) == 0 {
+			p.Kill9(id)
+			acks.Fault("kill -9")
+			pace(100*time.Millisecond, 600*time.Millisecond)
+			p.Start(id)
+		} else {
+			p.Pause(id)
+			acks.Fault("SIGSTOP")
+			pace(200*time.Millisecond, 1500*time.Millisecond)
+			p.Resume(id)
+		}
+	}
+	<-done
+
+	for _, id := range p.IDs() {
+		p.Resume(id)
+		if !p.Running(id) {
+			p.Start(id)
+		}
+	}
+	if err := p.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lead := processLeader(t, p)
+	views, blocks := processViews(t, p, lead)
+	return checkRun(t, w, mon, acks, views, blocks, p.URL(lead), name, seed)
+}
+
+// setupViaHTTP is faultRun.setup for processes, through any node.
+func setupViaHTTP(t *testing.T, p *testcluster.Processes) {
+	t.Helper()
+	post := func(path string, body any) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		resp, err := testcluster.Do(ctx, p.Client, p.URL(1), http.MethodPost, path, body)
+		if err != nil || resp.Status != http.StatusCreated {
+			t.Fatalf("POST %s: %v %+v", path, err, resp)
+		}
+	}
+	for id := int32(100); id <= 103; id++ {
+		post("/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "fixed", "brokerPort": "9092", "securityProtocol": "PLAINTEXT", "rackId": "r1"})
+	}
+	post("/v1/topics", map[string]any{"name": epochsTopic, "partitions": 4, "replicationFactor": 2})
+}
+
+func processLeader(t *testing.T, p *testcluster.Processes) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var lead uint64
+	err := testcluster.WaitFor(ctx, func() bool {
+		resp, err := testcluster.Do(ctx, p.Client, p.URL(1), http.MethodGet, "/v1/quorum", nil)
+		var q struct {
+			LeaderID uint64 `json:"leaderId"`
+		}
+		if err != nil || resp.Status != http.StatusOK || resp.JSON(&q) != nil {
+			return false
+		}
+		lead = q.LeaderID
+		return lead != 0
+	})
+	if err != nil {
+		t.Fatalf("no leader after healing: %v", err)
+	}
+	return lead
+}
+
+// processViews reads every node's whole state once all have applied the
+// same offset, and the producer-id blocks from the leader.
+func processViews(t *testing.T, p *testcluster.Processes, lead uint64) (map[uint64][]byte, [][2]int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	views := map[uint64][]byte{}
+	err := testcluster.WaitFor(ctx, func() bool {
+		offsets := map[int64]bool{}
+		for _, id := range p.IDs() {
+			resp, err := testcluster.Do(ctx, p.Client, p.URL(id), http.MethodGet, "/v1/metadata", nil)
+			var m struct {
+				Snapshot json.RawMessage `json:"snapshot"`
+				HW       int64           `json:"highWatermark"`
+			}
+			if err != nil || resp.Status != http.StatusOK || resp.JSON(&m) != nil {
+				return false
+			}
+			views[id], offsets[m.HW] = m.Snapshot, true
+		}
+		return len(offsets) == 1
+	})
+	if err != nil {
+		t.Fatalf("nodes do not converge: %v", err)
+	}
+	resp, err := testcluster.Do(ctx, p.Client, p.URL(lead), http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": pidBroker})
+	var f struct {
+		Snapshot struct {
+			ProducerIDs struct {
+				Blocks []struct {
+					ProducerID int64 `json:"producerId"`
+				} `json:"blocks"`
+			} `json:"producerIds"`
+		} `json:"snapshot"`
+	}
+	if err != nil || resp.Status != http.StatusOK || resp.JSON(&f) != nil {
+		t.Fatalf("fetch producer ids: %v %+v", err, resp)
+	}
+	var blocks [][2]int64
+	for _, b := range f.Snapshot.ProducerIDs.Blocks {
+		blocks = append(blocks, [2]int64{b.ProducerID, metadata.ProducerIDBlockSize})
+	}
+	return views, blocks
+}
+
+func TestLinearizableProcessesUnderKill9AndSIGSTOP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	processFaults(t, "kill9-sigstop", baseSeed(t)+100, 3, 20*time.Second)
+}

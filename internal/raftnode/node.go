@@ -18,6 +18,7 @@ import (
 
 	"github.com/yakt/yakt/internal/storage"
 	"github.com/yakt/yakt/internal/transport"
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 // Errors returned by Propose, ReadBarrier and friends. Callers branch on them
@@ -81,6 +82,7 @@ type Config struct {
 	SnapshotInterval time.Duration // snapshot on this timer when anything changed; default 1h
 	CompactionMargin uint64        // entries kept before a snapshot for slow followers; default 5000
 	SegmentSizeBytes int64         // WAL segment size; default storage's
+	FS               vfs.FS        // storage's file system; nil: the real one (vfs.OS)
 	MaxEntryBytes    int           // max bytes per raft entry (batched proposals); default 1 MiB
 	Metrics          *Metrics      // default: unregistered metrics
 	Logger           *slog.Logger
@@ -223,6 +225,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		SegmentSizeBytes: cfg.SegmentSizeBytes,
 		Logger:           log,
 		OnFsync:          cfg.Metrics.observeFsync,
+		FS:               cfg.FS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/yakt/yakt/internal/api"
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/raftnode"
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 // Config is everything a node needs; cmd/yakt maps flags onto it.
@@ -43,6 +44,7 @@ type Config struct {
 	SnapshotInterval time.Duration
 	CompactionMargin uint64
 	SegmentSizeBytes int64
+	FS               vfs.FS // storage's file system; nil: the real one (tests crash or fail it)
 	RequestTimeout   time.Duration
 	FullFetchAfter   time.Duration // default controller.DefaultFullFetchAfter
 	// BrokerSessionTimeout: default controller.DefaultBrokerSessionTimeout.
@@ -124,6 +126,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		SnapshotInterval: cfg.SnapshotInterval,
 		CompactionMargin: cfg.CompactionMargin,
 		SegmentSizeBytes: cfg.SegmentSizeBytes,
+		FS:               cfg.FS,
 		Metrics:          raftnode.NewMetrics(cfg.Registry),
 		Logger:           cfg.Logger,
 	})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/server"
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 // Options tune a cluster; zero values give fast test defaults.
@@ -38,6 +39,7 @@ type Options struct {
 	// BrokerSessionTimeout and LivenessInterval: see server.Config.
 	BrokerSessionTimeout time.Duration
 	LivenessInterval     time.Duration
+	FS                   func(id uint64) vfs.FS // nil: the real file system
 	// LogWriter, if set, also receives every node's log lines (text, at
 	// the YAKT_TEST_LOG level, default warn), for tests that assert on
 	// what a node logged. It must be safe for concurrent use.
@@ -154,7 +156,7 @@ func (c *Cluster) Start(id uint64) {
 			ListenPeer: c.voters[id], ListenHTTP: c.http[id],
 			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,
 			SnapshotEntries: c.opts.SnapshotEntries, CompactionMargin: c.opts.CompactionMargin,
-			SegmentSizeBytes: c.opts.SegmentSizeBytes, RequestTimeout: c.opts.RequestTimeout,
+			SegmentSizeBytes: c.opts.SegmentSizeBytes, RequestTimeout: c.opts.RequestTimeout, FS: c.fsFor(id),
 			FullFetchAfter: c.opts.FullFetchAfter, Clock: c.opts.Clock,
 			BrokerSessionTimeout: c.opts.BrokerSessionTimeout, LivenessInterval: c.opts.LivenessInterval,
 			Logger: testLogger(c.t, id, c.opts.LogWriter),
@@ -171,6 +173,15 @@ func (c *Cluster) Start(id uint64) {
 	c.mu.Lock()
 	c.servers[id] = s
 	c.mu.Unlock()
+}
+
+// fsFor is the file system node id's storage runs on (Options.FS), called
+// on every start so a restarted node can get a fresh one.
+func (c *Cluster) fsFor(id uint64) vfs.FS {
+	if c.opts.FS == nil {
+		return nil
+	}
+	return c.opts.FS(id)
 }
 
 // Kill stops node id at once, like a crash after its last fsync (no

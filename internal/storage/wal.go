@@ -103,6 +103,14 @@ func (w *wal) createSegment(seq, first uint64) error {
 		w.disk.fs.Remove(tmp)
 		return fmt.Errorf("storage: create segment %s: %w", s.path, err)
 	}
+	// Reopen under the final name, so that errors (which name the file
+	// as opened) name the segment, not a temp file that no longer exists.
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("storage: create segment %s: %w", s.path, err)
+	}
+	if f, err = w.disk.fs.OpenFile(s.path, os.O_RDWR, 0); err != nil {
+		return fmt.Errorf("storage: open new segment: %w", err)
+	}
 	w.segs = append(w.segs, s)
 	w.f, w.off, w.capacity, w.headEnd = f, 0, w.segSize, -1
 	return w.writeHead()

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/internal/netfault"
 	"github.com/yakt/yakt/internal/server"
 	"github.com/yakt/yakt/internal/vfs"
 )
@@ -40,6 +41,14 @@ type Options struct {
 	BrokerSessionTimeout time.Duration
 	LivenessInterval     time.Duration
 	FS                   func(id uint64) vfs.FS // nil: the real file system
+	// Network puts a netfault proxy on every directed peer link (see
+	// Cluster.Net), so tests can partition, delay and lose raft traffic.
+	Network bool
+	// NetworkSeed seeds the network's random delay and loss.
+	NetworkSeed int64
+	// UnsafeReadsWithoutBarrier: the deliberate stale-read bug (see
+	// server.Config), for the test proving the checker catches it.
+	UnsafeReadsWithoutBarrier bool
 	// LogWriter, if set, also receives every node's log lines (text, at
 	// the YAKT_TEST_LOG level, default warn), for tests that assert on
 	// what a node logged. It must be safe for concurrent use.
@@ -76,6 +85,9 @@ type Cluster struct {
 	mu      sync.Mutex
 	servers map[uint64]*server.Server // nil while a node is down
 	Client  *http.Client
+	// Net is the fault-injecting network between the nodes when
+	// Options.Network is set, nil otherwise.
+	Net *netfault.Network
 }
 
 // New starts an in-process cluster and stops it when the test ends.
@@ -96,6 +108,14 @@ func New(t testing.TB, opts Options) *Cluster {
 		c.dirs[id] = filepath.Join(base, fmt.Sprintf("node-%d", i))
 	}
 	t.Cleanup(c.StopAll)
+	if opts.Network {
+		n, err := netfault.NewNetwork(c.voters, opts.NetworkSeed)
+		if err != nil {
+			t.Fatalf("fault network: %v", err)
+		}
+		c.Net = n
+		t.Cleanup(n.Close) // runs before StopAll: cleanups run last-in first-out
+	}
 	for id := range c.voters {
 		c.Start(id)
 	}
@@ -152,8 +172,9 @@ func (c *Cluster) Start(id uint64) {
 		// one; bound that wait so a broken recovery fails the test.
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		s, err = server.StartContext(ctx, server.Config{
-			NodeID: id, DataDir: c.dirs[id], Voters: c.voters,
-			ListenPeer: c.voters[id], ListenHTTP: c.http[id],
+			NodeID: id, DataDir: c.dirs[id], Voters: c.addressBook(id), ClusterID: "testcluster",
+			UnsafeReadsWithoutBarrier: c.opts.UnsafeReadsWithoutBarrier,
+			ListenPeer:                c.voters[id], ListenHTTP: c.http[id],
 			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,
 			SnapshotEntries: c.opts.SnapshotEntries, CompactionMargin: c.opts.CompactionMargin,
 			SegmentSizeBytes: c.opts.SegmentSizeBytes, RequestTimeout: c.opts.RequestTimeout, FS: c.fsFor(id),
@@ -173,6 +194,15 @@ func (c *Cluster) Start(id uint64) {
 	c.mu.Lock()
 	c.servers[id] = s
 	c.mu.Unlock()
+}
+
+// addressBook is where node id dials its peers: through the fault
+// network's proxies when there is one.
+func (c *Cluster) addressBook(id uint64) map[uint64]string {
+	if c.Net != nil {
+		return c.Net.AddressBook(id)
+	}
+	return c.voters
 }
 
 // fsFor is the file system node id's storage runs on (Options.FS), called

@@ -169,6 +169,96 @@ func crashLeader(ctx context.Context, r *faultRun) {
 	}
 }
 
+// others are the ids other than id.
+func (r *faultRun) others(id uint64) []uint64 {
+	var out []uint64
+	for _, o := range r.c.IDs() {
+		if o != id {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// partitions cuts the network in one of several shapes around the leader,
+// then heals it.
+func partitions(ctx context.Context, r *faultRun) {
+	for r.pause(ctx, 200*time.Millisecond, 700*time.Millisecond) {
+		lead := r.leaderOrAny(ctx)
+		rest := r.others(lead)
+		f := rest[r.rng.IntN(len(rest))]
+		switch r.rng.IntN(5) {
+		case 0:
+			r.c.Net.Isolate(lead)
+			r.acks.Fault("isolate leader")
+		case 1:
+			// The leader keeps a minority; the majority elects anew.
+			k := (len(r.c.IDs())-1)/2 - 1
+			r.c.Net.Partition(append([]uint64{lead}, rest[:k]...), rest[k:])
+			r.acks.Fault("partition minority/majority")
+		case 2:
+			r.c.Net.Bridge([]uint64{lead}, []uint64{rest[0]}, rest[1])
+			r.acks.Fault("bridge")
+		case 3:
+			r.c.Net.OneWay(lead, f)
+			r.acks.Fault("one-way leader→follower")
+		case 4:
+			r.c.Net.OneWay(f, lead)
+			r.acks.Fault("one-way follower→leader")
+		}
+		r.pause(ctx, 300*time.Millisecond, 1500*time.Millisecond)
+		r.c.Net.HealAll()
+	}
+	r.c.Net.HealAll()
+}
+
+// flakyNetwork changes delay, jitter and loss on every link now and then.
+func flakyNetwork(ctx context.Context, r *faultRun) {
+	for r.pause(ctx, 500*time.Millisecond, 2*time.Second) {
+		d := time.Duration(r.rng.IntN(30)) * time.Millisecond
+		loss := float64(r.rng.IntN(4)) / 100
+		r.c.Net.SetAllDelay(d, d/2)
+		r.c.Net.SetAllLoss(loss)
+		r.acks.Fault("delay+loss change")
+	}
+	r.c.Net.SetAllDelay(0, 0)
+	r.c.Net.SetAllLoss(0)
+}
+
+// mixed draws each fault from all of the above.
+func mixed(ctx context.Context, r *faultRun) {
+	for r.pause(ctx, 200*time.Millisecond, 800*time.Millisecond) {
+		lead := r.leaderOrAny(ctx)
+		switch r.rng.IntN(4) {
+		case 0:
+			r.c.Kill(lead)
+			r.acks.Fault("crash")
+			r.pause(ctx, 100*time.Millisecond, 500*time.Millisecond)
+			r.c.Start(lead)
+		case 1:
+			r.c.Net.Isolate(lead)
+			r.acks.Fault("isolate leader")
+			r.pause(ctx, 300*time.Millisecond, 1200*time.Millisecond)
+			r.c.Net.HealAll()
+		case 2:
+			f := r.others(lead)[r.rng.IntN(2)]
+			r.c.Net.SetDelay(lead, f, 50*time.Millisecond, 20*time.Millisecond)
+			r.c.Net.SetLoss(f, lead, 0.05)
+			r.acks.Fault("slow lossy link")
+			r.pause(ctx, 300*time.Millisecond, 1200*time.Millisecond)
+			r.c.Net.SetDelay(lead, f, 0, 0)
+			r.c.Net.SetLoss(f, lead, 0)
+		case 3:
+			id := r.c.IDs()[r.rng.IntN(3)]
+			r.c.Kill(id)
+			r.acks.Fault("crash")
+			r.pause(ctx, 100*time.Millisecond, 500*time.Millisecond)
+			r.c.Start(id)
+		}
+	}
+	r.c.Net.HealAll()
+}
+
 // runFaults runs one schedule for d and returns the operations checked.
 func runFaults(t *testing.T, name string, seed int64, nodes int, d time.Duration, nem nemesis, opts testcluster.Options) int {
 	t.Logf("%s: seed %d (replay: go test ./internal/testcluster -run 'TestLinearizable' -seed %d)", name, seed, seed)
@@ -222,11 +312,14 @@ func TestLinearizableUnderFaults(t *testing.T) {
 		nem  nemesis
 	}{
 		{"crash-leader", crashLeader},
+		{"partitions", partitions},
+		{"flaky-network", flakyNetwork},
+		{"mixed", mixed},
 	}
 	total := 0
 	for i, s := range schedules {
 		t.Run(s.name, func(t *testing.T) {
-			total += runFaults(t, s.name, seed+int64(i), 3, 20*time.Second, s.nem, testcluster.Options{})
+			total += runFaults(t, s.name, seed+int64(i), 3, 20*time.Second, s.nem, testcluster.Options{Network: true, NetworkSeed: seed + int64(i)})
 		})
 	}
 	t.Logf("operations checked: %d (base seed %d)", total, seed)

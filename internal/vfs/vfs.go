@@ -1,13 +1,3 @@
-// Package vfs is the file-system layer under internal/storage: the few
-// operations the WAL, snapshot and meta files need, behind interfaces, so
-// that tests can swap the real file system (OS) for one that crashes
-// (Crashable: every write not yet fsynced is lost) or fails fsync with EIO
-// or ENOSPC.
-//
-// Durability follows POSIX: a file's data is durable after File.Sync or
-// File.Datasync returns nil; a create, rename or remove is durable after
-// FS.SyncDir of every directory it touched returns nil. Code written
-// against FS must not assume more, because Crashable does not grant more.
 package vfs
 
 import (

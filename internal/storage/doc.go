@@ -31,6 +31,10 @@
 //	<Dir>/wal/<seq>-<firstIndex>.wal     WAL segments, %016x-%016x
 //	<Dir>/snap/<term>-<index>.snap       snapshots, %016x-%016x
 //
+// Every file operation goes through Config.FS (vfs.OS unless a test passes a
+// vfs.Crashable to crash the node or fail its fsyncs); only the flock on
+// LOCK always uses the real file system.
+//
 // Every file that must appear atomically (meta, snapshots, new segments) is
 // written under a ".tmp" name, fsynced, renamed, and its directory fsynced.
 // Leftover ".tmp" files are deleted by Open. All integers are little endian

@@ -65,6 +65,13 @@ func (s Stats) String() string {
 	return fmt.Sprintf("%d ops (%d of unknown outcome): %v", s.Ops, s.Unknown, kinds)
 }
 
+// Len is the number of calls recorded so far.
+func (r *Recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.ops)
+}
+
 // Stats counts the calls recorded so far.
 func (r *Recorder) Stats() Stats {
 	r.mu.Lock()

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,16 +124,39 @@ func New(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
-// freeAddr returns a 127.0.0.1 address with a port the kernel just handed
-// out; nodes rebind it (SO_REUSEADDR) on every start.
+// freeAddr returns a 127.0.0.1 address with a free port below the
+// kernel's ephemeral range. Nodes rebind it (SO_REUSEADDR) on every
+// restart, so it must not be one the kernel may hand out in between: a
+// port from the ephemeral range could meanwhile become the local port of
+// an outgoing connection or of a :0 listener (a fault proxy) and the
+// restart would fail with EADDRINUSE.
 func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("reserve port: %v", err)
+	lo, hi := 10000, ephemeralLow()-1
+	for range 1000 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(lo+rand.IntN(hi-lo+1)))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken; pick another
+		}
+		l.Close()
+		return addr
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	t.Fatalf("no free port in [%d, %d]", lo, hi)
+	return ""
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default when it cannot be read).
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				low = n
+			}
+		}
+	}
+	return low
 }
 
 // IDs are the node ids, 1..N.

@@ -16,7 +16,7 @@ import (
 // processFaults runs the workload against real `yakt server` processes
 // while nodes are killed with SIGKILL and frozen with SIGSTOP, and checks
 // the history and invariants. It returns the operations checked.
-func processFaults(t *testing.T, name string, seed int64, nodes int, d time.Duration) int {
+func processFaults(t *testing.T, name string, seed int64, nodes int, length runSize) int {
 	t.Logf("%s: seed %d (replay: go test ./internal/testcluster -run 'TestLinearizable' -seed %d)", name, seed, seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
 	p := testcluster.StartProcesses(t, testcluster.BuildYakt(t), nodes, "--broker-session-timeout", "1h")
@@ -63,8 +63,7 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, d time.Dura
 		},
 	})
 
-	runCtx, stop := context.WithTimeout(context.Background(), d)
-	defer stop()
+	runCtx := runLength(t, w.History, length)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(runCtx) }()
 	pace := func(lo, hi time.Duration) bool {
@@ -195,5 +194,5 @@ func TestLinearizableProcessesUnderKill9AndSIGSTOP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs real processes")
 	}
-	processFaults(t, "kill9-sigstop", baseSeed(t)+100, 3, 20*time.Second)
+	processFaults(t, "kill9-sigstop", baseSeed(t)+100, 3, runSize{Min: 10 * time.Second, Max: 30 * time.Second, Ops: 5000})
 }

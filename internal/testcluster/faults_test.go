@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/yakt/yakt/internal/lincheck"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/testcluster"
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 var (
@@ -36,10 +38,42 @@ func baseSeed(t *testing.T) int64 {
 // faultRun is one workload under one fault schedule on an in-process
 // cluster.
 type faultRun struct {
-	t    *testing.T
-	c    *testcluster.Cluster
-	rng  *rand.Rand
-	acks *testcluster.Acks
+	t     *testing.T
+	c     *testcluster.Cluster
+	rng   *rand.Rand
+	acks  *testcluster.Acks
+	disks *crashDisks
+}
+
+// crashDisks gives every node a file system that can lose what was not
+// fsynced, as a power cut does.
+type crashDisks struct {
+	mu sync.Mutex
+	fs map[uint64]*vfs.Crashable
+}
+
+func (d *crashDisks) fsFor(id uint64) vfs.FS {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fs[id] == nil {
+		d.fs[id] = vfs.NewCrashable(vfs.OS)
+	}
+	return d.fs[id]
+}
+
+// powerCut crashes node id's disk, tearing its last unsynced write half
+// the time, stops the node, and gives it a fresh disk for its restart.
+func (r *faultRun) powerCut(id uint64) {
+	r.disks.mu.Lock()
+	fs := r.disks.fs[id]
+	r.disks.mu.Unlock()
+	if err := fs.Crash(r.rng.IntN(2) == 0, r.rng); err != nil {
+		r.t.Fatalf("power cut of node %d: %v", id, err)
+	}
+	r.c.Kill(id)
+	r.disks.mu.Lock()
+	r.disks.fs[id] = fs.Restart()
+	r.disks.mu.Unlock()
 }
 
 const (
@@ -182,6 +216,33 @@ func (r *faultRun) others(id uint64) []uint64 {
 	return out
 }
 
+// powerCuts cuts the power of the leader, a random node or the whole
+// cluster: every write not fsynced is lost (the last one sometimes torn),
+// then the nodes restart from what their disks kept.
+func powerCuts(ctx context.Context, r *faultRun) {
+	for r.pause(ctx, 300*time.Millisecond, 900*time.Millisecond) {
+		var ids []uint64
+		switch r.rng.IntN(3) {
+		case 0:
+			ids = []uint64{r.leaderOrAny(ctx)}
+			r.acks.Fault("power cut: leader")
+		case 1:
+			ids = []uint64{r.c.IDs()[r.rng.IntN(len(r.c.IDs()))]}
+			r.acks.Fault("power cut: random node")
+		case 2:
+			ids = r.c.IDs()
+			r.acks.Fault("power cut: whole cluster")
+		}
+		for _, id := range ids {
+			r.powerCut(id)
+		}
+		r.pause(ctx, 50*time.Millisecond, 500*time.Millisecond)
+		for _, id := range ids {
+			r.c.Start(id)
+		}
+	}
+}
+
 // partitions cuts the network in one of several shapes around the leader,
 // then heals it.
 func partitions(ctx context.Context, r *faultRun) {
@@ -199,7 +260,8 @@ func partitions(ctx context.Context, r *faultRun) {
 			r.c.Net.Partition(append([]uint64{lead}, rest[:k]...), rest[k:])
 			r.acks.Fault("partition minority/majority")
 		case 2:
-			r.c.Net.Bridge([]uint64{lead}, []uint64{rest[0]}, rest[1])
+			k := (len(r.c.IDs())-1)/2 - 1
+			r.c.Net.Bridge(append([]uint64{lead}, rest[:k]...), rest[k:len(rest)-1], rest[len(rest)-1])
 			r.acks.Fault("bridge")
 		case 3:
 			r.c.Net.OneWay(lead, f)
@@ -243,7 +305,7 @@ func mixed(ctx context.Context, r *faultRun) {
 			r.pause(ctx, 300*time.Millisecond, 1200*time.Millisecond)
 			r.c.Net.HealAll()
 		case 2:
-			f := r.others(lead)[r.rng.IntN(2)]
+			f := r.others(lead)[r.rng.IntN(len(r.c.IDs())-1)]
 			r.c.Net.SetDelay(lead, f, 50*time.Millisecond, 20*time.Millisecond)
 			r.c.Net.SetLoss(f, lead, 0.05)
 			r.acks.Fault("slow lossy link")
@@ -251,9 +313,9 @@ func mixed(ctx context.Context, r *faultRun) {
 			r.c.Net.SetDelay(lead, f, 0, 0)
 			r.c.Net.SetLoss(f, lead, 0)
 		case 3:
-			id := r.c.IDs()[r.rng.IntN(3)]
-			r.c.Kill(id)
-			r.acks.Fault("crash")
+			id := r.c.IDs()[r.rng.IntN(len(r.c.IDs()))]
+			r.powerCut(id)
+			r.acks.Fault("power cut")
 			r.pause(ctx, 100*time.Millisecond, 500*time.Millisecond)
 			r.c.Start(id)
 		}
@@ -261,12 +323,48 @@ func mixed(ctx context.Context, r *faultRun) {
 	r.c.Net.HealAll()
 }
 
+// runSize is how long a schedule runs: at least Min, then until Ops calls
+// are recorded, at most Max. Counting calls rather than seconds keeps the
+// number of operations checked per CI run steady on slower machines.
+type runSize struct {
+	Min, Max time.Duration
+	Ops      int
+}
+
+// ciRun is the size of each schedule in the regular test run.
+var ciRun = runSize{Min: 10 * time.Second, Max: 35 * time.Second, Ops: 6500}
+
+// runLength returns a context that ends when the run is long enough.
+func runLength(t *testing.T, h *lincheck.Recorder, size runSize) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), size.Max)
+	t.Cleanup(cancel)
+	start := time.Now()
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if time.Since(start) >= size.Min && h.Len() >= size.Ops {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx
+}
+
 // runFaults runs one schedule for d and returns the operations checked.
-func runFaults(t *testing.T, name string, seed int64, nodes int, d time.Duration, nem nemesis, opts testcluster.Options) int {
+func runFaults(t *testing.T, name string, seed int64, nodes int, length runSize, nem nemesis, opts testcluster.Options) int {
 	t.Logf("%s: seed %d (replay: go test ./internal/testcluster -run 'TestLinearizable' -seed %d)", name, seed, seed)
 	opts.Nodes = nodes
+	disks := &crashDisks{fs: map[uint64]*vfs.Crashable{}}
+	opts.FS = disks.fsFor
 	c := testcluster.New(t, opts)
-	r := &faultRun{t: t, c: c, rng: rand.New(rand.NewPCG(uint64(seed), 1)), acks: testcluster.NewAcks()}
+	r := &faultRun{t: t, c: c, rng: rand.New(rand.NewPCG(uint64(seed), 1)), acks: testcluster.NewAcks(), disks: disks}
 	r.setup()
 	targets := func() []string {
 		out := make([]string, 0, nodes)
@@ -298,8 +396,7 @@ func runFaults(t *testing.T, name string, seed int64, nodes int, d time.Duration
 			return c.URL(id)
 		},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
+	ctx := runLength(t, w.History, length)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
 	nem(ctx, r)
@@ -314,6 +411,7 @@ func TestLinearizableUnderFaults(t *testing.T) {
 		nem  nemesis
 	}{
 		{"crash-leader", crashLeader},
+		{"power-cuts", powerCuts},
 		{"partitions", partitions},
 		{"flaky-network", flakyNetwork},
 		{"mixed", mixed},
@@ -321,10 +419,13 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	total := 0
 	for i, s := range schedules {
 		t.Run(s.name, func(t *testing.T) {
-			total += runFaults(t, s.name, seed+int64(i), 3, 20*time.Second, s.nem, testcluster.Options{Network: true, NetworkSeed: seed + int64(i)})
+			total += runFaults(t, s.name, seed+int64(i), 3, ciRun, s.nem, testcluster.Options{Network: true, NetworkSeed: seed + int64(i)})
 		})
 	}
 	t.Logf("operations checked: %d (base seed %d)", total, seed)
+	if total < 30_000 && !t.Failed() {
+		t.Errorf("only %d operations checked, want at least 30,000 per run", total)
+	}
 }
 
 // TestCheckerCatchesStaleReads proves the checker sees what it must: with
@@ -367,4 +468,37 @@ func TestCheckerCatchesStaleReads(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSoak runs every schedule in turn on 5 nodes for as long as -soak
+// says, each round checked on its own (see docs/testing.md):
+//
+//	go test ./internal/testcluster -run TestSoak -soak 10m -timeout 0
+func TestSoak(t *testing.T) {
+	if *soakFlag == 0 {
+		t.Skip("soak runs only with -soak=<duration>")
+	}
+	seed := baseSeed(t)
+	schedules := []struct {
+		name string
+		nem  nemesis
+	}{
+		{"crash-leader", crashLeader}, {"power-cuts", powerCuts}, {"partitions", partitions},
+		{"flaky-network", flakyNetwork}, {"mixed", mixed},
+	}
+	end := time.Now().Add(*soakFlag)
+	total := 0
+	for round := 0; time.Now().Before(end); round++ {
+		s := schedules[round%len(schedules)]
+		rseed := seed + int64(round)
+		d := min(2*time.Minute, time.Until(end))
+		t.Run(fmt.Sprintf("%d-%s", round, s.name), func(t *testing.T) {
+			total += runFaults(t, s.name, rseed, 5, runSize{Min: d, Max: d, Ops: 0}, s.nem,
+				testcluster.Options{Network: true, NetworkSeed: rseed})
+		})
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("soak: %d operations checked (base seed %d)", total, seed)
 }

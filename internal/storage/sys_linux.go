@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 // lockDir takes an exclusive flock on dir/LOCK so that two processes (or two
@@ -18,7 +20,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open lock file: %w", err)
 	}
-	err = control(f, "flock", func(fd int) error { return syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) })
+	err = vfs.Flock(f)
 	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -27,27 +29,4 @@ func lockDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("storage: lock data directory: %w", err)
 	}
 	return f, nil
-}
-
-// control runs a raw syscall on f's descriptor, retrying on EINTR.
-func control(f *os.File, op string, fn func(fd int) error) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var opErr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			opErr = fn(int(fd))
-			if opErr != syscall.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return err
-	}
-	if opErr != nil {
-		return &os.PathError{Op: op, Path: f.Name(), Err: opErr}
-	}
-	return nil
 }

@@ -314,8 +314,13 @@ func (c *Cluster) WaitApplied(ctx context.Context, index uint64) error {
 }
 
 // waitTick is the poll step of condition waits: short, bounded by ctx.
-func waitTick(ctx context.Context) error {
-	t := time.NewTimer(10 * time.Millisecond)
+func waitTick(ctx context.Context) error { return Pace(ctx, 10*time.Millisecond) }
+
+// Pace waits d, or returns ctx's error if ctx ends first.
+// Fault schedules and monitors use it for their pace: they wait on time by
+// design, not on a condition.
+func Pace(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -323,6 +328,11 @@ func waitTick(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// PaceBetween is Pace for a random time in [lo, hi) drawn from rng.
+func PaceBetween(ctx context.Context, rng *rand.Rand, lo, hi time.Duration) bool {
+	return Pace(ctx, lo+time.Duration(rng.Int64N(int64(hi-lo)))) == nil
 }
 
 // testLogger sends node logs to t.Log at YAKT_TEST_LOG level (default

@@ -66,16 +66,7 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, length runS
 	runCtx := runLength(t, w.History, length)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(runCtx) }()
-	pace := func(lo, hi time.Duration) bool {
-		timer := time.NewTimer(lo + time.Duration(rng.Int64N(int64(hi-lo))))
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-			return true
-		case <-runCtx.Done():
-			return false
-		}
-	}
+	pace := func(lo, hi time.Duration) bool { return testcluster.PaceBetween(runCtx, rng, lo, hi) }
 	for pace(300*time.Millisecond, 900*time.Millisecond) {
 		id := p.IDs()[rng.IntN(nodes)]
 		if rng.IntN(2) == 0 {

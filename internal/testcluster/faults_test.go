@@ -172,15 +172,7 @@ type nemesis func(ctx context.Context, r *faultRun)
 
 // pause waits a random time in [lo, hi): the pace of a fault schedule.
 func (r *faultRun) pause(ctx context.Context, lo, hi time.Duration) bool {
-	d := lo + time.Duration(r.rng.Int64N(int64(hi-lo)))
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return testcluster.PaceBetween(ctx, r.rng, lo, hi)
 }
 
 // leaderOrAny is the current leader, or a random node when none is agreed.
@@ -332,7 +324,7 @@ type runSize struct {
 }
 
 // ciRun is the size of each schedule in the regular test run.
-var ciRun = runSize{Min: 10 * time.Second, Max: 35 * time.Second, Ops: 6500}
+var ciRun = runSize{Min: 10 * time.Second, Max: 40 * time.Second, Ops: 7000}
 
 // runLength returns a context that ends when the run is long enough.
 func runLength(t *testing.T, h *lincheck.Recorder, size runSize) context.Context {

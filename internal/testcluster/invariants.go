@@ -87,7 +87,7 @@ func (m *Monitor) watchLeadership(ctx context.Context, cfg MonitorConfig, id uin
 			m.leaders[v.Term] = v.Leader
 			m.mu.Unlock()
 		}
-		_ = sleepCtx(ctx, 5*time.Millisecond)
+		_ = Pace(ctx, 5*time.Millisecond)
 	}
 }
 
@@ -97,7 +97,7 @@ func (m *Monitor) watchEpochs(ctx context.Context, cfg MonitorConfig, id uint64)
 		if base := cfg.URL(id); base != "" {
 			m.pollEpochs(ctx, client, base, cfg.EpochTopic, id)
 		}
-		_ = sleepCtx(ctx, 20*time.Millisecond)
+		_ = Pace(ctx, 20*time.Millisecond)
 	}
 }
 
@@ -147,19 +147,6 @@ func (m *Monitor) Terms() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.leaders)
-}
-
-// sleepCtx waits d or until ctx ends. The monitor polls at a fixed rate;
-// it waits on time, not on a condition.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // CheckProducerIDBlocks checks the final producer-id state: every

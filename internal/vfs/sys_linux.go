@@ -20,6 +20,13 @@ func preallocate(f *os.File, size int64) error {
 	return err
 }
 
+// Flock takes an exclusive, non-blocking flock on f: the error wraps
+// syscall.EWOULDBLOCK when another open file holds it. Storage locks its
+// data directory with it on the real file system.
+func Flock(f *os.File) error {
+	return control(f, "flock", func(fd int) error { return syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) })
+}
+
 // control runs a raw syscall on f's descriptor, retrying on EINTR.
 func control(f *os.File, op string, fn func(fd int) error) error {
 	rc, err := f.SyscallConn()

@@ -17,7 +17,7 @@ import (
 // while nodes are killed with SIGKILL and frozen with SIGSTOP, and checks
 // the history and invariants. It returns the operations checked.
 func processFaults(t *testing.T, name string, seed int64, nodes int, length runSize) int {
-	t.Logf("%s: seed %d (replay: go test ./internal/testcluster -run 'TestLinearizable' -seed %d)", name, seed, seed)
+	t.Logf("%s: schedule seed %d", name, seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
 	p := testcluster.StartProcesses(t, testcluster.BuildYakt(t), nodes, "--broker-session-timeout", "1h")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

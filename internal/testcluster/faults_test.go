@@ -27,12 +27,15 @@ var (
 	soakFlag = flag.Duration("soak", 0, "run TestSoak for this long on 5 nodes (0: skip it)")
 )
 
-// baseSeed is the seed every schedule derives its own from.
+// baseSeed is the seed every schedule of the test derives its own from;
+// it prints how to replay them.
 func baseSeed(t *testing.T) int64 {
-	if *seedFlag != 0 {
-		return *seedFlag
+	seed := *seedFlag
+	if seed == 0 {
+		seed = time.Now().UnixNano() % 1_000_000_000
 	}
-	return time.Now().UnixNano() % 1_000_000_000
+	t.Logf("base seed %d (replay: go test ./internal/testcluster -run '^%s$' -seed %d)", seed, t.Name(), seed)
+	return seed
 }
 
 // faultRun is one workload under one fault schedule on an in-process
@@ -351,7 +354,7 @@ func runLength(t *testing.T, h *lincheck.Recorder, size runSize) context.Context
 
 // runFaults runs one schedule for d and returns the operations checked.
 func runFaults(t *testing.T, name string, seed int64, nodes int, length runSize, nem nemesis, opts testcluster.Options) int {
-	t.Logf("%s: seed %d (replay: go test ./internal/testcluster -run 'TestLinearizable' -seed %d)", name, seed, seed)
+	t.Logf("%s: schedule seed %d", name, seed)
 	opts.Nodes = nodes
 	disks := &crashDisks{fs: map[uint64]*vfs.Crashable{}}
 	opts.FS = disks.fsFor

@@ -52,6 +52,8 @@ func StartMonitor(cfg MonitorConfig) *Monitor {
 	for _, id := range cfg.IDs {
 		m.brokers[id] = map[int32]int64{}
 		m.partitions[id] = map[string]int64{}
+	}
+	for _, id := range cfg.IDs { // after the maps: the watchers read them
 		m.wg.Add(2)
 		go func() { defer m.wg.Done(); m.watchLeadership(ctx, cfg, id) }()
 		go func() { defer m.wg.Done(); m.watchEpochs(ctx, cfg, id) }()

@@ -103,10 +103,10 @@ func (c *Controller) propose(ctx context.Context, recs []metadata.Record) ([]met
 		recs[i].Timestamp = now
 	}
 	res, err := c.node.Propose(ctx, metadata.EncodeRecords(recs))
-	if errors.Is(err, raftnode.ErrStopped) {
+	if errors.Is(err, raftnode.ErrStopped) || errors.Is(err, raftnode.ErrOutcomeUnknown) {
 		// The entry may already be on a quorum: the outcome is unknown, and
 		// NOT_READY (503) would tell the client a retry is safe.
-		return nil, metadata.Errorf(metadata.CodeTimeout, "node stopped before the write was known to commit; it may have taken effect")
+		return nil, metadata.Errorf(metadata.CodeTimeout, "the write may or may not have taken effect (%v); read before retrying", err)
 	}
 	if err != nil {
 		return nil, nodeError(err)
@@ -145,5 +145,9 @@ func (c *Controller) writeBarrier(ctx context.Context) (*metadata.Image, error) 
 	if !c.node.IsLeader() {
 		return nil, metadata.Errorf(metadata.CodeNoLeader, "this node is not the leader")
 	}
-	return c.Image(ctx, false)
+	// Not c.Image: the deliberate read bug must not also weaken writes.
+	if err := c.node.ReadBarrier(ctx); err != nil {
+		return nil, nodeError(err)
+	}
+	return c.state.Image(), nil
 }

@@ -93,12 +93,20 @@ func (r *Recorder) Operations() []porcupine.Operation {
 	ops := append([]porcupine.Operation(nil), r.ops...)
 	r.mu.Unlock()
 	var last int64
+	created := map[string]bool{} // topic ids answered by creates
 	for _, op := range ops {
 		last = max(last, op.Call, op.Return)
+		if in, out := op.Input.(Input), op.Output.(Output); in.Kind == TopicCreate && out.Result == OK {
+			created[out.TopicID] = true
+		}
 	}
 	for i := range ops {
 		if ops[i].Return < 0 {
 			ops[i].Return = last + 1
+		}
+		if out := ops[i].Output.(Output); ops[i].Input.(Input).Kind == TopicGet && created[out.TopicID] {
+			out.KnownCreate = true
+			ops[i].Output = out
 		}
 	}
 	return ops
@@ -111,10 +119,13 @@ func (r *Recorder) Operations() []porcupine.Operation {
 // written there.
 func (r *Recorder) Check(timeout time.Duration, visualization string) (porcupine.CheckResult, error) {
 	model := Model()
-	res, info := porcupine.CheckOperationsVerbose(model, r.Operations(), timeout)
+	ops := r.Operations()
+	res := porcupine.CheckOperationsTimeout(model, ops, timeout)
 	if res == porcupine.Ok {
 		return res, nil
 	}
+	// Again with the linearization data the visualization needs.
+	res, info := porcupine.CheckOperationsVerbose(model, ops, timeout)
 	err := fmt.Errorf("lincheck: history of %s is %s", r.Stats(), res)
 	if visualization != "" {
 		if verr := porcupine.VisualizePath(model, info, visualization); verr != nil {

@@ -65,6 +65,10 @@ type Output struct {
 	Result  Result
 	// Topic: the topic's UUID (create, get).
 	TopicID string
+	// KnownCreate (gets only, set by Recorder.Operations): TopicID is the
+	// id a create with a known answer returned. Such an id cannot belong
+	// to an incarnation made by a create of unknown outcome.
+	KnownCreate bool
 	// Broker: host, epoch and status after the call (get), or the epoch
 	// the written record carries (register, patch, unregister).
 	Host   string
@@ -167,8 +171,9 @@ func stepTopic(s state, in Input, out Output) (bool, state) {
 		switch out.Result {
 		case OK:
 			// A create of unknown outcome leaves the id open; the first
-			// read that sees the topic fixes it.
-			if !s.Exists || (s.TopicID != "" && s.TopicID != out.TopicID) {
+			// read that sees the topic fixes it, unless the id is another
+			// create's (a stale read of an earlier incarnation).
+			if !s.Exists || (s.TopicID != "" && s.TopicID != out.TopicID) || (s.TopicID == "" && out.KnownCreate) {
 				return false, s
 			}
 			s.TopicID = out.TopicID

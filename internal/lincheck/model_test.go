@@ -82,6 +82,12 @@ func TestModel(t *testing.T) {
 			op(1, 4, 5, del, Output{Result: OK}),
 			op(1, 6, 7, get, Output{Result: OK, TopicID: "z"}),
 		}},
+		{"stale read of a deleted incarnation after an unknown create", false, []porcupine.Operation{
+			op(0, 0, 1, create, Output{Result: OK, TopicID: "x"}),
+			op(0, 2, 3, del, Output{Result: OK}),
+			op(1, 4, -1, create, unknown),
+			op(0, 6, 7, get, Output{Result: OK, TopicID: "x", KnownCreate: true}),
+		}},
 		{"lost acknowledged delete", false, []porcupine.Operation{
 			op(0, 0, 1, create, Output{Result: OK, TopicID: "x"}),
 			op(0, 2, 3, del, Output{Result: OK}),
@@ -146,7 +152,10 @@ func TestRecorderCheckWritesVisualizationOnFailure(t *testing.T) {
 	if res, err := r.Check(10*time.Second, ""); err != nil || res != porcupine.Ok {
 		t.Fatalf("check = %s, %v; want Ok", res, err)
 	}
-	r.Begin(1, get).End(Output{Result: NotFound})
+	// Operations marks a get that returns a known create's id.
+	r.Begin(2, Input{Kind: TopicCreate, Key: "topic/a"}).End(unknown)
+	r.Begin(0, del).End(Output{Result: OK})
+	r.Begin(1, get).End(Output{Result: OK, TopicID: "x"})
 	path := filepath.Join(t.TempDir(), "history.html")
 	res, err := r.Check(10*time.Second, path)
 	if res != porcupine.Illegal || err == nil {
@@ -156,7 +165,7 @@ func TestRecorderCheckWritesVisualizationOnFailure(t *testing.T) {
 		t.Fatalf("visualization not written: %v", serr)
 	}
 	st := r.Stats()
-	if st.Ops != 3 || st.Unknown != 1 || st.ByKind[TopicCreate] != 1 {
+	if st.Ops != 5 || st.Unknown != 2 || st.ByKind[TopicCreate] != 2 {
 		t.Fatalf("stats = %+v", st)
 	}
 }

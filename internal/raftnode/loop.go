@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -43,6 +44,7 @@ func (n *Node) run() {
 		select {
 		case <-ticker.C:
 			n.rn.Tick()
+			n.retryReadIndex()
 		case m := <-n.recvc:
 			n.step(m)
 			n.drainRecv()
@@ -186,12 +188,53 @@ func (n *Node) readIndexBatch(first *readReq) {
 		}
 		return
 	}
+	n.sendReadIndex(&readBatch{reqs: reqs})
+}
+
+// sendReadIndex asks raft for the read index of b under a fresh context.
+func (n *Node) sendReadIndex(b *readBatch) {
 	n.readCtxSeq++
 	var rctx [16]byte
 	binary.BigEndian.PutUint64(rctx[:8], n.nextPropID^0x5eed)
 	binary.BigEndian.PutUint64(rctx[8:], n.readCtxSeq)
-	n.readsInFlight[string(rctx[:])] = reqs
+	b.ticks = 0
+	b.keys = append(b.keys, string(rctx[:]))
+	n.readsInFlight[string(rctx[:])] = b
 	n.rn.ReadIndex(rctx[:])
+}
+
+// retryReadIndex asks again for read indexes unanswered for an election
+// timeout. A follower's MsgReadIndex, or the leader's answer, lost with a
+// broken connection is never re-sent by raft; without this the reads would
+// wait for their callers' deadlines. The earlier requests stay valid (on a
+// slow link their answers may still come): whichever answer arrives first
+// completes the batch.
+func (n *Node) retryReadIndex() {
+	var due []*readBatch
+	for k, b := range n.readsInFlight {
+		if k != b.keys[len(b.keys)-1] {
+			continue // count each batch once, by its newest request
+		}
+		if b.ticks++; b.ticks >= n.cfg.ElectionTicks {
+			due = append(due, b)
+		}
+	}
+	for _, b := range due {
+		b.reqs = slices.DeleteFunc(b.reqs, func(r *readReq) bool { return r.ctx.Err() != nil })
+		if len(b.reqs) == 0 {
+			n.takeReads(b) // every caller gave up
+			continue
+		}
+		n.sendReadIndex(b)
+	}
+}
+
+// takeReads removes b's requests from readsInFlight and returns its reads.
+func (n *Node) takeReads(b *readBatch) []*readReq {
+	for _, k := range b.keys {
+		delete(n.readsInFlight, k)
+	}
+	return b.reqs
 }
 
 // handleReady processes one Ready under the contract in doc.go.
@@ -249,11 +292,10 @@ func (n *Node) onSoftState(ss *raft.SoftState) {
 		n.log.Info("leader changed", "leader", ss.Lead, "previous", prev, "state", ss.RaftState.String(), "term", n.rn.BasicStatus().Term)
 		// Reads in flight were asked of a leader that is gone: fail them so
 		// callers retry against the new one (reads are safe to retry).
-		for k, reqs := range n.readsInFlight {
-			for _, r := range reqs {
+		for _, b := range n.readsInFlight {
+			for _, r := range n.takeReads(b) {
 				r.done <- ErrNoLeader
 			}
-			delete(n.readsInFlight, k)
 		}
 	}
 	n.metrics.setLeader(ss.Lead, n.cfg.NodeID)
@@ -367,11 +409,11 @@ func (n *Node) setApplied(index uint64) {
 }
 
 func (n *Node) onReadState(rs raft.ReadState) {
-	reqs, ok := n.readsInFlight[string(rs.RequestCtx)]
+	b, ok := n.readsInFlight[string(rs.RequestCtx)]
 	if !ok {
 		return
 	}
-	delete(n.readsInFlight, string(rs.RequestCtx))
+	reqs := n.takeReads(b)
 	if rs.Index <= n.applied.Load() {
 		for _, r := range reqs {
 			r.done <- nil
@@ -394,7 +436,9 @@ func (n *Node) restoreSnapshot(snap raftpb.Snapshot) error {
 	for at, ids := range n.waitersAt {
 		if at <= idx {
 			for _, id := range ids {
-				n.finish(id, proposeOutcome{err: ErrProposalDropped})
+				// The snapshot may or may not hold our entry: a new leader
+				// can have committed it before this node fell behind.
+				n.finish(id, proposeOutcome{err: ErrOutcomeUnknown})
 			}
 			delete(n.waitersAt, at)
 		}
@@ -408,11 +452,10 @@ func (n *Node) failAll(err error) {
 	for id := range n.waiters {
 		n.finish(id, proposeOutcome{err: err})
 	}
-	for k, reqs := range n.readsInFlight {
-		for _, r := range reqs {
+	for _, b := range n.readsInFlight {
+		for _, r := range n.takeReads(b) {
 			r.done <- err
 		}
-		delete(n.readsInFlight, k)
 	}
 	for _, p := range n.readsPending {
 		for _, r := range p.reqs {

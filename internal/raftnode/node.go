@@ -34,6 +34,10 @@ var (
 	// ErrStopped: the node is stopping or stopped; the outcome of an
 	// in-flight proposal is unknown.
 	ErrStopped = errors.New("raftnode: stopped")
+	// ErrOutcomeUnknown: the proposal's entry may or may not have
+	// committed (a snapshot from a new leader replaced this node's log
+	// before it learned which). Not safe to retry blindly.
+	ErrOutcomeUnknown = errors.New("raftnode: proposal outcome unknown")
 	// ErrTooLarge: a payload larger than Config.MaxEntryBytes.
 	ErrTooLarge = errors.New("raftnode: proposal too large")
 )
@@ -153,7 +157,17 @@ type waiter struct {
 }
 
 type readReq struct {
-	done chan error // buffered(1); nil error: applied >= read index
+	ctx  context.Context // the caller's; a read it ended is not asked again
+	done chan error      // buffered(1); nil error: applied >= read index
+}
+
+// readBatch is reads waiting for one read-index answer. keys are the
+// contexts it was asked under (retryReadIndex adds one per retry); ticks
+// counts raft ticks since the newest.
+type readBatch struct {
+	reqs  []*readReq
+	keys  []string
+	ticks int
 }
 
 type pendingRead struct {
@@ -200,8 +214,8 @@ type Node struct {
 	waiters       map[uint64]*waiter
 	waitersAt     map[uint64][]uint64 // entry index -> proposal ids appended there
 	readCtxSeq    uint64
-	readsInFlight map[string][]*readReq
-	readsPending  []pendingRead // sorted by index; waiting for applied
+	readsInFlight map[string]*readBatch // by read-index context
+	readsPending  []pendingRead         // sorted by index; waiting for applied
 }
 
 // Start is StartContext without a deadline.
@@ -247,7 +261,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		appliedNotify: make(chan struct{}),
 		waiters:       make(map[uint64]*waiter),
 		waitersAt:     make(map[uint64][]uint64),
-		readsInFlight: make(map[string][]*readReq),
+		readsInFlight: make(map[string]*readBatch),
 		nextPropID:    randomUint64(),
 		lastSnapAt:    time.Now(),
 	}
@@ -455,7 +469,7 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 	if n.Leader() == 0 {
 		return ErrNoLeader
 	}
-	req := &readReq{done: make(chan error, 1)}
+	req := &readReq{ctx: ctx, done: make(chan error, 1)}
 	select {
 	case n.readc <- req:
 	case <-ctx.Done():

@@ -63,6 +63,7 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, length runS
 		},
 	})
 
+	t.Cleanup(func() { mon.Stop() }) // when a fault step fails the test
 	runCtx := runLength(t, w.History, length)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(runCtx) }()

@@ -111,14 +111,21 @@ func (r *faultRun) healAndCheck(w *testcluster.Workload, mon *testcluster.Monito
 		r.t.Fatalf("seed %d: no convergence after healing: %v", seed, err)
 	}
 	lead := r.c.MustLeader()
+	// A new leader's first entry may still be committing: give the views
+	// a moment to agree; checkRun reports them if they never do.
 	views := map[uint64][]byte{}
-	for _, id := range r.c.IDs() {
-		b, err := json.Marshal(r.c.Server(id).State.Image().View(true))
-		if err != nil {
-			r.t.Fatal(err)
+	_ = testcluster.WaitFor(ctx, func() bool {
+		same := true
+		for _, id := range r.c.IDs() {
+			b, err := json.Marshal(r.c.Server(id).State.Image().View(true))
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			views[id] = b
+			same = same && string(b) == string(views[1])
 		}
-		views[id] = b
-	}
+		return same
+	})
 	var blocks [][2]int64
 	for _, b := range r.c.Server(lead).State.Image().ProducerIDs().Blocks {
 		blocks = append(blocks, [2]int64{b.ProducerID, metadata.ProducerIDBlockSize})
@@ -391,6 +398,7 @@ func runFaults(t *testing.T, name string, seed int64, nodes int, length runSize,
 			return c.URL(id)
 		},
 	})
+	t.Cleanup(func() { mon.Stop() }) // when a fault step fails the test
 	ctx := runLength(t, w.History, length)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()

@@ -55,5 +55,8 @@
 // ReadBarrier implements linearizable reads with raft's ReadIndex: the
 // leader confirms it still leads a quorum and names its commit index; the
 // caller returns once this node has applied up to that index. Concurrent
-// barriers share one ReadIndex round.
+// barriers share one ReadIndex round. Raft never re-sends a read-index
+// request or answer lost on a broken connection, so a round unanswered for
+// an election timeout is asked again (the earlier ask stays valid), until
+// its callers give up.
 package raftnode

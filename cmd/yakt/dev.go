@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,23 +25,15 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		peerBase = fs.Int("peer-port", 7001, "peer port of node 1; node i listens on peer-port+i-1")
 		nf       nodeFlags
 	)
-	nf.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "yakt dev:", err)
-		return 2
+	log, code, ok := parseCommand(fs, &nf, args, stderr)
+	if !ok {
+		return code
 	}
 	if *nodes != 3 && *nodes != 5 {
 		fmt.Fprintln(stderr, "yakt dev: --nodes must be 3 or 5")
 		return 2
 	}
-	log, err := newLogger(stderr, nf.logLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, "yakt dev:", err)
-		return 2
-	}
+	var err error
 	dir := *dataDir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "yakt-dev-"); err != nil {

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -80,6 +81,25 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 
 func envName(flagName string) string {
 	return "YAKT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseCommand registers the node flags on fs, parses args and makes the
+// logger. When it cannot, it has said why on stderr and code is the exit
+// status (0 for -h).
+func parseCommand(fs *flag.FlagSet, nf *nodeFlags, args []string, stderr io.Writer) (log *slog.Logger, code int, ok bool) {
+	nf.register(fs)
+	err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, 0, false
+	}
+	if err == nil {
+		log, err = newLogger(stderr, nf.logLevel)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+		return nil, 2, false
+	}
+	return log, 0, true
 }
 
 // newLogger logs text to a terminal and JSON otherwise.

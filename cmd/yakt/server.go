@@ -63,18 +63,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		clusterID  = fs.String("cluster-id", "", "cluster id (default: derived from --voters)")
 		nf         nodeFlags
 	)
-	nf.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "yakt server:", err)
-		return 2
-	}
-	log, err := newLogger(stderr, nf.logLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, "yakt server:", err)
-		return 2
+	log, code, ok := parseCommand(fs, &nf, args, stderr)
+	if !ok {
+		return code
 	}
 	vs, err := server.ParseVoters(*voters)
 	if err != nil {

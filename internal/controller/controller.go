@@ -88,10 +88,17 @@ func New(cfg Config) *Controller {
 // Image returns the state to read from: after a linearizable read barrier,
 // or this node's latest applied state when stale is true.
 func (c *Controller) Image(ctx context.Context, stale bool) (*metadata.Image, error) {
-	if !stale && !c.unsafeReadsWithoutBarrier {
-		if err := c.node.ReadBarrier(ctx); err != nil {
-			return nil, nodeError(err)
-		}
+	if stale || c.unsafeReadsWithoutBarrier {
+		return c.state.Image(), nil
+	}
+	return c.linearizableImage(ctx)
+}
+
+// linearizableImage returns the state after a read barrier: everything
+// committed before the call is applied here.
+func (c *Controller) linearizableImage(ctx context.Context) (*metadata.Image, error) {
+	if err := c.node.ReadBarrier(ctx); err != nil {
+		return nil, nodeError(err)
 	}
 	return c.state.Image(), nil
 }
@@ -146,8 +153,5 @@ func (c *Controller) writeBarrier(ctx context.Context) (*metadata.Image, error) 
 		return nil, metadata.Errorf(metadata.CodeNoLeader, "this node is not the leader")
 	}
 	// Not c.Image: the deliberate read bug must not also weaken writes.
-	if err := c.node.ReadBarrier(ctx); err != nil {
-		return nil, nodeError(err)
-	}
-	return c.state.Image(), nil
+	return c.linearizableImage(ctx)
 }

@@ -35,6 +35,9 @@ func (r *Recorder) Begin(client int, in Input) *Call {
 	return &Call{r: r, client: client, in: in, at: r.now()}
 }
 
+// Input is what the call asked.
+func (c *Call) Input() Input { return c.in }
+
 // End records the call with its answer. A call with out.Unknown gets an
 // open-ended return (see the package doc).
 func (c *Call) End(out Output) {

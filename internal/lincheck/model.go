@@ -39,6 +39,9 @@ const (
 	ProducerIDsAllocate Kind = "pid.allocate"
 )
 
+// IsWrite reports whether k changes state (everything but the gets).
+func (k Kind) IsWrite() bool { return k != TopicGet && k != BrokerGet }
+
 // Result is how a call ended, as the API answered it.
 type Result string
 

@@ -42,7 +42,10 @@ type Options struct {
 	// BrokerSessionTimeout and LivenessInterval: see server.Config.
 	BrokerSessionTimeout time.Duration
 	LivenessInterval     time.Duration
-	FS                   func(id uint64) vfs.FS // nil: the real file system
+	// CrashableDisks runs every node's storage on a vfs.Crashable, so
+	// tests can cut its power (Cluster.PowerCut) or fail its fsyncs
+	// (Cluster.Disk(id).FailSyncs).
+	CrashableDisks bool
 	// Network puts a netfault proxy on every directed peer link (see
 	// Cluster.Net), so tests can partition, delay and lose raft traffic.
 	Network bool
@@ -86,6 +89,7 @@ type Cluster struct {
 	dirs    map[uint64]string
 	mu      sync.Mutex
 	servers map[uint64]*server.Server // nil while a node is down
+	disks   map[uint64]*vfs.Crashable // with Options.CrashableDisks: each node's current one
 	Client  *http.Client
 	// Net is the fault-injecting network between the nodes when
 	// Options.Network is set, nil otherwise.
@@ -99,8 +103,8 @@ func New(t testing.TB, opts Options) *Cluster {
 	c := &Cluster{
 		t: t, opts: opts,
 		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{},
-		servers: map[uint64]*server.Server{},
-		Client:  &http.Client{Timeout: 15 * time.Second},
+		servers: map[uint64]*server.Server{}, disks: map[uint64]*vfs.Crashable{},
+		Client: &http.Client{Timeout: 15 * time.Second},
 	}
 	base := t.TempDir()
 	for i := 1; i <= opts.Nodes; i++ {
@@ -160,16 +164,29 @@ func ephemeralLow() int {
 }
 
 // IDs are the node ids, 1..N.
-func (c *Cluster) IDs() []uint64 {
-	ids := make([]uint64, 0, len(c.voters))
-	for i := 1; i <= len(c.voters); i++ {
+func (c *Cluster) IDs() []uint64 { return nodeIDs(len(c.voters)) }
+
+func nodeIDs(n int) []uint64 {
+	ids := make([]uint64, 0, n)
+	for i := 1; i <= n; i++ {
 		ids = append(ids, uint64(i))
 	}
 	return ids
 }
 
+func urls(ids []uint64, url func(uint64) string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, url(id))
+	}
+	return out
+}
+
 // URL is node id's HTTP base URL.
 func (c *Cluster) URL(id uint64) string { return "http://" + c.http[id] }
+
+// URLs are every node's HTTP base URL, down nodes included.
+func (c *Cluster) URLs() []string { return urls(c.IDs(), c.URL) }
 
 // DataDir is node id's data directory.
 func (c *Cluster) DataDir(id uint64) string { return c.dirs[id] }
@@ -230,13 +247,44 @@ func (c *Cluster) addressBook(id uint64) map[uint64]string {
 	return c.voters
 }
 
-// fsFor is the file system node id's storage runs on (Options.FS), called
-// on every start so a restarted node can get a fresh one.
+// fsFor is the file system node id's storage runs on, called on every
+// start: with Options.CrashableDisks a fresh Crashable over what the
+// previous one left on disk (as after a reboot), else the real one.
 func (c *Cluster) fsFor(id uint64) vfs.FS {
-	if c.opts.FS == nil {
+	if !c.opts.CrashableDisks {
 		return nil
 	}
-	return c.opts.FS(id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fs := vfs.NewCrashable(vfs.OS)
+	if prev := c.disks[id]; prev != nil {
+		fs = prev.Restart()
+	}
+	c.disks[id] = fs
+	return fs
+}
+
+// Disk is node id's current disk (Options.CrashableDisks), nil without.
+func (c *Cluster) Disk(id uint64) *vfs.Crashable {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.disks[id]
+}
+
+// PowerCut crashes node id's disk — every write not yet fsynced is lost,
+// with torn the last one keeps a random prefix (drawn from rng) — and stops
+// the node. Start brings it back on what the disk kept. It needs
+// Options.CrashableDisks.
+func (c *Cluster) PowerCut(id uint64, torn bool, rng *rand.Rand) {
+	c.t.Helper()
+	d := c.Disk(id)
+	if d == nil {
+		c.t.Fatalf("power cut of node %d: no crashable disk (Options.CrashableDisks)", id)
+	}
+	if err := d.Crash(torn, rng); err != nil {
+		c.t.Fatalf("power cut of node %d: %v", id, err)
+	}
+	c.Kill(id)
 }
 
 // Kill stops node id at once, like a crash after its last fsync (no

@@ -125,55 +125,82 @@ func TestLeaderElectedAndWritesReplicate(t *testing.T) {
 	assertTopics(t, c, []string{"orders"})
 }
 
+// writers keeps n goroutines creating topics through c.CreateTopic and
+// remembers every one acknowledged (a 201, or a 409 after an attempt with
+// an unknown outcome: the topic exists either way).
+type writers struct {
+	t     *testing.T
+	ctx   context.Context
+	stopc chan struct{}
+	wg    sync.WaitGroup
+
+	mu    sync.Mutex
+	acked []string
+}
+
+func startWriters(ctx context.Context, t *testing.T, c *testcluster.Cluster, n int) *writers {
+	w := &writers{t: t, ctx: ctx, stopc: make(chan struct{})}
+	for g := range n {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-w.stopc:
+					return
+				default:
+				}
+				name := fmt.Sprintf("w%d-%d", g, i)
+				if err := c.CreateTopic(ctx, name); err != nil {
+					t.Error(err)
+					return
+				}
+				w.mu.Lock()
+				w.acked = append(w.acked, name)
+				w.mu.Unlock()
+			}
+		}()
+	}
+	return w
+}
+
+func (w *writers) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+// waitFor waits until at least n writes are acknowledged.
+func (w *writers) waitFor(n int) {
+	w.t.Helper()
+	if err := testcluster.WaitFor(w.ctx, func() bool { return w.count() >= n }); err != nil {
+		w.t.Fatalf("only %d writes acknowledged, want %d: %v", w.count(), n, err)
+	}
+}
+
+// stop stops the writers and returns every acknowledged name.
+func (w *writers) stop() []string {
+	close(w.stopc)
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.acked...)
+}
+
 func TestLeaderKilledNoAcknowledgedWriteLost(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{})
 	lead := c.MustLeader()
 	ctx := ctxFor(t, 60*time.Second)
 
-	var mu sync.Mutex
-	var acked []string
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				name := fmt.Sprintf("w%d-%d", w, i)
-				if err := c.CreateTopic(ctx, name); err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				acked = append(acked, name)
-				mu.Unlock()
-			}
-		}()
-	}
-	ackedCount := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(acked)
-	}
-	waitAcked := func(n int) {
-		if err := testcluster.WaitFor(ctx, func() bool { return ackedCount() >= n }); err != nil {
-			t.Fatalf("only %d writes acknowledged, want %d: %v", ackedCount(), n, err)
-		}
-	}
-	waitAcked(40)
+	w := startWriters(ctx, t, c, 4)
+	w.waitFor(40)
 	c.Kill(lead)
 	newLead := c.MustLeader()
 	if newLead == lead {
 		t.Fatalf("leader %d still leads after being killed", lead)
 	}
-	waitAcked(ackedCount() + 40) // writes continue under the new leader
-	close(stop)
-	wg.Wait()
+	w.waitFor(w.count() + 40) // writes continue under the new leader
+	acked := w.stop()
 
 	c.Start(lead) // the old leader rejoins and catches up
 	assertTopics(t, c, acked)

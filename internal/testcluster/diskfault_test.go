@@ -6,104 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/yakt/yakt/internal/testcluster"
-	"github.com/yakt/yakt/internal/vfs"
 )
-
-// diskFaults gives every node a vfs.Crashable; a restarted node gets a
-// fresh one over the same files (Restart), as after a power cut.
-type diskFaults struct {
-	mu  sync.Mutex
-	fss map[uint64]*vfs.Crashable
-}
-
-func newDiskFaults() *diskFaults { return &diskFaults{fss: map[uint64]*vfs.Crashable{}} }
-
-// fsFor is Options.FS.
-func (d *diskFaults) fsFor(id uint64) vfs.FS {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	fs := vfs.NewCrashable(vfs.OS)
-	if prev := d.fss[id]; prev != nil {
-		fs = prev.Restart()
-	}
-	d.fss[id] = fs
-	return fs
-}
-
-func (d *diskFaults) of(id uint64) *vfs.Crashable {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.fss[id]
-}
-
-// writers keeps n goroutines creating topics through c.CreateTopic and
-// remembers every one acknowledged (a 201, or a 409 after an attempt with
-// an unknown outcome: the topic exists either way).
-type writers struct {
-	t     *testing.T
-	c     *testcluster.Cluster
-	ctx   context.Context
-	stopc chan struct{}
-	wg    sync.WaitGroup
-
-	mu    sync.Mutex
-	acked []string
-}
-
-func startWriters(ctx context.Context, t *testing.T, c *testcluster.Cluster, n int) *writers {
-	w := &writers{t: t, c: c, ctx: ctx, stopc: make(chan struct{})}
-	for g := range n {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-w.stopc:
-					return
-				default:
-				}
-				name := fmt.Sprintf("w%d-%d", g, i)
-				if err := c.CreateTopic(ctx, name); err != nil {
-					t.Error(err)
-					return
-				}
-				w.mu.Lock()
-				w.acked = append(w.acked, name)
-				w.mu.Unlock()
-			}
-		}()
-	}
-	return w
-}
-
-func (w *writers) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.acked)
-}
-
-// waitFor waits until at least n writes are acknowledged.
-func (w *writers) waitFor(n int) {
-	w.t.Helper()
-	if err := testcluster.WaitFor(w.ctx, func() bool { return w.count() >= n }); err != nil {
-		w.t.Fatalf("only %d writes acknowledged, want %d: %v", w.count(), n, err)
-	}
-}
-
-// stop stops the writers and returns every acknowledged name.
-func (w *writers) stop() []string {
-	close(w.stopc)
-	w.wg.Wait()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.acked...)
-}
 
 // assertReadable GETs every name from node id (a linearizable read).
 func assertReadable(ctx context.Context, t *testing.T, c *testcluster.Cluster, id uint64, names []string) {
@@ -140,9 +48,8 @@ func TestFsyncErrorFailStopsNode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			disks := newDiskFaults()
-			logs := &syncBuffer{}
-			c := testcluster.New(t, testcluster.Options{FS: disks.fsFor, LogWriter: logs})
+			logs := &testcluster.LogBuffer{}
+			c := testcluster.New(t, testcluster.Options{CrashableDisks: true, LogWriter: logs})
 			ctx := ctxFor(t, 90*time.Second)
 			lead := c.MustLeader()
 			before := createTopics(t, c, "before", 5)
@@ -153,7 +60,7 @@ func TestFsyncErrorFailStopsNode(t *testing.T) {
 
 			w := startWriters(ctx, t, c, 8)
 			w.waitFor(40)
-			disks.of(victim).FailSyncs(tt.errno)
+			c.Disk(victim).FailSyncs(tt.errno)
 			node := c.Server(victim).Node
 			select {
 			case <-node.Done():
@@ -163,7 +70,7 @@ func TestFsyncErrorFailStopsNode(t *testing.T) {
 			if err := node.Err(); !errors.Is(err, tt.errno) {
 				t.Fatalf("node %d stopped with %v, want an error wrapping %v", victim, err, tt.errno)
 			}
-			if l := logs.lines("raft loop stopped: node no longer serves writes", tt.errno.Error(), fmt.Sprintf("test_node=%d", victim)); len(l) == 0 {
+			if l := logs.Lines("raft loop stopped: node no longer serves writes", tt.errno.Error(), fmt.Sprintf("test_node=%d", victim)); len(l) == 0 {
 				t.Errorf("node %d logged no error naming %q for stopping", victim, tt.errno.Error())
 			}
 
@@ -199,8 +106,7 @@ func TestCrashLosesOnlyUnsyncedWrites(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			disks := newDiskFaults()
-			c := testcluster.New(t, testcluster.Options{FS: disks.fsFor})
+			c := testcluster.New(t, testcluster.Options{CrashableDisks: true})
 			ctx := ctxFor(t, 90*time.Second)
 			lead := c.MustLeader()
 			victim := lead
@@ -210,17 +116,14 @@ func TestCrashLosesOnlyUnsyncedWrites(t *testing.T) {
 
 			w := startWriters(ctx, t, c, 8)
 			w.waitFor(40)
-			if err := disks.of(victim).Crash(true, rand.New(rand.NewPCG(uint64(i), 42))); err != nil {
-				t.Fatal(err)
-			}
-			c.Kill(victim)
+			c.PowerCut(victim, true, rand.New(rand.NewPCG(uint64(i), 42)))
 			newLead := c.MustLeader()
 			if tt.leader && newLead == victim {
 				t.Fatalf("crashed node %d still leads", victim)
 			}
 			w.waitFor(w.count() + 40)
 
-			c.Start(victim) // gets disks.of(victim).Restart()
+			c.Start(victim) // on a Restart of its crashed disk
 			w.waitFor(w.count() + 40)
 			acked := w.stop()
 			assertTopics(t, c, acked)

@@ -26,42 +26,13 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, length runS
 		t.Fatal(err)
 	}
 	acks := testcluster.NewAcks()
-	setupViaHTTP(t, p)
+	setupFixtures(t, p.Client, p.URL(1)) // followers forward to the leader
 	w := &testcluster.Workload{
-		Targets: func() []string {
-			out := []string{}
-			for _, id := range p.IDs() {
-				out = append(out, p.URL(id))
-			}
-			return out
-		},
+		Targets:   p.URLs,
 		PIDBroker: pidBroker, EpochTopic: epochsTopic, MoveBroker: moveBroker,
 		Seed: seed, History: lincheck.NewRecorder(), Acks: acks,
 	}
-	quorumClient := &http.Client{Timeout: 300 * time.Millisecond}
-	mon := testcluster.StartMonitor(testcluster.MonitorConfig{
-		IDs: p.IDs(), EpochTopic: epochsTopic,
-		Leadership: func(ctx context.Context, id uint64) (testcluster.LeaderView, bool) {
-			if !p.Running(id) {
-				return testcluster.LeaderView{}, false
-			}
-			resp, err := testcluster.Do(ctx, quorumClient, p.URL(id), http.MethodGet, "/v1/quorum?stale=true", nil)
-			var q struct {
-				LeaderID    uint64 `json:"leaderId"`
-				LeaderEpoch uint64 `json:"leaderEpoch"`
-			}
-			if err != nil || resp.Status != http.StatusOK || resp.JSON(&q) != nil {
-				return testcluster.LeaderView{}, false
-			}
-			return testcluster.LeaderView{Term: q.LeaderEpoch, Leader: q.LeaderID}, true
-		},
-		URL: func(id uint64) string {
-			if !p.Running(id) {
-				return ""
-			}
-			return p.URL(id)
-		},
-	})
+	mon := p.StartMonitor(epochsTopic)
 
 	t.Cleanup(func() { mon.Stop() }) // when a fault step fails the test
 	runCtx := runLength(t, w.History, length)
@@ -95,24 +66,7 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, length runS
 	}
 	lead := processLeader(t, p)
 	views, blocks := processViews(t, p, lead)
-	return checkRun(t, w, mon, acks, views, blocks, p.URL(lead), name, seed)
-}
-
-// setupViaHTTP is faultRun.setup for processes, through any node.
-func setupViaHTTP(t *testing.T, p *testcluster.Processes) {
-	t.Helper()
-	post := func(path string, body any) {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		resp, err := testcluster.Do(ctx, p.Client, p.URL(1), http.MethodPost, path, body)
-		if err != nil || resp.Status != http.StatusCreated {
-			t.Fatalf("POST %s: %v %+v", path, err, resp)
-		}
-	}
-	for id := int32(100); id <= 103; id++ {
-		post("/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "fixed", "brokerPort": "9092", "securityProtocol": "PLAINTEXT", "rackId": "r1"})
-	}
-	post("/v1/topics", map[string]any{"name": epochsTopic, "partitions": 4, "replicationFactor": 2})
+	return checkRun(t, w, mon, views, blocks, p.URL(lead), name, seed)
 }
 
 func processLeader(t *testing.T, p *testcluster.Processes) uint64 {

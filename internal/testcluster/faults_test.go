@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/yakt/yakt/internal/lincheck"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/testcluster"
-	"github.com/yakt/yakt/internal/vfs"
 )
 
 var (
@@ -41,43 +39,15 @@ func baseSeed(t *testing.T) int64 {
 // faultRun is one workload under one fault schedule on an in-process
 // cluster.
 type faultRun struct {
-	t     *testing.T
-	c     *testcluster.Cluster
-	rng   *rand.Rand
-	acks  *testcluster.Acks
-	disks *crashDisks
+	t    *testing.T
+	c    *testcluster.Cluster
+	rng  *rand.Rand
+	acks *testcluster.Acks
 }
 
-// crashDisks gives every node a file system that can lose what was not
-// fsynced, as a power cut does.
-type crashDisks struct {
-	mu sync.Mutex
-	fs map[uint64]*vfs.Crashable
-}
-
-func (d *crashDisks) fsFor(id uint64) vfs.FS {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.fs[id] == nil {
-		d.fs[id] = vfs.NewCrashable(vfs.OS)
-	}
-	return d.fs[id]
-}
-
-// powerCut crashes node id's disk, tearing its last unsynced write half
-// the time, stops the node, and gives it a fresh disk for its restart.
-func (r *faultRun) powerCut(id uint64) {
-	r.disks.mu.Lock()
-	fs := r.disks.fs[id]
-	r.disks.mu.Unlock()
-	if err := fs.Crash(r.rng.IntN(2) == 0, r.rng); err != nil {
-		r.t.Fatalf("power cut of node %d: %v", id, err)
-	}
-	r.c.Kill(id)
-	r.disks.mu.Lock()
-	r.disks.fs[id] = fs.Restart()
-	r.disks.mu.Unlock()
-}
+// powerCut cuts node id's power, tearing its last unsynced write half the
+// time.
+func (r *faultRun) powerCut(id uint64) { r.c.PowerCut(id, r.rng.IntN(2) == 0, r.rng) }
 
 const (
 	pidBroker   = 100
@@ -85,16 +55,23 @@ const (
 	epochsTopic = "epochs"
 )
 
-// setup registers the brokers the workload leaves alone and the topic whose
+// setupFixtures registers, through base, the brokers the workload leaves
+// alone (producer ids are allocated to pidBroker) and the topic whose
 // partition epochs the monitor watches.
-func (r *faultRun) setup() {
-	lead := r.c.MustLeader()
-	for id := int32(100); id <= 103; id++ {
-		r.c.Must(r.t, lead, http.MethodPost, "/v1/brokers", map[string]any{
-			"brokerId": id, "brokerHost": "fixed", "brokerPort": "9092", "securityProtocol": "PLAINTEXT", "rackId": "r1",
-		}, http.StatusCreated, "")
+func setupFixtures(t *testing.T, client *http.Client, base string) {
+	t.Helper()
+	post := func(path string, body any) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		resp, err := testcluster.Do(ctx, client, base, http.MethodPost, path, body)
+		if err != nil || resp.Status != http.StatusCreated {
+			t.Fatalf("POST %s: %v %+v", path, err, resp)
+		}
 	}
-	r.c.Must(r.t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": epochsTopic, "partitions": 4, "replicationFactor": 2}, http.StatusCreated, "")
+	for id := int32(pidBroker); id <= moveBroker; id++ {
+		post("/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "fixed", "brokerPort": "9092", "securityProtocol": "PLAINTEXT", "rackId": "r1"})
+	}
+	post("/v1/topics", map[string]any{"name": epochsTopic, "partitions": 4, "replicationFactor": 2})
 }
 
 // healAndCheck restarts every node, waits for convergence and checks the
@@ -130,16 +107,17 @@ func (r *faultRun) healAndCheck(w *testcluster.Workload, mon *testcluster.Monito
 	for _, b := range r.c.Server(lead).State.Image().ProducerIDs().Blocks {
 		blocks = append(blocks, [2]int64{b.ProducerID, metadata.ProducerIDBlockSize})
 	}
-	return checkRun(r.t, w, mon, r.acks, views, blocks, r.c.URL(lead), name, seed)
+	return checkRun(r.t, w, mon, views, blocks, r.c.URL(lead), name, seed)
 }
 
 // checkRun checks what must hold after a run: every node's state equal,
 // acknowledged producer-id blocks present and disjoint, no violation seen
 // by the monitor, no unexpected answer, and a linearizable history
 // (including a final read of every key through lead).
-func checkRun(t *testing.T, w *testcluster.Workload, mon *testcluster.Monitor, acks *testcluster.Acks,
+func checkRun(t *testing.T, w *testcluster.Workload, mon *testcluster.Monitor,
 	views map[uint64][]byte, blocks [][2]int64, lead, name string, seed int64) int {
 	t.Helper()
+	acks := w.Acks
 	violations, polls := mon.Stop()
 	for id, v := range views {
 		if string(v) != string(views[1]) {
@@ -363,41 +341,15 @@ func runLength(t *testing.T, h *lincheck.Recorder, size runSize) context.Context
 func runFaults(t *testing.T, name string, seed int64, nodes int, length runSize, nem nemesis, opts testcluster.Options) int {
 	t.Logf("%s: schedule seed %d", name, seed)
 	opts.Nodes = nodes
-	disks := &crashDisks{fs: map[uint64]*vfs.Crashable{}}
-	opts.FS = disks.fsFor
+	opts.CrashableDisks = true
 	c := testcluster.New(t, opts)
-	r := &faultRun{t: t, c: c, rng: rand.New(rand.NewPCG(uint64(seed), 1)), acks: testcluster.NewAcks(), disks: disks}
-	r.setup()
-	targets := func() []string {
-		out := make([]string, 0, nodes)
-		for _, id := range c.IDs() {
-			out = append(out, c.URL(id))
-		}
-		return out
-	}
+	r := &faultRun{t: t, c: c, rng: rand.New(rand.NewPCG(uint64(seed), 1)), acks: testcluster.NewAcks()}
+	setupFixtures(t, c.Client, c.URL(c.MustLeader()))
 	w := &testcluster.Workload{
-		Targets: targets, PIDBroker: pidBroker, EpochTopic: epochsTopic, MoveBroker: moveBroker,
+		Targets: c.URLs, PIDBroker: pidBroker, EpochTopic: epochsTopic, MoveBroker: moveBroker,
 		Seed: seed, History: lincheck.NewRecorder(), Acks: r.acks,
 	}
-	mon := testcluster.StartMonitor(testcluster.MonitorConfig{
-		IDs: c.IDs(), EpochTopic: epochsTopic,
-		Leadership: func(ctx context.Context, id uint64) (testcluster.LeaderView, bool) {
-			s := c.Server(id)
-			if s == nil {
-				return testcluster.LeaderView{}, false
-			}
-			sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			defer cancel()
-			st, err := s.Node.Status(sctx)
-			return testcluster.LeaderView{Term: st.Term, Leader: st.Leader}, err == nil
-		},
-		URL: func(id uint64) string {
-			if c.Server(id) == nil {
-				return ""
-			}
-			return c.URL(id)
-		},
-	})
+	mon := c.StartMonitor(epochsTopic)
 	t.Cleanup(func() { mon.Stop() }) // when a fault step fails the test
 	ctx := runLength(t, w.History, length)
 	done := make(chan struct{})
@@ -454,9 +406,7 @@ func TestCheckerCatchesStaleReads(t *testing.T) {
 				Clients: 4, Brokers: 2, Topics: 3, Seed: 1, PIDBroker: pidBroker,
 				History: lincheck.NewRecorder(), Acks: testcluster.NewAcks(),
 			}
-			c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{
-				"brokerId": pidBroker, "brokerHost": "fixed", "brokerPort": "9092", "securityProtocol": "PLAINTEXT", "rackId": "r1",
-			}, http.StatusCreated, "")
+			setupFixtures(t, c.Client, c.URL(lead))
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			w.Run(ctx)

@@ -61,6 +61,60 @@ func StartMonitor(cfg MonitorConfig) *Monitor {
 	return m
 }
 
+// StartMonitor watches the in-process nodes: leadership straight from
+// each running node's raft status, epochs over HTTP.
+func (c *Cluster) StartMonitor(epochTopic string) *Monitor {
+	return StartMonitor(MonitorConfig{
+		IDs: c.IDs(), EpochTopic: epochTopic,
+		Leadership: func(ctx context.Context, id uint64) (LeaderView, bool) {
+			s := c.Server(id)
+			if s == nil {
+				return LeaderView{}, false
+			}
+			sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			st, err := s.Node.Status(sctx)
+			return LeaderView{Term: st.Term, Leader: st.Leader}, err == nil
+		},
+		URL: func(id uint64) string {
+			if c.Server(id) == nil {
+				return ""
+			}
+			return c.URL(id)
+		},
+	})
+}
+
+// StartMonitor watches the processes over HTTP: leadership from each
+// node's own view (GET /v1/quorum?stale=true), epochs by linearizable
+// reads.
+func (p *Processes) StartMonitor(epochTopic string) *Monitor {
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	return StartMonitor(MonitorConfig{
+		IDs: p.IDs(), EpochTopic: epochTopic,
+		Leadership: func(ctx context.Context, id uint64) (LeaderView, bool) {
+			if !p.Running(id) {
+				return LeaderView{}, false
+			}
+			resp, err := Do(ctx, client, p.URL(id), http.MethodGet, "/v1/quorum?stale=true", nil)
+			var q struct {
+				LeaderID    uint64 `json:"leaderId"`
+				LeaderEpoch uint64 `json:"leaderEpoch"`
+			}
+			if err != nil || resp.Status != http.StatusOK || resp.JSON(&q) != nil {
+				return LeaderView{}, false
+			}
+			return LeaderView{Term: q.LeaderEpoch, Leader: q.LeaderID}, true
+		},
+		URL: func(id uint64) string {
+			if !p.Running(id) {
+				return ""
+			}
+			return p.URL(id)
+		},
+	})
+}
+
 // Stop ends the watch and returns the violations found (nil if none) and
 // how many observations were made.
 func (m *Monitor) Stop() ([]string, int) {

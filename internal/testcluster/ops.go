@@ -8,7 +8,8 @@ import (
 )
 
 // CreateTopic creates a topic through any running node, retrying on
-// unavailability (503, 504, connection errors) across nodes until ctx ends.
+// unavailability (503, 504, connection errors; see outcomeOf) across nodes
+// until ctx ends.
 // It returns nil once the topic is known to exist: a 201, or a 409 after an
 // earlier attempt whose outcome was unknown (that attempt committed).
 func (c *Cluster) CreateTopic(ctx context.Context, name string) error {
@@ -20,17 +21,15 @@ func (c *Cluster) CreateTopic(ctx context.Context, name string) error {
 			rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			resp, err := c.Do(rctx, id, http.MethodPost, "/v1/topics", map[string]any{"name": name})
 			cancel()
-			switch {
-			case err != nil:
+			switch o := outcomeOf(true, resp, err); {
+			case o == unknown:
 				ambiguous = true
+			case o == failed:
+				// Definitely not applied: try again.
 			case resp.Status == http.StatusCreated:
 				return nil
 			case resp.Status == http.StatusConflict && ambiguous:
 				return nil
-			case resp.Status == http.StatusGatewayTimeout:
-				ambiguous = true
-			case resp.Status == http.StatusServiceUnavailable:
-				// NO_LEADER is definite: nothing was applied.
 			default:
 				return fmt.Errorf("create topic %q on node %d: %d %s", name, id, resp.Status, resp.Body)
 			}

@@ -1,7 +1,6 @@
 package testcluster
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -45,7 +44,7 @@ type Processes struct {
 	Args   []string // extra flags for every node
 	mu     sync.Mutex
 	procs  map[uint64]*exec.Cmd
-	logs   map[uint64]*lockedBuffer
+	logs   map[uint64]*LogBuffer
 	Client *http.Client
 }
 
@@ -56,7 +55,7 @@ func StartProcesses(t testing.TB, bin string, n int, args ...string) *Processes 
 	p := &Processes{
 		t: t, bin: bin, Args: args,
 		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{},
-		procs: map[uint64]*exec.Cmd{}, logs: map[uint64]*lockedBuffer{},
+		procs: map[uint64]*exec.Cmd{}, logs: map[uint64]*LogBuffer{},
 		Client: &http.Client{Timeout: 10 * time.Second},
 	}
 	base := t.TempDir()
@@ -80,17 +79,14 @@ func StartProcesses(t testing.TB, bin string, n int, args ...string) *Processes 
 	return p
 }
 
-// IDs are the node ids.
-func (p *Processes) IDs() []uint64 {
-	ids := make([]uint64, 0, len(p.voters))
-	for i := 1; i <= len(p.voters); i++ {
-		ids = append(ids, uint64(i))
-	}
-	return ids
-}
+// IDs are the node ids, 1..N.
+func (p *Processes) IDs() []uint64 { return nodeIDs(len(p.voters)) }
 
 // URL is node id's HTTP base URL.
 func (p *Processes) URL(id uint64) string { return "http://" + p.http[id] }
+
+// URLs are every node's HTTP base URL, stopped ones included.
+func (p *Processes) URLs() []string { return urls(p.IDs(), p.URL) }
 
 // Start starts node id's process.
 func (p *Processes) Start(id uint64) {
@@ -107,7 +103,7 @@ func (p *Processes) Start(id uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.logs[id] == nil {
-		p.logs[id] = &lockedBuffer{}
+		p.logs[id] = &LogBuffer{}
 	}
 	cmd.Stdout = p.logs[id]
 	cmd.Stderr = cmd.Stdout
@@ -115,29 +111,6 @@ func (p *Processes) Start(id uint64) {
 		p.t.Fatalf("start node %d: %v", id, err)
 	}
 	p.procs[id] = cmd
-}
-
-// lockedBuffer collects a process's output: exec copies it on its own
-// goroutine while the test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := b.buf.Bytes()
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return string(out)
 }
 
 // Kill9 sends SIGKILL to node id and reaps it.

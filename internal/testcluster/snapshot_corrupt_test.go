@@ -1,46 +1,14 @@
 package testcluster_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/yakt/yakt/internal/testcluster"
 )
-
-// syncBuffer collects the nodes' log lines for assertions.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the lines that contain every one of subs.
-func (b *syncBuffer) lines(subs ...string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(b.buf.String(), "\n") {
-		ok := true
-		for _, s := range subs {
-			ok = ok && strings.Contains(l, s)
-		}
-		if ok {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // compacted reports whether dir holds a snapshot and its WAL no longer
 // starts with the first segment (compaction deleted it).
@@ -63,7 +31,7 @@ func compacted(t *testing.T, dir string) bool {
 // snapshot from a peer, comes up, converges, loses no acknowledged write
 // and keeps serving writes, across a further restart too.
 func TestCorruptSnapshotIsRefetchedFromLeader(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testcluster.LogBuffer{}
 	c := testcluster.New(t, testcluster.Options{
 		SnapshotEntries: 10, CompactionMargin: 2, SegmentSizeBytes: 4 << 10, LogWriter: logs,
 	})
@@ -121,7 +89,7 @@ func TestCorruptSnapshotIsRefetchedFromLeader(t *testing.T) {
 		{"level=ERROR", "snapshot lost and the WAL cannot rebuild the state", "need_index="},
 		{"level=WARN", "replaced the lost snapshot with one fetched from a peer", "peer="},
 	} {
-		if got := logs.lines(append(want, fmt.Sprintf("test_node=%d", f))...); len(got) == 0 {
+		if got := logs.Lines(append(want, fmt.Sprintf("test_node=%d", f))...); len(got) == 0 {
 			t.Fatalf("node %d logged no line with %q", f, want)
 		}
 	}

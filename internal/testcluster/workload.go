@@ -213,6 +213,30 @@ const (
 	unknown
 )
 
+// outcomeOf classifies a call's HTTP answer or error. A 503 is definite
+// (the server answers it only when nothing was proposed or the proposal
+// can never commit), as is a connection that could not be made; a 504 or
+// a connection lost after sending leaves a write unknown. A read that got
+// no answer is simply failed.
+func outcomeOf(write bool, resp *Response, err error) outcome {
+	switch {
+	case err != nil:
+		var op *net.OpError
+		if !write || (errors.As(err, &op) && op.Op == "dial") {
+			return failed
+		}
+		return unknown
+	case resp.Status == http.StatusServiceUnavailable:
+		return failed
+	case resp.Status == http.StatusGatewayTimeout:
+		if write {
+			return unknown
+		}
+		return failed
+	}
+	return done
+}
+
 // call sends one request to a random target and classifies the answer.
 // Definite answers with other statuses than the listed ones are recorded
 // as unexpected.
@@ -228,20 +252,8 @@ func (c *workloadClient) send(write bool, method, path string, body any, ok ...i
 	ctx, cancel := context.WithTimeout(context.Background(), c.w.Timeout)
 	defer cancel()
 	resp, err := Do(ctx, c.http, base, method, path, body)
-	switch {
-	case err != nil:
-		var op *net.OpError
-		if !write || (errors.As(err, &op) && op.Op == "dial") {
-			return failed, nil
-		}
-		return unknown, nil
-	case resp.Status == http.StatusServiceUnavailable:
-		return failed, nil
-	case resp.Status == http.StatusGatewayTimeout:
-		if write {
-			return unknown, nil
-		}
-		return failed, nil
+	if o := outcomeOf(write, resp, err); o != done {
+		return o, nil
 	}
 	for _, s := range ok {
 		if resp.Status == s {
@@ -257,13 +269,13 @@ func (c *workloadClient) send(write bool, method, path string, body any, ok ...i
 
 // record ends call with the classified answer; decode maps a definite
 // answer to the model's output.
-func (c *workloadClient) record(call *lincheck.Call, o outcome, resp *Response, decode func(*Response) (lincheck.Output, bool)) {
+func (c *workloadClient) record(call *lincheck.Call, o outcome, resp *Response, decode func(*Response) lincheck.Output) {
 	switch o {
 	case unknown:
 		call.End(lincheck.Output{Unknown: true})
 	case done:
-		out, write := decode(resp)
-		if write && out.Result == lincheck.OK {
+		out := decode(resp)
+		if call.Input().Kind.IsWrite() && out.Result == lincheck.OK {
 			c.w.Acks.mu.Lock()
 			c.w.Acks.Writes++
 			c.w.Acks.mu.Unlock()
@@ -302,9 +314,9 @@ func (c *workloadClient) topicCreate(name string) {
 	in := lincheck.Input{Kind: lincheck.TopicCreate, Key: "topic/" + name}
 	call := c.w.History.Begin(c.id, in)
 	o, resp := c.call(true, http.MethodPost, "/v1/topics", map[string]any{"name": name}, http.StatusCreated, http.StatusConflict)
-	c.record(call, o, resp, func(r *Response) (lincheck.Output, bool) {
+	c.record(call, o, resp, func(r *Response) lincheck.Output {
 		if r.Status != http.StatusCreated {
-			return lincheck.Output{Result: c.errorResult(r)}, true
+			return lincheck.Output{Result: c.errorResult(r)}
 		}
 		var body struct {
 			Topic struct {
@@ -314,27 +326,27 @@ func (c *workloadClient) topicCreate(name string) {
 		if err := r.JSON(&body); err != nil || body.Topic.TopicUUID == "" {
 			c.w.Acks.unexpected("create topic %s: undecodable %s", name, r.Body)
 		}
-		return lincheck.Output{Result: lincheck.OK, TopicID: body.Topic.TopicUUID}, true
+		return lincheck.Output{Result: lincheck.OK, TopicID: body.Topic.TopicUUID}
 	})
 }
 
 func (c *workloadClient) topicDelete(name string) {
 	call := c.w.History.Begin(c.id, lincheck.Input{Kind: lincheck.TopicDelete, Key: "topic/" + name})
 	o, resp := c.call(true, http.MethodDelete, "/v1/topics/"+name, nil, http.StatusOK, http.StatusNotFound)
-	c.record(call, o, resp, func(r *Response) (lincheck.Output, bool) {
+	c.record(call, o, resp, func(r *Response) lincheck.Output {
 		if r.Status != http.StatusOK {
-			return lincheck.Output{Result: c.errorResult(r)}, true
+			return lincheck.Output{Result: c.errorResult(r)}
 		}
-		return lincheck.Output{Result: lincheck.OK}, true
+		return lincheck.Output{Result: lincheck.OK}
 	})
 }
 
 func (c *workloadClient) topicGet(name string) {
 	call := c.w.History.Begin(c.id, lincheck.Input{Kind: lincheck.TopicGet, Key: "topic/" + name})
 	o, resp := c.call(false, http.MethodGet, "/v1/topics/"+name, nil, http.StatusOK, http.StatusNotFound)
-	c.record(call, o, resp, func(r *Response) (lincheck.Output, bool) {
+	c.record(call, o, resp, func(r *Response) lincheck.Output {
 		if r.Status != http.StatusOK {
-			return lincheck.Output{Result: c.errorResult(r)}, false
+			return lincheck.Output{Result: c.errorResult(r)}
 		}
 		var body struct {
 			Topic struct {
@@ -344,7 +356,7 @@ func (c *workloadClient) topicGet(name string) {
 		if err := r.JSON(&body); err != nil || body.Topic.TopicUUID == "" {
 			c.w.Acks.unexpected("get topic %s: undecodable %s", name, r.Body)
 		}
-		return lincheck.Output{Result: lincheck.OK, TopicID: body.Topic.TopicUUID}, false
+		return lincheck.Output{Result: lincheck.OK, TopicID: body.Topic.TopicUUID}
 	})
 }
 
@@ -355,18 +367,18 @@ func brokerKey(id int32) string { return "broker/" + strconv.Itoa(int(id)) }
 func (c *workloadClient) brokerWrite(kind lincheck.Kind, id int32, host, method, path string, body any, okStatus int) {
 	call := c.w.History.Begin(c.id, lincheck.Input{Kind: kind, Key: brokerKey(id), Host: host})
 	o, resp := c.call(true, method, path, body, okStatus, http.StatusNotFound, http.StatusConflict)
-	c.record(call, o, resp, func(r *Response) (lincheck.Output, bool) {
+	c.record(call, o, resp, func(r *Response) lincheck.Output {
 		if r.Status != okStatus {
-			return lincheck.Output{Result: c.errorResult(r)}, true
+			return lincheck.Output{Result: c.errorResult(r)}
 		}
 		var f struct {
 			Epoch *int64 `json:"epoch"`
 		}
 		if err := recordFields(r.Body, &f); err != nil || f.Epoch == nil {
 			c.w.Acks.unexpected("%s broker %d: undecodable %s", kind, id, r.Body)
-			return lincheck.Output{Result: lincheck.OK, Epoch: -1}, true
+			return lincheck.Output{Result: lincheck.OK, Epoch: -1}
 		}
-		return lincheck.Output{Result: lincheck.OK, Epoch: *f.Epoch}, true
+		return lincheck.Output{Result: lincheck.OK, Epoch: *f.Epoch}
 	})
 }
 
@@ -390,9 +402,9 @@ func (c *workloadClient) brokerUnregister(id int32) {
 func (c *workloadClient) brokerGet(id int32) {
 	call := c.w.History.Begin(c.id, lincheck.Input{Kind: lincheck.BrokerGet, Key: brokerKey(id)})
 	o, resp := c.call(false, http.MethodGet, "/v1/brokers/"+strconv.Itoa(int(id)), nil, http.StatusOK, http.StatusNotFound)
-	c.record(call, o, resp, func(r *Response) (lincheck.Output, bool) {
+	c.record(call, o, resp, func(r *Response) lincheck.Output {
 		if r.Status != http.StatusOK {
-			return lincheck.Output{Result: c.errorResult(r)}, false
+			return lincheck.Output{Result: c.errorResult(r)}
 		}
 		var b struct {
 			BrokerHost   string `json:"brokerHost"`
@@ -402,7 +414,7 @@ func (c *workloadClient) brokerGet(id int32) {
 		if err := r.JSON(&b); err != nil || b.BrokerStatus == "" {
 			c.w.Acks.unexpected("get broker %d: undecodable %s", id, r.Body)
 		}
-		return lincheck.Output{Result: lincheck.OK, Host: b.BrokerHost, Epoch: b.Epoch, Status: b.BrokerStatus}, false
+		return lincheck.Output{Result: lincheck.OK, Host: b.BrokerHost, Epoch: b.Epoch, Status: b.BrokerStatus}
 	})
 }
 
@@ -415,7 +427,7 @@ func (c *workloadClient) allocatePIDs() {
 		// slower; the final overlap check still covers its block.
 		return
 	}
-	c.record(call, o, resp, func(r *Response) (lincheck.Output, bool) {
+	c.record(call, o, resp, func(r *Response) lincheck.Output {
 		var b struct {
 			First int64 `json:"firstProducerId"`
 			Size  int64 `json:"size"`
@@ -426,7 +438,7 @@ func (c *workloadClient) allocatePIDs() {
 		c.w.Acks.mu.Lock()
 		c.w.Acks.PIDBlocks = append(c.w.Acks.PIDBlocks, [2]int64{b.First, b.Size})
 		c.w.Acks.mu.Unlock()
-		return lincheck.Output{Result: lincheck.OK, FirstProducerID: b.First, Size: b.Size}, true
+		return lincheck.Output{Result: lincheck.OK, FirstProducerID: b.First, Size: b.Size}
 	})
 }
 

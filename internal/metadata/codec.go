@@ -220,22 +220,21 @@ func (w *fieldWriter) body(b Body) uint64 {
 	return 0
 }
 
-// DecodeRecords decodes a batch EncodeRecords wrote (by this version or any
-// other that kept the rules above). Records come back with Offset 0, UTC
-// timestamps and non-nil slices. It never panics; any error matches
-// ErrCorrupt and says where the bytes went wrong.
+// DecodeRecords decodes a batch EncodeRecords (or EncodeBatch) wrote, by
+// this version or any other that kept the rules above; an idempotency
+// header is dropped. Records come back with Offset 0, UTC timestamps and
+// non-nil slices. It never panics; any error matches ErrCorrupt and says
+// where the bytes went wrong.
 func DecodeRecords(b []byte) ([]Record, error) {
-	recs, rest, err := decodeRecords(b)
+	batch, err := DecodeBatch(b)
 	if err != nil {
 		return nil, err
 	}
-	if len(rest) != 0 {
-		return nil, corruptf("decode records: %d bytes after the last record", len(rest))
-	}
-	return recs, nil
+	return batch.Records, nil
 }
 
-// decodeRecords decodes one batch from the front of b and returns the rest.
+// decodeRecords decodes one version-1 batch from the front of b and
+// returns the rest.
 func decodeRecords(b []byte) ([]Record, []byte, error) {
 	if len(b) == 0 {
 		return nil, nil, corruptf("decode records: empty input")
@@ -244,6 +243,11 @@ func decodeRecords(b []byte) ([]Record, []byte, error) {
 		return nil, nil, corruptf("decode records: batch version %d, this decoder reads %d", b[0], batchVersion)
 	}
 	r := reader{b: b, off: 1}
+	return r.recordList()
+}
+
+// recordList reads "count:uvarint record{count}" and returns the rest.
+func (r *reader) recordList() ([]Record, []byte, error) {
 	count, err := r.uvarint()
 	if err != nil {
 		return nil, nil, corruptf("decode records: count: %v", err)
@@ -261,7 +265,7 @@ func decodeRecords(b []byte) ([]Record, []byte, error) {
 		}
 		recs = append(recs, rec)
 	}
-	return recs, b[r.off:], nil
+	return recs, r.b[r.off:], nil
 }
 
 // reader reads the codec's primitives; errors are plain (the caller wraps

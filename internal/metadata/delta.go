@@ -36,6 +36,8 @@ type Delta struct {
 	// Records(): a block keeps the broker epoch it was given at, and its
 	// broker may since have been fenced, closed or re-registered.
 	snapshot bool
+	// limits bound the idempotency-key table (ReplayEntry).
+	limits idempotencyLimits
 }
 
 // NewDelta starts a delta over base (nil means Empty).
@@ -43,7 +45,7 @@ func NewDelta(base *Image) *Delta {
 	if base == nil {
 		base = Empty
 	}
-	return &Delta{cur: base.state, maxTime: base.maxTime, ed: new(edit)}
+	return &Delta{cur: base.state, maxTime: base.maxTime, ed: new(edit), limits: defaultIdempotencyLimits}
 }
 
 // Replay folds one record into the delta. A record that no longer applies

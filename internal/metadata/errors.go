@@ -30,6 +30,8 @@ const (
 	CodeNotPartitionLeader         Code = "NOT_PARTITION_LEADER"
 	// 410
 	CodeOffsetCompacted Code = "OFFSET_COMPACTED"
+	// 422: an Idempotency-Key sent again with a different request.
+	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
 	// 413
 	CodePayloadTooLarge Code = "PAYLOAD_TOO_LARGE"
 	// 503
@@ -49,7 +51,7 @@ var Codes = []Code{
 	CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
 	CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated,
 	CodeStalePartitionEpoch, CodeNotPartitionLeader,
-	CodeOffsetCompacted, CodePayloadTooLarge,
+	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge,
 	CodeNoLeader, CodeNotReady, CodeTimeout, CodeInternal,
 }
 

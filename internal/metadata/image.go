@@ -25,7 +25,7 @@ type Image struct {
 
 // Empty is the image before any record: offset 0, no brokers, no topics,
 // no producer ids.
-var Empty = &Image{state: state{cluster: &clusterImage{}, topics: &topicsImage{}, pids: &producerIDsImage{}}}
+var Empty = &Image{state: state{cluster: &clusterImage{}, topics: &topicsImage{}, pids: &producerIDsImage{}, keys: &keysImage{}}}
 
 // Reader is the read side shared by *Image and *Delta (which reads as of
 // the records replayed so far), so code validating a request can take
@@ -189,7 +189,7 @@ func (im *Image) Equal(other *Image) bool {
 			return false
 		}
 	}
-	return im.pids.next == other.pids.next
+	return im.pids.next == other.pids.next && idempotencyEqual(im.keys, other.keys)
 }
 
 func bodyEqual(a, b Body) bool {
@@ -219,13 +219,14 @@ func bodyEqual(a, b Body) bool {
 	return false
 }
 
-// state is the three sub-images; Image and Delta read through it.
-// Invariant: all three are non-nil, and never modified once another
+// state is the sub-images; Image and Delta read through it.
+// Invariant: all are non-nil, and never modified once another
 // goroutine can see them (a Delta builds new ones).
 type state struct {
 	cluster *clusterImage
 	topics  *topicsImage
 	pids    *producerIDsImage
+	keys    *keysImage // idempotency keys (idempotency.go)
 }
 
 // clusterImage holds the brokers.

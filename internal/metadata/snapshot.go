@@ -13,9 +13,11 @@ import (
 //	batch    = the records of Image.Records(), as EncodeRecords writes them
 //
 // Header tags: 1 offset (varint), 2 maxTimestamp (varint unix ms; absent
-// for the zero time). Unknown header tags are skipped; a new version byte
-// means an incompatible change. There is no checksum: storage checksums
-// snapshot files.
+// for the zero time), 3 one idempotency-key entry (bytes, see
+// idempotency.go; repeated, oldest first; absent in snapshots written
+// before keys existed, which restore with an empty table). Unknown header
+// tags are skipped; a new version byte means an incompatible change. There
+// is no checksum: storage checksums snapshot files.
 
 var snapshotMagic = []byte("YKSN")
 
@@ -24,6 +26,7 @@ const (
 
 	tagSnapOffset       = 1
 	tagSnapMaxTimestamp = 2
+	tagSnapIdempotency  = 3
 )
 
 // ImageFromRecords builds the image a snapshot holds: it replays recs (an
@@ -42,13 +45,16 @@ func ImageFromRecords(recs []Record, offset int64) (*Image, error) {
 }
 
 // EncodeSnapshot writes im in the snapshot encoding: its offset, its
-// MaxTimestamp and its canonical Records(). Equal images encode to equal
-// bytes.
+// MaxTimestamp, its idempotency keys and its canonical Records(). Equal
+// images encode to equal bytes.
 func EncodeSnapshot(im *Image) []byte {
 	var h fieldWriter
 	h.int(tagSnapOffset, im.offset)
 	if !im.maxTime.IsZero() {
 		h.int(tagSnapMaxTimestamp, encodeTime(im.maxTime))
+	}
+	for _, e := range im.keys.entries() {
+		h.bytes(tagSnapIdempotency, appendKeyEntry(nil, e))
 	}
 	recs := im.Records()
 	b := make([]byte, 0, len(snapshotMagic)+16+len(h.b)+64*len(recs))
@@ -77,6 +83,7 @@ func DecodeSnapshot(b []byte) (*Image, error) {
 	}
 	var offset int64
 	var maxTime time.Time
+	var entries []*IdempotencyEntry
 	f := fieldReader{name: "snapshot header", r: reader{b: hb}}
 	for f.next() {
 		switch f.tag {
@@ -84,6 +91,21 @@ func DecodeSnapshot(b []byte) (*Image, error) {
 			offset = f.int64()
 		case tagSnapMaxTimestamp:
 			maxTime = decodeTime(f.int64())
+		case tagSnapIdempotency:
+			if !f.want(wireBytes) {
+				break
+			}
+			eb, err := f.r.bytes()
+			if err != nil {
+				f.fail(err)
+				break
+			}
+			e, err := decodeKeyEntry(eb)
+			if err != nil {
+				f.fail(err)
+				break
+			}
+			entries = append(entries, e)
 		default:
 			f.skip()
 		}
@@ -100,5 +122,8 @@ func DecodeSnapshot(b []byte) (*Image, error) {
 		return nil, &corruptError{msg: fmt.Sprintf("decode snapshot at offset %d: %v", offset, err), err: err}
 	}
 	im.maxTime = maxTime
+	if im.keys, err = keysFromEntries(entries); err != nil {
+		return nil, corruptf("decode snapshot at offset %d: %v", offset, err)
+	}
 	return im, nil
 }

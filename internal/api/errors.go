@@ -27,6 +27,7 @@ var statusByCode = map[metadata.Code]int{
 	metadata.CodeStalePartitionEpoch:        http.StatusConflict,
 	metadata.CodeNotPartitionLeader:         http.StatusConflict,
 	metadata.CodeOffsetCompacted:            http.StatusGone,
+	metadata.CodeIdempotencyKeyReused:       http.StatusUnprocessableEntity,
 	metadata.CodePayloadTooLarge:            http.StatusRequestEntityTooLarge,
 	metadata.CodeNoLeader:                   http.StatusServiceUnavailable,
 	metadata.CodeNotReady:                   http.StatusServiceUnavailable,

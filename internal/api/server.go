@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,6 +91,12 @@ var routes = []route{
 	{"DELETE /v1/topics/{name}/partitions/{partitionId}/replicas/{brokerId}", (*Server).serveRemoveReplica, true},
 }
 
+// fetchPattern is the broker fetch: a write route only so that its
+// heartbeat reaches the leader. It proposes nothing on the caller's
+// behalf and is safe to repeat, so an Idempotency-Key on it is checked
+// but has no effect.
+const fetchPattern = "POST /v1/metadata/fetch"
+
 // New builds the server and its routes.
 func New(cfg Config) *Server {
 	if cfg.RequestTimeout <= 0 {
@@ -106,8 +113,14 @@ func New(cfg Config) *Server {
 		}
 		h := rt.handler
 		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
+		if rt.write && rt.pattern != fetchPattern {
+			hf = s.idempotent(hf)
+		}
 		if rt.write {
 			hf = s.onLeader(hf)
+		}
+		if !strings.HasPrefix(rt.pattern, "GET ") {
+			hf = s.checkIdempotencyKey(hf)
 		}
 		mux.Handle(rt.pattern, hf)
 	}

@@ -104,27 +104,34 @@ func (c *Controller) linearizableImage(ctx context.Context) (*metadata.Image, er
 }
 
 // propose commits recs as one atomic batch and returns them with offsets.
-func (c *Controller) propose(ctx context.Context, recs []metadata.Record) ([]metadata.Record, error) {
+// When ctx carries an Idempotency, the batch carries its key and answer
+// (opaque bytes stored with the key, see metadata.Idempotency), and a
+// batch that replay answers from an earlier one with the same key returns
+// that one's records and answer instead.
+func (c *Controller) propose(ctx context.Context, recs []metadata.Record, answer []byte) ([]metadata.Record, []byte, error) {
 	now := c.clock.Now().UTC().Truncate(time.Millisecond)
 	for i := range recs {
 		recs[i].Timestamp = now
 	}
-	res, err := c.node.Propose(ctx, metadata.EncodeRecords(recs))
+	res, err := c.node.Propose(ctx, metadata.EncodeBatch(metadata.Batch{Records: recs, Idempotency: stamp(ctx, answer)}))
 	if errors.Is(err, raftnode.ErrStopped) || errors.Is(err, raftnode.ErrOutcomeUnknown) {
 		// The entry may already be on a quorum: the outcome is unknown, and
 		// NOT_READY (503) would tell the client a retry is safe.
-		return nil, metadata.Errorf(metadata.CodeTimeout, "the write may or may not have taken effect (%v); read before retrying", err)
+		return nil, nil, metadata.Errorf(metadata.CodeTimeout, "the write may or may not have taken effect (%v); read before retrying", err)
 	}
 	if err != nil {
-		return nil, nodeError(err)
+		return nil, nil, nodeError(err)
 	}
 	switch v := res.Value.(type) {
 	case *metadata.Error:
-		return nil, v
+		return nil, nil, v
 	case Applied:
-		return v.Records, nil
+		return v.Records, answer, nil
+	case Replayed:
+		markReplayed(ctx)
+		return v.Entry.Records, v.Entry.Answer, nil
 	default:
-		return nil, fmt.Errorf("controller: unexpected apply result %T", res.Value)
+		return nil, nil, fmt.Errorf("controller: unexpected apply result %T", res.Value)
 	}
 }
 

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"github.com/yakt/yakt/internal/metadata"
@@ -20,16 +22,21 @@ type ShutdownResponse struct {
 // partition offline that was not going to be. partitionsMoved counts the
 // partitions whose leadership moved.
 func (c *Controller) ControlledShutdown(ctx context.Context, id int32) (ShutdownResponse, int64, error) {
-	var moved int
-	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+	// partitionsMoved is not visible in the records (a partition the
+	// broker only followed changes too), so it travels as the batch's
+	// answer, for a replay to return the same count.
+	applied, answer, err := c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
 		recs, n, err := buildControlledShutdown(img, id)
-		moved = n
-		return recs, err
+		return recs, binary.AppendUvarint(nil, uint64(n)), err
 	}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
 	if err != nil {
 		return ShutdownResponse{}, 0, err
 	}
-	return ShutdownResponse{PartitionsMoved: moved}, applied[0].Offset, nil
+	moved, n := binary.Uvarint(answer)
+	if n <= 0 {
+		return ShutdownResponse{}, 0, fmt.Errorf("controller: shutdown of broker %d at offset %d: bad stored answer %x", id, applied[0].Offset, answer)
+	}
+	return ShutdownResponse{PartitionsMoved: int(moved)}, applied[0].Offset, nil
 }
 
 func buildControlledShutdown(img metadata.Reader, id int32) ([]metadata.Record, int, error) {

@@ -43,22 +43,29 @@ type Applied struct {
 	Records []metadata.Record
 }
 
+// Replayed is what a proposer gets back for a batch whose idempotency key
+// had already applied with the same request: nothing applied, and Entry
+// is the first answer.
+type Replayed struct {
+	Entry metadata.IdempotencyEntry
+}
+
 // Apply implements raftnode.StateMachine. Each payload is one request's
-// atomic record batch; a batch that no longer applies yields its
-// *metadata.Error as the result and changes nothing.
+// atomic record batch, with its idempotency key if it has one
+// (metadata.Delta.ReplayEntry): a batch that no longer applies yields its
+// *metadata.Error as the result and changes nothing; a repeat of a known
+// key yields Replayed.
 func (sm *StateMachine) Apply(batch []raftnode.Committed) ([]any, error) {
 	delta := metadata.NewDelta(sm.image.Load())
 	results := make([]any, len(batch))
 	var applied []metadata.Record
 	for i, c := range batch {
-		recs, err := metadata.DecodeRecords(c.Payload)
+		b, err := metadata.DecodeBatch(c.Payload)
 		if err != nil {
 			return nil, fmt.Errorf("decode records at offset %d: %w", c.Index, err)
 		}
-		for j := range recs {
-			recs[j].Offset = int64(c.Index)
-		}
-		if err := delta.ReplayBatch(recs); err != nil {
+		first, err := delta.ReplayEntry(int64(c.Index), b)
+		if err != nil {
 			var me *metadata.Error
 			if !errors.As(err, &me) {
 				return nil, fmt.Errorf("replay records at offset %d: %w", c.Index, err)
@@ -66,8 +73,12 @@ func (sm *StateMachine) Apply(batch []raftnode.Committed) ([]any, error) {
 			results[i] = me
 			continue
 		}
-		results[i] = Applied{Records: recs}
-		applied = append(applied, recs...)
+		if first != nil {
+			results[i] = Replayed{Entry: *first}
+			continue
+		}
+		results[i] = Applied{Records: b.Records}
+		applied = append(applied, b.Records...)
 	}
 	img := delta.Apply(int64(batch[len(batch)-1].Index))
 	// NB: tail before image. A fetch reads the image, then the tail; it

@@ -31,6 +31,11 @@ func (c *Controller) CreateTopic(ctx context.Context, req CreateTopicRequest) (T
 	if err != nil {
 		return TopicDetail{}, 0, err
 	}
+	if applied, _, ok, err := knownAnswer(ctx, img); err != nil {
+		return TopicDetail{}, 0, err
+	} else if ok {
+		return topicDetail(applied), applied[0].Offset, nil
+	}
 	if _, ok := img.Topic(req.Name); ok {
 		return TopicDetail{}, 0, metadata.Errorf(metadata.CodeTopicAlreadyExists, "topic %q already exists", req.Name)
 	}
@@ -45,15 +50,21 @@ func (c *Controller) CreateTopic(ctx context.Context, req CreateTopicRequest) (T
 			recs = append(recs, metadata.Record{Body: p})
 		}
 	}
-	applied, err := c.propose(ctx, recs)
+	applied, _, err := c.propose(ctx, recs, nil)
 	if err != nil {
 		return TopicDetail{}, 0, err
 	}
+	return topicDetail(applied), applied[0].Offset, nil
+}
+
+// topicDetail is CreateTopic's answer from its applied batch (a
+// TopicRecord, then its PartitionRecords).
+func topicDetail(applied []metadata.Record) TopicDetail {
 	out := TopicDetail{Topic: *applied[0].Body.(*metadata.TopicRecord), Partitions: []metadata.PartitionRecord{}}
 	for _, r := range applied[1:] {
 		out.Partitions = append(out.Partitions, *r.Body.(*metadata.PartitionRecord))
 	}
-	return out, applied[0].Offset, nil
+	return out
 }
 
 // Topic returns one topic and its partitions.
@@ -178,20 +189,37 @@ const maxRaceRetries = 32
 // again on the newer image, which either chooses afresh or now fails
 // validation with the answer the request deserves. Only codes that mean
 // exactly that belong in raced; build's own errors are returned at once.
+//
+// A request whose idempotency key is already in the image is answered
+// with that key's records before build runs (knownAnswer).
 func (c *Controller) write(ctx context.Context, build func(img *metadata.Image) ([]metadata.Record, error), raced ...metadata.Code) ([]metadata.Record, error) {
+	applied, _, err := c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
+		recs, err := build(img)
+		return recs, nil, err
+	}, raced...)
+	return applied, err
+}
+
+// writeAnswer is write for operations whose answer needs more than their
+// records: build also returns answer bytes, which are stored with the
+// request's idempotency key and returned again on a replay.
+func (c *Controller) writeAnswer(ctx context.Context, build func(img *metadata.Image) ([]metadata.Record, []byte, error), raced ...metadata.Code) ([]metadata.Record, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		img, err := c.writeBarrier(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		recs, err := build(img)
+		if applied, answer, ok, err := knownAnswer(ctx, img); ok || err != nil {
+			return applied, answer, err
+		}
+		recs, answer, err := build(img)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		applied, err := c.propose(ctx, recs)
+		applied, answer, err := c.propose(ctx, recs, answer)
 		var me *metadata.Error
 		if err == nil || attempt == maxRaceRetries || !errors.As(err, &me) || !slices.Contains(raced, me.Code) {
-			return applied, err
+			return applied, answer, err
 		}
 		c.log.Debug("write raced; rebuilding", "code", me.Code, "attempt", attempt+1)
 	}

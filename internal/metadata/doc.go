@@ -79,6 +79,17 @@
 // (ImageFromRecords); loading a snapshot relaxes only the producer-id
 // liveness rules, since a block outlives its broker's epoch.
 //
+// # Idempotency keys
+//
+// A Batch (one write's records) may carry an idempotency key and a
+// fingerprint of its request. Delta.ReplayEntry checks the key before the
+// records: a key already in the image with the same fingerprint applies
+// nothing and returns the remembered IdempotencyEntry (the first answer);
+// with another fingerprint it is IDEMPOTENCY_KEY_REUSED; a new key is
+// remembered once its records apply. The table lives in the image,
+// snapshots carry it, and it is trimmed by log time, count and bytes in
+// insertion order (idempotency.go), never by a clock.
+//
 // # Tail
 //
 // Tail keeps the newest applied records for "updates since offset" and

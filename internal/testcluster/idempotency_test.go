@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,13 +49,36 @@ func doKeyed(ctx context.Context, c *testcluster.Cluster, node uint64, method, p
 	return &testcluster.Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
-func mustKeyed(t *testing.T, c *testcluster.Cluster, node uint64, method, path string, body any, key string, status int) *testcluster.Response {
-	t.Helper()
+// keyed is an answer to a keyed request, possibly after retries.
+type keyed struct {
+	*testcluster.Response
+	retried bool // an earlier attempt had no definite answer
+}
+
+// sendKeyed sends a keyed request and, as a client should, sends it again
+// with the same key while the answer is not definite (no leader, timeout,
+// lost connection), until ctx ends. Elections on a busy machine then cost
+// time, not a failed test.
+func sendKeyed(ctx context.Context, c *testcluster.Cluster, node uint64, method, path string, body any, key string) (keyed, error) {
 	var keys []string
 	if key != "" {
 		keys = append(keys, key)
 	}
-	resp, err := doKeyed(ctxFor(t, 30*time.Second), c, node, method, path, body, keys...)
+	for attempt := 0; ; attempt++ {
+		resp, err := doKeyed(ctx, c, node, method, path, body, keys...)
+		definite := err == nil && resp.Status != http.StatusServiceUnavailable && resp.Status != http.StatusGatewayTimeout
+		if definite || key == "" || ctx.Err() != nil {
+			return keyed{resp, attempt > 0}, err
+		}
+		if err := testcluster.Pace(ctx, 50*time.Millisecond); err != nil {
+			return keyed{resp, attempt > 0}, err
+		}
+	}
+}
+
+func mustKeyed(t *testing.T, c *testcluster.Cluster, node uint64, method, path string, body any, key string, status int) keyed {
+	t.Helper()
+	resp, err := sendKeyed(ctxFor(t, 60*time.Second), c, node, method, path, body, key)
 	if err != nil {
 		t.Fatalf("%s %s on node %d: %v", method, path, node, err)
 	}
@@ -65,9 +89,9 @@ func mustKeyed(t *testing.T, c *testcluster.Cluster, node uint64, method, path s
 }
 
 // checkReplay fails unless again repeats first exactly, marked as a replay.
-func checkReplay(t *testing.T, first, again *testcluster.Response) {
+func checkReplay(t *testing.T, first, again keyed) {
 	t.Helper()
-	if first.Header.Get("X-Yakt-Replayed") != "" {
+	if first.Header.Get("X-Yakt-Replayed") != "" && !first.retried {
 		t.Errorf("first answer is marked replayed")
 	}
 	if again.Status != first.Status || !bytes.Equal(again.Body, first.Body) {
@@ -106,7 +130,7 @@ func stateOf(t *testing.T, c *testcluster.Cluster, node uint64) string {
 // for byte, with its offset, marked X-Yakt-Replayed, and nothing applies.
 // The same key with another request is 422 and applies nothing either.
 func TestIdempotentWritesReplay(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{RequestTimeout: 20 * time.Second})
+	c := testcluster.New(t, testcluster.Options{RequestTimeout: 20 * time.Second, ElectionTicks: 50})
 	lead := c.MustLeader()
 	f := followers(c, lead)
 	nodes := []uint64{lead, f[0], f[1]}
@@ -204,7 +228,7 @@ func TestMalformedIdempotencyKeys(t *testing.T) {
 					{http.MethodDelete, "/v1/topics/nope", nil},
 					{http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": 1}},
 				} {
-					resp, err := doKeyed(ctxFor(t, 30*time.Second), c, node, r.method, r.path, r.body, tt.keys...)
+					resp, err := doKeyed(ctxFor(t, 60*time.Second), c, node, r.method, r.path, r.body, tt.keys...)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -224,7 +248,7 @@ func TestMalformedIdempotencyKeys(t *testing.T) {
 
 // sendAll sends the same keyed request n times at once, spread over the
 // running nodes.
-func sendAll(t *testing.T, c *testcluster.Cluster, n int, method, path string, body any, key string) []*testcluster.Response {
+func sendAll(t *testing.T, c *testcluster.Cluster, n int, method, path string, body any, key string) []keyed {
 	t.Helper()
 	var nodes []uint64
 	for _, id := range c.IDs() {
@@ -232,8 +256,8 @@ func sendAll(t *testing.T, c *testcluster.Cluster, n int, method, path string, b
 			nodes = append(nodes, id)
 		}
 	}
-	ctx := ctxFor(t, 30*time.Second)
-	out := make([]*testcluster.Response, n)
+	ctx := ctxFor(t, 60*time.Second)
+	out := make([]keyed, n)
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -242,7 +266,7 @@ func sendAll(t *testing.T, c *testcluster.Cluster, n int, method, path string, b
 		go func() {
 			defer wg.Done()
 			<-start
-			out[i], errs[i] = doKeyed(ctx, c, nodes[i%len(nodes)], method, path, body, key)
+			out[i], errs[i] = sendKeyed(ctx, c, nodes[i%len(nodes)], method, path, body, key)
 		}()
 	}
 	close(start)
@@ -259,28 +283,36 @@ func sendAll(t *testing.T, c *testcluster.Cluster, n int, method, path string, b
 // through every node: retries that arrive while the first is still being
 // committed. One applies; every caller gets its answer.
 func TestRacingDuplicatesApplyOnce(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{RequestTimeout: 20 * time.Second})
+	c := testcluster.New(t, testcluster.Options{RequestTimeout: 20 * time.Second, ElectionTicks: 50})
 	lead := c.MustLeader()
 	for id := 1; id <= 3; id++ {
 		mustStatus(t, c, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated)
 	}
 	const n = 12
-	check := func(t *testing.T, resps []*testcluster.Response, status int) *testcluster.Response {
+	// One answer applied, the others repeat it. Only an attempt that got
+	// no definite answer (and was retried) may leave every answer marked.
+	check := func(t *testing.T, resps []keyed, status int) keyed {
 		t.Helper()
-		var first *testcluster.Response
+		var first keyed
+		retried := false
 		for _, r := range resps {
+			retried = retried || r.retried
 			if r.Header.Get("X-Yakt-Replayed") == "" {
-				if first != nil {
+				if first.Response != nil {
 					t.Fatalf("two answers not marked replayed:\n%s\n%s", first.Body, r.Body)
 				}
 				first = r
 			}
 		}
-		if first == nil {
-			t.Fatalf("every answer is marked replayed")
+		if first.Response == nil {
+			if !retried {
+				t.Fatalf("every answer is marked replayed")
+			}
+			first = resps[0]
+			first.retried = true
 		}
 		for _, r := range resps {
-			if r != first {
+			if r.Response != first.Response {
 				checkReplay(t, first, r)
 			}
 		}
@@ -336,7 +368,7 @@ func TestRacingDuplicatesApplyOnce(t *testing.T) {
 // entry was compacted into a snapshot is still answered after every node
 // restarted from its snapshot, and after the leader changed.
 func TestIdempotencyKeysSurviveSnapshotRestartAndLeaderChange(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{SnapshotEntries: 20, CompactionMargin: 5, RequestTimeout: 20 * time.Second})
+	c := testcluster.New(t, testcluster.Options{SnapshotEntries: 20, CompactionMargin: 5, RequestTimeout: 20 * time.Second, ElectionTicks: 50})
 	lead := c.MustLeader()
 	mustStatus(t, c, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": 1, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated)
 	topic := mustKeyed(t, c, lead, http.MethodPost, "/v1/topics", map[string]any{"name": "kept", "partitions": 2}, "kept-topic", http.StatusCreated)
@@ -378,5 +410,159 @@ func TestIdempotencyKeysSurviveSnapshotRestartAndLeaderChange(t *testing.T) {
 	resp := mustKeyed(t, c, next, http.MethodPost, "/v1/producer-ids", map[string]any{"brokerId": 1, "producerId": 900000}, "kept-pids", http.StatusUnprocessableEntity)
 	if resp.ErrorCode() != "IDEMPOTENCY_KEY_REUSED" {
 		t.Errorf("reused key after restart: %s", resp.Body)
+	}
+}
+
+// sendKeyedAnywhere is sendKeyed against the running nodes in turn, from
+// the first follower of start on: a client that moves on when a node
+// stops answering.
+func sendKeyedAnywhere(ctx context.Context, c *testcluster.Cluster, start int, method, path string, body any, key string) (keyed, error) {
+	retried := false
+	for attempt := start; ; attempt++ {
+		node := c.IDs()[attempt%len(c.IDs())]
+		if c.Server(node) != nil {
+			resp, err := doKeyed(ctx, c, node, method, path, body, key)
+			if err == nil && resp.Status != http.StatusServiceUnavailable && resp.Status != http.StatusGatewayTimeout {
+				return keyed{resp, retried}, nil
+			}
+			retried = true
+		}
+		if err := testcluster.Pace(ctx, 50*time.Millisecond); err != nil {
+			return keyed{}, fmt.Errorf("%s %s with key %q: no definite answer: %w", method, path, key, err)
+		}
+	}
+}
+
+// TestKeyedWritesSurviveLeaderKill writes with keys while the leader is
+// killed and restarted: every call ends in a definite answer, every
+// success is in the final state exactly once, and no key got two
+// producer-id blocks.
+func TestKeyedWritesSurviveLeaderKill(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{RequestTimeout: 5 * time.Second, ElectionTicks: 50})
+	lead := c.MustLeader()
+	mustStatus(t, c, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": 1, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated)
+
+	const workers, perWorker = 4, 16
+	ctx := ctxFor(t, 3*time.Minute)
+	var done, retried atomic.Int64
+	type result struct {
+		topic, uuid string
+		block       int64
+	}
+	results := make([][]result, workers)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				name := fmt.Sprintf("kill-%d-%d", w, i)
+				resp, err := sendKeyedAnywhere(ctx, c, w+i, http.MethodPost, "/v1/topics", map[string]any{"name": name}, "topic-"+name)
+				if err != nil || resp.Status != http.StatusCreated {
+					errs <- fmt.Errorf("create %s: %v %v", name, err, resp.Response)
+					return
+				}
+				var td struct {
+					Topic struct {
+						TopicUUID string `json:"topicUUID"`
+					} `json:"topic"`
+				}
+				if err := resp.JSON(&td); err != nil {
+					errs <- err
+					return
+				}
+				if resp.retried {
+					retried.Add(1)
+				}
+				resp, err = sendKeyedAnywhere(ctx, c, w+i+1, http.MethodPost, "/v1/producer-ids", map[string]any{"brokerId": 1}, "pid-"+name)
+				if err != nil || resp.Status != http.StatusCreated {
+					errs <- fmt.Errorf("producer ids for %s: %v %v", name, err, resp.Response)
+					return
+				}
+				var pid struct {
+					FirstProducerID int64 `json:"firstProducerId"`
+				}
+				if err := resp.JSON(&pid); err != nil {
+					errs <- err
+					return
+				}
+				if resp.retried {
+					retried.Add(1)
+				}
+				results[w] = append(results[w], result{name, td.Topic.TopicUUID, pid.FirstProducerID})
+				done.Add(1)
+			}
+		}()
+	}
+	// Kill the leader once writes are flowing, restart it once a new
+	// leader took over.
+	if err := testcluster.WaitFor(ctx, func() bool { return done.Load() >= workers*perWorker/4 }); err != nil {
+		t.Fatalf("writes did not start: %v", err)
+	}
+	c.Kill(lead)
+	if err := testcluster.WaitFor(ctx, func() bool {
+		for _, id := range followers(c, lead) {
+			if l := c.Server(id).Node.Leader(); l != 0 && l != lead {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("no new leader: %v", err)
+	}
+	c.Start(lead)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// The fault took effect: some calls had to be retried.
+	if retried.Load() == 0 {
+		t.Errorf("no call needed a retry; the leader kill did not hit the writes")
+	}
+	t.Logf("%d of %d calls were retried", retried.Load(), 2*workers*perWorker)
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var state struct {
+		Snapshot struct {
+			Topics      []struct{ Name, TopicUUID string } `json:"topics"`
+			ProducerIDs struct {
+				Blocks []struct {
+					ProducerID int64 `json:"producerId"`
+				} `json:"blocks"`
+			} `json:"producerIds"`
+		} `json:"snapshot"`
+	}
+	if err := mustStatus(t, c, c.MustLeader(), http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": 1}, http.StatusOK).JSON(&state); err != nil {
+		t.Fatal(err)
+	}
+	topics := map[string]string{}
+	for _, tp := range state.Snapshot.Topics {
+		topics[tp.Name] = tp.TopicUUID
+	}
+	blocks := map[int64]bool{}
+	for _, b := range state.Snapshot.ProducerIDs.Blocks {
+		blocks[b.ProducerID] = true
+	}
+	n := 0
+	for _, rs := range results {
+		for _, r := range rs {
+			n++
+			if topics[r.topic] != r.uuid {
+				t.Errorf("topic %s: answered with id %s, state has %q", r.topic, r.uuid, topics[r.topic])
+			}
+			if !blocks[r.block] {
+				t.Errorf("block %d answered for %s is not in the state", r.block, r.topic)
+			}
+		}
+	}
+	if n != workers*perWorker || len(topics) != n || len(blocks) != n {
+		t.Errorf("%d answers, %d topics, %d producer-id blocks: want %d of each (one per key)", n, len(topics), len(blocks), workers*perWorker)
 	}
 }

@@ -20,6 +20,7 @@ import (
 // across several session timeouts, registers again when unregistered, is
 // unfenced when fenced, outlives the leader, and stops with its context.
 func TestSimulatedBrokerActsLikeABroker(t *testing.T) {
+	t.Parallel()
 	const session = time.Second
 	c := testcluster.New(t, testcluster.Options{BrokerSessionTimeout: session, LivenessInterval: 100 * time.Millisecond})
 	l, err := net.Listen("tcp", "127.0.0.1:0")

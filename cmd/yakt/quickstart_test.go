@@ -46,6 +46,7 @@ const (
 // longer than the broker session timeout before each, and checks every
 // answer. It fails when README's commands drift from what the test knows.
 func TestQuickstartAtAPersonsPace(t *testing.T) {
+	t.Parallel() // mostly pauses
 	if testing.Short() {
 		t.Skip("takes about 35 s of deliberate pauses")
 	}
@@ -181,7 +182,14 @@ func startDev(t *testing.T, args ...string) *devProcess {
 	t.Helper()
 	d := &devProcess{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(os.Args[0], append([]string{"dev", "--log-level", "info"}, args...)...)
-	d.cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	// Only the flags given here configure it: a YAKT_ variable of the
+	// caller's environment would set a flag not given.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "YAKT_") {
+			d.cmd.Env = append(d.cmd.Env, kv)
+		}
+	}
+	d.cmd.Env = append(d.cmd.Env, runMainEnv+"=1")
 	d.cmd.Stderr = d.stderr
 	out, err := d.cmd.StdoutPipe()
 	if err != nil {

@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,14 +18,20 @@ import (
 	"github.com/yakt/yakt/internal/server"
 )
 
+// maxDevBrokers bounds --brokers: the simulation is for trying the API, not
+// for load.
+const maxDevBrokers = 100
+
 func runDev(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("yakt dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		nodes    = fs.Int("nodes", 3, "cluster size: 3 or 5")
 		dataDir  = fs.String("data-dir", "", "data directory (default: a temporary directory removed on exit)")
-		httpBase = fs.Int("http-port", 8001, "HTTP port of node 1; node i listens on http-port+i-1")
-		peerBase = fs.Int("peer-port", 7001, "peer port of node 1; node i listens on peer-port+i-1")
+		httpBase = fs.Int("http-port", 8001, "HTTP port of node 1; node i listens on http-port+i-1 (0: any free ports)")
+		peerBase = fs.Int("peer-port", 7001, "peer port of node 1; node i listens on peer-port+i-1 (0: any free ports)")
+		brokers  = fs.Int("brokers", 3, "simulated brokers that register and heartbeat through the API (0: none)")
+		brokerHB = fs.Duration("broker-heartbeat-interval", 2*time.Second, "how often each simulated broker heartbeats (BrokerMgmt fetch)")
 		nf       nodeFlags
 	)
 	log, code, ok := parseCommand(fs, &nf, args, stderr)
@@ -33,6 +42,28 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "yakt dev: --nodes must be 3 or 5")
 		return 2
 	}
+	if *brokers < 0 || *brokers > maxDevBrokers {
+		fmt.Fprintf(stderr, "yakt dev: --brokers must be 0..%d\n", maxDevBrokers)
+		return 2
+	}
+	if *brokers > 0 && (*brokerHB <= 0 || *brokerHB >= nf.sessionTimeout) {
+		fmt.Fprintln(stderr, "yakt dev: --broker-heartbeat-interval must be above 0 and below --broker-session-timeout")
+		return 2
+	}
+	if *httpBase < 0 || *peerBase < 0 {
+		fmt.Fprintln(stderr, "yakt dev: --http-port and --peer-port must be >= 0")
+		return 2
+	}
+	base := server.Config{Logger: log}
+	if err := nf.apply(&base); err != nil {
+		fmt.Fprintln(stderr, "yakt dev:", err)
+		return 2
+	}
+	// Ctrl-C stops the start-up too (a cluster that never elects a leader
+	// keeps the simulated brokers waiting to register).
+	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
+
 	var err error
 	dir := *dataDir
 	if dir == "" {
@@ -42,9 +73,22 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		}
 		defer os.RemoveAll(dir)
 	}
+	// Every listener is bound before any node starts: the voter set must
+	// name the peer addresses, which with port 0 are known only once bound.
+	peerLs, err := listenAll(*nodes, *peerBase)
+	if err != nil {
+		fmt.Fprintln(stderr, "yakt dev: peers:", err)
+		return 1
+	}
+	httpLs, err := listenAll(*nodes, *httpBase)
+	if err != nil {
+		closeAll(peerLs)
+		fmt.Fprintln(stderr, "yakt dev: HTTP:", err)
+		return 1
+	}
 	voters := map[uint64]string{}
-	for i := 1; i <= *nodes; i++ {
-		voters[uint64(i)] = fmt.Sprintf("127.0.0.1:%d", *peerBase+i-1)
+	for i, l := range peerLs {
+		voters[uint64(i+1)] = l.Addr().String()
 	}
 	var servers []*server.Server
 	stopAll := func() {
@@ -58,47 +102,134 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		wg.Wait()
 	}
 	for i := 1; i <= *nodes; i++ {
-		cfg := server.Config{
-			NodeID: uint64(i), DataDir: filepath.Join(dir, fmt.Sprintf("node-%d", i)), Voters: voters,
-			ListenPeer: voters[uint64(i)], ListenHTTP: fmt.Sprintf("127.0.0.1:%d", *httpBase+i-1), Logger: log,
-		}
-		if err := nf.apply(&cfg); err != nil {
-			fmt.Fprintln(stderr, "yakt dev:", err)
-			return 2
-		}
+		cfg := base
+		cfg.NodeID, cfg.DataDir, cfg.Voters = uint64(i), filepath.Join(dir, fmt.Sprintf("node-%d", i)), voters
+		cfg.PeerListener, cfg.HTTPListener = peerLs[i-1], httpLs[i-1]
 		s, err := server.Start(cfg)
 		if err != nil {
 			log.Error("start node failed", "node", i, "err", err)
+			closeAll(peerLs[i:])
+			closeAll(httpLs[i:])
 			stopAll()
 			return 1
 		}
 		servers = append(servers, s)
 	}
-	printDevBanner(stdout, servers, dir)
+	printDevNodes(stdout, servers, dir)
 
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigc)
-	<-sigc
+	sims, simsDone := startSimBrokers(ctx, *brokers, servers, *brokerHB, log)
+	if ctx.Err() == nil {
+		printDevBrokers(stdout, sims, *brokerHB, nf.sessionTimeout)
+		printDevTry(stdout, servers, len(sims))
+	}
+	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping the cluster...")
+	simsDone() // brokers first: they would only log errors while the nodes stop
 	stopAll()
 	fmt.Fprintln(stdout, "stopped.")
 	return 0
 }
 
-func printDevBanner(w io.Writer, servers []*server.Server, dir string) {
+// listenAll binds n TCP listeners on 127.0.0.1: ports base..base+n-1, or
+// any free ports when base is 0.
+func listenAll(n, base int) ([]net.Listener, error) {
+	var ls []net.Listener
+	for i := range n {
+		port := 0
+		if base != 0 {
+			port = base + i
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			closeAll(ls)
+			return nil, err
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// startSimBrokers starts n simulated brokers (ids 1..n, ports 9092.., racks
+// r1..) against servers' HTTP endpoints and waits until each is registered
+// or ctx ends. stop ends them and waits for their goroutines.
+func startSimBrokers(ctx context.Context, n int, servers []*server.Server, interval time.Duration, log *slog.Logger) (sims []*simBroker, stop func()) {
+	var endpoints []string
+	for _, s := range servers {
+		endpoints = append(endpoints, "http://"+s.HTTPAddr())
+	}
+	// Its own transport, so that stopping closes its connections and no
+	// request of a simulated broker shares a pool with anything else.
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	httpc := &http.Client{Transport: tr}
+	simCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var ready []chan struct{}
+	for i := 1; i <= n; i++ {
+		b := &simBroker{
+			id: int32(i), port: 9091 + i, rack: fmt.Sprintf("r%d", i),
+			endpoints: endpoints, next: (i - 1) % len(endpoints), interval: interval, httpc: httpc, log: log,
+		}
+		sims = append(sims, b)
+		r := make(chan struct{})
+		ready = append(ready, r)
+		wg.Add(1)
+		go func() { defer wg.Done(); b.run(simCtx, r) }()
+	}
+	for _, r := range ready {
+		select {
+		case <-r:
+		case <-ctx.Done():
+		}
+	}
+	return sims, func() {
+		cancel()
+		wg.Wait()
+		tr.CloseIdleConnections()
+	}
+}
+
+func printDevNodes(w io.Writer, servers []*server.Server, dir string) {
 	fmt.Fprintf(w, "YAKt dev cluster: %d nodes, data in %s\n\n", len(servers), dir)
 	for i, s := range servers {
 		fmt.Fprintf(w, "  node %d  http://%s\n", i+1, s.HTTPAddr())
 	}
-	a := servers[0].HTTPAddr()
+}
+
+func printDevBrokers(w io.Writer, sims []*simBroker, interval, session time.Duration) {
+	if len(sims) == 0 {
+		fmt.Fprintln(w, "\nNo simulated brokers (--brokers 0): register your own, and heartbeat to keep them ALIVE.")
+		return
+	}
+	fmt.Fprintf(w, "\nSimulated brokers, registered through the API; each heartbeats (POST /v1/metadata/fetch) every %v\n", interval)
+	fmt.Fprintf(w, "(a broker silent for %v is fenced):\n\n", session)
+	for _, b := range sims {
+		fmt.Fprintf(w, "  broker %d  127.0.0.1:%d  rack %s\n", b.id, b.port, b.rack)
+	}
+}
+
+func printDevTry(w io.Writer, servers []*server.Server, brokers int) {
+	a, z := servers[0].HTTPAddr(), servers[len(servers)-1].HTTPAddr()
+	create := fmt.Sprintf(`{"name":"orders","partitions":6,"replicationFactor":%d}`, min(brokers, 3))
+	if brokers == 0 {
+		create = `{"name":"orders"}`
+	}
 	fmt.Fprintf(w, `
 Try:
-  curl -s http://%[1]s/v1/quorum
-  curl -s -XPOST http://%[1]s/v1/topics -d '{"name":"orders"}'
+  curl -s http://%[1]s/v1/brokers
+  curl -s -XPOST http://%[1]s/v1/topics -d '%[3]s'
   curl -s http://%[2]s/v1/topics/orders
-  curl -s http://%[1]s/metrics | grep yakt_raft
+  curl -s http://%[1]s/v1/quorum
 
 Ctrl-C stops the cluster.
-`, a, servers[len(servers)-1].HTTPAddr())
+`, a, z, create)
 }

@@ -2,7 +2,7 @@
 //
 //	yakt server --node-id 1 --data-dir DIR --listen-peer 127.0.0.1:7001 \
 //	    --listen-http 127.0.0.1:8001 --voters 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003
-//	yakt dev [--nodes 3|5] [--data-dir DIR]
+//	yakt dev [--nodes 3|5] [--brokers N] [--data-dir DIR]
 //
 // Every flag can also be set as an environment variable: --node-id is
 // YAKT_NODE_ID. A flag given on the command line wins over the variable.
@@ -46,7 +46,7 @@ func usage(w io.Writer) {
 
 Commands:
   server   run one node of a cluster
-  dev      run a whole local cluster (3 or 5 nodes) in this process
+  dev      run a whole local cluster (3 or 5 nodes) and simulated brokers in this process
 
 Run 'yakt <command> -h' for the flags of a command. Every flag may also be
 given as a YAKT_ environment variable (--node-id = YAKT_NODE_ID).

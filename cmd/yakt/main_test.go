@@ -43,11 +43,13 @@ func TestBadEnvironmentValueNamesTheVariable(t *testing.T) {
 
 func TestServerRefusesBadFlags(t *testing.T) {
 	tests := map[string][]string{
-		"no voters":             {"server", "--node-id", "1", "--data-dir", "/tmp/x"},
-		"node not a voter":      {"server", "--node-id", "4", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1"},
-		"no data dir":           {"server", "--node-id", "1", "--voters", "1@127.0.0.1:1"},
-		"malformed voter":       {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1-127.0.0.1:1"},
-		"dev with 4 nodes":      {"dev", "--nodes", "4"},
+		"no voters":           {"server", "--node-id", "1", "--data-dir", "/tmp/x"},
+		"node not a voter":    {"server", "--node-id", "4", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1"},
+		"no data dir":         {"server", "--node-id", "1", "--voters", "1@127.0.0.1:1"},
+		"malformed voter":     {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1-127.0.0.1:1"},
+		"dev with 4 nodes":    {"dev", "--nodes", "4"},
+		"dev with -1 brokers": {"dev", "--brokers", "-1"},
+		"dev heartbeat slower than the session timeout": {"dev", "--broker-heartbeat-interval", "10s"},
 		"unknown command":       {"serve"},
 		"election <= heartbeat": {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1", "--election-timeout", "100ms"},
 	}

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"slices"
 
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -13,57 +12,38 @@ type ShutdownResponse struct {
 }
 
 // ControlledShutdown prepares broker id to stop (Kafka's controlled
-// shutdown), in one atomic batch: every partition it leads passes to the
-// first other ALIVE ISR member in replica order, it leaves every ISR that
-// keeps another member, and it becomes FENCED (epoch + 1). A partition
-// with no one else to lead keeps it as leader, so a shutdown never takes a
-// partition offline that was not going to be. partitionsMoved counts the
-// partitions whose leadership moved.
+// shutdown): it becomes FENCED (epoch + 1) and, in the same atomic batch,
+// leaves every ISR that keeps another member and passes the leadership of
+// every partition it leads to the first other ALIVE ISR member in replica
+// order (departure.go). Where it is the last ISR member the partition goes
+// offline (leader -1) and keeps it in the ISR, so it leads again when it
+// returns. partitionsMoved counts the partitions whose leadership passed
+// to another broker.
 func (c *Controller) ControlledShutdown(ctx context.Context, id int32) (ShutdownResponse, int64, error) {
-	var moved int
-	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
-		recs, n, err := buildControlledShutdown(img, id)
-		moved = n
-		return recs, err
-	}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
+	moved := 0
+	applied, err := c.depart(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+		return buildBrokerDeparture(img, id, metadata.StatusFenced, MaxPartitionsPerRequest)
+	}, func(before *metadata.Image, recs []metadata.Record) {
+		moved += movedLeaders(before, recs, id)
+	})
 	if err != nil {
 		return ShutdownResponse{}, 0, err
 	}
 	return ShutdownResponse{PartitionsMoved: moved}, applied[0].Offset, nil
 }
 
-func buildControlledShutdown(img metadata.Reader, id int32) ([]metadata.Record, int, error) {
-	cur, err := activeBroker(img, id)
-	if err != nil {
-		return nil, 0, err
-	}
-	change := brokerChange(cur)
-	change.BrokerStatus = metadata.StatusFenced
-	recs := []metadata.Record{{Body: change}}
-	eligible := func(b int32) bool { return b != id && isAlive(img, b) }
-	moved := 0
-	for _, t := range img.Topics() {
-		for _, p := range img.Partitions(t.TopicUUID) {
-			if !slices.Contains(p.ISR, id) {
-				continue
-			}
-			next := clonePartition(p)
-			if p.Leader == id {
-				if next.Leader = electLeader(p.Replicas, p.ISR, eligible); next.Leader == metadata.NoLeader {
-					continue // no one else can take over: keep leading
-				}
-				moved++
-			} else if len(p.ISR) == 1 {
-				continue // its last ISR member stays
-			}
-			next.ISR = remove(next.ISR, id)
-			next.PartitionEpoch++
-			recs = append(recs, metadata.Record{Body: &next})
-			if len(recs) > MaxPartitionsPerRequest+1 {
-				return nil, 0, metadata.Errorf(metadata.CodePayloadTooLarge,
-					"broker %d is in sync for more than %d partitions; controlled shutdown in batches is not supported yet", id, MaxPartitionsPerRequest)
-			}
+// movedLeaders counts the partitions that id led in before and another
+// broker leads after recs.
+func movedLeaders(before metadata.Reader, recs []metadata.Record, id int32) int {
+	n := 0
+	for _, r := range recs {
+		p, ok := r.Body.(*metadata.PartitionRecord)
+		if !ok || p.Leader == metadata.NoLeader {
+			continue
+		}
+		if old, ok := before.Partition(p.TopicUUID, p.PartitionID); ok && old.Leader == id {
+			n++
 		}
 	}
-	return recs, moved, nil
+	return n
 }

@@ -86,8 +86,12 @@ func (req RegisterBrokerRequest) validate() (registration, error) {
 		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId is required")
 	case *req.BrokerID < 0:
 		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
-	case req.BrokerHost == "":
-		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerHost is required")
+	}
+	if err := checkHost("brokerHost", req.BrokerHost); err != nil {
+		return registration{}, err
+	}
+	if err := checkRackID(req.RackID); err != nil {
+		return registration{}, err
 	}
 	port, err := req.BrokerPort.port("brokerPort")
 	if err != nil {
@@ -105,7 +109,7 @@ func (req RegisterBrokerRequest) validate() (registration, error) {
 
 func checkProtocol(p string) error {
 	if !metadata.ValidSecurityProtocol(p) {
-		return metadata.Errorf(metadata.CodeInvalidRequest, "securityProtocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; got %q", p)
+		return metadata.Errorf(metadata.CodeInvalidRequest, "securityProtocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; got %q", clip(p))
 	}
 	return nil
 }
@@ -166,7 +170,7 @@ func (c *Controller) ListBrokers(ctx context.Context, status string, stale bool)
 		status = metadata.StatusAlive
 	}
 	if status != BrokersAll && !metadata.ValidStatus(status) {
-		return BrokerList{}, metadata.Errorf(metadata.CodeInvalidRequest, "status must be all, ALIVE, FENCED or CLOSED; got %q", status)
+		return BrokerList{}, metadata.Errorf(metadata.CodeInvalidRequest, "status must be all, ALIVE, FENCED or CLOSED; got %q", clip(status))
 	}
 	img, err := c.Image(ctx, stale)
 	if err != nil {
@@ -226,8 +230,8 @@ func (req PatchBrokerRequest) validate() (brokerPatch, error) {
 		return p, metadata.Errorf(metadata.CodeInvalidRequest, "empty patch: give at least one of brokerHost, brokerPort, securityProtocol, brokerStatus")
 	}
 	if req.BrokerHost != nil {
-		if *req.BrokerHost == "" {
-			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerHost must not be empty")
+		if err := checkHost("brokerHost", *req.BrokerHost); err != nil {
+			return p, err
 		}
 		p.host = *req.BrokerHost
 	}
@@ -251,7 +255,7 @@ func (req PatchBrokerRequest) validate() (brokerPatch, error) {
 		case metadata.StatusClosed:
 			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus cannot be set to CLOSED by PATCH; unregister with DELETE /v1/brokers/{brokerId}")
 		default:
-			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus must be ALIVE or FENCED; got %q", s)
+			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus must be ALIVE or FENCED; got %q", clip(s))
 		}
 	}
 	return p, nil

@@ -296,7 +296,7 @@ func coreCases(f *apiFixture) []apiCase {
 				t.Fatalf("quorum %s", resp.Body)
 			}
 		}},
-		{name: "unknown endpoint", method: get, path: "/v1/nope", status: bad, code: "INVALID_REQUEST"},
+		{name: "unknown endpoint", method: get, path: "/v1/nope", status: http.StatusNotFound, code: "NOT_FOUND"},
 	}
 }
 

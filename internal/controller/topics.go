@@ -74,7 +74,7 @@ func (c *Controller) Topic(ctx context.Context, name string, stale bool) (TopicD
 	}
 	t, ok := img.Topic(name)
 	if !ok {
-		return TopicDetail{}, metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", name)
+		return TopicDetail{}, metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", clip(name))
 	}
 	parts := img.Partitions(t.TopicUUID)
 	if parts == nil {
@@ -167,7 +167,7 @@ func buildDeleteTopic(img metadata.Reader, name string) ([]metadata.Record, erro
 }
 
 func topicNotFound(name string) *metadata.Error {
-	return metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", name)
+	return metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", clip(name))
 }
 
 // maxRaceRetries bounds how often write rebuilds a batch that a racing

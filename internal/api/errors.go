@@ -18,6 +18,9 @@ var statusByCode = map[metadata.Code]int{
 	metadata.CodeBrokerNotFound:             http.StatusNotFound,
 	metadata.CodeTopicNotFound:              http.StatusNotFound,
 	metadata.CodePartitionNotFound:          http.StatusNotFound,
+	metadata.CodeNotFound:                   http.StatusNotFound,
+	metadata.CodeMethodNotAllowed:           http.StatusMethodNotAllowed,
+	metadata.CodeOffsetOutOfRange:           http.StatusConflict,
 	metadata.CodeBrokerAlreadyRegistered:    http.StatusConflict,
 	metadata.CodeTopicAlreadyExists:         http.StatusConflict,
 	metadata.CodePartitionAlreadyExists:     http.StatusConflict,
@@ -39,6 +42,9 @@ type errorBody struct {
 	// SnapshotOffset accompanies OFFSET_COMPACTED: the offset of the
 	// snapshot that holds the compacted records' effect.
 	SnapshotOffset *int64 `json:"snapshotOffset,omitempty"`
+	// HighWatermark accompanies OFFSET_OUT_OF_RANGE: the newest offset the
+	// fetch could have asked for.
+	HighWatermark *int64 `json:"highWatermark,omitempty"`
 }
 
 type errorDetail struct {
@@ -60,6 +66,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		var ce *controller.CompactedError
 		if errors.As(err, &ce) {
 			body.SnapshotOffset = &ce.SnapshotOffset
+		}
+		var oe *controller.OutOfRangeError
+		if errors.As(err, &oe) {
+			body.HighWatermark = &oe.HighWatermark
 		}
 		writeJSON(w, status, body)
 		return

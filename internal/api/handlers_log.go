@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -48,9 +49,9 @@ func (s *Server) serveClientFetch(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req := controller.FetchRequest{Client: true, Stale: isStale(r)}
 	if v := q.Get("offset"); v != "" {
-		off, err := strconv.ParseInt(v, 10, 64)
+		off, err := queryInt("offset", v, 0, math.MaxInt64)
 		if err != nil {
-			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter \"offset\": not an integer: %q", v))
+			s.writeError(w, r, err)
 			return
 		}
 		req.Offset = &off
@@ -64,9 +65,9 @@ func (s *Server) serveClientFetch(w http.ResponseWriter, r *http.Request) {
 		req.Timestamp = &ts
 	}
 	if v := q.Get("maxWaitMs"); v != "" {
-		ms, err := strconv.ParseInt(v, 10, 64)
+		ms, err := queryInt("maxWaitMs", v, 0, controller.MaxFetchWait.Milliseconds())
 		if err != nil {
-			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter \"maxWaitMs\": not an integer: %q", v))
+			s.writeError(w, r, err)
 			return
 		}
 		req.MaxWait = time.Duration(ms) * time.Millisecond
@@ -93,9 +94,19 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, req controller.Fe
 func parseTimestamp(v string) (time.Time, error) {
 	ts, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return time.Time{}, metadata.Errorf(metadata.CodeInvalidRequest, "field \"timestamp\": want RFC 3339 like 2026-11-21T16:04:05.123Z, got %q", v)
+		return time.Time{}, metadata.Errorf(metadata.CodeInvalidRequest, "timestamp must be RFC 3339 like 2026-11-21T16:04:05.123Z; got %q", truncate(v))
 	}
 	return ts, nil
+}
+
+// queryInt reads the integer query parameter name: decimal digits only
+// (no sign, no spaces), from lo to hi.
+func queryInt(name, v string, lo, hi int64) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || v[0] == '+' || n < lo || n > hi {
+		return 0, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter %q must be an integer from %d to %d; got %q", name, lo, hi, truncate(v))
+	}
+	return n, nil
 }
 
 // Log pages.
@@ -108,20 +119,20 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	from, limit := int64(1), defaultLogLimit
 	if v := q.Get("fromOffset"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter \"fromOffset\": want an integer >= 0, got %q", v))
+		n, err := queryInt("fromOffset", v, 0, math.MaxInt64)
+		if err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		from = max(n, 1)
 	}
 	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLogLimit {
-			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter \"limit\": want 1..%d, got %q", maxLogLimit, v))
+		n, err := queryInt("limit", v, 1, maxLogLimit)
+		if err != nil {
+			s.writeError(w, r, err)
 			return
 		}
-		limit = n
+		limit = int(n)
 	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()

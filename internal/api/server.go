@@ -127,10 +127,8 @@ func New(cfg Config) *Server {
 	if cfg.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
-	s.handler = s.common(mux)
+	// NB: no catch-all "/" pattern, or the mux could not tell 404 from 405.
+	s.handler = s.common(s.routeErrors(mux))
 	return s
 }
 

@@ -86,8 +86,12 @@ func (req RegisterBrokerRequest) validate() (registration, error) {
 		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId is required")
 	case *req.BrokerID < 0:
 		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
-	case req.BrokerHost == "":
-		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerHost is required")
+	}
+	if err := checkHost("brokerHost", req.BrokerHost); err != nil {
+		return registration{}, err
+	}
+	if err := checkRackID(req.RackID); err != nil {
+		return registration{}, err
 	}
 	port, err := req.BrokerPort.port("brokerPort")
 	if err != nil {
@@ -105,7 +109,7 @@ func (req RegisterBrokerRequest) validate() (registration, error) {
 
 func checkProtocol(p string) error {
 	if !metadata.ValidSecurityProtocol(p) {
-		return metadata.Errorf(metadata.CodeInvalidRequest, "securityProtocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; got %q", p)
+		return metadata.Errorf(metadata.CodeInvalidRequest, "securityProtocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; got %q", clip(p))
 	}
 	return nil
 }
@@ -121,7 +125,7 @@ func (c *Controller) RegisterBroker(ctx context.Context, req RegisterBrokerReque
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
 		return buildRegisterBroker(img, reg, c.newUUID())
-	}, metadata.CodeStaleBrokerEpoch)
+	}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
@@ -137,10 +141,17 @@ func buildRegisterBroker(img metadata.Reader, reg registration, uuid string) ([]
 		}
 		epoch = old.Epoch + 1
 	}
-	return []metadata.Record{{Body: &metadata.RegisterBrokerRecord{
+	recs := []metadata.Record{{Body: &metadata.RegisterBrokerRecord{
 		InternalUUID: uuid, BrokerID: reg.id, BrokerHost: reg.host, BrokerPort: reg.port,
 		SecurityProtocol: reg.proto, BrokerStatus: metadata.StatusAlive, RackID: reg.rack, Epoch: epoch,
-	}}}, nil
+	}}}
+	// A CLOSED id coming back leads again where it was the last ISR member
+	// when it left, as an unfenced broker does.
+	parts, err := regainRecords(img, reg.id, MaxPartitionsPerRequest)
+	if err != nil {
+		return nil, err
+	}
+	return append(recs, parts...), nil
 }
 
 // BrokerList is GET /v1/brokers: brokers with their current values, by id.
@@ -159,7 +170,7 @@ func (c *Controller) ListBrokers(ctx context.Context, status string, stale bool)
 		status = metadata.StatusAlive
 	}
 	if status != BrokersAll && !metadata.ValidStatus(status) {
-		return BrokerList{}, metadata.Errorf(metadata.CodeInvalidRequest, "status must be all, ALIVE, FENCED or CLOSED; got %q", status)
+		return BrokerList{}, metadata.Errorf(metadata.CodeInvalidRequest, "status must be all, ALIVE, FENCED or CLOSED; got %q", clip(status))
 	}
 	img, err := c.Image(ctx, stale)
 	if err != nil {
@@ -219,8 +230,8 @@ func (req PatchBrokerRequest) validate() (brokerPatch, error) {
 		return p, metadata.Errorf(metadata.CodeInvalidRequest, "empty patch: give at least one of brokerHost, brokerPort, securityProtocol, brokerStatus")
 	}
 	if req.BrokerHost != nil {
-		if *req.BrokerHost == "" {
-			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerHost must not be empty")
+		if err := checkHost("brokerHost", *req.BrokerHost); err != nil {
+			return p, err
 		}
 		p.host = *req.BrokerHost
 	}
@@ -244,7 +255,7 @@ func (req PatchBrokerRequest) validate() (brokerPatch, error) {
 		case metadata.StatusClosed:
 			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus cannot be set to CLOSED by PATCH; unregister with DELETE /v1/brokers/{brokerId}")
 		default:
-			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus must be ALIVE or FENCED; got %q", s)
+			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus must be ALIVE or FENCED; got %q", clip(s))
 		}
 	}
 	return p, nil
@@ -252,26 +263,31 @@ func (req PatchBrokerRequest) validate() (brokerPatch, error) {
 
 // PatchBroker proposes a BrokerRegistrationChangeBrokerRecord carrying the
 // broker's full new values and epoch + 1, and returns it with its offset.
-// BROKER_NOT_FOUND if unknown, BROKER_NOT_ACTIVE if CLOSED. It changes the
-// registration only: fencing by PATCH moves no partition leadership.
+// BROKER_NOT_FOUND if unknown, BROKER_NOT_ACTIVE if CLOSED. Fencing by
+// PATCH takes the broker out of every ISR and leadership in the same batch
+// as a session timeout does (departure.go); setting a FENCED broker ALIVE
+// gives it back the offline partitions whose ISR holds it, as unfencing
+// does.
 func (c *Controller) PatchBroker(ctx context.Context, id int32, req PatchBrokerRequest) (metadata.Record, int64, error) {
 	patch, err := req.validate()
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
-	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
-		return buildPatchBroker(img, id, patch)
-	}, metadata.CodeStaleBrokerEpoch)
+	applied, _, err := c.depart(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+		return buildPatchBroker(img, id, patch, MaxPartitionsPerRequest)
+	}, nil)
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
 	return applied[0], applied[0].Offset, nil
 }
 
-func buildPatchBroker(img metadata.Reader, id int32, patch brokerPatch) ([]metadata.Record, error) {
+// buildPatchBroker is the PATCH batch; more reports that a fencing patch
+// left partitions for buildDepartureRest.
+func buildPatchBroker(img metadata.Reader, id int32, patch brokerPatch, limit int) (recs []metadata.Record, more bool, err error) {
 	cur, err := activeBroker(img, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	rec := brokerChange(cur)
 	set := func(dst *string, v string) {
@@ -283,7 +299,20 @@ func buildPatchBroker(img metadata.Reader, id int32, patch brokerPatch) ([]metad
 	set(&rec.BrokerPort, patch.port)
 	set(&rec.SecurityProtocol, patch.proto)
 	set(&rec.BrokerStatus, patch.status)
-	return []metadata.Record{{Body: rec}}, nil
+	recs = []metadata.Record{{Body: rec}}
+	switch {
+	case rec.BrokerStatus == metadata.StatusFenced:
+		var parts []metadata.Record
+		parts, more = departureRecords(img, id, limit)
+		recs = append(recs, parts...)
+	case cur.BrokerStatus == metadata.StatusFenced && rec.BrokerStatus == metadata.StatusAlive:
+		parts, err := regainRecords(img, id, limit)
+		if err != nil {
+			return nil, false, err
+		}
+		recs = append(recs, parts...)
+	}
+	return recs, more, nil
 }
 
 // activeBroker returns broker id's current values if it is registered and
@@ -309,62 +338,22 @@ func brokerChange(b metadata.RegisterBrokerRecord) *metadata.BrokerRegistrationC
 }
 
 // UnregisterBroker closes a broker: a BrokerRegistrationChangeBrokerRecord
-// with status CLOSED and epoch + 1 and, in the same atomic batch, a
-// PartitionRecord for every partition it leads, in which it leaves the ISR
-// and leadership passes to the first ISR member, in replica order, whose
-// broker is ALIVE (or to no one: leader -1). It returns the change record
-// and the batch's offset. BROKER_NOT_FOUND if unknown, BROKER_NOT_ACTIVE if
-// already CLOSED; PAYLOAD_TOO_LARGE if it leads more than
-// MaxPartitionsPerRequest partitions.
+// with status CLOSED and epoch + 1 and, in the same atomic batch, the
+// broker leaves every ISR and leadership (see departure.go). It returns
+// the change record and the batch's offset. BROKER_NOT_FOUND if unknown,
+// BROKER_NOT_ACTIVE if already CLOSED.
 func (c *Controller) UnregisterBroker(ctx context.Context, id int32) (metadata.Record, int64, error) {
-	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
-		return buildUnregisterBroker(img, id)
-	}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
+	applied, _, err := c.depart(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+		return buildUnregisterBroker(img, id, MaxPartitionsPerRequest)
+	}, nil)
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
 	return applied[0], applied[0].Offset, nil
 }
 
-func buildUnregisterBroker(img metadata.Reader, id int32) ([]metadata.Record, error) {
-	return buildBrokerDeparture(img, id, metadata.StatusClosed)
-}
-
-// buildBrokerDeparture is the batch that takes broker id out of service
-// with the given status (CLOSED on unregister, FENCED when its session
-// expires): the registration change, epoch + 1, and for every partition it
-// leads the next state without it.
-func buildBrokerDeparture(img metadata.Reader, id int32, status string) ([]metadata.Record, error) {
-	cur, err := activeBroker(img, id)
-	if err != nil {
-		return nil, err
-	}
-	change := brokerChange(cur)
-	change.BrokerStatus = status
-	recs := []metadata.Record{{Body: change}}
-	// NB: alive must not count the broker that is leaving; it is still
-	// ALIVE in img.
-	alive := func(b int32) bool { return b != id && isAlive(img, b) }
-	for _, t := range img.Topics() {
-		for _, p := range img.Partitions(t.TopicUUID) {
-			if p.Leader != id {
-				continue
-			}
-			if len(recs) > MaxPartitionsPerRequest {
-				return nil, metadata.Errorf(metadata.CodePayloadTooLarge,
-					"broker %d leads more than %d partitions, more than one batch may change; move leadership off it first", id, MaxPartitionsPerRequest)
-			}
-			next := withoutBroker(p, id, alive)
-			if status == metadata.StatusFenced && len(next.ISR) == 0 {
-				// Kafka's rule: the ISR never empties. The fenced broker
-				// stays its last member, so the partition, offline now,
-				// gets it back as leader when it returns (see Unfence).
-				next.ISR = []int32{id}
-			}
-			recs = append(recs, metadata.Record{Body: &next})
-		}
-	}
-	return recs, nil
+func buildUnregisterBroker(img metadata.Reader, id int32, limit int) ([]metadata.Record, bool, error) {
+	return buildBrokerDeparture(img, id, metadata.StatusClosed, limit)
 }
 
 // isAlive reports whether broker id is registered and ALIVE.

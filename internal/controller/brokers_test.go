@@ -172,7 +172,10 @@ func TestBuildPatchBroker(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			recs, err := buildPatchBroker(img, tt.id, tt.patch)
+			recs, more, err := buildPatchBroker(img, tt.id, tt.patch, MaxPartitionsPerRequest)
+			if more {
+				t.Fatal("more batches for a broker in no partition")
+			}
 			checkResult(t, img, recs, err, tt.wantCode, tt.want)
 		})
 	}
@@ -188,7 +191,7 @@ func TestBuildUnregisterBroker(t *testing.T) {
 			prt(u, 0, 4, ids(1, 2, 3), ids(1, 2, 3), 1),
 			// 1 leads alone in the ISR: no one can take over.
 			prt(u, 1, 0, ids(1, 3), ids(1), 1),
-			// 1 only follows: untouched.
+			// 1 only follows: it leaves the ISR.
 			prt(u, 2, 0, ids(3, 1), ids(3, 1), 3),
 			// 1 leads; the ISR lists it first, but 3 is next in replica order.
 			prt(v, 0, 1, ids(3, 1), ids(1, 3), 1),
@@ -202,19 +205,22 @@ func TestBuildUnregisterBroker(t *testing.T) {
 		wantCode metadata.Code
 		want     []metadata.Body
 	}{
-		{name: "leader moves off every partition it led", id: 1, want: bodies(closed,
+		{name: "leader moves off every partition it led and it leaves every ISR", id: 1, want: bodies(closed,
 			prt(u, 0, 5, ids(1, 2, 3), ids(2, 3), 3),
-			prt(u, 1, 1, ids(1, 3), ids(), metadata.NoLeader),
+			// The last ISR member stays; the partition goes offline.
+			prt(u, 1, 1, ids(1, 3), ids(1), metadata.NoLeader),
 			prt(v, 0, 2, ids(3, 1), ids(3), 3),
+			prt(u, 2, 1, ids(3, 1), ids(3), 3),
 		)},
-		{name: "a broker leading nothing", id: 2, want: bodies(&metadata.BrokerRegistrationChangeBrokerRecord{BrokerID: 2,
-			BrokerHost: "10.0.0.2", BrokerPort: "9092", SecurityProtocol: metadata.ProtocolPlaintext, BrokerStatus: metadata.StatusClosed, Epoch: 2})},
+		{name: "a FENCED broker leading nothing leaves the ISR it is still in", id: 2, want: bodies(&metadata.BrokerRegistrationChangeBrokerRecord{BrokerID: 2,
+			BrokerHost: "10.0.0.2", BrokerPort: "9092", SecurityProtocol: metadata.ProtocolPlaintext, BrokerStatus: metadata.StatusClosed, Epoch: 2},
+			prt(u, 0, 5, ids(1, 2, 3), ids(1, 3), 1))},
 		{name: "unknown", id: 9, wantCode: metadata.CodeBrokerNotFound},
 		{name: "already CLOSED", id: 4, wantCode: metadata.CodeBrokerNotActive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			recs, err := buildUnregisterBroker(img, tt.id)
+			recs, _, err := buildUnregisterBroker(img, tt.id, MaxPartitionsPerRequest)
 			after := checkResult(t, img, recs, err, tt.wantCode, tt.want)
 			if b, _ := after.Broker(tt.id); tt.wantCode == "" && b.BrokerStatus != metadata.StatusClosed {
 				t.Fatalf("broker %d is %s after unregistering", tt.id, b.BrokerStatus)

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -36,11 +37,43 @@ type FetchResponse struct {
 	Snapshot      *metadata.SnapshotView `json:"snapshot,omitempty"`
 }
 
+// MarshalJSON writes a diff with its records always present ("records":[]
+// when empty), so a client never has to tell a missing field from an
+// empty diff, and a snapshot without them.
+func (r FetchResponse) MarshalJSON() ([]byte, error) {
+	type plain FetchResponse // without this method
+	if r.Mode != "diff" {
+		return json.Marshal(plain(r))
+	}
+	return json.Marshal(struct {
+		Mode          string            `json:"mode"`
+		HighWatermark int64             `json:"highWatermark"`
+		Records       []metadata.Record `json:"records"`
+	}{r.Mode, r.HighWatermark, nonNilRecords(r.Records)})
+}
+
+// OutOfRangeError is OFFSET_OUT_OF_RANGE with the high watermark the
+// fetch offset went past.
+type OutOfRangeError struct {
+	Err           *metadata.Error
+	HighWatermark int64
+}
+
+func (e *OutOfRangeError) Error() string { return e.Err.Error() }
+
+// Unwrap exposes the coded error.
+func (e *OutOfRangeError) Unwrap() error { return e.Err }
+
 // Fetch answers a metadata fetch under API.md's rules: a snapshot when
 // neither offset nor timestamp is given, when the timestamp is older than
 // FullFetchAfter, or when the records after the offset were compacted;
 // otherwise the records after it, waiting up to MaxWait for some when
-// there are none yet (long poll).
+// there are none yet (long poll). An offset beyond the high watermark is
+// OFFSET_OUT_OF_RANGE (*OutOfRangeError): the caller holds offsets this
+// cluster never gave out (another incarnation's, or a bug) and must start
+// over from a snapshot. A stale read is not checked: a node that lags
+// cannot tell a bad offset from one it has not applied yet, so it answers
+// an empty diff (or waits).
 func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse, error) {
 	if req.Offset != nil && req.Timestamp != nil {
 		return FetchResponse{}, metadata.Errorf(metadata.CodeInvalidRequest, "give offset or timestamp, not both")
@@ -54,6 +87,14 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 	img, err := c.Image(ctx, req.Stale)
 	if err != nil {
 		return FetchResponse{}, err
+	}
+	// Before the heartbeat: an offset from elsewhere must not unfence.
+	if req.Offset != nil && !req.Stale && *req.Offset > c.knownOffset(img) {
+		return FetchResponse{}, &OutOfRangeError{
+			Err: metadata.Errorf(metadata.CodeOffsetOutOfRange, "offset %d is beyond the high watermark %d; fetch without an offset for a snapshot",
+				*req.Offset, img.Offset()),
+			HighWatermark: img.Offset(),
+		}
 	}
 	if req.BrokerID != nil {
 		if _, ok := img.Broker(*req.BrokerID); !ok {
@@ -111,6 +152,18 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 			return FetchResponse{Mode: "diff", HighWatermark: hw, Records: []metadata.Record{}}, nil
 		}
 	}
+}
+
+// knownOffset is the highest offset a client may hold after a read barrier
+// that gave img: the image's high watermark or, when raft entries without
+// records (leader no-ops, configuration changes) followed it, this node's
+// applied index, which a client may also have been told.
+func (c *Controller) knownOffset(img *metadata.Image) int64 {
+	known := img.Offset()
+	if c.node != nil {
+		known = max(known, int64(c.node.AppliedIndex()))
+	}
+	return known
 }
 
 func (c *Controller) snapshotResponse(client bool) FetchResponse {

@@ -36,6 +36,12 @@ func WithIdempotency(ctx context.Context, idem *Idempotency) context.Context {
 	return context.WithValue(ctx, idempotencyKey{}, idem)
 }
 
+// withoutIdempotency is ctx without its request's key, for the further
+// batches a controller operation commits on its own after the keyed one.
+func withoutIdempotency(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotencyKey{}, (*Idempotency)(nil))
+}
+
 func idempotencyFrom(ctx context.Context) *Idempotency {
 	idem, _ := ctx.Value(idempotencyKey{}).(*Idempotency)
 	return idem

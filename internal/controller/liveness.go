@@ -53,7 +53,8 @@ var errNotAlive = errors.New("controller: broker no longer ALIVE")
 
 // FenceExpired fences every ALIVE broker not heard from for longer than
 // the session timeout: per broker one atomic batch of its registration
-// change (FENCED, epoch + 1) and the new state of every partition it led.
+// change (FENCED, epoch + 1) and the new state of every partition it led
+// or was in sync for (departure.go).
 // It does nothing on a follower. It returns the brokers it fenced.
 func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 	if !c.node.IsLeader() {
@@ -84,12 +85,12 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 
 	var fenced []int32
 	for _, id := range expired {
-		_, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		_, _, err := c.depart(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
 			if !isAlive(img, id) {
-				return nil, errNotAlive // fenced or closed meanwhile
+				return nil, false, errNotAlive // fenced or closed meanwhile
 			}
-			return buildBrokerDeparture(img, id, metadata.StatusFenced)
-		}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
+			return buildBrokerDeparture(img, id, metadata.StatusFenced, MaxPartitionsPerRequest)
+		}, nil)
 		if errors.Is(err, errNotAlive) {
 			continue
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -15,20 +14,23 @@ type ShutdownResponse struct {
 }
 
 // ControlledShutdown prepares broker id to stop (Kafka's controlled
-// shutdown), in one atomic batch: every partition it leads passes to the
-// first other ALIVE ISR member in replica order, it leaves every ISR that
-// keeps another member, and it becomes FENCED (epoch + 1). A partition
-// with no one else to lead keeps it as leader, so a shutdown never takes a
-// partition offline that was not going to be. partitionsMoved counts the
-// partitions whose leadership moved.
+// shutdown): it becomes FENCED (epoch + 1) and, in the same atomic batch,
+// leaves every ISR that keeps another member and passes the leadership of
+// every partition it leads to the first other ALIVE ISR member in replica
+// order (departure.go). Where it is the last ISR member the partition goes
+// offline (leader -1) and keeps it in the ISR, so it leads again when it
+// returns. partitionsMoved counts the partitions whose leadership passed
+// to another broker.
 func (c *Controller) ControlledShutdown(ctx context.Context, id int32) (ShutdownResponse, int64, error) {
 	// partitionsMoved is not visible in the records (a partition the
-	// broker only followed changes too), so it travels as the batch's
-	// answer, for a replay to return the same count.
-	applied, answer, err := c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
-		recs, n, err := buildControlledShutdown(img, id)
-		return recs, binary.AppendUvarint(nil, uint64(n)), err
-	}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
+	// broker only followed changes too, and a large departure spans
+	// several batches), so it travels as the first batch's answer, for a
+	// replay to return the same count.
+	applied, answer, err := c.depart(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+		return buildBrokerDeparture(img, id, metadata.StatusFenced, MaxPartitionsPerRequest)
+	}, func(before *metadata.Image, _ []metadata.Record) []byte {
+		return binary.AppendUvarint(nil, uint64(leadersToMove(before, id)))
+	})
 	if err != nil {
 		return ShutdownResponse{}, 0, err
 	}
@@ -39,38 +41,21 @@ func (c *Controller) ControlledShutdown(ctx context.Context, id int32) (Shutdown
 	return ShutdownResponse{PartitionsMoved: int(moved)}, applied[0].Offset, nil
 }
 
-func buildControlledShutdown(img metadata.Reader, id int32) ([]metadata.Record, int, error) {
-	cur, err := activeBroker(img, id)
-	if err != nil {
-		return nil, 0, err
-	}
-	change := brokerChange(cur)
-	change.BrokerStatus = metadata.StatusFenced
-	recs := []metadata.Record{{Body: change}}
+// leadersToMove counts the partitions id leads in img whose leadership
+// passes to another broker when it leaves service (departure.go), over
+// every batch of the departure.
+func leadersToMove(img metadata.Reader, id int32) int {
 	eligible := func(b int32) bool { return b != id && isAlive(img, b) }
-	moved := 0
+	n := 0
 	for _, t := range img.Topics() {
 		for _, p := range img.Partitions(t.TopicUUID) {
-			if !slices.Contains(p.ISR, id) {
+			if p.Leader != id {
 				continue
 			}
-			next := clonePartition(p)
-			if p.Leader == id {
-				if next.Leader = electLeader(p.Replicas, p.ISR, eligible); next.Leader == metadata.NoLeader {
-					continue // no one else can take over: keep leading
-				}
-				moved++
-			} else if len(p.ISR) == 1 {
-				continue // its last ISR member stays
-			}
-			next.ISR = remove(next.ISR, id)
-			next.PartitionEpoch++
-			recs = append(recs, metadata.Record{Body: &next})
-			if len(recs) > MaxPartitionsPerRequest+1 {
-				return nil, 0, metadata.Errorf(metadata.CodePayloadTooLarge,
-					"broker %d is in sync for more than %d partitions; controlled shutdown in batches is not supported yet", id, MaxPartitionsPerRequest)
+			if next, _ := leaveService(p, id, eligible); next.Leader != metadata.NoLeader {
+				n++
 			}
 		}
 	}
-	return recs, moved, nil
+	return n
 }

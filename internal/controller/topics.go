@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -27,6 +28,12 @@ func (c *Controller) CreateTopic(ctx context.Context, req CreateTopicRequest) (T
 	if err := metadata.ValidateTopicName(req.Name); err != nil {
 		return TopicDetail{}, 0, err
 	}
+	if strings.HasPrefix(req.Name, metadata.ReservedTopicPrefix) {
+		// Replay accepts such names (a future internal topic is one); only
+		// clients are refused.
+		return TopicDetail{}, 0, metadata.Errorf(metadata.CodeInvalidTopicName,
+			"topic name %q is reserved: names starting with %q are for internal topics", req.Name, metadata.ReservedTopicPrefix)
+	}
 	img, err := c.writeBarrier(ctx)
 	if err != nil {
 		return TopicDetail{}, 0, err
@@ -38,6 +45,9 @@ func (c *Controller) CreateTopic(ctx context.Context, req CreateTopicRequest) (T
 	}
 	if _, ok := img.Topic(req.Name); ok {
 		return TopicDetail{}, 0, metadata.Errorf(metadata.CodeTopicAlreadyExists, "topic %q already exists", req.Name)
+	}
+	if other, ok := img.CollidingTopic(req.Name); ok {
+		return TopicDetail{}, 0, metadata.CollisionError(req.Name, other)
 	}
 	topic := &metadata.TopicRecord{TopicUUID: c.newUUID(), Name: req.Name}
 	recs := []metadata.Record{{Body: topic}}
@@ -75,7 +85,7 @@ func (c *Controller) Topic(ctx context.Context, name string, stale bool) (TopicD
 	}
 	t, ok := img.Topic(name)
 	if !ok {
-		return TopicDetail{}, metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", name)
+		return TopicDetail{}, metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", clip(name))
 	}
 	parts := img.Partitions(t.TopicUUID)
 	if parts == nil {
@@ -168,7 +178,7 @@ func buildDeleteTopic(img metadata.Reader, name string) ([]metadata.Record, erro
 }
 
 func topicNotFound(name string) *metadata.Error {
-	return metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", name)
+	return metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", clip(name))
 }
 
 // maxRaceRetries bounds how often write rebuilds a batch that a racing

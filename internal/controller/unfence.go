@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -61,22 +60,11 @@ func buildUnfence(img metadata.Reader, id int32) ([]metadata.Record, error) {
 	}
 	change := brokerChange(cur)
 	change.BrokerStatus = metadata.StatusAlive
-	recs := []metadata.Record{{Body: change}}
-	for _, t := range img.Topics() {
-		for _, p := range img.Partitions(t.TopicUUID) {
-			if p.Leader != metadata.NoLeader || !slices.Contains(p.ISR, id) {
-				continue
-			}
-			next := clonePartition(p)
-			next.Leader = id
-			next.PartitionEpoch++
-			recs = append(recs, metadata.Record{Body: &next})
-			if len(recs) > MaxPartitionsPerRequest+1 {
-				return nil, metadata.Errorf(metadata.CodePayloadTooLarge, "broker %d would regain more than %d partitions in one batch", id, MaxPartitionsPerRequest)
-			}
-		}
+	parts, err := regainRecords(img, id, MaxPartitionsPerRequest)
+	if err != nil {
+		return nil, err
 	}
-	return recs, nil
+	return append([]metadata.Record{{Body: change}}, parts...), nil
 }
 
 var errNotFenced = metadata.Errorf(metadata.CodeBrokerNotActive, "broker is not FENCED")

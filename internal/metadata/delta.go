@@ -202,11 +202,17 @@ func (d *Delta) createTopic(r *TopicRecord) error {
 	if _, ok := topics.byName.get(hn, r.Name); ok {
 		return Errorf(CodeTopicAlreadyExists, "topic %q already exists", r.Name)
 	}
+	key := TopicCollisionKey(r.Name)
+	hk := hashString(key)
+	if other, ok := topics.byKey.get(hk, key); ok {
+		return CollisionError(r.Name, other)
+	}
 	if t, ok := topics.byUUID.get(hu, r.TopicUUID); ok {
 		return Errorf(CodeTopicAlreadyExists, "topic id %s already exists (topic %q)", r.TopicUUID, t.rec.Name)
 	}
 	d.cur.topics = &topicsImage{
 		byName: topics.byName.set(d.ed, hn, r.Name, r.TopicUUID),
+		byKey:  topics.byKey.set(d.ed, hk, key, r.Name),
 		byUUID: topics.byUUID.set(d.ed, hu, r.TopicUUID, &topicImage{rec: *r}),
 	}
 	return nil
@@ -221,6 +227,7 @@ func (d *Delta) removeTopic(r *RemoveTopicRecord) error {
 	}
 	d.cur.topics = &topicsImage{
 		byName: topics.byName.del(d.ed, hashString(r.Name), r.Name),
+		byKey:  topics.byKey.del(d.ed, hashString(TopicCollisionKey(r.Name)), TopicCollisionKey(r.Name)),
 		byUUID: topics.byUUID.del(d.ed, hu, r.TopicUUID),
 	}
 	return nil
@@ -250,7 +257,7 @@ func (d *Delta) partition(r *PartitionRecord) error {
 	}
 	p := r.clone()
 	nt := &topicImage{rec: t.rec, parts: t.parts.set(d.ed, hp, p.PartitionID, &p)}
-	d.cur.topics = &topicsImage{byName: topics.byName, byUUID: topics.byUUID.set(d.ed, hu, r.TopicUUID, nt)}
+	d.cur.topics = &topicsImage{byName: topics.byName, byKey: topics.byKey, byUUID: topics.byUUID.set(d.ed, hu, r.TopicUUID, nt)}
 	return nil
 }
 

@@ -19,6 +19,12 @@ const (
 	CodeBrokerNotFound    Code = "BROKER_NOT_FOUND"
 	CodeTopicNotFound     Code = "TOPIC_NOT_FOUND"
 	CodePartitionNotFound Code = "PARTITION_NOT_FOUND"
+	CodeNotFound          Code = "NOT_FOUND" // no such path
+	// 405: a known path with another method; the answer carries Allow.
+	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
+	// 409: a fetch offset beyond the high watermark; the answer carries
+	// highWatermark.
+	CodeOffsetOutOfRange Code = "OFFSET_OUT_OF_RANGE"
 	// 409
 	CodeBrokerAlreadyRegistered    Code = "BROKER_ALREADY_REGISTERED"
 	CodeTopicAlreadyExists         Code = "TOPIC_ALREADY_EXISTS"
@@ -47,7 +53,8 @@ const (
 // CodeInternal, so a mapping (code -> HTTP status) can be checked complete.
 var Codes = []Code{
 	CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment,
-	CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound,
+	CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeNotFound,
+	CodeMethodNotAllowed, CodeOffsetOutOfRange,
 	CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
 	CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated,
 	CodeStalePartitionEpoch, CodeNotPartitionLeader,

@@ -91,6 +91,10 @@ func (im *Image) Brokers() []RegisterBrokerRecord { return im.state.brokerList()
 // Topic returns the topic named name.
 func (im *Image) Topic(name string) (TopicRecord, bool) { return im.state.topic(name) }
 
+// CollidingTopic returns the name of the existing topic that name collides
+// with: another name that differs only by '.' against '_'.
+func (im *Image) CollidingTopic(name string) (string, bool) { return im.state.collidingTopic(name) }
+
 // TopicByUUID returns the topic with id uuid.
 func (im *Image) TopicByUUID(uuid string) (TopicRecord, bool) { return im.state.topicByUUID(uuid) }
 
@@ -239,6 +243,7 @@ type clusterImage struct {
 // index lives here too, so it cannot drift from the topics.
 type topicsImage struct {
 	byName pmap[string, string]      // name -> topic UUID
+	byKey  pmap[string, string]      // TopicCollisionKey(name) -> name
 	byUUID pmap[string, *topicImage] // UUID -> topic
 	sorted lazy[[]*topicImage]       // by name
 }
@@ -354,6 +359,17 @@ func (s *state) topicImageByName(name string) (*topicImage, bool) {
 		return nil, false
 	}
 	return s.topicImage(uuid)
+}
+
+// collidingTopic returns the existing topic whose name differs from name
+// only by '.' against '_' (see TopicCollisionKey), not name itself.
+func (s *state) collidingTopic(name string) (string, bool) {
+	key := TopicCollisionKey(name)
+	other, ok := s.topics.byKey.get(hashString(key), key)
+	if !ok || other == name {
+		return "", false
+	}
+	return other, true
 }
 
 func (s *state) topic(name string) (TopicRecord, bool) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -61,14 +62,30 @@ func ValidateTopicName(name string) *Error {
 	case len(name) > MaxTopicNameLength:
 		return Errorf(CodeInvalidTopicName, "topic name is %d characters long; the limit is %d", len(name), MaxTopicNameLength)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	// By character, not byte, so the message quotes what the client sent
+	// ('ï', not the first byte of its UTF-8 encoding).
+	for _, c := range name {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return Errorf(CodeInvalidTopicName, "topic name %q contains %q; allowed are ASCII letters, digits, '.', '_' and '-'", name, rune(c))
+			return Errorf(CodeInvalidTopicName, "topic name %q contains %q; allowed are ASCII letters, digits, '.', '_' and '-'", name, c)
 		}
 	}
 	return nil
 }
+
+// TopicCollisionKey is the form two topic names must not share: Kafka
+// refuses a topic whose name differs from an existing one only by '.'
+// against '_' (both become '_' in metric names).
+func TopicCollisionKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
+
+// CollisionError refuses name for colliding with the topic existing
+// (INVALID_TOPIC_NAME, as Kafka's InvalidTopicException).
+func CollisionError(name, existing string) *Error {
+	return Errorf(CodeInvalidTopicName, "topic name %q collides with the existing topic %q: '.' and '_' are interchangeable in topic names", name, existing)
+}
+
+// ReservedTopicPrefix starts the names of internal topics (Kafka's
+// __consumer_offsets, __transaction_state); clients cannot create them.
+const ReservedTopicPrefix = "__"
 
 // Body is the content of a record: one of the six *XRecord pointer types of
 // this package. Records are values once built: code that receives a Body

@@ -296,7 +296,7 @@ func coreCases(f *apiFixture) []apiCase {
 				t.Fatalf("quorum %s", resp.Body)
 			}
 		}},
-		{name: "unknown endpoint", method: get, path: "/v1/nope", status: bad, code: "INVALID_REQUEST"},
+		{name: "unknown endpoint", method: get, path: "/v1/nope", status: http.StatusNotFound, code: "NOT_FOUND"},
 	}
 }
 
@@ -526,9 +526,9 @@ func entityCases(c *testcluster.Cluster, node uint64, f *apiFixture) []apiCase {
 					t.Fatalf("read back %+v", got)
 				}
 			}},
-		{name: "unregister/no one left to lead", method: del, path: brokerPath(11),
+		{name: "unregister/no one left to lead: offline, the last ISR member kept", method: del, path: brokerPath(11),
 			status: http.StatusOK, check: func(t *testing.T, resp *testcluster.Response) {
-				wantPartition(part(2, 1, f.bs(11, 1), []int32{}, metadata.NoLeader))(t, getPartition(t, 2))
+				wantPartition(part(2, 1, f.bs(11, 1), f.bs(11), metadata.NoLeader))(t, getPartition(t, 2))
 			}},
 		{name: "unregister/unknown broker", method: del, path: brokerPath(99), status: notFound, code: "BROKER_NOT_FOUND"},
 		{name: "unregister/CLOSED broker", method: del, path: brokerPath(7), status: conflict, code: "BROKER_NOT_ACTIVE"},

@@ -67,3 +67,46 @@ func TestControlledShutdownLeavesNoPartitionOffline(t *testing.T) {
 	c.Must(t, f, http.MethodDelete, "/v1/brokers/3", nil, http.StatusOK, "")
 	c.Must(t, f, http.MethodPost, "/v1/brokers/3/shutdown", nil, http.StatusConflict, "BROKER_NOT_ACTIVE")
 }
+
+// TestDepartureBeyondOneBatch shuts down a broker in sync for 12,000
+// partitions, more than one record batch may change
+// (controller.MaxPartitionsPerRequest): the request is not refused, its
+// first batch moves every leadership with the registration change, and
+// follow-up batches, committed before the answer, take it out of every
+// remaining ISR.
+func TestDepartureBeyondOneBatch(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{})
+	lead := c.MustLeader()
+	for id := 1; id <= 2; id++ {
+		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
+	}
+	for _, name := range []string{"a", "b"} {
+		c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": name, "partitions": 6000, "replicationFactor": 2}, http.StatusCreated, "")
+	}
+	before := c.Server(lead).Node.AppliedIndex()
+	var out struct {
+		PartitionsMoved int `json:"partitionsMoved"`
+	}
+	if err := c.Must(t, lead, http.MethodPost, "/v1/brokers/2/shutdown", nil, http.StatusOK, "").JSON(&out); err != nil || out.PartitionsMoved != 6000 {
+		t.Fatalf("shutdown moved %d partitions (%v), want the 6000 broker 2 led", out.PartitionsMoved, err)
+	}
+	if batches := c.Server(lead).Node.AppliedIndex() - before; batches < 2 {
+		t.Fatalf("the shutdown committed %d entries, want at least 2 batches", batches)
+	}
+	for _, name := range []string{"a", "b"} {
+		var d struct {
+			Partitions []struct {
+				Leader int32   `json:"leader"`
+				ISR    []int32 `json:"ISR"`
+			} `json:"partitions"`
+		}
+		if err := c.Must(t, followers(c, lead)[0], http.MethodGet, "/v1/topics/"+name, nil, http.StatusOK, "").JSON(&d); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range d.Partitions {
+			if p.Leader != 1 || !slices.Equal(p.ISR, []int32{1}) {
+				t.Fatalf("%s/%d after broker 2's shutdown: leader %d, ISR %v; want 1, [1]", name, i, p.Leader, p.ISR)
+			}
+		}
+	}
+}

@@ -40,14 +40,16 @@ const (
 // errLeaderChanged cancels an attempt whose target is no longer the leader.
 var errLeaderChanged = errors.New("api: leadership moved while forwarding")
 
-// newForwardClient is the HTTP client followers forward writes with. It
-// never shares http.DefaultTransport: its kept-alive connections are only
-// to leaders, and its dial timeout is its own. Deadlines come from each
-// request's context, not from the client.
-func newForwardClient(dialTimeout time.Duration) *http.Client {
+// newForwardClient is an HTTP client followers forward writes with. It
+// never shares http.DefaultTransport: its connections are only to
+// leaders, and its dial timeout is its own. Deadlines come from each
+// request's context, not from the client. keepAlive says whether it keeps
+// connections open between requests.
+func newForwardClient(dialTimeout time.Duration, keepAlive bool) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}).DialContext,
+			DisableKeepAlives:   !keepAlive,
 			MaxIdleConnsPerHost: 32,
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
@@ -59,8 +61,15 @@ func newForwardClient(dialTimeout time.Duration) *http.Client {
 
 // forwarder relays writes from a follower to the current leader.
 type forwarder struct {
-	client *http.Client
-	self   uint64
+	// pooled sends resendable requests over kept-alive connections.
+	pooled *http.Client
+	// fresh sends every other request over a new connection. A kept-alive
+	// connection may have been closed by a leader that died a moment ago,
+	// and a request written to it fails exactly as one the leader read
+	// before dying: its outcome would be unknown. On a new connection a
+	// dead leader is a refused dial, which is safe to retry.
+	fresh *http.Client
+	self  uint64
 	// leader resolves the current leader and its HTTP address; it is
 	// called before every attempt because the leader may change between
 	// attempts. ok is false while no leader is known.
@@ -192,7 +201,11 @@ func (f *forwarder) once(ctx context.Context, r *http.Request, body []byte, lead
 	out.Host = r.Host
 	out.Header.Set(headerForwarded, strconv.FormatUint(f.self, 10))
 	out.Header.Set(HeaderRequestID, requestID(r))
-	resp, err := f.client.Do(out)
+	hc := f.fresh
+	if resendable {
+		hc = f.pooled
+	}
+	resp, err := hc.Do(out)
 	if err != nil {
 		err = attemptErr(actx, err)
 		return forwarded{}, gotConn.Load() && !notSent(err), fmt.Errorf("forward to leader %d: %w", lead, err)
@@ -316,7 +329,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, next http.Handl
 }
 
 // Close releases the idle connections forwarding keeps to the leader.
-func (s *Server) Close() { s.fwd.client.CloseIdleConnections() }
+func (s *Server) Close() { s.fwd.pooled.CloseIdleConnections() }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -28,9 +28,9 @@ func (w tLogWriter) Write(p []byte) (int, error) {
 }
 
 func testForwarder(t *testing.T, leader func() (uint64, string, bool)) *forwarder {
-	f := &forwarder{client: newForwardClient(DefaultForwardDialTimeout), self: 1, leader: leader,
-		log: slog.New(slog.NewTextHandler(tLogWriter{t}, nil))}
-	t.Cleanup(f.client.CloseIdleConnections)
+	f := &forwarder{self: 1, leader: leader, log: slog.New(slog.NewTextHandler(tLogWriter{t}, nil)),
+		pooled: newForwardClient(DefaultForwardDialTimeout, true), fresh: newForwardClient(DefaultForwardDialTimeout, false)}
+	t.Cleanup(f.pooled.CloseIdleConnections)
 	return f
 }
 

@@ -103,7 +103,8 @@ func New(cfg Config) *Server {
 		cfg.ForwardDialTimeout = DefaultForwardDialTimeout
 	}
 	s := &Server{cfg: cfg, node: cfg.Node, ctrl: cfg.Controller, log: cfg.Logger}
-	s.fwd = &forwarder{client: newForwardClient(cfg.ForwardDialTimeout), self: cfg.Node.ID(), log: cfg.Logger,
+	s.fwd = &forwarder{self: cfg.Node.ID(), log: cfg.Logger,
+		pooled: newForwardClient(cfg.ForwardDialTimeout, true), fresh: newForwardClient(cfg.ForwardDialTimeout, false),
 		leader: func() (uint64, string, bool) {
 			lead := s.node.Leader()
 			if lead == 0 {

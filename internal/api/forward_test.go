@@ -278,3 +278,29 @@ func TestForwardKeyedRequestMovesToNewLeader(t *testing.T) {
 		t.Fatalf("new leader saw keys %q", keys)
 	}
 }
+
+func TestForwardDeadlineAddsTheLongPollWait(t *testing.T) {
+	found := false
+	for _, rt := range routes {
+		found = found || (rt.pattern == fetchPattern && rt.write)
+	}
+	if !found {
+		t.Fatalf("%q is not a forwarded route: the long poll's deadline and resending depend on it", fetchPattern)
+	}
+	s := &Server{cfg: Config{RequestTimeout: time.Second}}
+	for _, tc := range []struct {
+		pattern, body string
+		want          time.Duration
+	}{
+		{fetchPattern, `{"brokerId":1,"offset":3,"maxWaitMs":2500}`, 3500 * time.Millisecond},
+		{fetchPattern, `{"brokerId":1}`, time.Second},
+		{fetchPattern, `not json`, time.Second},
+		{"POST /v1/topics", `{"name":"a","maxWaitMs":2500}`, time.Second},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Pattern = tc.pattern
+		if got := s.forwardDeadline(r, []byte(tc.body)); got != tc.want {
+			t.Errorf("%s %s: deadline %v, want %v", tc.pattern, tc.body, got, tc.want)
+		}
+	}
+}

@@ -124,15 +124,19 @@ func (f *forwarder) serve(ctx context.Context, w http.ResponseWriter, r *http.Re
 				return
 			}
 			lastErr = err
-			f.log.Warn("forward to leader failed", "leader", lead, "addr", addr, "sent", sent, "err", err, "request", requestID(r))
-			if sent {
-				if !resendable {
-					writeErr(w, metadata.Errorf(metadata.CodeTimeout,
-						"connection to leader %d lost after the write was sent; it may have taken effect", lead))
-					return
+			if sent && !resendable {
+				f.log.Warn("forward to leader failed after the request was sent", "leader", lead, "addr", addr, "err", err, "request", requestID(r))
+				msg := "connection to leader %d lost after the write was sent; it may have taken effect"
+				if ctx.Err() != nil {
+					msg = "leader %d did not answer in time; the write may have taken effect"
 				}
-				mayHaveApplied = true
+				writeErr(w, metadata.Errorf(metadata.CodeTimeout, msg, lead))
+				return
 			}
+			// Retried below: worth a trace, not a warning, as every
+			// election makes a few of these.
+			f.log.Debug("forward to leader failed; retrying", "leader", lead, "addr", addr, "sent", sent, "err", err, "request", requestID(r))
+			mayHaveApplied = mayHaveApplied || sent
 		case lastLeader == 0:
 			// No leader was known when the request came: a node that
 			// knows the quorum is lost says so at once rather than
@@ -146,6 +150,7 @@ func (f *forwarder) serve(ctx context.Context, w http.ResponseWriter, r *http.Re
 			if r.Context().Err() != nil {
 				return // the caller left; no one reads an answer
 			}
+			f.log.Warn("forward to leader gave up at the request deadline", "leader", lastLeader, "err", lastErr, "request", requestID(r))
 			if mayHaveApplied {
 				writeErr(w, metadata.Errorf(metadata.CodeTimeout,
 					"leader %d did not answer in time (%v); the write may have taken effect", lastLeader, lastErr))

@@ -25,11 +25,12 @@ type Config struct {
 	Controller     *controller.Controller
 	Gatherer       prometheus.Gatherer // for /metrics; nil: no metrics endpoint content
 	RequestTimeout time.Duration       // per-request deadline for writes and barriers; default 5s
+	Logger         *slog.Logger
+
 	// ForwardDialTimeout bounds each dial of a follower to the leader
 	// when it forwards a write; default DefaultForwardDialTimeout. Keep it
 	// well under the election timeout.
 	ForwardDialTimeout time.Duration
-	Logger             *slog.Logger
 }
 
 // Server holds the handlers. Create with New; serve Handler().

@@ -94,7 +94,7 @@ func (c *Client) UnregisterBroker(ctx context.Context, id int32) (Record, Meta, 
 type TopicSummary struct {
 	Name       string `json:"name"`
 	TopicUUID  string `json:"topicUUID"`
-	Partitions int    `json:"partitions"`
+	Partitions int32  `json:"partitions"`
 }
 
 // Topics lists all topics.
@@ -161,9 +161,12 @@ type ProducerIDBlock struct {
 // AllocateProducerIDs allocates a block to an ALIVE broker; first < 0
 // asks for the next free block.
 func (c *Client) AllocateProducerIDs(ctx context.Context, broker int32, first int64) (ProducerIDBlock, Meta, error) {
-	body := map[string]int64{"brokerId": int64(broker)}
+	body := struct {
+		BrokerID   int32  `json:"brokerId"`
+		ProducerID *int64 `json:"producerId,omitempty"`
+	}{BrokerID: broker}
 	if first >= 0 {
-		body["producerId"] = first
+		body.ProducerID = &first
 	}
 	var out ProducerIDBlock
 	meta, err := c.do(ctx, http.MethodPost, "/v1/producer-ids", body, &out)
@@ -182,10 +185,14 @@ type FetchResult struct {
 type FetchOptions struct {
 	Offset    *int64
 	Timestamp *time.Time
-	MaxWait   time.Duration
+	// MaxWait makes an empty diff wait up to this long for new records
+	// (a long poll; at most 60 s). The attempt's deadline grows by it.
+	MaxWait time.Duration
 }
 
 // BrokerFetch is BrokerMgmt's fetch, which is also the broker's heartbeat.
+// It applies nothing, so it is retried as a read, without an idempotency
+// key.
 func (c *Client) BrokerFetch(ctx context.Context, broker int32, o FetchOptions) (FetchResult, error) {
 	body := map[string]any{"brokerId": broker}
 	if o.Offset != nil {
@@ -198,7 +205,7 @@ func (c *Client) BrokerFetch(ctx context.Context, broker int32, o FetchOptions) 
 		body["maxWaitMs"] = o.MaxWait.Milliseconds()
 	}
 	var out FetchResult
-	_, err := c.do(ctx, http.MethodPost, "/v1/metadata/fetch", body, &out)
+	_, err := c.run(ctx, call{method: http.MethodPost, path: "/v1/metadata/fetch", in: body, out: &out, maxWait: o.MaxWait})
 	return out, err
 }
 
@@ -219,7 +226,7 @@ func (c *Client) ClientFetch(ctx context.Context, o FetchOptions) (FetchResult, 
 		path += "?" + q.Encode()
 	}
 	var out FetchResult
-	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	_, err := c.run(ctx, call{method: http.MethodGet, path: path, out: &out, maxWait: o.MaxWait})
 	return out, err
 }
 
@@ -243,8 +250,8 @@ func (c *Client) Log(ctx context.Context, fromOffset int64, limit int) (LogPage,
 // Voter is one voter in a Quorum.
 type Voter struct {
 	NodeID        uint64 `json:"nodeId"`
-	LogEndOffset  uint64 `json:"logEndOffset"`
-	Lag           uint64 `json:"lag"`
+	LogEndOffset  int64  `json:"logEndOffset"`
+	Lag           int64  `json:"lag"`
 	LastContactMs int64  `json:"lastContactMs"`
 	Status        string `json:"status"`
 }
@@ -253,8 +260,8 @@ type Voter struct {
 type Quorum struct {
 	ClusterID     string  `json:"clusterId"`
 	LeaderID      uint64  `json:"leaderId"`
-	LeaderEpoch   uint64  `json:"leaderEpoch"`
-	HighWatermark uint64  `json:"highWatermark"`
+	LeaderEpoch   int64   `json:"leaderEpoch"`
+	HighWatermark int64   `json:"highWatermark"`
 	Voters        []Voter `json:"voters"`
 	Observers     []Voter `json:"observers"`
 }
@@ -277,9 +284,9 @@ func (c *Client) AlterISR(ctx context.Context, topic string, partition, broker i
 
 // ControlledShutdown moves leadership and ISR membership off a broker
 // and fences it; it returns how many partitions changed leader.
-func (c *Client) ControlledShutdown(ctx context.Context, broker int32) (int, Meta, error) {
+func (c *Client) ControlledShutdown(ctx context.Context, broker int32) (int32, Meta, error) {
 	var out struct {
-		PartitionsMoved int `json:"partitionsMoved"`
+		PartitionsMoved int32 `json:"partitionsMoved"`
 	}
 	meta, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/brokers/%d/shutdown", broker), nil, &out)
 	return out.PartitionsMoved, meta, err

@@ -2,20 +2,50 @@
 //
 // A Client takes every node's base URL, learns which one leads from the
 // X-Yakt-Leader / X-Yakt-Node headers of its answers and sends requests
-// there first. It retries on 503 (no leader, not ready) and on failures to
-// connect, with exponential backoff across nodes, until the context ends.
-// A write whose connection broke after it was sent is not retried: it may
-// have been applied, and the error wraps ErrUnknownOutcome.
+// there first. Between attempts it backs off exponentially and moves to
+// another node.
+//
+// # Writes
+//
+// Every write carries an Idempotency-Key: a random one (NewIdempotencyKey)
+// unless the context names one (WithIdempotencyKey). The cluster answers a
+// repeat of a key with the first answer (Meta.Replayed is then true), so
+// the client resends a write with the same key whenever it cannot know
+// what became of it — a 504 TIMEOUT, a connection lost after the request
+// was sent, an attempt that timed out — and also after a 503 (NO_LEADER,
+// NOT_READY) or a failed connection, until an answer settles it or the
+// context ends. Give every write a context with a deadline. Config's
+// MaxAttempts does not apply to writes.
+//
+// A write ends with its answer: success, or an *Error that says it was
+// not applied. Only when the context ends while some attempt's outcome is
+// still unknown does the error wrap ErrUnknownOutcome (besides the
+// context's error and the last attempt's error); a 504 TIMEOUT answered
+// by the server matches ErrUnknownOutcome too.
+//
+// # Reads
+//
+// Reads are retried after a 503 or a connection error, up to MaxAttempts
+// tries or until the context ends. A long poll (FetchOptions.MaxWait)
+// gets an attempt deadline of Config.RequestTimeout plus its wait.
+//
+// # Types
+//
+// Broker ids, partition ids and partition counts are int32 (Kafka's
+// types); epochs, offsets and producer ids are int64; the quorum's node
+// ids are uint64.
 package client
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -27,13 +57,24 @@ import (
 // Config configures a Client.
 type Config struct {
 	// Endpoints are the nodes' base URLs, e.g. http://127.0.0.1:8001.
+	// New copies the slice.
 	Endpoints []string
-	// HTTPClient defaults to a client with a 30 s timeout.
+	// HTTPClient sends the requests. The default has a transport of its
+	// own that dials with a 2 s timeout, and no overall timeout: each
+	// attempt is bounded by RequestTimeout instead. A client given here
+	// should not set Timeout either, or long polls past it fail.
 	HTTPClient *http.Client
+	// RequestTimeout bounds one attempt (default 15 s); a long poll's
+	// attempt gets RequestTimeout plus its MaxWait. Keep it above the
+	// servers' --request-timeout, so a slow write is answered 504 by the
+	// server rather than cut off here.
+	RequestTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the pause between retries
 	// (defaults 20 ms and 1 s).
 	MinBackoff, MaxBackoff time.Duration
-	// MaxAttempts caps tries per call (default 20); the context may end it sooner.
+	// MaxAttempts caps the tries of a read (default 20); the context may
+	// end it sooner. Writes are not capped: they retry until an answer
+	// settles them or their context ends.
 	MaxAttempts int
 }
 
@@ -41,8 +82,8 @@ type Config struct {
 type Client struct {
 	cfg       Config
 	mu        sync.Mutex
-	byNode    map[string]string // node id -> endpoint, learned from X-Yakt-Node
-	leader    string            // leader's node id, from X-Yakt-Leader
+	byNode    map[uint64]string // node id -> endpoint, learned from X-Yakt-Node
+	leader    uint64            // leader's node id, from X-Yakt-Leader; 0 if unknown
 	preferred int               // index into Endpoints to try first when the leader is unknown
 }
 
@@ -51,14 +92,22 @@ func New(cfg Config) (*Client, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("client: no endpoints")
 	}
+	eps := make([]string, len(cfg.Endpoints))
 	for i, e := range cfg.Endpoints {
-		cfg.Endpoints[i] = strings.TrimRight(e, "/")
+		e = strings.TrimRight(e, "/")
 		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
-			cfg.Endpoints[i] = "http://" + cfg.Endpoints[i]
+			e = "http://" + e
 		}
+		eps[i] = e
 	}
+	cfg.Endpoints = eps
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		cfg.HTTPClient = &http.Client{Transport: tr}
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 15 * time.Second
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 20 * time.Millisecond
@@ -69,12 +118,54 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 20
 	}
-	return &Client{cfg: cfg, byNode: map[string]string{}}, nil
+	return &Client{cfg: cfg, byNode: map[uint64]string{}}, nil
 }
 
-// ErrUnknownOutcome marks a write whose connection failed after the
-// request was sent: it may or may not have been applied.
+// Close releases the client's idle connections. The client stays usable.
+func (c *Client) Close() { c.cfg.HTTPClient.CloseIdleConnections() }
+
+// ErrUnknownOutcome marks a write that may or may not have been applied:
+// the context ended while an attempt's outcome was unknown (its
+// connection broke after the request was sent, or the server answered
+// 504 TIMEOUT). A server's 504 TIMEOUT *Error matches it as well.
 var ErrUnknownOutcome = errors.New("client: outcome unknown")
+
+// idempotencyKeyHeader is the header the cluster deduplicates writes by.
+const idempotencyKeyHeader = "Idempotency-Key"
+
+type keyCtx struct{}
+
+// WithIdempotencyKey returns a context whose writes carry key instead of
+// a random one, so a write retried across calls — or across processes —
+// is applied once: the cluster answers a repeat with the first answer.
+// Use one key per write: the same key on a different request is refused
+// with IDEMPOTENCY_KEY_REUSED. A key is 1–128 printable ASCII characters.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, keyCtx{}, key)
+}
+
+// NewIdempotencyKey returns a random key: 128 bits from crypto/rand, in hex.
+func NewIdempotencyKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand's contract)
+	return hex.EncodeToString(b[:])
+}
+
+func idempotencyKey(ctx context.Context) (string, error) {
+	key, ok := ctx.Value(keyCtx{}).(string)
+	if !ok {
+		return NewIdempotencyKey(), nil
+	}
+	if len(key) == 0 || len(key) > 128 {
+		return "", fmt.Errorf("client: idempotency key must be 1-128 characters, got %d", len(key))
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return "", fmt.Errorf("client: idempotency key %q: only printable ASCII characters", key)
+		}
+	}
+	return key, nil
+}
 
 // Error is an error answered by the API, with its stable code.
 type Error struct {
@@ -86,7 +177,11 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("yakt: %s (%d): %s", e.Code, e.Status, e.Message) }
 
 // Is lets errors.Is match on the code: errors.Is(err, client.ErrTopicNotFound).
+// A TIMEOUT also matches ErrUnknownOutcome: the write may still commit.
 func (e *Error) Is(target error) bool {
+	if target == ErrUnknownOutcome {
+		return e.Code == ErrTimeout.Code
+	}
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code
 }
@@ -99,6 +194,10 @@ var (
 	ErrBrokerNotFound             = &Error{Code: "BROKER_NOT_FOUND"}
 	ErrTopicNotFound              = &Error{Code: "TOPIC_NOT_FOUND"}
 	ErrPartitionNotFound          = &Error{Code: "PARTITION_NOT_FOUND"}
+	ErrNotFound                   = &Error{Code: "NOT_FOUND"}
+	ErrMethodNotAllowed           = &Error{Code: "METHOD_NOT_ALLOWED"}
+	ErrOffsetOutOfRange           = &Error{Code: "OFFSET_OUT_OF_RANGE"}
+	ErrIdempotencyKeyReused       = &Error{Code: "IDEMPOTENCY_KEY_REUSED"}
 	ErrBrokerAlreadyRegistered    = &Error{Code: "BROKER_ALREADY_REGISTERED"}
 	ErrTopicAlreadyExists         = &Error{Code: "TOPIC_ALREADY_EXISTS"}
 	ErrPartitionAlreadyExists     = &Error{Code: "PARTITION_ALREADY_EXISTS"}
@@ -116,97 +215,162 @@ var (
 
 // Meta is what every answer says besides its body.
 type Meta struct {
-	Node   string // X-Yakt-Node: who answered
-	Leader string // X-Yakt-Leader
-	Offset int64  // X-Yakt-Offset on writes; 0 otherwise
+	Node     uint64 // X-Yakt-Node: who answered
+	Leader   uint64 // X-Yakt-Leader; 0 if the node knew none
+	Offset   int64  // X-Yakt-Offset on writes; 0 otherwise
+	Replayed bool   // X-Yakt-Replayed: the answer to an earlier attempt with the same key
 }
 
-// do sends one call, retrying as the package doc says, and decodes a 2xx
-// body into out (when non-nil).
+// call is one API call.
+type call struct {
+	method, path string
+	in, out      any
+	// write: sent with an Idempotency-Key and retried until answered.
+	write bool
+	// maxWait is a long poll's wait, added to the attempt deadline.
+	maxWait time.Duration
+}
+
+// outcome is what an attempt tells the retry loop.
+type outcome int
+
+const (
+	settled      outcome = iota // an answer (or an error that retrying cannot fix)
+	notApplied                  // nothing was applied; retry
+	maybeApplied                // the write may have been applied; retry with the same key
+)
+
+// do sends a call whose kind follows its method: anything but GET is a
+// write.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) (Meta, error) {
+	return c.run(ctx, call{method: method, path: path, in: in, out: out, write: method != http.MethodGet})
+}
+
+// run sends one call, retrying as the package doc says, and decodes a 2xx
+// body into cl.out (when non-nil).
+func (c *Client) run(ctx context.Context, cl call) (Meta, error) {
 	var body []byte
-	if in != nil {
+	if cl.in != nil {
 		var err error
-		if body, err = json.Marshal(in); err != nil {
+		if body, err = json.Marshal(cl.in); err != nil {
 			return Meta{}, fmt.Errorf("client: encode request: %w", err)
 		}
 	}
-	write := method != http.MethodGet
+	var key string
+	if cl.write {
+		var err error
+		if key, err = idempotencyKey(ctx); err != nil {
+			return Meta{}, err
+		}
+	}
 	backoff := c.cfg.MinBackoff
-	var lastErr error
-	for attempt := 0; attempt < c.cfg.MaxAttempts; attempt++ {
-		if attempt > 0 {
-			d := backoff/2 + rand.N(backoff/2+1)
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return Meta{}, fmt.Errorf("client: %s %s: %w (last error: %v)", method, path, ctx.Err(), lastErr)
+	var (
+		lastErr  error
+		lastEP   string
+		unknown  bool // some attempt of this write may have been applied
+		attempts int
+	)
+	for {
+		if !cl.write && attempts >= c.cfg.MaxAttempts {
+			return Meta{}, fmt.Errorf("client: %s %s: gave up after %d attempts: %w", cl.method, cl.path, attempts, lastErr)
+		}
+		if attempts > 0 {
+			d := backoff/2 + mrand.N(backoff/2+1)
+			if err := sleep(ctx, d); err != nil {
+				return Meta{}, c.giveUp(ctx, cl, unknown, lastErr)
 			}
 			backoff = min(2*backoff, c.cfg.MaxBackoff)
 		}
-		endpoint := c.pick(attempt)
-		meta, retry, err := c.once(ctx, endpoint, method, path, body, out, write)
-		if err == nil || !retry {
+		attempts++
+		endpoint := c.pick(lastEP)
+		meta, out, err := c.once(ctx, endpoint, cl, body, key)
+		switch out {
+		case settled:
 			return meta, err
+		case maybeApplied:
+			unknown = true
 		}
-		lastErr = err
+		lastErr, lastEP = err, endpoint
+		if ctx.Err() != nil {
+			return Meta{}, c.giveUp(ctx, cl, unknown, lastErr)
+		}
 	}
-	return Meta{}, fmt.Errorf("client: %s %s: gave up after %d attempts: %w", method, path, c.cfg.MaxAttempts, lastErr)
 }
 
-// pick chooses the endpoint for an attempt: the known leader first, then
-// the others in turn.
-func (c *Client) pick(attempt int) string {
+// giveUp is the error of a call whose context ended before an answer
+// settled it.
+func (c *Client) giveUp(ctx context.Context, cl call, unknown bool, last error) error {
+	if unknown {
+		return fmt.Errorf("client: %s %s: %w: %w (last error: %w)", cl.method, cl.path, ErrUnknownOutcome, ctx.Err(), last)
+	}
+	return fmt.Errorf("client: %s %s: %w (last error: %w)", cl.method, cl.path, ctx.Err(), last)
+}
+
+// pick chooses the endpoint for an attempt: the known leader, unless it
+// is the endpoint that just failed, else the next endpoint in turn.
+func (c *Client) pick(failed string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if attempt == 0 {
-		if ep, ok := c.byNode[c.leader]; ok && c.leader != "" {
-			return ep
+	if ep, ok := c.byNode[c.leader]; ok && c.leader != 0 && ep != failed {
+		return ep
+	}
+	if failed != "" {
+		c.preferred = (c.preferred + 1) % len(c.cfg.Endpoints)
+		if c.cfg.Endpoints[c.preferred] == failed {
+			c.preferred = (c.preferred + 1) % len(c.cfg.Endpoints)
 		}
 	}
-	c.preferred = (c.preferred + min(attempt, 1)) % len(c.cfg.Endpoints)
 	return c.cfg.Endpoints[c.preferred]
 }
 
-func (c *Client) once(ctx context.Context, endpoint, method, path string, body []byte, out any, write bool) (Meta, bool, error) {
+// once sends one attempt to endpoint and classifies what came of it.
+func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte, key string) (Meta, outcome, error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout+cl.maxWait)
+	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, endpoint+path, rd)
+	req, err := http.NewRequestWithContext(actx, cl.method, endpoint+cl.path, rd)
 	if err != nil {
-		return Meta{}, false, fmt.Errorf("client: %w", err)
+		return Meta{}, settled, fmt.Errorf("client: %w", err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if key != "" {
+		req.Header.Set(idempotencyKeyHeader, key)
+	}
+	// Lost after it may have been sent: a write's outcome is unknown; a
+	// read is simply asked again.
+	lost := notApplied
+	if cl.write {
+		lost = maybeApplied
+	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return Meta{}, false, fmt.Errorf("client: %s %s: %w", method, path, ctx.Err())
+		if isDialError(err) {
+			lost = notApplied
 		}
-		if write && !isDialError(err) {
-			return Meta{}, false, fmt.Errorf("client: %s %s via %s: %w: %v", method, path, endpoint, ErrUnknownOutcome, err)
-		}
-		return Meta{}, true, fmt.Errorf("client: %s %s via %s: %w", method, path, endpoint, err)
+		return Meta{}, lost, fmt.Errorf("client: %s %s via %s: %w", cl.method, cl.path, endpoint, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return Meta{}, !write, fmt.Errorf("client: read answer from %s: %w", endpoint, err)
+		return Meta{}, lost, fmt.Errorf("client: read answer to %s %s from %s: %w", cl.method, cl.path, endpoint, err)
 	}
-	meta := Meta{Node: resp.Header.Get("X-Yakt-Node"), Leader: resp.Header.Get("X-Yakt-Leader")}
+	meta := Meta{Replayed: resp.Header.Get("X-Yakt-Replayed") == "true"}
+	meta.Node, _ = strconv.ParseUint(resp.Header.Get("X-Yakt-Node"), 10, 64)
+	meta.Leader, _ = strconv.ParseUint(resp.Header.Get("X-Yakt-Leader"), 10, 64)
 	meta.Offset, _ = strconv.ParseInt(resp.Header.Get("X-Yakt-Offset"), 10, 64)
 	c.learn(endpoint, meta)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if out != nil {
-			if err := json.Unmarshal(data, out); err != nil {
-				return meta, false, fmt.Errorf("client: decode answer to %s %s: %w", method, path, err)
+		if cl.out != nil {
+			if err := json.Unmarshal(data, cl.out); err != nil {
+				return meta, settled, fmt.Errorf("client: decode answer to %s %s: %w", cl.method, cl.path, err)
 			}
 		}
-		return meta, false, nil
+		return meta, settled, nil
 	}
 	apiErr := &Error{Status: resp.StatusCode}
 	var eb struct {
@@ -217,17 +381,23 @@ func (c *Client) once(ctx context.Context, endpoint, method, path string, body [
 	} else {
 		apiErr.Code, apiErr.Message = "HTTP_"+strconv.Itoa(resp.StatusCode), strings.TrimSpace(string(data))
 	}
-	return meta, resp.StatusCode == http.StatusServiceUnavailable, apiErr
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return meta, notApplied, apiErr
+	case resp.StatusCode == http.StatusGatewayTimeout && cl.write:
+		return meta, maybeApplied, apiErr
+	}
+	return meta, settled, apiErr
 }
 
 // learn records which node an endpoint is and who leads.
 func (c *Client) learn(endpoint string, m Meta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if m.Node != "" && !strings.Contains(endpoint, "?") {
+	if m.Node != 0 {
 		c.byNode[m.Node] = endpoint
 	}
-	if m.Leader != "" {
+	if m.Leader != 0 {
 		c.leader = m.Leader
 	}
 }
@@ -235,4 +405,15 @@ func (c *Client) learn(endpoint string, m Meta) {
 func isDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -4,13 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +27,11 @@ type Config struct {
 	Gatherer       prometheus.Gatherer // for /metrics; nil: no metrics endpoint content
 	RequestTimeout time.Duration       // per-request deadline for writes and barriers; default 5s
 	Logger         *slog.Logger
+
+	// ForwardDialTimeout bounds each dial of a follower to the leader
+	// when it forwards a write; default DefaultForwardDialTimeout. Keep it
+	// well under the election timeout.
+	ForwardDialTimeout time.Duration
 }
 
 // Server holds the handlers. Create with New; serve Handler().
@@ -40,6 +41,7 @@ type Server struct {
 	ctrl    *controller.Controller
 	log     *slog.Logger
 	handler http.Handler
+	fwd     *forwarder
 }
 
 // Headers every response carries (API.md).
@@ -105,7 +107,20 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ForwardDialTimeout <= 0 {
+		cfg.ForwardDialTimeout = DefaultForwardDialTimeout
+	}
 	s := &Server{cfg: cfg, node: cfg.Node, ctrl: cfg.Controller, log: cfg.Logger}
+	s.fwd = &forwarder{self: cfg.Node.ID(), log: cfg.Logger,
+		pooled: newForwardClient(cfg.ForwardDialTimeout, true), fresh: newForwardClient(cfg.ForwardDialTimeout, false),
+		leader: func() (uint64, string, bool) {
+			lead := s.node.Leader()
+			if lead == 0 {
+				return 0, "", false
+			}
+			addr, ok := s.node.PeerHTTPAddr(lead)
+			return lead, addr, ok
+		}}
 	mux := http.NewServeMux()
 	for _, rt := range routes {
 		if rt.handler == nil {
@@ -174,61 +189,21 @@ func (s *Server) common(next http.Handler) http.Handler {
 }
 
 // onLeader runs writes on the leader: a follower forwards the request to
-// the leader's HTTP address and relays its answer.
+// the leader (forward.go) and relays its answer.
 func (s *Server) onLeader(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.node.IsLeader() {
 			next.ServeHTTP(w, r)
 			return
 		}
-		lead := s.node.Leader()
-		addr, ok := s.node.PeerHTTPAddr(lead)
-		if lead == 0 || !ok || r.Header.Get(headerForwarded) != "" {
+		if r.Header.Get(headerForwarded) != "" {
+			// Forwarded here by a node that took this one for the leader:
+			// never forward twice; that node or its caller retries.
 			s.writeError(w, r, metadata.Errorf(metadata.CodeNoLeader, "no leader is available to take the write; retry"))
 			return
 		}
-		s.forward(w, r, lead, addr)
+		s.forward(w, r, next)
 	})
-}
-
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, lead uint64, addr string) {
-	target := &url.URL{Scheme: "http", Host: addr}
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = r.Host
-			pr.Out.Header.Set(headerForwarded, strconv.FormatUint(s.node.ID(), 10))
-			pr.Out.Header.Set(HeaderRequestID, requestID(r))
-		},
-		ModifyResponse: func(resp *http.Response) error {
-			// Keep this node's own headers (set by common) rather than
-			// doubling them with the leader's: X-Yakt-Node names the node the
-			// client talked to, which is what clients map endpoints by.
-			resp.Header.Del(HeaderNode)
-			resp.Header.Del(HeaderLeader)
-			resp.Header.Del(HeaderRequestID)
-			return nil
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			s.log.Warn("forward to leader failed", "leader", lead, "addr", addr, "err", err, "request", requestID(r))
-			if !notSent(err) {
-				// The leader may have committed the write before the
-				// connection broke: the outcome is unknown, and a 503 would
-				// invite a retry that applies it twice.
-				s.writeError(w, r, metadata.Errorf(metadata.CodeTimeout, "connection to leader %d lost after the write was sent; it may have taken effect", lead))
-				return
-			}
-			s.writeError(w, r, metadata.Errorf(metadata.CodeNoLeader, "leader %d unreachable; retry", lead))
-		},
-	}
-	proxy.ServeHTTP(w, r)
-}
-
-// notSent reports whether a forwarding error happened before the request
-// reached the leader (it could not be dialed), so nothing was applied.
-func notSent(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // requestContext bounds a request by the configured timeout.

@@ -49,6 +49,9 @@ type Config struct {
 	FullFetchAfter   time.Duration // default controller.DefaultFullFetchAfter
 	// BrokerSessionTimeout: default controller.DefaultBrokerSessionTimeout.
 	BrokerSessionTimeout time.Duration
+	// ForwardDialTimeout bounds a follower's dial to the leader when it
+	// forwards a write; default api.DefaultForwardDialTimeout.
+	ForwardDialTimeout time.Duration
 	// LivenessInterval is how often the leader checks broker sessions
 	// (default 1s); 0 with a test clock is fine, tests call FenceExpired.
 	LivenessInterval time.Duration
@@ -70,6 +73,7 @@ type Server struct {
 	State      *controller.StateMachine
 	Controller *controller.Controller
 	http       *http.Server
+	api        *api.Server
 	httpL      net.Listener
 	log        *slog.Logger
 	served     chan struct{} // closed when http.Serve returns
@@ -140,10 +144,10 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		UnsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier})
 	apiServer := api.New(api.Config{
 		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
-		RequestTimeout: cfg.RequestTimeout, Logger: log,
+		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, Logger: log,
 	})
 	s := &Server{
-		cfg: cfg, Node: node, State: state, Controller: ctrl, httpL: httpL, log: log, served: make(chan struct{}),
+		cfg: cfg, Node: node, State: state, Controller: ctrl, api: apiServer, httpL: httpL, log: log, served: make(chan struct{}),
 		http: &http.Server{
 			Handler:           apiServer.Handler(),
 			ReadHeaderTimeout: 5 * time.Second,
@@ -197,6 +201,7 @@ func (s *Server) Kill() {
 	// callers cannot know the outcome.
 	s.http.Close()
 	<-s.served
+	s.api.Close()
 	s.stopLiveness()
 	<-s.livenessDone
 	s.Node.Stop()

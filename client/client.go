@@ -160,9 +160,14 @@ func idempotencyKey(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("client: idempotency key must be 1-128 characters, got %d", len(key))
 	}
 	for i := 0; i < len(key); i++ {
-		if key[i] < 0x21 || key[i] > 0x7e {
+		if key[i] < 0x20 || key[i] > 0x7e {
 			return "", fmt.Errorf("client: idempotency key %q: only printable ASCII characters", key)
 		}
+	}
+	if key[0] == ' ' || key[len(key)-1] == ' ' {
+		// HTTP drops a header value's outer spaces: the server would see
+		// another key.
+		return "", fmt.Errorf("client: idempotency key %q: no leading or trailing spaces", key)
 	}
 	return key, nil
 }

@@ -150,8 +150,8 @@ func TestWriteWhoseConnectionBrokeIsRetriedWithTheSameKey(t *testing.T) {
 	if got := p.keys()[len(keys):]; len(got) < 2 || slices.ContainsFunc(got, func(k string) bool { return k != "orders-create-7" }) {
 		t.Fatalf("keys sent with WithIdempotencyKey: %q", got)
 	}
-	if _, _, err := cl.CreateTopic(client.WithIdempotencyKey(ctx, "bad key"), client.CreateTopicRequest{Name: "x"}); err == nil {
-		t.Fatal("a key with a space was accepted")
+	if _, _, err := cl.CreateTopic(client.WithIdempotencyKey(ctx, "bad\tkey"), client.CreateTopicRequest{Name: "x"}); err == nil {
+		t.Fatal("a key with a tab was accepted")
 	}
 }
 
@@ -176,7 +176,6 @@ func TestWritesThroughFollowersWhileLeaderIsKilled(t *testing.T) {
 	var (
 		mu        sync.Mutex
 		created   []string // answered success
-		preceded  []string // answered TOPIC_ALREADY_EXISTS: an earlier attempt of the same call applied it
 		successes atomic.Int64
 		stop      = make(chan struct{})
 		wg        sync.WaitGroup
@@ -200,10 +199,10 @@ func TestWritesThroughFollowersWhileLeaderIsKilled(t *testing.T) {
 				case err == nil:
 					created = append(created, name)
 					successes.Add(1)
-				case errors.Is(err, client.ErrTopicAlreadyExists):
-					preceded = append(preceded, name)
 				default:
-					t.Errorf("CreateTopic %s: %v (want a definite answer)", name, err)
+					// Not even TOPIC_ALREADY_EXISTS: a resend of a write an
+					// earlier attempt applied is answered with its replay.
+					t.Errorf("CreateTopic %s: %v (want success: every name is new)", name, err)
 				}
 				mu.Unlock()
 			}
@@ -235,12 +234,6 @@ func TestWritesThroughFollowersWhileLeaderIsKilled(t *testing.T) {
 	for _, name := range created {
 		if have[name] != 1 {
 			t.Errorf("topic %s answered created but is in the final state %d times", name, have[name])
-		}
-	}
-	for _, name := range preceded {
-		t.Logf("topic %s: a resend was answered TOPIC_ALREADY_EXISTS, not replayed", name)
-		if have[name] != 1 {
-			t.Errorf("topic %s answered TOPIC_ALREADY_EXISTS but is in the final state %d times", name, have[name])
 		}
 	}
 }

@@ -25,9 +25,6 @@ import (
 const DefaultForwardDialTimeout = 300 * time.Millisecond
 
 const (
-	// idempotencyKeyHeader marks a write the leader deduplicates (API.md):
-	// a forward carrying it may be resent after it reached the leader.
-	idempotencyKeyHeader = "Idempotency-Key"
 	// Pauses between forwarding attempts: short, because the usual wait is
 	// for an election that takes one election timeout.
 	forwardMinBackoff = 10 * time.Millisecond
@@ -306,10 +303,6 @@ func (s *Server) forwardDeadline(r *http.Request, body []byte) time.Duration {
 	return d
 }
 
-// fetchPattern is the broker fetch: forwarded because the heartbeat it
-// carries must reach the leader, and resendable because it applies nothing.
-const fetchPattern = "POST /v1/metadata/fetch"
-
 // forward runs a write on the leader for a follower: it reads the body
 // (at most MaxBodyBytes, so it can be resent) and hands it to the
 // forwarder, bounded by the request's deadline.
@@ -326,7 +319,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.forwardDeadline(r, body))
 	defer cancel()
-	resendable := r.Header.Get(idempotencyKeyHeader) != "" || r.Pattern == fetchPattern
+	resendable := r.Header.Get(HeaderIdempotencyKey) != "" // the leader deduplicates it || r.Pattern == fetchPattern
 	s.fwd.serve(ctx, w, r, body, resendable, func() {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)

@@ -41,7 +41,7 @@ func forwardOnce(t *testing.T, f *forwarder, deadline time.Duration, key string)
 	body := []byte(`{"name":"orders"}`)
 	r := httptest.NewRequest(http.MethodPost, "/v1/topics", strings.NewReader(string(body)))
 	if key != "" {
-		r.Header.Set(idempotencyKeyHeader, key)
+		r.Header.Set(HeaderIdempotencyKey, key)
 	}
 	w := httptest.NewRecorder()
 	w.Header().Set(HeaderNode, "1") // as common sets it on the follower
@@ -116,7 +116,7 @@ func (s *rawLeader) serveConn(c int, conn net.Conn) {
 		}
 		_, _ = io.Copy(io.Discard, req.Body)
 		s.mu.Lock()
-		s.keys = append(s.keys, req.Header.Get(idempotencyKeyHeader))
+		s.keys = append(s.keys, req.Header.Get(HeaderIdempotencyKey))
 		s.mu.Unlock()
 		answer, closeAfter := s.handle(c, n)
 		if answer {

@@ -95,8 +95,8 @@ var routes = []route{
 
 // fetchPattern is the broker fetch: a write route only so that its
 // heartbeat reaches the leader. It proposes nothing on the caller's
-// behalf and is safe to repeat, so an Idempotency-Key on it is checked
-// but has no effect.
+// behalf and is safe to repeat: an Idempotency-Key on it is checked but
+// has no effect, and a follower may resend it to the leader.
 const fetchPattern = "POST /v1/metadata/fetch"
 
 // New builds the server and its routes.

@@ -49,7 +49,8 @@ func (p *peer) dial(kind streamKind) (net.Conn, func(), error) {
 		t.untrack(conn)
 		conn.Close()
 	}
-	h := hello{kind: kind, from: t.cfg.NodeID, to: p.id, clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr}
+	h := hello{kind: kind, from: t.cfg.NodeID, to: p.id, incarnation: t.cfg.Incarnation,
+		clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr}
 	if err := handshake(conn, &h, t.cfg.DialTimeout); err != nil {
 		release()
 		return nil, nil, err
@@ -89,10 +90,15 @@ func (p *peer) runMessages() {
 			if p.t.ctx.Err() != nil {
 				return
 			}
-			if !failing {
+			switch {
+			case !failing && errors.Is(err, ErrDuplicateNode):
+				p.log.Error("peer refused us: another process is connected to it as this node id; is a copy of this node (a copied data directory?) running?",
+					"incarnation", fmtIncarnation(p.t.cfg.Incarnation), "err", err)
+				failing = true
+			case !failing:
 				p.log.Warn("cannot connect to peer", "err", err)
 				failing = true
-			} else {
+			default:
 				p.log.Debug("cannot connect to peer", "err", err)
 			}
 			p.t.unreachable(p.id)
@@ -137,6 +143,13 @@ func (p *peer) stream(conn net.Conn) error {
 		_, _ = conn.Read(b[:]) // any outcome means the stream is over
 	}()
 
+	// An idle stream carries a keepalive frame every KeepaliveInterval, so
+	// the acceptor can tell this live process from a gone one (see
+	// Transport.claim) even while raft has nothing to send.
+	keepalive := time.NewTicker(p.t.cfg.KeepaliveInterval)
+	defer keepalive.Stop()
+	wrote := false // since the last tick
+
 	bw := bufio.NewWriterSize(conn, 64<<10)
 	fw := frameWriter{w: bw}
 	for {
@@ -146,8 +159,21 @@ func (p *peer) stream(conn net.Conn) error {
 			return p.t.ctx.Err()
 		case <-dead:
 			return errPeerClosed
+		case <-keepalive.C:
+			if wrote {
+				wrote = false
+				continue
+			}
+			if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+				return err
+			}
+			if _, err := conn.Write(keepaliveFrame); err != nil {
+				return err
+			}
+			continue
 		case m = <-p.msgc:
 		}
+		wrote = true
 		if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
 			return err
 		}

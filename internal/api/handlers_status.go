@@ -122,8 +122,9 @@ func (s *Server) relayLeaderQuorum(w http.ResponseWriter, r *http.Request) bool 
 	}
 	req.Header.Set(headerForwarded, strconv.FormatUint(s.node.ID(), 10))
 	req.Header.Set(HeaderRequestID, requestID(r))
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		s.log.Info("quorum: leader unreachable, answering the local view", "leader", lead, "err", err)
 		return false

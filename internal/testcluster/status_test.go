@@ -159,7 +159,20 @@ func TestQuorumAndReadyzWithoutQuorum(t *testing.T) {
 				t.Fatalf("node %d kept a leader without a quorum", survivor)
 			}
 
-			q := quorumOf(t, ctx, c, survivor, "/v1/quorum")
+			// A voter counts as unreachable once silent for an election
+			// timeout; the last one killed may not be yet.
+			var q client.Quorum
+			if err := testcluster.WaitFor(ctx, func() bool {
+				q = quorumOf(t, ctx, c, survivor, "/v1/quorum")
+				for _, id := range killed {
+					if voterOf(t, q, id).Status != "unreachable" {
+						return false
+					}
+				}
+				return true
+			}); err != nil {
+				t.Fatalf("killed voters never all unreachable: %+v", q)
+			}
 			if !q.Stale || q.LeaderID != -1 || q.NodeID != survivor || q.LastLeaderID == nil || *q.LastLeaderID != lead ||
 				q.StaleMs == nil || *q.StaleMs <= 0 || q.HighWatermark == 0 || q.LeaderEpoch == 0 {
 				t.Fatalf("survivor's answer without a quorum: %+v", q)
@@ -274,7 +287,11 @@ func TestSecondProcessWithCopiedDataDirIsRefused(t *testing.T) {
 			t.Errorf("node %d logged no error naming both node 3 processes (incarnations %016x and %016x)", id, impInc, real3)
 		}
 	}
-	if len(impLogs.Lines("level=ERROR", "another process is connected to it as this node id")) == 0 {
+	// The second process logs an error once its refusals outlast what a
+	// restart could explain (a few seconds).
+	if err := testcluster.WaitFor(ctx, func() bool {
+		return len(impLogs.Lines("level=ERROR", "another process is connected to it as this node id")) > 0
+	}); err != nil {
 		t.Error("the second node 3 logged no error about being refused")
 	}
 	lead := c.MustLeader()

@@ -48,9 +48,12 @@
 // two processes claiming one node id differ in it even when one runs on a
 // copy of the other's data directory. An acceptor that holds a live
 // message stream from node N of incarnation A refuses (ack 4) a hello
-// claiming N with incarnation B, logging an error with both remote
-// addresses and incarnations (once a minute per node; the rest at debug),
-// and counts it in Stats. The refused dialer logs an error and keeps
+// claiming N with incarnation B, logging both remote addresses and
+// incarnations (an error, once a minute per node, when A's stream
+// delivered a frame within max(5 × KeepaliveInterval, 500ms); at info
+// when it has gone quiet, as after a restart whose old connection has not
+// closed yet), and counts it in Stats. The refused dialer warns, logs an
+// error once the refusals outlast what a restart explains, and keeps
 // redialing with backoff. "Live" means the stream delivered a frame within
 // max(10 × KeepaliveInterval, 3s): senders write a keepalive frame on an
 // idle message stream every KeepaliveInterval, so only a process that is

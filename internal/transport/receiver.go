@@ -96,14 +96,25 @@ func (t *Transport) serveConn(conn net.Conn) {
 	if held != nil {
 		t.refusedDuplicates.Add(1)
 		_, _ = conn.Write([]byte{byte(ackDuplicateNode)}) // closing anyway
+		attrs := []any{"incarnation", fmtIncarnation(h.incarnation),
+			"connected_addr", held.addr, "connected_incarnation", fmtIncarnation(held.incarnation),
+			"connected_silent_for", held.silent.Round(time.Millisecond)}
+		if held.silent >= t.talkingWithin() {
+			// The holder has gone quiet: most likely the node restarted and
+			// its old connection's close has not reached us yet. Not an
+			// alarm; the holder's stream expires at silentAfter.
+			level := slog.LevelDebug
+			if t.shouldWarnRefusal(h.from, refusalRestartPending) {
+				level = slog.LevelInfo
+			}
+			log.Log(t.ctx, level, "refused peer connection for now: another process of this node id was connected until recently", attrs...)
+			return
+		}
 		level := slog.LevelDebug
 		if t.shouldWarnRefusal(h.from, ackDuplicateNode) {
 			level = slog.LevelError
 		}
-		log.Log(t.ctx, level, "refused peer connection: another process is already connected as this node id; is a copy of that node (a copied data directory?) running?",
-			"incarnation", fmtIncarnation(h.incarnation),
-			"connected_addr", held.addr, "connected_incarnation", fmtIncarnation(held.incarnation),
-			"connected_silent_for", held.silent.Round(time.Millisecond))
+		log.Log(t.ctx, level, "refused peer connection: another process is already connected as this node id; is a copy of that node (a copied data directory?) running?", attrs...)
 		return
 	}
 	defer t.released(r, in)
@@ -181,6 +192,17 @@ type heldStream struct {
 func (t *Transport) silentAfter() time.Duration {
 	return max(minSilentAfter, 10*t.cfg.KeepaliveInterval)
 }
+
+// talkingWithin: a stream that delivered a frame this recently belongs to
+// a process that is certainly alive, so a hello from another incarnation
+// is a second process, not a restart.
+func (t *Transport) talkingWithin() time.Duration {
+	return max(500*time.Millisecond, 5*t.cfg.KeepaliveInterval)
+}
+
+// refusalRestartPending is not on the wire: it keys the rate limit of the
+// log line for a refusal while the holder is merely quiet.
+const refusalRestartPending ack = 255
 
 // claim records what an admitted hello taught us about the peer, unless
 // another incarnation of the same node holds a live message stream: then

@@ -84,17 +84,36 @@ func (p *peer) runMessages() {
 	defer p.t.wg.Done()
 	bo := backoff{next: backoffMin}
 	failing := false // logged the current run of failures already
+	// dupSince is the first of the current run of ErrDuplicateNode
+	// refusals (zero: none); dupLogged, that the run was logged as an error.
+	var dupSince time.Time
+	dupLogged := false
 	for {
 		conn, release, err := p.dial(streamMessage)
 		if err != nil {
 			if p.t.ctx.Err() != nil {
 				return
 			}
+			dup := errors.Is(err, ErrDuplicateNode)
+			if !dup {
+				dupSince, dupLogged = time.Time{}, false
+			}
 			switch {
-			case !failing && errors.Is(err, ErrDuplicateNode):
-				p.log.Error("peer refused us: another process is connected to it as this node id; is a copy of this node (a copied data directory?) running?",
+			case dup && dupSince.IsZero():
+				// Right after a restart the peer may not have noticed our
+				// previous process's connection close yet.
+				dupSince = time.Now()
+				p.log.Warn("peer refused us: it still holds a connection from another process with this node id",
 					"incarnation", fmtIncarnation(p.t.cfg.Incarnation), "err", err)
 				failing = true
+			case dup && !dupLogged && time.Since(dupSince) > minSilentAfter+backoffMax:
+				// Refused for longer than a restart can explain: another
+				// live process runs as this node.
+				p.log.Error("peer refused us: another process is connected to it as this node id; is a copy of this node (a copied data directory?) running?",
+					"incarnation", fmtIncarnation(p.t.cfg.Incarnation), "refused_for", time.Since(dupSince).Round(time.Millisecond), "err", err)
+				dupLogged = true
+			case dup:
+				p.log.Debug("cannot connect to peer", "err", err)
 			case !failing:
 				p.log.Warn("cannot connect to peer", "err", err)
 				failing = true
@@ -108,7 +127,7 @@ func (p *peer) runMessages() {
 			continue
 		}
 		p.log.Info("connected to peer", "stream", streamMessage)
-		failing = false
+		failing, dupSince, dupLogged = false, time.Time{}, false
 		bo = backoff{next: backoffMin}
 		err = p.stream(conn)
 		release()

@@ -328,3 +328,44 @@ func copyTree(src, dst string) error {
 		return os.WriteFile(target, data, 0o644)
 	})
 }
+
+// TestReadyzFollowsReadBarrier: a follower that still hears its leader but
+// cannot reach it (its messages to the leader are dropped) keeps knowing
+// the leader and has applied all it knows of, yet cannot serve a
+// linearizable read: /readyz must say not ready (and ready again once the
+// link heals). The leader, hearing nothing from it, reports it
+// unreachable.
+func TestReadyzFollowsReadBarrier(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := testcluster.New(t, testcluster.Options{Network: true})
+	lead := c.MustLeader()
+	if err := c.CreateTopic(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := lead%3 + 1
+	if got := readyzStatus(ctx, c, f); got != http.StatusOK {
+		t.Fatalf("readyz on follower %d of a healthy cluster: %d", f, got)
+	}
+
+	c.Net.OneWay(f, lead)
+	if err := testcluster.WaitFor(ctx, func() bool { return readyzStatus(ctx, c, f) == http.StatusServiceUnavailable }); err != nil {
+		t.Fatalf("readyz on follower %d stayed 200 while it could not reach the leader", f)
+	}
+	if got := c.Server(f).Node.Leader(); got != lead {
+		t.Fatalf("follower %d's leader is %d, want %d still: the test no longer isolates the read path", f, got, lead)
+	}
+	if err := testcluster.WaitFor(ctx, func() bool {
+		return voterOf(t, quorumOf(t, ctx, c, lead, "/v1/quorum"), f).Status == "unreachable"
+	}); err != nil {
+		t.Fatalf("the leader never reported follower %d, silent to it, as unreachable", f)
+	}
+
+	c.Net.Heal(f, lead)
+	if err := testcluster.WaitFor(ctx, func() bool { return readyzStatus(ctx, c, f) == http.StatusOK }); err != nil {
+		t.Fatalf("readyz on follower %d never ready again after the link healed", f)
+	}
+}

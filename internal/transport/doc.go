@@ -61,7 +61,10 @@
 // therefore accepted at once when its predecessor's connection closed
 // (the usual case: the kernel closes a dead process's sockets), and at
 // most that silence threshold later when it did not (a host that lost
-// power). Snapshot and fetch streams are refused the same way. Without
+// power). Snapshot and fetch streams are refused the same way
+// (FetchSnapshot, made before a node's Transport runs, sends incarnation
+// 0, so a node recovering its snapshot is refused while another process
+// of its id is connected). Without
 // this, two such processes would take turns replacing each other's
 // stream many times a second.
 //

@@ -247,26 +247,36 @@ func (c *Client) Log(ctx context.Context, fromOffset int64, limit int) (LogPage,
 	return out, err
 }
 
-// Voter is one voter in a Quorum.
+// Voter is one voter in a Quorum. Nil pointers are values the answering
+// node does not know (docs/api.md); they are never reported as 0.
 type Voter struct {
 	NodeID        uint64 `json:"nodeId"`
-	LogEndOffset  int64  `json:"logEndOffset"`
-	Lag           int64  `json:"lag"`
-	LastContactMs int64  `json:"lastContactMs"`
-	Status        string `json:"status"`
+	PeerAddress   string `json:"peerAddress"`
+	HTTPAddress   string `json:"httpAddress,omitempty"`
+	LogEndOffset  *int64 `json:"logEndOffset"`
+	Lag           *int64 `json:"lag"`
+	LastContactMs *int64 `json:"lastContactMs"`
+	// Status is leader, follower, lagging, candidate, unreachable or unknown.
+	Status string `json:"status"`
 }
 
-// Quorum describes the raft quorum.
+// Quorum describes the raft quorum as NodeID sees it: the live leader's
+// view unless Stale.
 type Quorum struct {
 	ClusterID     string  `json:"clusterId"`
-	LeaderID      uint64  `json:"leaderId"`
+	NodeID        uint64  `json:"nodeId"`
+	Stale         bool    `json:"stale"`
+	StaleMs       *int64  `json:"staleMs"`
+	LeaderID      int64   `json:"leaderId"` // -1: no leader known
+	LastLeaderID  *uint64 `json:"lastLeaderId"`
 	LeaderEpoch   int64   `json:"leaderEpoch"`
 	HighWatermark int64   `json:"highWatermark"`
 	Voters        []Voter `json:"voters"`
 	Observers     []Voter `json:"observers"`
 }
 
-// Quorum returns the leader's view of the quorum.
+// Quorum returns the leader's view of the quorum, or, when no leader can
+// be reached, the answering node's last known view (Stale).
 func (c *Client) Quorum(ctx context.Context) (Quorum, error) {
 	var out Quorum
 	_, err := c.do(ctx, http.MethodGet, "/v1/quorum", nil, &out)

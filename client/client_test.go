@@ -54,7 +54,7 @@ func TestClientFindsLeaderRetriesAndTypesErrors(t *testing.T) {
 		t.Fatalf("read after failover: %+v %v", got, err)
 	}
 	q, err := cl.Quorum(ctx)
-	if err != nil || q.LeaderID == 0 || q.LeaderID == lead || len(q.Voters) != 3 {
+	if err != nil || q.Stale || q.LeaderID <= 0 || q.LeaderID == int64(lead) || len(q.Voters) != 3 {
 		t.Fatalf("quorum after failover: %+v %v", q, err)
 	}
 	res, err := cl.ClientFetch(ctx, client.FetchOptions{})

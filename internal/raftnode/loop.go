@@ -45,6 +45,7 @@ func (n *Node) run() {
 		case <-ticker.C:
 			n.rn.Tick()
 			n.retryReadIndex()
+			n.remember()
 		case m := <-n.recvc:
 			n.step(m)
 			n.drainRecv()

@@ -216,6 +216,7 @@ type Node struct {
 	readCtxSeq    uint64
 	readsInFlight map[string]*readBatch // by read-index context
 	readsPending  []pendingRead         // sorted by index; waiting for applied
+	memory        statusMemory          // what Status reports once the live view is gone
 }
 
 // Start is StartContext without a deadline.
@@ -288,6 +289,9 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		},
 		SnapshotSource: n.serveSnapshot,
 		Logger:         cfg.Logger, // transport adds the node id itself
+		// A keepalive per heartbeat interval lets every node tell which
+		// peers are up even when raft sends them nothing (Status.LastHeard).
+		KeepaliveInterval: cfg.TickInterval * time.Duration(cfg.HeartbeatTicks),
 	})
 	if err != nil {
 		st.Close()

@@ -2,29 +2,95 @@ package raftnode
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/tracker"
+
+	"github.com/yakt/yakt/internal/transport"
 )
 
 // Status is a point-in-time view of the quorum as this node sees it.
-// Progress of other voters is known only on the leader.
+// Replication progress of other voters is known only on the leader; a
+// node that is not leading reports what it last knew, and says how old
+// that is (FreshAt, ProgressAt).
 type Status struct {
 	ID, Leader, Term, Commit, Applied uint64
 	LastIndex                         uint64
 	SnapshotIndex                     uint64
-	Voters                            []VoterStatus // sorted by id
+	// State is this node's raft role: "leader", "follower" or "candidate"
+	// (pre-candidates included: a node without a leader trying to get
+	// elected).
+	State string
+	// LastLeader is the most recent leader this node knew, itself
+	// included; 0 if it has known none since it started.
+	LastLeader uint64
+	// FreshAt is when this node last had word of a live leader: now on
+	// the leader; on a follower, the last message from LastLeader; on a
+	// node that led last, its last tick as leader. Zero if never.
+	FreshAt time.Time
+	// ProgressAt is when the voters' Match, MatchKnown and State were
+	// taken from a leader's view: now on the leader, or this node's last
+	// tick as leader if it was the last leader it knew (the view it had
+	// when it lost leadership). Zero when Voters carry no progress.
+	ProgressAt time.Time
+	// ProgressLastIndex is the leader's last index at ProgressAt, the
+	// reference for voters' lag.
+	ProgressLastIndex uint64
+	// ElectionTimeout is ElectionTicks × TickInterval: a voter not heard
+	// from for that long counts as unreachable.
+	ElectionTimeout time.Duration
+	Voters          []VoterStatus // sorted by id
 }
 
-// VoterStatus is one voter's replication progress (leader's view).
+// VoterStatus is one voter as this node sees it.
 type VoterStatus struct {
-	ID          uint64
-	Match       uint64 // highest index known replicated there
-	Active      bool   // heard from within the election timeout
-	State       string // probe, replicate or snapshot; "" when unknown
+	ID       uint64
+	PeerAddr string // from the voter set
+	HTTPAddr string // advertised in the voter's handshake; "" if unknown
+	// Match is the highest index known replicated there, valid when
+	// MatchKnown (see Status.ProgressAt).
+	Match      uint64
+	MatchKnown bool
+	Active     bool   // leader's view: raft heard from it within the election timeout
+	State      string // leader's view: probe, replicate or snapshot; "" when unknown
+	// LastContact is when this node last received a raft message from the
+	// voter; LastHeard also counts transport keepalives, so it shows the
+	// voter's process is up and connected even when raft is quiet. Both
+	// are now for this node itself and zero if never.
 	LastContact time.Time
+	LastHeard   time.Time
+}
+
+// statusMemory is what Status needs beyond raft's live state. Owned by
+// the run goroutine (remember runs on every tick there).
+type statusMemory struct {
+	lastLeader uint64
+	ledAt      time.Time     // last tick as leader
+	led        []VoterStatus // voters as of ledAt; nil if this node never led
+	ledLast    uint64        // LastIndex as of ledAt
+}
+
+// remember notes the leader once a tick, and while leading keeps the
+// voters' progress, so that after losing the leadership (and the
+// progress with it) Status can still say what it last knew.
+func (n *Node) remember() {
+	lead := n.leader.Load()
+	if lead == raft.None {
+		return
+	}
+	n.memory.lastLeader = lead
+	// NB: the published leader lags raft by a Ready: the tick that just
+	// ran may have stepped this node down, and its progress with it.
+	if lead != n.cfg.NodeID || n.rn.BasicStatus().RaftState != raft.StateLeader {
+		return
+	}
+	st := n.liveStatus()
+	n.memory.ledAt = time.Now()
+	n.memory.led = st.Voters
+	n.memory.ledLast = st.LastIndex
 }
 
 // Status asks the raft loop for a consistent view.
@@ -45,30 +111,88 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 	}
 }
 
+// Incarnation is the random id of this run of the node, sent to peers in
+// every handshake so they can refuse a second process claiming this
+// node's id.
+func (n *Node) Incarnation() uint64 { return n.transport.Incarnation() }
+
+// TransportStats returns the peer transport's counters.
+func (n *Node) TransportStats() transport.Stats { return n.transport.Stats() }
+
+// status runs on the raft loop.
 func (n *Node) status() Status {
+	st := n.liveStatus()
+	now := time.Now()
+	mem := &n.memory
+	if st.Leader != raft.None && mem.lastLeader != st.Leader {
+		mem.lastLeader = st.Leader // a leader newer than the last tick
+	}
+	st.LastLeader = mem.lastLeader
+	switch {
+	case st.State == "leader":
+		st.FreshAt, st.ProgressAt, st.ProgressLastIndex = now, now, st.LastIndex
+		return st
+	case mem.lastLeader == n.cfg.NodeID:
+		st.FreshAt = mem.ledAt
+	case mem.lastLeader != raft.None:
+		st.FreshAt = n.transport.LastContact(mem.lastLeader)
+	}
+	// Progress from this node's own leadership is worth showing only while
+	// nothing newer is known: no other leader since.
+	if mem.lastLeader == n.cfg.NodeID && mem.led != nil {
+		st.ProgressAt, st.ProgressLastIndex = mem.ledAt, mem.ledLast
+		for i := range st.Voters {
+			v := &st.Voters[i]
+			if v.ID == n.cfg.NodeID {
+				continue
+			}
+			if j := slices.IndexFunc(mem.led, func(o VoterStatus) bool { return o.ID == v.ID }); j >= 0 {
+				v.Match, v.MatchKnown, v.State = mem.led[j].Match, mem.led[j].MatchKnown, mem.led[j].State
+			}
+		}
+	}
+	return st
+}
+
+// liveStatus is raft's state right now; voters carry progress only on
+// the leader.
+func (n *Node) liveStatus() Status {
 	rs := n.rn.Status()
 	last, _ := n.storage.LastIndex()
 	st := Status{
 		ID: n.cfg.NodeID, Leader: rs.Lead, Term: rs.Term, Commit: rs.Commit,
 		Applied: n.applied.Load(), LastIndex: last, SnapshotIndex: n.snapIndex,
+		State:           roleName(rs.RaftState),
+		ElectionTimeout: n.cfg.TickInterval * time.Duration(n.cfg.ElectionTicks),
 	}
+	now := time.Now()
 	for _, id := range n.confState.Voters {
-		v := VoterStatus{ID: id}
+		v := VoterStatus{ID: id, PeerAddr: n.cfg.Peers[id]}
+		v.HTTPAddr, _ = n.PeerHTTPAddr(id)
 		if pr, ok := rs.Progress[id]; ok {
-			v.Match, v.Active, v.State = pr.Match, pr.RecentActive, progressState(pr)
+			v.Match, v.MatchKnown, v.Active, v.State = pr.Match, true, pr.RecentActive, progressState(pr)
 		}
 		if id == n.cfg.NodeID {
-			v.Active, v.LastContact = true, time.Now()
-			if v.Match == 0 {
-				v.Match = last
-			}
+			v.Active, v.LastContact, v.LastHeard = true, now, now
+			v.Match, v.MatchKnown = last, true // its own log is always known
 		} else {
 			v.LastContact = n.transport.LastContact(id)
+			v.LastHeard = n.transport.LastHeard(id)
 		}
 		st.Voters = append(st.Voters, v)
 	}
 	sort.Slice(st.Voters, func(i, j int) bool { return st.Voters[i].ID < st.Voters[j].ID })
 	return st
+}
+
+func roleName(s raft.StateType) string {
+	switch s {
+	case raft.StateLeader:
+		return "leader"
+	case raft.StateFollower:
+		return "follower"
+	}
+	return "candidate"
 }
 
 func progressState(pr tracker.Progress) string {

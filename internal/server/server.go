@@ -139,6 +139,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		httpL.Close()
 		return nil, err
 	}
+	registerTransportMetrics(cfg.Registry, node)
 	ctrl := controller.New(controller.Config{Node: node, State: state, Logger: log,
 		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter, BrokerSessionTimeout: cfg.BrokerSessionTimeout,
 		UnsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier})
@@ -171,7 +172,8 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			log.Error("HTTP server stopped", "err", err)
 		}
 	}()
-	log.Info("node started", "cluster", cfg.ClusterID, "http", httpL.Addr().String(), "peer", peerL.Addr().String(), "data", cfg.DataDir)
+	log.Info("node started", "cluster", cfg.ClusterID, "http", httpL.Addr().String(), "peer", peerL.Addr().String(), "data", cfg.DataDir,
+		"incarnation", fmt.Sprintf("%016x", node.Incarnation()))
 	return s, nil
 }
 

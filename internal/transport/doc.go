@@ -38,7 +38,35 @@
 // dialer keeps a read pending on it: when it returns, the peer is gone
 // (restarted, or replaced the stream) and the dialer reconnects without
 // waiting for a write to fail. A new message stream from a peer closes
-// the older one from the same peer.
+// the older one from the same peer, unless it comes from another
+// incarnation (below).
+//
+// # Incarnations
+//
+// Every Transport draws a random 64-bit incarnation when it starts
+// (Config.Incarnation) and sends it in each hello. It is never stored, so
+// two processes claiming one node id differ in it even when one runs on a
+// copy of the other's data directory. An acceptor that holds a live
+// message stream from node N of incarnation A refuses (ack 4) a hello
+// claiming N with incarnation B, logging both remote addresses and
+// incarnations (an error, once a minute per node, when A's stream
+// delivered a frame within max(5 × KeepaliveInterval, 500ms); at info
+// when it has gone quiet, as after a restart whose old connection has not
+// closed yet), and counts it in Stats. The refused dialer warns, logs an
+// error once the refusals outlast what a restart explains, and keeps
+// redialing with backoff. "Live" means the stream delivered a frame within
+// max(10 × KeepaliveInterval, 3s): senders write a keepalive frame on an
+// idle message stream every KeepaliveInterval, so only a process that is
+// gone, stopped or cut off falls silent. A genuine restart of N is
+// therefore accepted at once when its predecessor's connection closed
+// (the usual case: the kernel closes a dead process's sockets), and at
+// most that silence threshold later when it did not (a host that lost
+// power). Snapshot and fetch streams are refused the same way
+// (FetchSnapshot, made before a node's Transport runs, sends incarnation
+// 0, so a node recovering its snapshot is refused while another process
+// of its id is connected). Without
+// this, two such processes would take turns replacing each other's
+// stream many times a second.
 //
 // Senders write every queued message (up to 1024) through one 64 KiB
 // buffered writer and flush once per batch; Nagle stays off (Go's default),
@@ -48,22 +76,26 @@
 // no read deadline, since raft may legitimately be quiet; TCP keepalive
 // (15s) notices a vanished host.
 //
-// # Wire format (version 1)
+// # Wire format (version 2)
 //
 // All integers are big-endian. A dialer opens every connection with a
 // hello:
 //
 //	magic      4 bytes  "YAKT"
-//	version    1 byte   1
+//	version    1 byte   2
 //	stream     1 byte   1 = message, 2 = snapshot, 3 = fetch
 //	from       8 bytes  dialer's node id
 //	to         8 bytes  node id the dialer means to reach
+//	incarnation 8 bytes dialer's incarnation
 //	clusterLen 2 bytes, cluster id   (at most 1024 bytes)
 //	httpLen    2 bytes, dialer's advertised HTTP address (at most 1024 bytes)
 //
 // The acceptor answers with one byte: 0 ok, 1 cluster id mismatch, 2 node
 // id refused (to is not the acceptor, or from is 0 or the acceptor's own
-// id), 3 unsupported version. After a refusal it closes the connection;
+// id), 3 unsupported version, 4 another incarnation of from is connected
+// (the dialer's error wraps ErrDuplicateNode). Version 1 (no incarnation,
+// no keepalives) is not spoken: every node of a cluster must run a build
+// with the same version. After a refusal it closes the connection;
 // on a cluster mismatch it logs a warning naming both cluster ids, and the
 // dialer's error wraps ErrClusterMismatch. A hello with bad magic or
 // malformed fields is not answered: the connection is just closed. The
@@ -73,6 +105,8 @@
 // A message stream then carries frames, dialer to acceptor only:
 //
 //	length 4 bytes, raftpb.Message (Marshal), at most 64 MiB
+//
+// A frame of length 0 is a keepalive and carries no message.
 //
 // A snapshot stream carries records, each acked by the acceptor:
 //
@@ -112,7 +146,9 @@
 //
 // PeerHTTPAddr is what a peer advertised in its latest inbound hello, so
 // a follower can forward HTTP requests to the leader. LastContact is when
-// the last message (of either stream) from that peer arrived.
+// the last message (of either stream) from that peer arrived; LastHeard
+// also counts keepalives, so it shows that the peer's process is up and
+// connected even when raft has nothing to say.
 //
 // # Non-goals
 //

@@ -92,6 +92,32 @@ func (t *Transport) serveConn(conn net.Conn) {
 		}
 		return
 	}
+	r, in, held := t.claim(&h, conn, log)
+	if held != nil {
+		t.refusedDuplicates.Add(1)
+		_, _ = conn.Write([]byte{byte(ackDuplicateNode)}) // closing anyway
+		attrs := []any{"incarnation", fmtIncarnation(h.incarnation),
+			"connected_addr", held.addr, "connected_incarnation", fmtIncarnation(held.incarnation),
+			"connected_silent_for", held.silent.Round(time.Millisecond)}
+		if held.silent >= t.talkingWithin() {
+			// The holder has gone quiet: most likely the node restarted and
+			// its old connection's close has not reached us yet. Not an
+			// alarm; the holder's stream expires at silentAfter.
+			level := slog.LevelDebug
+			if t.shouldWarnRefusal(h.from, refusalRestartPending) {
+				level = slog.LevelInfo
+			}
+			log.Log(t.ctx, level, "refused peer connection for now: another process of this node id was connected until recently", attrs...)
+			return
+		}
+		level := slog.LevelDebug
+		if t.shouldWarnRefusal(h.from, ackDuplicateNode) {
+			level = slog.LevelError
+		}
+		log.Log(t.ctx, level, "refused peer connection: another process is already connected as this node id; is a copy of that node (a copied data directory?) running?", attrs...)
+		return
+	}
+	defer t.released(r, in)
 	if _, err := conn.Write([]byte{byte(ackOK)}); err != nil {
 		log.Info("peer connection lost during handshake", "err", err)
 		return
@@ -99,13 +125,11 @@ func (t *Transport) serveConn(conn net.Conn) {
 	if err := conn.SetDeadline(time.Time{}); err != nil {
 		return
 	}
-	r := t.accepted(&h, conn, log)
-	defer t.released(r, conn)
 	log.Debug("accepted peer connection")
 
 	switch h.kind {
 	case streamMessage:
-		err = t.readMessages(br, &h, r)
+		err = t.readMessages(br, &h, r, in)
 	case streamSnapshot:
 		// Every read gets a fresh deadline: a sender that stalls
 		// mid-snapshot (or idles after one) frees this goroutine within
@@ -155,38 +179,95 @@ func (t *Transport) shouldWarnRefusal(from uint64, a ack) bool {
 	return true
 }
 
-// accepted records what the handshake taught us about the peer. A new
-// message stream replaces (closes) an older one from the same peer: the
-// peer keeps one at a time, so the old one is a leftover of a connection
-// it already gave up on.
-func (t *Transport) accepted(h *hello, conn net.Conn, log *slog.Logger) *remote {
+// heldStream describes the live message stream that made claim refuse
+// a hello.
+type heldStream struct {
+	addr        string
+	incarnation uint64
+	silent      time.Duration
+}
+
+// silentAfter is how long a message stream must have been silent before
+// another incarnation of its node may take its place.
+func (t *Transport) silentAfter() time.Duration {
+	return max(minSilentAfter, 10*t.cfg.KeepaliveInterval)
+}
+
+// talkingWithin: a stream that delivered a frame this recently belongs to
+// a process that is certainly alive, so a hello from another incarnation
+// is a second process, not a restart.
+func (t *Transport) talkingWithin() time.Duration {
+	return max(500*time.Millisecond, 5*t.cfg.KeepaliveInterval)
+}
+
+// refusalRestartPending is not on the wire: it keys the rate limit of the
+// log line for a refusal while the holder is merely quiet.
+const refusalRestartPending ack = 255
+
+// claim records what an admitted hello taught us about the peer, unless
+// another incarnation of the same node holds a live message stream: then
+// it refuses (held says which), so two processes claiming one node id
+// cannot take turns replacing each other's streams. A holder silent for
+// silentAfter is presumed gone (the process died without its connection
+// closing, or is stopped), so a genuine restart is never locked out for
+// long; a restart whose predecessor's connection closed gets in at once.
+//
+// A new message stream replaces (closes) an older one from the same peer:
+// the peer keeps one at a time, so the old one is a leftover of a
+// connection it already gave up on. in is the new message stream, nil for
+// other kinds.
+func (t *Transport) claim(h *hello, conn net.Conn, log *slog.Logger) (r *remote, in *inbound, held *heldStream) {
+	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := t.remotes[h.from]
+	r = t.remotes[h.from]
 	if r == nil {
 		r = &remote{}
 		t.remotes[h.from] = r
 	}
+	old := r.msg
+	if old != nil && old.incarnation != h.incarnation {
+		silent := now.Sub(time.Unix(0, old.lastHeard.Load()))
+		if silent < t.silentAfter() {
+			return nil, nil, &heldStream{addr: old.conn.RemoteAddr().String(), incarnation: old.incarnation, silent: silent}
+		}
+	}
 	if h.httpAddr != "" {
 		r.httpAddr = h.httpAddr
 	}
-	if h.kind == streamMessage {
-		if r.msgConn != nil {
-			log.Info("replacing older message stream from peer")
-			r.msgConn.Close()
-		}
-		r.msgConn = conn
+	if h.kind != streamMessage {
+		return r, nil, nil
 	}
-	return r
+	in = &inbound{conn: conn, incarnation: h.incarnation}
+	in.lastHeard.Store(now.UnixNano())
+	switch {
+	case old == nil:
+	case old.incarnation != h.incarnation:
+		log.Info("peer restarted: replacing its silent message stream", "incarnation", fmtIncarnation(h.incarnation),
+			"previous_addr", old.conn.RemoteAddr().String(), "previous_incarnation", fmtIncarnation(old.incarnation))
+		old.conn.Close()
+	default:
+		log.Info("replacing older message stream from peer")
+		old.conn.Close()
+	}
+	r.msg = in
+	t.acceptedStreams.Add(1)
+	return r, in, nil
 }
 
-func (t *Transport) released(r *remote, conn net.Conn) {
+func (t *Transport) released(r *remote, in *inbound) {
+	if in == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if r.msgConn == conn {
-		r.msgConn = nil
+	if r.msg == in {
+		r.msg = nil
 	}
 }
+
+// fmtIncarnation formats an incarnation for logs.
+func fmtIncarnation(inc uint64) string { return fmt.Sprintf("%016x", inc) }
 
 // checkAddressed rejects a message that does not belong on a stream from
 // h.from to us: raft never relays, so anything else is a bug or an attack.
@@ -198,17 +279,23 @@ func (t *Transport) checkAddressed(m *raftpb.Message, h *hello) error {
 	return nil
 }
 
-func (t *Transport) readMessages(br *bufio.Reader, h *hello, r *remote) error {
+func (t *Transport) readMessages(br *bufio.Reader, h *hello, r *remote, in *inbound) error {
 	fr := frameReader{r: br, maxFrame: maxFrameBytes}
 	for {
-		m, err := fr.read()
+		m, keepalive, err := fr.next()
 		if err != nil {
 			return err
+		}
+		now := time.Now().UnixNano()
+		in.lastHeard.Store(now)
+		r.lastHeard.Store(now)
+		if keepalive {
+			continue
 		}
 		if err := t.checkAddressed(&m, h); err != nil {
 			return err
 		}
-		r.lastContact.Store(time.Now().UnixNano())
+		r.lastContact.Store(now)
 		t.cfg.Handler(m)
 	}
 }
@@ -227,7 +314,9 @@ func (t *Transport) readSnapshots(conn net.Conn, br *bufio.Reader, h *hello, r *
 		if err := t.checkAddressed(&m, h); err != nil {
 			return err
 		}
-		r.lastContact.Store(time.Now().UnixNano())
+		now := time.Now().UnixNano()
+		r.lastContact.Store(now)
+		r.lastHeard.Store(now)
 		if err := conn.SetWriteDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
 			return err
 		}

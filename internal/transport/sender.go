@@ -49,7 +49,8 @@ func (p *peer) dial(kind streamKind) (net.Conn, func(), error) {
 		t.untrack(conn)
 		conn.Close()
 	}
-	h := hello{kind: kind, from: t.cfg.NodeID, to: p.id, clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr}
+	h := hello{kind: kind, from: t.cfg.NodeID, to: p.id, incarnation: t.cfg.Incarnation,
+		clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr}
 	if err := handshake(conn, &h, t.cfg.DialTimeout); err != nil {
 		release()
 		return nil, nil, err
@@ -83,16 +84,40 @@ func (p *peer) runMessages() {
 	defer p.t.wg.Done()
 	bo := backoff{next: backoffMin}
 	failing := false // logged the current run of failures already
+	// dupSince is the first of the current run of ErrDuplicateNode
+	// refusals (zero: none); dupLogged, that the run was logged as an error.
+	var dupSince time.Time
+	dupLogged := false
 	for {
 		conn, release, err := p.dial(streamMessage)
 		if err != nil {
 			if p.t.ctx.Err() != nil {
 				return
 			}
-			if !failing {
+			dup := errors.Is(err, ErrDuplicateNode)
+			if !dup {
+				dupSince, dupLogged = time.Time{}, false
+			}
+			switch {
+			case dup && dupSince.IsZero():
+				// Right after a restart the peer may not have noticed our
+				// previous process's connection close yet.
+				dupSince = time.Now()
+				p.log.Warn("peer refused us: it still holds a connection from another process with this node id",
+					"incarnation", fmtIncarnation(p.t.cfg.Incarnation), "err", err)
+				failing = true
+			case dup && !dupLogged && time.Since(dupSince) > minSilentAfter+backoffMax:
+				// Refused for longer than a restart can explain: another
+				// live process runs as this node.
+				p.log.Error("peer refused us: another process is connected to it as this node id; is a copy of this node (a copied data directory?) running?",
+					"incarnation", fmtIncarnation(p.t.cfg.Incarnation), "refused_for", time.Since(dupSince).Round(time.Millisecond), "err", err)
+				dupLogged = true
+			case dup:
+				p.log.Debug("cannot connect to peer", "err", err)
+			case !failing:
 				p.log.Warn("cannot connect to peer", "err", err)
 				failing = true
-			} else {
+			default:
 				p.log.Debug("cannot connect to peer", "err", err)
 			}
 			p.t.unreachable(p.id)
@@ -102,7 +127,7 @@ func (p *peer) runMessages() {
 			continue
 		}
 		p.log.Info("connected to peer", "stream", streamMessage)
-		failing = false
+		failing, dupSince, dupLogged = false, time.Time{}, false
 		bo = backoff{next: backoffMin}
 		err = p.stream(conn)
 		release()
@@ -137,6 +162,13 @@ func (p *peer) stream(conn net.Conn) error {
 		_, _ = conn.Read(b[:]) // any outcome means the stream is over
 	}()
 
+	// An idle stream carries a keepalive frame every KeepaliveInterval, so
+	// the acceptor can tell this live process from a gone one (see
+	// Transport.claim) even while raft has nothing to send.
+	keepalive := time.NewTicker(p.t.cfg.KeepaliveInterval)
+	defer keepalive.Stop()
+	wrote := false // since the last tick
+
 	bw := bufio.NewWriterSize(conn, 64<<10)
 	fw := frameWriter{w: bw}
 	for {
@@ -146,8 +178,21 @@ func (p *peer) stream(conn net.Conn) error {
 			return p.t.ctx.Err()
 		case <-dead:
 			return errPeerClosed
+		case <-keepalive.C:
+			if wrote {
+				wrote = false
+				continue
+			}
+			if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+				return err
+			}
+			if _, err := conn.Write(keepaliveFrame); err != nil {
+				return err
+			}
+			continue
 		case m = <-p.msgc:
 		}
+		wrote = true
 		if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
 			return err
 		}

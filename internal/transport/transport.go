@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,14 @@ import (
 // ids; the dialer logs this error and retries with backoff (the peer may
 // be re-provisioned), so it reaches callers only through the logs.
 var ErrClusterMismatch = errors.New("transport: peer belongs to another cluster")
+
+// ErrDuplicateNode is the reason a dial fails when the peer already has a
+// live connection from another process claiming this node id (another
+// Incarnation): a second copy of this node is running, for example on a
+// copied data directory. Both sides log it with both processes' addresses
+// and incarnations; the dialer keeps retrying with backoff, so the real
+// node's peers take over this one once the other process is gone.
+var ErrDuplicateNode = errors.New("transport: peer is connected to another process with this node id")
 
 // Timeouts that are not worth a Config field. Each bounds how long one
 // stuck peer can hold one goroutine.
@@ -36,8 +45,16 @@ const (
 	keepAlivePeriod = 15 * time.Second
 
 	// refusalWarnEvery rate-limits the acceptor's warning about a node it
-	// refuses (other cluster, wrong id), which redials with backoff forever.
+	// refuses (other cluster, wrong id, duplicate), which redials with
+	// backoff forever.
 	refusalWarnEvery = time.Minute
+
+	// minSilentAfter is the least time an inbound message stream must have
+	// been silent (not even a keepalive) before a hello from another
+	// incarnation of the same node may replace it. Keepalives come every
+	// KeepaliveInterval, so only a peer process that is gone (or stopped,
+	// or cut off) stays silent this long.
+	minSilentAfter = 3 * time.Second
 
 	backoffMin = 50 * time.Millisecond
 	backoffMax = 2 * time.Second
@@ -83,6 +100,16 @@ type Config struct {
 	Logger         *slog.Logger  // default slog.Default()
 	DialTimeout    time.Duration // dial and, again, handshake; default 1s
 	QueueSize      int           // per-peer message queue, default 4096; on overflow drop + OnUnreachable (raft retransmits)
+	// Incarnation identifies this run of the node, sent in every hello; 0
+	// draws a random one in Validate. It must differ between any two
+	// processes that may claim the same node id, so it is never stored:
+	// a copied data directory must not copy it.
+	Incarnation uint64
+	// KeepaliveInterval is how long a message stream may stay idle before
+	// the sender writes a keepalive frame; default 1s. An inbound stream
+	// silent for max(10 × KeepaliveInterval, 3s) counts as dead when
+	// another incarnation of its node dials in.
+	KeepaliveInterval time.Duration
 }
 
 // Validate fills defaults and checks the required fields.
@@ -100,8 +127,8 @@ func (c *Config) Validate() error {
 		return errors.New("transport: listener is required")
 	case c.Handler == nil:
 		return errors.New("transport: handler is required")
-	case c.DialTimeout < 0 || c.QueueSize < 0:
-		return errors.New("transport: negative dial timeout or queue size")
+	case c.DialTimeout < 0 || c.QueueSize < 0 || c.KeepaliveInterval < 0:
+		return errors.New("transport: negative dial timeout, queue size or keepalive interval")
 	}
 	for id, addr := range c.Peers {
 		if id == 0 || addr == "" {
@@ -116,6 +143,12 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = 4096
+	}
+	if c.KeepaliveInterval == 0 {
+		c.KeepaliveInterval = time.Second
+	}
+	for c.Incarnation == 0 {
+		c.Incarnation = rand.Uint64() // math/rand/v2's source is seeded per process from the OS
 	}
 	return nil
 }
@@ -143,6 +176,9 @@ type Transport struct {
 	remotes       map[uint64]*remote       // guarded by mu; peers that connected to us
 	warnedUnknown map[uint64]bool          // guarded by mu; unknown destinations already logged
 	refusalWarned map[refusalKey]time.Time // guarded by mu; last refusal warning per peer and reason
+
+	acceptedStreams   atomic.Uint64 // message streams accepted (Stats)
+	refusedDuplicates atomic.Uint64 // hellos refused as ackDuplicateNode (Stats)
 }
 
 type refusalKey struct {
@@ -153,8 +189,16 @@ type refusalKey struct {
 // remote is what inbound handshakes and messages taught us about a peer.
 type remote struct {
 	lastContact atomic.Int64 // unix nanoseconds of the last message; 0 if none
+	lastHeard   atomic.Int64 // unix nanoseconds of the last frame, keepalives included; 0 if none
 	httpAddr    string       // guarded by Transport.mu
-	msgConn     net.Conn     // guarded by Transport.mu; newest inbound message stream
+	msg         *inbound     // guarded by Transport.mu; newest inbound message stream, nil if none
+}
+
+// inbound is one accepted message stream.
+type inbound struct {
+	conn        net.Conn
+	incarnation uint64
+	lastHeard   atomic.Int64 // unix nanoseconds of the last frame on this stream, or of its handshake
 }
 
 // New starts the accept loop and, per peer, a message sender and a
@@ -256,6 +300,41 @@ func (t *Transport) PeerHTTPAddr(id uint64) (string, bool) {
 		return r.httpAddr, true
 	}
 	return "", false
+}
+
+// Incarnation is this transport's incarnation (Config.Incarnation).
+func (t *Transport) Incarnation() uint64 { return t.cfg.Incarnation }
+
+// Stats are counters for metrics and tests.
+type Stats struct {
+	// AcceptedStreams counts inbound message streams accepted. A peer keeps
+	// one open, so it grows only when a peer (re)connects.
+	AcceptedStreams uint64
+	// RefusedDuplicates counts hellos refused because another incarnation
+	// of the same node id holds a live message stream (ErrDuplicateNode).
+	RefusedDuplicates uint64
+}
+
+// Stats returns the transport's counters.
+func (t *Transport) Stats() Stats {
+	return Stats{AcceptedStreams: t.acceptedStreams.Load(), RefusedDuplicates: t.refusedDuplicates.Load()}
+}
+
+// LastHeard returns when anything (a message or a keepalive) last arrived
+// from peer id, or the zero time if nothing ever did. Unlike LastContact it
+// shows that the peer's process is up and connected to us even when raft
+// has nothing to send.
+func (t *Transport) LastHeard(id uint64) time.Time {
+	t.mu.Lock()
+	r := t.remotes[id]
+	t.mu.Unlock()
+	if r == nil {
+		return time.Time{}
+	}
+	if ns := r.lastHeard.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // LastContact returns when the last message from peer id arrived, or the

@@ -342,7 +342,7 @@ func TestBadBytesCloseConnection(t *testing.T) {
 		Snapshot: &raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1}}})
 	badKind := helloFrom(streamMessage, 7, 2, testCluster)
 	badKind[5] = 9
-	hugeString := cat([]byte(magic), []byte{protocolVersion, byte(streamMessage)}, u64(7), u64(2), u32(0xffff0000)[:2])
+	hugeString := cat([]byte(magic), []byte{protocolVersion, byte(streamMessage)}, u64(7), u64(2), u64(1), u32(0xffff0000)[:2])
 
 	none, ok := -1, int(ackOK)
 	tests := []struct {

@@ -12,8 +12,10 @@ import (
 // Wire constants. The layout they describe is documented in doc.go; any
 // change that an older peer could misread needs a new protocolVersion.
 const (
-	magic           = "YAKT"
-	protocolVersion = 1
+	magic = "YAKT"
+	// protocolVersion 2 added the incarnation to the hello and keepalive
+	// frames to message streams.
+	protocolVersion = 2
 
 	// maxFrameBytes bounds one length-prefixed raftpb.Message. raft's own
 	// MaxSizePerMsg keeps appends far below it; a bigger prefix means a
@@ -65,6 +67,7 @@ const (
 	ackClusterMismatch ack = 1 // hello.clusterID is not the acceptor's
 	ackBadNodeID       ack = 2 // hello.to is not the acceptor, or hello.from is invalid
 	ackBadVersion      ack = 3 // protocol version not spoken by the acceptor
+	ackDuplicateNode   ack = 4 // another live process is connected as hello.from
 )
 
 // err maps a refusal to the error the dialer returns.
@@ -78,6 +81,8 @@ func (a ack) err() error {
 		return errBadNodeID
 	case ackBadVersion:
 		return errUnsupportedVersion
+	case ackDuplicateNode:
+		return ErrDuplicateNode
 	}
 	return fmt.Errorf("%w: unknown ack %d", errProtocol, uint8(a))
 }
@@ -96,17 +101,20 @@ var (
 
 // hello is the first thing a dialer writes on every connection.
 type hello struct {
-	kind      streamKind
-	from, to  uint64
-	clusterID string
-	httpAddr  string // from's advertised HTTP address, may be empty
+	kind     streamKind
+	from, to uint64
+	// incarnation identifies the process run of node from (Config.Incarnation):
+	// two processes claiming one node id differ here.
+	incarnation uint64
+	clusterID   string
+	httpAddr    string // from's advertised HTTP address, may be empty
 }
 
 // helloPrefixBytes is magic + version; helloFixedBytes the fixed fields
-// after it: kind, from, to, cluster id length.
+// after it: kind, from, to, incarnation, cluster id length.
 const (
 	helloPrefixBytes = len(magic) + 1
-	helloFixedBytes  = 1 + 8 + 8 + 2
+	helloFixedBytes  = 1 + 8 + 8 + 8 + 2
 )
 
 // marshal encodes h. Callers keep the strings within maxStringBytes
@@ -117,6 +125,7 @@ func (h *hello) marshal() []byte {
 	b = append(b, protocolVersion, byte(h.kind))
 	b = binary.BigEndian.AppendUint64(b, h.from)
 	b = binary.BigEndian.AppendUint64(b, h.to)
+	b = binary.BigEndian.AppendUint64(b, h.incarnation)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.clusterID)))
 	b = append(b, h.clusterID...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.httpAddr)))
@@ -149,8 +158,9 @@ func readHello(r io.Reader) (hello, error) {
 	}
 	h.from = binary.BigEndian.Uint64(fixed[1:])
 	h.to = binary.BigEndian.Uint64(fixed[9:])
+	h.incarnation = binary.BigEndian.Uint64(fixed[17:])
 	var err error
-	if h.clusterID, err = readString(r, binary.BigEndian.Uint16(fixed[17:])); err != nil {
+	if h.clusterID, err = readString(r, binary.BigEndian.Uint16(fixed[25:])); err != nil {
 		return h, err
 	}
 	var n [2]byte
@@ -194,6 +204,11 @@ type frameWriter struct {
 // that would not fit in a frame; the stream is still usable.
 var errFrameTooLarge = errors.New("transport: message exceeds max frame size")
 
+// keepaliveFrame is a frame of length zero: a sender writes it on an idle
+// message stream so the acceptor can tell a live connection from one whose
+// process is gone (see Transport.claim). It carries no message.
+var keepaliveFrame = []byte{0, 0, 0, 0}
+
 // write appends one frame: uint32 big-endian length, then m.Marshal().
 func (fw *frameWriter) write(m *raftpb.Message) error {
 	n := m.Size()
@@ -229,14 +244,26 @@ type frameReader struct {
 // read returns the next message. io.EOF means the stream ended cleanly
 // between frames; errProtocol-wrapped errors mean bad bytes.
 func (fr *frameReader) read() (raftpb.Message, error) {
-	var m raftpb.Message
+	m, keepalive, err := fr.next()
+	if err == nil && keepalive {
+		err = fmt.Errorf("%w: keepalive frame where a message belongs", errProtocol)
+	}
+	return m, err
+}
+
+// next is read for message streams, where a zero-length frame is a
+// keepalive: it reports keepalive=true and no message for one.
+func (fr *frameReader) next() (m raftpb.Message, keepalive bool, err error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(fr.r, hdr[:]); err != nil {
-		return m, err
+		return m, false, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 {
+		return m, true, nil
+	}
 	if n > fr.maxFrame {
-		return m, fmt.Errorf("%w: frame of %d bytes exceeds %d", errProtocol, n, fr.maxFrame)
+		return m, false, fmt.Errorf("%w: frame of %d bytes exceeds %d", errProtocol, n, fr.maxFrame)
 	}
 	b := fr.buf
 	if uint32(cap(b)) < n {
@@ -247,12 +274,12 @@ func (fr *frameReader) read() (raftpb.Message, error) {
 	}
 	b = b[:n]
 	if _, err := io.ReadFull(fr.r, b); err != nil {
-		return m, unexpected(err)
+		return m, false, unexpected(err)
 	}
 	if err := m.Unmarshal(b); err != nil {
-		return raftpb.Message{}, fmt.Errorf("%w: decode message: %v", errProtocol, err)
+		return raftpb.Message{}, false, fmt.Errorf("%w: decode message: %v", errProtocol, err)
 	}
-	return m, nil
+	return m, false, nil
 }
 
 // readSnapshot reads one snapshot record: a MsgSnap frame whose

@@ -1,0 +1,24 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/yakt/yakt/internal/raftnode"
+)
+
+// registerTransportMetrics exposes the peer transport's counters. A
+// second process running as one of the peers (a copied data directory)
+// shows as refused handshakes; streams accepted at a steady rate show a
+// connection that keeps breaking.
+func registerTransportMetrics(reg prometheus.Registerer, node *raftnode.Node) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "yakt_peer_streams_accepted_total",
+			Help: "Inbound peer message streams accepted (a peer keeps one open; each reconnect adds one).",
+		}, func() float64 { return float64(node.TransportStats().AcceptedStreams) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "yakt_peer_duplicate_node_refused_total",
+			Help: "Peer handshakes refused because another process with the same node id is connected.",
+		}, func() float64 { return float64(node.TransportStats().RefusedDuplicates) }),
+	)
+}

@@ -68,6 +68,9 @@ func (n *Node) run() {
 					return
 				}
 			}
+			// Segments a failed delete left behind only cost disk space:
+			// storage logs and counts the failure, the timer retries.
+			_ = n.storage.RemoveObsoleteSegments()
 		case <-n.stopc:
 			return
 		}

@@ -240,6 +240,8 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		Logger:           log,
 		OnFsync:          cfg.Metrics.observeFsync,
 		FS:               cfg.FS,
+
+		OnSegmentRemoveFailure: cfg.Metrics.walRemoveFailures.Inc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
@@ -283,6 +285,9 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 			status := raft.SnapshotFinish
 			if failed {
 				status = raft.SnapshotFailure
+				n.metrics.snapshotSendFails.Inc()
+			} else {
+				n.metrics.snapshotsSent.Inc()
 			}
 			n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(peer, status) })
 		},

@@ -40,6 +40,10 @@ type Config struct {
 	// OnFsync, if set, is called with the duration of every WAL
 	// fdatasync, on the goroutine that caused it. It must be cheap.
 	OnFsync func(time.Duration)
+	// OnSegmentRemoveFailure, if set, is called each time deleting an
+	// obsolete WAL segment (or fsyncing the directory after it) fails,
+	// on the goroutine that caused it. The segment is retried later.
+	OnSegmentRemoveFailure func()
 	// FS is the file system every WAL, snapshot and meta file operation
 	// goes through; default vfs.OS. Tests pass a *vfs.Crashable to crash
 	// the node or fail fsync. The directory lock (LOCK) always uses the

@@ -83,7 +83,11 @@
 // Compact delete whole old segments: the hard state and snapshot position
 // stay recoverable from the segments that remain. Segment i is deleted when
 // the next segment's first index is <= the compaction index (every live entry
-// in segment i is below it) and it is not the segment in use.
+// in segment i is below it) and it is not the segment in use. Deleting
+// only ever takes a prefix of the segments, so a failed delete leaves no
+// hole; it is logged, reported through Config.OnSegmentRemoveFailure and
+// retried by the next Compact or RemoveObsoleteSegments, never an error
+// that stops the node.
 //
 // # Recovery
 //

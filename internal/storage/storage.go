@@ -386,8 +386,9 @@ func (s *Storage) addSnapshot(info SnapshotInfo) {
 // raft.ErrCompacted if compactIndex is not past the current compaction
 // point, and an error if it is beyond the last index or the newest snapshot
 // (the entries after the snapshot must stay recoverable). A segment that
-// could not be deleted is reported as an error but leaves Storage usable;
-// the in-memory compaction has happened either way.
+// cannot be deleted is not an error: it only costs disk space, so it is
+// logged, reported through Config.OnSegmentRemoveFailure, and deleted by a
+// later Compact or RemoveObsoleteSegments.
 func (s *Storage) Compact(compactIndex uint64) error {
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
@@ -408,9 +409,41 @@ func (s *Storage) Compact(compactIndex uint64) error {
 	if err := s.wal.flush(); err != nil {
 		return s.fail(err)
 	}
-	// A segment that cannot be deleted only costs disk space: report it,
-	// but the WAL stays usable.
-	return s.wal.removeBefore(compactIndex)
+	s.removeFailed(s.wal.removeBefore(compactIndex))
+	return nil
+}
+
+// RemoveObsoleteSegments retries deleting the WAL segments an earlier
+// Compact could not delete; it does nothing when there are none. The error
+// is the removal's (logged and reported like Compact's) and leaves Storage
+// usable, or a sticky WAL error.
+func (s *Storage) RemoveObsoleteSegments() error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if !s.wal.obsolete() {
+		return nil
+	}
+	if err := s.wal.flush(); err != nil {
+		return s.fail(err)
+	}
+	err := s.wal.removeObsolete()
+	s.removeFailed(err)
+	return err
+}
+
+// removeFailed logs and reports a failed segment removal (nil: none).
+// Callers hold walMu.
+func (s *Storage) removeFailed(err error) {
+	if err == nil {
+		return
+	}
+	s.log.Warn("storage: could not delete obsolete WAL segments; retrying later", "err", err)
+	if s.cfg.OnSegmentRemoveFailure != nil {
+		s.cfg.OnSegmentRemoveFailure()
+	}
 }
 
 // Snapshots lists the valid snapshot files, newest first. Safe from any

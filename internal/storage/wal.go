@@ -76,6 +76,12 @@ type wal struct {
 	hs        raftpb.HardState // newest hard state written
 	snap      marker           // newest snapshot marker written (reset cleared)
 
+	// removeTo is the highest index Compact asked for: segments whose
+	// entries all precede it are obsolete. dirDirty: a segment was removed
+	// but the directory fsync that makes it durable failed.
+	removeTo uint64
+	dirDirty bool
+
 	buf []byte // reused frame buffer
 }
 
@@ -281,15 +287,24 @@ func (w *wal) writeMarker(m marker) error {
 	return nil
 }
 
-// removeBefore deletes the oldest segments whose live entries all precede
-// compactIndex: segment i goes when segment i+1 starts at or below it. The
-// active segment is never removed.
+// removeBefore records compactIndex as the point the log is compacted to
+// and deletes the segments that are now obsolete (see removeObsolete).
 func (w *wal) removeBefore(compactIndex uint64) error {
+	w.removeTo = max(w.removeTo, compactIndex)
+	return w.removeObsolete()
+}
+
+// removeObsolete deletes the oldest segments whose live entries all precede
+// removeTo: segment i goes when segment i+1 starts at or below it. The
+// active segment is never removed. A segment it fails to delete stays
+// listed, so the next call tries it again; so does a directory fsync that
+// failed after a removal.
+func (w *wal) removeObsolete() error {
 	n := 0
-	for n+1 < len(w.segs) && w.segs[n+1].first <= compactIndex {
+	for n+1 < len(w.segs) && w.segs[n+1].first <= w.removeTo {
 		n++
 	}
-	if n == 0 {
+	if n == 0 && !w.dirDirty {
 		return nil
 	}
 	// NB: the remaining segments' head frames replace what is deleted, so
@@ -307,16 +322,27 @@ func (w *wal) removeBefore(compactIndex uint64) error {
 		removed++
 	}
 	w.segs = slices.Delete(w.segs, 0, removed)
-	if removed > 0 {
+	if removed > 0 || w.dirDirty {
+		w.dirDirty = true
 		if err := w.disk.syncDir(w.dir); err != nil {
 			errs = append(errs, err)
+		} else {
+			w.dirDirty = false
 		}
-		w.log.Debug("storage: removed WAL segments", "count", removed, "compact_index", compactIndex)
+	}
+	if removed > 0 {
+		w.log.Debug("storage: removed WAL segments", "count", removed, "compact_index", w.removeTo)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("storage: remove WAL segments: %w", err)
 	}
 	return nil
+}
+
+// obsolete reports whether removeObsolete has work left: a segment it could
+// not delete, or a directory fsync that failed.
+func (w *wal) obsolete() bool {
+	return w.dirDirty || (len(w.segs) > 1 && w.segs[1].first <= w.removeTo)
 }
 
 // flush fdatasyncs frames written without a sync, if any.

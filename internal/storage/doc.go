@@ -63,7 +63,7 @@
 //
 //	offset  size
 //	0       1     magic 0xA7
-//	1       1     type: 1 entry, 2 hard state, 3 snapshot marker
+//	1       1     type: 1 entry, 2 hard state, 3 snapshot marker, 4 sync
 //	2       4     payload length n (u32)
 //	6       4     crc32c over bytes 1..6 (type, length) and the payload
 //	10      n     payload
@@ -78,8 +78,25 @@
 // frame, so a torn batch can lose the hard state but never keep a commit
 // index whose entries are missing.
 //
-// Every segment after the first begins with head frames: the current hard
-// state and the current snapshot marker (reset bit clear). That is what lets
+// Sync frames (payload: offset u64) say how much of their segment is known
+// durable. Every segment begins with one recording 0, which marks it as a
+// segment that has them; its head frames then get an fdatasync of their
+// own; and the first write after every fdatasync begins with one recording
+// the segment's length at that fdatasync. So a sync frame recording S
+// proves that the bytes before S were fdatasync'ed, and bytes after the
+// newest such proof may belong to a write whose fdatasync never finished.
+//
+// Segments written before sync frames existed (format 1) begin with a hard
+// state or snapshot marker frame instead. They are read as before, with the
+// stricter recovery rule below, and never appended to: Open starts a new
+// segment instead, so no further migration is needed. A binary without sync
+// frames refuses a WAL that has them (unknown frame type), loudly rather
+// than by losing data; downgrading needs a data directory rebuilt from a
+// peer.
+//
+// Every segment after the first begins with head frames (after its sync
+// frame): the current hard state and the current snapshot marker (reset
+// bit clear). That is what lets
 // Compact delete whole old segments: the hard state and snapshot position
 // stay recoverable from the segments that remain. Segment i is deleted when
 // the next segment's first index is <= the compaction index (every live entry
@@ -100,12 +117,21 @@
 //   - in the newest segment, with no valid frame anywhere after it: a torn
 //     tail. The bytes from its offset to the last non-zero byte are zeroed
 //     and fdatasync'ed, a warning is logged, and appends continue there;
+//   - in the newest segment, followed by valid frames, when the segment
+//     has sync frames and none of the valid frames after the bad one is a
+//     sync frame recording an offset past it: a torn tail as well. A power
+//     cut during an fdatasync on a device that writes a batch's pages out
+//     of order leaves exactly this, a hole before valid frames of the same
+//     never-synced write. Everything from the bad frame on, valid frames
+//     included, is zeroed, with the same warning;
 //   - anywhere else: *CorruptError with the file and byte offset, and Open
-//     refuses to start. (A crash during fdatasync on a device that reorders
-//     writes can in principle leave a hole before valid frames of the same
-//     unsynced batch; that is reported as corruption too, because a hole in
-//     synced data looks the same and dropping acknowledged entries silently
-//     would be worse than refusing to start.)
+//     refuses to start. That includes a hole that a later sync frame proves
+//     was fdatasync'ed, and any hole before valid frames in a format 1
+//     segment, which cannot tell synced from unsynced bytes.
+//
+// What the WAL cannot prove synced is the newest fdatasync'ed write until
+// the next write's sync frame reaches the disk: damage there looks like a
+// torn write and is cut, as a damaged last frame always was.
 //
 // A frame whose CRC verifies but whose payload does not decode, or an entry
 // that leaves a gap in the log, is a *CorruptError as well.

@@ -154,7 +154,7 @@ func (s *Storage) open() error {
 			return err
 		}
 	}
-	if err := s.wal.openActive(res.tailEnd, res.tailFrames); err != nil {
+	if err := s.wal.openActive(res.tailEnd, res.tailFrames, res.tailLegacy); err != nil {
 		return err
 	}
 	// NB: a snapshot the WAL does not record (installed from a peer by

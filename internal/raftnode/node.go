@@ -240,6 +240,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		Logger:           log,
 		OnFsync:          cfg.Metrics.observeFsync,
 		FS:               cfg.FS,
+		RetainEntries:    cfg.CompactionMargin,
 
 		OnSegmentRemoveFailure: cfg.Metrics.walRemoveFailures.Inc,
 	})

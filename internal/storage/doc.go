@@ -156,6 +156,11 @@
 // otherwise the whole log is replaced (its entries conflict with a
 // committed one and can never commit). See InstallSnapshot.
 //
+// When the log runs through the snapshot (its entry at the snapshot index
+// has the snapshot's term), up to Config.RetainEntries of the entries
+// before the snapshot that the WAL still holds are kept as well: the
+// compaction margin survives a restart.
+//
 // Finally the hard state is fixed up so raft accepts it: Commit is raised to
 // the snapshot index and capped at the last index.
 //

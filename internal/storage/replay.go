@@ -220,3 +220,34 @@ func (r *runLog) after(i uint64) []raftpb.Entry {
 	}
 	return r.ents[i-r.ents[0].Index+1:]
 }
+
+// retained returns what Open keeps of the log before a snapshot at snap:
+// the compaction point prev and the entries after it up to the snapshot's
+// index, at most retain of them and only those the WAL still holds. It
+// keeps nothing unless the log runs through the snapshot (its entry at the
+// snapshot's index has the snapshot's term): then the entries before it are
+// the committed prefix the snapshot was taken from.
+func (r *runLog) retained(snap raftpb.SnapshotMetadata, retain uint64) (prev raftpb.Entry, ents []raftpb.Entry) {
+	si, st := snap.Index, snap.Term
+	prev = raftpb.Entry{Index: si, Term: st}
+	if t, ok := r.termAt(si); retain == 0 || !ok || t != st || len(r.ents) == 0 {
+		return prev, nil
+	}
+	lo := si - min(retain, si)
+	first := r.ents[0].Index
+	switch t, ok := r.termAt(lo); {
+	case ok:
+		prev = raftpb.Entry{Index: lo, Term: t}
+	case lo == 0 && first == 1:
+		prev = raftpb.Entry{} // before entry 1: index 0, term 0
+	default:
+		// The WAL does not reach back that far: its first entry becomes
+		// the compaction point, as raft needs the term before the first
+		// entry it sends.
+		prev = raftpb.Entry{Index: first, Term: r.ents[0].Term}
+	}
+	if prev.Index >= si {
+		return raftpb.Entry{Index: si, Term: st}, nil
+	}
+	return prev, r.ents[prev.Index+1-first : si+1-first]
+}

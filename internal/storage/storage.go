@@ -127,7 +127,8 @@ func (s *Storage) open() error {
 		s.log.Warn("storage: log replaced by a newer snapshot the WAL does not record (installed from a peer, or saved without its WAL marker)",
 			"snapshot_index", snap.Metadata.Index, "snapshot_term", snap.Metadata.Term)
 	}
-	s.mem = newMemLog(snap, res.hs, ents)
+	prev, kept := res.run.retained(snap.Metadata, s.cfg.RetainEntries)
+	s.mem = newMemLog(snap, res.hs, prev, kept, ents)
 	// Fix up the hard state the way raft requires: snapshot <= commit <=
 	// last index.
 	s.mem.hs.Commit = min(max(s.mem.hs.Commit, snap.Metadata.Index), s.mem.lastIndex())

@@ -52,8 +52,8 @@ func (n *Node) run() {
 			n.proposeBatch(req)
 		case req := <-n.readc:
 			n.readIndexBatch(req)
-		case f := <-n.reportc:
-			f(n.rn)
+		case <-n.reports.wake:
+			n.reports.deliver(n.rn)
 		case ch := <-n.statusc:
 			ch <- n.status()
 		case ch := <-n.snapc:

@@ -186,7 +186,7 @@ type Node struct {
 	propc     chan *proposeReq
 	readc     chan *readReq
 	recvc     chan raftpb.Message
-	reportc   chan func(*raft.RawNode)
+	reports   *reports
 	statusc   chan chan Status
 	snapc     chan chan snapshotOutcome
 	transferc chan uint64
@@ -255,7 +255,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		propc:         make(chan *proposeReq, 4096),
 		readc:         make(chan *readReq, 4096),
 		recvc:         make(chan raftpb.Message, 8192),
-		reportc:       make(chan func(*raft.RawNode), 1024),
+		reports:       newReports(),
 		statusc:       make(chan chan Status),
 		snapc:         make(chan chan snapshotOutcome),
 		transferc:     make(chan uint64),
@@ -280,17 +280,10 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		HTTPAddr:  cfg.HTTPAddr,
 		Handler:   n.receive,
 		OnUnreachable: func(peer uint64) {
-			n.report(func(rn *raft.RawNode) { rn.ReportUnreachable(peer) })
+			n.reportUnreachable(peer)
 		},
 		OnSnapshotStatus: func(peer uint64, failed bool) {
-			status := raft.SnapshotFinish
-			if failed {
-				status = raft.SnapshotFailure
-				n.metrics.snapshotSendFails.Inc()
-			} else {
-				n.metrics.snapshotsSent.Inc()
-			}
-			n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(peer, status) })
+			n.reportSnapshot(peer, failed)
 		},
 		SnapshotSource: n.serveSnapshot,
 		Logger:         cfg.Logger, // transport adds the node id itself
@@ -377,13 +370,6 @@ func (n *Node) receive(m raftpb.Message) {
 	case n.recvc <- m:
 	default:
 		n.metrics.droppedMessages.Inc() // raft retransmits
-	}
-}
-
-func (n *Node) report(f func(*raft.RawNode)) {
-	select {
-	case n.reportc <- f:
-	default:
 	}
 }
 

@@ -13,7 +13,8 @@
 //     when mustSync, fdatasync'ed once for the whole batch (group commit).
 //     Only after Save returns may the Ready's messages be sent.
 //
-// CreateSnapshot and Compact are called by the same goroutine after applying.
+// CreateSnapshot, Compact and RemoveObsoleteSegments are called by the same
+// goroutine after applying.
 // Compact's index must not exceed the newest snapshot's index: the log after
 // the snapshot is what Open replays, so discarding it would lose entries.
 // The raft.Storage methods and Snapshots may be called from any goroutine;

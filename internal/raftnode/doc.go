@@ -2,7 +2,10 @@
 //
 // One goroutine (Node.run) owns the raft.RawNode. Everything else talks to
 // it through channels: proposals, read barriers, inbound peer messages,
-// status requests and snapshot requests. The package knows nothing of
+// status requests and snapshot requests. The transport's feedback (a peer
+// unreachable, a snapshot sent or failed) goes through a queue that never
+// drops a report (reports.go): a lost snapshot report would leave the
+// follower in raft's snapshot state until the next election. The package knows nothing of
 // topics or brokers: proposals are opaque payloads that a StateMachine
 // applies.
 //

@@ -53,8 +53,8 @@ func (n *Node) run() {
 			n.proposeBatch(req)
 		case req := <-n.readc:
 			n.readIndexBatch(req)
-		case f := <-n.reportc:
-			f(n.rn)
+		case <-n.reports.wake:
+			n.reports.deliver(n.rn)
 		case ch := <-n.statusc:
 			ch <- n.status()
 		case ch := <-n.snapc:
@@ -69,6 +69,9 @@ func (n *Node) run() {
 					return
 				}
 			}
+			// Segments a failed delete left behind only cost disk space:
+			// storage logs and counts the failure, the timer retries.
+			_ = n.storage.RemoveObsoleteSegments()
 		case <-n.stopc:
 			return
 		}

@@ -23,6 +23,9 @@ type Metrics struct {
 	snapshotDuration   prometheus.Histogram
 	snapshotBytes      prometheus.Gauge
 	snapshotsInstalled prometheus.Counter
+	snapshotsSent      prometheus.Counter
+	snapshotSendFails  prometheus.Counter
+	walRemoveFailures  prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -45,11 +48,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		snapshotBytes:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_snapshot_size_bytes", Help: "Size of the newest local snapshot's state."}),
 		snapshotsInstalled: prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_snapshot_installed_total", Help: "Snapshots received from the leader and installed."}),
+		snapshotsSent:      prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_snapshot_sent_total", Help: "Snapshots this node sent to a lagging follower and the follower received."}),
+		snapshotSendFails:  prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_snapshot_send_failures_total", Help: "Snapshots this node failed to send to a follower."}),
+		walRemoveFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_wal_segment_remove_failures_total",
+			Help: "Failed attempts to delete obsolete WAL segments after compaction (retried later)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.term, m.commitIndex, m.appliedIndex,
 			m.proposalsCommitted, m.proposalsFailed, m.proposalsPending, m.droppedMessages, m.walFsync,
-			m.snapshotDuration, m.snapshotBytes, m.snapshotsInstalled)
+			m.snapshotDuration, m.snapshotBytes, m.snapshotsInstalled, m.snapshotsSent, m.snapshotSendFails,
+			m.walRemoveFailures)
 	}
 	return m
 }

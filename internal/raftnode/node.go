@@ -186,7 +186,7 @@ type Node struct {
 	propc     chan *proposeReq
 	readc     chan *readReq
 	recvc     chan raftpb.Message
-	reportc   chan func(*raft.RawNode)
+	reports   *reports
 	statusc   chan chan Status
 	snapc     chan chan snapshotOutcome
 	transferc chan uint64
@@ -241,6 +241,9 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		Logger:           log,
 		OnFsync:          cfg.Metrics.observeFsync,
 		FS:               cfg.FS,
+		RetainEntries:    cfg.CompactionMargin,
+
+		OnSegmentRemoveFailure: cfg.Metrics.walRemoveFailures.Inc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
@@ -253,7 +256,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		propc:         make(chan *proposeReq, 4096),
 		readc:         make(chan *readReq, 4096),
 		recvc:         make(chan raftpb.Message, 8192),
-		reportc:       make(chan func(*raft.RawNode), 1024),
+		reports:       newReports(),
 		statusc:       make(chan chan Status),
 		snapc:         make(chan chan snapshotOutcome),
 		transferc:     make(chan uint64),
@@ -278,14 +281,10 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		HTTPAddr:  cfg.HTTPAddr,
 		Handler:   n.receive,
 		OnUnreachable: func(peer uint64) {
-			n.report(func(rn *raft.RawNode) { rn.ReportUnreachable(peer) })
+			n.reportUnreachable(peer)
 		},
 		OnSnapshotStatus: func(peer uint64, failed bool) {
-			status := raft.SnapshotFinish
-			if failed {
-				status = raft.SnapshotFailure
-			}
-			n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(peer, status) })
+			n.reportSnapshot(peer, failed)
 		},
 		SnapshotSource: n.serveSnapshot,
 		Logger:         cfg.Logger, // transport adds the node id itself
@@ -375,13 +374,6 @@ func (n *Node) receive(m raftpb.Message) {
 	case n.recvc <- m:
 	default:
 		n.metrics.droppedMessages.Inc() // raft retransmits
-	}
-}
-
-func (n *Node) report(f func(*raft.RawNode)) {
-	select {
-	case n.reportc <- f:
-	default:
 	}
 }
 

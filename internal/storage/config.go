@@ -35,11 +35,21 @@ type Config struct {
 	// KeepSnapshots is how many snapshot files are kept when pruning;
 	// default 3.
 	KeepSnapshots int
+	// RetainEntries is how many entries before the snapshot's index Open
+	// keeps in the log, of those the WAL still holds (Compact deletes only
+	// whole segments), so that raft can send a follower a little behind
+	// entries instead of the whole snapshot; default 0, the log starts
+	// after the snapshot. Set it to the compaction margin.
+	RetainEntries uint64
 	// Logger receives recovery warnings; default slog.Default().
 	Logger *slog.Logger
 	// OnFsync, if set, is called with the duration of every WAL
 	// fdatasync, on the goroutine that caused it. It must be cheap.
 	OnFsync func(time.Duration)
+	// OnSegmentRemoveFailure, if set, is called each time deleting an
+	// obsolete WAL segment (or fsyncing the directory after it) fails,
+	// on the goroutine that caused it. The segment is retried later.
+	OnSegmentRemoveFailure func()
 	// FS is the file system every WAL, snapshot and meta file operation
 	// goes through; default vfs.OS. Tests pass a *vfs.Crashable to crash
 	// the node or fail fsync. The directory lock (LOCK) always uses the

@@ -13,7 +13,8 @@
 //     when mustSync, fdatasync'ed once for the whole batch (group commit).
 //     Only after Save returns may the Ready's messages be sent.
 //
-// CreateSnapshot and Compact are called by the same goroutine after applying.
+// CreateSnapshot, Compact and RemoveObsoleteSegments are called by the same
+// goroutine after applying.
 // Compact's index must not exceed the newest snapshot's index: the log after
 // the snapshot is what Open replays, so discarding it would lose entries.
 // The raft.Storage methods and Snapshots may be called from any goroutine;
@@ -63,7 +64,7 @@
 //
 //	offset  size
 //	0       1     magic 0xA7
-//	1       1     type: 1 entry, 2 hard state, 3 snapshot marker
+//	1       1     type: 1 entry, 2 hard state, 3 snapshot marker, 4 sync
 //	2       4     payload length n (u32)
 //	6       4     crc32c over bytes 1..6 (type, length) and the payload
 //	10      n     payload
@@ -78,12 +79,33 @@
 // frame, so a torn batch can lose the hard state but never keep a commit
 // index whose entries are missing.
 //
-// Every segment after the first begins with head frames: the current hard
-// state and the current snapshot marker (reset bit clear). That is what lets
+// Sync frames (payload: offset u64) say how much of their segment is known
+// durable. Every segment begins with one recording 0, which marks it as a
+// segment that has them; its head frames then get an fdatasync of their
+// own; and the first write after every fdatasync begins with one recording
+// the segment's length at that fdatasync. So a sync frame recording S
+// proves that the bytes before S were fdatasync'ed, and bytes after the
+// newest such proof may belong to a write whose fdatasync never finished.
+//
+// Segments written before sync frames existed (format 1) begin with a hard
+// state or snapshot marker frame instead. They are read as before, with the
+// stricter recovery rule below, and never appended to: Open starts a new
+// segment instead, so no further migration is needed. A binary without sync
+// frames refuses a WAL that has them (unknown frame type), loudly rather
+// than by losing data; downgrading needs a data directory rebuilt from a
+// peer.
+//
+// Every segment after the first begins with head frames (after its sync
+// frame): the current hard state and the current snapshot marker (reset
+// bit clear). That is what lets
 // Compact delete whole old segments: the hard state and snapshot position
 // stay recoverable from the segments that remain. Segment i is deleted when
 // the next segment's first index is <= the compaction index (every live entry
-// in segment i is below it) and it is not the segment in use.
+// in segment i is below it) and it is not the segment in use. Deleting
+// only ever takes a prefix of the segments, so a failed delete leaves no
+// hole; it is logged, reported through Config.OnSegmentRemoveFailure and
+// retried by the next Compact or RemoveObsoleteSegments, never an error
+// that stops the node.
 //
 // # Recovery
 //
@@ -96,12 +118,21 @@
 //   - in the newest segment, with no valid frame anywhere after it: a torn
 //     tail. The bytes from its offset to the last non-zero byte are zeroed
 //     and fdatasync'ed, a warning is logged, and appends continue there;
+//   - in the newest segment, followed by valid frames, when the segment
+//     has sync frames and none of the valid frames after the bad one is a
+//     sync frame recording an offset past it: a torn tail as well. A power
+//     cut during an fdatasync on a device that writes a batch's pages out
+//     of order leaves exactly this, a hole before valid frames of the same
+//     never-synced write. Everything from the bad frame on, valid frames
+//     included, is zeroed, with the same warning;
 //   - anywhere else: *CorruptError with the file and byte offset, and Open
-//     refuses to start. (A crash during fdatasync on a device that reorders
-//     writes can in principle leave a hole before valid frames of the same
-//     unsynced batch; that is reported as corruption too, because a hole in
-//     synced data looks the same and dropping acknowledged entries silently
-//     would be worse than refusing to start.)
+//     refuses to start. That includes a hole that a later sync frame proves
+//     was fdatasync'ed, and any hole before valid frames in a format 1
+//     segment, which cannot tell synced from unsynced bytes.
+//
+// What the WAL cannot prove synced is the newest fdatasync'ed write until
+// the next write's sync frame reaches the disk: damage there looks like a
+// torn write and is cut, as a damaged last frame always was.
 //
 // A frame whose CRC verifies but whose payload does not decode, or an entry
 // that leaves a gap in the log, is a *CorruptError as well.
@@ -125,6 +156,11 @@
 // after L stay when the WAL's entry at L has the snapshot's term, and
 // otherwise the whole log is replaced (its entries conflict with a
 // committed one and can never commit). See InstallSnapshot.
+//
+// When the log runs through the snapshot (its entry at the snapshot index
+// has the snapshot's term), up to Config.RetainEntries of the entries
+// before the snapshot that the WAL still holds are kept as well: the
+// compaction margin survives a restart.
 //
 // Finally the hard state is fixed up so raft accepts it: Commit is raised to
 // the snapshot index and capped at the last index.

@@ -18,6 +18,9 @@ const (
 	frameEntry     byte = 1
 	frameHardState byte = 2
 	frameSnapshot  byte = 3
+	frameSync      byte = 4
+
+	syncFrameSize = frameHeaderSize + 8
 
 	// maxFramePayload bounds one frame (an entry, in practice) so a
 	// length always fits the header and a segment stays addressable.
@@ -90,6 +93,30 @@ func appendMarkerFrame(buf []byte, m marker) ([]byte, error) {
 	})
 }
 
+// appendSyncFrame appends a sync frame recording that the segment's bytes
+// before synced are durable (see doc.go).
+func appendSyncFrame(buf []byte, synced int64) []byte {
+	buf, _ = appendFrame(buf, frameSync, 8, func(p []byte) error {
+		binary.LittleEndian.PutUint64(p, uint64(synced))
+		return nil
+	})
+	return buf
+}
+
+func decodeSync(p []byte) (int64, error) {
+	if len(p) != 8 {
+		return 0, fmt.Errorf("sync frame of %d bytes, want 8", len(p))
+	}
+	v := binary.LittleEndian.Uint64(p)
+	if v > maxSegmentBytes {
+		return 0, fmt.Errorf("sync frame records offset %d, beyond any segment", v)
+	}
+	return int64(v), nil
+}
+
+// maxSegmentBytes bounds a sync frame's offset; no segment grows this big.
+const maxSegmentBytes = 1 << 62
+
 func decodeMarker(p []byte) (marker, error) {
 	if len(p) != markerSize {
 		return marker{}, fmt.Errorf("snapshot marker of %d bytes, want %d", len(p), markerSize)
@@ -115,7 +142,7 @@ func decodeFrame(data []byte, off int) (frame, string) {
 		return frame{}, fmt.Sprintf("bad frame magic %#02x", rest[0])
 	}
 	typ := rest[1]
-	if typ < frameEntry || typ > frameSnapshot {
+	if typ < frameEntry || typ > frameSync {
 		return frame{}, fmt.Sprintf("unknown frame type %d", typ)
 	}
 	n := binary.LittleEndian.Uint32(rest[2:6])
@@ -156,6 +183,27 @@ func scanSegment(data []byte, fn func(off int, f frame) error) (end int, bad *ba
 		off += f.size()
 	}
 	return off, nil, nil
+}
+
+// syncedPast looks at the valid frames from offset from on (skipping
+// damage between them) for a sync frame recording that the bytes at off
+// were fdatasync'ed, and returns its offset and the synced length it
+// records; at is -1 when there is none.
+func syncedPast(data []byte, from, off int) (at int, synced int64) {
+	for from >= 0 && from < len(data) {
+		f, reason := decodeFrame(data, from)
+		if reason != "" {
+			from = nextValidFrame(data, from+1)
+			continue
+		}
+		if f.typ == frameSync {
+			if s, err := decodeSync(f.payload); err == nil && s > int64(off) {
+				return from, s
+			}
+		}
+		from += f.size()
+	}
+	return -1, 0
 }
 
 // nextValidFrame returns the offset of the first valid frame at or after

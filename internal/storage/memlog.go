@@ -20,10 +20,14 @@ type memLog struct {
 	ents []raftpb.Entry
 }
 
-func newMemLog(snap raftpb.Snapshot, hs raftpb.HardState, ents []raftpb.Entry) memLog {
+// newMemLog builds the log: the compaction point prev (index and term
+// only), the entries kept before the snapshot (up to its index, possibly
+// none), and the entries after it.
+func newMemLog(snap raftpb.Snapshot, hs raftpb.HardState, prev raftpb.Entry, kept, ents []raftpb.Entry) memLog {
 	l := memLog{hs: hs, snap: snap}
-	l.ents = make([]raftpb.Entry, 1, 1+len(ents))
-	l.ents[0] = raftpb.Entry{Index: snap.Metadata.Index, Term: snap.Metadata.Term}
+	l.ents = make([]raftpb.Entry, 1, 1+len(kept)+len(ents))
+	l.ents[0] = raftpb.Entry{Index: prev.Index, Term: prev.Term}
+	l.ents = append(l.ents, kept...)
 	l.ents = append(l.ents, ents...)
 	return l
 }

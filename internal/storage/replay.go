@@ -74,6 +74,10 @@ type replayResult struct {
 	// it holds.
 	tailEnd    int64
 	tailFrames int
+	// tailLegacy: the newest segment does not begin with a sync frame (it
+	// was written by a version without sync frames), so appends must go
+	// to a new segment.
+	tailLegacy bool
 	// A torn tail to zero on success: [torn, tornEnd) of the newest
 	// segment. torn < 0 when there is none.
 	torn, tornEnd int64
@@ -99,8 +103,12 @@ func (d disk) replayWAL(segs []segment) (*replayResult, error) {
 // replaySegment replays one segment's bytes; last says it is the newest.
 func (res *replayResult) replaySegment(path string, data []byte, last bool) error {
 	frames := 0
+	syncAware := false // begins with a sync frame: see doc.go
 	end, bad, err := scanSegment(data, func(off int, f frame) error {
 		frames++
+		if off == 0 && f.typ == frameSync {
+			syncAware = true
+		}
 		if reason := res.apply(f); reason != "" {
 			return &CorruptError{File: path, Offset: int64(off), Reason: reason}
 		}
@@ -115,15 +123,28 @@ func (res *replayResult) replaySegment(path string, data []byte, last bool) erro
 			corrupt.Reason += " (in a segment that is not the newest)"
 			return corrupt
 		}
+		res.tornReason = bad.reason
 		if next := nextValidFrame(data, bad.offset+1); next >= 0 {
-			corrupt.Reason += fmt.Sprintf(" (a valid frame follows at offset %d)", next)
-			return corrupt
+			// A device that writes the pages of one batch out of order can
+			// leave a hole before valid frames when power fails before the
+			// batch's fdatasync. That is a torn tail only if no sync frame
+			// after the hole proves the hole's bytes had been synced, and
+			// only a segment with sync frames can prove it either way.
+			if !syncAware {
+				corrupt.Reason += fmt.Sprintf(" (a valid frame follows at offset %d)", next)
+				return corrupt
+			}
+			if at, synced := syncedPast(data, next, bad.offset); at >= 0 {
+				corrupt.Reason += fmt.Sprintf(" (the sync frame at offset %d records that the segment was fdatasync'ed through offset %d)", at, synced)
+				return corrupt
+			}
+			res.tornReason += fmt.Sprintf("; the valid frames from offset %d on belong to the same unsynced write and are discarded", next)
 		}
-		res.torn, res.tornReason = int64(bad.offset), bad.reason
+		res.torn = int64(bad.offset)
 		res.tornEnd = int64(bad.offset + lastNonZero(data[bad.offset:]) + 1)
 	}
 	if last {
-		res.tailEnd, res.tailFrames = int64(end), frames
+		res.tailEnd, res.tailFrames, res.tailLegacy = int64(end), frames, !syncAware
 	}
 	return nil
 }
@@ -143,6 +164,10 @@ func (res *replayResult) apply(f frame) string {
 			return fmt.Sprintf("undecodable hard state: %v", err)
 		}
 		res.hs = hs
+	case frameSync:
+		if _, err := decodeSync(f.payload); err != nil {
+			return err.Error()
+		}
 	case frameSnapshot:
 		m, err := decodeMarker(f.payload)
 		if err != nil {
@@ -194,4 +219,35 @@ func (r *runLog) after(i uint64) []raftpb.Entry {
 		return r.ents
 	}
 	return r.ents[i-r.ents[0].Index+1:]
+}
+
+// retained returns what Open keeps of the log before a snapshot at snap:
+// the compaction point prev and the entries after it up to the snapshot's
+// index, at most retain of them and only those the WAL still holds. It
+// keeps nothing unless the log runs through the snapshot (its entry at the
+// snapshot's index has the snapshot's term): then the entries before it are
+// the committed prefix the snapshot was taken from.
+func (r *runLog) retained(snap raftpb.SnapshotMetadata, retain uint64) (prev raftpb.Entry, ents []raftpb.Entry) {
+	si, st := snap.Index, snap.Term
+	prev = raftpb.Entry{Index: si, Term: st}
+	if t, ok := r.termAt(si); retain == 0 || !ok || t != st || len(r.ents) == 0 {
+		return prev, nil
+	}
+	lo := si - min(retain, si)
+	first := r.ents[0].Index
+	switch t, ok := r.termAt(lo); {
+	case ok:
+		prev = raftpb.Entry{Index: lo, Term: t}
+	case lo == 0 && first == 1:
+		prev = raftpb.Entry{} // before entry 1: index 0, term 0
+	default:
+		// The WAL does not reach back that far: its first entry becomes
+		// the compaction point, as raft needs the term before the first
+		// entry it sends.
+		prev = raftpb.Entry{Index: first, Term: r.ents[0].Term}
+	}
+	if prev.Index >= si {
+		return raftpb.Entry{Index: si, Term: st}, nil
+	}
+	return prev, r.ents[prev.Index+1-first : si+1-first]
 }

@@ -127,7 +127,8 @@ func (s *Storage) open() error {
 		s.log.Warn("storage: log replaced by a newer snapshot the WAL does not record (installed from a peer, or saved without its WAL marker)",
 			"snapshot_index", snap.Metadata.Index, "snapshot_term", snap.Metadata.Term)
 	}
-	s.mem = newMemLog(snap, res.hs, ents)
+	prev, kept := res.run.retained(snap.Metadata, s.cfg.RetainEntries)
+	s.mem = newMemLog(snap, res.hs, prev, kept, ents)
 	// Fix up the hard state the way raft requires: snapshot <= commit <=
 	// last index.
 	s.mem.hs.Commit = min(max(s.mem.hs.Commit, snap.Metadata.Index), s.mem.lastIndex())
@@ -154,7 +155,7 @@ func (s *Storage) open() error {
 			return err
 		}
 	}
-	if err := s.wal.openActive(res.tailEnd, res.tailFrames); err != nil {
+	if err := s.wal.openActive(res.tailEnd, res.tailFrames, res.tailLegacy); err != nil {
 		return err
 	}
 	// NB: a snapshot the WAL does not record (installed from a peer by
@@ -386,8 +387,9 @@ func (s *Storage) addSnapshot(info SnapshotInfo) {
 // raft.ErrCompacted if compactIndex is not past the current compaction
 // point, and an error if it is beyond the last index or the newest snapshot
 // (the entries after the snapshot must stay recoverable). A segment that
-// could not be deleted is reported as an error but leaves Storage usable;
-// the in-memory compaction has happened either way.
+// cannot be deleted is not an error: it only costs disk space, so it is
+// logged, reported through Config.OnSegmentRemoveFailure, and deleted by a
+// later Compact or RemoveObsoleteSegments.
 func (s *Storage) Compact(compactIndex uint64) error {
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
@@ -408,9 +410,41 @@ func (s *Storage) Compact(compactIndex uint64) error {
 	if err := s.wal.flush(); err != nil {
 		return s.fail(err)
 	}
-	// A segment that cannot be deleted only costs disk space: report it,
-	// but the WAL stays usable.
-	return s.wal.removeBefore(compactIndex)
+	s.removeFailed(s.wal.removeBefore(compactIndex))
+	return nil
+}
+
+// RemoveObsoleteSegments retries deleting the WAL segments an earlier
+// Compact could not delete; it does nothing when there are none. The error
+// is the removal's (logged and reported like Compact's) and leaves Storage
+// usable, or a sticky WAL error.
+func (s *Storage) RemoveObsoleteSegments() error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if !s.wal.obsolete() {
+		return nil
+	}
+	if err := s.wal.flush(); err != nil {
+		return s.fail(err)
+	}
+	err := s.wal.removeObsolete()
+	s.removeFailed(err)
+	return err
+}
+
+// removeFailed logs and reports a failed segment removal (nil: none).
+// Callers hold walMu.
+func (s *Storage) removeFailed(err error) {
+	if err == nil {
+		return
+	}
+	s.log.Warn("storage: could not delete obsolete WAL segments; retrying later", "err", err)
+	if s.cfg.OnSegmentRemoveFailure != nil {
+		s.cfg.OnSegmentRemoveFailure()
+	}
 }
 
 // Snapshots lists the valid snapshot files, newest first. Safe from any

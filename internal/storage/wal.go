@@ -76,7 +76,14 @@ type wal struct {
 	hs        raftpb.HardState // newest hard state written
 	snap      marker           // newest snapshot marker written (reset cleared)
 
-	buf []byte // reused frame buffer
+	// removeTo is the highest index Compact asked for: segments whose
+	// entries all precede it are obsolete. dirDirty: a segment was removed
+	// but the directory fsync that makes it durable failed.
+	removeTo uint64
+	dirDirty bool
+
+	buf  []byte // reused frame buffer
+	sbuf []byte // reused sync frame buffer
 }
 
 // createSegment creates, preallocates and durably names a new segment and
@@ -113,12 +120,19 @@ func (w *wal) createSegment(seq, first uint64) error {
 	}
 	w.segs = append(w.segs, s)
 	w.f, w.off, w.capacity, w.headEnd = f, 0, w.segSize, -1
-	return w.writeHead()
+	if err := w.writeHead(); err != nil {
+		return err
+	}
+	// The head gets an fdatasync of its own, so that every later write
+	// in this segment starts with a sync frame covering it.
+	return w.sync()
 }
 
 // openActive makes the newest segment active, appending at off. frames is
-// the number of valid frames it already holds.
-func (w *wal) openActive(off int64, frames int) error {
+// the number of valid frames it already holds; legacy says it has no sync
+// frames, in which case appends go to a new segment so that every segment
+// written to has them from its start.
+func (w *wal) openActive(off int64, frames int, legacy bool) error {
 	s := w.segs[len(w.segs)-1]
 	f, err := w.disk.fs.OpenFile(s.path, os.O_RDWR, 0)
 	if err != nil {
@@ -144,13 +158,22 @@ func (w *wal) openActive(off int64, frames int) error {
 		}
 		return w.sync()
 	}
+	if legacy {
+		return w.rotate()
+	}
+	// Whether the frames recovered were fdatasync'ed is not known (the
+	// process may have died with them in the page cache): claim nothing
+	// in a sync frame until the next fdatasync.
+	w.unsynced = true
 	return nil
 }
 
 // writeHead writes the current hard state and snapshot marker at the start
 // of the active segment, so that older segments can be deleted.
 func (w *wal) writeHead() error {
-	buf := w.buf[:0]
+	// A sync frame at offset 0 marks a segment whose writes all begin with
+	// sync frames; recovery relies on them only in such a segment.
+	buf := appendSyncFrame(w.buf[:0], 0)
 	var err error
 	if w.hs != (raftpb.HardState{}) {
 		if buf, err = appendHardStateFrame(buf, &w.hs); err != nil {
@@ -170,9 +193,20 @@ func (w *wal) writeHead() error {
 	return nil
 }
 
+// write appends b at w.off. The first write after an fdatasync is preceded
+// by a sync frame recording how much of the segment that fdatasync made
+// durable: recovery uses it to tell a hole in synced data (corruption)
+// from a batch whose pages a power cut wrote out of order (a torn tail).
 func (w *wal) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
+	}
+	if w.needSyncFrame() {
+		w.sbuf = appendSyncFrame(w.sbuf[:0], w.off)
+		if _, err := w.f.WriteAt(w.sbuf, w.off); err != nil {
+			return fmt.Errorf("storage: write WAL: %w", err)
+		}
+		w.off += int64(len(w.sbuf))
 	}
 	if _, err := w.f.WriteAt(b, w.off); err != nil {
 		return fmt.Errorf("storage: write WAL: %w", err)
@@ -180,6 +214,18 @@ func (w *wal) write(b []byte) error {
 	w.off += int64(len(b))
 	w.unsynced = true
 	return nil
+}
+
+// needSyncFrame reports whether the next write starts with a sync frame:
+// everything before w.off is fdatasync'ed and there is something there.
+func (w *wal) needSyncFrame() bool { return !w.unsynced && w.off > 0 }
+
+// syncFrameReserve is the room the next write's sync frame takes, if any.
+func (w *wal) syncFrameReserve() int64 {
+	if w.needSyncFrame() {
+		return syncFrameSize
+	}
+	return 0
 }
 
 func (w *wal) sync() error {
@@ -245,7 +291,7 @@ func (w *wal) appendBatch(ents []raftpb.Entry, hs *raftpb.HardState, sync bool) 
 // front of the buffer for the new one. It returns the buffer to keep using.
 func (w *wal) fit(mark int) ([]byte, error) {
 	buf := w.buf
-	if w.off+int64(len(buf)) <= w.capacity || w.off+int64(mark) == w.headEnd {
+	if w.off+w.syncFrameReserve()+int64(len(buf)) <= w.capacity || w.off+int64(mark) == w.headEnd {
 		return buf, nil
 	}
 	if err := w.write(buf[:mark]); err != nil {
@@ -281,15 +327,24 @@ func (w *wal) writeMarker(m marker) error {
 	return nil
 }
 
-// removeBefore deletes the oldest segments whose live entries all precede
-// compactIndex: segment i goes when segment i+1 starts at or below it. The
-// active segment is never removed.
+// removeBefore records compactIndex as the point the log is compacted to
+// and deletes the segments that are now obsolete (see removeObsolete).
 func (w *wal) removeBefore(compactIndex uint64) error {
+	w.removeTo = max(w.removeTo, compactIndex)
+	return w.removeObsolete()
+}
+
+// removeObsolete deletes the oldest segments whose live entries all precede
+// removeTo: segment i goes when segment i+1 starts at or below it. The
+// active segment is never removed. A segment it fails to delete stays
+// listed, so the next call tries it again; so does a directory fsync that
+// failed after a removal.
+func (w *wal) removeObsolete() error {
 	n := 0
-	for n+1 < len(w.segs) && w.segs[n+1].first <= compactIndex {
+	for n+1 < len(w.segs) && w.segs[n+1].first <= w.removeTo {
 		n++
 	}
-	if n == 0 {
+	if n == 0 && !w.dirDirty {
 		return nil
 	}
 	// NB: the remaining segments' head frames replace what is deleted, so
@@ -307,16 +362,27 @@ func (w *wal) removeBefore(compactIndex uint64) error {
 		removed++
 	}
 	w.segs = slices.Delete(w.segs, 0, removed)
-	if removed > 0 {
+	if removed > 0 || w.dirDirty {
+		w.dirDirty = true
 		if err := w.disk.syncDir(w.dir); err != nil {
 			errs = append(errs, err)
+		} else {
+			w.dirDirty = false
 		}
-		w.log.Debug("storage: removed WAL segments", "count", removed, "compact_index", compactIndex)
+	}
+	if removed > 0 {
+		w.log.Debug("storage: removed WAL segments", "count", removed, "compact_index", w.removeTo)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("storage: remove WAL segments: %w", err)
 	}
 	return nil
+}
+
+// obsolete reports whether removeObsolete has work left: a segment it could
+// not delete, or a directory fsync that failed.
+func (w *wal) obsolete() bool {
+	return w.dirDirty || (len(w.segs) > 1 && w.segs[1].first <= w.removeTo)
 }
 
 // flush fdatasyncs frames written without a sync, if any.

@@ -278,6 +278,16 @@ func TestDelay(t *testing.T) {
 	if took := srv.expect(t, "slow").Sub(sent); took < d {
 		t.Fatalf("chunk arrived %v after it was sent, want at least %v", took, d)
 	}
+	if s := c.net.LinkStats(1, 2); s.BytesDelayed != int64(len("slow")) || s.BytesForwarded != int64(len("slow")) {
+		t.Fatalf("stats %+v, want the %d bytes forwarded and counted as delayed", s, len("slow"))
+	}
+
+	c.net.SetDelay(1, 2, 0, 0)
+	write(t, conn, "fast")
+	srv.expect(t, "fast")
+	if s := c.net.LinkStats(1, 2); s.BytesDelayed != int64(len("slow")) {
+		t.Fatalf("stats %+v: bytes sent without a delay counted as delayed", s)
+	}
 }
 
 // TestDelayJitterKeepsOrder: jitter larger than the delay still delivers

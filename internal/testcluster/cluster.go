@@ -29,8 +29,8 @@ import (
 // Options tune a cluster; zero values give fast test defaults.
 type Options struct {
 	Nodes            int           // default 3
-	TickInterval     time.Duration // default 20ms (tests run elections fast)
-	ElectionTicks    int           // default 10
+	TickInterval     time.Duration // default 50ms
+	ElectionTicks    int           // default 20: a 1 s election timeout, see defaults
 	SnapshotEntries  uint64        // default 10000
 	CompactionMargin uint64        // default 5000
 	SegmentSizeBytes int64         // default 1 MiB
@@ -62,11 +62,16 @@ func (o *Options) defaults() {
 	if o.Nodes == 0 {
 		o.Nodes = 3
 	}
+	// Production's election timeout (1 s, randomised up to 2 s): on a
+	// loaded machine a node starved for a few hundred milliseconds (CPU,
+	// fsync) would otherwise cost its cluster an election, which tests of
+	// other things do not expect. Fault schedules, which want elections,
+	// ask for shorter ones.
 	if o.TickInterval == 0 {
-		o.TickInterval = 20 * time.Millisecond
+		o.TickInterval = 50 * time.Millisecond
 	}
 	if o.ElectionTicks == 0 {
-		o.ElectionTicks = 10
+		o.ElectionTicks = 20
 	}
 	if o.SegmentSizeBytes == 0 {
 		o.SegmentSizeBytes = 1 << 20
@@ -124,6 +129,12 @@ func New(t testing.TB, opts Options) *Cluster {
 		c.Start(id)
 	}
 	return c
+}
+
+// ElectionTimeout is the nodes' shortest election timeout (raft draws
+// each from [this, twice this)).
+func (c *Cluster) ElectionTimeout() time.Duration {
+	return c.opts.TickInterval * time.Duration(c.opts.ElectionTicks)
 }
 
 // IDs are the node ids, 1..N.

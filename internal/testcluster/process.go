@@ -35,10 +35,13 @@ func BuildYakt(t testing.TB) string {
 	return bin
 }
 
-// The raft timing of every process (a later flag in Args overrides it).
+// The raft timing of every process (a later flag in Args overrides it):
+// production's election timeout, robust on a loaded machine, where a
+// shorter one elects new leaders whenever a process is starved for a few
+// hundred milliseconds.
 const (
-	processHeartbeat       = "20ms"
-	processElectionTimeout = "200ms"
+	processHeartbeat       = "50ms"
+	processElectionTimeout = "1s"
 )
 
 // Processes is a cluster of real `yakt server` processes.

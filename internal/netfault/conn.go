@@ -46,9 +46,10 @@ type conn struct {
 
 // chunk is one read, to be written at at; eof chunks carry a half-close.
 type chunk struct {
-	data []byte
-	at   time.Time
-	eof  bool
+	data    []byte
+	at      time.Time
+	eof     bool
+	delayed bool // a delay above zero was drawn for it
 }
 
 // serve owns an accepted connection: it dials the target, starts the other
@@ -192,7 +193,7 @@ func (c *conn) forward(d dir, p []byte) bool {
 	}
 	c.last[d] = at
 	select {
-	case c.queue[d] <- chunk{data: bytes.Clone(p), at: at}:
+	case c.queue[d] <- chunk{data: bytes.Clone(p), at: at, delayed: delay > 0}:
 		return true
 	case <-c.done:
 		return false
@@ -241,6 +242,9 @@ func (c *conn) write(d dir) {
 			return
 		}
 		c.link.forwarded.Add(int64(len(ch.data)))
+		if ch.delayed {
+			c.link.delayed.Add(int64(len(ch.data)))
+		}
 	}
 }
 

@@ -71,10 +71,11 @@
 // Every goroutine (one accept loop per proxy; one reader and one writer
 // per direction of each forwarded connection) is owned by the Network and
 // Close stops and waits for all of them, closing every listener and
-// connection. Stats and LinkStats count accepted connections, forwarded
-// and blackholed bytes, resets injected by loss, connections closed by
-// Heal and failed dials to a target, for the note a test writes about
-// what it survived.
+// connection. Stats and LinkStats count accepted connections, forwarded,
+// delayed and blackholed bytes, resets injected by loss, connections
+// closed by Heal and failed dials to a target: a test can show that its
+// faults took effect (and that its traffic went through the proxies at
+// all), and note what it survived.
 //
 // All methods are safe for concurrent use. Naming a link that does not
 // exist (an unknown id, or from == to) is a programmer error and panics.

@@ -33,6 +33,7 @@ func (l Link) String() string { return fmt.Sprintf("%d→%d", l.From, l.To) }
 type Stats struct {
 	Conns           int64 // connections accepted by the proxy
 	BytesForwarded  int64 // bytes written on, both directions
+	BytesDelayed    int64 // of BytesForwarded, those SetDelay held back (a drawn delay above zero)
 	BytesBlackholed int64 // bytes read and discarded by Drop (or on a connection Heal is about to close)
 	LossResets      int64 // connections reset by SetLoss
 	HealCloses      int64 // connections closed by Heal because they lost data while dropped
@@ -42,6 +43,7 @@ type Stats struct {
 func (s *Stats) add(o Stats) {
 	s.Conns += o.Conns
 	s.BytesForwarded += o.BytesForwarded
+	s.BytesDelayed += o.BytesDelayed
 	s.BytesBlackholed += o.BytesBlackholed
 	s.LossResets += o.LossResets
 	s.HealCloses += o.HealCloses
@@ -69,7 +71,7 @@ type link struct {
 	target string
 
 	// counters, atomically updated, read by Stats.
-	conns, forwarded, blackholed, resets, healCloses, dialErrors atomic.Int64
+	conns, forwarded, delayed, blackholed, resets, healCloses, dialErrors atomic.Int64
 
 	dropped bool
 	delay   time.Duration
@@ -410,6 +412,7 @@ func (l *link) stats() Stats {
 	return Stats{
 		Conns:           l.conns.Load(),
 		BytesForwarded:  l.forwarded.Load(),
+		BytesDelayed:    l.delayed.Load(),
 		BytesBlackholed: l.blackholed.Load(),
 		LossResets:      l.resets.Load(),
 		HealCloses:      l.healCloses.Load(),

@@ -278,6 +278,19 @@ func TestDelay(t *testing.T) {
 	if took := srv.expect(t, "slow").Sub(sent); took < d {
 		t.Fatalf("chunk arrived %v after it was sent, want at least %v", took, d)
 	}
+	// The proxy counts a chunk just after writing it.
+	waitFor(t, "the delayed bytes counted", func() bool { return c.net.LinkStats(1, 2).BytesForwarded == int64(len("slow")) })
+	if s := c.net.LinkStats(1, 2); s.BytesDelayed != int64(len("slow")) {
+		t.Fatalf("stats %+v, want the %d bytes forwarded counted as delayed", s, len("slow"))
+	}
+
+	c.net.SetDelay(1, 2, 0, 0)
+	write(t, conn, "fast")
+	srv.expect(t, "fast")
+	waitFor(t, "the undelayed bytes counted", func() bool { return c.net.LinkStats(1, 2).BytesForwarded == int64(len("slowfast")) })
+	if s := c.net.LinkStats(1, 2); s.BytesDelayed != int64(len("slow")) {
+		t.Fatalf("stats %+v: bytes sent without a delay counted as delayed", s)
+	}
 }
 
 // TestDelayJitterKeepsOrder: jitter larger than the delay still delivers

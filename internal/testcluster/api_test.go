@@ -117,7 +117,7 @@ func TestAPIEndpoints(t *testing.T) {
 		}
 	})
 
-	c.Kill(lead)
+	c.Kill(c.MustLeader()) // the leader now, should an election have moved it
 	newLead := c.MustLeader()
 	t.Run("after leader kill", func(t *testing.T) {
 		t.Run("leader", func(t *testing.T) { runPass(t, newLead) })

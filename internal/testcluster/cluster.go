@@ -11,11 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,8 +29,8 @@ import (
 // Options tune a cluster; zero values give fast test defaults.
 type Options struct {
 	Nodes            int           // default 3
-	TickInterval     time.Duration // default 20ms (tests run elections fast)
-	ElectionTicks    int           // default 10
+	TickInterval     time.Duration // default 50ms
+	ElectionTicks    int           // default 20: a 1 s election timeout, see defaults
 	SnapshotEntries  uint64        // default 10000
 	CompactionMargin uint64        // default 5000
 	SegmentSizeBytes int64         // default 1 MiB
@@ -64,11 +62,16 @@ func (o *Options) defaults() {
 	if o.Nodes == 0 {
 		o.Nodes = 3
 	}
+	// Production's election timeout (1 s, randomised up to 2 s): on a
+	// loaded machine a node starved for a few hundred milliseconds (CPU,
+	// fsync) would otherwise cost its cluster an election, which tests of
+	// other things do not expect. Fault schedules, which want elections,
+	// ask for shorter ones.
 	if o.TickInterval == 0 {
-		o.TickInterval = 20 * time.Millisecond
+		o.TickInterval = 50 * time.Millisecond
 	}
 	if o.ElectionTicks == 0 {
-		o.ElectionTicks = 10
+		o.ElectionTicks = 20
 	}
 	if o.SegmentSizeBytes == 0 {
 		o.SegmentSizeBytes = 1 << 20
@@ -109,8 +112,8 @@ func New(t testing.TB, opts Options) *Cluster {
 	base := t.TempDir()
 	for i := 1; i <= opts.Nodes; i++ {
 		id := uint64(i)
-		c.voters[id] = freeAddr(t)
-		c.http[id] = freeAddr(t)
+		c.voters[id] = ReserveAddr(t)
+		c.http[id] = ReserveAddr(t)
 		c.dirs[id] = filepath.Join(base, fmt.Sprintf("node-%d", i))
 	}
 	t.Cleanup(c.StopAll)
@@ -128,39 +131,10 @@ func New(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
-// freeAddr returns a 127.0.0.1 address with a free port below the
-// kernel's ephemeral range. Nodes rebind it (SO_REUSEADDR) on every
-// restart, so it must not be one the kernel may hand out in between: a
-// port from the ephemeral range could meanwhile become the local port of
-// an outgoing connection or of a :0 listener (a fault proxy) and the
-// restart would fail with EADDRINUSE.
-func freeAddr(t testing.TB) string {
-	lo, hi := 10000, ephemeralLow()-1
-	for range 1000 {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(lo+rand.IntN(hi-lo+1)))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue // taken; pick another
-		}
-		l.Close()
-		return addr
-	}
-	t.Fatalf("no free port in [%d, %d]", lo, hi)
-	return ""
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
-// default when it cannot be read).
-func ephemeralLow() int {
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
-				low = n
-			}
-		}
-	}
-	return low
+// ElectionTimeout is the nodes' shortest election timeout (raft draws
+// each from [this, twice this)).
+func (c *Cluster) ElectionTimeout() time.Duration {
+	return c.opts.TickInterval * time.Duration(c.opts.ElectionTicks)
 }
 
 // IDs are the node ids, 1..N.

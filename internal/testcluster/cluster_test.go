@@ -86,7 +86,9 @@ func TestLeaderElectedAndWritesReplicate(t *testing.T) {
 	if err != nil || offset == 0 {
 		t.Fatalf("X-Yakt-Offset = %q", resp.Header.Get("X-Yakt-Offset"))
 	}
-	if got := resp.Header.Get("X-Yakt-Leader"); got != strconv.FormatUint(lead, 10) {
+	// An election in between (a starved node on a busy machine) may have
+	// moved leadership: the header names the leader of its time.
+	if got := resp.Header.Get("X-Yakt-Leader"); got != strconv.FormatUint(lead, 10) && got != strconv.FormatUint(c.MustLeader(), 10) {
 		t.Errorf("X-Yakt-Leader = %q, want %d", got, lead)
 	}
 
@@ -194,6 +196,7 @@ func TestLeaderKilledNoAcknowledgedWriteLost(t *testing.T) {
 
 	w := startWriters(ctx, t, c, 4)
 	w.waitFor(40)
+	lead = c.MustLeader() // the leader now, should an election have moved it
 	c.Kill(lead)
 	newLead := c.MustLeader()
 	if newLead == lead {
@@ -269,6 +272,7 @@ func TestFiveNodesServeWithTwoDownAndRefuseWithThreeDown(t *testing.T) {
 	names := createTopics(t, c, "two-down", 10)
 	assertTopics(t, c, names)
 
+	lead = c.MustLeader() // the leader now, should an election have moved it
 	c.Kill(followers(c, lead)[0])
 	// With CheckQuorum the leader steps down once it cannot hear a quorum;
 	// from then on writes are refused at once, not left hanging.

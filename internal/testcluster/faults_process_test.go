@@ -14,12 +14,17 @@ import (
 )
 
 // processFaults runs the workload against real `yakt server` processes
-// while nodes are killed with SIGKILL and frozen with SIGSTOP, and checks
-// the history and invariants. It returns the operations checked.
-func processFaults(t *testing.T, name string, seed int64, nodes int, length runSize) int {
+// while nodes — the leader half the time — are killed with SIGKILL and
+// frozen with SIGSTOP, and checks the history, the invariants, the gate
+// and that the faults replaced leaders. It returns the definite answers
+// checked.
+func processFaults(t *testing.T, name string, seed int64, nodes int, size runSize) int {
 	t.Logf("%s: schedule seed %d", name, seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
-	p := testcluster.StartProcesses(t, testcluster.BuildYakt(t), nodes, "--broker-session-timeout", "1h")
+	// The in-process schedules' election timeout (see faultTick).
+	election := faultTick * faultElectionTicks
+	p := testcluster.StartProcesses(t, testcluster.BuildYakt(t), nodes, "--broker-session-timeout", "1h",
+		"--heartbeat-interval", faultTick.String(), "--election-timeout", election.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := p.WaitReady(ctx); err != nil {
@@ -35,21 +40,42 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, length runS
 	mon := p.StartMonitor(epochsTopic)
 
 	t.Cleanup(func() { mon.Stop() }) // when a fault step fails the test
-	runCtx := runLength(t, w.History, length)
+	runCtx := runLength(t, w, size)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(runCtx) }()
 	pace := func(lo, hi time.Duration) bool { return testcluster.PaceBetween(runCtx, rng, lo, hi) }
+	var faults testcluster.FaultCounts
 	for pace(300*time.Millisecond, 900*time.Millisecond) {
-		id := p.IDs()[rng.IntN(nodes)]
+		id, lead := p.IDs()[rng.IntN(nodes)], false
+		if rng.IntN(2) == 0 {
+			if l := processLeaderNow(runCtx, p); l != 0 {
+				id, lead = l, true
+			}
+		}
+		kind := "random node"
+		if lead {
+			kind = "leader"
+		}
 		if rng.IntN(2) == 0 {
 			p.Kill9(id)
-			acks.Fault("kill -9")
+			acks.Fault("kill -9 " + kind)
+			if lead {
+				faults.LeaderEnding++
+			}
 			pace(100*time.Millisecond, 600*time.Millisecond)
 			p.Start(id)
 		} else {
 			p.Pause(id)
-			acks.Fault("SIGSTOP")
-			pace(200*time.Millisecond, 1500*time.Millisecond)
+			acks.Fault("SIGSTOP " + kind)
+			// A leader is frozen for several election timeouts, so the
+			// others replace it; a random node for any time.
+			lo, hi := 200*time.Millisecond, 1500*time.Millisecond
+			if lead {
+				lo, hi = 3*election, 5*election
+			}
+			if pace(lo, hi) && lead {
+				faults.LeaderEnding++
+			}
 			p.Resume(id)
 		}
 	}
@@ -66,7 +92,35 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, length runS
 	}
 	lead := processLeader(t, p)
 	views, blocks := processViews(t, p, lead)
-	return checkRun(t, w, mon, views, blocks, p.URL(lead), name, seed)
+	n := checkRun(t, w, mon, views, blocks, p.URL(lead), name, seed, size)
+	proveFaults(t, seed, faults, testcluster.Evidence{Elections: mon.Elections()})
+	return n
+}
+
+// processLeaderNow is the node that says it leads, asked through a random
+// running node's view (0 if none is known within a second).
+func processLeaderNow(ctx context.Context, p *testcluster.Processes) uint64 {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	leaderOf := func(id uint64) uint64 {
+		resp, err := testcluster.Do(ctx, p.Client, p.URL(id), http.MethodGet, "/v1/quorum?stale=true", nil)
+		var q struct {
+			LeaderID uint64 `json:"leaderId"`
+		}
+		if err != nil || resp.Status != http.StatusOK || resp.JSON(&q) != nil {
+			return 0
+		}
+		return q.LeaderID
+	}
+	for _, id := range p.IDs() {
+		if !p.Running(id) {
+			continue
+		}
+		if l := leaderOf(id); l != 0 && p.Running(l) && leaderOf(l) == l {
+			return l
+		}
+	}
+	return 0
 }
 
 func processLeader(t *testing.T, p *testcluster.Processes) uint64 {
@@ -136,9 +190,13 @@ func processViews(t *testing.T, p *testcluster.Processes, lead uint64) (map[uint
 	return views, blocks
 }
 
+// processRun is the process schedule's size: the same gate as each
+// in-process schedule.
+var processRun = ciRun
+
 func TestLinearizableProcessesUnderKill9AndSIGSTOP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs real processes")
 	}
-	processFaults(t, "kill9-sigstop", baseSeed(t)+100, 3, runSize{Min: 10 * time.Second, Max: 30 * time.Second, Ops: 5000})
+	processFaults(t, "kill9-sigstop", baseSeed(t)+100, 3, processRun)
 }

@@ -39,15 +39,31 @@ func baseSeed(t *testing.T) int64 {
 // faultRun is one workload under one fault schedule on an in-process
 // cluster.
 type faultRun struct {
-	t    *testing.T
-	c    *testcluster.Cluster
-	rng  *rand.Rand
-	acks *testcluster.Acks
+	t      *testing.T
+	c      *testcluster.Cluster
+	rng    *rand.Rand
+	acks   *testcluster.Acks
+	faults testcluster.FaultCounts // what must leave a trace; see proveFaults
+}
+
+// fault notes one injected fault of kind; leaderEnding says it ended the
+// leader's leadership (see testcluster.FaultCounts).
+func (r *faultRun) fault(kind string, leaderEnding bool) {
+	r.acks.Fault(kind)
+	if leaderEnding {
+		r.faults.LeaderEnding++
+	}
 }
 
 // powerCut cuts node id's power, tearing its last unsynced write half the
-// time.
-func (r *faultRun) powerCut(id uint64) { r.c.PowerCut(id, r.rng.IntN(2) == 0, r.rng) }
+// time, and notes whether the cut discarded anything.
+func (r *faultRun) powerCut(id uint64) {
+	r.c.PowerCut(id, r.rng.IntN(2) == 0, r.rng)
+	r.faults.PowerCuts++
+	if lost := r.c.Disk(id).Lost(); lost.Writes+lost.Names > 0 {
+		r.faults.PowerCutsLost++
+	}
+}
 
 const (
 	pidBroker   = 100
@@ -75,8 +91,9 @@ func setupFixtures(t *testing.T, client *http.Client, base string) {
 }
 
 // healAndCheck restarts every node, waits for convergence and checks the
-// invariants and the history. It returns the number of operations checked.
-func (r *faultRun) healAndCheck(w *testcluster.Workload, mon *testcluster.Monitor, name string, seed int64) int {
+// invariants, the history, the gate and that the faults took effect. It
+// returns the number of definite answers checked.
+func (r *faultRun) healAndCheck(w *testcluster.Workload, mon *testcluster.Monitor, name string, seed int64, size runSize) int {
 	for _, id := range r.c.IDs() {
 		if r.c.Server(id) == nil {
 			r.c.Start(id)
@@ -107,15 +124,29 @@ func (r *faultRun) healAndCheck(w *testcluster.Workload, mon *testcluster.Monito
 	for _, b := range r.c.Server(lead).State.Image().ProducerIDs().Blocks {
 		blocks = append(blocks, [2]int64{b.ProducerID, metadata.ProducerIDBlockSize})
 	}
-	return checkRun(r.t, w, mon, views, blocks, r.c.URL(lead), name, seed)
+	n := checkRun(r.t, w, mon, views, blocks, r.c.URL(lead), name, seed, size)
+	proveFaults(r.t, seed, r.faults, testcluster.Evidence{Elections: mon.Elections(), Links: testcluster.NetworkEvidence(r.c.Net)})
+	return n
+}
+
+// proveFaults fails the test unless every fault of the schedule left its
+// trace (see testcluster.ProveFaults).
+func proveFaults(t *testing.T, seed int64, f testcluster.FaultCounts, e testcluster.Evidence) {
+	t.Helper()
+	t.Logf("fault proof: %+v; %d elections observed", f, e.Elections)
+	for _, b := range testcluster.ProveFaults(f, e) {
+		t.Errorf("seed %d: a fault did not take effect: %s", seed, b)
+	}
 }
 
 // checkRun checks what must hold after a run: every node's state equal,
 // acknowledged producer-id blocks present and disjoint, no violation seen
-// by the monitor, no unexpected answer, and a linearizable history
-// (including a final read of every key through lead).
+// by the monitor, no unexpected answer, a linearizable history (including
+// a final read of every key through lead), and the gate: at least
+// size.Definite definite answers, size.Writes of them acknowledged writes.
+// It returns the number of definite answers.
 func checkRun(t *testing.T, w *testcluster.Workload, mon *testcluster.Monitor,
-	views map[uint64][]byte, blocks [][2]int64, lead, name string, seed int64) int {
+	views map[uint64][]byte, blocks [][2]int64, lead, name string, seed int64, size runSize) int {
 	t.Helper()
 	acks := w.Acks
 	violations, polls := mon.Stop()
@@ -127,6 +158,8 @@ func checkRun(t *testing.T, w *testcluster.Workload, mon *testcluster.Monitor,
 	violations = append(violations, testcluster.CheckProducerIDBlocks(acks.PIDBlocks, blocks)...)
 	violations = append(violations, acks.Errors...)
 
+	// The gate counts what the faults ran against, not the final reads.
+	definite, writes := definiteAnswers(w), acks.Acknowledged()
 	w.FinalReads(lead)
 	stats := w.History.Stats()
 	res, err := w.History.Check(2*time.Minute, visualizationPath(t, name, seed))
@@ -138,7 +171,18 @@ func checkRun(t *testing.T, w *testcluster.Workload, mon *testcluster.Monitor,
 	for _, v := range violations {
 		t.Errorf("seed %d: invariant violated: %s", seed, v)
 	}
-	return stats.Ops
+	if definite < size.Definite || writes < size.Writes {
+		t.Errorf("seed %d: the run checked too little: %d definite answers (want %d), %d of them acknowledged writes (want %d)",
+			seed, definite, size.Definite, writes, size.Writes)
+	}
+	return definite
+}
+
+// definiteAnswers counts the calls recorded with a definite answer: an
+// unknown outcome constrains nothing, so it proves nothing either.
+func definiteAnswers(w *testcluster.Workload) int {
+	st := w.History.Stats()
+	return st.Ops - st.Unknown
 }
 
 // visualizationPath is where porcupine's HTML goes on a failure: beside
@@ -163,23 +207,32 @@ func (r *faultRun) pause(ctx context.Context, lo, hi time.Duration) bool {
 	return testcluster.PaceBetween(ctx, r.rng, lo, hi)
 }
 
-// leaderOrAny is the current leader, or a random node when none is agreed.
-func (r *faultRun) leaderOrAny(ctx context.Context) uint64 {
+// leaderOrAny is the current leader (lead true), or a random node when
+// none is agreed.
+func (r *faultRun) leaderOrAny(ctx context.Context) (id uint64, lead bool) {
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if id, err := r.c.Leader(lctx); err == nil {
-		return id
+		return id, true
 	}
 	ids := r.c.IDs()
-	return ids[r.rng.IntN(len(ids))]
+	return ids[r.rng.IntN(len(ids))], false
+}
+
+// cutOff waits long enough for a leader cut off from the majority to be
+// replaced: several election timeouts. It reports whether it waited that
+// long (ctx may end first).
+func (r *faultRun) cutOff(ctx context.Context) bool {
+	e := r.c.ElectionTimeout()
+	return r.pause(ctx, 3*e, 5*e)
 }
 
 // crashLeader kills the leader (or a random node), then restarts it.
 func crashLeader(ctx context.Context, r *faultRun) {
 	for r.pause(ctx, 300*time.Millisecond, 900*time.Millisecond) {
-		id := r.leaderOrAny(ctx)
+		id, lead := r.leaderOrAny(ctx)
 		r.c.Kill(id)
-		r.acks.Fault("crash")
+		r.fault("crash", lead)
 		r.pause(ctx, 100*time.Millisecond, 700*time.Millisecond)
 		r.c.Start(id)
 	}
@@ -200,18 +253,22 @@ func (r *faultRun) others(id uint64) []uint64 {
 // cluster: every write not fsynced is lost (the last one sometimes torn),
 // then the nodes restart from what their disks kept.
 func powerCuts(ctx context.Context, r *faultRun) {
+	// Cuts come under a steady write load: some must hit a write before
+	// its fsync, or they tested nothing a crash does not.
+	r.faults.RequirePowerCutLoss = true
 	for r.pause(ctx, 300*time.Millisecond, 900*time.Millisecond) {
 		var ids []uint64
 		switch r.rng.IntN(3) {
 		case 0:
-			ids = []uint64{r.leaderOrAny(ctx)}
-			r.acks.Fault("power cut: leader")
+			id, lead := r.leaderOrAny(ctx)
+			ids = []uint64{id}
+			r.fault("power cut: leader", lead)
 		case 1:
 			ids = []uint64{r.c.IDs()[r.rng.IntN(len(r.c.IDs()))]}
-			r.acks.Fault("power cut: random node")
+			r.fault("power cut: random node", false)
 		case 2:
 			ids = r.c.IDs()
-			r.acks.Fault("power cut: whole cluster")
+			r.fault("power cut: whole cluster", true)
 		}
 		for _, id := range ids {
 			r.powerCut(id)
@@ -223,47 +280,65 @@ func powerCuts(ctx context.Context, r *faultRun) {
 	}
 }
 
-// partitions cuts the network in one of several shapes around the leader,
-// then heals it.
+// partitions cuts the network in one of several shapes around the leader
+// for several election timeouts, then heals it.
 func partitions(ctx context.Context, r *faultRun) {
 	for r.pause(ctx, 200*time.Millisecond, 700*time.Millisecond) {
-		lead := r.leaderOrAny(ctx)
+		lead, known := r.leaderOrAny(ctx)
 		rest := r.others(lead)
 		f := rest[r.rng.IntN(len(rest))]
+		kind, ending := "", false // ending: the leader loses the majority
 		switch r.rng.IntN(5) {
 		case 0:
 			r.c.Net.Isolate(lead)
-			r.acks.Fault("isolate leader")
+			kind, ending = "isolate leader", true
 		case 1:
 			// The leader keeps a minority; the majority elects anew.
 			k := (len(r.c.IDs())-1)/2 - 1
 			r.c.Net.Partition(append([]uint64{lead}, rest[:k]...), rest[k:])
-			r.acks.Fault("partition minority/majority")
+			kind, ending = "partition minority/majority", true
 		case 2:
 			k := (len(r.c.IDs())-1)/2 - 1
 			r.c.Net.Bridge(append([]uint64{lead}, rest[:k]...), rest[k:len(rest)-1], rest[len(rest)-1])
-			r.acks.Fault("bridge")
+			kind = "bridge"
 		case 3:
 			r.c.Net.OneWay(lead, f)
-			r.acks.Fault("one-way leader→follower")
+			kind = "one-way leader→follower"
 		case 4:
 			r.c.Net.OneWay(f, lead)
-			r.acks.Fault("one-way follower→leader")
+			kind = "one-way follower→leader"
 		}
-		r.pause(ctx, 300*time.Millisecond, 1500*time.Millisecond)
+		full := r.cutOff(ctx)
 		r.c.Net.HealAll()
+		// A cut that ctx shortened may have left no trace.
+		if full {
+			r.fault(kind, ending && known)
+			r.faults.Blackholes++
+		} else {
+			r.acks.Fault(kind + " (cut short)")
+		}
 	}
 	r.c.Net.HealAll()
 }
 
-// flakyNetwork changes delay, jitter and loss on every link now and then.
+// flakyNetwork changes delay, jitter and loss on every link now and then;
+// the first period has both, so every run shows their traces.
 func flakyNetwork(ctx context.Context, r *faultRun) {
-	for r.pause(ctx, 500*time.Millisecond, 2*time.Second) {
+	for first := true; r.pause(ctx, 500*time.Millisecond, 2*time.Second); first = false {
 		d := time.Duration(r.rng.IntN(30)) * time.Millisecond
 		loss := float64(r.rng.IntN(4)) / 100
+		if first {
+			d, loss = max(d, 5*time.Millisecond), max(loss, 0.01)
+		}
 		r.c.Net.SetAllDelay(d, d/2)
 		r.c.Net.SetAllLoss(loss)
 		r.acks.Fault("delay+loss change")
+		// The first period begins within 2 s of a run of at least 10 s
+		// (runSize.Min), so it runs its course and must leave a trace.
+		if first {
+			r.faults.Delays++
+			r.faults.Losses++
+		}
 	}
 	r.c.Net.SetAllDelay(0, 0)
 	r.c.Net.SetAllLoss(0)
@@ -272,30 +347,36 @@ func flakyNetwork(ctx context.Context, r *faultRun) {
 // mixed draws each fault from all of the above.
 func mixed(ctx context.Context, r *faultRun) {
 	for r.pause(ctx, 200*time.Millisecond, 800*time.Millisecond) {
-		lead := r.leaderOrAny(ctx)
+		lead, known := r.leaderOrAny(ctx)
 		switch r.rng.IntN(4) {
 		case 0:
 			r.c.Kill(lead)
-			r.acks.Fault("crash")
+			r.fault("crash", known)
 			r.pause(ctx, 100*time.Millisecond, 500*time.Millisecond)
 			r.c.Start(lead)
 		case 1:
 			r.c.Net.Isolate(lead)
-			r.acks.Fault("isolate leader")
-			r.pause(ctx, 300*time.Millisecond, 1200*time.Millisecond)
+			full := r.cutOff(ctx)
 			r.c.Net.HealAll()
+			r.fault("isolate leader", known && full)
+			if full {
+				r.faults.Blackholes++
+			}
 		case 2:
 			f := r.others(lead)[r.rng.IntN(len(r.c.IDs())-1)]
 			r.c.Net.SetDelay(lead, f, 50*time.Millisecond, 20*time.Millisecond)
 			r.c.Net.SetLoss(f, lead, 0.05)
-			r.acks.Fault("slow lossy link")
-			r.pause(ctx, 300*time.Millisecond, 1200*time.Millisecond)
+			r.fault("slow lossy link", false)
+			if r.pause(ctx, 300*time.Millisecond, 1200*time.Millisecond) {
+				r.faults.Delays++
+				r.faults.Losses++
+			}
 			r.c.Net.SetDelay(lead, f, 0, 0)
 			r.c.Net.SetLoss(f, lead, 0)
 		case 3:
 			id := r.c.IDs()[r.rng.IntN(len(r.c.IDs()))]
 			r.powerCut(id)
-			r.acks.Fault("power cut")
+			r.fault("power cut", false)
 			r.pause(ctx, 100*time.Millisecond, 500*time.Millisecond)
 			r.c.Start(id)
 		}
@@ -303,19 +384,30 @@ func mixed(ctx context.Context, r *faultRun) {
 	r.c.Net.HealAll()
 }
 
-// runSize is how long a schedule runs: at least Min, then until Ops calls
-// are recorded, at most Max. Counting calls rather than seconds keeps the
-// number of operations checked per CI run steady on slower machines.
+// runSize is how long a schedule runs and its gate. It runs at least Min,
+// then until the history holds Target calls with a definite answer, at
+// most Max. It fails (checkRun) with fewer than Definite definite answers
+// or fewer than Writes acknowledged writes among them: it checked too
+// little to prove anything. Only definite answers count: a call of
+// unknown outcome constrains nothing, and faults that time every call out
+// must not pass for a busy run. Counting answers rather than seconds
+// keeps what a run checks steady on slower machines; the gate is set low
+// enough for a loaded one to reach within Max.
 type runSize struct {
 	Min, Max time.Duration
-	Ops      int
+	Target   int
+	Definite int
+	Writes   int
 }
 
-// ciRun is the size of each schedule in the regular test run.
-var ciRun = runSize{Min: 10 * time.Second, Max: 40 * time.Second, Ops: 7000}
+// ciRun is the size of each schedule in the regular test run: on an idle
+// machine each checks about Target definite answers, 30,000 for the five
+// in-process schedules together; on a loaded one it stops at Max, short
+// of Target, and must still clear the gate.
+var ciRun = runSize{Min: 10 * time.Second, Max: 40 * time.Second, Target: 6000, Definite: 800, Writes: 200}
 
 // runLength returns a context that ends when the run is long enough.
-func runLength(t *testing.T, h *lincheck.Recorder, size runSize) context.Context {
+func runLength(t *testing.T, w *testcluster.Workload, size runSize) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), size.Max)
 	t.Cleanup(cancel)
 	start := time.Now()
@@ -327,7 +419,7 @@ func runLength(t *testing.T, h *lincheck.Recorder, size runSize) context.Context
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if time.Since(start) >= size.Min && h.Len() >= size.Ops {
+				if time.Since(start) >= size.Min && definiteAnswers(w) >= size.Target && w.Acks.Acknowledged() >= size.Writes {
 					cancel()
 					return
 				}
@@ -337,11 +429,22 @@ func runLength(t *testing.T, h *lincheck.Recorder, size runSize) context.Context
 	return ctx
 }
 
-// runFaults runs one schedule for d and returns the operations checked.
-func runFaults(t *testing.T, name string, seed int64, nodes int, length runSize, nem nemesis, opts testcluster.Options) int {
+// Fault schedules want elections, and their checks hold whoever leads, so
+// their nodes time out sooner than other tests' (300 ms, randomised up to
+// 600 ms): a fault costs less waiting, and cutting a leader off for a
+// second (cutOff) reliably replaces it.
+const (
+	faultTick          = 30 * time.Millisecond
+	faultElectionTicks = 10
+)
+
+// runFaults runs one schedule of the given size and returns the definite
+// answers checked.
+func runFaults(t *testing.T, name string, seed int64, nodes int, size runSize, nem nemesis, opts testcluster.Options) int {
 	t.Logf("%s: schedule seed %d", name, seed)
 	opts.Nodes = nodes
 	opts.CrashableDisks = true
+	opts.TickInterval, opts.ElectionTicks = faultTick, faultElectionTicks
 	c := testcluster.New(t, opts)
 	r := &faultRun{t: t, c: c, rng: rand.New(rand.NewPCG(uint64(seed), 1)), acks: testcluster.NewAcks()}
 	setupFixtures(t, c.Client, c.URL(c.MustLeader()))
@@ -351,12 +454,12 @@ func runFaults(t *testing.T, name string, seed int64, nodes int, length runSize,
 	}
 	mon := c.StartMonitor(epochsTopic)
 	t.Cleanup(func() { mon.Stop() }) // when a fault step fails the test
-	ctx := runLength(t, w.History, length)
+	ctx := runLength(t, w, size)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
 	nem(ctx, r)
 	<-done
-	return r.healAndCheck(w, mon, name, seed)
+	return r.healAndCheck(w, mon, name, seed, size)
 }
 
 func TestLinearizableUnderFaults(t *testing.T) {
@@ -377,10 +480,9 @@ func TestLinearizableUnderFaults(t *testing.T) {
 			total += runFaults(t, s.name, seed+int64(i), 3, ciRun, s.nem, testcluster.Options{Network: true, NetworkSeed: seed + int64(i)})
 		})
 	}
-	t.Logf("operations checked: %d (base seed %d)", total, seed)
-	if total < 30_000 && !t.Failed() {
-		t.Errorf("only %d operations checked, want at least 30,000 per run", total)
-	}
+	// Each schedule passed its own gate (checkRun), so a replay of one
+	// schedule is held to the same standard as the full run.
+	t.Logf("definite answers checked: %d (base seed %d)", total, seed)
 }
 
 // TestCheckerCatchesStaleReads proves the checker sees what it must: with
@@ -397,7 +499,7 @@ func TestCheckerCatchesStaleReads(t *testing.T) {
 			if slow == lead {
 				slow = c.IDs()[1]
 			}
-			// Below the 200 ms election timeout: the follower stays in the
+			// Well below the 1 s election timeout: the follower stays in the
 			// quorum's term but applies every commit ~100 ms late.
 			c.Net.SetDelay(lead, slow, 100*time.Millisecond, 0)
 			c.Net.SetDelay(slow, lead, 100*time.Millisecond, 0)
@@ -444,14 +546,18 @@ func TestSoak(t *testing.T) {
 	for round := 0; time.Now().Before(end); round++ {
 		s := schedules[round%len(schedules)]
 		rseed := seed + int64(round)
-		d := min(2*time.Minute, time.Until(end))
+		// Each round runs its time and meets at least the regular run's
+		// gate, so a short last round still checks enough.
+		d := max(min(2*time.Minute, time.Until(end)), ciRun.Min)
+		size := runSize{Min: d, Max: d + ciRun.Max, Definite: ciRun.Definite, Writes: ciRun.Writes}
+		size.Target = size.Definite
 		t.Run(fmt.Sprintf("%d-%s", round, s.name), func(t *testing.T) {
-			total += runFaults(t, s.name, rseed, 5, runSize{Min: d, Max: d, Ops: 0}, s.nem,
+			total += runFaults(t, s.name, rseed, 5, size, s.nem,
 				testcluster.Options{Network: true, NetworkSeed: rseed})
 		})
 		if t.Failed() {
 			break
 		}
 	}
-	t.Logf("soak: %d operations checked (base seed %d)", total, seed)
+	t.Logf("soak: %d definite answers checked (base seed %d)", total, seed)
 }

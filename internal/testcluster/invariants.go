@@ -205,6 +205,10 @@ func (m *Monitor) Terms() int {
 	return len(m.leaders)
 }
 
+// Elections is how many leaders of new terms were observed after the
+// first one.
+func (m *Monitor) Elections() int { return max(m.Terms()-1, 0) }
+
 // CheckProducerIDBlocks checks the final producer-id state: every
 // acknowledged block is there, and no two blocks overlap.
 func CheckProducerIDBlocks(acked [][2]int64, blocks [][2]int64) []string {

@@ -36,7 +36,7 @@ func TestAlterISREndpoint(t *testing.T) {
 	c.Must(t, lead, http.MethodPost, "/v1/topics/isr/partitions/0/replicas", map[string]any{"brokerId": 4}, http.StatusOK, "") // epoch 2
 	alter(lead, 1, 2, []int{1, 2, 4}, http.StatusOK, "")                                                                       // epoch 3
 
-	c.Kill(lead)
+	c.Kill(c.MustLeader()) // the leader now, should an election have moved it
 	newLead := c.MustLeader()
 	alter(newLead, 1, 3, []int{1, 4}, http.StatusOK, "") // epoch 4
 	var p struct {

@@ -100,7 +100,7 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 	}
 
 	// Failover: the new leader gives everyone a full session timeout.
-	c.Kill(lead)
+	c.Kill(c.MustLeader()) // the leader now, should an election have moved it
 	newLead := c.MustLeader()
 	if got := fence(newLead); len(got) != 0 {
 		t.Fatalf("new leader fenced %v at once", got)

@@ -20,6 +20,20 @@ func (b *LogBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// Len is how many bytes were written so far.
+func (b *LogBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+// Since returns what was written after the first from bytes.
+func (b *LogBuffer) Since(from int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf.Bytes()[min(from, b.buf.Len()):])
+}
+
 // Tail returns the last n bytes written.
 func (b *LogBuffer) Tail(n int) string {
 	b.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -34,6 +35,15 @@ func BuildYakt(t testing.TB) string {
 	return bin
 }
 
+// The raft timing of every process (a later flag in Args overrides it):
+// production's election timeout, robust on a loaded machine, where a
+// shorter one elects new leaders whenever a process is starved for a few
+// hundred milliseconds.
+const (
+	processHeartbeat       = "50ms"
+	processElectionTimeout = "1s"
+)
+
 // Processes is a cluster of real `yakt server` processes.
 type Processes struct {
 	t      testing.TB
@@ -43,7 +53,7 @@ type Processes struct {
 	dirs   map[uint64]string
 	Args   []string // extra flags for every node
 	mu     sync.Mutex
-	procs  map[uint64]*exec.Cmd
+	procs  map[uint64]*proc
 	logs   map[uint64]*LogBuffer
 	Client *http.Client
 }
@@ -55,14 +65,14 @@ func StartProcesses(t testing.TB, bin string, n int, args ...string) *Processes 
 	p := &Processes{
 		t: t, bin: bin, Args: args,
 		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{},
-		procs: map[uint64]*exec.Cmd{}, logs: map[uint64]*LogBuffer{},
+		procs: map[uint64]*proc{}, logs: map[uint64]*LogBuffer{},
 		Client: &http.Client{Timeout: 10 * time.Second},
 	}
 	base := t.TempDir()
 	for i := 1; i <= n; i++ {
 		id := uint64(i)
-		p.voters[id] = freeAddr(t)
-		p.http[id] = freeAddr(t)
+		p.voters[id] = ReserveAddr(t)
+		p.http[id] = ReserveAddr(t)
 		p.dirs[id] = filepath.Join(base, fmt.Sprintf("node-%d", i))
 	}
 	t.Cleanup(func() {
@@ -88,55 +98,130 @@ func (p *Processes) URL(id uint64) string { return "http://" + p.http[id] }
 // URLs are every node's HTTP base URL, stopped ones included.
 func (p *Processes) URLs() []string { return urls(p.IDs(), p.URL) }
 
-// Start starts node id's process.
+// Start starts node id's process and waits until it answers GET /healthz
+// as node id (so it holds both its ports: it binds them first). A process that
+// exits before that fails the test with its output; one that found its
+// port in use is started again for a few seconds first (it exits before
+// touching its data directory, so a retry is safe), as the port may be
+// held by the previous incarnation's sockets for a moment.
 func (p *Processes) Start(id uint64) {
 	p.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pr, log, from := p.launch(id)
+		err := p.waitListening(id, pr)
+		if err == nil {
+			p.mu.Lock()
+			p.procs[id] = pr
+			p.mu.Unlock()
+			return
+		}
+		out := log.Since(from)
+		if strings.Contains(out, "address already in use") && time.Now().Before(deadline) {
+			_ = Pace(context.Background(), 50*time.Millisecond) // waiting on the kernel
+			continue
+		}
+		if strings.Contains(out, "address already in use") {
+			p.t.Fatalf("start node %d: its port (peer %s, HTTP %s) stayed in use for 5 s, though reserved for this "+
+				"test process in %s; a program that does not take the lock files holds it:\n%s",
+				id, p.voters[id], p.http[id], portDir, out)
+		}
+		p.t.Fatalf("start node %d: %v; its output:\n%s", id, err, out)
+	}
+}
+
+// proc is one running `yakt server` process.
+type proc struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has exited and been reaped
+	err    error         // its exit error; read after exited is closed
+}
+
+// launch starts node id's process and a goroutine that reaps it. It
+// returns the process, the node's log and the log's length before it.
+func (p *Processes) launch(id uint64) (*proc, *LogBuffer, int) {
 	args := append([]string{"server",
 		"--node-id", strconv.FormatUint(id, 10),
 		"--data-dir", p.dirs[id],
 		"--listen-peer", p.voters[id],
 		"--listen-http", p.http[id],
 		"--voters", server.FormatVoters(p.voters),
-		"--heartbeat-interval", "20ms", "--election-timeout", "200ms",
+		"--heartbeat-interval", processHeartbeat, "--election-timeout", processElectionTimeout,
 	}, p.Args...)
 	cmd := exec.Command(p.bin, args...)
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.logs[id] == nil {
 		p.logs[id] = &LogBuffer{}
 	}
-	cmd.Stdout = p.logs[id]
-	cmd.Stderr = cmd.Stdout
+	log := p.logs[id]
+	p.mu.Unlock()
+	from := log.Len()
+	cmd.Stdout = log
+	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		p.t.Fatalf("start node %d: %v", id, err)
 	}
-	p.procs[id] = cmd
+	pr := &proc{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		pr.err = cmd.Wait()
+		close(pr.exited)
+	}()
+	return pr, log, from
+}
+
+// waitListening waits until node id answers GET /healthz on its HTTP
+// port, naming itself (whatever else may listen there would not), or
+// returns an error if the process exits first or takes over 60 s.
+func (p *Processes) waitListening(id uint64, pr *proc) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	want := strconv.FormatUint(id, 10)
+	for {
+		select {
+		case <-pr.exited:
+			return fmt.Errorf("the process exited at start: %v", pr.err)
+		default:
+		}
+		resp, err := Do(ctx, client, p.URL(id), http.MethodGet, "/healthz", nil)
+		if err == nil && resp.Status == http.StatusOK && resp.Header.Get("X-Yakt-Node") == want {
+			return nil
+		}
+		if err := waitTick(ctx); err != nil {
+			p.kill(pr)
+			return fmt.Errorf("no answer to GET /healthz on %s within 60 s: %w", p.http[id], err)
+		}
+	}
+}
+
+// kill SIGKILLs pr and waits until it is reaped.
+func (p *Processes) kill(pr *proc) {
+	_ = pr.cmd.Process.Signal(syscall.SIGKILL)
+	<-pr.exited
 }
 
 // Kill9 sends SIGKILL to node id and reaps it.
 func (p *Processes) Kill9(id uint64) {
 	p.mu.Lock()
-	cmd := p.procs[id]
+	pr := p.procs[id]
 	delete(p.procs, id)
 	p.mu.Unlock()
-	if cmd == nil {
-		return
+	if pr != nil {
+		p.kill(pr)
 	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	_ = cmd.Wait()
 }
 
 // KillAll SIGKILLs every node at once.
 func (p *Processes) KillAll() {
 	p.mu.Lock()
 	cmds := p.procs
-	p.procs = map[uint64]*exec.Cmd{}
+	p.procs = map[uint64]*proc{}
 	p.mu.Unlock()
-	for _, cmd := range cmds {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
+	for _, pr := range cmds {
+		_ = pr.cmd.Process.Signal(syscall.SIGKILL)
 	}
-	for _, cmd := range cmds {
-		_ = cmd.Wait()
+	for _, pr := range cmds {
+		<-pr.exited
 	}
 }
 
@@ -160,16 +245,17 @@ func (p *Processes) WaitReady(ctx context.Context) error {
 // its exit error (nil for exit code 0).
 func (p *Processes) Terminate(id uint64) error {
 	p.mu.Lock()
-	cmd := p.procs[id]
+	pr := p.procs[id]
 	delete(p.procs, id)
 	p.mu.Unlock()
-	if cmd == nil {
+	if pr == nil {
 		return fmt.Errorf("node %d is not running", id)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := pr.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return err
 	}
-	return cmd.Wait()
+	<-pr.exited
+	return pr.err
 }
 
 // Log returns the tail of node id's output.
@@ -192,12 +278,12 @@ func (p *Processes) Resume(id uint64) { p.signal(id, syscall.SIGCONT) }
 
 func (p *Processes) signal(id uint64, sig syscall.Signal) {
 	p.mu.Lock()
-	cmd := p.procs[id]
+	pr := p.procs[id]
 	p.mu.Unlock()
-	if cmd == nil {
+	if pr == nil {
 		return
 	}
-	if err := cmd.Process.Signal(sig); err != nil {
+	if err := pr.cmd.Process.Signal(sig); err != nil {
 		p.t.Errorf("signal %v to node %d: %v", sig, id, err)
 	}
 }

@@ -179,7 +179,7 @@ func TestClientFetchNeverReturnsProducerIDs(t *testing.T) {
 	// After the leader dies the survivors answer the same diff: the new
 	// leader's no-op entry carries no records.
 	before := clientFetch(t, c, f, "?offset=0")
-	c.Kill(lead)
+	c.Kill(c.MustLeader()) // the leader now, should an election have moved it
 	c.MustLeader()
 	if got := clientFetch(t, c, f, "?offset=0"); got.Mode != "diff" || len(got.Records) != len(before.Records) {
 		t.Fatalf("fetch after leader failover: %d records (mode %s), want the %d from before", len(got.Records), got.Mode, len(before.Records))

@@ -53,6 +53,13 @@ type Acks struct {
 // NewAcks returns empty Acks.
 func NewAcks() *Acks { return &Acks{Faults: map[string]int{}} }
 
+// Acknowledged is how many writes were acknowledged so far.
+func (a *Acks) Acknowledged() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.Writes
+}
+
 // Fault counts one injected fault of kind.
 func (a *Acks) Fault(kind string) {
 	a.mu.Lock()

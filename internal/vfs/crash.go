@@ -78,6 +78,15 @@ type Crashable struct {
 	seq      uint64
 	files    map[string]*fileState // by current path (cleaned)
 	ops      []*nameOp             // name changes not yet durable, oldest first
+	lost     CrashLoss             // what Crash discarded
+}
+
+// CrashLoss is what a Crash discarded, so a test can tell a power cut that
+// lost something from one that found everything synced.
+type CrashLoss struct {
+	Writes int   // unsynced writes, truncations and preallocations undone, wholly or (torn) in part
+	Bytes  int64 // bytes written but lost: every undone write's, all but the kept prefix of the torn one
+	Names  int   // creates, removes and renames undone
 }
 
 // fileState is what Crashable knows about one file (inode), wherever it is
@@ -179,6 +188,7 @@ func (c *Crashable) Crash(tornTail bool, rng *rand.Rand) error {
 	}
 
 	var errs []error
+	c.lost.Names = len(c.ops)
 	paths := make([]string, 0, len(c.files))
 	for p, st := range c.files {
 		if len(st.undo) > 0 {
@@ -191,6 +201,13 @@ func (c *Crashable) Crash(tornTail bool, rng *rand.Rand) error {
 		first, k := 0, int64(0)
 		if st == torn {
 			first, k = tornAt, keep // earlier writes reached the disk in order
+		}
+		for i, u := range st.undo[first:] {
+			c.lost.Writes++
+			c.lost.Bytes += u.n
+			if i == 0 {
+				c.lost.Bytes -= min(k, u.n)
+			}
 		}
 		if err := c.revertData(st, first, k); err != nil {
 			errs = append(errs, err)
@@ -206,6 +223,13 @@ func (c *Crashable) Crash(tornTail bool, rng *rand.Rand) error {
 		return fmt.Errorf("vfs: crash: %w", err)
 	}
 	return nil
+}
+
+// Lost reports what Crash discarded (zero before Crash).
+func (c *Crashable) Lost() CrashLoss {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lost
 }
 
 // revertData undoes st's records from the newest down to first; the write

@@ -474,3 +474,38 @@ func TestOSPreallocateAndDatasync(t *testing.T) {
 		t.Errorf("file is %d bytes, want 64 KiB of zeros with an x at 10", len(b))
 	}
 }
+
+func TestCrashReportsWhatItLost(t *testing.T) {
+	t.Run("nothing unsynced", func(t *testing.T) {
+		x := newFixture(t)
+		x.durable("f", "synced")
+		x.crash(false, 1)
+		if got := x.fs.Lost(); got != (vfs.CrashLoss{}) {
+			t.Errorf("Lost() = %+v after a crash with everything synced, want zero", got)
+		}
+	})
+	t.Run("writes and a name", func(t *testing.T) {
+		x := newFixture(t)
+		f := x.durable("f", "synced")
+		x.writeAt(f, "12345", 6)
+		x.writeAt(f, "abc", 0)
+		x.create("new") // not dir-synced
+		if got := x.fs.Lost(); got != (vfs.CrashLoss{}) {
+			t.Errorf("Lost() = %+v before Crash, want zero", got)
+		}
+		x.crash(false, 1)
+		if got, want := x.fs.Lost(), (vfs.CrashLoss{Writes: 2, Bytes: 8, Names: 1}); got != want {
+			t.Errorf("Lost() = %+v, want %+v", got, want)
+		}
+	})
+	t.Run("torn write keeps its prefix", func(t *testing.T) {
+		x := newFixture(t)
+		f := x.durable("f", "synced")
+		x.writeAt(f, "0123456789", 6)
+		x.crash(true, 3)
+		kept := int64(len(x.content("f")) - len("synced"))
+		if got, want := x.fs.Lost(), (vfs.CrashLoss{Writes: 1, Bytes: 10 - kept}); got != want {
+			t.Errorf("Lost() = %+v with %d bytes kept by the tear, want %+v", got, kept, want)
+		}
+	})
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/yakt/yakt/internal/metadata"
 )
 
-// MaxBodyBytes is the largest request body accepted (API.md: 1 MiB).
+// MaxBodyBytes is the largest request body accepted (docs/api.md: 1 MiB).
 const MaxBodyBytes = 1 << 20
 
 // decodeBody decodes the request body into v strictly (see decodeJSON);

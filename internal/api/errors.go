@@ -10,7 +10,7 @@ import (
 	"github.com/yakt/yakt/internal/metadata"
 )
 
-// statusByCode is API.md's table of error codes to HTTP statuses.
+// statusByCode is docs/api.md's table of error codes to HTTP statuses.
 var statusByCode = map[metadata.Code]int{
 	metadata.CodeInvalidRequest:             http.StatusBadRequest,
 	metadata.CodeInvalidTopicName:           http.StatusBadRequest,

@@ -110,7 +110,7 @@ func checkQuery(q url.Values, pattern string) error {
 }
 
 // parseBool reads a boolean query parameter: true, false, 1 or 0 only
-// (API.md), so ?stale=yes is an error rather than a silent false.
+// (docs/api.md), so ?stale=yes is an error rather than a silent false.
 func parseBool(name, v string) (bool, error) {
 	switch v {
 	case "true", "1":

@@ -44,7 +44,7 @@ type Server struct {
 	fwd     *forwarder
 }
 
-// Headers every response carries (API.md).
+// Headers every response carries (docs/api.md).
 const (
 	HeaderNode      = "X-Yakt-Node"
 	HeaderLeader    = "X-Yakt-Leader"
@@ -62,8 +62,8 @@ type route struct {
 	write   bool // writes run on the leader; followers forward them
 }
 
-// routes is the API's route table, sorted by path then method; a test
-// checks it against shared/API.md.
+// routes is the API's route table (docs/api.md), sorted by path then
+// method.
 var routes = []route{
 	{"GET /healthz", (*Server).serveHealthz, false},
 	{"GET /metrics", nil, false}, // served by promhttp, see New

@@ -8,7 +8,7 @@ import (
 	"github.com/yakt/yakt/internal/metadata"
 )
 
-// Port is a TCP port as API.md lets clients send it: a JSON string
+// Port is a TCP port as docs/api.md lets clients send it: a JSON string
 // ("9092") or a JSON number (9092). Decoding accepts any JSON value and
 // keeps it; validation (port) says what is wrong with it, naming the
 // field, so a bad port is INVALID_REQUEST with a clear message rather

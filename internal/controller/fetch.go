@@ -9,7 +9,7 @@ import (
 	"github.com/yakt/yakt/internal/metadata"
 )
 
-// DefaultFullFetchAfter is API.md's 10-minute rule: a fetch by a timestamp
+// DefaultFullFetchAfter is docs/api.md's 10-minute rule: a fetch by a timestamp
 // older than this gets a full snapshot instead of a diff.
 const DefaultFullFetchAfter = 10 * time.Minute
 
@@ -64,7 +64,7 @@ func (e *OutOfRangeError) Error() string { return e.Err.Error() }
 // Unwrap exposes the coded error.
 func (e *OutOfRangeError) Unwrap() error { return e.Err }
 
-// Fetch answers a metadata fetch under API.md's rules: a snapshot when
+// Fetch answers a metadata fetch under docs/api.md's rules: a snapshot when
 // neither offset nor timestamp is given, when the timestamp is older than
 // FullFetchAfter, or when the records after the offset were compacted;
 // otherwise the records after it, waiting up to MaxWait for some when

@@ -7,14 +7,14 @@
 //
 // # Records
 //
-// Six record types (API.md): RegisterBrokerRecord, TopicRecord,
+// Six record types (docs/api.md): RegisterBrokerRecord, TopicRecord,
 // PartitionRecord, ProducerIdsRecord, BrokerRegistrationChangeBrokerRecord
 // and RemoveTopicRecord, each a *XRecord implementing Body. A Record is a
 // Body plus its Offset (the raft index it committed at; records of one
 // entry share it) and Timestamp (set by the leader, millisecond
 // precision). Everything server-chosen (UUIDs, epochs, ids, timestamps)
 // travels inside the record; replay decides nothing. Record's JSON is
-// API.md's envelope; EncodeRecords/DecodeRecords are the compact,
+// docs/api.md's envelope; EncodeRecords/DecodeRecords are the compact,
 // versioned binary form (see codec.go for the layout and its
 // compatibility rules).
 //

@@ -5,11 +5,11 @@ import (
 	"fmt"
 )
 
-// Code is a stable, machine-readable error code from API.md's table. The
+// Code is a stable, machine-readable error code from docs/api.md's table. The
 // HTTP layer maps each code to its status; every other layer only picks one.
 type Code string
 
-// The codes of API.md, grouped by their HTTP status.
+// The codes of docs/api.md, grouped by their HTTP status.
 const (
 	// 400
 	CodeInvalidRequest           Code = "INVALID_REQUEST"
@@ -45,11 +45,11 @@ const (
 	CodeNotReady Code = "NOT_READY"
 	// 504: not committed in time; the write may still commit.
 	CodeTimeout Code = "TIMEOUT"
-	// 500: never part of API.md's table; the answer for anything unexpected.
+	// 500: never part of docs/api.md's table; the answer for anything unexpected.
 	CodeInternal Code = "INTERNAL"
 )
 
-// Codes lists every Code above, in the order of API.md's table followed by
+// Codes lists every Code above, in the order of docs/api.md's table followed by
 // CodeInternal, so a mapping (code -> HTTP status) can be checked complete.
 var Codes = []Code{
 	CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment,
@@ -105,7 +105,7 @@ var ErrCorrupt = errors.New("metadata: corrupt encoding")
 
 // ErrOffsetCompacted is returned by Tail.Since and Tail.SinceTime when
 // records the caller asked for are no longer retained; the caller must fall
-// back to a snapshot (API.md's 410 OFFSET_COMPACTED or snapshot mode).
+// back to a snapshot (docs/api.md's 410 OFFSET_COMPACTED or snapshot mode).
 var ErrOffsetCompacted = errors.New("metadata: offset compacted")
 
 // corruptError is a decode failure; it matches ErrCorrupt and wraps its

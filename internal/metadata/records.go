@@ -21,7 +21,7 @@ func ValidStatus(s string) bool {
 	return s == StatusAlive || s == StatusFenced || s == StatusClosed
 }
 
-// Security protocols a broker may register with (API.md); the controller
+// Security protocols a broker may register with (docs/api.md); the controller
 // validates them, replay does not (a protocol added later must not make old
 // nodes reject the log).
 const (
@@ -91,7 +91,7 @@ const ReservedTopicPrefix = "__"
 // this package. Records are values once built: code that receives a Body
 // (from a Record, the Tail or a decode) must not modify it.
 type Body interface {
-	// RecordName is the record's name in API.md ("TopicRecord", ...).
+	// RecordName is the record's name in docs/api.md ("TopicRecord", ...).
 	RecordName() string
 }
 
@@ -220,7 +220,7 @@ func ParseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// recordEnvelope is Record's JSON form; field order is API.md's.
+// recordEnvelope is Record's JSON form; field order is docs/api.md's.
 type recordEnvelope struct {
 	Type      string          `json:"type"`
 	Name      string          `json:"name"`
@@ -232,7 +232,7 @@ type recordEnvelope struct {
 // recordType is the envelope's constant "type".
 const recordType = "metadata"
 
-// MarshalJSON writes API.md's envelope:
+// MarshalJSON writes docs/api.md's envelope:
 //
 //	{"type":"metadata","name":"TopicRecord","offset":42,"timestamp":"2026-11-21T16:04:05.123Z","fields":{...}}
 func (r Record) MarshalJSON() ([]byte, error) {

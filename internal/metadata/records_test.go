@@ -17,7 +17,7 @@ func TestRecordJSON(t *testing.T) {
 		rec  Record
 		want string
 	}{
-		{"TopicRecord (API.md's example)", Record{Offset: 42, Timestamp: ts, Body: top("orders", "6f1c")},
+		{"TopicRecord (docs/api.md's example)", Record{Offset: 42, Timestamp: ts, Body: top("orders", "6f1c")},
 			`{"type":"metadata","name":"TopicRecord","offset":42,"timestamp":"2026-11-21T16:04:05.123Z","fields":{"topicUUID":"6f1c","name":"orders"}}`},
 		{"RegisterBrokerRecord", Record{Offset: 1, Timestamp: ts, Body: brk(1, 0, StatusAlive)},
 			`{"type":"metadata","name":"RegisterBrokerRecord","offset":1,"timestamp":"2026-11-21T16:04:05.123Z","fields":{"internalUUID":"uuid-b1-e0","brokerId":1,"brokerHost":"10.0.0.1","brokerPort":"9092","securityProtocol":"PLAINTEXT","brokerStatus":"ALIVE","rackId":"r1","epoch":0}}`},
@@ -184,7 +184,7 @@ func TestErrors(t *testing.T) {
 		seen[c] = true
 	}
 	if len(Codes) != 24 {
-		t.Errorf("len(Codes) = %d, want 24: API.md's codes defined so far plus INTERNAL", len(Codes))
+		t.Errorf("len(Codes) = %d, want 24: docs/api.md's codes defined so far plus INTERNAL", len(Codes))
 	}
 }
 

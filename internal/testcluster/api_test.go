@@ -18,7 +18,7 @@ import (
 )
 
 // TestAPIEndpoints runs every broker, topic, partition and producer-id
-// endpoint of API.md, success and each documented error, against one
+// endpoint of docs/api.md, success and each documented error, against one
 // 3-node cluster: sent to the leader, sent to a follower (writes are
 // forwarded, reads answered there after a read barrier), and both again
 // once the leader was killed. Each pass builds its own fixture (its own

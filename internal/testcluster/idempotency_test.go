@@ -125,7 +125,7 @@ func stateOf(t *testing.T, c *testcluster.Cluster, node uint64) string {
 	return string(s.Brokers) + string(s.Topics) + string(s.Partitions) + string(s.ProducerIDs)
 }
 
-// TestIdempotentWritesReplay sends every write of API.md with a key, then
+// TestIdempotentWritesReplay sends every write of docs/api.md with a key, then
 // sends it again to another node: the answer repeats the first one byte
 // for byte, with its offset, marked X-Yakt-Replayed, and nothing applies.
 // The same key with another request is 422 and applies nothing either.

@@ -15,7 +15,7 @@ import (
 )
 
 // TestBadInputIsRefusedAndChangesNothing sends every kind of bad input
-// API.md promises to refuse, through a follower and the leader: each gets
+// docs/api.md promises to refuse, through a follower and the leader: each gets
 // its status and stable code in the JSON error shape, with a message that
 // names no Go type, and leaves the metadata exactly as it was.
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {

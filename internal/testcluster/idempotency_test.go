@@ -501,6 +501,7 @@ func TestKeyedWritesSurviveLeaderKill(t *testing.T) {
 		t.Fatalf("writes did not start: %v", err)
 	}
 	c.Kill(lead)
+	killedAt := done.Load()
 	if err := testcluster.WaitFor(ctx, func() bool {
 		for _, id := range followers(c, lead) {
 			if l := c.Server(id).Node.Leader(); l != 0 && l != lead {
@@ -521,11 +522,15 @@ func TestKeyedWritesSurviveLeaderKill(t *testing.T) {
 		return
 	}
 
-	// The fault took effect: some calls had to be retried.
-	if retried.Load() == 0 {
-		t.Errorf("no call needed a retry; the leader kill did not hit the writes")
+	// The fault took effect: the leader died with writes still to come,
+	// and they were answered by its successor. Whether a call had to be
+	// retried is up to timing: a follower resends a keyed write to the new
+	// leader itself, so the caller often never sees the kill.
+	if killedAt >= workers*perWorker {
+		t.Errorf("every write was answered before the leader was killed")
 	}
-	t.Logf("%d of %d calls were retried", retried.Load(), 2*workers*perWorker)
+	t.Logf("%d of %d writes were answered before the kill; %d of %d calls were retried by the caller",
+		killedAt, workers*perWorker, retried.Load(), 2*workers*perWorker)
 	if err := c.WaitConverged(ctx); err != nil {
 		t.Fatal(err)
 	}

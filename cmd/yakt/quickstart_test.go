@@ -31,14 +31,15 @@ func TestMain(m *testing.M) {
 }
 
 // The quickstart test runs README's time scale compressed: the session
-// timeout is 1.5 s instead of 9 s, heartbeats come every 0.3 s instead of
-// 2 s, and the pause between two commands (a person reading the answer and
+// timeout is 3 s instead of 9 s (long enough that a busy machine does not
+// fence a simulated broker that heartbeats), heartbeats come every 0.5 s
+// instead of 2 s, and the pause between two commands (a person reading the answer and
 // typing the next) is longer than the session timeout, so that a broker
 // that does not heartbeat is fenced before the next command runs.
 const (
-	qsSessionTimeout = 1500 * time.Millisecond
-	qsHeartbeat      = 300 * time.Millisecond
-	qsPause          = 2500 * time.Millisecond
+	qsSessionTimeout = 3 * time.Second
+	qsHeartbeat      = 500 * time.Millisecond
+	qsPause          = 3500 * time.Millisecond
 )
 
 // TestQuickstartAtAPersonsPace types README's quickstart commands into one

@@ -319,11 +319,17 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.forwardDeadline(r, body))
 	defer cancel()
-	resendable := r.Header.Get(HeaderIdempotencyKey) != "" // the leader deduplicates it || r.Pattern == fetchPattern
-	s.fwd.serve(ctx, w, r, body, resendable, func() {
+	s.fwd.serve(ctx, w, r, body, resendable(r), func() {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// resendable reports whether a forward of r may be sent again after it
+// may have reached the leader: the leader deduplicates a keyed write, and
+// a fetch applies nothing.
+func resendable(r *http.Request) bool {
+	return r.Header.Get(HeaderIdempotencyKey) != "" || r.Pattern == fetchPattern
 }
 
 // Close releases the idle connections forwarding keeps to the leader.

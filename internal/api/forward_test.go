@@ -304,3 +304,26 @@ func TestForwardDeadlineAddsTheLongPollWait(t *testing.T) {
 		}
 	}
 }
+
+// Only keyed writes and the fetch may be resent once they may have
+// reached the leader.
+func TestForwardResendable(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, key string
+		want         bool
+	}{
+		{fetchPattern, "", true},
+		{"POST /v1/topics", "k1", true},
+		{"POST /v1/topics", "", false},
+		{"POST /v1/producer-ids", "", false},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Pattern = tc.pattern
+		if tc.key != "" {
+			r.Header.Set(HeaderIdempotencyKey, tc.key)
+		}
+		if got := resendable(r); got != tc.want {
+			t.Errorf("%s key %q: resendable %v, want %v", tc.pattern, tc.key, got, tc.want)
+		}
+	}
+}

@@ -122,14 +122,14 @@ var departureRaces = []metadata.Code{metadata.CodeStaleBrokerEpoch, metadata.Cod
 // they are stored with the request's idempotency key, so a replay returns
 // them again. Only the first batch carries the key; a follow-up batch is
 // the controller's own continuation. An error after the first batch
-// committed leaves the broker out of service and in some ISRs still; the
-// next departure-like write (another PATCH FENCED, or DELETE) finishes the
-// job.
+// committed leaves the broker out of service and in some ISRs still; a
+// retry with the same key, or the next departure-like write (another
+// PATCH FENCED, or DELETE), finishes the job.
 func (c *Controller) depart(ctx context.Context, id int32, first func(img *metadata.Image) ([]metadata.Record, bool, error), answer func(*metadata.Image, []metadata.Record) []byte) ([]metadata.Record, []byte, error) {
-	var more bool
+	var more, built bool
 	applied, ans, err := c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
 		recs, m, err := first(img)
-		more = m
+		more, built = m, true
 		if err != nil || answer == nil {
 			return recs, nil, err
 		}
@@ -137,6 +137,12 @@ func (c *Controller) depart(ctx context.Context, id int32, first func(img *metad
 	}, departureRaces...)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !built {
+		// A replay of the key's first answer: the departure it began may
+		// have stopped after its first batch (a leader change between
+		// batches), so finish whatever is left before answering.
+		more = true
 	}
 	rest := withoutIdempotency(ctx)
 	for more {

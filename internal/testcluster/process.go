@@ -56,6 +56,9 @@ type Processes struct {
 	procs  map[uint64]*proc
 	logs   map[uint64]*LogBuffer
 	Client *http.Client
+	// portWait is how long Start keeps relaunching a process whose port
+	// is in use.
+	portWait time.Duration
 }
 
 // StartProcesses starts n `yakt server` processes and kills them when the
@@ -67,6 +70,8 @@ func StartProcesses(t testing.TB, bin string, n int, args ...string) *Processes 
 		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{},
 		procs: map[uint64]*proc{}, logs: map[uint64]*LogBuffer{},
 		Client: &http.Client{Timeout: 10 * time.Second},
+		// Generous: a -race build takes a while to exec on a loaded machine.
+		portWait: 15 * time.Second,
 	}
 	base := t.TempDir()
 	for i := 1; i <= n; i++ {
@@ -101,12 +106,12 @@ func (p *Processes) URLs() []string { return urls(p.IDs(), p.URL) }
 // Start starts node id's process and waits until it answers GET /healthz
 // as node id (so it holds both its ports: it binds them first). A process that
 // exits before that fails the test with its output; one that found its
-// port in use is started again for a few seconds first (it exits before
+// port in use is started again for a while first (it exits before
 // touching its data directory, so a retry is safe), as the port may be
 // held by the previous incarnation's sockets for a moment.
 func (p *Processes) Start(id uint64) {
 	p.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(p.portWait)
 	for {
 		pr, log, from := p.launch(id)
 		err := p.waitListening(id, pr)
@@ -122,9 +127,9 @@ func (p *Processes) Start(id uint64) {
 			continue
 		}
 		if strings.Contains(out, "address already in use") {
-			p.t.Fatalf("start node %d: its port (peer %s, HTTP %s) stayed in use for 5 s, though reserved for this "+
+			p.t.Fatalf("start node %d: its port (peer %s, HTTP %s) stayed in use for %v, though reserved for this "+
 				"test process in %s; a program that does not take the lock files holds it:\n%s",
-				id, p.voters[id], p.http[id], portDir, out)
+				id, p.voters[id], p.http[id], p.portWait, portDir, out)
 		}
 		p.t.Fatalf("start node %d: %v; its output:\n%s", id, err, out)
 	}

@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"runtime"
@@ -52,18 +53,27 @@ func TestProcessStartRetriesAndReportsAPortInUse(t *testing.T) {
 		return l
 	}
 
+	// The port stays busy until the first start has failed on it, then
+	// frees up: Start must try again and succeed.
 	brief := occupy()
-	release := time.AfterFunc(500*time.Millisecond, func() { brief.Close() })
-	defer release.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	released := make(chan error, 1)
+	go func() {
+		err := WaitFor(ctx, func() bool { return strings.Contains(p.Log(1), "address already in use") })
+		brief.Close()
+		released <- err
+	}()
 	if msg := startRecorded(t, p, 1); msg != "" {
-		t.Fatalf("start with the port busy for 0.5 s: %s", msg)
+		t.Fatalf("start with the port busy for a moment: %s", msg)
 	}
-	if !strings.Contains(p.Log(1), "address already in use") {
-		t.Fatalf("the first start did not find the port busy; log:\n%s", p.Log(1))
+	if err := <-released; err != nil {
+		t.Fatalf("the first start did not find the port busy (%v); log:\n%s", err, p.Log(1))
 	}
 
 	l := occupy()
 	defer l.Close()
+	p.portWait = 2 * time.Second
 	msg := startRecorded(t, p, 1)
 	if !strings.Contains(msg, "stayed in use") || !strings.Contains(msg, addr) {
 		t.Fatalf("start with the port busy for good: fatal %q, want it to name %s as in use", msg, addr)

@@ -101,7 +101,7 @@ func TestQuorumShowsDeadFollowerUnreachable(t *testing.T) {
 		}
 		q := quorumOf(t, ctx, c, lead, "/v1/quorum")
 		v := voterOf(t, q, f)
-		if v.Status == "follower" && v.LastContactMs != nil && *v.LastContactMs > 3*200 {
+		if v.Status == "follower" && v.LastContactMs != nil && *v.LastContactMs > c.ElectionTimeout().Milliseconds() {
 			t.Fatalf("dead follower still reported as a follower, %d ms after its last contact: %+v", *v.LastContactMs, v)
 		}
 		if v.Status == "unreachable" && i >= 3 {

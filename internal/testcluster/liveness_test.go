@@ -1,6 +1,7 @@
 package testcluster_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -15,13 +16,7 @@ import (
 // timeout is FENCED and loses leadership to an ALIVE ISR member; after a
 // leader failover every broker gets a full session before anyone is fenced.
 func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
-	clock := testcluster.NewFakeClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
-	c := testcluster.New(t, testcluster.Options{Clock: clock, BrokerSessionTimeout: 9 * time.Second, LivenessInterval: time.Hour})
-	lead := c.MustLeader()
-	ctx := ctxFor(t, 30*time.Second)
-	for id := 1; id <= 3; id++ {
-		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
-	}
+	c, clock, lead, ctx := livenessCluster(t)
 	c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": "live"}, http.StatusCreated, "")
 	for p, reps := range [][]int{{1, 2, 3}, {2, 1}, {1}} {
 		c.Must(t, lead, http.MethodPost, "/v1/topics/live/partitions", map[string]any{"partitionId": p, "replicas": reps}, http.StatusCreated, "")
@@ -122,13 +117,7 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 // except where it is the last ISR member, in the same batch as its
 // registration change; every node's state agrees.
 func TestFencedFollowerLeavesEveryISR(t *testing.T) {
-	clock := testcluster.NewFakeClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
-	c := testcluster.New(t, testcluster.Options{Clock: clock, BrokerSessionTimeout: 9 * time.Second, LivenessInterval: time.Hour})
-	lead := c.MustLeader()
-	ctx := ctxFor(t, 30*time.Second)
-	for id := 1; id <= 3; id++ {
-		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
-	}
+	c, clock, lead, ctx := livenessCluster(t)
 	c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": "f"}, http.StatusCreated, "")
 	// Broker 3 leads nothing: it follows in 0..2 and is out of sync in 3.
 	layout := []map[string]any{
@@ -189,4 +178,18 @@ func TestFencedFollowerLeavesEveryISR(t *testing.T) {
 			t.Fatalf("fencing is not one batch: %+v", batch)
 		}
 	}
+}
+
+// livenessCluster is a cluster whose liveness runs on a fake clock (the
+// leader checks only when a test advances it) with brokers 1-3
+// registered through its leader, lead, and a context for the test.
+func livenessCluster(t *testing.T) (*testcluster.Cluster, *testcluster.FakeClock, uint64, context.Context) {
+	t.Helper()
+	clock := testcluster.NewFakeClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+	c := testcluster.New(t, testcluster.Options{Clock: clock, BrokerSessionTimeout: 9 * time.Second, LivenessInterval: time.Hour})
+	lead := c.MustLeader()
+	for id := 1; id <= 3; id++ {
+		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
+	}
+	return c, clock, lead, ctxFor(t, 30*time.Second)
 }

@@ -1,7 +1,11 @@
 package metadata
 
 import (
+	"bytes"
+	"flag"
 	"fmt"
+	"io"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -132,4 +136,133 @@ func TestBigImageRoundTrip(t *testing.T) {
 	if !dec.Equal(im) {
 		t.Fatalf("100k-partition snapshot round trip differs")
 	}
+}
+
+// scalePartitions sizes the scale benchmarks: topics of 10,000 partitions
+// (replication factor 3 over 1,000 brokers) up to this many partitions.
+// The size is 2,000,000; the default keeps a run short.
+var scalePartitions = flag.Int("scale-partitions", 200_000, "partitions in the scale benchmarks (multiple of 10,000)")
+
+const (
+	scaleBrokers  = 1000
+	scalePerTopic = 10_000
+)
+
+// scaleImage builds an image the way a node does: each topic is one
+// create batch that went through the log codec (so every record carries
+// its own copy of the topic UUID, as decoded records do), and a tenth of
+// the partitions then changed once (ISR shrink), as elections do.
+func scaleImage(tb testing.TB, partitions int) *Image {
+	tb.Helper()
+	d := NewDelta(Empty)
+	var bodies []Body
+	for id := range int32(scaleBrokers) {
+		b := brk(id, 1, StatusAlive)
+		if id%100 == 99 {
+			b.BrokerStatus = StatusFenced
+		}
+		b.InternalUUID = fmt.Sprintf("%08x-0000-4000-8000-%012x", id, id)
+		bodies = append(bodies, b)
+	}
+	offset := int64(1)
+	replay := func(bodies []Body) {
+		recs, err := DecodeRecords(EncodeRecords(recsAt(offset, bodies...)))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := d.ReplayEntry(offset, Batch{Records: recs}); err != nil {
+			tb.Fatal(err)
+		}
+		d.Apply(offset)
+		offset++
+	}
+	replay(bodies)
+	for topic := 0; topic*scalePerTopic < partitions; topic++ {
+		uuid := fmt.Sprintf("%08x-1111-4222-8333-%012x", topic, topic*7919)
+		bodies = append(bodies[:0], top(fmt.Sprintf("topic-%04d", topic), uuid))
+		for p := range int32(scalePerTopic) {
+			first := (int32(topic)*31 + p) % scaleBrokers
+			bodies = append(bodies, prt(uuid, p, 0, first, (first+1)%scaleBrokers, (first+2)%scaleBrokers))
+		}
+		replay(bodies)
+		bodies = bodies[:0]
+		for p := int32(0); p < scalePerTopic; p += 10 {
+			first := (int32(topic)*31 + p) % scaleBrokers
+			bodies = append(bodies, with(prt(uuid, p, 1, first, (first+1)%scaleBrokers, (first+2)%scaleBrokers),
+				func(r *PartitionRecord) { r.ISR = r.ISR[:2] }))
+		}
+		replay(bodies)
+	}
+	for i := range int64(20) {
+		replay([]Body{pid(int32(i), 1, i*ProducerIDBlockSize)})
+	}
+	return d.Apply(offset)
+}
+
+// heapAfterGC is the live heap after two collections.
+func heapAfterGC() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkScaleImageMemory reports the live heap an image holds per
+// partition, built by replay ("replayed", a node that applied the log)
+// and by loading its snapshot ("loaded", a node that restarted).
+func BenchmarkScaleImageMemory(b *testing.B) {
+	n := *scalePartitions
+	for b.Loop() {
+		before := heapAfterGC()
+		im := scaleImage(b, n)
+		replayed := heapAfterGC()
+		var buf bytes.Buffer
+		if err := WriteSnapshot(&buf, im); err != nil {
+			b.Fatal(err)
+		}
+		im = nil
+		data := buf.Bytes()
+		before2 := heapAfterGC()
+		loaded, err := ReadSnapshot(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		after := heapAfterGC()
+		b.ReportMetric(float64(replayed-before)/float64(n), "B/partition-replayed")
+		b.ReportMetric(float64(after-before2)/float64(n), "B/partition-loaded")
+		b.ReportMetric(float64(len(data)), "snapshot-bytes")
+		runtime.KeepAlive(loaded)
+		runtime.KeepAlive(data)
+	}
+}
+
+// BenchmarkScaleSnapshot: WriteSnapshot and ReadSnapshot of the scale
+// image (to and from memory, so disk speed is not measured).
+func BenchmarkScaleSnapshot(b *testing.B) {
+	im := scaleImage(b, *scalePartitions)
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, im); err != nil {
+		b.Fatal(err)
+	}
+	data := bytes.Clone(buf.Bytes())
+	b.Run("write", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if err := WriteSnapshot(io.Discard, im); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(data)), "snapshot-bytes")
+	})
+	b.Run("read", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := ReadSnapshot(bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -292,17 +292,17 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	})
 }
 
-func TestSnapshotErrors(t *testing.T) {
-	good := EncodeSnapshot(replayAll(t, Empty, scenario(), 0))
+func TestSnapshotV1Errors(t *testing.T) {
+	good := encodeSnapshotV1(replayAll(t, Empty, scenario(), 0))
 	headerLen := len(snapshotMagic) + 1
 	tests := []struct {
 		name    string
 		in      []byte
 		wantMsg string
 	}{
-		{"empty", nil, "bad magic"},
+		{"empty", nil, "not a snapshot"},
 		{"bad magic", append([]byte("XXXX"), good[4:]...), "bad magic"},
-		{"newer version", append(append([]byte("YKSN"), 2), good[headerLen:]...), "version 2"},
+		{"newer version", append(append([]byte("YKSN"), 3), good[headerLen:]...), "version 3"},
 		{"truncated header", good[:headerLen+1], "header"},
 		{"truncated records", good[:len(good)-3], "decode records"},
 		{"records that do not replay", append([]byte("YKSN\x01\x00"), EncodeRecords(recsAt(1, prt("nope", 0, 0, 1)))...), "TOPIC_NOT_FOUND"},
@@ -328,7 +328,7 @@ func TestSnapshotErrors(t *testing.T) {
 	}
 }
 
-func TestSnapshotHeaderCompatibility(t *testing.T) {
+func TestSnapshotV1HeaderCompatibility(t *testing.T) {
 	// A newer writer adds header tag 9; this decoder skips it.
 	var h fieldWriter
 	h.int(tagSnapOffset, 42)

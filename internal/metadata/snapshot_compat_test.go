@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"os"
@@ -135,5 +136,22 @@ func TestSnapshotV1FixtureLoads(t *testing.T) {
 	}
 }
 
-// encodeSnapshotV1 is the version-1 encoder the fixture was written with.
-var encodeSnapshotV1 = EncodeSnapshot
+// encodeSnapshotV1 is the version-1 encoder the fixture was written with
+// (the package's EncodeSnapshot before version 2), kept to test that
+// version-1 files still load.
+func encodeSnapshotV1(im *Image) []byte {
+	var h fieldWriter
+	h.int(tagSnapOffset, im.offset)
+	if !im.maxTime.IsZero() {
+		h.int(tagSnapMaxTimestamp, encodeTime(im.maxTime))
+	}
+	for _, e := range im.keys.entries() {
+		h.bytes(tagSnapIdempotency, appendKeyEntry(nil, e))
+	}
+	recs := im.Records()
+	b := append([]byte(nil), snapshotMagic...)
+	b = append(b, snapshotVersion1)
+	b = binary.AppendUvarint(b, uint64(len(h.b)))
+	b = append(b, h.b...)
+	return appendRecords(b, recs)
+}

@@ -455,12 +455,12 @@ var errSnapshotRead = errors.New("read snapshot")
 
 // snapReader hands out a version-2 snapshot's blocks, checked.
 type snapReader struct {
-	br    *bufio.Reader
+	br      *bufio.Reader
 	buf     []byte  // the current block's payload
 	scratch []int32 // a partition's lists while they are read
-	r     reader // over buf
-	total uint32
-	block int // blocks read, for errors
+	r       reader  // over buf
+	total   uint32
+	block   int // blocks read, for errors
 }
 
 // io wraps an error of the underlying reader: truncation is corruption,

@@ -265,8 +265,14 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add(EncodeSnapshot(replayAll(f, Empty, scenario(), 0)))
 	f.Add(EncodeSnapshot(Empty))
 	f.Add(EncodeSnapshot(base(f)))
+	f.Add(EncodeSnapshot(representativeImage(f)))
+	f.Add(encodeSnapshotV1(representativeImage(f)))
+	f.Add(encodeSnapshotV1(replayAll(f, Empty, scenario(), 0)))
+	f.Add(craft([4]int64{2, 1, 1, 0}, brokerItem(1, 0), brokerItem(1, 1), topicItem("t", "u", 1),
+		partItem(1, []uint64{0, 1}, 2, []uint64{1}, 1, []uint64{0}, nil), pidItem(0, 1)))
 	f.Add([]byte("YKSN"))
 	f.Add([]byte("YKSN\x01\x00\x01\x00"))
+	f.Add([]byte("YKSN\x02\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		im, err := DecodeSnapshot(b)
 		if err != nil {

@@ -22,10 +22,10 @@ func writeSnapshot(t testing.TB, im *Image) []byte {
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	images := map[string]*Image{
-		"empty":          Empty,
-		"base":           base(t),
-		"scenario":       replayAll(t, Empty, scenario(), 0),
-		"representative": representativeImage(t),
+		"empty":           Empty,
+		"base":            base(t),
+		"scenario":        replayAll(t, Empty, scenario(), 0),
+		"representative":  representativeImage(t),
 		"100k partitions": bigImage(),
 	}
 	for name, im := range images {

@@ -1,6 +1,10 @@
 package metadata
 
-import "math/bits"
+import (
+	"cmp"
+	"math/bits"
+	"slices"
+)
 
 // pmap is a persistent hash map: a hash array mapped trie (HAMT) with 32-way
 // nodes over 64-bit hashes. A pmap value is immutable from the outside: set
@@ -288,4 +292,84 @@ func mix64(x uint64) uint64 {
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
 	return x
+}
+
+// pmapOf builds the map holding es (keys distinct, hashes set, any order;
+// es is reordered). Unlike a run of set calls it sizes every node exactly:
+// a node grown by insertions keeps the spare capacity append gave it,
+// which for a topic's partitions is about one leaf in three. Its nodes
+// have no edit token, so later updates copy them as usual.
+func pmapOf[K comparable, V any](es []hentry[K, V]) pmap[K, V] {
+	if len(es) == 0 {
+		return pmap[K, V]{}
+	}
+	// In trie order the leaves of every subtree are contiguous, and a
+	// node's slots come in ascending order.
+	// The hashes are sorted in trie order in place, then restored.
+	for i := range es {
+		es[i].hash = trieOrder(es[i].hash)
+	}
+	slices.SortFunc(es, func(a, b hentry[K, V]) int { return cmp.Compare(a.hash, b.hash) })
+	for i := range es {
+		es[i].hash = fromTrieOrder(es[i].hash)
+	}
+	return pmap[K, V]{root: hbuild(es, 0), len: len(es)}
+}
+
+// fromTrieOrder is trieOrder's inverse.
+func fromTrieOrder(k uint64) uint64 {
+	h := k & 0xf << 60
+	k >>= 4
+	for shift := 55; shift >= 0; shift -= hbits {
+		h |= k & hmask << shift
+		k >>= hbits
+	}
+	return h
+}
+
+// trieOrder reorders h's 5-bit digits so the one the root indexes by is
+// the most significant: 12 digits of 5 bits, then the last 4 bits.
+func trieOrder(h uint64) uint64 {
+	var k uint64
+	for shift := uint(0); shift < 60; shift += hbits {
+		k = k<<hbits | (h>>shift)&hmask
+	}
+	return k<<4 | h>>60
+}
+
+// hbuild builds the node at shift over es, sorted in trie order and
+// sharing the path above shift. A group of one leaf stays a leaf, as hset
+// and hdel keep it.
+func hbuild[K comparable, V any](es []hentry[K, V], shift uint) *hnode[K, V] {
+	if shift >= 64 {
+		kids := make([]hentry[K, V], len(es)) // equal hashes: a collision list
+		copy(kids, es)
+		return &hnode[K, V]{kids: kids}
+	}
+	groups := 0
+	for i := 0; i < len(es); i = groupEnd(es, i, shift) {
+		groups++
+	}
+	n := &hnode[K, V]{kids: make([]hentry[K, V], 0, groups)}
+	for i := 0; i < len(es); {
+		j := groupEnd(es, i, shift)
+		n.bitmap |= slot(es[i].hash, shift)
+		if j-i == 1 {
+			n.kids = append(n.kids, es[i])
+		} else {
+			n.kids = append(n.kids, hentry[K, V]{sub: hbuild(es[i:j], shift+hbits)})
+		}
+		i = j
+	}
+	return n
+}
+
+// groupEnd is the end of the run of es from i in the same slot at shift.
+func groupEnd[K comparable, V any](es []hentry[K, V], i int, shift uint) int {
+	bit := slot(es[i].hash, shift)
+	j := i + 1
+	for j < len(es) && slot(es[j].hash, shift) == bit {
+		j++
+	}
+	return j
 }

@@ -173,3 +173,76 @@ func TestHashStringSpreads(t *testing.T) {
 		t.Errorf("26 similar names use only %d of 32 root slots", len(slots))
 	}
 }
+
+// TestPmapOf: a bulk-built map holds the same entries as one built by
+// set, is a valid trie with every node exactly sized, and takes further
+// updates.
+func TestPmapOf(t *testing.T) {
+	hashes := map[string]func(int64) uint64{
+		"good hash":                          hashInt,
+		"low bits only (shallow collisions)": func(k int64) uint64 { return uint64(k) & 0xff },
+		"high bits only (deep chains)":       func(k int64) uint64 { return uint64(k) << 56 },
+		"constant (full collisions)":         func(int64) uint64 { return 42 },
+	}
+	for name, hash := range hashes {
+		for _, n := range []int{0, 1, 2, 33, 1000} {
+			rng := rand.New(rand.NewPCG(3, uint64(n)))
+			want := map[int64]int{}
+			var es []hentry[int64, int]
+			for len(want) < n {
+				k := int64(rng.IntN(10 * (n + 1)))
+				if _, dup := want[k]; !dup {
+					want[k] = len(want)
+					es = append(es, hentry[int64, int]{hash: hash(k), key: k, val: want[k]})
+				}
+			}
+			m := pmapOf(es)
+			checkTrie(t, m, hash)
+			if got := contents(m); !maps.Equal(got, want) {
+				t.Fatalf("%s, %d keys: contents differ", name, n)
+			}
+			var tight func(n *hnode[int64, int])
+			tight = func(n *hnode[int64, int]) {
+				if cap(n.kids) != len(n.kids) {
+					t.Fatalf("%s, %d keys: node of %d kids has capacity %d", name, len(n.kids), len(n.kids), cap(n.kids))
+				}
+				for _, e := range n.kids {
+					if e.sub != nil {
+						tight(e.sub)
+					}
+				}
+			}
+			if m.root != nil {
+				tight(m.root)
+			}
+			ed := new(edit)
+			for i := range 500 {
+				k := int64(rng.IntN(10 * (n + 1)))
+				if i%2 == 0 {
+					m = m.del(ed, hash(k), k)
+					delete(want, k)
+				} else {
+					m = m.set(ed, hash(k), k, -i)
+					want[k] = -i
+				}
+			}
+			checkTrie(t, m, hash)
+			if got := contents(m); !maps.Equal(got, want) {
+				t.Fatalf("%s, %d keys: contents differ after updates", name, n)
+			}
+		}
+	}
+}
+
+func TestTrieOrderInverts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, h := range []uint64{0, 1, 1 << 63, ^uint64(0), rng.Uint64(), rng.Uint64()} {
+		if got := fromTrieOrder(trieOrder(h)); got != h {
+			t.Errorf("fromTrieOrder(trieOrder(%x)) = %x", h, got)
+		}
+	}
+	// The root's digit is the most significant.
+	if trieOrder(1) <= trieOrder(1<<5) {
+		t.Errorf("trieOrder does not put the lowest digit first")
+	}
+}

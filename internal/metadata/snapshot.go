@@ -456,9 +456,10 @@ var errSnapshotRead = errors.New("read snapshot")
 // snapReader hands out a version-2 snapshot's blocks, checked.
 type snapReader struct {
 	br      *bufio.Reader
-	buf     []byte  // the current block's payload
-	scratch []int32 // a partition's lists while they are read
-	r       reader  // over buf
+	buf     []byte                            // the current block's payload
+	scratch []int32                           // a partition's lists while they are read
+	parts   []hentry[int32, *PartitionRecord] // a topic's partitions while they are read
+	r       reader                            // over buf
 	total   uint32
 	block   int // blocks read, for errors
 }
@@ -673,7 +674,7 @@ func readSnapshotV2(br *bufio.Reader) (*Image, error) {
 		return nil, err
 	}
 	ed := new(edit)
-	cluster := &clusterImage{}
+	var brokers []hentry[int32, *RegisterBrokerRecord]
 	prev := int64(-1)
 	for i := range h.brokers {
 		if err := s.need(); err != nil {
@@ -684,12 +685,13 @@ func readSnapshotV2(br *bufio.Reader) (*Image, error) {
 			return nil, fmt.Errorf("broker %d of %d (after id %d): %v", i, h.brokers, prev, err)
 		}
 		prev = int64(b.BrokerID)
-		cluster.brokers = cluster.brokers.set(ed, hashInt(prev), b.BrokerID, b)
+		brokers = append(brokers, hentry[int32, *RegisterBrokerRecord]{hash: hashInt(prev), key: b.BrokerID, val: b})
 	}
+	cluster := &clusterImage{brokers: pmapOf(brokers)}
 	topics := &topicsImage{}
 	prevName := ""
 	for i := range h.topics {
-		t, err := s.topic(ed, topics, prevName)
+		t, err := s.topic(topics, prevName)
 		if err != nil {
 			return nil, fmt.Errorf("topic %d of %d (after %q): %w", i, h.topics, prevName, err)
 		}
@@ -700,6 +702,7 @@ func readSnapshotV2(br *bufio.Reader) (*Image, error) {
 		topics.byUUID = topics.byUUID.set(ed, hashString(t.rec.TopicUUID), t.rec.TopicUUID, t)
 	}
 	pids := &producerIDsImage{}
+	var blocks []hentry[int64, ProducerIdsRecord]
 	for i := range h.blocks {
 		if err := s.need(); err != nil {
 			return nil, err
@@ -713,9 +716,10 @@ func readSnapshotV2(br *bufio.Reader) (*Image, error) {
 				Errorf(CodeBrokerNotFound, "producer ids for broker %d: broker is not registered", b.BrokerID))
 		}
 		k := b.ProducerID / ProducerIDBlockSize
-		pids.blocks = pids.blocks.set(ed, hashInt(k), k, b)
+		blocks = append(blocks, hentry[int64, ProducerIdsRecord]{hash: hashInt(k), key: k, val: b})
 		pids.next = b.ProducerID + ProducerIDBlockSize
 	}
+	pids.blocks = pmapOf(blocks)
 	var entries []*IdempotencyEntry
 	for i := range h.keys {
 		if err := s.need(); err != nil {
@@ -781,7 +785,7 @@ func (s *snapReader) broker(prev int64) (*RegisterBrokerRecord, error) {
 
 // topic reads a topic and its partitions, checking them as createTopic
 // and partition would against topics (the topics read so far).
-func (s *snapReader) topic(ed *edit, topics *topicsImage, prevName string) (*topicImage, error) {
+func (s *snapReader) topic(topics *topicsImage, prevName string) (*topicImage, error) {
 	if err := s.need(); err != nil {
 		return nil, err
 	}
@@ -814,6 +818,7 @@ func (s *snapReader) topic(ed *edit, topics *topicsImage, prevName string) (*top
 	if o, ok := topics.byUUID.get(hashString(uuid), uuid); ok {
 		return nil, Errorf(CodeTopicAlreadyExists, "topic id %s already exists (topic %q)", uuid, o.rec.Name)
 	}
+	parts := s.parts[:0]
 	prev := int64(-1)
 	for j := range n {
 		if err := s.need(); err != nil {
@@ -827,8 +832,11 @@ func (s *snapReader) topic(ed *edit, topics *topicsImage, prevName string) (*top
 			return nil, Errorf(CodeInvalidReplicaAssignment, "partition %d of topic %q: %s", p.PartitionID, name, err)
 		}
 		prev = int64(p.PartitionID)
-		t.parts = t.parts.set(ed, hashInt(prev), p.PartitionID, p)
+		parts = append(parts, hentry[int32, *PartitionRecord]{hash: hashInt(prev), key: p.PartitionID, val: p})
 	}
+	t.parts = pmapOf(parts)
+	clear(parts) // drop the records: the buffer outlives this topic
+	s.parts = parts[:0]
 	return &t, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -425,4 +426,26 @@ func FuzzSnapshotItems(f *testing.F) {
 			t.Fatalf("loaded image does not replay: %v", err)
 		}
 	})
+}
+
+// TestReplayInternsTopicUUIDs: partitions replayed from decoded records
+// (each with its own copy of the UUID) share the topic's string too.
+func TestReplayInternsTopicUUIDs(t *testing.T) {
+	recs, err := DecodeRecords(EncodeRecords(recsAt(1, top("t", "uuid-t"), prt("uuid-t", 0, 0, 1, 2), prt("uuid-t", 1, 0, 2, 1),
+		with(prt("uuid-t", 1, 1, 2, 1), func(p *PartitionRecord) { p.ISR, p.Leader = []int32{1}, 1 }))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.StringData(recs[1].Body.(*PartitionRecord).TopicUUID) == unsafe.StringData(recs[0].Body.(*TopicRecord).TopicUUID) {
+		t.Fatal("decoded records already share the string; the test proves nothing")
+	}
+	im := replayAll(t, Empty, recs, 0)
+	checkInterned(t, im)
+	p0, _ := im.partitionRecord("uuid-t", 0)
+	if unsafe.SliceData(p0.ISR) != unsafe.SliceData(p0.Replicas) {
+		t.Errorf("partition 0's ISR equals its replicas but is a separate list")
+	}
+	if p1, _ := im.Partition("uuid-t", 1); !slices.Equal(p1.ISR, []int32{1}) || !slices.Equal(p1.Replicas, []int32{2, 1}) {
+		t.Errorf("partition 1 = %+v", p1)
+	}
 }

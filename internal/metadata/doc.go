@@ -72,12 +72,16 @@
 //
 // # Snapshots
 //
-// A snapshot is an image written as records in one canonical order
-// (Image.Records: brokers by id; per topic by name, the topic then its
-// partitions by id; producer-id blocks by first id) plus its offset
-// (EncodeSnapshot). DecodeSnapshot replays them into Empty
-// (ImageFromRecords); loading a snapshot relaxes only the producer-id
-// liveness rules, since a block outlives its broker's epoch.
+// WriteSnapshot streams an image in a compact binary form (snapshot.go
+// documents version 2): brokers by id, topics by name each with its
+// partitions by id, producer-id blocks, idempotency keys, its offset and
+// MaxTimestamp, in CRC-32C-checked blocks of about 64 KiB. ReadSnapshot
+// builds the image's maps directly as the blocks arrive, checking what
+// replay would have checked (producer-id blocks need only a registered
+// broker, since a block outlives its broker's epoch); it also reads the
+// version-1 form (the image's Records() replayed into Empty), so files
+// written before version 2 still load and the next snapshot is version 2.
+// Equal images write equal bytes.
 //
 // # Idempotency keys
 //

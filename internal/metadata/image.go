@@ -176,24 +176,26 @@ func (im *Image) Records() []Record {
 }
 
 // Equal reports whether two images have the same offset and content.
-// MaxTimestamp is provenance, not content, and is not compared.
+// MaxTimestamp is provenance, not content, and is not compared. It walks
+// the sorted listings; nothing is copied.
 func (im *Image) Equal(other *Image) bool {
 	if im == other {
 		return true
 	}
-	if im.offset != other.offset {
+	if im.offset != other.offset || im.pids.next != other.pids.next {
 		return false
 	}
-	a, b := im.Records(), other.Records()
-	if len(a) != len(b) {
+	if !slices.EqualFunc(im.cluster.sortedBrokers(), other.cluster.sortedBrokers(),
+		func(a, b *RegisterBrokerRecord) bool { return *a == *b }) {
 		return false
 	}
-	for i := range a {
-		if !bodyEqual(a[i].Body, b[i].Body) {
-			return false
-		}
+	if !slices.EqualFunc(im.topics.sortedTopics(), other.topics.sortedTopics(), func(a, b *topicImage) bool {
+		return a.rec == b.rec && slices.EqualFunc(a.sortedPartitions(), b.sortedPartitions(),
+			func(x, y *PartitionRecord) bool { return bodyEqual(x, y) })
+	}) {
+		return false
 	}
-	return im.pids.next == other.pids.next && idempotencyEqual(im.keys, other.keys)
+	return slices.Equal(im.pids.sortedBlocks(), other.pids.sortedBlocks()) && idempotencyEqual(im.keys, other.keys)
 }
 
 func bodyEqual(a, b Body) bool {

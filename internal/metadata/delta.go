@@ -245,9 +245,9 @@ func (d *Delta) partition(r *PartitionRecord) error {
 		if r.PartitionEpoch == 0 {
 			return Errorf(CodePartitionAlreadyExists, "partition %d of topic %q already exists", r.PartitionID, t.rec.Name)
 		}
-		if old.PartitionEpoch == math.MaxInt64 || r.PartitionEpoch != old.PartitionEpoch+1 {
+		if old.epoch == math.MaxInt64 || r.PartitionEpoch != old.epoch+1 {
 			return Errorf(CodeStalePartitionEpoch, "partition %d of topic %q: change at epoch %d, want %d",
-				r.PartitionID, t.rec.Name, r.PartitionEpoch, old.PartitionEpoch+1)
+				r.PartitionID, t.rec.Name, r.PartitionEpoch, old.epoch+1)
 		}
 	} else if r.PartitionEpoch < 0 {
 		return Errorf(CodeInvalidRequest, "partition %d of topic %q: negative partition epoch %d", r.PartitionID, t.rec.Name, r.PartitionEpoch)
@@ -255,35 +255,9 @@ func (d *Delta) partition(r *PartitionRecord) error {
 	if err := checkAssignment(r); err != nil {
 		return Errorf(CodeInvalidReplicaAssignment, "partition %d of topic %q: %s", r.PartitionID, t.rec.Name, err)
 	}
-	p := imagePartition(r, t.rec.TopicUUID)
-	nt := &topicImage{rec: t.rec, parts: t.parts.set(d.ed, hp, p.PartitionID, p)}
+	nt := &topicImage{rec: t.rec, parts: t.parts.set(d.ed, hp, r.PartitionID, newPartState(r))}
 	d.cur.topics = &topicsImage{byName: topics.byName, byKey: topics.byKey, byUUID: topics.byUUID.set(d.ed, hu, r.TopicUUID, nt)}
 	return nil
-}
-
-// imagePartition is the copy of r an image keeps. Its TopicUUID is
-// topicUUID, the topic's own string, so the partitions of a topic share
-// one copy rather than one per decoded record; its lists share one
-// allocation; and its ISR is its Replicas slice itself when the two are
-// the same list. Sharing is safe because image records are never
-// modified and accessors hand out copies.
-func imagePartition(r *PartitionRecord, topicUUID string) *PartitionRecord {
-	shareISR := sameIDs(r.ISR, r.Replicas)
-	n := len(r.Replicas) + len(r.RemovingReplicas) + len(r.AddingReplicas)
-	if !shareISR {
-		n += len(r.ISR)
-	}
-	arena := make([]int32, 0, n)
-	p := *r
-	p.TopicUUID = topicUUID
-	p.Replicas, arena = carve(arena, r.Replicas)
-	p.ISR = p.Replicas
-	if !shareISR {
-		p.ISR, arena = carve(arena, r.ISR)
-	}
-	p.RemovingReplicas, arena = carve(arena, r.RemovingReplicas)
-	p.AddingReplicas, _ = carve(arena, r.AddingReplicas)
-	return &p
 }
 
 // checkAssignment is the structural check of a partition's state.

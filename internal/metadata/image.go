@@ -127,12 +127,15 @@ func (im *Image) View(withProducerIDs bool) SnapshotView {
 		Brokers: im.Brokers(),
 		Topics:  make([]TopicView, 0, len(topics)),
 	}
-	var parts []*PartitionRecord
+	n := 0
 	for _, t := range topics {
 		v.Topics = append(v.Topics, TopicView{Name: t.rec.Name, TopicUUID: t.rec.TopicUUID, Partitions: t.parts.Len()})
-		parts = append(parts, t.sortedPartitions()...)
+		n += t.parts.Len()
 	}
-	v.Partitions = clonePartitions(parts)
+	v.Partitions = make([]PartitionRecord, 0, n)
+	for _, t := range topics {
+		v.Partitions = t.appendPartitions(v.Partitions)
+	}
 	if withProducerIDs {
 		s := im.ProducerIDs()
 		v.ProducerIDs = &s
@@ -163,7 +166,7 @@ func (im *Image) Records() []Record {
 	for _, t := range topics {
 		c := t.rec
 		add(&c)
-		parts := clonePartitions(t.sortedPartitions())
+		parts := t.appendPartitions(nil)
 		for i := range parts {
 			add(&parts[i])
 		}
@@ -190,8 +193,8 @@ func (im *Image) Equal(other *Image) bool {
 		return false
 	}
 	if !slices.EqualFunc(im.topics.sortedTopics(), other.topics.sortedTopics(), func(a, b *topicImage) bool {
-		return a.rec == b.rec && slices.EqualFunc(a.sortedPartitions(), b.sortedPartitions(),
-			func(x, y *PartitionRecord) bool { return bodyEqual(x, y) })
+		return a.rec == b.rec && slices.EqualFunc(a.sortedParts(), b.sortedParts(),
+			func(x, y partRef) bool { return x.id == y.id && x.p.equal(y.p) })
 	}) {
 		return false
 	}
@@ -253,8 +256,8 @@ type topicsImage struct {
 // topicImage is one topic. Immutable: a change makes a new one.
 type topicImage struct {
 	rec    TopicRecord
-	parts  pmap[int32, *PartitionRecord] // values never modified
-	sorted lazy[[]*PartitionRecord]      // by id
+	parts  pmap[int32, *partState] // by partition id; values never modified
+	sorted lazy[[]partRef]         // by id
 }
 
 // producerIDsImage holds the producer-id blocks. Blocks never overlap and
@@ -296,15 +299,6 @@ func (t *topicsImage) sortedTopics() []*topicImage {
 	})
 }
 
-func (t *topicImage) sortedPartitions() []*PartitionRecord {
-	return t.sorted.get(func() []*PartitionRecord {
-		out := make([]*PartitionRecord, 0, t.parts.Len())
-		t.parts.each(func(_ int32, p *PartitionRecord) { out = append(out, p) })
-		slices.SortFunc(out, func(a, b *PartitionRecord) int { return cmp.Compare(a.PartitionID, b.PartitionID) })
-		return out
-	})
-}
-
 func (p *producerIDsImage) sortedBlocks() []ProducerIdsRecord {
 	return p.sorted.get(func() []ProducerIdsRecord {
 		out := make([]ProducerIdsRecord, 0, p.blocks.Len())
@@ -312,26 +306,6 @@ func (p *producerIDsImage) sortedBlocks() []ProducerIdsRecord {
 		slices.SortFunc(out, func(a, b ProducerIdsRecord) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
 		return out
 	})
-}
-
-// clonePartitions deep-copies ps into fresh records whose slices share one
-// allocation, each capped so an append reallocates.
-func clonePartitions(ps []*PartitionRecord) []PartitionRecord {
-	n := 0
-	for _, p := range ps {
-		n += len(p.Replicas) + len(p.ISR) + len(p.RemovingReplicas) + len(p.AddingReplicas)
-	}
-	arena := make([]int32, 0, n)
-	out := make([]PartitionRecord, len(ps))
-	for i, p := range ps {
-		c := *p
-		c.Replicas, arena = carve(arena, p.Replicas)
-		c.ISR, arena = carve(arena, p.ISR)
-		c.RemovingReplicas, arena = carve(arena, p.RemovingReplicas)
-		c.AddingReplicas, arena = carve(arena, p.AddingReplicas)
-		out[i] = c
-	}
-	return out
 }
 
 func (s *state) broker(id int32) (RegisterBrokerRecord, bool) {
@@ -399,7 +373,7 @@ func (s *state) topicList() []TopicRecord {
 	return out
 }
 
-func (s *state) partitionRecord(topicUUID string, id int32) (*PartitionRecord, bool) {
+func (s *state) partState(topicUUID string, id int32) (*partState, bool) {
 	t, ok := s.topicImage(topicUUID)
 	if !ok {
 		return nil, false
@@ -408,11 +382,15 @@ func (s *state) partitionRecord(topicUUID string, id int32) (*PartitionRecord, b
 }
 
 func (s *state) partition(topicUUID string, id int32) (PartitionRecord, bool) {
-	p, ok := s.partitionRecord(topicUUID, id)
+	t, ok := s.topicImage(topicUUID)
 	if !ok {
 		return PartitionRecord{}, false
 	}
-	return p.clone(), true
+	p, ok := t.parts.get(hashInt(int64(id)), id)
+	if !ok {
+		return PartitionRecord{}, false
+	}
+	return p.record(id, t.rec.TopicUUID).clone(), true
 }
 
 func (s *state) partitionList(topicUUID string) []PartitionRecord {
@@ -420,7 +398,7 @@ func (s *state) partitionList(topicUUID string) []PartitionRecord {
 	if !ok {
 		return nil
 	}
-	return clonePartitions(t.sortedPartitions())
+	return t.appendPartitions(make([]PartitionRecord, 0, t.parts.Len()))
 }
 
 func (s *state) partitionCount(topicUUID string) int {

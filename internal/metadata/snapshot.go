@@ -174,15 +174,15 @@ func WriteSnapshot(w io.Writer, im *Image) error {
 	for _, t := range topics {
 		sw.str(t.rec.Name)
 		sw.uuid(t.rec.TopicUUID)
-		parts := t.sortedPartitions()
+		parts := t.sortedParts()
 		sw.uvarint(uint64(len(parts)))
 		sw.endItem()
 		prev := int64(-1)
 		for _, p := range parts {
-			if err := sw.partition(p, prev); err != nil {
+			if err := sw.partition(p.id, p.p, prev); err != nil {
 				return fmt.Errorf("write snapshot: topic %q: %w", t.rec.Name, err)
 			}
-			prev = int64(p.PartitionID)
+			prev = int64(p.id)
 			sw.endItem()
 		}
 		if sw.err != nil {
@@ -236,41 +236,41 @@ func (s *snapWriter) uuid(v string) {
 	s.buf = append(s.buf, v...)
 }
 
-// partition writes p, whose id follows prev. The image's invariants make
-// every ISR, adding and removing member a replica.
-func (s *snapWriter) partition(p *PartitionRecord, prev int64) error {
-	if int64(p.PartitionID) <= prev || p.PartitionEpoch < 0 || len(p.Replicas) == 0 {
-		return fmt.Errorf("partition %d breaks the image's invariants", p.PartitionID)
+// partition writes partition id, which follows prev. The image's
+// invariants make every ISR, adding and removing member a replica.
+func (s *snapWriter) partition(id int32, p *partState, prev int64) error {
+	replicas, isr, removing, adding := p.lists()
+	if int64(id) <= prev || p.epoch < 0 || len(replicas) == 0 {
+		return fmt.Errorf("partition %d breaks the image's invariants", id)
 	}
-	s.uvarint(uint64(int64(p.PartitionID) - prev))
-	s.uvarint(uint64(p.PartitionEpoch))
-	s.uvarint(uint64(len(p.Replicas)))
-	for _, id := range p.Replicas {
-		if id < 0 {
-			return fmt.Errorf("partition %d: replica %d breaks the image's invariants", p.PartitionID, id)
+	s.uvarint(uint64(int64(id) - prev))
+	s.uvarint(uint64(p.epoch))
+	s.uvarint(uint64(len(replicas)))
+	for _, b := range replicas {
+		if b < 0 {
+			return fmt.Errorf("partition %d: replica %d breaks the image's invariants", id, b)
 		}
-		s.uvarint(uint64(id))
+		s.uvarint(uint64(b))
 	}
 	leader := uint64(0)
-	for i, id := range p.ISR {
-		if id == p.Leader {
-			leader = uint64(i) + 1
+	if p.leader != NoLeader {
+		i := indexOf(isr, p.leader)
+		if i < 0 {
+			return fmt.Errorf("partition %d: leader %d is not in the ISR", id, p.leader)
 		}
+		leader = uint64(i) + 1
 	}
-	if p.Leader != NoLeader && leader == 0 {
-		return fmt.Errorf("partition %d: leader %d is not in the ISR", p.PartitionID, p.Leader)
-	}
-	if sameIDs(p.ISR, p.Replicas) {
+	if sameIDs(isr, replicas) {
 		s.uvarint(0)
-	} else if err := s.indexes(p.ISR, p.Replicas, 1); err != nil {
-		return fmt.Errorf("partition %d: ISR: %w", p.PartitionID, err)
+	} else if err := s.indexes(isr, replicas, 1); err != nil {
+		return fmt.Errorf("partition %d: ISR: %w", id, err)
 	}
 	s.uvarint(leader)
-	if err := s.indexes(p.RemovingReplicas, p.Replicas, 0); err != nil {
-		return fmt.Errorf("partition %d: removing replicas: %w", p.PartitionID, err)
+	if err := s.indexes(removing, replicas, 0); err != nil {
+		return fmt.Errorf("partition %d: removing replicas: %w", id, err)
 	}
-	if err := s.indexes(p.AddingReplicas, p.Replicas, 0); err != nil {
-		return fmt.Errorf("partition %d: adding replicas: %w", p.PartitionID, err)
+	if err := s.indexes(adding, replicas, 0); err != nil {
+		return fmt.Errorf("partition %d: adding replicas: %w", id, err)
 	}
 	return nil
 }
@@ -456,10 +456,10 @@ var errSnapshotRead = errors.New("read snapshot")
 // snapReader hands out a version-2 snapshot's blocks, checked.
 type snapReader struct {
 	br      *bufio.Reader
-	buf     []byte                            // the current block's payload
-	scratch []int32                           // a partition's lists while they are read
-	parts   []hentry[int32, *PartitionRecord] // a topic's partitions while they are read
-	r       reader                            // over buf
+	buf     []byte                      // the current block's payload
+	scratch []int32                     // a partition's lists while they are read
+	parts   []hentry[int32, *partState] // a topic's partitions while they are read
+	r       reader                      // over buf
 	total   uint32
 	block   int // blocks read, for errors
 }
@@ -824,15 +824,15 @@ func (s *snapReader) topic(topics *topicsImage, prevName string) (*topicImage, e
 		if err := s.need(); err != nil {
 			return nil, err
 		}
-		p, err := s.partition(prev, uuid)
+		id, p, err := s.partition(prev)
 		if err != nil {
 			return nil, fmt.Errorf("partition %d of %d (after id %d): %v", j, n, prev, err)
 		}
-		if err := checkAssignment(p); err != nil {
-			return nil, Errorf(CodeInvalidReplicaAssignment, "partition %d of topic %q: %s", p.PartitionID, name, err)
+		if r := p.record(id, uuid); checkAssignment(&r) != nil {
+			return nil, Errorf(CodeInvalidReplicaAssignment, "partition %d of topic %q: %s", id, name, checkAssignment(&r))
 		}
-		prev = int64(p.PartitionID)
-		parts = append(parts, hentry[int32, *PartitionRecord]{hash: hashInt(prev), key: p.PartitionID, val: p})
+		prev = int64(id)
+		parts = append(parts, hentry[int32, *partState]{hash: hashInt(prev), key: id, val: p})
 	}
 	t.parts = pmapOf(parts)
 	clear(parts) // drop the records: the buffer outlives this topic
@@ -840,112 +840,104 @@ func (s *snapReader) topic(topics *topicsImage, prevName string) (*topicImage, e
 	return &t, nil
 }
 
-// partition reads one partition of the topic uuid. Its four lists share
-// one exactly sized allocation, and ISR is Replicas itself when they are
-// the same list (image records are never modified, so sharing is safe).
-func (s *snapReader) partition(prev int64, uuid string) (*PartitionRecord, error) {
-	p := &PartitionRecord{TopicUUID: uuid}
-	var err error
-	if p.PartitionID, err = s.id("id", prev); err != nil {
-		return nil, err
+// partition reads one partition, whose id follows prev, into the form
+// an image keeps (partState: one exact allocation of ids, the ISR not
+// stored when it is the replica list).
+func (s *snapReader) partition(prev int64) (int32, *partState, error) {
+	id, err := s.id("id", prev)
+	if err != nil {
+		return 0, nil, err
 	}
 	epoch, err := s.uvarint("epoch")
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if epoch > math.MaxInt64 {
-		return nil, fmt.Errorf("epoch %d out of range", epoch)
+		return 0, nil, fmt.Errorf("epoch %d out of range", epoch)
 	}
-	p.PartitionEpoch = int64(epoch)
 	// Every list is read into scratch first (it grows only with bytes
 	// actually read), then copied once.
 	ids := s.scratch[:0]
 	nr, err := s.uvarint("replicas")
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if nr == 0 {
-		return nil, fmt.Errorf("no replicas")
+		return 0, nil, fmt.Errorf("no replicas")
 	}
 	for range nr {
 		v, err := s.uvarint("replica")
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		if v > math.MaxInt32 {
-			return nil, fmt.Errorf("replica %d is not a broker id", v)
+			return 0, nil, fmt.Errorf("replica %d is not a broker id", v)
 		}
 		ids = append(ids, int32(v))
 	}
-	replicas := ids[:nr]
 	ni, err := s.uvarint("ISR")
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	isrEnd := int(nr)
 	if ni > 0 {
-		if ids, err = s.members(ids, replicas, ni-1, "ISR"); err != nil {
-			return nil, err
+		if ids, err = s.members(ids, int(nr), ni-1, "ISR"); err != nil {
+			return 0, nil, err
 		}
-		isrEnd = len(ids)
+		if sameIDs(ids[nr:], ids[:nr]) {
+			ids, ni = ids[:nr], 0 // the canonical form: not stored twice
+		}
+	}
+	isrLen := len(ids) - int(nr)
+	if ni == 0 {
+		isrLen = int(nr)
 	}
 	leader, err := s.uvarint("leader")
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	if ids, err = s.indexList(ids, replicas, "removing replicas"); err != nil {
-		return nil, err
+	isrEnd := len(ids)
+	if ids, err = s.indexList(ids, int(nr), "removing replicas"); err != nil {
+		return 0, nil, err
 	}
-	remEnd := len(ids)
-	if ids, err = s.indexList(ids, replicas, "adding replicas"); err != nil {
-		return nil, err
+	nrem := len(ids) - isrEnd
+	if ids, err = s.indexList(ids, int(nr), "adding replicas"); err != nil {
+		return 0, nil, err
 	}
 	s.scratch = ids
-	arena := make([]int32, len(ids))
-	copy(arena, ids)
-	p.Replicas = arena[:nr:nr]
-	p.ISR = p.Replicas
+	p := &partState{ids: make([]int32, len(ids)), epoch: int64(epoch), leader: NoLeader, nrep: int32(nr), isr: -1, nrem: int32(nrem)}
+	copy(p.ids, ids)
 	if ni > 0 {
-		p.ISR = arena[nr:isrEnd:isrEnd]
+		p.isr = int32(isrLen)
 	}
-	isrLen := isrEnd - int(nr)
-	if ni == 0 {
-		isrLen = int(nr)
-		isrEnd = int(nr)
+	if leader > uint64(isrLen) {
+		return 0, nil, fmt.Errorf("leader at ISR position %d of %d", leader-1, isrLen)
 	}
-	p.RemovingReplicas = arena[isrEnd:remEnd:remEnd]
-	p.AddingReplicas = arena[remEnd:len(arena):len(arena)]
-	switch {
-	case leader == 0:
-		p.Leader = NoLeader
-	case leader > uint64(isrLen):
-		return nil, fmt.Errorf("leader at ISR position %d of %d", leader-1, isrLen)
-	default:
-		p.Leader = p.ISR[leader-1]
+	if leader > 0 {
+		_, isr, _, _ := p.lists()
+		p.leader = isr[leader-1]
 	}
-	return p, nil
+	return id, p, nil
 }
 
 // indexList reads idx (a count, then positions in replicas) and appends
 // the members to ids.
-func (s *snapReader) indexList(ids, replicas []int32, what string) ([]int32, error) {
+func (s *snapReader) indexList(ids []int32, nr int, what string) ([]int32, error) {
 	n, err := s.uvarint(what)
 	if err != nil {
 		return nil, err
 	}
-	return s.members(ids, replicas, n, what)
+	return s.members(ids, nr, n, what)
 }
 
-// members reads n positions in replicas and appends their ids to ids.
-// replicas may alias ids' front: it is only read.
-func (s *snapReader) members(ids, replicas []int32, n uint64, what string) ([]int32, error) {
-	nr := uint64(len(replicas))
+// members reads n positions in the replica list, the first nr of ids,
+// and appends the ids there to ids.
+func (s *snapReader) members(ids []int32, nr int, n uint64, what string) ([]int32, error) {
 	for range n {
 		v, err := s.uvarint(what)
 		if err != nil {
 			return nil, err
 		}
-		if v >= nr {
+		if v >= uint64(nr) {
 			return nil, fmt.Errorf("%s: position %d of %d replicas", what, v, nr)
 		}
 		ids = append(ids, ids[v])

@@ -1,10 +1,6 @@
 package metadata
 
-import (
-	"cmp"
-	"math/bits"
-	"slices"
-)
+import "math/bits"
 
 // pmap is a persistent hash map: a hash array mapped trie (HAMT) with 32-way
 // nodes over 64-bit hashes. A pmap value is immutable from the outside: set
@@ -303,73 +299,51 @@ func pmapOf[K comparable, V any](es []hentry[K, V]) pmap[K, V] {
 	if len(es) == 0 {
 		return pmap[K, V]{}
 	}
-	// In trie order the leaves of every subtree are contiguous, and a
-	// node's slots come in ascending order.
-	// The hashes are sorted in trie order in place, then restored.
-	for i := range es {
-		es[i].hash = trieOrder(es[i].hash)
-	}
-	slices.SortFunc(es, func(a, b hentry[K, V]) int { return cmp.Compare(a.hash, b.hash) })
-	for i := range es {
-		es[i].hash = fromTrieOrder(es[i].hash)
-	}
-	return pmap[K, V]{root: hbuild(es, 0), len: len(es)}
+	return pmap[K, V]{root: hbuild(es, make([]hentry[K, V], len(es)), 0), len: len(es)}
 }
 
-// fromTrieOrder is trieOrder's inverse.
-func fromTrieOrder(k uint64) uint64 {
-	h := k & 0xf << 60
-	k >>= 4
-	for shift := 55; shift >= 0; shift -= hbits {
-		h |= k & hmask << shift
-		k >>= hbits
-	}
-	return h
-}
-
-// trieOrder reorders h's 5-bit digits so the one the root indexes by is
-// the most significant: 12 digits of 5 bits, then the last 4 bits.
-func trieOrder(h uint64) uint64 {
-	var k uint64
-	for shift := uint(0); shift < 60; shift += hbits {
-		k = k<<hbits | (h>>shift)&hmask
-	}
-	return k<<4 | h>>60
-}
-
-// hbuild builds the node at shift over es, sorted in trie order and
-// sharing the path above shift. A group of one leaf stays a leaf, as hset
-// and hdel keep it.
-func hbuild[K comparable, V any](es []hentry[K, V], shift uint) *hnode[K, V] {
+// hbuild builds the node at shift over es, whose hashes agree below
+// shift. It orders es by slot with a counting sort through tmp (as long
+// as es), so every subtree's leaves are contiguous. A slot with one leaf
+// keeps it as a leaf, as hset and hdel do.
+func hbuild[K comparable, V any](es, tmp []hentry[K, V], shift uint) *hnode[K, V] {
 	if shift >= 64 {
 		kids := make([]hentry[K, V], len(es)) // equal hashes: a collision list
 		copy(kids, es)
 		return &hnode[K, V]{kids: kids}
 	}
-	groups := 0
-	for i := 0; i < len(es); i = groupEnd(es, i, shift) {
-		groups++
+	var counts [1 << hbits]int
+	for i := range es {
+		counts[es[i].hash>>shift&hmask]++
 	}
-	n := &hnode[K, V]{kids: make([]hentry[K, V], 0, groups)}
-	for i := 0; i < len(es); {
-		j := groupEnd(es, i, shift)
-		n.bitmap |= slot(es[i].hash, shift)
-		if j-i == 1 {
-			n.kids = append(n.kids, es[i])
-		} else {
-			n.kids = append(n.kids, hentry[K, V]{sub: hbuild(es[i:j], shift+hbits)})
+	var pos [1 << hbits]int
+	groups, sum := 0, 0
+	for d, c := range counts {
+		pos[d] = sum
+		sum += c
+		if c > 0 {
+			groups++
 		}
-		i = j
+	}
+	for i := range es {
+		d := es[i].hash >> shift & hmask
+		tmp[pos[d]] = es[i]
+		pos[d]++
+	}
+	copy(es, tmp)
+	n := &hnode[K, V]{kids: make([]hentry[K, V], 0, groups)}
+	start := 0
+	for d, c := range counts {
+		switch c {
+		case 0:
+			continue
+		case 1:
+			n.kids = append(n.kids, es[start])
+		default:
+			n.kids = append(n.kids, hentry[K, V]{sub: hbuild(es[start:start+c], tmp[start:start+c], shift+hbits)})
+		}
+		n.bitmap |= 1 << d
+		start += c
 	}
 	return n
-}
-
-// groupEnd is the end of the run of es from i in the same slot at shift.
-func groupEnd[K comparable, V any](es []hentry[K, V], i int, shift uint) int {
-	bit := slot(es[i].hash, shift)
-	j := i + 1
-	for j < len(es) && slot(es[j].hash, shift) == bit {
-		j++
-	}
-	return j
 }

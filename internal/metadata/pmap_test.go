@@ -233,16 +233,3 @@ func TestPmapOf(t *testing.T) {
 		}
 	}
 }
-
-func TestTrieOrderInverts(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	for _, h := range []uint64{0, 1, 1 << 63, ^uint64(0), rng.Uint64(), rng.Uint64()} {
-		if got := fromTrieOrder(trieOrder(h)); got != h {
-			t.Errorf("fromTrieOrder(trieOrder(%x)) = %x", h, got)
-		}
-	}
-	// The root's digit is the most significant.
-	if trieOrder(1) <= trieOrder(1<<5) {
-		t.Errorf("trieOrder does not put the lowest digit first")
-	}
-}

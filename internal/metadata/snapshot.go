@@ -59,8 +59,11 @@ import (
 // startDelta after the end of the previous block (the first after 0), so
 // blocks cannot overlap; NextProducerID is the end of the last block.
 // status is 0 ALIVE, 1 FENCED, 2 CLOSED. A partition's topic is the topic
-// item before it; its TopicUUID is that topic's string, shared by all of
-// the topic's partitions in memory.
+// item before it. The reader builds each partition straight into the form
+// an image keeps (partstate.go: no per-partition copy of the topic UUID,
+// the ISR not stored twice) and each topic's map in one exactly sized
+// piece (pmapOf), so loading allocates little beyond the image itself: one
+// block of input and one topic's list of partitions.
 //
 // The reader checks what replay would have checked when the image was
 // built (the rules in doc.go, with producer-id blocks needing only a

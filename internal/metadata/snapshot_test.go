@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unsafe"
 )
 
@@ -159,6 +160,26 @@ func (r *errReader) Read(p []byte) (int, error) {
 	n := copy(p, r.b)
 	r.b = r.b[n:]
 	return n, nil
+}
+
+// TestSnapshotReadsAStream: the reader takes the bytes as a stream gives
+// them, however they are cut.
+func TestSnapshotReadsAStream(t *testing.T) {
+	im := bigImage()
+	b := writeSnapshot(t, im)
+	for name, r := range map[string]io.Reader{
+		"one byte at a time": iotest.OneByteReader(bytes.NewReader(b)),
+		"half reads":         iotest.HalfReader(bytes.NewReader(b)),
+		"EOF with the data":  iotest.DataErrReader(bytes.NewReader(b)),
+	} {
+		got, err := ReadSnapshot(r)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !got.Equal(im) {
+			t.Fatalf("%s: image differs", name)
+		}
+	}
 }
 
 func TestSnapshotIOErrors(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"syscall"
 	"sync"
+	"syscall"
 	"testing"
 )
 

@@ -133,3 +133,25 @@ func (t *topicImage) appendPartitions(out []PartitionRecord) []PartitionRecord {
 	}
 	return out
 }
+
+// clonePartitions deep-copies ps into fresh records whose slices share one
+// allocation, each capped so an append reallocates. (For readers holding
+// records from sortedPartitions; the image's own copies come from
+// appendPartitions.)
+func clonePartitions(ps []*PartitionRecord) []PartitionRecord {
+	n := 0
+	for _, p := range ps {
+		n += len(p.Replicas) + len(p.ISR) + len(p.RemovingReplicas) + len(p.AddingReplicas)
+	}
+	arena := make([]int32, 0, n)
+	out := make([]PartitionRecord, len(ps))
+	for i, p := range ps {
+		c := *p
+		c.Replicas, arena = carve(arena, p.Replicas)
+		c.ISR, arena = carve(arena, p.ISR)
+		c.RemovingReplicas, arena = carve(arena, p.RemovingReplicas)
+		c.AddingReplicas, arena = carve(arena, p.AddingReplicas)
+		out[i] = c
+	}
+	return out
+}

@@ -470,3 +470,34 @@ func TestReplayInternsTopicUUIDs(t *testing.T) {
 		t.Errorf("partition 1 = %+v", p1)
 	}
 }
+
+// TestPartitionListingsAgree: the image's listings built from partState
+// (Partitions, View, Records) agree with sortedPartitions deep-copied,
+// and hand out lists the caller may change.
+func TestPartitionListingsAgree(t *testing.T) {
+	im := representativeImage(t)
+	var fromView []PartitionRecord
+	for _, ti := range im.topics.sortedTopics() {
+		want := clonePartitions(ti.sortedPartitions())
+		got := im.Partitions(ti.rec.TopicUUID)
+		if diff := diffJSON(want, got); diff != "" {
+			t.Fatalf("topic %q (-sortedPartitions +Partitions):\n%s", ti.rec.Name, diff)
+		}
+		fromView = append(fromView, want...)
+		for _, p := range got {
+			p.Replicas[0], p.ISR = -7, append(p.ISR, -8)
+		}
+	}
+	if diff := diffJSON(fromView, im.View(false).Partitions); diff != "" {
+		t.Fatalf("View (-want +got):\n%s", diff)
+	}
+	var fromRecords []PartitionRecord
+	for _, r := range im.Records() {
+		if p, ok := r.Body.(*PartitionRecord); ok {
+			fromRecords = append(fromRecords, *p)
+		}
+	}
+	if diff := diffJSON(fromView, fromRecords); diff != "" {
+		t.Fatalf("Records (-want +got):\n%s", diff)
+	}
+}

@@ -501,3 +501,13 @@ func TestPartitionListingsAgree(t *testing.T) {
 		t.Fatalf("Records (-want +got):\n%s", diff)
 	}
 }
+
+// TestSnapshotIsCompact guards the size: a partition with three replicas,
+// all in sync, takes about a dozen bytes (the 2,000,000 partitions
+// fit in 60 MB only below 30).
+func TestSnapshotIsCompact(t *testing.T) {
+	b := writeSnapshot(t, bigImage())
+	if per := float64(len(b)) / 100_000; per > 16 {
+		t.Errorf("%d bytes for 100,000 partitions: %.1f per partition, want at most 16", len(b), per)
+	}
+}

@@ -305,3 +305,10 @@ func removeFile(t testing.TB, path string) {
 		t.Fatal(err)
 	}
 }
+
+// readSnapshotData returns the state machine data of snap, the storage's
+// current snapshot.
+func readSnapshotData(t testing.TB, _ *Storage, snap raftpb.Snapshot) string {
+	t.Helper()
+	return string(snap.Data)
+}

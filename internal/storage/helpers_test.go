@@ -308,7 +308,16 @@ func removeFile(t testing.TB, path string) {
 
 // readSnapshotData returns the state machine data of snap, the storage's
 // current snapshot.
-func readSnapshotData(t testing.TB, _ *Storage, snap raftpb.Snapshot) string {
+func readSnapshotData(t testing.TB, s *Storage, snap raftpb.Snapshot) string {
 	t.Helper()
-	return string(snap.Data)
+	sr, err := s.OpenSnapshot(snap.Metadata)
+	if err != nil {
+		t.Fatalf("OpenSnapshot(%d): %v", snap.Metadata.Index, err)
+	}
+	defer sr.Close()
+	b, err := io.ReadAll(sr)
+	if err != nil {
+		t.Fatalf("read snapshot %d: %v", snap.Metadata.Index, err)
+	}
+	return string(b)
 }

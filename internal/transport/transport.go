@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -92,11 +93,27 @@ type Config struct {
 	// Send's goroutine (snapshot queue full) and must not block.
 	OnSnapshotStatus func(peer uint64, failed bool)
 	// SnapshotSource (optional) answers a peer's FetchSnapshot: the
-	// snapshot to send (its Data is only read), and the leader this node
-	// knows of (0 if none) as a hint for the asker. A snapshot older than
-	// minIndex, or an error, is answered "unavailable". It runs on the
-	// requesting connection's goroutine and must give up when ctx ends.
-	SnapshotSource func(ctx context.Context, from, minIndex uint64) (snap raftpb.Snapshot, leader uint64, err error)
+	// snapshot to send, and the leader this node knows of (0 if none) as a
+	// hint for the asker. A snapshot older than minIndex, or an error, is
+	// answered "unavailable" (Metadata.Index says what this node has). The
+	// transport closes Data. It runs on the requesting connection's
+	// goroutine and must give up when ctx ends.
+	SnapshotSource func(ctx context.Context, from, minIndex uint64) (snap SnapshotFile, leader uint64, err error)
+	// OpenSnapshot (optional) opens the data of a snapshot raft sends
+	// with no data in memory (a MsgSnap whose Snapshot.Data is empty):
+	// storage keeps snapshots on disk. The transport streams it on the
+	// snapshot stream and closes it. Without it, Snapshot.Data is sent.
+	OpenSnapshot func(md raftpb.SnapshotMetadata) (SnapshotFile, error)
+	// SnapshotSink (optional) stores the data of a received MsgSnap: it
+	// must read data to io.EOF, which data returns only once all of it
+	// arrived with a matching CRC-32C (an error otherwise: the sink must
+	// then discard what it stored and return an error). The transport acks
+	// the sender once it returned nil, then calls Handler with the message
+	// whose Snapshot.Data is the returned token (for example a file name).
+	// It runs on the connection's goroutine, like Handler. Without it, the
+	// data is read into memory (at most 1 GiB) and Handler gets it as
+	// Snapshot.Data.
+	SnapshotSink func(m raftpb.Message, data io.Reader) (token []byte, err error)
 	Logger         *slog.Logger  // default slog.Default()
 	DialTimeout    time.Duration // dial and, again, handshake; default 1s
 	QueueSize      int           // per-peer message queue, default 4096; on overflow drop + OnUnreachable (raft retransmits)
@@ -110,6 +127,15 @@ type Config struct {
 	// silent for max(10 × KeepaliveInterval, 3s) counts as dead when
 	// another incarnation of its node dials in.
 	KeepaliveInterval time.Duration
+}
+
+// SnapshotFile is a snapshot's data to stream to a peer: Size bytes read
+// from Data, which returns an error instead of io.EOF if they are damaged
+// (so a damaged file is never acked as intact).
+type SnapshotFile struct {
+	Metadata raftpb.SnapshotMetadata
+	Size     int64
+	Data     io.ReadCloser // nil when there is nothing to send
 }
 
 // Validate fills defaults and checks the required fields.

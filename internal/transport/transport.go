@@ -114,9 +114,9 @@ type Config struct {
 	// data is read into memory (at most 1 GiB) and Handler gets it as
 	// Snapshot.Data.
 	SnapshotSink func(m raftpb.Message, data io.Reader) (token []byte, err error)
-	Logger         *slog.Logger  // default slog.Default()
-	DialTimeout    time.Duration // dial and, again, handshake; default 1s
-	QueueSize      int           // per-peer message queue, default 4096; on overflow drop + OnUnreachable (raft retransmits)
+	Logger       *slog.Logger  // default slog.Default()
+	DialTimeout  time.Duration // dial and, again, handshake; default 1s
+	QueueSize    int           // per-peer message queue, default 4096; on overflow drop + OnUnreachable (raft retransmits)
 	// Incarnation identifies this run of the node, sent in every hello; 0
 	// draws a random one in Validate. It must differ between any two
 	// processes that may claim the same node id, so it is never stored:

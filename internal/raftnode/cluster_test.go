@@ -43,19 +43,31 @@ func (s *counterSM) Apply(batch []Committed) ([]any, error) {
 	return out, nil
 }
 
-func (s *counterSM) Snapshot() ([]byte, error) {
+func (s *counterSM) CaptureSnapshot(uint64) (func(io.Writer) error, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return binary.BigEndian.AppendUint64(nil, s.n), nil
+	n := s.n
+	s.mu.Unlock()
+	return func(w io.Writer) error {
+		_, err := w.Write(binary.BigEndian.AppendUint64(nil, n))
+		return err
+	}, nil
 }
 
-func (s *counterSM) Restore(_ uint64, data []byte) error {
-	if len(data) != 8 {
-		return fmt.Errorf("snapshot of %d bytes", len(data))
+func (s *counterSM) PrepareRestore(_ uint64, r io.Reader) (any, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
 	}
+	if len(data) != 8 {
+		return nil, fmt.Errorf("snapshot of %d bytes", len(data))
+	}
+	return binary.BigEndian.Uint64(data), nil
+}
+
+func (s *counterSM) SwapIn(_ uint64, prepared any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.n = binary.BigEndian.Uint64(data)
+	s.n = prepared.(uint64)
 	return nil
 }
 

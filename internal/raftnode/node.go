@@ -211,7 +211,7 @@ type Node struct {
 	transferc chan uint64
 
 	receivedMu sync.Mutex
-	received   map[string]storage.SnapshotInfo // by temp path; guarded by receivedMu
+	received   map[string]receivedSnapshot // by temp path; guarded by receivedMu
 
 	stopOnce sync.Once
 	stopc    chan struct{}
@@ -288,7 +288,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		snapResc:      make(chan snapshotResult, 1),
 		snapInc:       make(chan *incomingSnapshot),
 		snapAbort:     make(chan struct{}),
-		received:      make(map[string]storage.SnapshotInfo),
+		received:      make(map[string]receivedSnapshot),
 		transferc:     make(chan uint64),
 		stopc:         make(chan struct{}),
 		donec:         make(chan struct{}),

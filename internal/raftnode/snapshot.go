@@ -279,29 +279,55 @@ func (n *Node) openSnapshot(md raftpb.SnapshotMetadata) (transport.SnapshotFile,
 	return transport.SnapshotFile{Metadata: sr.Metadata, Size: sr.Size, Data: sr}, nil
 }
 
-// receiveSnapshotData is the transport's SnapshotSink: it streams a
-// snapshot from the leader into a temp file and returns its path as the
-// token the MsgSnap then carries to receive.
+// receivedSnapshot is what receiveSnapshotData left for receiveSnapshot.
+type receivedSnapshot struct {
+	info     storage.SnapshotInfo
+	prepared any
+	decoded  bool
+}
+
+// receiveSnapshotData is the transport's SnapshotSink, on the snapshot
+// connection's goroutine: it streams a snapshot from the leader into a
+// temp file, then decodes it there, off the raft loop, and returns the
+// file's path as the token the MsgSnap then carries to receiveSnapshot.
+// The transport acks the leader only after this returned, so raft on the
+// leader keeps the follower in its snapshot state (sending it no appends
+// that would only be refused, nor the snapshot again) while it decodes.
+// A snapshot that does not decode is deleted and refused: the leader
+// learns the send failed and tries again later.
 func (n *Node) receiveSnapshotData(m raftpb.Message, r io.Reader) ([]byte, error) {
-	info, err := n.storage.ReceiveSnapshot(m.Snapshot.Metadata, r)
+	md := m.Snapshot.Metadata
+	info, err := n.storage.ReceiveSnapshot(md, r)
 	if err != nil {
-		n.log.Warn("refused a snapshot from the leader", "from", m.From, "index", m.Snapshot.Metadata.Index, "err", err)
+		n.log.Warn("refused a snapshot from the leader", "from", m.From, "index", md.Index, "err", err)
 		return nil, err
 	}
+	rs := receivedSnapshot{info: info}
+	// Raft ignores a snapshot this node has committed past: no need to
+	// decode it (it is still stepped, so raft answers the leader).
+	if md.Index > n.commit.Load() {
+		start := time.Now()
+		prepared, err := n.prepareRestore(n.storage.OpenSnapshotFile(info.Path))
+		if err != nil {
+			n.log.Warn("refused a snapshot from the leader: it does not decode", "from", m.From, "index", md.Index, "err", err)
+			n.storage.DiscardReceived(info)
+			return nil, err
+		}
+		rs.prepared, rs.decoded = prepared, true
+		n.log.Info("decoded snapshot from leader", "index", md.Index, "bytes", info.SizeBytes, "took", time.Since(start))
+	}
 	n.receivedMu.Lock()
-	n.received[info.Path] = info
+	n.received[info.Path] = rs
 	n.receivedMu.Unlock()
 	return []byte(info.Path), nil
 }
 
-// receiveSnapshot runs on the transport's connection goroutine for a
-// MsgSnap whose data is on disk: it decodes the state off the raft loop
-// and hands both to the loop. A snapshot that does not decode is deleted
-// and dropped; the leader sends another.
+// receiveSnapshot is the Handler's part for a MsgSnap: it hands the
+// snapshot receiveSnapshotData stored and decoded to the loop.
 func (n *Node) receiveSnapshot(m raftpb.Message) {
 	path := string(m.Snapshot.Data)
 	n.receivedMu.Lock()
-	info, ok := n.received[path]
+	rs, ok := n.received[path]
 	delete(n.received, path)
 	n.receivedMu.Unlock()
 	if !ok {
@@ -311,24 +337,11 @@ func (n *Node) receiveSnapshot(m raftpb.Message) {
 	snap := *m.Snapshot
 	snap.Data = nil
 	m.Snapshot = &snap
-	inc := &incomingSnapshot{msg: m, info: info}
-	// Raft ignores a snapshot this node has committed past: no need to
-	// decode it (it is still stepped, so raft answers the leader).
-	if idx := snap.Metadata.Index; idx > n.commit.Load() {
-		start := time.Now()
-		prepared, err := n.prepareRestore(n.storage.OpenSnapshotFile(info.Path))
-		if err != nil {
-			n.log.Warn("refused a snapshot from the leader: it does not decode", "from", m.From, "index", idx, "err", err)
-			n.storage.DiscardReceived(info)
-			return
-		}
-		inc.prepared, inc.decoded = prepared, true
-		n.log.Info("decoded snapshot from leader", "index", idx, "bytes", info.SizeBytes, "took", time.Since(start))
-	}
+	inc := &incomingSnapshot{msg: m, info: rs.info, prepared: rs.prepared, decoded: rs.decoded}
 	select {
 	case n.snapInc <- inc:
 	case <-n.stopc:
-		n.storage.DiscardReceived(info)
+		n.storage.DiscardReceived(rs.info)
 	}
 }
 

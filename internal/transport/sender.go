@@ -317,7 +317,9 @@ func (p *peer) sendSnapshot(m *raftpb.Message) (int64, error) {
 	if err := writeSnapshotData(chunkWriter{conn}, src, size); err != nil {
 		return 0, err
 	}
-	if err := conn.SetReadDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
+	// The receiver acks once its SnapshotSink has stored (and, in raftnode,
+	// decoded) the data, which takes longer than a chunk.
+	if err := conn.SetReadDeadline(time.Now().Add(snapshotAckTimeout)); err != nil {
 		return 0, err
 	}
 	var a [1]byte

@@ -41,6 +41,10 @@ const (
 	// snapshotIOTimeout bounds each snapshot chunk read or write and the
 	// wait for the receiver's ack: a stall, not the whole transfer.
 	snapshotIOTimeout = 10 * time.Second
+	// snapshotAckTimeout bounds the sender's wait for the ack after the
+	// last byte: the receiver's SnapshotSink may decode a large snapshot
+	// before it returns.
+	snapshotAckTimeout = 2 * time.Minute
 	// keepAlivePeriod is the TCP keepalive on every peer connection, so a
 	// peer host that vanished is noticed on idle connections.
 	keepAlivePeriod = 15 * time.Second
@@ -107,8 +111,10 @@ type Config struct {
 	// SnapshotSink (optional) stores the data of a received MsgSnap: it
 	// must read data to io.EOF, which data returns only once all of it
 	// arrived with a matching CRC-32C (an error otherwise: the sink must
-	// then discard what it stored and return an error). The transport acks
-	// the sender once it returned nil, then calls Handler with the message
+	// then discard what it stored and return an error). It may also check
+	// or decode what it stored (an error refuses the snapshot: the sender
+	// reports it failed). The transport acks the sender once it returned
+	// nil (within 2 minutes of the last byte), then calls Handler with the message
 	// whose Snapshot.Data is the returned token (for example a file name).
 	// It runs on the connection's goroutine, like Handler. Without it, the
 	// data is read into memory (at most 1 GiB) and Handler gets it as

@@ -12,10 +12,15 @@ import (
 )
 
 // slowSnapshot is how long the test state machine takes to encode or
-// decode a snapshot: twice the test cluster's election timeout (1s), so a
-// raft loop that waited for it would miss heartbeats and elections would
-// follow.
-const slowSnapshot = 2 * time.Second
+// decode a snapshot here, and slowElectionTicks the election timeout of
+// these tests (3s at 10ms ticks): a raft loop that waited for the state
+// machine would miss heartbeats for longer than that, and elections would
+// follow. The timeout is generous so that a machine starved of CPU does
+// not elect new leaders by itself.
+const (
+	slowSnapshot      = 4 * time.Second
+	slowElectionTicks = 300
+)
 
 // writeLoad proposes small payloads on lead one after another until stop
 // is closed, and records how long each took to commit.
@@ -83,12 +88,12 @@ func leaderSnapshot(c *testCluster) map[uint64][3]uint64 {
 }
 
 // TestSnapshotCreationDoesNotBlockRaft takes snapshots on all three nodes
-// at once while each state machine needs 2s to encode one: the leader and
+// at once while each state machine needs 4s to encode one: the leader and
 // term stay, no node counts a leader change, and small writes keep
 // committing quickly throughout, because encoding, writing and fsyncing
 // run off the raft loop.
 func TestSnapshotCreationDoesNotBlockRaft(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionMargin = 5 })
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionMargin, cfg.ElectionTicks = 5, slowElectionTicks })
 	for id := uint64(1); id <= 3; id++ {
 		c.slow[id] = slowSnapshot
 		c.start(id)
@@ -129,7 +134,7 @@ func TestSnapshotCreationDoesNotBlockRaft(t *testing.T) {
 		}
 	}
 	took := time.Since(start)
-	load.finish(t, 20, time.Second)
+	load.finish(t, 20, slowSnapshot/2)
 	if took < slowSnapshot {
 		t.Fatalf("snapshots took %v, less than the encoder's %v: the slow encoder did not run", took, slowSnapshot)
 	}
@@ -147,12 +152,12 @@ func TestSnapshotCreationDoesNotBlockRaft(t *testing.T) {
 }
 
 // TestSnapshotInstallationDoesNotBlockRaft starts a follower that needs the
-// leader's snapshot while its state machine needs 2s to decode one: while
+// leader's snapshot while its state machine needs 4s to decode one: while
 // it decodes, its raft loop keeps answering (status requests), the leader
 // and term stay, and small writes keep committing; then it installs the
 // snapshot and catches up.
 func TestSnapshotInstallationDoesNotBlockRaft(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionMargin = 1 })
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionMargin, cfg.ElectionTicks = 1, slowElectionTicks })
 	c.start(1)
 	c.start(2)
 	lead := c.leader()
@@ -194,7 +199,7 @@ func TestSnapshotInstallationDoesNotBlockRaft(t *testing.T) {
 	}
 	last := c.propose("after-decode")
 	c.waitApplied(3, last.Index, 30*time.Second)
-	load.finish(t, 20, time.Second)
+	load.finish(t, 20, slowSnapshot/2)
 	if got := counterValue(c.metrics[3].snapshotsInstalled); got != 1 {
 		t.Fatalf("node 3 installed %v snapshots, want 1", got)
 	}

@@ -114,13 +114,14 @@
 //	dataLen 8 bytes
 //	data    dataLen bytes
 //	crc     4 bytes, crc32c(data)
-//	                                  <- ack 1 byte (0) once data is stored
+//	                                  <- ack 1 byte (0) once the sink returned
 //
 // Raft's snapshot carries no data in memory: the sender opens it with
 // Config.OpenSnapshot (a file) and streams it through one 1 MiB buffer,
 // and the receiver streams it into Config.SnapshotSink (a temp file),
 // which sees an error instead of io.EOF unless the checksum matches; only
-// then is the record acked and Handler called, with the sink's token as
+// once the sink returned (raftnode decodes the snapshot in it; the sender
+// waits up to 2 minutes for the ack) is the record acked and Handler called, with the sink's token as
 // Snapshot.Data. Memory stays bounded whatever the size. A source whose
 // own checksum fails at the end aborts the send before the crc is
 // written, so the receiver never acks damaged data. Without those

@@ -543,6 +543,9 @@ func (n *Node) Stop() {
 		if err := n.transport.Close(); err != nil {
 			n.log.Warn("close transport", "err", err)
 		}
+		n.receivedMu.Lock()
+		n.discardReceivedLocked() // no Handler will take them now
+		n.receivedMu.Unlock()
 		if err := n.storage.Close(); err != nil {
 			n.log.Warn("close storage", "err", err)
 		}

@@ -317,9 +317,21 @@ func (n *Node) receiveSnapshotData(m raftpb.Message, r io.Reader) ([]byte, error
 		n.log.Info("decoded snapshot from leader", "index", md.Index, "bytes", info.SizeBytes, "took", time.Since(start))
 	}
 	n.receivedMu.Lock()
+	// Keep only the newest: an older one whose MsgSnap never reached the
+	// Handler (its ack failed to go out) would hold a whole decoded state.
+	n.discardReceivedLocked()
 	n.received[info.Path] = rs
 	n.receivedMu.Unlock()
 	return []byte(info.Path), nil
+}
+
+// discardReceivedLocked deletes the received snapshots not yet handed to
+// the loop. Callers hold receivedMu.
+func (n *Node) discardReceivedLocked() {
+	for path, rs := range n.received {
+		n.storage.DiscardReceived(rs.info)
+		delete(n.received, path)
+	}
 }
 
 // receiveSnapshot is the Handler's part for a MsgSnap: it hands the

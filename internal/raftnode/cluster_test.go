@@ -43,6 +43,8 @@ type counterSM struct {
 	n        uint64
 	slow     time.Duration
 	decoding chan uint64 // nil: no signal; else buffered
+	// refuse makes PrepareRestore fail, as for data that does not decode.
+	refuse atomic.Bool
 }
 
 func (s *counterSM) Apply(batch []Committed) ([]any, error) {
@@ -82,6 +84,9 @@ func (s *counterSM) PrepareRestore(index uint64, r io.Reader) (any, error) {
 		}
 	}
 	time.Sleep(s.slow) // the work a big state's decoding does
+	if s.refuse.Load() {
+		return nil, errors.New("snapshot does not decode")
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -252,12 +257,15 @@ type testCluster struct {
 	// decoding, when set for a node, receives the index of each snapshot
 	// its state machine starts decoding.
 	decoding map[uint64]chan uint64
+	// refuse, when set for a node, makes its state machine refuse
+	// snapshots from its next start on (counterSM.refuse).
+	refuse map[uint64]bool
 }
 
 func newTestCluster(t *testing.T, size int, tune func(*Config)) *testCluster {
 	c := &testCluster{t: t, proxies: map[uint64]*peerProxy{}, dirs: map[uint64]string{}, nodes: map[uint64]*Node{},
 		metrics: map[uint64]*Metrics{}, sms: map[uint64]*counterSM{}, tune: tune,
-		slow: map[uint64]time.Duration{}, decoding: map[uint64]chan uint64{}}
+		slow: map[uint64]time.Duration{}, decoding: map[uint64]chan uint64{}, refuse: map[uint64]bool{}}
 	for id := uint64(1); id <= uint64(size); id++ {
 		c.proxies[id] = newPeerProxy(t)
 		c.dirs[id] = t.TempDir()
@@ -284,6 +292,7 @@ func (c *testCluster) start(id uint64) *Node {
 	}
 	c.metrics[id] = NewMetrics(nil)
 	c.sms[id] = &counterSM{slow: c.slow[id], decoding: c.decoding[id]}
+	c.sms[id].refuse.Store(c.refuse[id])
 	cfg := Config{
 		NodeID:         id,
 		ClusterID:      "raftnode-test",

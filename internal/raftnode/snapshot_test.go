@@ -278,6 +278,45 @@ func TestDamagedSnapshotFileIsNotSent(t *testing.T) {
 	}
 }
 
+// TestUndecodableSnapshotIsRefused: a follower whose state machine cannot
+// decode the leader's snapshot refuses it cleanly: the leader learns the
+// send failed, the follower installs nothing, keeps running and leaves no
+// file behind; once it can decode, the next send gets it in.
+func TestUndecodableSnapshotIsRefused(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionMargin = 1 })
+	c.start(1)
+	c.start(2)
+	lead := c.leader()
+	var res Result
+	for i := 0; i < 20; i++ {
+		res = c.propose(fmt.Sprint("entry-", i))
+	}
+	c.waitApplied(lead.ID(), res.Index, 30*time.Second)
+	if _, err := lead.TakeSnapshot(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	c.refuse[3] = true
+	fails := counterValue(lead.metrics.snapshotSendFails)
+	n3 := c.start(3)
+	waitFor(t, 30*time.Second, "the leader to learn node 3 refused its snapshot", func() bool {
+		return counterValue(lead.metrics.snapshotSendFails) > fails
+	})
+	if got := counterValue(c.metrics[3].snapshotsInstalled); got != 0 {
+		t.Fatalf("node 3 installed %v snapshots it could not decode", got)
+	}
+	if err := n3.Err(); err != nil {
+		t.Fatalf("node 3 stopped: %v", err)
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(c.dirs[3], "snap", "*.tmp")); len(tmps) != 0 {
+		t.Fatalf("refused snapshot left temp files: %v", tmps)
+	}
+
+	c.sms[3].refuse.Store(false)
+	last := c.propose("after-refusal")
+	c.waitApplied(3, last.Index, 30*time.Second)
+}
+
 func mapsEqual(a, b map[uint64][3]uint64) bool {
 	if len(a) != len(b) {
 		return false

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -56,12 +57,20 @@ func TestStateMachineAppliesAKeyOnce(t *testing.T) {
 
 	// Snapshot and restore keep the key: a repeat after a restart is
 	// still a replay.
-	snap, err := sm.Snapshot()
+	write, err := sm.CaptureSnapshot(4)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var snap bytes.Buffer
+	if err := write(&snap); err != nil {
+		t.Fatal(err)
+	}
 	restored := NewStateMachine(100)
-	if err := restored.Restore(4, snap); err != nil {
+	prepared, err := restored.PrepareRestore(4, &snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restored.SwapIn(4, prepared); err != nil {
 		t.Fatal(err)
 	}
 	res, err = restored.Apply([]raftnode.Committed{{Index: 5, Payload: keyedPayload("k", "create a", top("a", "ua-3"))}})

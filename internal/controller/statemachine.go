@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 
 	"github.com/yakt/yakt/internal/metadata"
@@ -89,21 +90,34 @@ func (sm *StateMachine) Apply(batch []raftnode.Committed) ([]any, error) {
 	return results, nil
 }
 
-// Snapshot implements raftnode.StateMachine.
-func (sm *StateMachine) Snapshot() ([]byte, error) {
-	return metadata.EncodeSnapshot(sm.image.Load()), nil
+// CaptureSnapshot implements raftnode.StateMachine. The image is
+// immutable, so capturing it is loading the pointer; the returned func
+// encodes that image on the snapshot goroutine while Apply goes on.
+func (sm *StateMachine) CaptureSnapshot(uint64) (func(io.Writer) error, error) {
+	img := sm.image.Load()
+	return func(w io.Writer) error { return metadata.WriteSnapshot(w, img) }, nil
 }
 
-// Restore implements raftnode.StateMachine.
-func (sm *StateMachine) Restore(index uint64, data []byte) error {
-	img, err := metadata.DecodeSnapshot(data)
+// PrepareRestore implements raftnode.StateMachine: it decodes the image
+// off the raft loop; the live state is untouched until SwapIn.
+func (sm *StateMachine) PrepareRestore(index uint64, r io.Reader) (any, error) {
+	img, err := metadata.ReadSnapshot(r)
 	if err != nil {
-		return fmt.Errorf("decode snapshot at index %d: %w", index, err)
+		return nil, fmt.Errorf("decode snapshot at index %d: %w", index, err)
 	}
 	// The image's offset is its last record's; raft's index may be higher
 	// (no-op and configuration entries carry no records).
 	if img.Offset() > int64(index) {
-		return fmt.Errorf("snapshot at index %d holds image at later offset %d", index, img.Offset())
+		return nil, fmt.Errorf("snapshot at index %d holds image at later offset %d", index, img.Offset())
+	}
+	return img, nil
+}
+
+// SwapIn implements raftnode.StateMachine.
+func (sm *StateMachine) SwapIn(index uint64, prepared any) error {
+	img, ok := prepared.(*metadata.Image)
+	if !ok || img == nil {
+		return fmt.Errorf("restore snapshot at index %d: prepared state is %T, not an image", index, prepared)
 	}
 	sm.tail.ResetAt(int64(index), img.MaxTimestamp()) // tail first: see Apply
 	sm.image.Store(img)

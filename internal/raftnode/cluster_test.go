@@ -26,10 +26,25 @@ func counterValue(c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// counterSM is a StateMachine that counts applied payloads.
+// gaugeValue reads a gauge's current value.
+func gaugeValue(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetGauge().GetValue()
+}
+
+// counterSM is a StateMachine that counts applied payloads. With slow
+// set, writing and decoding a snapshot each take that long, as encoding
+// a very large state does; decoding signals on decoding when it starts.
 type counterSM struct {
-	mu sync.Mutex
-	n  uint64
+	mu       sync.Mutex
+	n        uint64
+	slow     time.Duration
+	decoding chan uint64 // nil: no signal; else buffered
+	// refuse makes PrepareRestore fail, as for data that does not decode.
+	refuse atomic.Bool
 }
 
 func (s *counterSM) Apply(batch []Committed) ([]any, error) {
@@ -43,19 +58,49 @@ func (s *counterSM) Apply(batch []Committed) ([]any, error) {
 	return out, nil
 }
 
-func (s *counterSM) Snapshot() ([]byte, error) {
+// value is the count applied so far.
+func (s *counterSM) value() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return binary.BigEndian.AppendUint64(nil, s.n), nil
+	return s.n
 }
 
-func (s *counterSM) Restore(_ uint64, data []byte) error {
-	if len(data) != 8 {
-		return fmt.Errorf("snapshot of %d bytes", len(data))
+func (s *counterSM) CaptureSnapshot(uint64) (func(io.Writer) error, error) {
+	s.mu.Lock()
+	n := s.n
+	s.mu.Unlock()
+	return func(w io.Writer) error {
+		time.Sleep(s.slow) // the work a big state's encoding does
+		_, err := w.Write(binary.BigEndian.AppendUint64(nil, n))
+		return err
+	}, nil
+}
+
+func (s *counterSM) PrepareRestore(index uint64, r io.Reader) (any, error) {
+	if s.decoding != nil {
+		select {
+		case s.decoding <- index:
+		default:
+		}
 	}
+	time.Sleep(s.slow) // the work a big state's decoding does
+	if s.refuse.Load() {
+		return nil, errors.New("snapshot does not decode")
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) != 8 {
+		return nil, fmt.Errorf("snapshot of %d bytes", len(data))
+	}
+	return binary.BigEndian.Uint64(data), nil
+}
+
+func (s *counterSM) SwapIn(_ uint64, prepared any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.n = binary.BigEndian.Uint64(data)
+	s.n = prepared.(uint64)
 	return nil
 }
 
@@ -206,11 +251,21 @@ type testCluster struct {
 	metrics map[uint64]*Metrics
 	sms     map[uint64]*counterSM
 	tune    func(*Config)
+	// slow, when set for a node, makes its state machine's snapshot
+	// encoding and decoding take that long from its next start on.
+	slow map[uint64]time.Duration
+	// decoding, when set for a node, receives the index of each snapshot
+	// its state machine starts decoding.
+	decoding map[uint64]chan uint64
+	// refuse, when set for a node, makes its state machine refuse
+	// snapshots from its next start on (counterSM.refuse).
+	refuse map[uint64]bool
 }
 
 func newTestCluster(t *testing.T, size int, tune func(*Config)) *testCluster {
 	c := &testCluster{t: t, proxies: map[uint64]*peerProxy{}, dirs: map[uint64]string{}, nodes: map[uint64]*Node{},
-		metrics: map[uint64]*Metrics{}, sms: map[uint64]*counterSM{}, tune: tune}
+		metrics: map[uint64]*Metrics{}, sms: map[uint64]*counterSM{}, tune: tune,
+		slow: map[uint64]time.Duration{}, decoding: map[uint64]chan uint64{}, refuse: map[uint64]bool{}}
 	for id := uint64(1); id <= uint64(size); id++ {
 		c.proxies[id] = newPeerProxy(t)
 		c.dirs[id] = t.TempDir()
@@ -236,7 +291,8 @@ func (c *testCluster) start(id uint64) *Node {
 		peers[pid] = p.addr()
 	}
 	c.metrics[id] = NewMetrics(nil)
-	c.sms[id] = &counterSM{}
+	c.sms[id] = &counterSM{slow: c.slow[id], decoding: c.decoding[id]}
+	c.sms[id].refuse.Store(c.refuse[id])
 	cfg := Config{
 		NodeID:         id,
 		ClusterID:      "raftnode-test",

@@ -13,18 +13,26 @@
 //
 // For every raft.Ready the loop does, in this order:
 //
-//  1. If Ready.Snapshot is set, persist it (storage.ApplySnapshot: file
-//     fsynced, WAL marker fsynced) before anything that depends on it.
+//  1. If Ready.Snapshot is set (a snapshot from the leader, already on
+//     disk in a temp file and decoded off the loop, see snapshot.go),
+//     persist it (storage.AdoptSnapshot: file renamed into place, WAL reset
+//     marker fsynced) before anything that depends on it.
 //  2. Persist HardState and Entries with storage.Save; fdatasync once when
 //     Ready.MustSync (group commit: one sync covers every proposal that
 //     arrived since the last Ready).
 //  3. Only now send Ready.Messages: a vote or an append acknowledgement must
 //     never leave this node before the state it promises is on disk.
-//  4. Restore the state machine from the snapshot, then apply
+//  4. Swap in the state decoded from the snapshot (StateMachine.SwapIn,
+//     instant), then apply
 //     CommittedEntries in order (configuration changes through
 //     RawNode.ApplyConfChange, normal entries through StateMachine.Apply),
 //     waking the proposals and read barriers that were waiting for them.
 //  5. Advance.
+//
+// Snapshots are created and decoded off the loop (snapshot.go): the loop
+// only captures the state, records finished snapshots and compacts, so
+// heartbeats, votes and appends keep flowing while a large one is written
+// or received.
 //
 // NB: entries are applied only once committed, and a committed entry is
 // applied exactly once per process lifetime; after a restart the state

@@ -33,6 +33,8 @@ func (n *Node) run() {
 		if err != nil {
 			n.log.Error("raft loop stopped: node no longer serves writes", "err", err)
 		}
+		close(n.snapAbort)
+		n.stopSnapshots(ErrStopped)
 		n.failAll(ErrStopped)
 		n.leader.Store(0)
 		n.metrics.hasLeader.Set(0)
@@ -58,17 +60,17 @@ func (n *Node) run() {
 		case ch := <-n.statusc:
 			ch <- n.status()
 		case ch := <-n.snapc:
-			var out snapshotOutcome
-			out.info, out.err = n.snapshot(true)
-			ch <- out
+			n.requestSnapshot(ch)
+		case res := <-n.snapResc:
+			if err = n.finishSnapshot(res); err != nil {
+				return
+			}
+		case inc := <-n.snapInc:
+			n.stepIncoming(inc)
 		case to := <-n.transferc:
 			n.rn.TransferLeader(to)
 		case <-snapTimer.C:
-			if time.Since(n.lastSnapAt) >= n.cfg.SnapshotInterval && n.applied.Load() > n.snapIndex {
-				if _, err = n.snapshot(false); err != nil {
-					return
-				}
-			}
+			n.maybeSnapshot(true)
 			// Segments a failed delete left behind only cost disk space:
 			// storage logs and counts the failure, the timer retries.
 			_ = n.storage.RemoveObsoleteSegments()
@@ -80,6 +82,9 @@ func (n *Node) run() {
 				return
 			}
 		}
+		// A received snapshot the Ready did not install, raft ignored
+		// (this node has it already): delete its file.
+		n.discardIncoming()
 	}
 }
 
@@ -245,8 +250,16 @@ func (n *Node) takeReads(b *readBatch) []*readReq {
 func (n *Node) handleReady() error {
 	rd := n.rn.Ready()
 
+	var inc *incomingSnapshot
 	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := n.storage.ApplySnapshot(rd.Snapshot); err != nil {
+		var err error
+		if inc, err = n.incomingFor(rd.Snapshot.Metadata); err != nil {
+			return err
+		}
+		// The file is adopted (renamed) now: it is no longer ours to delete.
+		n.incoming = nil
+		if err := n.storage.AdoptSnapshot(rd.Snapshot.Metadata, inc.info); err != nil {
+			n.storage.DiscardReceived(inc.info)
 			return fmt.Errorf("persist snapshot at index %d: %w", rd.Snapshot.Metadata.Index, err)
 		}
 	}
@@ -265,8 +278,8 @@ func (n *Node) handleReady() error {
 	}
 	n.transport.Send(rd.Messages)
 
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := n.restoreSnapshot(rd.Snapshot); err != nil {
+	if inc != nil {
+		if err := n.restoreSnapshot(rd.Snapshot, inc); err != nil {
 			return err
 		}
 	}
@@ -277,12 +290,7 @@ func (n *Node) handleReady() error {
 		n.onReadState(rs)
 	}
 	n.rn.Advance(rd)
-
-	if n.applied.Load()-n.snapIndex >= n.cfg.SnapshotEntries {
-		if _, err := n.snapshot(false); err != nil {
-			return err
-		}
-	}
+	n.maybeSnapshot(false)
 	return nil
 }
 
@@ -428,15 +436,28 @@ func (n *Node) onReadState(rs raft.ReadState) {
 	n.readsPending = append(n.readsPending, pendingRead{index: rs.Index, reqs: reqs})
 }
 
-func (n *Node) restoreSnapshot(snap raftpb.Snapshot) error {
+// restoreSnapshot swaps in the state decoded from a snapshot the leader
+// sent, which storage has just adopted.
+func (n *Node) restoreSnapshot(snap raftpb.Snapshot, inc *incomingSnapshot) error {
 	idx := snap.Metadata.Index
-	if err := n.cfg.StateMachine.Restore(idx, snap.Data); err != nil {
+	prepared := inc.prepared
+	if !inc.decoded {
+		// receiveSnapshot expected raft to ignore it; decode it here, on
+		// the loop, rather than lose it.
+		n.log.Warn("decoding a snapshot on the raft loop", "index", idx)
+		var err error
+		if prepared, err = n.prepareRestore(n.storage.OpenSnapshot(snap.Metadata)); err != nil {
+			return fmt.Errorf("restore state machine from snapshot at index %d: %w", idx, err)
+		}
+	}
+	if err := n.cfg.StateMachine.SwapIn(idx, prepared); err != nil {
 		return fmt.Errorf("restore state machine from snapshot at index %d: %w", idx, err)
 	}
 	n.confState = snap.Metadata.ConfState
 	n.snapIndex = idx
+	n.lastSnapAt = time.Now()
 	n.metrics.snapshotsInstalled.Inc()
-	n.log.Info("installed snapshot from leader", "index", idx, "term", snap.Metadata.Term, "bytes", len(snap.Data))
+	n.log.Info("installed snapshot from leader", "index", idx, "term", snap.Metadata.Term, "bytes", inc.info.SizeBytes)
 	for at, ids := range n.waitersAt {
 		if at <= idx {
 			for _, id := range ids {
@@ -448,6 +469,7 @@ func (n *Node) restoreSnapshot(snap raftpb.Snapshot) error {
 		}
 	}
 	n.setApplied(idx)
+	n.resolveSnapshotWaiters()
 	return nil
 }
 

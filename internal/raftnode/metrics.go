@@ -9,23 +9,24 @@ import (
 // Metrics are the node's Prometheus metrics, named after etcd's so existing
 // dashboards translate.
 type Metrics struct {
-	hasLeader          prometheus.Gauge
-	isLeader           prometheus.Gauge
-	leaderChanges      prometheus.Counter
-	term               prometheus.Gauge
-	commitIndex        prometheus.Gauge
-	appliedIndex       prometheus.Gauge
-	proposalsCommitted prometheus.Counter
-	proposalsFailed    prometheus.Counter
-	proposalsPending   prometheus.Gauge
-	droppedMessages    prometheus.Counter
-	walFsync           prometheus.Histogram
-	snapshotDuration   prometheus.Histogram
-	snapshotBytes      prometheus.Gauge
-	snapshotsInstalled prometheus.Counter
-	snapshotsSent      prometheus.Counter
-	snapshotSendFails  prometheus.Counter
-	walRemoveFailures  prometheus.Counter
+	hasLeader           prometheus.Gauge
+	isLeader            prometheus.Gauge
+	leaderChanges       prometheus.Counter
+	term                prometheus.Gauge
+	commitIndex         prometheus.Gauge
+	appliedIndex        prometheus.Gauge
+	proposalsCommitted  prometheus.Counter
+	proposalsFailed     prometheus.Counter
+	proposalsPending    prometheus.Gauge
+	droppedMessages     prometheus.Counter
+	walFsync            prometheus.Histogram
+	snapshotDuration    prometheus.Histogram
+	snapshotBytes       prometheus.Gauge
+	snapshotsInProgress prometheus.Gauge
+	snapshotsInstalled  prometheus.Counter
+	snapshotsSent       prometheus.Counter
+	snapshotSendFails   prometheus.Counter
+	walRemoveFailures   prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -44,9 +45,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		droppedMessages:    prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_dropped_messages_total", Help: "Inbound peer messages dropped because the raft loop was busy."}),
 		walFsync: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yakt_wal_fsync_duration_seconds", Help: "WAL fdatasync latency.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
-		snapshotDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yakt_snapshot_save_duration_seconds", Help: "Time to take and persist a snapshot.",
+		snapshotDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yakt_snapshot_save_duration_seconds", Help: "Time to encode, write and fsync a snapshot, off the raft loop.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
-		snapshotBytes:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_snapshot_size_bytes", Help: "Size of the newest local snapshot's state."}),
+		snapshotBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_snapshot_size_bytes", Help: "Size of the newest local snapshot's file."}),
+		snapshotsInProgress: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_snapshot_in_progress",
+			Help: "1 while this node writes a snapshot (off the raft loop)."}),
 		snapshotsInstalled: prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_snapshot_installed_total", Help: "Snapshots received from the leader and installed."}),
 		snapshotsSent:      prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_snapshot_sent_total", Help: "Snapshots this node sent to a lagging follower and the follower received."}),
 		snapshotSendFails:  prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_snapshot_send_failures_total", Help: "Snapshots this node failed to send to a follower."}),
@@ -56,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.term, m.commitIndex, m.appliedIndex,
 			m.proposalsCommitted, m.proposalsFailed, m.proposalsPending, m.droppedMessages, m.walFsync,
-			m.snapshotDuration, m.snapshotBytes, m.snapshotsInstalled, m.snapshotsSent, m.snapshotSendFails,
+			m.snapshotDuration, m.snapshotBytes, m.snapshotsInProgress, m.snapshotsInstalled, m.snapshotsSent, m.snapshotSendFails,
 			m.walRemoveFailures)
 	}
 	return m

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sort"
@@ -48,18 +49,32 @@ type Committed struct {
 	Payload []byte
 }
 
-// StateMachine is what the node replicates. All three methods are called on
-// the node's single raft goroutine, never concurrently with each other.
+// StateMachine is what the node replicates. Apply, CaptureSnapshot and
+// SwapIn are called on the node's single raft goroutine, never
+// concurrently with each other, and must be quick there: heartbeats wait
+// for them. The slow halves of snapshotting run on other goroutines: the
+// writer CaptureSnapshot returns, and PrepareRestore.
 type StateMachine interface {
 	// Apply applies the payloads committed in one Ready, in log order, and
 	// returns one result per payload; each result is handed to the waiting
 	// Propose call, if any. A non-nil error means the state machine cannot
 	// go on (for example an undecodable committed record): the node stops.
 	Apply(batch []Committed) ([]any, error)
-	// Snapshot serialises the state as of the last applied index.
-	Snapshot() ([]byte, error)
-	// Restore replaces the state with a snapshot taken at index.
-	Restore(index uint64, data []byte) error
+	// CaptureSnapshot captures the state as of index, the last applied
+	// index, without copying it (an immutable state is just referenced),
+	// and returns a func that writes it. The func runs later on another
+	// goroutine, concurrently with Apply and SwapIn, and must write the
+	// state as captured; its writer is buffered, and it should return
+	// the writer's error promptly (the node aborts it when stopping).
+	CaptureSnapshot(index uint64) (write func(w io.Writer) error, err error)
+	// PrepareRestore decodes a snapshot taken at index, read from r, into
+	// a state for SwapIn, without touching the live state. It runs off the
+	// raft goroutine, concurrently with Apply, and a prepared state may be
+	// dropped unused.
+	PrepareRestore(index uint64, r io.Reader) (prepared any, err error)
+	// SwapIn replaces the state with one PrepareRestore returned for
+	// index, at once.
+	SwapIn(index uint64, prepared any) error
 }
 
 // Result is what Propose returns: the index the payload committed at and
@@ -189,7 +204,14 @@ type Node struct {
 	reports   *reports
 	statusc   chan chan Status
 	snapc     chan chan snapshotOutcome
+	snapResc  chan snapshotResult    // buffered(1): the snapshot run's outcome
+	snapInc   chan *incomingSnapshot // received snapshots, decoded
+	snapAbort chan struct{}          // closed when the loop exits: cuts a snapshot write short
+	snapWG    sync.WaitGroup         // the snapshot run
 	transferc chan uint64
+
+	receivedMu sync.Mutex
+	received   map[string]receivedSnapshot // by temp path; guarded by receivedMu
 
 	stopOnce sync.Once
 	stopc    chan struct{}
@@ -210,6 +232,10 @@ type Node struct {
 	confState     raftpb.ConfState
 	snapIndex     uint64
 	lastSnapAt    time.Time
+	snapRun       *snapshotRun // nil unless a snapshot is being written
+	snapRetryAt   time.Time    // no automatic snapshot before this (one failed)
+	snapWaiters   []snapshotWaiter
+	incoming      *incomingSnapshot // stepped into raft, not yet installed
 	nextPropID    uint64
 	waiters       map[uint64]*waiter
 	waitersAt     map[uint64][]uint64 // entry index -> proposal ids appended there
@@ -259,6 +285,10 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		reports:       newReports(),
 		statusc:       make(chan chan Status),
 		snapc:         make(chan chan snapshotOutcome),
+		snapResc:      make(chan snapshotResult, 1),
+		snapInc:       make(chan *incomingSnapshot),
+		snapAbort:     make(chan struct{}),
+		received:      make(map[string]receivedSnapshot),
 		transferc:     make(chan uint64),
 		stopc:         make(chan struct{}),
 		donec:         make(chan struct{}),
@@ -287,6 +317,8 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 			n.reportSnapshot(peer, failed)
 		},
 		SnapshotSource: n.serveSnapshot,
+		OpenSnapshot:   n.openSnapshot,
+		SnapshotSink:   n.receiveSnapshotData,
 		Logger:         cfg.Logger, // transport adds the node id itself
 		// A keepalive per heartbeat interval lets every node tell which
 		// peers are up even when raft sends them nothing (Status.LastHeard).
@@ -308,7 +340,11 @@ func (n *Node) restore() error {
 		return fmt.Errorf("load snapshot: %w", err)
 	}
 	if !raft.IsEmptySnap(snap) {
-		if err := n.cfg.StateMachine.Restore(snap.Metadata.Index, snap.Data); err != nil {
+		prepared, err := n.prepareRestore(n.storage.OpenSnapshot(snap.Metadata))
+		if err == nil {
+			err = n.cfg.StateMachine.SwapIn(snap.Metadata.Index, prepared)
+		}
+		if err != nil {
 			return fmt.Errorf("restore state machine from snapshot at index %d: %w", snap.Metadata.Index, err)
 		}
 		n.confState = snap.Metadata.ConfState
@@ -363,11 +399,9 @@ func randomUint64() uint64 {
 // receive is the transport's handler for inbound peer messages.
 func (n *Node) receive(m raftpb.Message) {
 	if m.Type == raftpb.MsgSnap {
-		// A snapshot is expensive to resend: wait for room instead of dropping.
-		select {
-		case n.recvc <- m:
-		case <-n.stopc:
-		}
+		// Decoded here, off the loop; a snapshot is expensive to resend,
+		// so this waits for the loop instead of dropping it.
+		n.receiveSnapshot(m)
 		return
 	}
 	select {
@@ -509,6 +543,9 @@ func (n *Node) Stop() {
 		if err := n.transport.Close(); err != nil {
 			n.log.Warn("close transport", "err", err)
 		}
+		n.receivedMu.Lock()
+		n.discardReceivedLocked() // no Handler will take them now
+		n.receivedMu.Unlock()
 		if err := n.storage.Close(); err != nil {
 			n.log.Warn("close storage", "err", err)
 		}

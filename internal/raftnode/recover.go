@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"time"
@@ -94,11 +95,19 @@ func fetchLostSnapshot(ctx context.Context, cfg Config, log *slog.Logger, stCfg 
 		}
 		var failures []string
 		for _, id := range order {
-			snap, err := transport.FetchSnapshot(ctx, transport.FetchConfig{
+			var size int64
+			md, err := transport.FetchSnapshot(ctx, transport.FetchConfig{
 				NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, Peer: id, Addr: cfg.Peers[id],
-			}, need)
+			}, need, func(md raftpb.SnapshotMetadata, r io.Reader) error {
+				cr := &countingReader{r: r}
+				err := storage.InstallSnapshotFrom(stCfg, md, cr)
+				size = cr.n
+				return err
+			})
 			if err == nil {
-				return install(log, stCfg, snap, id, need, round)
+				log.Warn("replaced the lost snapshot with one fetched from a peer", "peer", id, "index", md.Index,
+					"term", md.Term, "bytes", size, "need_index", need, "round", round)
+				return nil
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -124,33 +133,45 @@ func fetchLostSnapshot(ctx context.Context, cfg Config, log *slog.Logger, stCfg 
 	}
 }
 
-func install(log *slog.Logger, stCfg storage.Config, snap raftpb.Snapshot, peer, need uint64, round int) error {
-	if err := storage.InstallSnapshot(stCfg, snap); err != nil {
-		return fmt.Errorf("install snapshot at index %d from peer %d: %w", snap.Metadata.Index, peer, err)
-	}
-	log.Warn("replaced the lost snapshot with one fetched from a peer", "peer", peer, "index", snap.Metadata.Index,
-		"term", snap.Metadata.Term, "bytes", len(snap.Data), "need_index", need, "round", round)
-	return nil
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	return k, err
 }
 
 // serveSnapshot is the transport's SnapshotSource: it answers a peer that
-// lost its snapshot with this node's newest one, taking one on demand when
+// lost its snapshot with this node's newest one (streamed from its file),
+// taking one on demand when
 // that is too old but this node has applied far enough. Any node's
 // snapshot holds only committed state, so followers serve too. It returns
 // the leader this node knows as a hint either way.
-func (n *Node) serveSnapshot(ctx context.Context, from, minIndex uint64) (raftpb.Snapshot, uint64, error) {
+func (n *Node) serveSnapshot(ctx context.Context, from, minIndex uint64) (transport.SnapshotFile, uint64, error) {
 	leader := n.Leader()
 	snap, err := n.storage.Snapshot()
-	if err != nil || snap.Metadata.Index >= minIndex {
-		return snap, leader, err
+	if err != nil {
+		return transport.SnapshotFile{}, leader, err
 	}
-	if applied := n.AppliedIndex(); applied < minIndex {
-		return snap, leader, fmt.Errorf("applied index %d is below %d", applied, minIndex)
+	if snap.Metadata.Index < minIndex {
+		if applied := n.AppliedIndex(); applied < minIndex {
+			return transport.SnapshotFile{Metadata: snap.Metadata}, leader, fmt.Errorf("applied index %d is below %d", applied, minIndex)
+		}
+		n.log.Warn("taking a snapshot on demand for a peer that lost its own", "peer", from, "min_index", minIndex)
+		if _, err := n.TakeSnapshot(ctx); err != nil {
+			return transport.SnapshotFile{Metadata: snap.Metadata}, leader, err
+		}
+		if snap, err = n.storage.Snapshot(); err != nil {
+			return transport.SnapshotFile{}, leader, err
+		}
 	}
-	n.log.Warn("taking a snapshot on demand for a peer that lost its own", "peer", from, "min_index", minIndex)
-	if _, err := n.TakeSnapshot(ctx); err != nil {
-		return snap, leader, err
+	f, err := n.openSnapshot(snap.Metadata)
+	if err != nil {
+		return transport.SnapshotFile{Metadata: snap.Metadata}, leader, err
 	}
-	snap, err = n.storage.Snapshot()
-	return snap, leader, err
+	return f, leader, nil
 }

@@ -13,8 +13,10 @@
 //     when mustSync, fdatasync'ed once for the whole batch (group commit).
 //     Only after Save returns may the Ready's messages be sent.
 //
-// CreateSnapshot, Compact and RemoveObsoleteSegments are called by the same
-// goroutine after applying.
+// RecordSnapshot (or CreateSnapshot), AdoptSnapshot, Compact and
+// RemoveObsoleteSegments are called by the same goroutine after applying.
+// WriteSnapshot, ReceiveSnapshot and OpenSnapshot only touch their own
+// snapshot file and may run on any goroutine meanwhile.
 // Compact's index must not exceed the newest snapshot's index: the log after
 // the snapshot is what Open replays, so discarding it would lose entries.
 // The raft.Storage methods and Snapshots may be called from any goroutine;
@@ -166,6 +168,33 @@
 // the snapshot index and capped at the last index.
 //
 // # Snapshot files
+//
+// Version 2, written and read as a stream with bounded memory:
+//
+//	offset  size
+//	0       4     magic "YKSN"
+//	4       4     version u32 (=2)
+//	8       8     created at, Unix nanoseconds (i64)
+//	16      4     metadata length m (u32)
+//	20      4     crc32c of bytes 0..20
+//	24      m     raftpb.SnapshotMetadata marshalled
+//	24+m    n     data: the state machine's snapshot, as it wrote it
+//	end-16  8     n (u64)
+//	end-8   4     crc32c of metadata and data
+//	end-4   4     crc32c of the 12 bytes before it
+//
+// A writer does not know n until the state machine has written the data,
+// hence the trailer. Storage keeps only the metadata in memory: raft's
+// Snapshot() has no data, and whoever needs the data (the raft glue
+// restoring its state, the transport sending it) opens the file with
+// OpenSnapshot, whose reader returns an error instead of io.EOF when the
+// checksum does not match. A snapshot is created off the raft goroutine
+// (WriteSnapshot, then RecordSnapshot on it), and a received one is
+// streamed into a temp file (ReceiveSnapshot) and renamed into place by
+// AdoptSnapshot, never written twice.
+//
+// Version 1 files, from earlier releases, stay readable (read whole, as
+// they were written):
 //
 //	offset  size
 //	0       4     magic "YKSN"

@@ -305,3 +305,19 @@ func removeFile(t testing.TB, path string) {
 		t.Fatal(err)
 	}
 }
+
+// readSnapshotData returns the state machine data of snap, the storage's
+// current snapshot.
+func readSnapshotData(t testing.TB, s *Storage, snap raftpb.Snapshot) string {
+	t.Helper()
+	sr, err := s.OpenSnapshot(snap.Metadata)
+	if err != nil {
+		t.Fatalf("OpenSnapshot(%d): %v", snap.Metadata.Index, err)
+	}
+	defer sr.Close()
+	b, err := io.ReadAll(sr)
+	if err != nil {
+		t.Fatalf("read snapshot %d: %v", snap.Metadata.Index, err)
+	}
+	return string(b)
+}

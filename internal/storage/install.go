@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -83,10 +85,17 @@ func (e *errLost) Error() string { return "storage: " + e.reason }
 // Errors: a *CorruptError from reading the WAL, an *IdentityError, or an
 // error for a snapshot older than the WAL's newest marker or for I/O.
 func InstallSnapshot(cfg Config, snap raftpb.Snapshot) error {
+	return InstallSnapshotFrom(cfg, snap.Metadata, bytes.NewReader(snap.Data))
+}
+
+// InstallSnapshotFrom is InstallSnapshot with the data streamed from r
+// into the file (bounded memory whatever its size). r must end with
+// io.EOF only when all the data arrived intact; an error from it installs
+// nothing.
+func InstallSnapshotFrom(cfg Config, md raftpb.SnapshotMetadata, r io.Reader) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	md := snap.Metadata
 	if md.Index == 0 {
 		return errors.New("storage: install snapshot: empty snapshot")
 	}
@@ -120,8 +129,14 @@ func InstallSnapshot(cfg Config, snap raftpb.Snapshot) error {
 		cfg.Logger.Warn("storage: installed snapshot disagrees with the local log; the log will be replaced by it",
 			"snapshot_index", md.Index, "snapshot_term", md.Term, "local_term", t)
 	}
-	info, err := d.writeSnapshotFile(filepath.Join(cfg.Dir, "snap"), &snap, time.Now())
+	info, err := d.writeSnapshotTemp(filepath.Join(cfg.Dir, "snap"), md, time.Now(), func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
 	if err != nil {
+		return err
+	}
+	if info, err = d.publishSnapshot(info); err != nil {
 		return err
 	}
 	cfg.Logger.Warn("storage: installed snapshot from a peer", "file", info.Path, "index", md.Index, "term", md.Term,

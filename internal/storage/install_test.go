@@ -100,8 +100,8 @@ func TestInstallSnapshotThenOpen(t *testing.T) {
 			check := func(s *Storage, want []raftpb.Entry) {
 				t.Helper()
 				snap, _ := s.Snapshot()
-				if snap.Metadata.Index != tt.snap.Index || snap.Metadata.Term != tt.snap.Term || string(snap.Data) != "fetched" {
-					t.Fatalf("snapshot = %+v %q", snap.Metadata, snap.Data)
+				if snap.Metadata.Index != tt.snap.Index || snap.Metadata.Term != tt.snap.Term || readSnapshotData(t, s, snap) != "fetched" {
+					t.Fatalf("snapshot = %+v", snap.Metadata)
 				}
 				checkLog(t, s, want)
 				if got, _ := s.FirstIndex(); got != tt.snap.Index+1 {

@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -278,72 +280,210 @@ func (s *Storage) Save(hs raftpb.HardState, ents []raftpb.Entry, mustSync bool) 
 	return nil
 }
 
-// ApplySnapshot persists a snapshot received from the leader: the snapshot
-// file (temp, fsync, rename, dir fsync), then a reset marker in the WAL
-// (fdatasync'ed), then replaces the in-memory log with it and prunes old
-// snapshot files. Returns raft.ErrSnapOutOfDate if it is not newer than the
-// current snapshot. Storage keeps snap.Data; the caller must not modify it.
+// ApplySnapshot persists a snapshot received from the leader whose data
+// is in memory: ReceiveSnapshot of snap.Data, then AdoptSnapshot. Storage
+// does not keep snap.Data. Returns raft.ErrSnapOutOfDate if it is not newer
+// than the current snapshot.
 func (s *Storage) ApplySnapshot(snap raftpb.Snapshot) error {
+	if err := s.checkNewer(snap.Metadata.Index); err != nil {
+		return err
+	}
+	info, err := s.ReceiveSnapshot(snap.Metadata, bytes.NewReader(snap.Data))
+	if err != nil {
+		return err
+	}
+	if err := s.AdoptSnapshot(snap.Metadata, info); err != nil {
+		s.DiscardReceived(info)
+		return err
+	}
+	return nil
+}
+
+// checkNewer returns raft.ErrSnapOutOfDate unless index is newer than the
+// current snapshot, or why storage cannot be written.
+func (s *Storage) checkNewer(index uint64) error {
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
 	if err := s.writable(); err != nil {
 		return err
 	}
-	if snap.Metadata.Index <= s.mem.snap.Metadata.Index {
+	if index <= s.mem.snap.Metadata.Index {
 		return raft.ErrSnapOutOfDate
 	}
-	info, err := s.disk.writeSnapshotFile(s.snapDir, &snap, time.Now())
+	return nil
+}
+
+// ReceiveSnapshot streams a snapshot's data from r into a new snapshot
+// file under a temp name and fsyncs it; AdoptSnapshot makes it the
+// node's snapshot, DiscardReceived deletes it. r must end with io.EOF
+// only when all the data arrived intact (an error otherwise, which
+// discards the file). Safe from any goroutine, concurrently with the raft
+// goroutine's calls: it touches only its own file. Memory stays bounded
+// whatever the size.
+func (s *Storage) ReceiveSnapshot(md raftpb.SnapshotMetadata, r io.Reader) (SnapshotInfo, error) {
+	if s.closed.Load() {
+		return SnapshotInfo{}, ErrClosed
+	}
+	return s.disk.writeSnapshotTemp(s.snapDir, md, time.Now(), func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
+}
+
+// DiscardReceived deletes a file ReceiveSnapshot wrote that will not be
+// adopted. Open deletes any left behind by a crash.
+func (s *Storage) DiscardReceived(info SnapshotInfo) {
+	if err := s.disk.fs.Remove(info.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn("storage: remove received snapshot", "file", info.Path, "err", err)
+	}
+}
+
+// AdoptSnapshot makes a snapshot ReceiveSnapshot wrote (info) the node's
+// snapshot, as raft's Ready asks for a snapshot from the leader: the file
+// is renamed to its standard name (the data is not written again) and the
+// directory fsynced, then a reset marker is written to the WAL
+// (fdatasync'ed), then the in-memory log is replaced by the snapshot and
+// old snapshot files are pruned. Returns raft.ErrSnapOutOfDate if md is not
+// newer than the current snapshot; the file is then left to the caller.
+func (s *Storage) AdoptSnapshot(md raftpb.SnapshotMetadata, info SnapshotInfo) error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if md.Index <= s.mem.snap.Metadata.Index {
+		return raft.ErrSnapOutOfDate
+	}
+	if info.Index != md.Index || info.Term != md.Term {
+		return fmt.Errorf("storage: adopt snapshot: file holds index %d term %d, raft installs index %d term %d", info.Index, info.Term, md.Index, md.Term)
+	}
+	info, err := s.disk.publishSnapshot(info)
 	if err != nil {
 		return err
 	}
-	if err := s.wal.writeMarker(marker{index: snap.Metadata.Index, term: snap.Metadata.Term, reset: true}); err != nil {
+	if err := s.wal.writeMarker(marker{index: md.Index, term: md.Term, reset: true}); err != nil {
 		return s.fail(err)
 	}
 	s.memMu.Lock()
-	s.mem.reset(snap)
-	s.mem.hs.Commit = max(s.mem.hs.Commit, snap.Metadata.Index)
+	s.mem.reset(raftpb.Snapshot{Metadata: md})
+	s.mem.hs.Commit = max(s.mem.hs.Commit, md.Index)
 	s.memMu.Unlock()
 	s.addSnapshot(info)
 	return nil
 }
 
-// CreateSnapshot records a snapshot of the applied state at index, which
-// the caller guarantees is applied (so index <= LastIndex): it writes the
-// file as ApplySnapshot does, a WAL marker, makes it the snapshot raft
-// sends to lagging followers, and prunes files beyond KeepSnapshots. A nil cs
-// keeps the previous snapshot's ConfState. Storage keeps data; the caller must
-// not modify it. Returns raft.ErrSnapOutOfDate if index is not newer than the
-// current snapshot.
+// CreateSnapshot records a snapshot of the applied state at index whose
+// data is in memory: WriteSnapshot then RecordSnapshot, with the term of
+// the entry at index. The caller guarantees index is applied (so
+// index <= LastIndex). A nil cs keeps the previous snapshot's ConfState.
+// Storage does not keep data. Returns raft.ErrSnapOutOfDate if index is
+// not newer than the current snapshot.
 func (s *Storage) CreateSnapshot(index uint64, cs *raftpb.ConfState, data []byte) (raftpb.Snapshot, error) {
-	s.walMu.Lock()
-	defer s.walMu.Unlock()
-	if err := s.writable(); err != nil {
+	if err := s.checkNewer(index); err != nil {
 		return raftpb.Snapshot{}, err
 	}
+	md, err := s.SnapshotMetadata(index, cs)
+	if err != nil {
+		return raftpb.Snapshot{}, err
+	}
+	info, err := s.WriteSnapshot(md, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+	if err != nil {
+		return raftpb.Snapshot{}, err
+	}
+	if err := s.RecordSnapshot(md, info); err != nil {
+		return raftpb.Snapshot{}, err
+	}
+	return raftpb.Snapshot{Metadata: md}, nil
+}
+
+// SnapshotMetadata returns the metadata of a snapshot at index, an entry
+// the log holds: its term, and cs (nil: the current snapshot's
+// ConfState). Returns raft.ErrSnapOutOfDate if index is not newer than the
+// current snapshot.
+func (s *Storage) SnapshotMetadata(index uint64, cs *raftpb.ConfState) (raftpb.SnapshotMetadata, error) {
+	s.memMu.RLock()
+	defer s.memMu.RUnlock()
 	if index <= s.mem.snap.Metadata.Index {
-		return raftpb.Snapshot{}, raft.ErrSnapOutOfDate
+		return raftpb.SnapshotMetadata{}, raft.ErrSnapOutOfDate
 	}
 	term, err := s.mem.term(index)
 	if err != nil {
-		return raftpb.Snapshot{}, fmt.Errorf("storage: create snapshot at index %d (last index %d): %w", index, s.mem.lastIndex(), err)
+		return raftpb.SnapshotMetadata{}, fmt.Errorf("storage: snapshot at index %d (last index %d): %w", index, s.mem.lastIndex(), err)
 	}
-	snap := raftpb.Snapshot{Data: data, Metadata: s.mem.snap.Metadata}
-	snap.Metadata.Index, snap.Metadata.Term = index, term
+	md := s.mem.snap.Metadata
+	md.Index, md.Term = index, term
 	if cs != nil {
-		snap.Metadata.ConfState = *cs
+		md.ConfState = *cs
 	}
-	info, err := s.disk.writeSnapshotFile(s.snapDir, &snap, time.Now())
+	return md, nil
+}
+
+// WriteSnapshot writes a snapshot file for md, its data streamed by write
+// through a buffer (temp file, fsync, rename, fsync dir), and returns its
+// info; RecordSnapshot then makes it the node's snapshot. It is meant to
+// run off the raft goroutine, concurrently with Save and the raft.Storage
+// methods: it touches only its own file. An error from write discards the
+// file.
+func (s *Storage) WriteSnapshot(md raftpb.SnapshotMetadata, write func(io.Writer) error) (SnapshotInfo, error) {
+	if s.closed.Load() {
+		return SnapshotInfo{}, ErrClosed
+	}
+	info, err := s.disk.writeSnapshotTemp(s.snapDir, md, time.Now(), write)
 	if err != nil {
-		return raftpb.Snapshot{}, err
+		return SnapshotInfo{}, err
 	}
-	if err := s.wal.writeMarker(marker{index: index, term: term}); err != nil {
-		return raftpb.Snapshot{}, s.fail(err)
+	return s.disk.publishSnapshot(info)
+}
+
+// RecordSnapshot makes a file WriteSnapshot wrote the snapshot raft sends
+// to lagging followers: a WAL marker (fdatasync'ed), the
+// in-memory snapshot metadata, and pruning of files beyond KeepSnapshots.
+// Returns raft.ErrSnapOutOfDate, and deletes the file, if a newer snapshot
+// was recorded or installed meanwhile.
+func (s *Storage) RecordSnapshot(md raftpb.SnapshotMetadata, info SnapshotInfo) error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if md.Index <= s.mem.snap.Metadata.Index {
+		if md.Index < s.mem.snap.Metadata.Index {
+			s.DiscardReceived(info)
+		}
+		return raft.ErrSnapOutOfDate
+	}
+	if err := s.wal.writeMarker(marker{index: md.Index, term: md.Term}); err != nil {
+		return s.fail(err)
 	}
 	s.memMu.Lock()
-	s.mem.snap = snap
+	s.mem.snap = raftpb.Snapshot{Metadata: md}
 	s.memMu.Unlock()
 	s.addSnapshot(info)
-	return snap, nil
+	return nil
+}
+
+// OpenSnapshot opens the data of the snapshot file md names (one of
+// Snapshots, typically the current one raft sends). Safe from any
+// goroutine; a file pruned meanwhile is an error wrapping os.ErrNotExist.
+func (s *Storage) OpenSnapshot(md raftpb.SnapshotMetadata) (*SnapshotReader, error) {
+	sr, err := s.OpenSnapshotFile(filepath.Join(s.snapDir, snapName(md.Term, md.Index)))
+	if err != nil {
+		return nil, err
+	}
+	if sr.Metadata.Index != md.Index || sr.Metadata.Term != md.Term {
+		sr.Close()
+		return nil, fmt.Errorf("storage: snapshot file for index %d term %d holds index %d term %d", md.Index, md.Term, sr.Metadata.Index, sr.Metadata.Term)
+	}
+	return sr, nil
+}
+
+// OpenSnapshotFile opens the data of a snapshot file by path, for example
+// one ReceiveSnapshot wrote. Reading it to io.EOF verifies its checksum.
+func (s *Storage) OpenSnapshotFile(path string) (*SnapshotReader, error) {
+	return s.disk.openSnapshot(path)
 }
 
 // addSnapshot lists a new snapshot file and deletes the files beyond
@@ -519,7 +659,8 @@ func (s *Storage) FirstIndex() (uint64, error) {
 	return s.mem.firstIndex(), nil
 }
 
-// Snapshot implements raft.Storage: the newest snapshot (empty if none).
+// Snapshot implements raft.Storage: the newest snapshot (empty if none),
+// metadata only. Its data stays on disk: OpenSnapshot reads it.
 func (s *Storage) Snapshot() (raftpb.Snapshot, error) {
 	s.memMu.RLock()
 	defer s.memMu.RUnlock()

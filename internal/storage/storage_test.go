@@ -170,7 +170,7 @@ func TestApplySnapshotReopen(t *testing.T) {
 		checkLog(t, s, ents(9, 9, 3, 20)) // old entry 10 (term 1) is gone
 		checkHardState(t, s, wantHS)
 		got, _ := s.Snapshot()
-		if got.Metadata.Index != 8 || got.Metadata.Term != 3 || string(got.Data) != "leader state at 8" {
+		if got.Metadata.Index != 8 || got.Metadata.Term != 3 || readSnapshotData(t, s, got) != "leader state at 8" {
 			t.Fatalf("snapshot = %+v", got.Metadata)
 		}
 		if _, cs, _ := s.InitialState(); len(cs.Voters) != 3 {
@@ -353,8 +353,8 @@ func TestCreateSnapshotReopen(t *testing.T) {
 
 	s = mustOpen(t, cfg)
 	snap, _ := s.Snapshot()
-	if snap.Metadata.Index != 8 || string(snap.Data) != "state@8" {
-		t.Fatalf("snapshot after reopen = %+v %q", snap.Metadata, snap.Data)
+	if snap.Metadata.Index != 8 || readSnapshotData(t, s, snap) != "state@8" {
+		t.Fatalf("snapshot after reopen = %+v", snap.Metadata)
 	}
 	// Not compacted, but only entries after the snapshot are retained.
 	checkLog(t, s, ents(9, 10, 1, 10))

@@ -296,7 +296,7 @@ func TestRotationAndCompaction(t *testing.T) {
 	s = mustOpen(t, cfg)
 	checkLog(t, s, want[80:])
 	checkHardState(t, s, raftpb.HardState{Term: 3, Vote: 1, Commit: 100})
-	if got, _ := s.Snapshot(); got.Metadata.Index != snap.Metadata.Index || string(got.Data) != "state@80" {
+	if got, _ := s.Snapshot(); got.Metadata.Index != snap.Metadata.Index || readSnapshotData(t, s, got) != "state@80" {
 		t.Fatalf("snapshot after reopen: %+v", got.Metadata)
 	}
 	// Compacting far ahead leaves the hard state recoverable from segment
@@ -407,8 +407,8 @@ func TestSnapshotFallback(t *testing.T) {
 			if snap.Metadata.Index != tt.wantSnap {
 				t.Fatalf("snapshot index %d, want %d", snap.Metadata.Index, tt.wantSnap)
 			}
-			if tt.wantSnap > 0 && string(snap.Data) != fmt.Sprint("state@", tt.wantSnap) {
-				t.Fatalf("snapshot data %q", snap.Data)
+			if tt.wantSnap > 0 && readSnapshotData(t, s, snap) != fmt.Sprint("state@", tt.wantSnap) {
+				t.Fatalf("snapshot data %q", readSnapshotData(t, s, snap))
 			}
 			if got, _ := s.FirstIndex(); got != tt.wantFirst {
 				t.Fatalf("FirstIndex = %d, want %d", got, tt.wantFirst)

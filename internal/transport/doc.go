@@ -76,13 +76,13 @@
 // no read deadline, since raft may legitimately be quiet; TCP keepalive
 // (15s) notices a vanished host.
 //
-// # Wire format (version 2)
+// # Wire format (version 3)
 //
 // All integers are big-endian. A dialer opens every connection with a
 // hello:
 //
 //	magic      4 bytes  "YAKT"
-//	version    1 byte   2
+//	version    1 byte   3
 //	stream     1 byte   1 = message, 2 = snapshot, 3 = fetch
 //	from       8 bytes  dialer's node id
 //	to         8 bytes  node id the dialer means to reach
@@ -93,9 +93,9 @@
 // The acceptor answers with one byte: 0 ok, 1 cluster id mismatch, 2 node
 // id refused (to is not the acceptor, or from is 0 or the acceptor's own
 // id), 3 unsupported version, 4 another incarnation of from is connected
-// (the dialer's error wraps ErrDuplicateNode). Version 1 (no incarnation,
-// no keepalives) is not spoken: every node of a cluster must run a build
-// with the same version. After a refusal it closes the connection;
+// (the dialer's error wraps ErrDuplicateNode). Earlier versions (1: no
+// incarnation, no keepalives; 2: no checksum after snapshot data) are not
+// spoken: every node of a cluster must run a build with the same version. After a refusal it closes the connection;
 // on a cluster mismatch it logs a warning naming both cluster ids, and the
 // dialer's error wraps ErrClusterMismatch. A hello with bad magic or
 // malformed fields is not answered: the connection is just closed. The
@@ -111,15 +111,22 @@
 // A snapshot stream carries records, each acked by the acceptor:
 //
 //	length 4 bytes, raftpb.Message of type MsgSnap with Snapshot.Data empty
-//	dataLen 8 bytes, at most 1 GiB
-//	data    dataLen bytes (Snapshot.Data)
-//	                                  <- ack 1 byte (0) once data is read
+//	dataLen 8 bytes
+//	data    dataLen bytes
+//	crc     4 bytes, crc32c(data)
+//	                                  <- ack 1 byte (0) once the sink returned
 //
-// The sender marshals only the stripped message and then writes
-// Snapshot.Data from raft's own slice in 1 MiB chunks, so the snapshot is
-// never held twice in memory; the receiver reads the data into one
-// []byte of dataLen bytes (which is why dataLen is capped) and acks before
-// calling Handler, which may hold a MsgSnap until raft has room.
+// Raft's snapshot carries no data in memory: the sender opens it with
+// Config.OpenSnapshot (a file) and streams it through one 1 MiB buffer,
+// and the receiver streams it into Config.SnapshotSink (a temp file),
+// which sees an error instead of io.EOF unless the checksum matches; only
+// once the sink returned (raftnode decodes the snapshot in it; the sender
+// waits up to 2 minutes for the ack) is the record acked and Handler called, with the sink's token as
+// Snapshot.Data. Memory stays bounded whatever the size. A source whose
+// own checksum fails at the end aborts the send before the crc is
+// written, so the receiver never acks damaged data. Without those
+// callbacks (tests) the data travels in Snapshot.Data, capped at 1 GiB on
+// receipt.
 //
 // A fetch stream (FetchSnapshot, served by Config.SnapshotSource) is one
 // request and one answer, then the acceptor closes it. It serves a node
@@ -127,12 +134,13 @@
 //
 //	dialer:    minIndex 8 bytes
 //	acceptor:  0 (ok) | metaLen 4 bytes, raftpb.SnapshotMetadata |
-//	           dataLen 8 bytes (at most 1 GiB) | crc32c(data) 4 bytes | data
+//	           dataLen 8 bytes | data | crc32c(data) 4 bytes
 //	       or  1 (unavailable) | have 8 bytes | leader 8 bytes
 //
 // The asker waits up to 30s for the answer's first byte (the peer may
-// take a snapshot on demand), then 10s per read; it checks the CRC and
-// that the snapshot is at least minIndex. A peer older than this stream
+// take a snapshot on demand), then 10s per read; it checks that the
+// snapshot is at least minIndex before streaming the data into its sink,
+// and the CRC at the end. A peer older than this stream
 // closes the connection after the hello, which the asker sees as an error.
 //
 // Every message must say From = the hello's from and To = the acceptor.

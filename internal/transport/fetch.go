@@ -60,23 +60,26 @@ type FetchConfig struct {
 	DialTimeout time.Duration
 }
 
-// FetchSnapshot asks peer cfg.Peer for a snapshot at index >= minIndex and
-// returns it once its data arrived with a matching CRC-32C. It needs no
-// Transport: a node calls it before it can run one. ctx bounds the whole
-// exchange. Errors: *SnapshotUnavailableError, a refused handshake
+// FetchSnapshot asks peer cfg.Peer for a snapshot at index >= minIndex
+// and streams its data into sink, which must read r to io.EOF: r returns
+// io.EOF only once all the data arrived with a matching CRC-32C, an error
+// otherwise (sink must then discard what it stored and fail). It returns
+// the snapshot's metadata once sink succeeded. It needs no Transport: a
+// node calls it before it can run one. ctx bounds the whole exchange.
+// Errors: *SnapshotUnavailableError, a refused handshake
 // (ErrClusterMismatch among them), an errProtocol-wrapped error for a
-// malformed or corrupted answer, or an I/O error.
-func FetchSnapshot(ctx context.Context, cfg FetchConfig, minIndex uint64) (raftpb.Snapshot, error) {
+// malformed or corrupted answer, sink's error, or an I/O error.
+func FetchSnapshot(ctx context.Context, cfg FetchConfig, minIndex uint64, sink func(md raftpb.SnapshotMetadata, r io.Reader) error) (raftpb.SnapshotMetadata, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = time.Second
 	}
 	if len(cfg.ClusterID) > maxStringBytes {
-		return raftpb.Snapshot{}, fmt.Errorf("transport: cluster id longer than %d bytes", maxStringBytes)
+		return raftpb.SnapshotMetadata{}, fmt.Errorf("transport: cluster id longer than %d bytes", maxStringBytes)
 	}
 	d := net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: keepAlivePeriod}
 	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
-		return raftpb.Snapshot{}, err
+		return raftpb.SnapshotMetadata{}, err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -84,78 +87,80 @@ func FetchSnapshot(ctx context.Context, cfg FetchConfig, minIndex uint64) (raftp
 
 	h := hello{kind: streamFetch, from: cfg.NodeID, to: cfg.Peer, clusterID: cfg.ClusterID}
 	if err := handshake(conn, &h, cfg.DialTimeout); err != nil {
-		return raftpb.Snapshot{}, ctxErr(ctx, err)
+		return raftpb.SnapshotMetadata{}, ctxErr(ctx, err)
 	}
 	var req [8]byte
 	binary.BigEndian.PutUint64(req[:], minIndex)
 	if err := conn.SetDeadline(time.Now().Add(fetchAnswerTimeout)); err != nil {
-		return raftpb.Snapshot{}, err
+		return raftpb.SnapshotMetadata{}, err
 	}
 	if _, err := conn.Write(req[:]); err != nil {
-		return raftpb.Snapshot{}, ctxErr(ctx, fmt.Errorf("write snapshot request: %w", err))
+		return raftpb.SnapshotMetadata{}, ctxErr(ctx, fmt.Errorf("write snapshot request: %w", err))
 	}
 	var code [1]byte
 	if _, err := io.ReadFull(conn, code[:]); err != nil {
-		return raftpb.Snapshot{}, ctxErr(ctx, fmt.Errorf("read snapshot answer: %w", err))
+		return raftpb.SnapshotMetadata{}, ctxErr(ctx, fmt.Errorf("read snapshot answer: %w", err))
 	}
 	if err := conn.SetDeadline(time.Time{}); err != nil {
-		return raftpb.Snapshot{}, err
+		return raftpb.SnapshotMetadata{}, err
 	}
 	// From here every read has its own deadline, like a snapshot stream.
 	br := bufio.NewReaderSize(&connReader{conn: conn, timeout: snapshotIOTimeout}, 64<<10)
-	snap, err := readFetchAnswer(br, code[0], cfg.Peer, minIndex)
-	return snap, ctxErr(ctx, err)
+	md, err := readFetchAnswer(br, code[0], cfg.Peer, minIndex, sink)
+	return md, ctxErr(ctx, err)
 }
 
-// readFetchAnswer decodes the answer after its code byte.
-func readFetchAnswer(r io.Reader, code byte, peer, minIndex uint64) (raftpb.Snapshot, error) {
+// readFetchAnswer decodes the answer after its code byte, streaming the
+// data into sink.
+func readFetchAnswer(r io.Reader, code byte, peer, minIndex uint64, sink func(raftpb.SnapshotMetadata, io.Reader) error) (raftpb.SnapshotMetadata, error) {
+	var md raftpb.SnapshotMetadata
 	switch code {
 	case fetchUnavailable:
 		var b [16]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return raftpb.Snapshot{}, unexpected(err)
+			return md, unexpected(err)
 		}
-		return raftpb.Snapshot{}, &SnapshotUnavailableError{Peer: peer, MinIndex: minIndex,
+		return md, &SnapshotUnavailableError{Peer: peer, MinIndex: minIndex,
 			Have: binary.BigEndian.Uint64(b[:8]), Leader: binary.BigEndian.Uint64(b[8:])}
 	case fetchOK:
 	default:
-		return raftpb.Snapshot{}, fmt.Errorf("%w: unknown fetch answer %d", errProtocol, code)
+		return md, fmt.Errorf("%w: unknown fetch answer %d", errProtocol, code)
 	}
 	var n [4]byte
 	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return raftpb.Snapshot{}, unexpected(err)
+		return md, unexpected(err)
 	}
 	mdLen := binary.BigEndian.Uint32(n[:])
 	if mdLen > maxFrameBytes {
-		return raftpb.Snapshot{}, fmt.Errorf("%w: snapshot metadata of %d bytes exceeds %d", errProtocol, mdLen, maxFrameBytes)
+		return md, fmt.Errorf("%w: snapshot metadata of %d bytes exceeds %d", errProtocol, mdLen, maxFrameBytes)
 	}
 	mdb := make([]byte, mdLen)
 	if _, err := io.ReadFull(r, mdb); err != nil {
-		return raftpb.Snapshot{}, unexpected(err)
+		return md, unexpected(err)
 	}
-	var snap raftpb.Snapshot
-	if err := snap.Metadata.Unmarshal(mdb); err != nil {
-		return raftpb.Snapshot{}, fmt.Errorf("%w: decode snapshot metadata: %v", errProtocol, err)
+	if err := md.Unmarshal(mdb); err != nil {
+		return raftpb.SnapshotMetadata{}, fmt.Errorf("%w: decode snapshot metadata: %v", errProtocol, err)
 	}
-	var hdr [12]byte
+	if md.Index < minIndex {
+		return raftpb.SnapshotMetadata{}, fmt.Errorf("%w: peer sent a snapshot at index %d, asked for >= %d", errProtocol, md.Index, minIndex)
+	}
+	var hdr [8]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return raftpb.Snapshot{}, unexpected(err)
+		return raftpb.SnapshotMetadata{}, unexpected(err)
 	}
-	dataLen, sum := binary.BigEndian.Uint64(hdr[:8]), binary.BigEndian.Uint32(hdr[8:])
-	if dataLen > maxSnapshotBytes {
-		return raftpb.Snapshot{}, fmt.Errorf("%w: snapshot of %d bytes exceeds %d", errProtocol, dataLen, maxSnapshotBytes)
+	dataLen := binary.BigEndian.Uint64(hdr[:])
+	if dataLen > maxStreamedSnapshotBytes {
+		return raftpb.SnapshotMetadata{}, fmt.Errorf("%w: snapshot of %d bytes exceeds %d", errProtocol, dataLen, uint64(maxStreamedSnapshotBytes))
 	}
-	snap.Data = make([]byte, dataLen)
-	if _, err := io.ReadFull(r, snap.Data); err != nil {
-		return raftpb.Snapshot{}, unexpected(err)
+	dr := &dataReader{r: r, remain: dataLen}
+	err := sink(md, dr)
+	if err == nil {
+		err = dr.verify()
 	}
-	if got := crc32.Checksum(snap.Data, castagnoli); got != sum {
-		return raftpb.Snapshot{}, fmt.Errorf("%w: snapshot data checksum %08x, peer sent %08x", errProtocol, got, sum)
+	if err != nil {
+		return raftpb.SnapshotMetadata{}, err
 	}
-	if snap.Metadata.Index < minIndex {
-		return raftpb.Snapshot{}, fmt.Errorf("%w: peer sent a snapshot at index %d, asked for >= %d", errProtocol, snap.Metadata.Index, minIndex)
-	}
-	return snap, nil
+	return md, nil
 }
 
 // ctxErr prefers ctx's error to the I/O error its cancellation caused.
@@ -173,7 +178,7 @@ func (t *Transport) serveFetch(conn net.Conn, br *bufio.Reader, h *hello) error 
 		return unexpected(err)
 	}
 	minIndex := binary.BigEndian.Uint64(req[:])
-	var snap raftpb.Snapshot
+	var snap SnapshotFile
 	var leader uint64
 	err := errors.New("no snapshot source")
 	if src := t.cfg.SnapshotSource; src != nil {
@@ -181,8 +186,11 @@ func (t *Transport) serveFetch(conn net.Conn, br *bufio.Reader, h *hello) error 
 		snap, leader, err = src(ctx, h.from, minIndex)
 		cancel()
 	}
+	if snap.Data != nil {
+		defer snap.Data.Close()
+	}
 	log := t.log.With("peer", h.from, "min_index", minIndex)
-	if err != nil || snap.Metadata.Index < minIndex {
+	if err != nil || snap.Metadata.Index < minIndex || snap.Data == nil {
 		log.Info("peer asked for a snapshot this node cannot offer yet", "have", snap.Metadata.Index, "leader", leader, "err", err)
 		var b [17]byte
 		b[0] = fetchUnavailable
@@ -190,28 +198,25 @@ func (t *Transport) serveFetch(conn net.Conn, br *bufio.Reader, h *hello) error 
 		binary.BigEndian.PutUint64(b[9:], leader)
 		return writeWithin(conn, b[:])
 	}
-	if uint64(len(snap.Data)) > maxSnapshotBytes {
-		return fmt.Errorf("snapshot of %d bytes exceeds %d", len(snap.Data), maxSnapshotBytes)
+	if snap.Size < 0 || uint64(snap.Size) > maxStreamedSnapshotBytes {
+		return fmt.Errorf("snapshot of %d bytes exceeds %d", snap.Size, uint64(maxStreamedSnapshotBytes))
 	}
 	md, err := snap.Metadata.Marshal()
 	if err != nil {
 		return fmt.Errorf("marshal snapshot metadata: %w", err)
 	}
-	head := make([]byte, 0, 1+4+len(md)+12)
+	head := make([]byte, 0, 1+4+len(md)+8)
 	head = append(head, fetchOK)
 	head = binary.BigEndian.AppendUint32(head, uint32(len(md)))
 	head = append(head, md...)
-	head = binary.BigEndian.AppendUint64(head, uint64(len(snap.Data)))
-	head = binary.BigEndian.AppendUint32(head, crc32.Checksum(snap.Data, castagnoli))
+	head = binary.BigEndian.AppendUint64(head, uint64(snap.Size))
 	if err := writeWithin(conn, head); err != nil {
 		return err
 	}
-	for off := 0; off < len(snap.Data); off += snapshotChunkBytes {
-		if err := writeWithin(conn, snap.Data[off:min(off+snapshotChunkBytes, len(snap.Data))]); err != nil {
-			return fmt.Errorf("write snapshot data at %d: %w", off, err)
-		}
+	if err := writeSnapshotData(chunkWriter{conn}, snap.Data, snap.Size); err != nil {
+		return err
 	}
-	log.Warn("sent snapshot to a peer that asked for one", "index", snap.Metadata.Index, "term", snap.Metadata.Term, "bytes", len(snap.Data))
+	log.Warn("sent snapshot to a peer that asked for one", "index", snap.Metadata.Index, "term", snap.Metadata.Term, "bytes", snap.Size)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"reflect"
 	"sync"
 	"testing"
@@ -24,26 +25,32 @@ func TestFetchSnapshot(t *testing.T) {
 	var mu sync.Mutex
 	var asked []uint64
 	startNode(t, 1, ln, map[uint64]string{1: ln.Addr().String()}, func(cfg *Config) {
-		cfg.SnapshotSource = func(_ context.Context, from, minIndex uint64) (raftpb.Snapshot, uint64, error) {
+		cfg.SnapshotSource = func(_ context.Context, from, minIndex uint64) (SnapshotFile, uint64, error) {
 			mu.Lock()
 			asked = append(asked, from)
 			mu.Unlock()
-			return src, 3, nil
+			return SnapshotFile{Metadata: src.Metadata, Size: int64(len(data)), Data: io.NopCloser(bytes.NewReader(data))}, 3, nil
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	fc := FetchConfig{NodeID: 2, ClusterID: testCluster, Peer: 1, Addr: ln.Addr().String()}
 
-	got, err := FetchSnapshot(ctx, fc, 40)
+	var got bytes.Buffer
+	sink := func(_ raftpb.SnapshotMetadata, r io.Reader) error {
+		got.Reset()
+		_, err := io.Copy(&got, r)
+		return err
+	}
+	md, err := FetchSnapshot(ctx, fc, 40, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got.Metadata, src.Metadata) || !bytes.Equal(got.Data, data) {
-		t.Fatalf("fetched %+v (%d bytes), want %+v (%d bytes)", got.Metadata, len(got.Data), src.Metadata, len(data))
+	if !reflect.DeepEqual(md, src.Metadata) || !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("fetched %+v (%d bytes), want %+v (%d bytes)", md, got.Len(), src.Metadata, len(data))
 	}
 
-	_, err = FetchSnapshot(ctx, fc, 43)
+	_, err = FetchSnapshot(ctx, fc, 43, sink)
 	var un *SnapshotUnavailableError
 	if !errors.As(err, &un) || un.Have != 42 || un.Leader != 3 || un.Peer != 1 {
 		t.Fatalf("fetch above the peer's snapshot = %v, want unavailable (have 42, leader 3)", err)
@@ -51,7 +58,7 @@ func TestFetchSnapshot(t *testing.T) {
 
 	other := fc
 	other.ClusterID = "other"
-	if _, err := FetchSnapshot(ctx, other, 1); !errors.Is(err, ErrClusterMismatch) {
+	if _, err := FetchSnapshot(ctx, other, 1, sink); !errors.Is(err, ErrClusterMismatch) {
 		t.Fatalf("fetch from another cluster = %v, want ErrClusterMismatch", err)
 	}
 	mu.Lock()

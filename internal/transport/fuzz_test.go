@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/crc32"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -30,6 +31,7 @@ func FuzzReadStream(f *testing.F) {
 	}
 	snap.Write(binary.BigEndian.AppendUint64(nil, 4))
 	snap.WriteString("data")
+	snap.Write(binary.BigEndian.AppendUint32(nil, crc32.Checksum([]byte("data"), castagnoli)))
 
 	f.Add(append(msgHello, frames.Bytes()...))
 	f.Add(append(snapHello, snap.Bytes()...))

@@ -301,17 +301,26 @@ func (t *Transport) readMessages(br *bufio.Reader, h *hello, r *remote, in *inbo
 }
 
 // readSnapshots reads snapshot records until the sender closes the
-// stream. Each record is acked as soon as its data is in memory, before
-// the Handler runs: the ack means "arrived intact", and the raft glue may
-// hold a MsgSnap until its loop has room.
+// stream. With a SnapshotSink the data streams into it (bounded memory)
+// and Handler gets the sink's token as Snapshot.Data; without one it is
+// read into memory. Each record is acked as soon as its data is stored and
+// verified, before the Handler runs: the ack means "arrived intact", and
+// the raft glue may hold a MsgSnap until its loop has room.
 func (t *Transport) readSnapshots(conn net.Conn, br *bufio.Reader, h *hello, r *remote) error {
 	fr := frameReader{r: br, maxFrame: maxFrameBytes}
+	sink := t.cfg.SnapshotSink
 	for {
-		m, err := fr.readSnapshot(maxSnapshotBytes)
-		if err != nil {
-			return err
+		var m raftpb.Message
+		var err error
+		if sink == nil {
+			m, err = fr.readSnapshot(maxSnapshotBytes)
+			if err == nil {
+				err = t.checkAddressed(&m, h)
+			}
+		} else {
+			m, err = t.sinkSnapshot(&fr, h, sink)
 		}
-		if err := t.checkAddressed(&m, h); err != nil {
+		if err != nil {
 			return err
 		}
 		now := time.Now().UnixNano()
@@ -325,6 +334,31 @@ func (t *Transport) readSnapshots(conn net.Conn, br *bufio.Reader, h *hello, r *
 		}
 		t.cfg.Handler(m)
 	}
+}
+
+// sinkSnapshot streams one snapshot record's data into sink and returns
+// the message with the sink's token as Snapshot.Data.
+func (t *Transport) sinkSnapshot(fr *frameReader, h *hello, sink func(raftpb.Message, io.Reader) ([]byte, error)) (raftpb.Message, error) {
+	m, n, err := fr.readSnapshotHeader(maxStreamedSnapshotBytes)
+	if err != nil {
+		return m, err
+	}
+	if err := t.checkAddressed(&m, h); err != nil {
+		return m, err
+	}
+	dr := &dataReader{r: fr.r, remain: n}
+	token, err := sink(m, dr)
+	if err == nil {
+		err = dr.verify()
+	}
+	if err != nil {
+		// A damaged or cut stream (dr's error) is the sender's fault, a
+		// sink error (disk full) ours; either way the sender gets no ack
+		// and reports the send failed.
+		return m, fmt.Errorf("receive snapshot at index %d: %w", m.Snapshot.Metadata.Index, err)
+	}
+	m.Snapshot.Data = token
+	return m, nil
 }
 
 // connReader reads conn, first pushing the read deadline timeout ahead

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -250,7 +251,7 @@ func (p *peer) runSnapshots() {
 			return
 		case m := <-p.snapc:
 			start := time.Now()
-			err := p.sendSnapshot(&m)
+			size, err := p.sendSnapshot(&m)
 			if p.t.ctx.Err() != nil {
 				return
 			}
@@ -258,8 +259,7 @@ func (p *peer) runSnapshots() {
 				p.log.Warn("send snapshot failed", "index", snapIndex(&m), "err", err)
 				p.t.unreachable(p.id)
 			} else {
-				p.log.Info("sent snapshot", "index", snapIndex(&m),
-					"bytes", len(m.Snapshot.Data), "took", time.Since(start))
+				p.log.Info("sent snapshot", "index", snapIndex(&m), "bytes", size, "took", time.Since(start))
 			}
 			p.t.snapshotStatus(p.id, err != nil)
 		}
@@ -267,57 +267,69 @@ func (p *peer) runSnapshots() {
 }
 
 // sendSnapshot dials a snapshot stream, writes the MsgSnap with its data
-// stripped, then the data itself straight from the caller's slice in
-// chunks (never copied into a second buffer), and waits for the
-// receiver's ack. The connection is closed afterwards either way.
-func (p *peer) sendSnapshot(m *raftpb.Message) error {
+// stripped, then the data and its CRC-32C, and waits for the receiver's
+// ack. The data comes from Snapshot.Data when raft's message carries it,
+// otherwise from Config.OpenSnapshot, streamed through one chunk buffer,
+// so a snapshot is never held in memory for sending. The connection is
+// closed afterwards either way. It returns the data size.
+func (p *peer) sendSnapshot(m *raftpb.Message) (int64, error) {
 	if m.Snapshot == nil {
-		return fmt.Errorf("%w: MsgSnap without snapshot", errProtocol)
+		return 0, fmt.Errorf("%w: MsgSnap without snapshot", errProtocol)
 	}
-	hdr, data := snapshotHeader(m)
-	if uint64(len(data)) > maxSnapshotBytes {
-		return fmt.Errorf("snapshot of %d bytes exceeds %d", len(data), maxSnapshotBytes)
+	hdr := *m
+	snap := *m.Snapshot
+	snap.Data = nil
+	hdr.Snapshot = &snap
+
+	var src io.Reader = bytes.NewReader(m.Snapshot.Data)
+	size := int64(len(m.Snapshot.Data))
+	if size == 0 && p.t.cfg.OpenSnapshot != nil {
+		sf, err := p.t.cfg.OpenSnapshot(snap.Metadata)
+		if err != nil {
+			return 0, fmt.Errorf("open snapshot at index %d: %w", snap.Metadata.Index, err)
+		}
+		defer sf.Data.Close()
+		src, size = sf.Data, sf.Size
+	}
+	if size < 0 || uint64(size) > maxStreamedSnapshotBytes {
+		return 0, fmt.Errorf("snapshot of %d bytes exceeds %d", size, uint64(maxStreamedSnapshotBytes))
 	}
 	conn, release, err := p.dial(streamSnapshot)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer release()
 
 	if err := conn.SetWriteDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
-		return err
+		return 0, err
 	}
 	bw := bufio.NewWriter(conn)
 	fw := frameWriter{w: bw}
 	if err := fw.write(&hdr); err != nil {
-		return fmt.Errorf("write snapshot header: %w", err)
+		return 0, fmt.Errorf("write snapshot header: %w", err)
 	}
 	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(data)))
+	binary.BigEndian.PutUint64(n[:], uint64(size))
 	_, _ = bw.Write(n[:]) // a bufio error is sticky and surfaces in Flush
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write snapshot header: %w", err)
+		return 0, fmt.Errorf("write snapshot header: %w", err)
 	}
-	for off := 0; off < len(data); off += snapshotChunkBytes {
-		end := min(off+snapshotChunkBytes, len(data))
-		if err := conn.SetWriteDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
-			return err
-		}
-		if _, err := conn.Write(data[off:end]); err != nil {
-			return fmt.Errorf("write snapshot data at %d: %w", off, err)
-		}
+	if err := writeSnapshotData(chunkWriter{conn}, src, size); err != nil {
+		return 0, err
 	}
-	if err := conn.SetReadDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
-		return err
+	// The receiver acks once its SnapshotSink has stored (and, in raftnode,
+	// decoded) the data, which takes longer than a chunk.
+	if err := conn.SetReadDeadline(time.Now().Add(snapshotAckTimeout)); err != nil {
+		return 0, err
 	}
 	var a [1]byte
 	if _, err := io.ReadFull(conn, a[:]); err != nil {
-		return fmt.Errorf("read snapshot ack: %w", err)
+		return 0, fmt.Errorf("read snapshot ack: %w", err)
 	}
 	if ack(a[0]) != ackOK {
-		return fmt.Errorf("%w: snapshot ack %d", errProtocol, a[0])
+		return 0, fmt.Errorf("%w: snapshot ack %d", errProtocol, a[0])
 	}
-	return nil
+	return size, nil
 }
 
 // backoff yields exponentially growing waits between backoffMin and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -40,6 +41,10 @@ const (
 	// snapshotIOTimeout bounds each snapshot chunk read or write and the
 	// wait for the receiver's ack: a stall, not the whole transfer.
 	snapshotIOTimeout = 10 * time.Second
+	// snapshotAckTimeout bounds the sender's wait for the ack after the
+	// last byte: the receiver's SnapshotSink may decode a large snapshot
+	// before it returns.
+	snapshotAckTimeout = 2 * time.Minute
 	// keepAlivePeriod is the TCP keepalive on every peer connection, so a
 	// peer host that vanished is noticed on idle connections.
 	keepAlivePeriod = 15 * time.Second
@@ -92,14 +97,32 @@ type Config struct {
 	// Send's goroutine (snapshot queue full) and must not block.
 	OnSnapshotStatus func(peer uint64, failed bool)
 	// SnapshotSource (optional) answers a peer's FetchSnapshot: the
-	// snapshot to send (its Data is only read), and the leader this node
-	// knows of (0 if none) as a hint for the asker. A snapshot older than
-	// minIndex, or an error, is answered "unavailable". It runs on the
-	// requesting connection's goroutine and must give up when ctx ends.
-	SnapshotSource func(ctx context.Context, from, minIndex uint64) (snap raftpb.Snapshot, leader uint64, err error)
-	Logger         *slog.Logger  // default slog.Default()
-	DialTimeout    time.Duration // dial and, again, handshake; default 1s
-	QueueSize      int           // per-peer message queue, default 4096; on overflow drop + OnUnreachable (raft retransmits)
+	// snapshot to send, and the leader this node knows of (0 if none) as a
+	// hint for the asker. A snapshot older than minIndex, or an error, is
+	// answered "unavailable" (Metadata.Index says what this node has). The
+	// transport closes Data. It runs on the requesting connection's
+	// goroutine and must give up when ctx ends.
+	SnapshotSource func(ctx context.Context, from, minIndex uint64) (snap SnapshotFile, leader uint64, err error)
+	// OpenSnapshot (optional) opens the data of a snapshot raft sends
+	// with no data in memory (a MsgSnap whose Snapshot.Data is empty):
+	// storage keeps snapshots on disk. The transport streams it on the
+	// snapshot stream and closes it. Without it, Snapshot.Data is sent.
+	OpenSnapshot func(md raftpb.SnapshotMetadata) (SnapshotFile, error)
+	// SnapshotSink (optional) stores the data of a received MsgSnap: it
+	// must read data to io.EOF, which data returns only once all of it
+	// arrived with a matching CRC-32C (an error otherwise: the sink must
+	// then discard what it stored and return an error). It may also check
+	// or decode what it stored (an error refuses the snapshot: the sender
+	// reports it failed). The transport acks the sender once it returned
+	// nil (within 2 minutes of the last byte), then calls Handler with the message
+	// whose Snapshot.Data is the returned token (for example a file name).
+	// It runs on the connection's goroutine, like Handler. Without it, the
+	// data is read into memory (at most 1 GiB) and Handler gets it as
+	// Snapshot.Data.
+	SnapshotSink func(m raftpb.Message, data io.Reader) (token []byte, err error)
+	Logger       *slog.Logger  // default slog.Default()
+	DialTimeout  time.Duration // dial and, again, handshake; default 1s
+	QueueSize    int           // per-peer message queue, default 4096; on overflow drop + OnUnreachable (raft retransmits)
 	// Incarnation identifies this run of the node, sent in every hello; 0
 	// draws a random one in Validate. It must differ between any two
 	// processes that may claim the same node id, so it is never stored:
@@ -110,6 +133,15 @@ type Config struct {
 	// silent for max(10 × KeepaliveInterval, 3s) counts as dead when
 	// another incarnation of its node dials in.
 	KeepaliveInterval time.Duration
+}
+
+// SnapshotFile is a snapshot's data to stream to a peer: Size bytes read
+// from Data, which returns an error instead of io.EOF if they are damaged
+// (so a damaged file is never acked as intact).
+type SnapshotFile struct {
+	Metadata raftpb.SnapshotMetadata
+	Size     int64
+	Data     io.ReadCloser // nil when there is nothing to send
 }
 
 // Validate fills defaults and checks the required fields.

@@ -368,6 +368,8 @@ func TestBadBytesCloseConnection(t *testing.T) {
 		{name: "non-snapshot on snapshot stream", send: cat(goodSnap, frame(app(7, 2, 1))), wantAck: ok},
 		{name: "oversized snapshot", send: cat(goodSnap, snapHdr, u64(1<<40)), wantAck: ok},
 		{name: "truncated snapshot", send: cat(goodSnap, snapHdr, u64(100), []byte("short")), closeSend: true, wantAck: ok},
+		{name: "snapshot without checksum", send: cat(goodSnap, snapHdr, u64(4), []byte("data")), closeSend: true, wantAck: ok},
+		{name: "snapshot with a bad checksum", send: cat(goodSnap, snapHdr, u64(4), []byte("data"), u32(0xdeadbeef)), wantAck: ok},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"net"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -14,18 +17,23 @@ import (
 const (
 	magic = "YAKT"
 	// protocolVersion 2 added the incarnation to the hello and keepalive
-	// frames to message streams.
-	protocolVersion = 2
+	// frames to message streams; 3 a CRC-32C after the data of snapshot
+	// records and fetch answers, so either can be streamed.
+	protocolVersion = 3
 
 	// maxFrameBytes bounds one length-prefixed raftpb.Message. raft's own
 	// MaxSizePerMsg keeps appends far below it; a bigger prefix means a
 	// broken or hostile peer, and the connection is dropped before any
 	// allocation.
 	maxFrameBytes = 64 << 20
-	// maxSnapshotBytes bounds Snapshot.Data on a snapshot stream. The
-	// receiver allocates the announced size in one piece, so this is also
-	// the most a peer that passed the handshake can make us allocate.
+	// maxSnapshotBytes bounds Snapshot.Data on a snapshot stream read
+	// into memory (no SnapshotSink). That receiver allocates the announced
+	// size in one piece, so this is also the most a peer that passed the
+	// handshake can make us allocate.
 	maxSnapshotBytes = 1 << 30
+	// maxStreamedSnapshotBytes bounds the data streamed to a SnapshotSink
+	// or a FetchSnapshot sink: disk, not memory.
+	maxStreamedSnapshotBytes = 1 << 40
 	// maxStringBytes bounds the cluster id and HTTP address in a hello.
 	maxStringBytes = 1024
 	// snapshotChunkBytes is how much snapshot data one write carries; each
@@ -282,43 +290,141 @@ func (fr *frameReader) next() (m raftpb.Message, keepalive bool, err error) {
 	return m, false, nil
 }
 
-// readSnapshot reads one snapshot record: a MsgSnap frame whose
-// Snapshot.Data is empty, a uint64 big-endian data length, then the data,
-// which it reads straight into one buffer of that size.
-func (fr *frameReader) readSnapshot(maxData uint64) (raftpb.Message, error) {
+// readSnapshotHeader reads the start of one snapshot record: a MsgSnap
+// frame whose Snapshot.Data is empty and a uint64 big-endian data length.
+// The data and its CRC-32C follow (dataReader).
+func (fr *frameReader) readSnapshotHeader(maxData uint64) (raftpb.Message, uint64, error) {
 	m, err := fr.read()
 	if err != nil {
-		return m, err
+		return m, 0, err
 	}
 	if m.Type != raftpb.MsgSnap || m.Snapshot == nil {
-		return raftpb.Message{}, fmt.Errorf("%w: %s without snapshot on a snapshot stream", errProtocol, m.Type)
+		return raftpb.Message{}, 0, fmt.Errorf("%w: %s without snapshot on a snapshot stream", errProtocol, m.Type)
 	}
 	if len(m.Snapshot.Data) != 0 {
-		return raftpb.Message{}, fmt.Errorf("%w: snapshot header carries inline data", errProtocol)
+		return raftpb.Message{}, 0, fmt.Errorf("%w: snapshot header carries inline data", errProtocol)
 	}
 	var hdr [8]byte
 	if _, err := io.ReadFull(fr.r, hdr[:]); err != nil {
-		return raftpb.Message{}, unexpected(err)
+		return raftpb.Message{}, 0, unexpected(err)
 	}
 	n := binary.BigEndian.Uint64(hdr[:])
 	if n > maxData {
-		return raftpb.Message{}, fmt.Errorf("%w: snapshot of %d bytes exceeds %d", errProtocol, n, maxData)
+		return raftpb.Message{}, 0, fmt.Errorf("%w: snapshot of %d bytes exceeds %d", errProtocol, n, maxData)
 	}
+	return m, n, nil
+}
+
+// readSnapshot reads one whole snapshot record into memory: the data
+// straight into one buffer of the announced size.
+func (fr *frameReader) readSnapshot(maxData uint64) (raftpb.Message, error) {
+	m, n, err := fr.readSnapshotHeader(maxData)
+	if err != nil {
+		return m, err
+	}
+	dr := &dataReader{r: fr.r, remain: n}
 	data := make([]byte, n)
-	if _, err := io.ReadFull(fr.r, data); err != nil {
+	if _, err := io.ReadFull(dr, data); err != nil {
 		return raftpb.Message{}, unexpected(err)
+	}
+	if err := dr.verify(); err != nil {
+		return raftpb.Message{}, err
 	}
 	m.Snapshot.Data = data
 	return m, nil
 }
 
-// snapshotHeader returns m with Snapshot.Data stripped (a shallow copy;
-// m itself is not modified) and the data to stream after it.
-func snapshotHeader(m *raftpb.Message) (raftpb.Message, []byte) {
-	hdr := *m
-	snap := *m.Snapshot
-	data := snap.Data
-	snap.Data = nil
-	hdr.Snapshot = &snap
-	return hdr, data
+// dataReader yields the remain data bytes of a snapshot record or fetch
+// answer, then reads the CRC-32C after them: io.EOF only when it matches,
+// an errProtocol-wrapped error otherwise, so a consumer that stops at
+// io.EOF has verified data. A stream that ends early is
+// io.ErrUnexpectedEOF.
+type dataReader struct {
+	r      io.Reader
+	remain uint64
+	crc    uint32
+	err    error // sticky: the outcome once the data ended or failed
+}
+
+func (d *dataReader) Read(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	if d.remain == 0 {
+		d.err = d.checkSum()
+		return 0, d.err
+	}
+	if uint64(len(p)) > d.remain {
+		p = p[:d.remain]
+	}
+	n, err := d.r.Read(p)
+	d.crc = crc32.Update(d.crc, castagnoli, p[:n])
+	d.remain -= uint64(n)
+	if err != nil {
+		d.err = unexpected(err)
+		return n, d.err
+	}
+	return n, nil
+}
+
+func (d *dataReader) checkSum() error {
+	var b [4]byte
+	if _, err := io.ReadFull(d.r, b[:]); err != nil {
+		return unexpected(err)
+	}
+	if want := binary.BigEndian.Uint32(b[:]); want != d.crc {
+		return fmt.Errorf("%w: snapshot data checksum %08x, peer sent %08x", errProtocol, d.crc, want)
+	}
+	return io.EOF
+}
+
+// verify reads whatever the consumer left (nothing, for one that read to
+// io.EOF) and reports whether the data arrived intact.
+func (d *dataReader) verify() error {
+	if _, err := io.Copy(io.Discard, d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// writeSnapshotData writes n bytes of data from r to w, then their
+// CRC-32C. r must then be at io.EOF: a source that returns an error
+// instead (its own checksum failed) or has more bytes fails the send
+// before the checksum is written, so the receiver sees a broken stream.
+func writeSnapshotData(w io.Writer, r io.Reader, n int64) error {
+	h := crc32.New(castagnoli)
+	buf := make([]byte, min(n, snapshotChunkBytes)+1)
+	if _, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(r, n), buf[:len(buf)-1]); err != nil {
+		return fmt.Errorf("write snapshot data: %w", err)
+	}
+	if k, err := io.ReadFull(r, buf[:1]); err != io.EOF {
+		if err == nil || err == io.ErrUnexpectedEOF {
+			err = fmt.Errorf("source has more than %d bytes (read %d more)", n, k)
+		}
+		return fmt.Errorf("read snapshot data: %w", err)
+	}
+	_, err := w.Write(binary.BigEndian.AppendUint32(nil, h.Sum32()))
+	return err
+}
+
+// chunkWriter writes to conn in pieces of at most snapshotChunkBytes, each
+// with a fresh write deadline: a deadline on progress, not on the whole
+// snapshot.
+type chunkWriter struct{ conn net.Conn }
+
+func (c chunkWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		k := min(len(p), snapshotChunkBytes)
+		if err := c.conn.SetWriteDeadline(time.Now().Add(snapshotIOTimeout)); err != nil {
+			return written, err
+		}
+		n, err := c.conn.Write(p[:k])
+		written += n
+		if err != nil {
+			return written, err
+		}
+		p = p[k:]
+	}
+	return written, nil
 }

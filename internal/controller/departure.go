@@ -147,23 +147,9 @@ var departureRaces = []metadata.Code{metadata.CodeStaleBrokerEpoch, metadata.Cod
 // the next departure-like write, or the next leader's liveness check
 // (which sweeps the image once per term, see settleSweep) finishes them.
 func (c *Controller) brokerWrite(ctx context.Context, id int32, first func(img *metadata.Image) ([]metadata.Record, bool, error), answer func(*metadata.Image, []metadata.Record) []byte) ([]metadata.Record, []byte, error) {
-	var more, built bool
-	applied, ans, err := c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
-		recs, m, err := first(img)
-		more, built = m, true
-		if err != nil || answer == nil {
-			return recs, nil, err
-		}
-		return recs, answer(img, recs), nil
-	}, departureRaces...)
+	applied, ans, more, err := c.firstBrokerBatch(ctx, first, answer)
 	if err != nil {
 		return nil, nil, err
-	}
-	if !built {
-		// A replay of the key's first answer: the change it began may have
-		// stopped after its first batch (a leader change between batches),
-		// so finish whatever is left before answering.
-		more = true
 	}
 	if more {
 		if err := c.settle(withoutIdempotency(ctx), id); err != nil {
@@ -172,6 +158,30 @@ func (c *Controller) brokerWrite(ctx context.Context, id int32, first func(img *
 		}
 	}
 	return applied, ans, nil
+}
+
+// firstBrokerBatch commits brokerWrite's first batch; more reports that
+// follow-up batches may be needed.
+func (c *Controller) firstBrokerBatch(ctx context.Context, first func(img *metadata.Image) ([]metadata.Record, bool, error), answer func(*metadata.Image, []metadata.Record) []byte) (applied []metadata.Record, ans []byte, more bool, err error) {
+	var built bool
+	applied, ans, err = c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
+		recs, m, err := first(img)
+		more, built = m, true
+		if err != nil || answer == nil {
+			return recs, nil, err
+		}
+		return recs, answer(img, recs), nil
+	}, departureRaces...)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if !built {
+		// A replay of the key's first answer: the change it began may have
+		// stopped after its first batch (a leader change between batches),
+		// so finish whatever is left before answering.
+		more = true
+	}
+	return applied, ans, more, nil
 }
 
 // settle commits follow-up batches for broker id until buildSettle finds

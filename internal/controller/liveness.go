@@ -65,7 +65,7 @@ type liveness struct {
 	// check serialises liveness checks and guards the fields below;
 	// Heartbeat never takes it.
 	check     sync.Mutex
-	lastCheck time.Time // clock time of the previous check in this term
+	lastCheck time.Time // clock time the previous check of checkTerm ended
 	checkTerm uint64    // the term lastCheck belongs to
 	sweptTerm uint64    // the term whose settle sweep has run
 
@@ -208,6 +208,10 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 	now := c.clock.Now()
 	t := c.sessions(now)
 	stalled := c.checkGapLocked(t, now)
+	// The gap that counts is the time no check ran: a check that itself
+	// takes long (fencing a broker in many batches) is no stall, since
+	// heartbeats are handled meanwhile.
+	defer func() { c.live.lastCheck, c.live.checkTerm = c.clock.Now(), t.term }()
 
 	settleErr := c.settlePending(ctx, t.term)
 	if stalled {
@@ -229,7 +233,6 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 		c.log.Warn("liveness: the raft loop answered a read barrier late; every broker starts a fresh session",
 			"waited", waited, "threshold", c.stallThreshold())
 		t.refreshAll(c.clock.Now())
-		c.live.lastCheck = c.clock.Now()
 		return nil, settleErr
 	}
 
@@ -258,12 +261,11 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 	return fenced, settleErr
 }
 
-// checkGapLocked records this check's time and reports whether the gap
-// since the previous check of the same term shows a leader stall, in
-// which case every broker has been given a fresh session.
+// checkGapLocked reports whether the gap since the end of the previous
+// check of the same term shows a leader stall, in which case every broker
+// has been given a fresh session.
 func (c *Controller) checkGapLocked(t *sessionTable, now time.Time) bool {
 	prev, prevTerm := c.live.lastCheck, c.live.checkTerm
-	c.live.lastCheck, c.live.checkTerm = now, t.term
 	if prevTerm != t.term || prev.IsZero() {
 		return false // the table was just built fresh
 	}

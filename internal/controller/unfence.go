@@ -30,9 +30,9 @@ func (c *Controller) registrationOffset(id int32) int64 {
 // maybeUnfence unfences a FENCED broker that heartbeats with a fetch
 // offset that has reached its registration: ALIVE, epoch + 1, and every
 // offline partition whose ISR holds it gets it back as leader, in the
-// same atomic batch when they fit one (MaxPartitionsPerRequest), else in
-// follow-up batches (brokerWrite). It runs on the leader from a
-// BrokerMgmt fetch.
+// same atomic batch when they fit one (MaxPartitionsPerRequest), else the
+// rest in follow-up batches that the next liveness check commits
+// (settlePending). It runs on the leader from a BrokerMgmt fetch.
 func (c *Controller) maybeUnfence(ctx context.Context, id int32, fetchOffset *int64) error {
 	if !c.node.IsLeader() || fetchOffset == nil {
 		return nil
@@ -43,11 +43,17 @@ func (c *Controller) maybeUnfence(ctx context.Context, id int32, fetchOffset *in
 	if *fetchOffset < c.registrationOffset(id) {
 		return nil // not caught up with its own registration yet
 	}
-	_, _, err := c.brokerWrite(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+	// Only the first batch is the heartbeat's business: a broker that
+	// regains more partitions than one batch holds gets the rest from the
+	// next liveness check, so its heartbeat stays quick.
+	_, _, more, err := c.firstBrokerBatch(ctx, func(img *metadata.Image) ([]metadata.Record, bool, error) {
 		return buildUnfence(img, id, MaxPartitionsPerRequest)
 	}, nil)
 	if err == nil {
-		c.log.Info("unfenced broker: heartbeating and caught up", "broker", id)
+		c.log.Info("unfenced broker: heartbeating and caught up", "broker", id, "moreBatches", more)
+		if more {
+			c.live.addPending(id)
+		}
 	}
 	if errors.Is(err, errNotFenced) {
 		return nil

@@ -49,9 +49,9 @@ const MaxFencesPerCheck = 100
 //  4. A really dead broker is still fenced: one session timeout after
 //     the last fresh start at the latest.
 //
-// Heartbeat is O(1) and takes no lock shared by all brokers: the session
-// table is a sync.Map of per-broker atomic timestamps, replaced only when
-// a new term starts.
+// Heartbeat is O(1) and takes no lock: the session table is a read-only
+// map of per-broker atomic timestamps (plus a sync.Map for brokers
+// registered since), replaced only when a new term starts.
 
 // liveness is the leader's soft state of broker heartbeats: never in the
 // log, rebuilt when this node starts a new term as leader.
@@ -79,39 +79,66 @@ type liveness struct {
 type sessionTable struct {
 	term uint64
 	base time.Time
-	seen sync.Map // int32 broker id -> *atomic.Int64 (nanoseconds since base)
+	// fixed holds the brokers registered when the table was built; it is
+	// never written after, so lookups need no lock. Brokers registered
+	// since go to extra.
+	fixed  map[int32]*atomic.Int64 // broker id -> nanoseconds since base
+	extra  sync.Map                // int32 -> *atomic.Int64
+	extraN atomic.Int64            // entries in extra
+}
+
+// entry is id's slot; false when the table has none.
+func (t *sessionTable) entry(id int32) (*atomic.Int64, bool) {
+	if v, ok := t.fixed[id]; ok {
+		return v, true
+	}
+	if v, ok := t.extra.Load(id); ok {
+		return v.(*atomic.Int64), true
+	}
+	return nil, false
 }
 
 func (t *sessionTable) stamp(now time.Time) int64 { return int64(now.Sub(t.base)) }
 
 // touch records a heartbeat of id at now; it never moves a session back.
-func (t *sessionTable) touch(id int32, now time.Time) {
+// added reports a new entry in extra.
+func (t *sessionTable) touch(id int32, now time.Time) (added bool) {
 	ns := t.stamp(now)
-	v, ok := t.seen.Load(id)
+	last, ok := t.entry(id)
 	if !ok {
-		v, _ = t.seen.LoadOrStore(id, new(atomic.Int64))
+		v, loaded := t.extra.LoadOrStore(id, new(atomic.Int64))
+		if !loaded {
+			t.extraN.Add(1)
+			added = true
+		}
+		last = v.(*atomic.Int64)
 	}
-	last := v.(*atomic.Int64)
 	for {
 		old := last.Load()
 		if old >= ns || last.CompareAndSwap(old, ns) {
-			return
+			return added
 		}
 	}
 }
 
+// crowded reports that extra has grown enough to fold it into fixed.
+func (t *sessionTable) crowded() bool { return t.extraN.Load() > int64(len(t.fixed)/4+64) }
+
 // lastSeen is id's last heartbeat; false when the table has no entry.
 func (t *sessionTable) lastSeen(id int32) (time.Time, bool) {
-	v, ok := t.seen.Load(id)
+	v, ok := t.entry(id)
 	if !ok {
 		return time.Time{}, false
 	}
-	return t.base.Add(time.Duration(v.(*atomic.Int64).Load())), true
+	return t.base.Add(time.Duration(v.Load())), true
 }
 
 // refreshAll starts a fresh session at now for every broker in the table.
 func (t *sessionTable) refreshAll(now time.Time) {
-	t.seen.Range(func(k, _ any) bool {
+	for id := range t.fixed {
+		t.touch(id, now)
+	}
+	t.extra.Range(func(k, _ any) bool {
 		t.touch(k.(int32), now)
 		return true
 	})
@@ -149,12 +176,37 @@ func (c *Controller) Heartbeat(id int32) {
 	}
 	now := c.clock.Now()
 	t := c.sessions(now)
-	if _, ok := t.seen.Load(id); !ok {
+	if _, ok := t.entry(id); !ok {
 		if _, registered := c.state.Image().Broker(id); !registered {
 			return
 		}
 	}
-	t.touch(id, now)
+	if t.touch(id, now) && t.crowded() {
+		c.foldSessions(t)
+	}
+}
+
+// foldSessions replaces t by a table of the same term whose fixed map
+// holds every entry of t (the same slots, so no heartbeat is undone).
+// Brokers registering one by one would otherwise all end up in extra. A
+// heartbeat that lands in t's extra while this copies may be lost; the
+// next one, or the check (which starts a session for a broker it finds
+// no entry for), makes up for it, so it can only delay a fence.
+func (c *Controller) foldSessions(t *sessionTable) {
+	c.live.buildMu.Lock()
+	defer c.live.buildMu.Unlock()
+	if c.live.table.Load() != t {
+		return
+	}
+	next := &sessionTable{term: t.term, base: t.base, fixed: make(map[int32]*atomic.Int64, len(t.fixed)+int(t.extraN.Load()))}
+	for id, v := range t.fixed {
+		next.fixed[id] = v
+	}
+	t.extra.Range(func(k, v any) bool {
+		next.fixed[k.(int32)] = v.(*atomic.Int64)
+		return true
+	})
+	c.live.table.Store(next)
 }
 
 // sessions is the current term's session table, built when this node
@@ -173,9 +225,10 @@ func (c *Controller) sessions(now time.Time) *sessionTable {
 	if t := c.live.table.Load(); t != nil && t.term >= term {
 		return t
 	}
-	fresh := &sessionTable{term: term, base: now}
-	for _, b := range c.state.Image().Brokers() {
-		fresh.seen.Store(b.BrokerID, new(atomic.Int64))
+	brokers := c.state.Image().Brokers()
+	fresh := &sessionTable{term: term, base: now, fixed: make(map[int32]*atomic.Int64, len(brokers))}
+	for _, b := range brokers {
+		fresh.fixed[b.BrokerID] = new(atomic.Int64)
 	}
 	c.live.table.Store(fresh)
 	return fresh

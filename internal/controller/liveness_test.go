@@ -2,8 +2,8 @@ package controller
 
 import (
 	"fmt"
-	"testing"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/yakt/yakt/internal/metadata"

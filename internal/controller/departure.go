@@ -145,7 +145,7 @@ var departureRaces = []metadata.Code{metadata.CodeStaleBrokerEpoch, metadata.Cod
 // leading between batches, the broker has changed status and some
 // partitions still wait for their change: a retry with the same key,
 // the next departure-like write, or the next leader's liveness check
-// (which sweeps the image once per term, see settleSweep) finishes them.
+// (which sweeps the image once per term, see settlePending) finishes them.
 func (c *Controller) brokerWrite(ctx context.Context, id int32, first func(img *metadata.Image) ([]metadata.Record, bool, error), answer func(*metadata.Image, []metadata.Record) []byte) ([]metadata.Record, []byte, error) {
 	applied, ans, more, err := c.firstBrokerBatch(ctx, first, answer)
 	if err != nil {

@@ -37,17 +37,20 @@ const MaxFencesPerCheck = 100
 //  2. A leader stall starts a fresh session for every broker too. The
 //     checks run every interval; when one finds that more than
 //     stallThreshold (the larger of twice the interval and a third of the
-//     session timeout) passed since the previous one, the leader was not
-//     running its checks, and most likely not handling heartbeats either
-//     (CPU starvation, GC, a blocked disk). The same holds when the read
-//     barrier a check passes before fencing takes that long: the raft
-//     loop, which the fetches that carry heartbeats also wait on, was
-//     stuck.
+//     session timeout) passed since the previous one ended, the leader
+//     was not running its checks, and most likely not handling
+//     heartbeats either (CPU starvation, GC pauses, a swapped-out
+//     process, a wall-clock step). The same holds when the read barrier a
+//     check passes before fencing takes that long: the raft loop, which
+//     the fetches that carry heartbeats also wait on, was stuck.
 //  3. At most MaxFencesPerCheck brokers are fenced per check, the
 //     longest silent first, each re-checked against its session right
 //     before its fencing batch is built.
 //  4. A really dead broker is still fenced: one session timeout after
-//     the last fresh start at the latest.
+//     the last fresh start (plus a check interval) at the latest.
+//  5. The first check of a term also finishes whatever departure or
+//     return a previous leader left between two batches (settlePending),
+//     and every check retries the follow-up batches that failed here.
 //
 // Heartbeat is O(1) and takes no lock: the session table is a read-only
 // map of per-broker atomic timestamps (plus a sync.Map for brokers

@@ -282,7 +282,10 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 	// responsive the raft loop is, since heartbeats reach us through
 	// fetches that wait on it too.
 	t0 := c.clock.Now()
-	if err := c.node.ReadBarrier(ctx); err != nil {
+	bctx, cancel := context.WithTimeout(ctx, c.sessionTimeout)
+	err := c.node.ReadBarrier(bctx)
+	cancel()
+	if err != nil {
 		return nil, errors.Join(settleErr, fmt.Errorf("liveness check: read barrier: %w", nodeError(err)))
 	}
 	if waited := c.clock.Now().Sub(t0); waited > c.stallThreshold() {
@@ -298,7 +301,8 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 			if !isAlive(img, id) {
 				return nil, false, errNotAlive // fenced or closed meanwhile
 			}
-			if seen, ok := t.lastSeen(id); ok && c.clock.Now().Sub(seen) <= c.sessionTimeout {
+			// The current table: a fold may have replaced t (same slots).
+			if seen, ok := c.live.table.Load().lastSeen(id); ok && c.clock.Now().Sub(seen) <= c.sessionTimeout {
 				return nil, false, errStillLive
 			}
 			return buildBrokerDeparture(img, id, metadata.StatusFenced, MaxPartitionsPerRequest)
@@ -379,13 +383,23 @@ func (c *Controller) expired(t *sessionTable, now time.Time) []int32 {
 // failed on.
 func (c *Controller) settlePending(ctx context.Context, term uint64) error {
 	ids := c.live.takePending()
+	var errs []error
 	if c.live.sweptTerm != term {
-		ids = append(ids, unsettledBrokers(c.state.Image())...)
-		c.live.sweptTerm = term
+		// After a barrier: a new leader may not have applied its
+		// predecessor's last batches yet, and must not miss one that began
+		// a departure.
+		bctx, cancel := context.WithTimeout(ctx, c.sessionTimeout)
+		err := c.node.ReadBarrier(bctx)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("settle sweep: read barrier: %w", nodeError(err)))
+		} else {
+			ids = append(ids, unsettledBrokers(c.state.Image())...)
+			c.live.sweptTerm = term
+		}
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	var errs []error
 	for _, id := range ids {
 		if err := c.settle(ctx, id); err != nil {
 			c.live.addPending(id)

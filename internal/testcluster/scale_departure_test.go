@@ -30,6 +30,16 @@ func fillTopics(t *testing.T, c *testcluster.Cluster, lead uint64, prefix string
 	}
 }
 
+// heartbeatCaughtUp sends a heartbeat (BrokerMgmt fetch) for each broker
+// through node, at node's applied offset: an empty diff, however large
+// the state.
+func heartbeatCaughtUp(t *testing.T, c *testcluster.Cluster, node uint64, brokers ...int) {
+	t.Helper()
+	for _, id := range brokers {
+		c.Must(t, node, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": c.Server(node).Node.AppliedIndex()}, http.StatusOK, "")
+	}
+}
+
 // partitionsOf is every partition of img, keyed "topic/id".
 func partitionsOf(img *metadata.Image) map[string]metadata.PartitionRecord {
 	out := map[string]metadata.PartitionRecord{}
@@ -187,9 +197,7 @@ func TestFencingABrokerThatLeads50000Partitions(t *testing.T) {
 	f := followers(c, lead)[0]
 	w := watchBatches(c, f, 1, len(before))
 	clock.Advance(10 * time.Second)
-	for _, id := range []int{2, 3} {
-		c.Must(t, lead, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": 0}, http.StatusOK, "")
-	}
+	heartbeatCaughtUp(t, c, lead, 2, 3)
 	t0 := time.Now()
 	fenced, err := c.Server(lead).Controller.FenceExpired(ctx)
 	took := time.Since(t0)
@@ -235,9 +243,7 @@ func TestInterruptedFencingIsFinishedByTheNextLeader(t *testing.T) {
 	before := partitionsOf(c.Server(lead).State.Image())
 
 	clock.Advance(10 * time.Second)
-	for _, id := range []int{2, 3} {
-		c.Must(t, lead, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": 0}, http.StatusOK, "")
-	}
+	heartbeatCaughtUp(t, c, lead, 2, 3)
 	// Kill the leader as soon as it has applied the first batch.
 	fenceCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -136,7 +136,7 @@ func TestTenThousandBrokersHeartbeatingDuringWritesAndSnapshots(t *testing.T) {
 	}
 	clock := testcluster.NewFakeClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	c := testcluster.New(t, testcluster.Options{Clock: clock, BrokerSessionTimeout: 9 * time.Second,
-		LivenessInterval: time.Hour, SnapshotEntries: 200})
+		LivenessInterval: time.Hour})
 	lead := c.MustLeader()
 	ctx := ctxFor(t, 5*time.Minute)
 	registerBrokers(t, c, lead, brokers)
@@ -161,6 +161,11 @@ func TestTenThousandBrokersHeartbeatingDuringWritesAndSnapshots(t *testing.T) {
 		if sec%3 == 0 {
 			c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": fmt.Sprintf("w-%d", sec), "partitions": 50, "replicationFactor": 3}, http.StatusCreated, "")
 			writes++
+		}
+		if sec%10 == 5 { // a snapshot on every node, the leader included
+			for _, node := range c.IDs() {
+				c.Must(t, node, http.MethodPost, "/v1/snapshots", nil, http.StatusCreated, "")
+			}
 		}
 		fenced, err := srv.Controller.FenceExpired(ctx)
 		if err != nil || len(fenced) != 0 {

@@ -325,9 +325,11 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 // check of the same term shows a leader stall, in which case every broker
 // has been given a fresh session.
 func (c *Controller) checkGapLocked(t *sessionTable, now time.Time) bool {
-	prev, prevTerm := c.live.lastCheck, c.live.checkTerm
-	if prevTerm != t.term || prev.IsZero() {
-		return false // the table was just built fresh
+	prev := c.live.lastCheck
+	if c.live.checkTerm != t.term || prev.IsZero() {
+		// The term's first check: the sessions started when the table was
+		// built (at the term's first heartbeat or check).
+		prev = t.base
 	}
 	gap := now.Sub(prev)
 	if gap <= c.stallThreshold() {

@@ -24,12 +24,14 @@ import (
 //   - every partition it changes gets partitionEpoch + 1.
 //
 // The registration change and the partition changes are one atomic record
-// batch, so no reader sees a FENCED or CLOSED broker leading or in sync
-// with others. One batch holds at most MaxPartitionsPerRequest partition
-// changes; a broker in more ISRs than that leaves them in several batches
-// (see brokerWrite), and a departure is never refused for its size; nor
-// is a return (unfencing, PATCH ALIVE, registering a CLOSED id again),
-// which regains offline partitions in batches the same way.
+// batch when they fit one: MaxPartitionsPerRequest partition changes.
+// A broker in more ISRs than that leaves them in several batches (see
+// brokerWrite), each atomic, the registration change in the first; so a
+// departure is never refused for its size, and between its batches a
+// reader may see the broker FENCED or CLOSED while it still follows (or
+// leads, beyond the first batch's leaders) some partitions. A return
+// (unfencing, PATCH ALIVE, registering a CLOSED id again) regains
+// offline partitions in batches the same way.
 
 // leaveService returns p's next state once broker id is out of service,
 // and whether anything changed. eligible says which brokers may lead; it

@@ -263,6 +263,12 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 
 	now := c.clock.Now()
 	t := c.sessions(now)
+	if t.extraN.Load() > 0 {
+		// Brokers registered since the last fold: move them to the
+		// lock-free map, so every heartbeat takes the fast path.
+		c.foldSessions(t)
+		t = c.live.table.Load()
+	}
 	stalled := c.checkGapLocked(t, now)
 	// The gap that counts is the time no check ran: a check that itself
 	// takes long (fencing a broker in many batches) is no stall, since

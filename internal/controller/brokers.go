@@ -123,9 +123,9 @@ func (c *Controller) RegisterBroker(ctx context.Context, req RegisterBrokerReque
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
-	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
-		return buildRegisterBroker(img, reg, c.newUUID())
-	}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
+	applied, _, err := c.brokerWrite(ctx, reg.id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+		return buildRegisterBroker(img, reg, c.newUUID(), MaxPartitionsPerRequest)
+	}, nil)
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
@@ -133,11 +133,13 @@ func (c *Controller) RegisterBroker(ctx context.Context, req RegisterBrokerReque
 	return applied[0], applied[0].Offset, nil
 }
 
-func buildRegisterBroker(img metadata.Reader, reg registration, uuid string) ([]metadata.Record, error) {
+// buildRegisterBroker is the registration batch; more reports offline
+// partitions left for the follow-up batches (buildSettle).
+func buildRegisterBroker(img metadata.Reader, reg registration, uuid string, limit int) ([]metadata.Record, bool, error) {
 	var epoch int64
 	if old, ok := img.Broker(reg.id); ok {
 		if old.BrokerStatus != metadata.StatusClosed {
-			return nil, metadata.Errorf(metadata.CodeBrokerAlreadyRegistered, "broker %d is already registered (%s)", reg.id, old.BrokerStatus)
+			return nil, false, metadata.Errorf(metadata.CodeBrokerAlreadyRegistered, "broker %d is already registered (%s)", reg.id, old.BrokerStatus)
 		}
 		epoch = old.Epoch + 1
 	}
@@ -147,11 +149,8 @@ func buildRegisterBroker(img metadata.Reader, reg registration, uuid string) ([]
 	}}}
 	// A CLOSED id coming back leads again where it was the last ISR member
 	// when it left, as an unfenced broker does.
-	parts, err := regainRecords(img, reg.id, MaxPartitionsPerRequest)
-	if err != nil {
-		return nil, err
-	}
-	return append(recs, parts...), nil
+	parts, more := regainRecords(img, reg.id, limit)
+	return append(recs, parts...), more, nil
 }
 
 // BrokerList is GET /v1/brokers: brokers with their current values, by id.
@@ -273,7 +272,7 @@ func (c *Controller) PatchBroker(ctx context.Context, id int32, req PatchBrokerR
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
-	applied, _, err := c.depart(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+	applied, _, err := c.brokerWrite(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
 		return buildPatchBroker(img, id, patch, MaxPartitionsPerRequest)
 	}, nil)
 	if err != nil {
@@ -282,8 +281,8 @@ func (c *Controller) PatchBroker(ctx context.Context, id int32, req PatchBrokerR
 	return applied[0], applied[0].Offset, nil
 }
 
-// buildPatchBroker is the PATCH batch; more reports that a fencing patch
-// left partitions for buildDepartureRest.
+// buildPatchBroker is the PATCH batch; more reports that a fencing or
+// unfencing patch left partitions for the follow-up batches (buildSettle).
 func buildPatchBroker(img metadata.Reader, id int32, patch brokerPatch, limit int) (recs []metadata.Record, more bool, err error) {
 	cur, err := activeBroker(img, id)
 	if err != nil {
@@ -306,10 +305,8 @@ func buildPatchBroker(img metadata.Reader, id int32, patch brokerPatch, limit in
 		parts, more = departureRecords(img, id, limit)
 		recs = append(recs, parts...)
 	case cur.BrokerStatus == metadata.StatusFenced && rec.BrokerStatus == metadata.StatusAlive:
-		parts, err := regainRecords(img, id, limit)
-		if err != nil {
-			return nil, false, err
-		}
+		var parts []metadata.Record
+		parts, more = regainRecords(img, id, limit)
 		recs = append(recs, parts...)
 	}
 	return recs, more, nil
@@ -343,7 +340,7 @@ func brokerChange(b metadata.RegisterBrokerRecord) *metadata.BrokerRegistrationC
 // the change record and the batch's offset. BROKER_NOT_FOUND if unknown,
 // BROKER_NOT_ACTIVE if already CLOSED.
 func (c *Controller) UnregisterBroker(ctx context.Context, id int32) (metadata.Record, int64, error) {
-	applied, _, err := c.depart(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+	applied, _, err := c.brokerWrite(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
 		return buildUnregisterBroker(img, id, MaxPartitionsPerRequest)
 	}, nil)
 	if err != nil {

@@ -100,7 +100,7 @@ func TestBuildRegisterBroker(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			recs, err := buildRegisterBroker(img, reg(tt.id), "fresh")
+			recs, _, err := buildRegisterBroker(img, reg(tt.id), "fresh", MaxPartitionsPerRequest)
 			after := checkResult(t, img, recs, err, tt.wantCode, tt.want)
 			if tt.wantCode == "" {
 				if b, _ := after.Broker(tt.id); b != *tt.want[0].(*metadata.RegisterBrokerRecord) {

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/yakt/yakt/internal/metadata"
@@ -23,10 +24,14 @@ import (
 //   - every partition it changes gets partitionEpoch + 1.
 //
 // The registration change and the partition changes are one atomic record
-// batch, so no reader sees a FENCED or CLOSED broker leading or in sync
-// with others. One batch holds at most MaxPartitionsPerRequest partition
-// changes; a broker in more ISRs than that leaves them in several batches
-// (see depart), and a departure is never refused for its size.
+// batch when they fit one: MaxPartitionsPerRequest partition changes.
+// A broker in more ISRs than that leaves them in several batches (see
+// brokerWrite), each atomic, the registration change in the first; so a
+// departure is never refused for its size, and between its batches a
+// reader may see the broker FENCED or CLOSED while it still follows (or
+// leads, beyond the first batch's leaders) some partitions. A return
+// (unfencing, PATCH ALIVE, registering a CLOSED id again) regains
+// offline partitions in batches the same way.
 
 // leaveService returns p's next state once broker id is out of service,
 // and whether anything changed. eligible says which brokers may lead; it
@@ -80,7 +85,7 @@ func departureRecords(img metadata.Reader, id int32, limit int) (recs []metadata
 // buildBrokerDeparture is the first batch that takes broker id out of
 // service with status (FENCED or CLOSED): its registration change, epoch
 // + 1, then up to limit partition changes. more reports partitions left
-// for buildDepartureRest. BROKER_NOT_FOUND or BROKER_NOT_ACTIVE (CLOSED)
+// for the follow-up batches (buildSettle). BROKER_NOT_FOUND or BROKER_NOT_ACTIVE (CLOSED)
 // if id cannot leave.
 func buildBrokerDeparture(img metadata.Reader, id int32, status string, limit int) (recs []metadata.Record, more bool, err error) {
 	cur, err := activeBroker(img, id)
@@ -93,20 +98,30 @@ func buildBrokerDeparture(img metadata.Reader, id int32, status string, limit in
 	return append([]metadata.Record{{Body: change}}, parts...), more, nil
 }
 
-// errDeparted ends a departure: broker id has left every ISR it can, or is
-// ALIVE again (unfenced or re-registered meanwhile, so it belongs in ISRs).
-var errDeparted = errors.New("controller: departure complete")
+// errSettled ends a broker's follow-up batches: nothing is left to change.
+var errSettled = errors.New("controller: broker settled")
 
-// buildDepartureRest is a follow-up batch of a departure that did not fit
-// one batch: the next limit partition changes for broker id, which is no
-// longer ALIVE. errDeparted when nothing is left to change.
-func buildDepartureRest(img metadata.Reader, id int32, limit int) ([]metadata.Record, bool, error) {
-	if b, ok := img.Broker(id); !ok || b.BrokerStatus == metadata.StatusAlive {
-		return nil, false, errDeparted
+// buildSettle is a follow-up batch for broker id, chosen by its status
+// now: out of service (FENCED or CLOSED), the next limit partition
+// changes of its departure; ALIVE, the next limit offline partitions it
+// regains. A broker that changed status between batches (unfenced while
+// it was leaving, fenced while it was returning) thus gets the batches
+// its current status calls for. errSettled when nothing is left, or when
+// id is not registered.
+func buildSettle(img metadata.Reader, id int32, limit int) ([]metadata.Record, bool, error) {
+	b, ok := img.Broker(id)
+	if !ok {
+		return nil, false, errSettled
 	}
-	recs, more := departureRecords(img, id, limit)
+	var recs []metadata.Record
+	var more bool
+	if b.BrokerStatus == metadata.StatusAlive {
+		recs, more = regainRecords(img, id, limit)
+	} else {
+		recs, more = departureRecords(img, id, limit)
+	}
 	if len(recs) == 0 {
-		return nil, false, errDeparted
+		return nil, false, errSettled
 	}
 	return recs, more, nil
 }
@@ -115,19 +130,43 @@ func buildDepartureRest(img metadata.Reader, id int32, limit int) ([]metadata.Re
 // write changed the broker or one of its partitions first.
 var departureRaces = []metadata.Code{metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch}
 
-// depart commits the batch first builds and, while it reports more, the
-// follow-up batches that move broker id out of the remaining ISRs. It
-// returns the first batch as applied, with the answer bytes answer (if not
-// nil) computed from the first batch and the image it was built from:
-// they are stored with the request's idempotency key, so a replay returns
-// them again. Only the first batch carries the key; a follow-up batch is
-// the controller's own continuation. An error after the first batch
-// committed leaves the broker out of service and in some ISRs still; a
-// retry with the same key, or the next departure-like write (another
-// PATCH FENCED, or DELETE), finishes the job.
-func (c *Controller) depart(ctx context.Context, id int32, first func(img *metadata.Image) ([]metadata.Record, bool, error), answer func(*metadata.Image, []metadata.Record) []byte) ([]metadata.Record, []byte, error) {
-	var more, built bool
-	applied, ans, err := c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
+// brokerWrite commits the batch first builds (a broker's registration
+// change and as many of its partition changes as fit) and, while it
+// reports more, the follow-up batches buildSettle makes. Kafka's
+// controller splits such a change into several batches the same way; the
+// order here is: the registration change first (so no racing write can
+// still choose a departing broker as leader or ISR member, nor refuse a
+// returning one as not ALIVE), then the partitions it leads (what clients
+// wait for), then those it only follows, each in image order.
+//
+// It returns the first batch as applied, with the answer bytes answer
+// (if not nil) computed from the first batch and the image it was built
+// from: they are stored with the request's idempotency key, so a replay
+// returns them again. Only the first batch carries the key; a follow-up
+// batch is the controller's own continuation. Should this node stop
+// leading between batches, the broker has changed status and some
+// partitions still wait for their change: a retry with the same key,
+// the next departure-like write, or the next leader's liveness check
+// (which sweeps the image once per term, see settlePending) finishes them.
+func (c *Controller) brokerWrite(ctx context.Context, id int32, first func(img *metadata.Image) ([]metadata.Record, bool, error), answer func(*metadata.Image, []metadata.Record) []byte) ([]metadata.Record, []byte, error) {
+	applied, ans, more, err := c.firstBrokerBatch(ctx, first, answer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if more {
+		if err := c.settle(withoutIdempotency(ctx), id); err != nil {
+			c.live.addPending(id)
+			return nil, nil, err
+		}
+	}
+	return applied, ans, nil
+}
+
+// firstBrokerBatch commits brokerWrite's first batch; more reports that
+// follow-up batches may be needed.
+func (c *Controller) firstBrokerBatch(ctx context.Context, first func(img *metadata.Image) ([]metadata.Record, bool, error), answer func(*metadata.Image, []metadata.Record) []byte) (applied []metadata.Record, ans []byte, more bool, err error) {
+	var built bool
+	applied, ans, err = c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
 		recs, m, err := first(img)
 		more, built = m, true
 		if err != nil || answer == nil {
@@ -136,43 +175,47 @@ func (c *Controller) depart(ctx context.Context, id int32, first func(img *metad
 		return recs, answer(img, recs), nil
 	}, departureRaces...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if !built {
-		// A replay of the key's first answer: the departure it began may
-		// have stopped after its first batch (a leader change between
-		// batches), so finish whatever is left before answering.
+		// A replay of the key's first answer: the change it began may have
+		// stopped after its first batch (a leader change between batches),
+		// so finish whatever is left before answering.
 		more = true
 	}
-	rest := withoutIdempotency(ctx)
-	for more {
-		_, err := c.write(rest, func(img *metadata.Image) ([]metadata.Record, error) {
-			recs, m, err := buildDepartureRest(img, id, MaxPartitionsPerRequest)
-			more = m
+	return applied, ans, more, nil
+}
+
+// settle commits follow-up batches for broker id until buildSettle finds
+// nothing left to change.
+func (c *Controller) settle(ctx context.Context, id int32) error {
+	for {
+		_, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+			recs, _, err := buildSettle(img, id, MaxPartitionsPerRequest)
 			return recs, err
 		}, departureRaces...)
-		if errors.Is(err, errDeparted) {
-			break
+		if errors.Is(err, errSettled) {
+			return nil
 		}
 		if err != nil {
-			return nil, nil, err
+			return fmt.Errorf("settle broker %d: %w", id, err)
 		}
 	}
-	return applied, ans, nil
 }
 
 // regainRecords returns, for broker id coming back into service (ALIVE in
-// the same batch), a change for every offline partition whose ISR holds
-// it: it leads again, partitionEpoch + 1. PAYLOAD_TOO_LARGE beyond limit.
-func regainRecords(img metadata.Reader, id int32, limit int) ([]metadata.Record, error) {
-	var recs []metadata.Record
+// the same or an earlier batch), a change for every offline partition
+// whose ISR holds it, at most limit of them, in image order: it leads
+// again, partitionEpoch + 1. more reports that further partitions still
+// need a change (buildSettle makes the follow-up batches).
+func regainRecords(img metadata.Reader, id int32, limit int) (recs []metadata.Record, more bool) {
 	for _, t := range img.Topics() {
 		for _, p := range img.Partitions(t.TopicUUID) {
 			if p.Leader != metadata.NoLeader || !slices.Contains(p.ISR, id) {
 				continue
 			}
 			if len(recs) == limit {
-				return nil, metadata.Errorf(metadata.CodePayloadTooLarge, "broker %d would regain more than %d partitions in one batch", id, limit)
+				return recs, true
 			}
 			next := clonePartition(p)
 			next.Leader = id
@@ -180,5 +223,5 @@ func regainRecords(img metadata.Reader, id int32, limit int) ([]metadata.Record,
 			recs = append(recs, metadata.Record{Body: &next})
 		}
 	}
-	return recs, nil
+	return recs, false
 }

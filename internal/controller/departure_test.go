@@ -117,8 +117,8 @@ func TestBrokerDepartureBeyondTheCap(t *testing.T) {
 	var got []metadata.Record
 	got = append(got, recs[1:]...)
 	for batch := 2; ; batch++ {
-		recs, _, err := buildDepartureRest(cur, 1, 2)
-		if errors.Is(err, errDeparted) {
+		recs, _, err := buildSettle(cur, 1, 2)
+		if errors.Is(err, errSettled) {
 			break
 		}
 		if err != nil || len(recs) == 0 || len(recs) > 2 {
@@ -149,11 +149,15 @@ func TestBrokerDepartureBeyondTheCap(t *testing.T) {
 		}
 	}
 
-	// A broker back in service stops the rest.
+	// Once the broker is ALIVE again, the follow-up batches are those of
+	// a return: it leads the offline partitions whose ISR holds it.
 	back := replayOK(t, cur, []metadata.Record{{Body: &metadata.BrokerRegistrationChangeBrokerRecord{BrokerID: 1,
 		BrokerHost: "10.0.0.1", BrokerPort: "9092", SecurityProtocol: metadata.ProtocolPlaintext, BrokerStatus: metadata.StatusAlive, Epoch: 2}}})
-	if _, _, err := buildDepartureRest(back, 1, 2); !errors.Is(err, errDeparted) {
-		t.Fatalf("rest for an ALIVE broker: %v", err)
+	const u, v = "uuid-a", "uuid-b"
+	recs, more, err = buildSettle(back, 1, 10)
+	checkResult(t, back, recs, err, "", bodies(prt(u, 3, 2, ids(1), ids(1), 1), prt(v, 0, 3, ids(4, 1), ids(1), 1)))
+	if more {
+		t.Fatal("more after every offline partition was regained")
 	}
 }
 
@@ -181,7 +185,7 @@ func TestBrokerReturnRegainsOfflinePartitions(t *testing.T) {
 	}
 	closed := replayOK(t, img, closeRecs)
 	reg := registration{id: 1, host: "h", port: "9092", proto: metadata.ProtocolPlaintext}
-	recs, err = buildRegisterBroker(closed, reg, "fresh")
+	recs, _, err = buildRegisterBroker(closed, reg, "fresh", MaxPartitionsPerRequest)
 	again := &metadata.RegisterBrokerRecord{InternalUUID: "fresh", BrokerID: 1, BrokerHost: "h", BrokerPort: "9092",
 		SecurityProtocol: metadata.ProtocolPlaintext, BrokerStatus: metadata.StatusAlive, Epoch: 2}
 	checkResult(t, closed, recs, err, "", append(bodies(again), regained...))

@@ -26,7 +26,7 @@ func (c *Controller) ControlledShutdown(ctx context.Context, id int32) (Shutdown
 	// broker only followed changes too, and a large departure spans
 	// several batches), so it travels as the first batch's answer, for a
 	// replay to return the same count.
-	applied, answer, err := c.depart(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+	applied, answer, err := c.brokerWrite(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
 		return buildBrokerDeparture(img, id, metadata.StatusFenced, MaxPartitionsPerRequest)
 	}, func(before *metadata.Image, _ []metadata.Record) []byte {
 		return binary.AppendUvarint(nil, uint64(leadersToMove(before, id)))

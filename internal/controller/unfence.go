@@ -29,8 +29,10 @@ func (c *Controller) registrationOffset(id int32) int64 {
 
 // maybeUnfence unfences a FENCED broker that heartbeats with a fetch
 // offset that has reached its registration: ALIVE, epoch + 1, and every
-// offline partition whose ISR holds it gets it back as leader, in one
-// atomic batch. It runs on the leader from a BrokerMgmt fetch.
+// offline partition whose ISR holds it gets it back as leader, in the
+// same atomic batch when they fit one (MaxPartitionsPerRequest), else the
+// rest in follow-up batches that the next liveness check commits
+// (settlePending). It runs on the leader from a BrokerMgmt fetch.
 func (c *Controller) maybeUnfence(ctx context.Context, id int32, fetchOffset *int64) error {
 	if !c.node.IsLeader() || fetchOffset == nil {
 		return nil
@@ -41,11 +43,17 @@ func (c *Controller) maybeUnfence(ctx context.Context, id int32, fetchOffset *in
 	if *fetchOffset < c.registrationOffset(id) {
 		return nil // not caught up with its own registration yet
 	}
-	_, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
-		return buildUnfence(img, id)
-	}, metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch)
+	// Only the first batch is the heartbeat's business: a broker that
+	// regains more partitions than one batch holds gets the rest from the
+	// next liveness check, so its heartbeat stays quick.
+	_, _, more, err := c.firstBrokerBatch(ctx, func(img *metadata.Image) ([]metadata.Record, bool, error) {
+		return buildUnfence(img, id, MaxPartitionsPerRequest)
+	}, nil)
 	if err == nil {
-		c.log.Info("unfenced broker: heartbeating and caught up", "broker", id)
+		c.log.Info("unfenced broker: heartbeating and caught up", "broker", id, "moreBatches", more)
+		if more {
+			c.live.addPending(id)
+		}
 	}
 	if errors.Is(err, errNotFenced) {
 		return nil
@@ -53,18 +61,19 @@ func (c *Controller) maybeUnfence(ctx context.Context, id int32, fetchOffset *in
 	return err
 }
 
-func buildUnfence(img metadata.Reader, id int32) ([]metadata.Record, error) {
+// buildUnfence is the unfencing batch: the registration change and up to
+// limit offline partitions regained; more reports partitions left for the
+// follow-up batches (buildSettle), so unfencing is never refused for its
+// size.
+func buildUnfence(img metadata.Reader, id int32, limit int) ([]metadata.Record, bool, error) {
 	cur, ok := img.Broker(id)
 	if !ok || cur.BrokerStatus != metadata.StatusFenced {
-		return nil, errNotFenced
+		return nil, false, errNotFenced
 	}
 	change := brokerChange(cur)
 	change.BrokerStatus = metadata.StatusAlive
-	parts, err := regainRecords(img, id, MaxPartitionsPerRequest)
-	if err != nil {
-		return nil, err
-	}
-	return append([]metadata.Record{{Body: change}}, parts...), nil
+	parts, more := regainRecords(img, id, limit)
+	return append([]metadata.Record{{Body: change}}, parts...), more, nil
 }
 
 var errNotFenced = metadata.Errorf(metadata.CodeBrokerNotActive, "broker is not FENCED")

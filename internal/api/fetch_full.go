@@ -166,7 +166,9 @@ func (s *Server) forwardHeartbeat(ctx context.Context, r *http.Request, hb heart
 		return 0, err
 	}
 	method, path, _ := strings.Cut(heartbeatPattern, " ")
-	hr := r.Clone(ctx)
+	// The caller's context, not ctx: the forwarder tells a caller that
+	// left (nothing to answer) from a deadline (an answer is due) by it.
+	hr := r.Clone(r.Context())
 	hr.Method = method
 	hr.URL = &url.URL{Path: path}
 	hr.RequestURI = path
@@ -185,6 +187,9 @@ func (s *Server) forwardHeartbeat(ctx context.Context, r *http.Request, hb heart
 			return 0, errors.New("api: leader's heartbeat answer is not JSON")
 		}
 		return ans.WaitForOffset, nil
+	}
+	if rec.status == 0 { // the caller left; no one reads the answer
+		return 0, metadata.Errorf(metadata.CodeNoLeader, "the heartbeat did not reach a leader")
 	}
 	var eb errorBody
 	if json.Unmarshal(rec.body.Bytes(), &eb) != nil || eb.Error.Code == "" {

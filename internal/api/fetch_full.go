@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/metadata"
@@ -24,6 +25,11 @@ const DefaultMaxFullFetches = 4
 // fullFetchRetryAfter is the Retry-After of a full fetch refused for the
 // limit, in seconds.
 const fullFetchRetryAfter = "1"
+
+// fullWriteTimeout bounds each write of a full answer to the client: a
+// client that stops reading gives its slot back after this long instead
+// of holding it for as long as its connection lives.
+const fullWriteTimeout = 30 * time.Second
 
 // serveFull streams a full answer: the shared gzip encoding as it is
 // (Content-Encoding: gzip) to a client that accepts gzip, decompressed
@@ -58,7 +64,7 @@ func (s *Server) serveFull(w http.ResponseWriter, r *http.Request, out controlle
 		}
 	}
 	if err == nil {
-		_, err = io.Copy(w, src)
+		_, err = io.Copy(deadlineWriter{w: w, rc: http.NewResponseController(w)}, src)
 	}
 	if err != nil {
 		// The status is sent: cut the answer off so the client sees a
@@ -68,6 +74,18 @@ func (s *Server) serveFull(w http.ResponseWriter, r *http.Request, out controlle
 		}
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// deadlineWriter sets a write deadline of fullWriteTimeout before each
+// write (where the connection supports one).
+type deadlineWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(fullWriteTimeout)) // unsupported by test recorders: no deadline then
+	return d.w.Write(p)
 }
 
 // acceptsGzip reports whether the request's Accept-Encoding takes gzip

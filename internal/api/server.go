@@ -76,13 +76,13 @@ var routes = []route{
 	{"GET /healthz", (*Server).serveHealthz, false},
 	{"GET /metrics", nil, false}, // served by promhttp, see New
 	{"GET /readyz", (*Server).serveReadyz, false},
-	{heartbeatPattern, (*Server).serveBrokerHeartbeat, true},
 	{"GET /v1/brokers", (*Server).serveListBrokers, false},
 	{"POST /v1/brokers", (*Server).serveRegisterBroker, true},
 	{"DELETE /v1/brokers/{brokerId}", (*Server).serveUnregisterBroker, true},
 	{"GET /v1/brokers/{brokerId}", (*Server).serveGetBroker, false},
 	{"PATCH /v1/brokers/{brokerId}", (*Server).servePatchBroker, true},
 	{"POST /v1/brokers/{brokerId}/shutdown", (*Server).serveShutdownBroker, true},
+	{heartbeatPattern, (*Server).serveBrokerHeartbeat, true},
 	{"GET /v1/log", (*Server).serveLog, false},
 	{"GET /v1/metadata", (*Server).serveClientFetch, false},
 	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false}, // served here; its heartbeat goes to the leader

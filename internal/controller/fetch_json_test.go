@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"testing"
 
@@ -123,5 +124,65 @@ func TestOpenFullSharesOneEncoding(t *testing.T) {
 	defer r4.Close()
 	if r4.s == r1.s {
 		t.Fatal("a new reader joined an encoding whose readers had all left")
+	}
+}
+
+// An image cut into many segments of every kind (brokers, topic rows,
+// partitions, with empty topics at segment edges) still encodes byte for
+// byte as the view did, plain and through the parallel gzip encoder.
+func TestFullAnswerAcrossSegments(t *testing.T) {
+	var recs []metadata.Record
+	for b := range int32(segmentBrokers + 3) {
+		recs = append(recs, metadata.Record{Body: &metadata.RegisterBrokerRecord{BrokerID: b, BrokerHost: "h", BrokerPort: "9092",
+			SecurityProtocol: metadata.ProtocolPlaintext, BrokerStatus: metadata.StatusAlive}})
+	}
+	for tp := range segmentTopics + 5 {
+		uuid := fmt.Sprintf("u-%05d", tp)
+		recs = append(recs, metadata.Record{Body: top(fmt.Sprintf("t-%05d", tp), uuid)})
+		n := 0
+		switch {
+		case tp < 3:
+			n = 0 // empty topics first: the first partition is not theirs
+		case tp%1000 == 7:
+			n = 2*segmentPartitions + 17 // a topic larger than a segment
+		case tp%3 == 0:
+			n = 1
+		}
+		for p := range int32(n) {
+			recs = append(recs, metadata.Record{Body: prt(uuid, p, 0, ids(p%5, (p+1)%5), ids(p%5), p%5)})
+		}
+	}
+	recs = append(recs, metadata.Record{Body: &metadata.ProducerIdsRecord{BrokerID: 1, ProducerID: 0}})
+	img := replayOK(t, metadata.Empty, recs)
+	segs := fullSegments(img, true)
+	if len(segs) < 10 {
+		t.Fatalf("only %d segments: the image does not exercise their edges", len(segs))
+	}
+	for _, withPIDs := range []bool{true, false} {
+		want := legacyFullAnswer(t, img, withPIDs)
+		var got bytes.Buffer
+		if err := WriteFullJSON(&got, img, withPIDs); err != nil {
+			t.Fatal(err)
+		}
+		got.WriteByte('\n')
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("producer ids %v: streamed answer differs from the view's (%d vs %d bytes)", withPIDs, got.Len(), len(want))
+		}
+		var gz bytes.Buffer
+		if err := writeGzipSegments(context.Background(), &gz, fullSegments(img, withPIDs), []byte("\n")); err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(&gz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr.Multistream(false)
+		plain, err := io.ReadAll(zr) // checks the CRC and length too
+		if err != nil || !bytes.Equal(plain, want) {
+			t.Fatalf("producer ids %v: gzip answer: %v (%d vs %d bytes)", withPIDs, err, len(plain), len(want))
+		}
+		if rest, _ := io.ReadAll(&gz); len(rest) != 0 {
+			t.Fatalf("%d bytes after the gzip member", len(rest))
+		}
 	}
 }

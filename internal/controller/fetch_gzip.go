@@ -23,6 +23,9 @@ var (
 	deflateLastBlk = []byte{0x01, 0x00, 0x00, 0xff, 0xff}
 )
 
+// ownedWriter takes a slice it may keep instead of copying it.
+type ownedWriter interface{ writeOwned(p []byte) }
+
 // writeGzipSegments writes the segments' JSON, then tail, to w as one
 // gzip member, encoding and compressing several segments at once. Each
 // segment is compressed on its own and ended with a sync flush, which
@@ -115,7 +118,9 @@ func writeGzipSegments(ctx context.Context, w io.Writer, segs []segment, tail []
 		}
 		crc = crc32.Update(crc, crc32.IEEETable, res.json)
 		size += uint32(len(res.json))
-		if _, err := w.Write(res.comp); err != nil {
+		if ow, ok := w.(ownedWriter); ok {
+			ow.writeOwned(res.comp)
+		} else if _, err := w.Write(res.comp); err != nil {
 			return fmt.Errorf("write full fetch: %w", err)
 		}
 		select {

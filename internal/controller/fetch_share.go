@@ -121,6 +121,15 @@ func (w *chunkWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// writeOwned publishes p, which the caller gives up, as a chunk of its
+// own (after what was gathered before it): a compressed segment is
+// already chunk-sized, and is not copied again.
+func (w *chunkWriter) writeOwned(p []byte) {
+	w.publish()
+	w.cur = p
+	w.publish()
+}
+
 func (w *chunkWriter) publish() {
 	if len(w.cur) == 0 {
 		return

@@ -57,17 +57,35 @@ func (c *Client) RegisterBroker(ctx context.Context, req RegisterBrokerRequest) 
 }
 
 // Brokers lists brokers; status "" means ALIVE, "all" means every one.
+// It follows the server's pages (Config.ListPageSize brokers each) to the end.
 func (c *Client) Brokers(ctx context.Context, status string) ([]Broker, error) {
-	path := "/v1/brokers"
-	if status != "" {
-		path += "?status=" + url.QueryEscape(status)
+	out := []Broker{}
+	after := ""
+	for {
+		q := url.Values{"limit": {strconv.Itoa(c.cfg.ListPageSize)}}
+		if status != "" {
+			q.Set("status", status)
+		}
+		if after != "" {
+			q.Set("after", after)
+		}
+		var page struct {
+			Brokers []Broker `json:"brokers"`
+			Next    *int32   `json:"next"`
+		}
+		if _, err := c.do(ctx, http.MethodGet, "/v1/brokers?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Brokers...)
+		if page.Next == nil {
+			return out, nil
+		}
+		after = strconv.FormatInt(int64(*page.Next), 10)
 	}
-	var out struct {
-		Brokers []Broker `json:"brokers"`
-	}
-	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
-	return out.Brokers, err
 }
+
+// defaultListPageSize is Config.ListPageSize's default.
+const defaultListPageSize = 5000
 
 // Broker returns one broker.
 func (c *Client) Broker(ctx context.Context, id int32) (Broker, error) {
@@ -97,13 +115,30 @@ type TopicSummary struct {
 	Partitions int32  `json:"partitions"`
 }
 
-// Topics lists all topics.
+// Topics lists all topics, by name. It follows the server's pages
+// (Config.ListPageSize topics each) to the end; a topic that exists throughout
+// is listed exactly once, whatever is created or deleted meanwhile.
 func (c *Client) Topics(ctx context.Context) ([]TopicSummary, error) {
-	var out struct {
-		Topics []TopicSummary `json:"topics"`
+	out := []TopicSummary{}
+	after := ""
+	for {
+		q := url.Values{"limit": {strconv.Itoa(c.cfg.ListPageSize)}}
+		if after != "" {
+			q.Set("after", after)
+		}
+		var page struct {
+			Topics []TopicSummary `json:"topics"`
+			Next   *string        `json:"next"`
+		}
+		if _, err := c.do(ctx, http.MethodGet, "/v1/topics?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Topics...)
+		if page.Next == nil {
+			return out, nil
+		}
+		after = *page.Next
 	}
-	_, err := c.do(ctx, http.MethodGet, "/v1/topics", nil, &out)
-	return out.Topics, err
 }
 
 // DeleteTopic removes a topic and its partitions.

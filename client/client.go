@@ -76,6 +76,9 @@ type Config struct {
 	// end it sooner. Writes are not capped: they retry until an answer
 	// settles them or their context ends.
 	MaxAttempts int
+	// ListPageSize is how many items Topics and Brokers ask each page of
+	// a list for (default 5000; the server takes at most 10000).
+	ListPageSize int
 }
 
 // Client talks to a YAKt cluster. Safe for concurrent use.
@@ -117,6 +120,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 20
+	}
+	if cfg.ListPageSize <= 0 {
+		cfg.ListPageSize = defaultListPageSize
 	}
 	return &Client{cfg: cfg, byNode: map[uint64]string{}}, nil
 }
@@ -177,6 +183,9 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// RetryAfter is the answer's Retry-After (whole seconds), 0 if none:
+	// the client waits at least this long before its next attempt.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("yakt: %s (%d): %s", e.Code, e.Status, e.Message) }
@@ -215,6 +224,7 @@ var (
 	ErrPayloadTooLarge            = &Error{Code: "PAYLOAD_TOO_LARGE"}
 	ErrNoLeader                   = &Error{Code: "NO_LEADER"}
 	ErrNotReady                   = &Error{Code: "NOT_READY"}
+	ErrTooManyFullFetches         = &Error{Code: "TOO_MANY_FULL_FETCHES"}
 	ErrTimeout                    = &Error{Code: "TIMEOUT"}
 )
 
@@ -281,6 +291,9 @@ func (c *Client) run(ctx context.Context, cl call) (Meta, error) {
 		}
 		if attempts > 0 {
 			d := backoff/2 + mrand.N(backoff/2+1)
+			if apiErr, ok := errors.AsType[*Error](lastErr); ok {
+				d = max(d, apiErr.RetryAfter)
+			}
 			if err := sleep(ctx, d); err != nil {
 				return Meta{}, c.giveUp(ctx, cl, unknown, lastErr)
 			}
@@ -378,6 +391,9 @@ func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte
 		return meta, settled, nil
 	}
 	apiErr := &Error{Status: resp.StatusCode}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		apiErr.RetryAfter = time.Duration(secs) * time.Second
+	}
 	var eb struct {
 		Error struct{ Code, Message string } `json:"error"`
 	}

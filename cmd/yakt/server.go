@@ -23,6 +23,7 @@ type nodeFlags struct {
 	requestTimeout   time.Duration
 	fullFetchAfter   time.Duration
 	sessionTimeout   time.Duration
+	maxFullFetches   int
 	logLevel         string
 }
 
@@ -34,6 +35,7 @@ func (nf *nodeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&nf.requestTimeout, "request-timeout", 5*time.Second, "how long a write waits to commit before 504 TIMEOUT")
 	fs.DurationVar(&nf.fullFetchAfter, "full-fetch-after", 10*time.Minute, "a metadata fetch by a timestamp older than this gets a full snapshot")
 	fs.DurationVar(&nf.sessionTimeout, "broker-session-timeout", 9*time.Second, "the leader fences a broker that has not heartbeated (BrokerMgmt fetch) for this long")
+	fs.IntVar(&nf.maxFullFetches, "max-full-fetches", 4, "full metadata answers (snapshot mode) a node streams at once; more are refused with 503 TOO_MANY_FULL_FETCHES and Retry-After")
 	fs.StringVar(&nf.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -48,6 +50,10 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 	cfg.RequestTimeout = nf.requestTimeout
 	cfg.FullFetchAfter = nf.fullFetchAfter
 	cfg.BrokerSessionTimeout = nf.sessionTimeout
+	if nf.maxFullFetches < 1 {
+		return errors.New("--max-full-fetches must be at least 1")
+	}
+	cfg.MaxFullFetches = nf.maxFullFetches
 	return nil
 }
 

@@ -34,6 +34,7 @@ var statusByCode = map[metadata.Code]int{
 	metadata.CodePayloadTooLarge:            http.StatusRequestEntityTooLarge,
 	metadata.CodeNoLeader:                   http.StatusServiceUnavailable,
 	metadata.CodeNotReady:                   http.StatusServiceUnavailable,
+	metadata.CodeTooManyFullFetches:         http.StatusServiceUnavailable,
 	metadata.CodeTimeout:                    http.StatusGatewayTimeout,
 }
 

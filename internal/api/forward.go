@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -92,8 +91,8 @@ type forwarded struct {
 //     sent again, to whichever node leads by then, after a short pause.
 //  2. A request that may have reached the leader is sent again only when
 //     resendable: it carries an Idempotency-Key (the leader answers a
-//     repeat with the first answer) or is a fetch, which changes nothing
-//     but the broker's liveness. Otherwise the answer is 504 TIMEOUT: the
+//     repeat with the first answer) or is a fetch's heartbeat, which
+//     changes nothing but the broker's liveness. Otherwise the answer is 504 TIMEOUT: the
 //     write may have taken effect.
 //  3. A request that finds no leader known at all is answered 503
 //     NO_LEADER at once; one whose leader vanished while it was being
@@ -286,23 +285,6 @@ func notSent(err error) bool {
 	return false
 }
 
-// forwardDeadline is how long forwarding r may take: the request timeout,
-// plus the long poll's own wait for a fetch that asks for one.
-func (s *Server) forwardDeadline(r *http.Request, body []byte) time.Duration {
-	d := s.cfg.RequestTimeout
-	if r.Pattern == fetchPattern {
-		var probe struct {
-			MaxWaitMs int64 `json:"maxWaitMs"`
-		}
-		// A malformed body is the leader's to refuse; here it only means
-		// no long poll.
-		if json.Unmarshal(body, &probe) == nil && probe.MaxWaitMs > 0 {
-			d += min(time.Duration(probe.MaxWaitMs)*time.Millisecond, 2*time.Minute)
-		}
-	}
-	return d
-}
-
 // forward runs a write on the leader for a follower: it reads the body
 // (at most MaxBodyBytes, so it can be resent) and hands it to the
 // forwarder, bounded by the request's deadline.
@@ -317,7 +299,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, next http.Handl
 		s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "read request body: %v", err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.forwardDeadline(r, body))
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	s.fwd.serve(ctx, w, r, body, resendable(r), func() {
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -327,9 +309,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, next http.Handl
 
 // resendable reports whether a forward of r may be sent again after it
 // may have reached the leader: the leader deduplicates a keyed write, and
-// a fetch applies nothing.
+// a fetch's heartbeat applies nothing on the caller's behalf.
 func resendable(r *http.Request) bool {
-	return r.Header.Get(HeaderIdempotencyKey) != "" || r.Pattern == fetchPattern
+	return r.Header.Get(HeaderIdempotencyKey) != "" || r.Pattern == heartbeatPattern
 }
 
 // Close releases the idle connections forwarding keeps to the leader.

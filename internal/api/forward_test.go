@@ -279,40 +279,30 @@ func TestForwardKeyedRequestMovesToNewLeader(t *testing.T) {
 	}
 }
 
-func TestForwardDeadlineAddsTheLongPollWait(t *testing.T) {
-	found := false
+// The broker fetch is served by the node asked; only its heartbeat is a
+// forwarded route, so a long poll never holds a forward open.
+func TestFetchIsServedLocallyAndItsHeartbeatForwarded(t *testing.T) {
+	kinds := map[string]bool{}
 	for _, rt := range routes {
-		found = found || (rt.pattern == fetchPattern && rt.write)
+		kinds[rt.pattern] = rt.write
 	}
-	if !found {
-		t.Fatalf("%q is not a forwarded route: the long poll's deadline and resending depend on it", fetchPattern)
+	if w, ok := kinds["POST /v1/metadata/fetch"]; !ok || w {
+		t.Errorf("POST /v1/metadata/fetch: listed %v, forwarded %v; want a route served locally", ok, w)
 	}
-	s := &Server{cfg: Config{RequestTimeout: time.Second}}
-	for _, tc := range []struct {
-		pattern, body string
-		want          time.Duration
-	}{
-		{fetchPattern, `{"brokerId":1,"offset":3,"maxWaitMs":2500}`, 3500 * time.Millisecond},
-		{fetchPattern, `{"brokerId":1}`, time.Second},
-		{fetchPattern, `not json`, time.Second},
-		{"POST /v1/topics", `{"name":"a","maxWaitMs":2500}`, time.Second},
-	} {
-		r := httptest.NewRequest(http.MethodPost, "/", nil)
-		r.Pattern = tc.pattern
-		if got := s.forwardDeadline(r, []byte(tc.body)); got != tc.want {
-			t.Errorf("%s %s: deadline %v, want %v", tc.pattern, tc.body, got, tc.want)
-		}
+	if w, ok := kinds[heartbeatPattern]; !ok || !w {
+		t.Errorf("%s: listed %v, forwarded %v; want a forwarded route", heartbeatPattern, ok, w)
 	}
 }
 
-// Only keyed writes and the fetch may be resent once they may have
+// Only keyed writes and the fetch's heartbeat may be resent once they may have
 // reached the leader.
 func TestForwardResendable(t *testing.T) {
 	for _, tc := range []struct {
 		pattern, key string
 		want         bool
 	}{
-		{fetchPattern, "", true},
+		{heartbeatPattern, "", true},
+		{"POST /v1/metadata/fetch", "", false}, // never forwarded at all
 		{"POST /v1/topics", "k1", true},
 		{"POST /v1/topics", "", false},
 		{"POST /v1/producer-ids", "", false},

@@ -20,13 +20,6 @@ func (s *Server) serveRegisterBroker(w http.ResponseWriter, r *http.Request) {
 	s.replyWrite(w, r, http.StatusCreated, rec, offset, err)
 }
 
-func (s *Server) serveListBrokers(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := s.requestContext(r)
-	defer cancel()
-	out, err := s.ctrl.ListBrokers(ctx, r.URL.Query().Get("status"), isStale(r))
-	s.replyRead(w, r, out, err)
-}
-
 func (s *Server) serveGetBroker(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "brokerId")
 	if err != nil {

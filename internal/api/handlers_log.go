@@ -33,7 +33,8 @@ func (s *Server) serveBrokerFetch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "field \"brokerId\" is required"))
 		return
 	}
-	req := controller.FetchRequest{BrokerID: body.BrokerID, Offset: body.Offset, MaxWait: time.Duration(body.MaxWaitMs) * time.Millisecond, Stale: isStale(r)}
+	req := controller.FetchRequest{BrokerID: body.BrokerID, Offset: body.Offset, MaxWait: time.Duration(body.MaxWaitMs) * time.Millisecond,
+		Stale: isStale(r), Heartbeat: s.heartbeat(r)}
 	if body.Timestamp != nil {
 		ts, err := parseTimestamp(*body.Timestamp)
 		if err != nil {
@@ -86,6 +87,10 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, req controller.Fe
 	out, err := s.ctrl.Fetch(ctx, req)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if out.Full() {
+		s.serveFull(w, r, out)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -6,13 +6,6 @@ import (
 	"github.com/yakt/yakt/internal/controller"
 )
 
-func (s *Server) serveListTopics(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := s.requestContext(r)
-	defer cancel()
-	out, err := s.ctrl.ListTopics(ctx, isStale(r))
-	s.replyRead(w, r, out, err)
-}
-
 func (s *Server) serveDeleteTopic(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()

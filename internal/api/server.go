@@ -32,6 +32,11 @@ type Config struct {
 	// when it forwards a write; default DefaultForwardDialTimeout. Keep it
 	// well under the election timeout.
 	ForwardDialTimeout time.Duration
+
+	// MaxFullFetches bounds the full metadata answers (snapshot mode) this
+	// node streams at once; one more is refused with 503
+	// TOO_MANY_FULL_FETCHES and Retry-After. Default DefaultMaxFullFetches.
+	MaxFullFetches int
 }
 
 // Server holds the handlers. Create with New; serve Handler().
@@ -42,6 +47,9 @@ type Server struct {
 	log     *slog.Logger
 	handler http.Handler
 	fwd     *forwarder
+	// fullSlots holds a token per full answer being streamed
+	// (cap MaxFullFetches).
+	fullSlots chan struct{}
 }
 
 // Headers every response carries (docs/api.md).
@@ -74,9 +82,10 @@ var routes = []route{
 	{"GET /v1/brokers/{brokerId}", (*Server).serveGetBroker, false},
 	{"PATCH /v1/brokers/{brokerId}", (*Server).servePatchBroker, true},
 	{"POST /v1/brokers/{brokerId}/shutdown", (*Server).serveShutdownBroker, true},
+	{heartbeatPattern, (*Server).serveBrokerHeartbeat, true},
 	{"GET /v1/log", (*Server).serveLog, false},
 	{"GET /v1/metadata", (*Server).serveClientFetch, false},
-	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, true}, // the heartbeat must reach the leader
+	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false}, // served here; its heartbeat goes to the leader
 	{"POST /v1/producer-ids", (*Server).serveAllocateProducerIDs, true},
 	{"GET /v1/quorum", (*Server).serveQuorum, false},
 	{"GET /v1/snapshots", (*Server).serveListSnapshots, false},
@@ -93,11 +102,12 @@ var routes = []route{
 	{"DELETE /v1/topics/{name}/partitions/{partitionId}/replicas/{brokerId}", (*Server).serveRemoveReplica, true},
 }
 
-// fetchPattern is the broker fetch: a write route only so that its
-// heartbeat reaches the leader. It proposes nothing on the caller's
-// behalf and is safe to repeat: an Idempotency-Key on it is checked but
-// has no effect, and a follower may resend it to the leader.
-const fetchPattern = "POST /v1/metadata/fetch"
+// heartbeatPattern is the leader's part of a BrokerMgmt fetch, which a
+// follower serving the fetch sends to the leader (fetch_full.go). It
+// proposes nothing on the caller's behalf (an unfencing is the
+// controller's own write) and is safe to repeat: an Idempotency-Key on
+// it has no effect, and a follower may resend it.
+const heartbeatPattern = "POST /v1/internal/broker-heartbeat"
 
 // New builds the server and its routes.
 func New(cfg Config) *Server {
@@ -110,7 +120,11 @@ func New(cfg Config) *Server {
 	if cfg.ForwardDialTimeout <= 0 {
 		cfg.ForwardDialTimeout = DefaultForwardDialTimeout
 	}
-	s := &Server{cfg: cfg, node: cfg.Node, ctrl: cfg.Controller, log: cfg.Logger}
+	if cfg.MaxFullFetches <= 0 {
+		cfg.MaxFullFetches = DefaultMaxFullFetches
+	}
+	s := &Server{cfg: cfg, node: cfg.Node, ctrl: cfg.Controller, log: cfg.Logger,
+		fullSlots: make(chan struct{}, cfg.MaxFullFetches)}
 	s.fwd = &forwarder{self: cfg.Node.ID(), log: cfg.Logger,
 		pooled: newForwardClient(cfg.ForwardDialTimeout, true), fresh: newForwardClient(cfg.ForwardDialTimeout, false),
 		leader: func() (uint64, string, bool) {
@@ -128,7 +142,7 @@ func New(cfg Config) *Server {
 		}
 		h := rt.handler
 		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
-		if rt.write && rt.pattern != fetchPattern {
+		if rt.write && rt.pattern != heartbeatPattern {
 			hf = s.idempotent(hf)
 		}
 		if rt.write {

@@ -153,41 +153,35 @@ func buildRegisterBroker(img metadata.Reader, reg registration, uuid string, lim
 	return append(recs, parts...), more, nil
 }
 
-// BrokerList is GET /v1/brokers: brokers with their current values, by id.
+// BrokerList is GET /v1/brokers: brokers with their current values, by
+// id, and the cursor of the next page when the answer is a page with more
+// after it.
 type BrokerList struct {
 	Brokers []metadata.RegisterBrokerRecord `json:"brokers"`
+	Next    *int32                          `json:"next,omitempty"`
 }
 
 // BrokersAll is the ListBrokers status that selects every broker.
 const BrokersAll = "all"
 
-// ListBrokers lists the brokers whose status is status: "" (the default)
-// means ALIVE, BrokersAll every broker; FENCED and CLOSED select those.
-// Any other value is INVALID_REQUEST.
-func (c *Controller) ListBrokers(ctx context.Context, status string, stale bool) (BrokerList, error) {
+// ListBrokers lists the brokers of page (list_page.go) whose status is
+// status: "" (the default) means ALIVE, BrokersAll every broker; FENCED
+// and CLOSED select those. Any other value is INVALID_REQUEST.
+func (c *Controller) ListBrokers(ctx context.Context, status string, stale bool, page BrokerPage) (BrokerList, error) {
 	if status == "" {
 		status = metadata.StatusAlive
 	}
 	if status != BrokersAll && !metadata.ValidStatus(status) {
 		return BrokerList{}, metadata.Errorf(metadata.CodeInvalidRequest, "status must be all, ALIVE, FENCED or CLOSED; got %q", clip(status))
 	}
+	if page.Limit < 0 || page.Limit > MaxListLimit {
+		return BrokerList{}, metadata.Errorf(metadata.CodeInvalidRequest, "limit must be 1..%d", MaxListLimit)
+	}
 	img, err := c.Image(ctx, stale)
 	if err != nil {
 		return BrokerList{}, err
 	}
-	return BrokerList{Brokers: filterBrokers(img.Brokers(), status)}, nil
-}
-
-// filterBrokers returns the brokers with status (all of them for
-// BrokersAll), never nil.
-func filterBrokers(all []metadata.RegisterBrokerRecord, status string) []metadata.RegisterBrokerRecord {
-	out := []metadata.RegisterBrokerRecord{}
-	for _, b := range all {
-		if status == BrokersAll || b.BrokerStatus == status {
-			out = append(out, b)
-		}
-	}
-	return out
+	return brokerPage(img, status, page), nil
 }
 
 // Broker returns one broker's current values; BROKER_NOT_FOUND if the id

@@ -243,7 +243,7 @@ func TestFilterBrokers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.status, func(t *testing.T) {
 			got := ids()
-			for _, b := range filterBrokers(img.Brokers(), tt.status) {
+			for _, b := range brokerPage(img, tt.status, BrokerPage{}).Brokers {
 				got = append(got, b.BrokerID)
 			}
 			if !slices.Equal(got, tt.want) {

@@ -55,6 +55,7 @@ type Controller struct {
 	sessionTimeout time.Duration
 	live           liveness
 	pids           pidReservation // leader-side producer-id blocks handed out ahead of commit
+	full           fullShares     // full fetch answers being encoded or read (fetch_share.go)
 
 	unsafeReadsWithoutBarrier bool
 }

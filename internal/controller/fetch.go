@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,23 +28,40 @@ type FetchRequest struct {
 	// only, never producer ids.
 	Client bool
 	Stale  bool
+	// Heartbeat delivers a BrokerMgmt fetch's heartbeat to the leader and
+	// returns once it is handled there (nil: this node handles it with
+	// BrokerHeartbeat, which needs it to lead). The API passes one that
+	// forwards a small message when this node follows, so the fetch
+	// itself is served here.
+	Heartbeat func(ctx context.Context, brokerID int32, offset *int64) error
 }
 
-// FetchResponse is a diff (Records) or a full snapshot (Snapshot).
+// FetchResponse is a diff (Records) or a full answer (Mode "snapshot"):
+// the image it shows, to be streamed (OpenFull, WriteFullJSON) rather
+// than built in memory.
 type FetchResponse struct {
-	Mode          string                 `json:"mode"` // "diff" or "snapshot"
-	HighWatermark int64                  `json:"highWatermark"`
-	Records       []metadata.Record      `json:"records,omitempty"`
-	Snapshot      *metadata.SnapshotView `json:"snapshot,omitempty"`
+	Mode          string            `json:"mode"` // "diff" or "snapshot"
+	HighWatermark int64             `json:"highWatermark"`
+	Records       []metadata.Record `json:"records,omitempty"`
+
+	img    *metadata.Image // a full answer's image
+	client bool            // a full answer for ClientMgmt: no producer ids
 }
+
+// Full reports whether r is a full answer (Mode "snapshot"), which is
+// streamed from its image.
+func (r FetchResponse) Full() bool { return r.img != nil }
 
 // MarshalJSON writes a diff with its records always present ("records":[]
 // when empty), so a client never has to tell a missing field from an
-// empty diff, and a snapshot without them.
+// empty diff, and a full answer as WriteFullJSON streams it.
 func (r FetchResponse) MarshalJSON() ([]byte, error) {
-	type plain FetchResponse // without this method
-	if r.Mode != "diff" {
-		return json.Marshal(plain(r))
+	if r.Full() {
+		var b bytes.Buffer
+		if err := WriteFullJSON(&b, r.img, !r.client); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
 	}
 	return json.Marshal(struct {
 		Mode          string            `json:"mode"`
@@ -100,8 +118,15 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 		if _, ok := img.Broker(*req.BrokerID); !ok {
 			return FetchResponse{}, metadata.Errorf(metadata.CodeBrokerNotFound, "broker %d is not registered", *req.BrokerID)
 		}
-		c.Heartbeat(*req.BrokerID) // BrokerMgmt fetches are the broker's heartbeat
-		if err := c.maybeUnfence(ctx, *req.BrokerID, req.Offset); err != nil {
+		// BrokerMgmt fetches are the broker's heartbeat.
+		heartbeat := req.Heartbeat
+		if heartbeat == nil {
+			heartbeat = func(ctx context.Context, id int32, offset *int64) error {
+				_, err := c.BrokerHeartbeat(ctx, id, offset)
+				return err
+			}
+		}
+		if err := heartbeat(ctx, *req.BrokerID, req.Offset); err != nil {
 			return FetchResponse{}, err
 		}
 	}
@@ -166,10 +191,11 @@ func (c *Controller) knownOffset(img *metadata.Image) int64 {
 	return known
 }
 
+// snapshotResponse is a full answer of the newest applied image (which a
+// heartbeat's unfencing may have moved past the barrier's).
 func (c *Controller) snapshotResponse(client bool) FetchResponse {
 	img := c.state.Image()
-	view := img.View(!client)
-	return FetchResponse{Mode: "snapshot", HighWatermark: img.Offset(), Snapshot: &view}
+	return FetchResponse{Mode: "snapshot", HighWatermark: img.Offset(), img: img, client: client}
 }
 
 func withoutProducerIDs(recs []metadata.Record) []metadata.Record {

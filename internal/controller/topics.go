@@ -133,28 +133,27 @@ func placePartitions(img *metadata.Image, topicUUID string, partitions, replicat
 	return out, nil
 }
 
-// TopicList is GET /v1/topics: every topic, sorted by name.
+// TopicList is GET /v1/topics: topics sorted by name, and the cursor of
+// the next page when the answer is a page with more after it.
 type TopicList struct {
 	Topics []metadata.TopicView `json:"topics"`
+	Next   *string              `json:"next,omitempty"`
 }
 
-// ListTopics lists every topic with its partition count, sorted by name.
-func (c *Controller) ListTopics(ctx context.Context, stale bool) (TopicList, error) {
+// ListTopics lists the topics of page (list_page.go) with their partition
+// counts, sorted by name.
+func (c *Controller) ListTopics(ctx context.Context, stale bool, page TopicPage) (TopicList, error) {
+	if page.Limit < 0 || page.Limit > MaxListLimit {
+		return TopicList{}, metadata.Errorf(metadata.CodeInvalidRequest, "limit must be 1..%d", MaxListLimit)
+	}
 	img, err := c.Image(ctx, stale)
 	if err != nil {
 		return TopicList{}, err
 	}
-	return listTopics(img), nil
+	return topicPage(img, page), nil
 }
 
-func listTopics(img metadata.Reader) TopicList {
-	topics := img.Topics()
-	out := TopicList{Topics: make([]metadata.TopicView, len(topics))}
-	for i, t := range topics {
-		out.Topics[i] = metadata.TopicView{Name: t.Name, TopicUUID: t.TopicUUID, Partitions: img.PartitionCount(t.TopicUUID)}
-	}
-	return out
-}
+func listTopics(img metadata.Reader) TopicList { return topicPage(img, TopicPage{}) }
 
 // DeleteTopic proposes a RemoveTopicRecord; the topic's partitions go with
 // it. It returns the applied record and its offset. TOPIC_NOT_FOUND if no

@@ -43,6 +43,9 @@ const (
 	// 503
 	CodeNoLeader Code = "NO_LEADER"
 	CodeNotReady Code = "NOT_READY"
+	// 503 with Retry-After: the node streams as many full metadata
+	// answers as it is configured to; retry shortly or ask another node.
+	CodeTooManyFullFetches Code = "TOO_MANY_FULL_FETCHES"
 	// 504: not committed in time; the write may still commit.
 	CodeTimeout Code = "TIMEOUT"
 	// 500: never part of docs/api.md's table; the answer for anything unexpected.
@@ -59,7 +62,7 @@ var Codes = []Code{
 	CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated,
 	CodeStalePartitionEpoch, CodeNotPartitionLeader,
 	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge,
-	CodeNoLeader, CodeNotReady, CodeTimeout, CodeInternal,
+	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeTimeout, CodeInternal,
 }
 
 // Error is a request or record that does not fit the current state, or

@@ -52,6 +52,9 @@ type Config struct {
 	// ForwardDialTimeout bounds a follower's dial to the leader when it
 	// forwards a write; default api.DefaultForwardDialTimeout.
 	ForwardDialTimeout time.Duration
+	// MaxFullFetches bounds the full metadata answers the node streams at
+	// once; default api.DefaultMaxFullFetches.
+	MaxFullFetches int
 	// LivenessInterval is how often the leader checks broker sessions
 	// (default 1s); 0 with a test clock is fine, tests call FenceExpired.
 	LivenessInterval time.Duration
@@ -146,6 +149,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	apiServer := api.New(api.Config{
 		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, Logger: log,
+		MaxFullFetches: cfg.MaxFullFetches,
 	})
 	s := &Server{
 		cfg: cfg, Node: node, State: state, Controller: ctrl, api: apiServer, httpL: httpL, log: log, served: make(chan struct{}),

@@ -39,7 +39,11 @@ func fullFetchServer(t *testing.T, maxFull int) (*Server, controller.FetchRespon
 		t.Fatal(err)
 	}
 	sm := controller.NewStateMachine(0)
-	if err := sm.Restore(1, metadata.EncodeSnapshot(d.Apply(1))); err != nil {
+	prepared, err := sm.PrepareRestore(1, bytes.NewReader(metadata.EncodeSnapshot(d.Apply(1))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sm.SwapIn(1, prepared); err != nil {
 		t.Fatal(err)
 	}
 	ctrl := controller.New(controller.Config{State: sm})

@@ -102,6 +102,13 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 	if req.MaxWait < 0 || req.MaxWait > MaxFetchWait {
 		return FetchResponse{}, metadata.Errorf(metadata.CodeInvalidRequest, "maxWaitMs must be 0..%d", MaxFetchWait.Milliseconds())
 	}
+	if req.BrokerID != nil && req.Heartbeat == nil && c.node != nil && c.node.IsLeader() {
+		// On the leader the session is refreshed before the read barrier,
+		// so a slow barrier (a busy raft loop) cannot make a live broker
+		// look silent. Only the session: unfencing waits for the checks
+		// below, so an offset from elsewhere still cannot unfence.
+		c.Heartbeat(*req.BrokerID)
+	}
 	img, err := c.Image(ctx, req.Stale)
 	if err != nil {
 		return FetchResponse{}, err

@@ -146,17 +146,21 @@ func Fill(ctx context.Context, c *http.Client, urls []string, prefix string, top
 	})
 }
 
-// retry runs op until it succeeds, fails with a 4xx other than the
-// retryable ones, or 10 attempts and ctx allow no more. A retried create
-// may find its own first attempt applied; the callers treat "already
-// exists" as success for that reason.
+// retryFor bounds how long a fill step keeps retrying a write the cluster
+// could not take (no leader, a timeout): on a loaded machine an election
+// can take seconds, and the fill should measure it, not fail on it.
+const retryFor = 2 * time.Minute
+
+// retry runs op until it succeeds, fails with a 4xx (other than 429), or
+// retryFor has passed. A retried create may find its own first attempt
+// applied; the callers treat "already exists" as success for that reason.
 func retry(ctx context.Context, op func(context.Context) error) error {
-	var err error
-	for attempt := 0; attempt < 10; attempt++ {
+	deadline := time.Now().Add(retryFor)
+	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = op(actx)
+		err := op(actx)
 		cancel()
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
 		var ae *APIError
@@ -166,10 +170,9 @@ func retry(ctx context.Context, op func(context.Context) error) error {
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, time.Second)):
 		}
 	}
-	return err
 }
 
 // parallel runs n workers and returns the first error; the first error
@@ -245,4 +248,17 @@ func timed(ctx context.Context, lat *Latencies, op func(context.Context) error) 
 	}
 	lat.Add(Sample{Start: start, Dur: time.Since(start), Err: err})
 	return err == nil
+}
+
+// Overlapping summarises the samples whose request overlapped [from, to].
+func (l *Latencies) Overlapping(from, to time.Time) Stats {
+	var sub Latencies
+	l.mu.Lock()
+	for _, s := range l.samples {
+		if !s.Start.After(to) && !s.Start.Add(s.Dur).Before(from) {
+			sub.samples = append(sub.samples, s)
+		}
+	}
+	l.mu.Unlock()
+	return sub.Stats(time.Time{}, time.Time{})
 }

@@ -46,7 +46,7 @@ type Result struct {
 func (r *Result) add(name string, v float64, unit, note string) {
 	r.Metrics = append(r.Metrics, Metric{Name: name, Value: v, Unit: unit, Note: note})
 	if r.log != nil {
-		r.log.Info("measured", "what", name, "value", FormatValue(Metric{Value: v}), "unit", unit)
+		r.log.Info("measured", "what", name, "value", FormatValue(Metric{Value: v}), "unit", unit, "note", note)
 	}
 }
 
@@ -203,7 +203,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	topics := cfg.Partitions / cfg.PartitionsPerTopic
 	log.Info("filling", "topics", topics, "partitionsPerTopic", cfg.PartitionsPerTopic, "clients", cfg.FillClients)
 	t0 = time.Now()
-	if err := Fill(ctx, c, urls, "fill", topics, cfg.PartitionsPerTopic, 3, cfg.FillClients); err != nil {
+	if err := Fill(ctx, c, urls, "fill", topics, cfg.PartitionsPerTopic, 3, cfg.FillClients, hb.Seen); err != nil {
 		return res, step("fill", err)
 	}
 	res.dur("fill", time.Since(t0), fmt.Sprintf("%d topics x %d partitions, RF 3, %d clients", topics, cfg.PartitionsPerTopic, cfg.FillClients))
@@ -234,7 +234,11 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	// and a snapshot on the leader part way in.
 	window := max(cfg.HeartbeatDuration, 5*time.Second)
 	log.Info("liveness window", "duration", window, "leader", lead, "term", term)
-	hb.FollowOwn.Store(true)
+	q, err := GetQuorum(ctx, c, cl.URL(lead))
+	if err != nil {
+		return res, step("GET /v1/quorum", err)
+	}
+	hb.FollowFrom(q.HighWatermark)
 	hb.ResetStats()
 	hb.Recording.Store(true)
 	leadPID := cl.PID(lead)

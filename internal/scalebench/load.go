@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,8 @@ func FillTopic(prefix string, i int) string { return fmt.Sprintf("%s-%05d", pref
 // Fill creates topics prefix-00000.. of perTopic partitions each at
 // replication factor rf, with conc concurrent clients spread over urls.
 // A topic that already exists counts as created.
-func Fill(ctx context.Context, c *http.Client, urls []string, prefix string, topics, perTopic, rf, conc int) error {
+// offset (if not nil) is told each create's X-Yakt-Offset.
+func Fill(ctx context.Context, c *http.Client, urls []string, prefix string, topics, perTopic, rf, conc int, offset func(int64)) error {
 	var next atomic.Int64
 	return parallel(ctx, conc, func(ctx context.Context, w int) error {
 		for {
@@ -132,7 +134,10 @@ func Fill(ctx context.Context, c *http.Client, urls []string, prefix string, top
 			u := urls[i%len(urls)]
 			body := map[string]any{"name": FillTopic(prefix, i), "partitions": perTopic, "replicationFactor": rf}
 			err := retry(ctx, func(ctx context.Context) error {
-				_, err := Do(ctx, c, http.MethodPost, u+"/v1/topics", body, nil)
+				hdr, err := Do(ctx, c, http.MethodPost, u+"/v1/topics", body, nil)
+				if off, perr := strconv.ParseInt(hdr.Get("X-Yakt-Offset"), 10, 64); err == nil && perr == nil && offset != nil {
+					offset(off)
+				}
 				var ae *APIError
 				if errors.As(err, &ae) && ae.Code == "TOPIC_ALREADY_EXISTS" {
 					return nil

@@ -41,7 +41,7 @@ func TestSnapshotAtScaleKeepsLeader(t *testing.T) {
 	if err := scalebench.RegisterBrokers(ctx, c, urls, brokers, 3, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := scalebench.Fill(ctx, c, urls, "fill", topics, perTopic, 3, 2); err != nil {
+	if err := scalebench.Fill(ctx, c, urls, "fill", topics, perTopic, 3, 2, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("filled %d partitions in %v", topics*perTopic, time.Since(fillStart).Round(time.Millisecond))

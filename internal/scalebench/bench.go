@@ -1,12 +1,15 @@
 package scalebench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -396,8 +399,15 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err != nil {
 		return res, step("wiped follower catch-up", err)
 	}
-	res.dur("wiped follower catch-up (cluster restarted around it)", time.Since(t0),
-		"start of all 3 nodes to the wiped node's GET /readyz 200; it cannot rejoin a running cluster empty")
+	took := time.Since(t0)
+	sent := 0.0
+	for _, id := range cl.IDs() {
+		if v, err := metric(ctx, c, cl.URL(id), "yakt_snapshot_sent_total"); err == nil {
+			sent += v
+		}
+	}
+	res.dur("wiped follower catch-up (cluster restarted around it)", took,
+		fmt.Sprintf("start of all 3 nodes to the wiped node's GET /readyz 200 (it cannot rejoin a running cluster empty); snapshots sent since the restart: %.0f", sent))
 	for _, id := range cl.IDs() {
 		if err = cl.WaitListening(rctx, id); err == nil {
 			err = WaitReady(rctx, c, cl.URL(id))
@@ -565,4 +575,29 @@ func fullFetch(ctx context.Context, cl *Cluster, id uint64, gz bool) (fetchResul
 	}
 	fr.growth = peak[node] - before[node]
 	return fr, nil
+}
+
+// metric reads one unlabelled sample from base's GET /metrics.
+func metric(ctx context.Context, c *http.Client, base, name string) (float64, error) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s/metrics: %w", base, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("GET %s/metrics: %w", base, err)
+	}
+	return 0, fmt.Errorf("GET %s/metrics: no %s", base, name)
 }

@@ -46,7 +46,7 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 		runs       = fs.Int("runs", 1, "repeat the whole run on a fresh cluster this many times; the table adds the medians")
 		timeout    = fs.Duration("timeout", 3*time.Hour, "give up (and clean up) after this long")
 		jsonOut    = fs.Bool("json", false, "print JSON instead of a table")
-		serverArgs = fs.String("server-args", "", "extra `yakt server` flags for every node, space-separated (e.g. \"--snapshot-entries 10000\")")
+		serverArgs = fs.String("server-args", "", "extra flags of 'yakt server' for every node, space-separated (e.g. \"--snapshot-entries 10000\")")
 		logLevel   = fs.String("log-level", "info", "progress log level on stderr: debug, info, warn or error")
 	)
 	err := parseFlags(fs, args)
@@ -55,6 +55,10 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 	}
 	if err == nil && (*runs < 1 || *perTopic < 1 || *perTopic > 10000 || *hbWorkers < 1 || *fillConc < 1 || *regConc < 1 || *writeConc < 1 || *hbPeriod <= 0) {
 		err = errors.New("--runs, --partitions-per-topic (1..10000), --heartbeat-workers, the client counts and --heartbeat-interval must be positive")
+	}
+	if err == nil && (*partitions < 1 || *partitions%*perTopic != 0 || *brokers < 3) {
+		err = fmt.Errorf("--partitions (%d) must be a positive multiple of --partitions-per-topic (%d), and --brokers (%d) at least 3 (replication factor 3)",
+			*partitions, *perTopic, *brokers)
 	}
 	var log *slog.Logger
 	if err == nil {

@@ -92,6 +92,11 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 			if ctx.Err() != nil {
 				err = fmt.Errorf("%w (stopped: %v)", err, context.Cause(ctx))
 			}
+			if len(res.Metrics) > 0 {
+				// What was measured before the failing step is still worth having.
+				fmt.Fprintf(stdout, "run %d stopped early; its figures so far:\n\n", i)
+				_ = scalebench.WriteTable(stdout, []scalebench.Result{res})
+			}
 			fmt.Fprintf(stderr, "yakt bench scale: run %d: %v\n", i, err)
 			return 1
 		}

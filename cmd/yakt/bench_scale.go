@@ -92,10 +92,10 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 			if ctx.Err() != nil {
 				err = fmt.Errorf("%w (stopped: %v)", err, context.Cause(ctx))
 			}
-			if len(res.Metrics) > 0 {
+			if len(results) > 0 || len(res.Metrics) > 0 {
 				// What was measured before the failing step is still worth having.
-				fmt.Fprintf(stdout, "run %d stopped early; its figures so far:\n\n", i)
-				_ = scalebench.WriteTable(stdout, []scalebench.Result{res})
+				fmt.Fprintf(stdout, "run %d stopped early; the figures so far:\n\n", i)
+				_ = scalebench.WriteTable(stdout, append(results, res))
 			}
 			fmt.Fprintf(stderr, "yakt bench scale: run %d: %v\n", i, err)
 			return 1

@@ -39,7 +39,7 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 		brokers    = fs.Int("brokers", 10000, "brokers to register; each heartbeats from its registration on")
 		hbDur      = fs.Duration("heartbeat-duration", 10*time.Minute, "the liveness window: heartbeats, small writes and a snapshot on the leader")
 		hbPeriod   = fs.Duration("heartbeat-interval", 2*time.Second, "each broker's heartbeat interval (Kafka's default is 2 s)")
-		hbWorkers  = fs.Int("heartbeat-workers", 500, "goroutines (and kept-alive connections) sending heartbeats")
+		hbWorkers  = fs.Int("heartbeat-workers", 2000, "goroutines (and kept-alive connections) sending heartbeats")
 		fillConc   = fs.Int("fill-clients", 4, "concurrent topic creates during the fill")
 		regConc    = fs.Int("register-clients", 64, "concurrent broker registrations")
 		writeConc  = fs.Int("write-clients", 2, "clients making small writes (create and delete a one-partition topic) in the window")

@@ -301,7 +301,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	res.add("leader changes over the window", float64(qrep.LeaderChanges), "",
 		fmt.Sprintf("GET /v1/quorum every 200 ms: %d polls, %d without a leader; %s", qrep.Polls, qrep.NoLeaderSeen, qrep.FirstChangeReason))
 	hs := hb.Stats()
-	res.add("heartbeats answered", float64(hs.Sent), "", fmt.Sprintf("%d brokers every %v for %v", cfg.Brokers, cfg.HeartbeatPeriod, wall.Round(time.Second)))
+	res.add("heartbeats answered", float64(hs.Sent), "", fmt.Sprintf("%d brokers every %v for %v would be %.0f; late when latency x rate exceeds --heartbeat-workers",
+		cfg.Brokers, cfg.HeartbeatPeriod, wall.Round(time.Second), float64(cfg.Brokers)*wall.Seconds()/cfg.HeartbeatPeriod.Seconds()))
 	res.add("heartbeats failed", float64(hs.Failed), "", errNote(hs.FirstErr))
 	res.ms("heartbeat p50", hs.P50, "")
 	res.ms("heartbeat p99", hs.P99, fmt.Sprintf("max %v", hs.Max.Round(time.Millisecond)))
@@ -325,7 +326,14 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	// One full ClientMgmt fetch, asked of a follower, plain then gzip.
 	follower := otherThan(cl.IDs(), lead)
 	for _, gz := range []bool{false, true} {
-		ff, err := fullFetch(ctx, cl, follower, gz)
+		var ff fetchResult
+		// A node that cannot pass its read barrier right now (an election)
+		// answers 503; the fetch is what is measured, so wait for one.
+		err := retry(ctx, func(context.Context) error {
+			var err error
+			ff, err = fullFetch(ctx, cl, follower, gz)
+			return err
+		})
 		if err != nil {
 			return res, step("GET /v1/metadata", err)
 		}
@@ -563,7 +571,7 @@ func fullFetch(ctx context.Context, cl *Cluster, id uint64, gz bool) (fetchResul
 		return fr, fmt.Errorf("GET /v1/metadata on node %d: read: %w", id, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fr, fmt.Errorf("GET /v1/metadata on node %d: %s", id, resp.Status)
+		return fr, &APIError{Method: http.MethodGet, URL: req.URL.String(), Status: resp.StatusCode}
 	}
 	stop()
 	wg.Wait()

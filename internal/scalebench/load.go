@@ -217,16 +217,25 @@ func SmallWrites(ctx context.Context, c *http.Client, target func() string, pref
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
 				name := fmt.Sprintf("%s-%d-%d", prefix, w, i)
-				if !timed(ctx, lat, func(rctx context.Context) error {
+				ok := timed(ctx, lat, func(rctx context.Context) error {
 					_, err := Do(rctx, c, http.MethodPost, target()+"/v1/topics", map[string]any{"name": name, "partitions": 1}, nil)
 					return err
-				}) {
-					continue
-				}
-				timed(ctx, lat, func(rctx context.Context) error {
-					_, err := Do(rctx, c, http.MethodDelete, target()+"/v1/topics/"+name, nil, nil)
-					return err
 				})
+				if ok {
+					ok = timed(ctx, lat, func(rctx context.Context) error {
+						_, err := Do(rctx, c, http.MethodDelete, target()+"/v1/topics/"+name, nil, nil)
+						return err
+					})
+				}
+				if !ok {
+					// A cluster that fails writes at once (no leader) would
+					// otherwise be asked thousands of times a second, and
+					// the failures counted as many.
+					select {
+					case <-ctx.Done():
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
 			}
 		}()
 	}

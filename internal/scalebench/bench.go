@@ -309,7 +309,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	res.dur("longest heartbeat gap of a broker", hs.MaxGap, "above the session timeout (9 s by default) a broker is fenced")
 	res.add("heartbeats answered with a whole snapshot", float64(hs.FullAnswers), "", "")
 	if cpuErr == nil {
-		res.add("leader CPU", 100*CPUSeconds(cpu1.CPUTicks-cpu0.CPUTicks)/wall.Seconds(), "%", "utime+stime over the window; 100% = one core")
+		res.add("leader CPU", 100*CPUSeconds(cpu1.CPUTicks-cpu0.CPUTicks)/wall.Seconds(), "%", "of the node leading at the window's start: utime+stime over the window; 100% = one core")
 	} else {
 		res.text("leader CPU", "n/a", cpuErr.Error())
 	}

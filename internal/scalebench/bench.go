@@ -225,13 +225,22 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return res, step("wait for the fill to apply", err)
 		}
 	}
-	for _, id := range cl.IDs() {
+	// By role, not node id: the leader may be another node in each run,
+	// and medians are taken row by row.
+	var followerRSS []int64
+	for _, id := range append([]uint64{lead}, without(cl.IDs(), lead)...) {
 		st, err := ReadProc(cl.PID(id))
 		if err != nil {
 			return res, step("RSS after fill", err)
 		}
-		res.mib(fmt.Sprintf("RSS after fill, node %d%s", id, role(id, lead)), st.RSS, "VmRSS")
+		if id == lead {
+			res.mib("RSS after fill, leader", st.RSS, fmt.Sprintf("VmRSS of node %d", id))
+		} else {
+			followerRSS = append(followerRSS, st.RSS)
+		}
 	}
+	res.mib("RSS after fill, larger follower", max(followerRSS[0], followerRSS[1]), "VmRSS")
+	res.mib("RSS after fill, smaller follower", min(followerRSS[0], followerRSS[1]), "VmRSS")
 
 	// The liveness window: heartbeats as brokers do them, small writes,
 	// and a snapshot on the leader part way in.
@@ -458,13 +467,6 @@ func errNote(err error) string {
 		s = s[:200] + "..."
 	}
 	return "first: " + s
-}
-
-func role(id, lead uint64) string {
-	if id == lead {
-		return " (leader)"
-	}
-	return " (follower)"
 }
 
 func otherThan(ids []uint64, not uint64) uint64 {

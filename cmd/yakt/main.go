@@ -3,6 +3,7 @@
 //	yakt server --node-id 1 --data-dir DIR --listen-peer 127.0.0.1:7001 \
 //	    --listen-http 127.0.0.1:8001 --voters 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003
 //	yakt dev [--nodes 3|5] [--brokers N] [--data-dir DIR]
+//	yakt bench scale [--partitions N] [--brokers N] [--heartbeat-duration D] [--runs N] [--json]
 //
 // Every flag can also be set as an environment variable: --node-id is
 // YAKT_NODE_ID. A flag given on the command line wins over the variable.
@@ -32,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServer(args[1:], stdout, stderr)
 	case "dev":
 		return runDev(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -47,6 +50,7 @@ func usage(w io.Writer) {
 Commands:
   server   run one node of a cluster
   dev      run a whole local cluster (3 or 5 nodes) and simulated brokers in this process
+  bench    'bench scale': start 3 server processes, fill them and measure (see docs/operations.md)
 
 Run 'yakt <command> -h' for the flags of a command. Every flag may also be
 given as a YAKT_ environment variable (--node-id = YAKT_NODE_ID).

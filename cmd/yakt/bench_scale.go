@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/yakt/yakt/internal/scalebench"
+)
+
+// runBench dispatches `yakt bench <name>`.
+func runBench(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "scale" {
+		fmt.Fprintln(stderr, "usage: yakt bench scale [flags]  (run 'yakt bench scale -h' for the flags)")
+		return 2
+	}
+	return runBenchScale(args[1:], stdout, stderr)
+}
+
+// runBenchScale starts three `yakt server` processes of this very binary,
+// fills them through the HTTP API and prints what it measured. It never
+// runs in CI: the CI-sized run of the same load is
+// TestSnapshotAtScaleKeepsLeader (internal/testcluster).
+func runBenchScale(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("yakt bench scale", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		partitions = fs.Int("partitions", 2000000, "partitions in all (a multiple of --partitions-per-topic)")
+		perTopic   = fs.Int("partitions-per-topic", 10000, "partitions per created topic (at most 10,000, the API's limit per request)")
+		brokers    = fs.Int("brokers", 10000, "brokers to register; each heartbeats from its registration on")
+		hbDur      = fs.Duration("heartbeat-duration", 10*time.Minute, "the liveness window: heartbeats, small writes and a snapshot on the leader")
+		hbPeriod   = fs.Duration("heartbeat-interval", 2*time.Second, "each broker's heartbeat interval (Kafka's default is 2 s)")
+		hbWorkers  = fs.Int("heartbeat-workers", 2000, "goroutines (and kept-alive connections) sending heartbeats")
+		fillConc   = fs.Int("fill-clients", 4, "concurrent topic creates during the fill")
+		regConc    = fs.Int("register-clients", 64, "concurrent broker registrations")
+		writeConc  = fs.Int("write-clients", 2, "clients making small writes (create and delete a one-partition topic) in the window")
+		runs       = fs.Int("runs", 1, "repeat the whole run on a fresh cluster this many times; the table adds the medians")
+		timeout    = fs.Duration("timeout", 3*time.Hour, "give up (and clean up) after this long")
+		jsonOut    = fs.Bool("json", false, "print JSON instead of a table")
+		serverArgs = fs.String("server-args", "", "extra flags of 'yakt server' for every node, space-separated (e.g. \"--snapshot-entries 10000\")")
+		logLevel   = fs.String("log-level", "info", "progress log level on stderr: debug, info, warn or error")
+	)
+	err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil && (*runs < 1 || *perTopic < 1 || *perTopic > 10000 || *hbWorkers < 1 || *fillConc < 1 || *regConc < 1 || *writeConc < 1 || *hbPeriod <= 0) {
+		err = errors.New("--runs, --partitions-per-topic (1..10000), --heartbeat-workers, the client counts and --heartbeat-interval must be positive")
+	}
+	if err == nil && (*partitions < 1 || *partitions%*perTopic != 0 || *brokers < 3) {
+		err = fmt.Errorf("--partitions (%d) must be a positive multiple of --partitions-per-topic (%d), and --brokers (%d) at least 3 (replication factor 3)",
+			*partitions, *perTopic, *brokers)
+	}
+	var log *slog.Logger
+	if err == nil {
+		log, err = newLogger(stderr, *logLevel)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "yakt bench scale:", err)
+		return 2
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "yakt bench scale: find this binary:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	cfg := scalebench.Config{
+		Bin: bin, Partitions: *partitions, PartitionsPerTopic: *perTopic, Brokers: *brokers,
+		FillClients: *fillConc, RegisterClients: *regConc, WriteClients: *writeConc,
+		HeartbeatWorkers: *hbWorkers, HeartbeatPeriod: *hbPeriod, HeartbeatDuration: *hbDur,
+		ServerArgs: append([]string{"--log-level", "warn"}, strings.Fields(*serverArgs)...), Log: log,
+	}
+	var results []scalebench.Result
+	for i := 1; i <= *runs; i++ {
+		log.Info("run", "run", i, "of", *runs, "partitions", *partitions, "brokers", *brokers)
+		res, err := scalebench.Run(ctx, cfg)
+		if err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("%w (stopped: %v)", err, context.Cause(ctx))
+			}
+			if len(results) > 0 || len(res.Metrics) > 0 {
+				// What was measured before the failing step is still worth having.
+				fmt.Fprintf(stdout, "run %d stopped early; the figures so far:\n\n", i)
+				_ = scalebench.WriteTable(stdout, append(results, res))
+			}
+			fmt.Fprintf(stderr, "yakt bench scale: run %d: %v\n", i, err)
+			return 1
+		}
+		results = append(results, res)
+	}
+	if *jsonOut {
+		out := map[string]any{
+			"partitions": *partitions, "partitionsPerTopic": *perTopic, "brokers": *brokers,
+			"heartbeatDuration": hbDur.String(), "runs": results,
+		}
+		if len(results) > 1 {
+			out["median"] = scalebench.Median(results)
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintln(stderr, "yakt bench scale:", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stdout, "yakt bench scale: %d partitions (%d per topic, RF 3), %d brokers heartbeating every %v, window %v, 3 nodes on 127.0.0.1, fsync on\n\n",
+		*partitions, *perTopic, *brokers, *hbPeriod, *hbDur)
+	if err := scalebench.WriteTable(stdout, results); err != nil {
+		fmt.Fprintln(stderr, "yakt bench scale:", err)
+		return 1
+	}
+	return 0
+}

@@ -67,6 +67,15 @@ func (c *Controller) OpenFull(resp FetchResponse) *FullReader {
 		sh.m = map[fullKey]*sharedFull{}
 	}
 	s, ok := sh.m[key]
+	if ok {
+		// An encoding that failed (not one its readers abandoned, which
+		// leaves the map with them) is not joined: a new fetch gets a new
+		// try rather than the old error at once.
+		s.mu.Lock()
+		failed := s.final && s.err != nil
+		s.mu.Unlock()
+		ok = !failed
+	}
 	if !ok {
 		ctx, cancel := context.WithCancel(context.Background())
 		s = &sharedFull{key: key, owner: sh, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{})}

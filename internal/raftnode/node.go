@@ -544,7 +544,10 @@ func (n *Node) Stop() {
 			n.log.Warn("close transport", "err", err)
 		}
 		n.receivedMu.Lock()
-		n.discardReceivedLocked() // no Handler will take them now
+		for path, rs := range n.received { // no Handler will take them now
+			n.storage.DiscardReceived(rs.info)
+			delete(n.received, path)
+		}
 		n.receivedMu.Unlock()
 		if err := n.storage.Close(); err != nil {
 			n.log.Warn("close storage", "err", err)

@@ -317,21 +317,28 @@ func (n *Node) receiveSnapshotData(m raftpb.Message, r io.Reader) ([]byte, error
 		n.log.Info("decoded snapshot from leader", "index", md.Index, "bytes", info.SizeBytes, "took", time.Since(start))
 	}
 	n.receivedMu.Lock()
+	defer n.receivedMu.Unlock()
 	// Keep only the newest: an older one whose MsgSnap never reached the
 	// Handler (its ack failed to go out) would hold a whole decoded state.
-	n.discardReceivedLocked()
+	// Newest by (term, index), not by arrival: a slow decode of an older
+	// snapshot may finish after a newer one was stored.
+	for path, old := range n.received {
+		if !newerSnapshot(info, old.info) {
+			n.storage.DiscardReceived(info)
+			return nil, fmt.Errorf("snapshot at index %d (term %d) is superseded by a received one at index %d (term %d)",
+				info.Index, info.Term, old.info.Index, old.info.Term)
+		}
+		n.storage.DiscardReceived(old.info)
+		delete(n.received, path)
+	}
 	n.received[info.Path] = rs
-	n.receivedMu.Unlock()
 	return []byte(info.Path), nil
 }
 
-// discardReceivedLocked deletes the received snapshots not yet handed to
-// the loop. Callers hold receivedMu.
-func (n *Node) discardReceivedLocked() {
-	for path, rs := range n.received {
-		n.storage.DiscardReceived(rs.info)
-		delete(n.received, path)
-	}
+// newerSnapshot reports whether a is newer than b: a higher index, or the
+// same index from a later term.
+func newerSnapshot(a, b storage.SnapshotInfo) bool {
+	return a.Index > b.Index || a.Index == b.Index && a.Term > b.Term
 }
 
 // receiveSnapshot is the Handler's part for a MsgSnap: it hands the
@@ -353,6 +360,8 @@ func (n *Node) receiveSnapshot(m raftpb.Message) {
 	select {
 	case n.snapInc <- inc:
 	case <-n.stopc:
+		n.storage.DiscardReceived(rs.info)
+	case <-n.donec: // the loop ended on an error: nobody will take it
 		n.storage.DiscardReceived(rs.info)
 	}
 }

@@ -116,3 +116,21 @@ func TestSnapshotStreamsFromFileToSink(t *testing.T) {
 		t.Fatalf("files %v, want only the intact snapshot: the sink discards damaged data", left)
 	}
 }
+
+// TestEmptySnapshotDataIsSent: an empty snapshot is legal (a state machine
+// may have nothing to say), so its data is sent as zero bytes and a
+// checksum that the reading side accepts.
+func TestEmptySnapshotDataIsSent(t *testing.T) {
+	var wire bytes.Buffer
+	if err := writeSnapshotData(&wire, bytes.NewReader(nil), 0); err != nil {
+		t.Fatalf("write empty snapshot data: %v", err)
+	}
+	dr := &dataReader{r: &wire, remain: 0}
+	got, err := io.ReadAll(dr)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("read back %d bytes, err %v; want 0 bytes and no error", len(got), err)
+	}
+	if wire.Len() != 0 {
+		t.Fatalf("%d bytes left unread after the checksum", wire.Len())
+	}
+}

@@ -393,7 +393,9 @@ func (d *dataReader) verify() error {
 // before the checksum is written, so the receiver sees a broken stream.
 func writeSnapshotData(w io.Writer, r io.Reader, n int64) error {
 	h := crc32.New(castagnoli)
-	buf := make([]byte, min(n, snapshotChunkBytes)+1)
+	// At least one byte to copy with: io.CopyBuffer refuses an empty buffer,
+	// and an empty snapshot is legal.
+	buf := make([]byte, max(1, min(n, snapshotChunkBytes))+1)
 	if _, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(r, n), buf[:len(buf)-1]); err != nil {
 		return fmt.Errorf("write snapshot data: %w", err)
 	}

@@ -141,7 +141,9 @@ func (b *heartbeatBatcher) send(ctx context.Context, id int32, offset *int64) (i
 	case out := <-p.done:
 		return out.wait, out.err
 	case <-ctx.Done():
-		return 0, metadata.Errorf(metadata.CodeTimeout, "the leader did not answer the heartbeat in time")
+		// As a forwarded write that found no leader to take it: nothing
+		// was applied on the caller's behalf, so a retry is safe.
+		return 0, metadata.Errorf(metadata.CodeNoLeader, "no leader answered the heartbeat in time; retry")
 	}
 }
 

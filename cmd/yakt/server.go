@@ -24,6 +24,8 @@ type nodeFlags struct {
 	fullFetchAfter   time.Duration
 	sessionTimeout   time.Duration
 	maxFullFetches   int
+	maxInFlight      int
+	debugPprof       bool
 	logLevel         string
 }
 
@@ -36,6 +38,8 @@ func (nf *nodeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&nf.fullFetchAfter, "full-fetch-after", 10*time.Minute, "a metadata fetch by a timestamp older than this gets a full snapshot")
 	fs.DurationVar(&nf.sessionTimeout, "broker-session-timeout", 9*time.Second, "the leader fences a broker that has not heartbeated (BrokerMgmt fetch) for this long")
 	fs.IntVar(&nf.maxFullFetches, "max-full-fetches", 4, "full metadata answers (snapshot mode) a node streams at once; more are refused with 503 TOO_MANY_FULL_FETCHES and Retry-After")
+	fs.IntVar(&nf.maxInFlight, "max-inflight-requests", 0, "API requests a node handles at once; more are refused with 503 OVERLOADED and Retry-After so the raft loop keeps its CPU; 0: no bound")
+	fs.BoolVar(&nf.debugPprof, "debug-pprof", false, "serve Go's profiler under /debug/pprof/ on the HTTP port (exposes internals: only where the port is trusted)")
 	fs.StringVar(&nf.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -54,6 +58,11 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 		return errors.New("--max-full-fetches must be at least 1")
 	}
 	cfg.MaxFullFetches = nf.maxFullFetches
+	if nf.maxInFlight < 0 {
+		return errors.New("--max-inflight-requests must be 0 (no bound) or more")
+	}
+	cfg.MaxInFlightRequests = nf.maxInFlight
+	cfg.DebugPprof = nf.debugPprof
 	return nil
 }
 

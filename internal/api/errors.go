@@ -35,6 +35,7 @@ var statusByCode = map[metadata.Code]int{
 	metadata.CodeNoLeader:                   http.StatusServiceUnavailable,
 	metadata.CodeNotReady:                   http.StatusServiceUnavailable,
 	metadata.CodeTooManyFullFetches:         http.StatusServiceUnavailable,
+	metadata.CodeOverloaded:                 http.StatusServiceUnavailable,
 	metadata.CodeTimeout:                    http.StatusGatewayTimeout,
 }
 

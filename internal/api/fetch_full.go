@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -146,7 +143,8 @@ func (s *Server) serveBrokerHeartbeat(w http.ResponseWriter, r *http.Request) {
 
 // heartbeat returns how a BrokerMgmt fetch received as r delivers its
 // heartbeat: on this node when it leads, else as a small forwarded
-// request to the leader (heartbeatPattern), with forwarding's rules: no
+// request to the leader (batched with the other heartbeats this node
+// receives, heartbeat_batch.go), with forwarding's rules: no
 // leader, or none reachable by the request timeout, fails the fetch with
 // forwarding's 503 NO_LEADER (or 504 TIMEOUT). When the leader unfenced
 // the broker, the fetch waits until this node has applied that, so its
@@ -163,7 +161,7 @@ func (s *Server) heartbeat(r *http.Request) func(context.Context, int32, *int64)
 			}
 		} else {
 			var err error
-			if wait, err = s.forwardHeartbeat(ctx, r, heartbeatRequest{BrokerID: &id, Offset: offset}); err != nil {
+			if wait, err = s.hbBatch.send(ctx, id, offset); err != nil {
 				return err
 			}
 		}
@@ -176,47 +174,7 @@ func (s *Server) heartbeat(r *http.Request) func(context.Context, int32, *int64)
 	}
 }
 
-// forwardHeartbeat sends hb to the leader through the forwarder and
-// returns its answer, or its error as a coded error.
-func (s *Server) forwardHeartbeat(ctx context.Context, r *http.Request, hb heartbeatRequest) (int64, error) {
-	body, err := json.Marshal(hb)
-	if err != nil {
-		return 0, err
-	}
-	method, path, _ := strings.Cut(heartbeatPattern, " ")
-	// The caller's context, not ctx: the forwarder tells a caller that
-	// left (nothing to answer) from a deadline (an answer is due) by it.
-	hr := r.Clone(r.Context())
-	hr.Method = method
-	hr.URL = &url.URL{Path: path}
-	hr.RequestURI = path
-	hr.Pattern = heartbeatPattern
-	hr.Header.Set("Content-Type", "application/json")
-	hr.ContentLength = int64(len(body))
-	rec := &captureWriter{header: http.Header{}}
-	s.fwd.serve(ctx, rec, hr, body, resendable(hr), func() {
-		// This node took over the leadership meanwhile.
-		hr.Body = io.NopCloser(bytes.NewReader(body))
-		s.serveBrokerHeartbeat(rec, hr)
-	})
-	if rec.status == http.StatusOK {
-		var ans heartbeatAnswer
-		if err := json.Unmarshal(rec.body.Bytes(), &ans); err != nil {
-			return 0, errors.New("api: leader's heartbeat answer is not JSON")
-		}
-		return ans.WaitForOffset, nil
-	}
-	if rec.status == 0 { // the caller left; no one reads the answer
-		return 0, metadata.Errorf(metadata.CodeNoLeader, "the heartbeat did not reach a leader")
-	}
-	var eb errorBody
-	if json.Unmarshal(rec.body.Bytes(), &eb) != nil || eb.Error.Code == "" {
-		return 0, errors.New("api: leader answered the heartbeat with " + strconv.Itoa(rec.status))
-	}
-	return 0, metadata.Errorf(eb.Error.Code, "%s", eb.Error.Message)
-}
-
-// captureWriter keeps an answer in memory: a forwarded heartbeat's.
+// captureWriter keeps an answer in memory: a forwarded heartbeat batch's.
 type captureWriter struct {
 	header http.Header
 	status int

@@ -311,7 +311,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, next http.Handl
 // may have reached the leader: the leader deduplicates a keyed write, and
 // a fetch's heartbeat applies nothing on the caller's behalf.
 func resendable(r *http.Request) bool {
-	return r.Header.Get(HeaderIdempotencyKey) != "" || r.Pattern == heartbeatPattern
+	return r.Header.Get(HeaderIdempotencyKey) != "" || r.Pattern == heartbeatPattern || r.Pattern == heartbeatBatchPattern
 }
 
 // Close releases the idle connections forwarding keeps to the leader.

@@ -289,8 +289,10 @@ func TestFetchIsServedLocallyAndItsHeartbeatForwarded(t *testing.T) {
 	if w, ok := kinds["POST /v1/metadata/fetch"]; !ok || w {
 		t.Errorf("POST /v1/metadata/fetch: listed %v, forwarded %v; want a route served locally", ok, w)
 	}
-	if w, ok := kinds[heartbeatPattern]; !ok || !w {
-		t.Errorf("%s: listed %v, forwarded %v; want a forwarded route", heartbeatPattern, ok, w)
+	for _, p := range []string{heartbeatPattern, heartbeatBatchPattern} {
+		if w, ok := kinds[p]; !ok || !w {
+			t.Errorf("%s: listed %v, forwarded %v; want a forwarded route", p, ok, w)
+		}
 	}
 }
 
@@ -302,6 +304,7 @@ func TestForwardResendable(t *testing.T) {
 		want         bool
 	}{
 		{heartbeatPattern, "", true},
+		{heartbeatBatchPattern, "", true},
 		{"POST /v1/metadata/fetch", "", false}, // never forwarded at all
 		{"POST /v1/topics", "k1", true},
 		{"POST /v1/topics", "", false},

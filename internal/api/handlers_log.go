@@ -93,7 +93,14 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, req controller.Fe
 		s.serveFull(w, r, out)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	body, err := out.AppendDiffJSON(make([]byte, 0, 256))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(body, '\n')) // the caller may have left; nothing to tell it
 }
 
 func parseTimestamp(v string) (time.Time, error) {

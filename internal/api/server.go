@@ -37,6 +37,19 @@ type Config struct {
 	// node streams at once; one more is refused with 503
 	// TOO_MANY_FULL_FETCHES and Retry-After. Default DefaultMaxFullFetches.
 	MaxFullFetches int
+
+	// HeartbeatBatchInterval is how long a follower collects the
+	// heartbeats of the BrokerMgmt fetches it serves before sending them
+	// to the leader as one request; default
+	// DefaultHeartbeatBatchInterval.
+	HeartbeatBatchInterval time.Duration
+
+	// MaxInFlightRequests bounds the requests this node handles at once
+	// (a long poll counts while it waits); one more is refused with 503
+	// OVERLOADED and Retry-After, so a flood of requests leaves the raft
+	// loop CPU instead of starving it. Health checks, metrics and the
+	// nodes' internal requests are never refused. 0: no bound.
+	MaxInFlightRequests int
 }
 
 // Server holds the handlers. Create with New; serve Handler().
@@ -50,6 +63,10 @@ type Server struct {
 	// fullSlots holds a token per full answer being streamed
 	// (cap MaxFullFetches).
 	fullSlots chan struct{}
+	hbBatch   *heartbeatBatcher
+	// inflight holds a token per request being handled (cap
+	// MaxInFlightRequests); nil: no bound.
+	inflight chan struct{}
 }
 
 // Headers every response carries (docs/api.md).
@@ -83,6 +100,7 @@ var routes = []route{
 	{"PATCH /v1/brokers/{brokerId}", (*Server).servePatchBroker, true},
 	{"POST /v1/brokers/{brokerId}/shutdown", (*Server).serveShutdownBroker, true},
 	{heartbeatPattern, (*Server).serveBrokerHeartbeat, true},
+	{heartbeatBatchPattern, (*Server).serveBrokerHeartbeats, true},
 	{"GET /v1/log", (*Server).serveLog, false},
 	{"GET /v1/metadata", (*Server).serveClientFetch, false},
 	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false}, // served here; its heartbeat goes to the leader
@@ -123,8 +141,15 @@ func New(cfg Config) *Server {
 	if cfg.MaxFullFetches <= 0 {
 		cfg.MaxFullFetches = DefaultMaxFullFetches
 	}
+	if cfg.HeartbeatBatchInterval <= 0 {
+		cfg.HeartbeatBatchInterval = DefaultHeartbeatBatchInterval
+	}
 	s := &Server{cfg: cfg, node: cfg.Node, ctrl: cfg.Controller, log: cfg.Logger,
 		fullSlots: make(chan struct{}, cfg.MaxFullFetches)}
+	s.hbBatch = &heartbeatBatcher{s: s, interval: cfg.HeartbeatBatchInterval}
+	if cfg.MaxInFlightRequests > 0 {
+		s.inflight = make(chan struct{}, cfg.MaxInFlightRequests)
+	}
 	s.fwd = &forwarder{self: cfg.Node.ID(), log: cfg.Logger,
 		pooled: newForwardClient(cfg.ForwardDialTimeout, true), fresh: newForwardClient(cfg.ForwardDialTimeout, false),
 		leader: func() (uint64, string, bool) {
@@ -142,7 +167,7 @@ func New(cfg Config) *Server {
 		}
 		h := rt.handler
 		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
-		if rt.write && rt.pattern != heartbeatPattern {
+		if rt.write && rt.pattern != heartbeatPattern && rt.pattern != heartbeatBatchPattern {
 			hf = s.idempotent(hf)
 		}
 		if rt.write {
@@ -157,7 +182,7 @@ func New(cfg Config) *Server {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
 	// NB: no catch-all "/" pattern, or the mux could not tell 404 from 405.
-	s.handler = s.common(s.routeErrors(mux))
+	s.handler = s.common(s.limitInFlight(s.routeErrors(mux)))
 	return s
 }
 
@@ -198,6 +223,37 @@ func (s *Server) common(next http.Handler) http.Handler {
 				s.writeError(w, r, fmt.Errorf("panic: %v", p))
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// overloadRetryAfter is the Retry-After of a request refused for
+// MaxInFlightRequests, in seconds.
+const overloadRetryAfter = "1"
+
+// limitInFlight refuses a request beyond MaxInFlightRequests with 503
+// OVERLOADED. Health checks, metrics and internal requests pass: refusing
+// a heartbeat batch would fail many fetches at once, and an operator must
+// still see an overloaded node.
+func (s *Server) limitInFlight(next http.Handler) http.Handler {
+	if s.inflight == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if strings.HasPrefix(p, "/v1/internal/") || p == "/healthz" || p == "/readyz" || p == "/metrics" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		select {
+		case s.inflight <- struct{}{}:
+			defer func() { <-s.inflight }()
+		default:
+			w.Header().Set("Retry-After", overloadRetryAfter)
+			s.writeError(w, r, metadata.Errorf(metadata.CodeOverloaded,
+				"this node is already handling %d requests; retry in a moment or ask another node", cap(s.inflight)))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

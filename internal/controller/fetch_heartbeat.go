@@ -40,3 +40,12 @@ func (c *Controller) BrokerHeartbeat(ctx context.Context, id int32, offset *int6
 	}
 	return 0, nil
 }
+
+// BrokerKnownAlive reports whether this node's image has broker id
+// registered and not fenced: its BrokerHeartbeat then is a memory write
+// that never waits, so a caller handling many heartbeats can run it
+// inline.
+func (c *Controller) BrokerKnownAlive(id int32) bool {
+	b, ok := c.state.Image().Broker(id)
+	return ok && b.BrokerStatus != metadata.StatusFenced
+}

@@ -46,6 +46,9 @@ const (
 	// 503 with Retry-After: the node streams as many full metadata
 	// answers as it is configured to; retry shortly or ask another node.
 	CodeTooManyFullFetches Code = "TOO_MANY_FULL_FETCHES"
+	// 503 with Retry-After: the node handles as many requests at once as
+	// it is configured to; retry shortly or ask another node.
+	CodeOverloaded Code = "OVERLOADED"
 	// 504: not committed in time; the write may still commit.
 	CodeTimeout Code = "TIMEOUT"
 	// 500: never part of docs/api.md's table; the answer for anything unexpected.
@@ -62,7 +65,7 @@ var Codes = []Code{
 	CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated,
 	CodeStalePartitionEpoch, CodeNotPartitionLeader,
 	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge,
-	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeTimeout, CodeInternal,
+	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeTimeout, CodeInternal,
 }
 
 // Error is a request or record that does not fit the current state, or

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +56,14 @@ type Config struct {
 	// MaxFullFetches bounds the full metadata answers the node streams at
 	// once; default api.DefaultMaxFullFetches.
 	MaxFullFetches int
+	// MaxInFlightRequests bounds the API requests the node handles at
+	// once; beyond it a request is refused with 503 OVERLOADED and
+	// Retry-After. 0: no bound. See api.Config.
+	MaxInFlightRequests int
+	// DebugPprof serves net/http/pprof under /debug/pprof/ on the HTTP
+	// port, for profiling a node under load. Off by default: it exposes
+	// internals and lets any caller spend the node's CPU.
+	DebugPprof bool
 	// LivenessInterval is how often the leader checks broker sessions
 	// (default 1s); 0 with a test clock is fine, tests call FenceExpired.
 	LivenessInterval time.Duration
@@ -149,12 +158,16 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	apiServer := api.New(api.Config{
 		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, Logger: log,
-		MaxFullFetches: cfg.MaxFullFetches,
+		MaxFullFetches: cfg.MaxFullFetches, MaxInFlightRequests: cfg.MaxInFlightRequests,
 	})
+	var handler http.Handler = apiServer.Handler()
+	if cfg.DebugPprof {
+		handler = withPprof(handler)
+	}
 	s := &Server{
 		cfg: cfg, Node: node, State: state, Controller: ctrl, api: apiServer, httpL: httpL, log: log, served: make(chan struct{}),
 		http: &http.Server{
-			Handler:           apiServer.Handler(),
+			Handler:           handler,
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -263,4 +276,17 @@ func FormatVoters(voters map[uint64]string) string {
 		parts[i] = fmt.Sprintf("%d@%s", id, voters[id])
 	}
 	return strings.Join(parts, ",")
+}
+
+// withPprof serves net/http/pprof's handlers under /debug/pprof/ and
+// everything else with api.
+func withPprof(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", api)
+	return mux
 }

@@ -179,8 +179,14 @@ func (s *Server) serveListSnapshots(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// snapshotTimeout bounds POST /v1/snapshots. Writing a snapshot of
+// millions of partitions takes seconds and does not hold up raft, so the
+// request may wait for it well past the usual request deadline (and for
+// an automatic snapshot already under way, which comes first).
+const snapshotTimeout = 2 * time.Minute
+
 func (s *Server) serveTakeSnapshot(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := s.requestContext(r)
+	ctx, cancel := contextWithExtra(r, snapshotTimeout)
 	defer cancel()
 	in, err := s.node.TakeSnapshot(ctx)
 	if errors.Is(err, raftnode.ErrStopped) {

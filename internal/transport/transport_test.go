@@ -193,11 +193,21 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 			if m.From != 1 || m.Index < 2 {
 				t.Fatalf("after restart got %+v", m)
 			}
-			b2.tr.Send([]raftpb.Message{app(2, 1, 1)})
-			if m := recv(t, a.got, "message from the restarted peer"); m.From != 2 {
-				t.Fatalf("got message from %d, want 2", m.From)
+			// The restarted peer's own stream to A may still be dialing
+			// (and drops what it queues meanwhile), so it resends too.
+			for {
+				b2.tr.Send([]raftpb.Message{app(2, 1, 1)})
+				select {
+				case m := <-a.got:
+					if m.From != 2 {
+						t.Fatalf("got message from %d, want 2", m.From)
+					}
+					return
+				case <-retry.C:
+				case <-deadline.C:
+					t.Fatal("no message from the restarted peer reached A")
+				}
 			}
-			return
 		case <-retry.C:
 		case <-deadline.C:
 			t.Fatal("no message reached the restarted peer")

@@ -1,7 +1,6 @@
 package raftnode
 
 import (
-	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -15,20 +14,7 @@ import (
 // sends it nothing until the next election, and never catches up.
 func TestSnapshotReportSurvivesBusyLoop(t *testing.T) {
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionMargin = 1 })
-	c.start(1)
-	c.start(2)
-	lead := c.leader()
-	var res Result
-	for i := 0; i < 20; i++ {
-		res = c.propose(fmt.Sprint("entry-", i))
-	}
-	c.waitApplied(lead.ID(), res.Index, 30*time.Second)
-	if _, err := lead.TakeSnapshot(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if first, _ := lead.storage.FirstIndex(); first <= 4 {
-		t.Fatalf("leader's log starts at %d; node 3 must need a snapshot", first)
-	}
+	lead, res := startPastNode3(t, c)
 
 	// Node 3 starts with an empty log, so the leader sends it a snapshot;
 	// the proxy holds the snapshot stream.

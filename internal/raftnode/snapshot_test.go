@@ -165,20 +165,7 @@ func TestSnapshotCreationDoesNotBlockRaft(t *testing.T) {
 // snapshot and catches up.
 func TestSnapshotInstallationDoesNotBlockRaft(t *testing.T) {
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionMargin, cfg.ElectionTicks = 1, slowElectionTicks })
-	c.start(1)
-	c.start(2)
-	lead := c.leader()
-	var res Result
-	for i := 0; i < 20; i++ {
-		res = c.propose(fmt.Sprint("entry-", i))
-	}
-	c.waitApplied(lead.ID(), res.Index, 30*time.Second)
-	if _, err := lead.TakeSnapshot(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if first, _ := lead.storage.FirstIndex(); first <= 4 {
-		t.Fatalf("leader's log starts at %d; node 3 must need a snapshot", first)
-	}
+	lead, _ := startPastNode3(t, c)
 	before := leaderSnapshot(c)
 
 	c.slow[3] = slowSnapshot
@@ -291,17 +278,7 @@ func TestDamagedSnapshotFileIsNotSent(t *testing.T) {
 // file behind; once it can decode, the next send gets it in.
 func TestUndecodableSnapshotIsRefused(t *testing.T) {
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionMargin = 1 })
-	c.start(1)
-	c.start(2)
-	lead := c.leader()
-	var res Result
-	for i := 0; i < 20; i++ {
-		res = c.propose(fmt.Sprint("entry-", i))
-	}
-	c.waitApplied(lead.ID(), res.Index, 30*time.Second)
-	if _, err := lead.TakeSnapshot(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	lead, _ := startPastNode3(t, c)
 
 	c.refuse[3] = true
 	fails := counterValue(lead.metrics.snapshotSendFails)
@@ -337,4 +314,27 @@ func mapsEqual(a, b map[uint64][3]uint64) bool {
 		}
 	}
 	return true
+}
+
+// startPastNode3 starts nodes 1 and 2 of c, commits 20 entries and has the
+// leader snapshot and compact its log (c keeps a margin of 1), so node 3,
+// started later, can only catch up by snapshot. It returns the leader and
+// the last entry's result.
+func startPastNode3(t *testing.T, c *testCluster) (*Node, Result) {
+	t.Helper()
+	c.start(1)
+	c.start(2)
+	lead := c.leader()
+	var res Result
+	for i := 0; i < 20; i++ {
+		res = c.propose(fmt.Sprint("entry-", i))
+	}
+	c.waitApplied(lead.ID(), res.Index, 30*time.Second)
+	if _, err := lead.TakeSnapshot(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := lead.storage.FirstIndex(); first <= 4 {
+		t.Fatalf("leader's log starts at %d; node 3 must need a snapshot", first)
+	}
+	return lead, res
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/yakt/yakt/internal/raftnode"
 	"github.com/yakt/yakt/internal/server"
 )
 
@@ -23,6 +24,7 @@ type nodeFlags struct {
 	requestTimeout   time.Duration
 	fullFetchAfter   time.Duration
 	sessionTimeout   time.Duration
+	snapshotBytes    uint64
 	maxFullFetches   int
 	maxInFlight      int
 	debugPprof       bool
@@ -33,6 +35,7 @@ func (nf *nodeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&nf.heartbeat, "heartbeat-interval", 100*time.Millisecond, "raft heartbeat interval (one raft tick)")
 	fs.DurationVar(&nf.electionTimeout, "election-timeout", time.Second, "raft election timeout (randomised up to twice this)")
 	fs.Uint64Var(&nf.snapshotEntries, "snapshot-entries", 10000, "take a snapshot after this many applied entries")
+	fs.Uint64Var(&nf.snapshotBytes, "snapshot-bytes", raftnode.DefaultSnapshotBytes, "also take a snapshot after this many bytes of applied log entries (and keep at most this many bytes of log before a snapshot)")
 	fs.DurationVar(&nf.snapshotInterval, "snapshot-interval", time.Hour, "also snapshot on this interval when anything changed")
 	fs.DurationVar(&nf.requestTimeout, "request-timeout", 5*time.Second, "how long a write waits to commit before 504 TIMEOUT")
 	fs.DurationVar(&nf.fullFetchAfter, "full-fetch-after", 10*time.Minute, "a metadata fetch by a timestamp older than this gets a full snapshot")
@@ -50,6 +53,7 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 	cfg.TickInterval = nf.heartbeat
 	cfg.ElectionTicks = int(nf.electionTimeout / nf.heartbeat)
 	cfg.SnapshotEntries = nf.snapshotEntries
+	cfg.SnapshotBytes = nf.snapshotBytes
 	cfg.SnapshotInterval = nf.snapshotInterval
 	cfg.RequestTimeout = nf.requestTimeout
 	cfg.FullFetchAfter = nf.fullFetchAfter

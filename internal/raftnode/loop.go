@@ -349,6 +349,7 @@ func (n *Node) apply(ents []raftpb.Entry) error {
 	var batch []Committed
 	var ids []uint64
 	for _, e := range ents {
+		n.appliedBytes += uint64(len(e.Data))
 		switch e.Type {
 		case raftpb.EntryNormal:
 			props, err := decodeEntry(e.Data)
@@ -455,6 +456,7 @@ func (n *Node) restoreSnapshot(snap raftpb.Snapshot, inc *incomingSnapshot) erro
 	}
 	n.confState = snap.Metadata.ConfState
 	n.snapIndex = idx
+	n.snapBytesAt = n.appliedBytes
 	n.lastSnapAt = time.Now()
 	n.metrics.snapshotsInstalled.Inc()
 	n.log.Info("installed snapshot from leader", "index", idx, "term", snap.Metadata.Term, "bytes", inc.info.SizeBytes)

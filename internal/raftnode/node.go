@@ -94,18 +94,33 @@ type Config struct {
 	DataDir      string
 	StateMachine StateMachine
 
-	TickInterval     time.Duration // default 100ms (the heartbeat interval)
-	ElectionTicks    int           // default 10 (election timeout ~1s)
-	HeartbeatTicks   int           // default 1
-	SnapshotEntries  uint64        // snapshot after this many applied entries; default 10000
+	TickInterval    time.Duration // default 100ms (the heartbeat interval)
+	ElectionTicks   int           // default 10 (election timeout ~1s)
+	HeartbeatTicks  int           // default 1
+	SnapshotEntries uint64        // snapshot after this many applied entries; default 10000
+	// SnapshotBytes: snapshot after this many bytes of applied entry data
+	// too; default DefaultSnapshotBytes. A few hundred large entries (a
+	// fill of topics with thousands of partitions) never reach
+	// SnapshotEntries, yet without a snapshot a restart replays them all
+	// and memory holds them all.
+	SnapshotBytes    uint64
 	SnapshotInterval time.Duration // snapshot on this timer when anything changed; default 1h
 	CompactionMargin uint64        // entries kept before a snapshot for slow followers; default 5000
-	SegmentSizeBytes int64         // WAL segment size; default storage's
-	FS               vfs.FS        // storage's file system; nil: the real one (vfs.OS)
-	MaxEntryBytes    int           // max bytes per raft entry (batched proposals); default 1 MiB
-	Metrics          *Metrics      // default: unregistered metrics
-	Logger           *slog.Logger
+	// CompactionMarginBytes bounds that margin by entry data bytes;
+	// default SnapshotBytes (a follower further behind than one
+	// snapshot's worth of log is as well served by the snapshot).
+	CompactionMarginBytes uint64
+	SegmentSizeBytes      int64    // WAL segment size; default storage's
+	FS                    vfs.FS   // storage's file system; nil: the real one (vfs.OS)
+	MaxEntryBytes         int      // max bytes per raft entry (batched proposals); default 1 MiB
+	Metrics               *Metrics // default: unregistered metrics
+	Logger                *slog.Logger
 }
+
+// DefaultSnapshotBytes is Config.SnapshotBytes' default, the size Kafka's
+// KRaft controllers also snapshot after
+// (metadata.log.max.record.bytes.between.snapshots).
+const DefaultSnapshotBytes = 20 << 20
 
 // Validate fills defaults and checks required fields.
 func (c *Config) Validate() error {
@@ -141,6 +156,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CompactionMargin == 0 {
 		c.CompactionMargin = 5000
+	}
+	if c.SnapshotBytes == 0 {
+		c.SnapshotBytes = DefaultSnapshotBytes
+	}
+	if c.CompactionMarginBytes == 0 {
+		c.CompactionMarginBytes = c.SnapshotBytes
 	}
 	if c.MaxEntryBytes <= 0 {
 		c.MaxEntryBytes = 1 << 20
@@ -228,21 +249,25 @@ type Node struct {
 	appliedNotify chan struct{} // closed and replaced whenever applied moves; guarded by appliedMu
 
 	// Owned by the run goroutine.
-	rn            *raft.RawNode
-	confState     raftpb.ConfState
-	snapIndex     uint64
-	lastSnapAt    time.Time
-	snapRun       *snapshotRun // nil unless a snapshot is being written
-	snapRetryAt   time.Time    // no automatic snapshot before this (one failed)
-	snapWaiters   []snapshotWaiter
-	incoming      *incomingSnapshot // stepped into raft, not yet installed
-	nextPropID    uint64
-	waiters       map[uint64]*waiter
-	waitersAt     map[uint64][]uint64 // entry index -> proposal ids appended there
-	readCtxSeq    uint64
-	readsInFlight map[string]*readBatch // by read-index context
-	readsPending  []pendingRead         // sorted by index; waiting for applied
-	memory        statusMemory          // what Status reports once the live view is gone
+	rn        *raft.RawNode
+	confState raftpb.ConfState
+	snapIndex uint64
+	// appliedBytes counts the entry data applied since start (loop only);
+	// snapBytesAt is its value at the applied index of the newest
+	// snapshot, so their difference is what SnapshotBytes compares.
+	appliedBytes, snapBytesAt uint64
+	lastSnapAt                time.Time
+	snapRun                   *snapshotRun // nil unless a snapshot is being written
+	snapRetryAt               time.Time    // no automatic snapshot before this (one failed)
+	snapWaiters               []snapshotWaiter
+	incoming                  *incomingSnapshot // stepped into raft, not yet installed
+	nextPropID                uint64
+	waiters                   map[uint64]*waiter
+	waitersAt                 map[uint64][]uint64 // entry index -> proposal ids appended there
+	readCtxSeq                uint64
+	readsInFlight             map[string]*readBatch // by read-index context
+	readsPending              []pendingRead         // sorted by index; waiting for applied
+	memory                    statusMemory          // what Status reports once the live view is gone
 }
 
 // Start is StartContext without a deadline.
@@ -269,6 +294,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		OnFsync:          cfg.Metrics.observeFsync,
 		FS:               cfg.FS,
 		RetainEntries:    cfg.CompactionMargin,
+		RetainBytes:      cfg.CompactionMarginBytes,
 
 		OnSegmentRemoveFailure: cfg.Metrics.walRemoveFailures.Inc,
 	})

@@ -48,8 +48,9 @@ type snapshotWaiter struct {
 
 // snapshotRun is the snapshot being written off the loop.
 type snapshotRun struct {
-	md    raftpb.SnapshotMetadata
-	start time.Time
+	md           raftpb.SnapshotMetadata
+	start        time.Time
+	appliedBytes uint64 // Node.appliedBytes at md.Index
 }
 
 type snapshotResult struct {
@@ -139,14 +140,14 @@ func (n *Node) failSnapshotWaiters(err error) {
 	n.snapWaiters = nil
 }
 
-// maybeSnapshot starts a snapshot when the entry count or the timer says
-// so, unless one is running or the last one failed moments ago.
+// maybeSnapshot starts a snapshot when the entry count, the applied bytes
+// or the timer say so, unless one is running or the last one failed moments ago.
 func (n *Node) maybeSnapshot(byTimer bool) {
 	applied := n.applied.Load()
 	if applied <= n.snapIndex || time.Now().Before(n.snapRetryAt) {
 		return
 	}
-	if applied-n.snapIndex >= n.cfg.SnapshotEntries || (byTimer && time.Since(n.lastSnapAt) >= n.cfg.SnapshotInterval) {
+	if applied-n.snapIndex >= n.cfg.SnapshotEntries || n.appliedBytes-n.snapBytesAt >= n.cfg.SnapshotBytes || (byTimer && time.Since(n.lastSnapAt) >= n.cfg.SnapshotInterval) {
 		n.startSnapshot()
 	}
 }
@@ -178,7 +179,7 @@ func (n *Node) startSnapshot() {
 		n.failSnapshotWaiters(err)
 		return
 	}
-	n.snapRun = &snapshotRun{md: md, start: time.Now()}
+	n.snapRun = &snapshotRun{md: md, start: time.Now(), appliedBytes: n.appliedBytes}
 	n.metrics.snapshotsInProgress.Set(1)
 	n.snapWG.Add(1)
 	go func() {
@@ -210,8 +211,8 @@ func (a abortWriter) Write(p []byte) (int, error) {
 }
 
 // finishSnapshot records a written snapshot on the loop and compacts the
-// log before it, keeping CompactionMargin entries so a follower that is
-// only a little behind catches up from the log rather than needing the
+// log before it, keeping CompactionMargin entries (and no more than
+// CompactionMarginBytes of them) so a follower that is only a little behind catches up from the log rather than needing the
 // snapshot. Only a failure to record it (the WAL) stops the node.
 func (n *Node) finishSnapshot(res snapshotResult) error {
 	run := n.snapRun
@@ -237,13 +238,13 @@ func (n *Node) finishSnapshot(res snapshotResult) error {
 	}
 	idx := res.md.Index
 	n.snapIndex = idx
+	n.snapBytesAt = run.appliedBytes
 	n.lastSnapAt = time.Now()
 	took := time.Since(run.start)
 	n.metrics.snapshotDuration.Observe(took.Seconds())
 	n.metrics.snapshotBytes.Set(float64(res.info.SizeBytes))
 	n.log.Info("saved snapshot", "index", idx, "bytes", res.info.SizeBytes, "took", took)
-	if idx > n.cfg.CompactionMargin {
-		compactTo := idx - n.cfg.CompactionMargin
+	if compactTo := n.storage.CompactionPoint(idx); compactTo > 0 {
 		if first, err := n.storage.FirstIndex(); err == nil && compactTo > first {
 			if err := n.storage.Compact(compactTo); err != nil {
 				n.failSnapshotWaiters(err)

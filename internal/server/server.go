@@ -42,6 +42,7 @@ type Config struct {
 	TickInterval     time.Duration
 	ElectionTicks    int
 	SnapshotEntries  uint64
+	SnapshotBytes    uint64 // default raftnode.DefaultSnapshotBytes
 	SnapshotInterval time.Duration
 	CompactionMargin uint64
 	SegmentSizeBytes int64
@@ -139,6 +140,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		TickInterval:     cfg.TickInterval,
 		ElectionTicks:    cfg.ElectionTicks,
 		SnapshotEntries:  cfg.SnapshotEntries,
+		SnapshotBytes:    cfg.SnapshotBytes,
 		SnapshotInterval: cfg.SnapshotInterval,
 		CompactionMargin: cfg.CompactionMargin,
 		SegmentSizeBytes: cfg.SegmentSizeBytes,

@@ -41,6 +41,11 @@ type Config struct {
 	// entries instead of the whole snapshot; default 0, the log starts
 	// after the snapshot. Set it to the compaction margin.
 	RetainEntries uint64
+	// RetainBytes also bounds that margin by the entries' data bytes (0:
+	// no bound): a margin of a few large entries (a topic of thousands of
+	// partitions each) would otherwise keep hundreds of megabytes in
+	// memory. Set it to the compaction margin's byte bound.
+	RetainBytes uint64
 	// Logger receives recovery warnings; default slog.Default().
 	Logger *slog.Logger
 	// OnFsync, if set, is called with the duration of every WAL

@@ -161,8 +161,9 @@
 //
 // When the log runs through the snapshot (its entry at the snapshot index
 // has the snapshot's term), up to Config.RetainEntries of the entries
-// before the snapshot that the WAL still holds are kept as well: the
-// compaction margin survives a restart.
+// before the snapshot that the WAL still holds, and no more than
+// Config.RetainBytes of entry data, are kept as well: the compaction margin
+// survives a restart.
 //
 // Finally the hard state is fixed up so raft accepts it: Commit is raised to
 // the snapshot index and capped at the last index.

@@ -227,13 +227,13 @@ func (r *runLog) after(i uint64) []raftpb.Entry {
 // keeps nothing unless the log runs through the snapshot (its entry at the
 // snapshot's index has the snapshot's term): then the entries before it are
 // the committed prefix the snapshot was taken from.
-func (r *runLog) retained(snap raftpb.SnapshotMetadata, retain uint64) (prev raftpb.Entry, ents []raftpb.Entry) {
+func (r *runLog) retained(snap raftpb.SnapshotMetadata, retain, retainBytes uint64) (prev raftpb.Entry, ents []raftpb.Entry) {
 	si, st := snap.Index, snap.Term
 	prev = raftpb.Entry{Index: si, Term: st}
 	if t, ok := r.termAt(si); retain == 0 || !ok || t != st || len(r.ents) == 0 {
 		return prev, nil
 	}
-	lo := si - min(retain, si)
+	lo := marginStart(r.ents, si, retain, retainBytes)
 	first := r.ents[0].Index
 	switch t, ok := r.termAt(lo); {
 	case ok:
@@ -250,4 +250,25 @@ func (r *runLog) retained(snap raftpb.SnapshotMetadata, retain uint64) (prev raf
 		return raftpb.Entry{Index: si, Term: st}, nil
 	}
 	return prev, r.ents[prev.Index+1-first : si+1-first]
+}
+
+// marginStart is the compaction point that keeps, of the entries up to
+// index, at most maxEntries and at most maxBytes of entry data (0: no byte
+// bound), ents being contiguous. Entries before ents' first are not
+// counted against maxBytes: callers fit the result to what they hold.
+func marginStart(ents []raftpb.Entry, index, maxEntries, maxBytes uint64) uint64 {
+	lo := index - min(maxEntries, index)
+	if maxBytes == 0 || len(ents) == 0 || index < ents[0].Index {
+		return lo
+	}
+	first := ents[0].Index
+	last := min(index, first+uint64(len(ents))-1)
+	var size uint64
+	for i := last; i > lo && i >= first; i-- {
+		size += uint64(len(ents[i-first].Data))
+		if size > maxBytes {
+			return i
+		}
+	}
+	return lo
 }

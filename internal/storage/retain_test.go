@@ -18,12 +18,16 @@ func TestOpenRetainsEntriesBeforeSnapshot(t *testing.T) {
 		name      string
 		compact   uint64 // 0: none
 		retain    uint64
+		bytes     uint64                     // RetainBytes
 		wantFirst func(oldest uint64) uint64 // oldest: first entry of the oldest segment
 	}{
 		{name: "none retained by default", compact: 70, retain: 0, wantFirst: func(uint64) uint64 { return 81 }},
 		{name: "margin within the WAL", compact: 70, retain: 5, wantFirst: func(uint64) uint64 { return 76 }},
 		{name: "margin reaching before the WAL", compact: 70, retain: 1000, wantFirst: func(oldest uint64) uint64 { return oldest + 1 }},
 		{name: "never compacted", retain: 1000, wantFirst: func(uint64) uint64 { return 1 }},
+		// Entries carry 200 bytes: 1,000 bytes are the last 5 before 80.
+		{name: "margin bounded by bytes", compact: 70, retain: 50, bytes: 1000, wantFirst: func(uint64) uint64 { return 76 }},
+		{name: "byte bound above the entry margin", compact: 70, retain: 3, bytes: 1 << 20, wantFirst: func(uint64) uint64 { return 78 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,6 +53,7 @@ func TestOpenRetainsEntriesBeforeSnapshot(t *testing.T) {
 			}
 
 			cfg.RetainEntries = tt.retain
+			cfg.RetainBytes = tt.bytes
 			s = mustOpen(t, cfg)
 			first := tt.wantFirst(oldest)
 			checkLog(t, s, want[first-1:])
@@ -70,6 +75,36 @@ func TestOpenRetainsEntriesBeforeSnapshot(t *testing.T) {
 				t.Fatalf("FirstIndex %d after reopen, want <= 81", got)
 			}
 			checkLog(t, s, append(append([]raftpb.Entry{}, want[got-1:]...), ents(101, 101, 2, 200)...))
+		})
+	}
+}
+
+// TestCompactionPointKeepsOpensMargin: the point a node compacts to after
+// a snapshot keeps exactly the margin Open restores, by entries and by
+// bytes, so a restart does not change which followers get the log.
+func TestCompactionPointKeepsOpensMargin(t *testing.T) {
+	tests := []struct {
+		name           string
+		retain, bytes  uint64
+		index, wantCut uint64
+	}{
+		{name: "entries only", retain: 10, index: 80, wantCut: 70},
+		{name: "bytes bind first", retain: 10, bytes: 1000, index: 80, wantCut: 75},
+		{name: "entries bind first", retain: 3, bytes: 1000, index: 80, wantCut: 77},
+		{name: "exact byte fit", retain: 10, bytes: 1200, index: 80, wantCut: 74},
+		{name: "margin before the first entry", retain: 1000, bytes: 1 << 20, index: 80, wantCut: 0},
+		{name: "one entry larger than the bound", retain: 10, bytes: 100, index: 80, wantCut: 80},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _ := testConfig(t, t.TempDir())
+			cfg.RetainEntries, cfg.RetainBytes = tt.retain, tt.bytes
+			s := mustOpen(t, cfg)
+			defer mustClose(t, s)
+			mustSave(t, s, raftpb.HardState{Term: 1, Vote: 1, Commit: 100}, ents(1, 100, 1, 200))
+			if got := s.CompactionPoint(tt.index); got != tt.wantCut {
+				t.Fatalf("CompactionPoint(%d) = %d, want %d", tt.index, got, tt.wantCut)
+			}
 		})
 	}
 }

@@ -129,7 +129,7 @@ func (s *Storage) open() error {
 		s.log.Warn("storage: log replaced by a newer snapshot the WAL does not record (installed from a peer, or saved without its WAL marker)",
 			"snapshot_index", snap.Metadata.Index, "snapshot_term", snap.Metadata.Term)
 	}
-	prev, kept := res.run.retained(snap.Metadata, s.cfg.RetainEntries)
+	prev, kept := res.run.retained(snap.Metadata, s.cfg.RetainEntries, s.cfg.RetainBytes)
 	s.mem = newMemLog(snap, res.hs, prev, kept, ents)
 	// Fix up the hard state the way raft requires: snapshot <= commit <=
 	// last index.
@@ -552,6 +552,15 @@ func (s *Storage) Compact(compactIndex uint64) error {
 	}
 	s.removeFailed(s.wal.removeBefore(compactIndex))
 	return nil
+}
+
+// CompactionPoint is where Compact should cut the log for a snapshot at
+// index to keep the margin Open keeps on restart: at most RetainEntries
+// entries before index and at most RetainBytes of their data.
+func (s *Storage) CompactionPoint(index uint64) uint64 {
+	s.memMu.RLock()
+	defer s.memMu.RUnlock()
+	return marginStart(s.mem.ents[1:], index, s.cfg.RetainEntries, s.cfg.RetainBytes)
 }
 
 // RemoveObsoleteSegments retries deleting the WAL segments an earlier

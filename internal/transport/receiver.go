@@ -118,6 +118,12 @@ func (t *Transport) serveConn(conn net.Conn) {
 		return
 	}
 	defer t.released(r, in)
+	if p := t.peers[h.from]; p != nil && in != nil {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
 	if _, err := conn.Write([]byte{byte(ackOK)}); err != nil {
 		log.Info("peer connection lost during handshake", "err", err)
 		return

@@ -27,6 +27,10 @@ type peer struct {
 
 	msgc  chan raftpb.Message // drained only by runMessages
 	snapc chan raftpb.Message // drained only by runSnapshots
+	// wake cuts a redial backoff short: the peer just opened a message
+	// stream to us, so it is up again (a restarted node would otherwise
+	// wait up to backoffMax for our appends and heartbeats).
+	wake chan struct{}
 
 	// flushes counts message-stream batch flushes (tests check batching).
 	flushes atomic.Uint64
@@ -83,7 +87,7 @@ func handshake(conn net.Conn, h *hello, timeout time.Duration) error {
 // what is queued: raft retransmits, and stale heartbeats are worthless.
 func (p *peer) runMessages() {
 	defer p.t.wg.Done()
-	bo := backoff{next: backoffMin}
+	bo := p.newBackoff()
 	failing := false // logged the current run of failures already
 	// dupSince is the first of the current run of ErrDuplicateNode
 	// refusals (zero: none); dupLogged, that the run was logged as an error.
@@ -127,9 +131,13 @@ func (p *peer) runMessages() {
 			}
 			continue
 		}
+		select {
+		case <-p.wake: // this connection is the news
+		default:
+		}
 		p.log.Info("connected to peer", "stream", streamMessage)
 		failing, dupSince, dupLogged = false, time.Time{}, false
-		bo = backoff{next: backoffMin}
+		bo = p.newBackoff()
 		err = p.stream(conn)
 		release()
 		if p.t.ctx.Err() != nil {
@@ -225,8 +233,8 @@ func (p *peer) stream(conn net.Conn) error {
 	}
 }
 
-// dropFor waits d (or until Close), discarding whatever is queued in the
-// meantime. It reports whether the transport is still open.
+// dropFor waits d, or until the peer dials us (wake) or Close, discarding
+// whatever is queued in the meantime. It reports whether the transport is still open.
 func (p *peer) dropFor(d time.Duration) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -234,6 +242,8 @@ func (p *peer) dropFor(d time.Duration) bool {
 		select {
 		case <-p.msgc:
 		case <-timer.C:
+			return true
+		case <-p.wake:
 			return true
 		case <-p.t.ctx.Done():
 			return false
@@ -332,13 +342,17 @@ func (p *peer) sendSnapshot(m *raftpb.Message) (int64, error) {
 	return size, nil
 }
 
-// backoff yields exponentially growing waits between backoffMin and
-// backoffMax, each jittered into [d/2, d] so peers that lost each other at
-// the same moment do not redial in lockstep.
-type backoff struct{ next time.Duration }
+// backoff yields exponentially growing waits between the configured
+// redial bounds (backoffMin and backoffMax), each jittered into [d/2, d] so
+// peers that lost each other at the same moment do not redial in lockstep.
+type backoff struct{ next, max time.Duration }
+
+func (p *peer) newBackoff() backoff {
+	return backoff{next: p.t.cfg.redialMin, max: p.t.cfg.redialMax}
+}
 
 func (b *backoff) step() time.Duration {
 	d := b.next
-	b.next = min(2*b.next, backoffMax)
+	b.next = min(2*b.next, b.max)
 	return d/2 + rand.N(d/2+1)
 }

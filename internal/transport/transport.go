@@ -133,6 +133,10 @@ type Config struct {
 	// silent for max(10 × KeepaliveInterval, 3s) counts as dead when
 	// another incarnation of its node dials in.
 	KeepaliveInterval time.Duration
+
+	// redialMin and redialMax bound the redial backoff; zero: backoffMin
+	// and backoffMax. Tests stretch them.
+	redialMin, redialMax time.Duration
 }
 
 // SnapshotFile is a snapshot's data to stream to a peer: Size bytes read
@@ -178,6 +182,12 @@ func (c *Config) Validate() error {
 	}
 	if c.KeepaliveInterval == 0 {
 		c.KeepaliveInterval = time.Second
+	}
+	if c.redialMin == 0 {
+		c.redialMin = backoffMin
+	}
+	if c.redialMax == 0 {
+		c.redialMax = backoffMax
 	}
 	for c.Incarnation == 0 {
 		c.Incarnation = rand.Uint64() // math/rand/v2's source is seeded per process from the OS
@@ -264,6 +274,7 @@ func New(cfg Config) (*Transport, error) {
 			log:   t.log.With("peer", id, "addr", addr),
 			msgc:  make(chan raftpb.Message, cfg.QueueSize),
 			snapc: make(chan raftpb.Message, snapshotQueueSize),
+			wake:  make(chan struct{}, 1),
 		}
 	}
 	t.wg.Add(1)

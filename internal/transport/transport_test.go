@@ -490,3 +490,55 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartedPeerEndsRedialBackoff: a peer that comes back and dials us
+// is redialed at once, not when our backoff runs out. Here the backoff is a
+// minute long, so only the peer's own connection can have cut it short.
+func TestRestartedPeerEndsRedialBackoff(t *testing.T) {
+	checkLeaks(t)
+	nodes := startCluster(t, 2, func(id uint64, cfg *Config) {
+		if id == 1 {
+			cfg.redialMin, cfg.redialMax = 2*time.Minute, 2*time.Minute
+		}
+	})
+	a, b := nodes[0], nodes[1]
+	addrB := b.ln.Addr().String()
+	peers := map[uint64]string{1: a.ln.Addr().String(), 2: addrB}
+	a.tr.Send([]raftpb.Message{app(1, 2, 1)})
+	recv(t, b.got, "message before restart")
+
+	if err := b.tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A notices the loss and backs off for at least a minute.
+	lost := time.Now().Add(waitTimeout)
+	for a.unreachN.Load() == 0 {
+		if time.Now().After(lost) {
+			t.Fatal("A did not notice the peer stop")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	ln, err := net.Listen("tcp", addrB)
+	if err != nil {
+		t.Fatalf("rebind %s: %v", addrB, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	b2 := startNode(t, 2, ln, peers, nil)
+	// B2 dials A on its own (its message stream is always open); that
+	// wakes A's sender.
+	retry := time.NewTicker(20 * time.Millisecond)
+	defer retry.Stop()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for seq := uint64(2); ; seq++ {
+		a.tr.Send([]raftpb.Message{app(1, 2, seq)})
+		select {
+		case <-b2.got:
+			return
+		case <-retry.C:
+		case <-deadline.C:
+			t.Fatalf("no message reached the restarted peer within %v: A waited out its backoff", waitTimeout)
+		}
+	}
+}

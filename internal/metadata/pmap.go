@@ -291,59 +291,133 @@ func mix64(x uint64) uint64 {
 }
 
 // pmapOf builds the map holding es (keys distinct, hashes set, any order;
-// es is reordered). Unlike a run of set calls it sizes every node exactly:
-// a node grown by insertions keeps the spare capacity append gave it,
-// which for a topic's partitions is about one leaf in three. Its nodes
+// es is not modified). Unlike a run of set calls it sizes every node
+// exactly: a node grown by insertions keeps the spare capacity append gave
+// it, which for a topic's partitions is about one leaf in three. Its nodes
 // have no edit token, so later updates copy them as usual.
 func pmapOf[K comparable, V any](es []hentry[K, V]) pmap[K, V] {
-	if len(es) == 0 {
-		return pmap[K, V]{}
-	}
-	return pmap[K, V]{root: hbuild(es, make([]hentry[K, V], len(es)), 0), len: len(es)}
+	var scratch []int32
+	return pmapBuild(es, &scratch)
 }
 
-// hbuild builds the node at shift over es, whose hashes agree below
-// shift. It orders es by slot with a counting sort through tmp (as long
-// as es), so every subtree's leaves are contiguous. A slot with one leaf
-// keeps it as a leaf, as hset and hdel do.
-func hbuild[K comparable, V any](es, tmp []hentry[K, V], shift uint) *hnode[K, V] {
+// pmapBuild is pmapOf with its scratch in *scratch, grown as needed, so a
+// caller building many maps reuses one.
+//
+// It works in two passes over positions in es (no entry is moved until it
+// is placed): hsort orders them by trie path and counts the nodes and
+// slots the trie needs, then hfill builds the trie into one slab of nodes
+// and one of slots. Two allocations per map instead of two per node make
+// a bulk load cheap for the allocator and the collector. The slabs stay
+// alive while any node of the map as built is referenced, so after later
+// updates have replaced most of its nodes (path copies never write into
+// the slabs: their nodes have no edit token) the replaced ones are kept
+// until the last goes. That waste is at most the map's size as built, and
+// only maps built here have slabs, so it does not grow with updates.
+func pmapBuild[K comparable, V any](es []hentry[K, V], scratch *[]int32) pmap[K, V] {
+	n := len(es)
+	if n == 0 {
+		return pmap[K, V]{}
+	}
+	if cap(*scratch) < 2*n {
+		*scratch = make([]int32, 2*n)
+	}
+	idx, tmp := (*scratch)[:n], (*scratch)[n:2*n]
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	nodes, slots := hsort(es, idx, tmp, 0)
+	b := hfiller[K, V]{es: es, nodes: make([]hnode[K, V], nodes), slots: make([]hentry[K, V], slots)}
+	return pmap[K, V]{root: b.fill(idx, 0), len: n}
+}
+
+// hsort orders idx, positions in es whose hashes agree below shift, by
+// their path in the trie (a counting sort by slot through tmp, as long as
+// idx, at each level, so every subtree's leaves are contiguous), and
+// returns how many nodes and slots the subtree at shift has.
+func hsort[K comparable, V any](es []hentry[K, V], idx, tmp []int32, shift uint) (nodes, slots int) {
 	if shift >= 64 {
-		kids := make([]hentry[K, V], len(es)) // equal hashes: a collision list
-		copy(kids, es)
-		return &hnode[K, V]{kids: kids}
+		return 1, len(idx) // equal hashes: a collision list
 	}
 	var counts [1 << hbits]int
-	for i := range es {
+	for _, i := range idx {
 		counts[es[i].hash>>shift&hmask]++
 	}
 	var pos [1 << hbits]int
-	groups, sum := 0, 0
+	sum := 0
 	for d, c := range counts {
 		pos[d] = sum
 		sum += c
-		if c > 0 {
+	}
+	for _, i := range idx {
+		d := es[i].hash >> shift & hmask
+		tmp[pos[d]] = i
+		pos[d]++
+	}
+	copy(idx, tmp)
+	nodes = 1
+	start := 0
+	for _, c := range counts {
+		if c == 0 {
+			continue
+		}
+		slots++
+		if c > 1 {
+			n, s := hsort(es, idx[start:start+c], tmp[start:start+c], shift+hbits)
+			nodes += n
+			slots += s
+		}
+		start += c
+	}
+	return nodes, slots
+}
+
+// hfiller builds a trie from positions hsort ordered, taking its nodes
+// and slots from slabs of exactly the size hsort counted.
+type hfiller[K comparable, V any] struct {
+	es    []hentry[K, V]
+	nodes []hnode[K, V]
+	slots []hentry[K, V]
+}
+
+func (b *hfiller[K, V]) kids(n int) []hentry[K, V] {
+	k := b.slots[:n:n]
+	b.slots = b.slots[n:]
+	return k
+}
+
+// fill builds the node at shift over idx, in hsort's order. A slot with
+// one leaf keeps it as a leaf, as hset and hdel do.
+func (b *hfiller[K, V]) fill(idx []int32, shift uint) *hnode[K, V] {
+	n := &b.nodes[0]
+	b.nodes = b.nodes[1:]
+	if shift >= 64 {
+		n.kids = b.kids(len(idx))
+		for k, i := range idx {
+			n.kids[k] = b.es[i]
+		}
+		return n
+	}
+	groups := 0
+	for i := range idx {
+		if i == 0 || b.es[idx[i]].hash>>shift&hmask != b.es[idx[i-1]].hash>>shift&hmask {
 			groups++
 		}
 	}
-	for i := range es {
-		d := es[i].hash >> shift & hmask
-		tmp[pos[d]] = es[i]
-		pos[d]++
-	}
-	copy(es, tmp)
-	n := &hnode[K, V]{kids: make([]hentry[K, V], 0, groups)}
-	start := 0
-	for d, c := range counts {
-		switch c {
-		case 0:
-			continue
-		case 1:
-			n.kids = append(n.kids, es[start])
-		default:
-			n.kids = append(n.kids, hentry[K, V]{sub: hbuild(es[start:start+c], tmp[start:start+c], shift+hbits)})
+	n.kids = b.kids(groups)
+	k := 0
+	for start := 0; start < len(idx); k++ {
+		d := b.es[idx[start]].hash >> shift & hmask
+		end := start + 1
+		for end < len(idx) && b.es[idx[end]].hash>>shift&hmask == d {
+			end++
+		}
+		if end-start == 1 {
+			n.kids[k] = b.es[idx[start]]
+		} else {
+			n.kids[k] = hentry[K, V]{sub: b.fill(idx[start:end], shift+hbits)}
 		}
 		n.bitmap |= 1 << d
-		start += c
+		start = end
 	}
 	return n
 }

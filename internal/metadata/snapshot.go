@@ -471,7 +471,7 @@ type snapReader struct {
 	states []partState
 	ids    []int32
 	ends   []int
-	tmp    []int32
+	tmp    []hpos
 }
 
 // io wraps an error of the underlying reader: truncation is corruption,

@@ -864,9 +864,12 @@ func (s *snapReader) topic(topics *topicsImage, prevName string) (*topicImage, e
 		base := len(ids)
 		var id int32
 		var p partState
-		id, p, ids, err = s.partition(prev, ids)
-		if err != nil {
-			return nil, fmt.Errorf("partition %d of %d (after id %d): %v", j, n, prev, err)
+		var ok bool
+		id, p, ids, ok = s.partitionFast(prev, ids)
+		if !ok {
+			if id, p, ids, err = s.partition(prev, ids[:base]); err != nil {
+				return nil, fmt.Errorf("partition %d of %d (after id %d): %v", j, n, prev, err)
+			}
 		}
 		p.ids = ids[base:]
 		if err := checkPartState(&p); err != nil {
@@ -973,6 +976,121 @@ func (s *snapReader) partition(prev int64, ids []int32) (int32, partState, []int
 		p.leader = ids[isrStart+int(leader)-1]
 	}
 	return id, p, ids, nil
+}
+
+// partitionFast is partition for the common case, without its error
+// words: it reads straight from the block and, on anything partition
+// would reject (and on nothing else it accepts), returns false having
+// consumed nothing, so partition reads the item again and says what is
+// wrong. What it accepts, partition accepts with the same result.
+func (s *snapReader) partitionFast(prev int64, ids []int32) (int32, partState, []int32, bool) {
+	b, i := s.r.b, s.r.off
+	base := len(ids)
+	var d, epoch, nr, ni, leader uint64
+	if d, i = uvarintFrom(b, i); i < 0 || d == 0 || d > uint64(math.MaxInt32-prev) {
+		return 0, partState{}, ids, false
+	}
+	if epoch, i = uvarintFrom(b, i); i < 0 || epoch > math.MaxInt64 {
+		return 0, partState{}, ids, false
+	}
+	// Every count is at most the bytes left, each value taking one.
+	if nr, i = uvarintFrom(b, i); i < 0 || nr == 0 || nr > uint64(len(b)-i) {
+		return 0, partState{}, ids, false
+	}
+	for range nr {
+		var v uint64
+		if i < len(b) && b[i] < 0x80 { // uvarintFrom, inlined by hand
+			v, i = uint64(b[i]), i+1
+		} else if v, i = uvarintFromSlow(b, i); i < 0 || v > math.MaxInt32 {
+			return 0, partState{}, ids[:base], false
+		}
+		ids = append(ids, int32(v))
+	}
+	reps := base + int(nr)
+	if ni, i = uvarintFrom(b, i); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	if ni > 0 {
+		if ids, i = membersAt(b, i, ids, base, int(nr), ni-1); i < 0 {
+			return 0, partState{}, ids[:base], false
+		}
+		if sameIDs(ids[reps:], ids[base:reps]) {
+			ids, ni = ids[:reps], 0
+		}
+	}
+	isrStart, isrLen := base, int(nr)
+	if ni > 0 {
+		isrStart, isrLen = reps, len(ids)-reps
+	}
+	if leader, i = uvarintFrom(b, i); i < 0 || leader > uint64(isrLen) {
+		return 0, partState{}, ids[:base], false
+	}
+	isrEnd := len(ids)
+	var n uint64
+	if n, i = uvarintFrom(b, i); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	if ids, i = membersAt(b, i, ids, base, int(nr), n); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	nrem := len(ids) - isrEnd
+	if n, i = uvarintFrom(b, i); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	if ids, i = membersAt(b, i, ids, base, int(nr), n); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	p := partState{epoch: int64(epoch), leader: NoLeader, nrep: int32(nr), isr: -1, nrem: int32(nrem)}
+	if ni > 0 {
+		p.isr = int32(isrLen)
+	}
+	if leader > 0 {
+		p.leader = ids[isrStart+int(leader)-1]
+	}
+	s.r.off = i
+	return int32(prev + int64(d)), p, ids, true
+}
+
+// uvarintFrom decodes the uvarint at b[i:] and returns it with the offset
+// after it, or -1 if there is none (truncated or over 64 bits). i must be
+// at most len(b).
+func uvarintFrom(b []byte, i int) (uint64, int) {
+	if i < len(b) && b[i] < 0x80 {
+		return uint64(b[i]), i + 1
+	}
+	return uvarintFromSlow(b, i)
+}
+
+func uvarintFromSlow(b []byte, i int) (uint64, int) {
+	if i+1 < len(b) && b[i+1] < 0x80 { // two bytes: broker ids up to 16383
+		return uint64(b[i]&0x7f) | uint64(b[i+1])<<7, i + 2
+	}
+	v, n := binary.Uvarint(b[i:])
+	if n <= 0 {
+		return 0, -1
+	}
+	return v, i + n
+}
+
+// membersAt is members over b[i:]: it appends the ids at n positions in
+// ids[base:base+nr] and returns the offset after them, or -1 on a fault.
+func membersAt(b []byte, i int, ids []int32, base, nr int, n uint64) ([]int32, int) {
+	if n > uint64(len(b)-i) {
+		return ids, -1
+	}
+	for range n {
+		var v uint64
+		if i < len(b) && b[i] < 0x80 { // uvarintFrom, inlined by hand
+			v, i = uint64(b[i]), i+1
+		} else if v, i = uvarintFromSlow(b, i); i < 0 {
+			return ids, -1
+		}
+		if v >= uint64(nr) {
+			return ids, -1
+		}
+		ids = append(ids, ids[base+int(v)])
+	}
+	return ids, i
 }
 
 // checkPartState is checkAssignment for a decoded partition, whose lists

@@ -290,9 +290,14 @@ func topicItem(name, uuid string, parts uint64) []byte {
 // partItem: replicas, then isr (0 = the replicas), leader, removing and
 // adding as written.
 func partItem(delta uint64, replicas []uint64, isr uint64, isrIdx []uint64, leader uint64, removing, adding []uint64) []byte {
+	return partItemAt(delta, 0, replicas, isr, isrIdx, leader, removing, adding)
+}
+
+// partItemAt is partItem at a partition epoch.
+func partItemAt(delta, epoch uint64, replicas []uint64, isr uint64, isrIdx []uint64, leader uint64, removing, adding []uint64) []byte {
 	return item(func(w *snapWriter) {
 		w.uvarint(delta)
-		w.uvarint(0)
+		w.uvarint(epoch)
 		w.uvarint(uint64(len(replicas)))
 		for _, r := range replicas {
 			w.uvarint(r)
@@ -632,5 +637,71 @@ func TestLoadedImageCopyOnWrite(t *testing.T) {
 	}
 	if diff := diffImages(again, loaded); diff != "" {
 		t.Fatalf("the loaded image changed under later changes:\n%s", diff)
+	}
+}
+
+// TestPartitionFastAgrees: partitionFast accepts only what partition
+// accepts, with the same result, and consumes nothing when it declines;
+// most well-formed items take it. Items are written by the snapshot
+// writer's own helpers, then truncated or changed at random.
+func TestPartitionFastAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	positions := func(nr, n int) []uint64 {
+		out := make([]uint64, n)
+		for i := range out {
+			out[i] = uint64(rng.IntN(nr + 1)) // now and then out of range
+		}
+		return out
+	}
+	big := []uint64{0, 1, 127, 128, 16383, 16384, 1<<31 - 1, 1 << 31, 1<<63 - 1, 1 << 63, 1<<64 - 1}
+	value := func() uint64 {
+		if rng.IntN(8) == 0 {
+			return big[rng.IntN(len(big))]
+		}
+		return uint64(rng.IntN(300))
+	}
+	fast, declined := 0, 0
+	for range 50_000 {
+		nr := rng.IntN(5)
+		replicas := make([]uint64, nr)
+		for i := range replicas {
+			replicas[i] = value()
+		}
+		isr, isrIdx := uint64(0), []uint64(nil)
+		if rng.IntN(2) == 0 {
+			isrIdx = positions(nr, rng.IntN(nr+1))
+			isr = uint64(len(isrIdx)) + 1
+		}
+		b := partItemAt(value(), value(), replicas, isr, isrIdx, uint64(rng.IntN(nr+2)), positions(nr, rng.IntN(2)), positions(nr, rng.IntN(2)))
+		switch rng.IntN(4) {
+		case 0:
+			b = b[:rng.IntN(len(b)+1)]
+		case 1:
+			b[rng.IntN(len(b))] = byte(rng.IntN(256))
+		}
+		prev := int64(rng.IntN(3)) - 1
+		sf := &snapReader{r: reader{b: b}}
+		idF, pF, idsF, ok := sf.partitionFast(prev, []int32{42})
+		ss := &snapReader{r: reader{b: b}}
+		idS, pS, idsS, err := ss.partition(prev, []int32{42})
+		if !ok {
+			declined++
+			if sf.r.off != 0 {
+				t.Fatalf("%x: partitionFast declined but consumed %d bytes", b, sf.r.off)
+			}
+			continue
+		}
+		fast++
+		if err != nil {
+			t.Fatalf("%x: partitionFast accepted what partition rejects: %v", b, err)
+		}
+		if idF != idS || pF.ids != nil || pS.ids != nil || pF.epoch != pS.epoch || pF.leader != pS.leader ||
+			pF.nrep != pS.nrep || pF.isr != pS.isr || pF.nrem != pS.nrem || !slices.Equal(idsF, idsS) || sf.r.off != ss.r.off {
+			t.Fatalf("%x: partitionFast = %d %+v %v (at %d), partition = %d %+v %v (at %d)",
+				b, idF, pF, idsF, sf.r.off, idS, pS, idsS, ss.r.off)
+		}
+	}
+	if fast < 5000 || declined < 5000 {
+		t.Fatalf("fast %d, declined %d: the cases do not cover both", fast, declined)
 	}
 }

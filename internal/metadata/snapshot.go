@@ -61,9 +61,11 @@ import (
 // status is 0 ALIVE, 1 FENCED, 2 CLOSED. A partition's topic is the topic
 // item before it. The reader builds each partition straight into the form
 // an image keeps (partstate.go: no per-partition copy of the topic UUID,
-// the ISR not stored twice) and each topic's map in one exactly sized
-// piece (pmapOf), so loading allocates little beyond the image itself: one
-// block of input and one topic's list of partitions.
+// the ISR not stored twice), a topic's partitions in one slab and their
+// broker ids in another, and each topic's map in one exactly sized piece
+// (pmapBuild: a slab of nodes and one of slots), so loading allocates
+// little beyond the image itself (one block of input and one topic's
+// scratch) and does so in a few allocations per topic, not per partition.
 //
 // The reader checks what replay would have checked when the image was
 // built (the rules in doc.go, with producer-id blocks needing only a

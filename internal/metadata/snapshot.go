@@ -811,7 +811,7 @@ func (s *snapReader) broker(prev int64) (*RegisterBrokerRecord, error) {
 // and partition would against topics (the topics read so far).
 //
 // The topic's partStates are allocated as one slab and all their broker
-// ids as another, and its map is built in one piece (pmapOf), so a topic
+// ids as another, and its map is built in one piece (pmapBuild), so a topic
 // costs a handful of allocations however many partitions it has. A
 // partState in a map is never modified (a change replaces it with a new
 // one from newPartState), so sharing a slab is safe. A slab stays alive

@@ -13,7 +13,9 @@ import (
 // in a map; accessors build PartitionRecords from it.
 type partState struct {
 	// ids holds Replicas, then the ISR unless isr < 0, then
-	// RemovingReplicas, then AddingReplicas, in one exact allocation.
+	// RemovingReplicas, then AddingReplicas, in one exact allocation
+	// (newPartState) or, for a partition loaded from a snapshot, as a
+	// capped view of its topic's slab of ids (snapshot.go).
 	ids    []int32
 	epoch  int64
 	leader int32

@@ -291,59 +291,177 @@ func mix64(x uint64) uint64 {
 }
 
 // pmapOf builds the map holding es (keys distinct, hashes set, any order;
-// es is reordered). Unlike a run of set calls it sizes every node exactly:
-// a node grown by insertions keeps the spare capacity append gave it,
-// which for a topic's partitions is about one leaf in three. Its nodes
+// es is not modified). Unlike a run of set calls it sizes every node
+// exactly: a node grown by insertions keeps the spare capacity append gave
+// it, which for a topic's partitions is about one leaf in three. Its nodes
 // have no edit token, so later updates copy them as usual.
 func pmapOf[K comparable, V any](es []hentry[K, V]) pmap[K, V] {
-	if len(es) == 0 {
-		return pmap[K, V]{}
-	}
-	return pmap[K, V]{root: hbuild(es, make([]hentry[K, V], len(es)), 0), len: len(es)}
+	var scratch []hpos
+	return pmapBuild(es, &scratch)
 }
 
-// hbuild builds the node at shift over es, whose hashes agree below
-// shift. It orders es by slot with a counting sort through tmp (as long
-// as es), so every subtree's leaves are contiguous. A slot with one leaf
-// keeps it as a leaf, as hset and hdel do.
-func hbuild[K comparable, V any](es, tmp []hentry[K, V], shift uint) *hnode[K, V] {
+// pmapBuild is pmapOf with its scratch in *scratch, grown as needed, so a
+// caller building many maps reuses one.
+//
+// It orders the entries' hashes (with their positions in es: no entry is
+// moved until it is placed) by trie path, counts the nodes and slots the
+// trie needs, then builds it into one slab of nodes and one of slots. Two
+// allocations per map instead of two per node make a bulk load cheap for
+// the allocator and the collector. The slabs stay alive while any node of
+// the map as built is referenced, so after later updates have replaced
+// most of its nodes (path copies never write into the slabs: their nodes
+// have no edit token) the replaced ones are kept until the last goes.
+// That waste is at most the map's size as built, and only maps built here
+// have slabs, so it does not grow with updates.
+func pmapBuild[K comparable, V any](es []hentry[K, V], scratch *[]hpos) pmap[K, V] {
+	n := len(es)
+	if n == 0 {
+		return pmap[K, V]{}
+	}
+	if cap(*scratch) < 2*n {
+		*scratch = make([]hpos, 2*n)
+	}
+	ps, tmp := (*scratch)[:n], (*scratch)[n:2*n]
+	for i := range es {
+		ps[i] = hpos{h: es[i].hash, i: int32(i)}
+	}
+	hsort(ps, tmp, 0)
+	nodes, slots := hcount(ps, 0)
+	b := hfiller[K, V]{es: es, nodes: make([]hnode[K, V], nodes), slots: make([]hentry[K, V], slots)}
+	return pmap[K, V]{root: b.fill(ps, 0), len: n}
+}
+
+// hpos is an entry's hash and its position in the entries being built.
+type hpos struct {
+	h uint64
+	i int32
+}
+
+// hsort orders ps, whose hashes agree below shift, by their path in the
+// trie, stably: by the slot at shift, then at shift+hbits, and so on, so
+// every subtree's leaves are contiguous. Long runs take a counting sort by
+// slot through tmp (as long as ps) per level, short ones an insertion
+// sort on the whole path.
+func hsort(ps, tmp []hpos, shift uint) {
 	if shift >= 64 {
-		kids := make([]hentry[K, V], len(es)) // equal hashes: a collision list
-		copy(kids, es)
-		return &hnode[K, V]{kids: kids}
+		return // equal hashes
+	}
+	if len(ps) <= 24 {
+		for i := 1; i < len(ps); i++ {
+			for j := i; j > 0 && trieLess(ps[j].h, ps[j-1].h, shift); j-- {
+				ps[j], ps[j-1] = ps[j-1], ps[j]
+			}
+		}
+		return
 	}
 	var counts [1 << hbits]int
-	for i := range es {
-		counts[es[i].hash>>shift&hmask]++
+	for _, p := range ps {
+		counts[p.h>>shift&hmask]++
 	}
 	var pos [1 << hbits]int
-	groups, sum := 0, 0
+	sum := 0
 	for d, c := range counts {
 		pos[d] = sum
 		sum += c
-		if c > 0 {
-			groups++
-		}
 	}
-	for i := range es {
-		d := es[i].hash >> shift & hmask
-		tmp[pos[d]] = es[i]
+	for _, p := range ps {
+		d := p.h >> shift & hmask
+		tmp[pos[d]] = p
 		pos[d]++
 	}
-	copy(es, tmp)
-	n := &hnode[K, V]{kids: make([]hentry[K, V], 0, groups)}
+	copy(ps, tmp)
 	start := 0
-	for d, c := range counts {
-		switch c {
-		case 0:
-			continue
-		case 1:
-			n.kids = append(n.kids, es[start])
-		default:
-			n.kids = append(n.kids, hentry[K, V]{sub: hbuild(es[start:start+c], tmp[start:start+c], shift+hbits)})
+	for _, c := range counts {
+		if c > 1 {
+			hsort(ps[start:start+c], tmp[start:start+c], shift+hbits)
 		}
-		n.bitmap |= 1 << d
 		start += c
+	}
+}
+
+// trieLess reports whether hash a comes before b in the trie below shift:
+// at the first level from shift where their slots differ, a's is lower.
+func trieLess(a, b uint64, shift uint) bool {
+	x := (a ^ b) >> shift
+	if x == 0 {
+		return false
+	}
+	d := uint(bits.TrailingZeros64(x)) / hbits * hbits
+	return a>>shift>>d&hmask < b>>shift>>d&hmask
+}
+
+// run is the end of the run of ps starting at start whose slot at shift
+// is the same.
+func run(ps []hpos, start int, shift uint) int {
+	d := ps[start].h >> shift & hmask
+	end := start + 1
+	for end < len(ps) && ps[end].h>>shift&hmask == d {
+		end++
+	}
+	return end
+}
+
+// hcount is how many nodes and slots the trie over ps (in hsort's order)
+// has below shift.
+func hcount(ps []hpos, shift uint) (nodes, slots int) {
+	if shift >= 64 {
+		return 1, len(ps) // a collision list
+	}
+	nodes = 1
+	for start := 0; start < len(ps); {
+		end := run(ps, start, shift)
+		slots++
+		if end-start > 1 {
+			n, s := hcount(ps[start:end], shift+hbits)
+			nodes += n
+			slots += s
+		}
+		start = end
+	}
+	return nodes, slots
+}
+
+// hfiller builds a trie from entries hsort ordered, taking its nodes and
+// slots from slabs of exactly the size hcount counted.
+type hfiller[K comparable, V any] struct {
+	es    []hentry[K, V]
+	nodes []hnode[K, V]
+	slots []hentry[K, V]
+}
+
+func (b *hfiller[K, V]) kids(n int) []hentry[K, V] {
+	k := b.slots[:n:n]
+	b.slots = b.slots[n:]
+	return k
+}
+
+// fill builds the node at shift over ps. A slot with one leaf keeps it as
+// a leaf, as hset and hdel do.
+func (b *hfiller[K, V]) fill(ps []hpos, shift uint) *hnode[K, V] {
+	n := &b.nodes[0]
+	b.nodes = b.nodes[1:]
+	if shift >= 64 {
+		n.kids = b.kids(len(ps))
+		for k, p := range ps {
+			n.kids[k] = b.es[p.i]
+		}
+		return n
+	}
+	groups := 0
+	for start := 0; start < len(ps); groups++ {
+		start = run(ps, start, shift)
+	}
+	n.kids = b.kids(groups)
+	k := 0
+	for start := 0; start < len(ps); k++ {
+		end := run(ps, start, shift)
+		if end-start == 1 {
+			n.kids[k] = b.es[ps[start].i]
+		} else {
+			n.kids[k] = hentry[K, V]{sub: b.fill(ps[start:end], shift+hbits)}
+		}
+		n.bitmap |= 1 << (ps[start].h >> shift & hmask)
+		start = end
 	}
 	return n
 }

@@ -61,9 +61,11 @@ import (
 // status is 0 ALIVE, 1 FENCED, 2 CLOSED. A partition's topic is the topic
 // item before it. The reader builds each partition straight into the form
 // an image keeps (partstate.go: no per-partition copy of the topic UUID,
-// the ISR not stored twice) and each topic's map in one exactly sized
-// piece (pmapOf), so loading allocates little beyond the image itself: one
-// block of input and one topic's list of partitions.
+// the ISR not stored twice), a topic's partitions in one slab and their
+// broker ids in another, and each topic's map in one exactly sized piece
+// (pmapBuild: a slab of nodes and one of slots), so loading allocates
+// little beyond the image itself (one block of input and one topic's
+// scratch) and does so in a few allocations per topic, not per partition.
 //
 // The reader checks what replay would have checked when the image was
 // built (the rules in doc.go, with producer-id blocks needing only a
@@ -458,13 +460,20 @@ var errSnapshotRead = errors.New("read snapshot")
 
 // snapReader hands out a version-2 snapshot's blocks, checked.
 type snapReader struct {
-	br      *bufio.Reader
-	buf     []byte                      // the current block's payload
-	scratch []int32                     // a partition's lists while they are read
-	parts   []hentry[int32, *partState] // a topic's partitions while they are read
-	r       reader                      // over buf
-	total   uint32
-	block   int // blocks read, for errors
+	br    *bufio.Reader
+	buf   []byte // the current block's payload
+	r     reader // over buf
+	total uint32
+	block int // blocks read, for errors
+
+	// A topic's partitions while they are read (topic): map entries,
+	// partStates, their ids and where each one's ids end; and pmapBuild's
+	// scratch.
+	parts  []hentry[int32, *partState]
+	states []partState
+	ids    []int32
+	ends   []int
+	tmp    []hpos
 }
 
 // io wraps an error of the underlying reader: truncation is corruption,
@@ -568,6 +577,18 @@ func (s *snapReader) end() error {
 }
 
 func (s *snapReader) uvarint(what string) (uint64, error) {
+	// Most values in a snapshot (deltas, counts, broker ids under 128,
+	// positions) are one byte.
+	if s.r.off < len(s.r.b) {
+		if c := s.r.b[s.r.off]; c < 0x80 {
+			s.r.off++
+			return uint64(c), nil
+		}
+	}
+	return s.uvarintSlow(what)
+}
+
+func (s *snapReader) uvarintSlow(what string) (uint64, error) {
 	v, err := s.r.uvarint()
 	if err != nil {
 		return 0, fmt.Errorf("%s: %v", what, err)
@@ -788,6 +809,18 @@ func (s *snapReader) broker(prev int64) (*RegisterBrokerRecord, error) {
 
 // topic reads a topic and its partitions, checking them as createTopic
 // and partition would against topics (the topics read so far).
+//
+// The topic's partStates are allocated as one slab and all their broker
+// ids as another, and its map is built in one piece (pmapBuild), so a topic
+// costs a handful of allocations however many partitions it has. A
+// partState in a map is never modified (a change replaces it with a new
+// one from newPartState), so sharing a slab is safe. A slab stays alive
+// while any of its entries is referenced: after many partitions of a
+// loaded topic have changed, the replaced entries' memory is kept until
+// the last one goes. That waste is bounded by what the load allocated
+// (slabs are made only here, never by later changes), it is freed when
+// the topic is deleted, and a restart compacts it, so it cannot grow
+// with the number of changes.
 func (s *snapReader) topic(topics *topicsImage, prevName string) (*topicImage, error) {
 	if err := s.need(); err != nil {
 		return nil, err
@@ -821,120 +854,299 @@ func (s *snapReader) topic(topics *topicsImage, prevName string) (*topicImage, e
 	if o, ok := topics.byUUID.get(hashString(uuid), uuid); ok {
 		return nil, Errorf(CodeTopicAlreadyExists, "topic id %s already exists (topic %q)", uuid, o.rec.Name)
 	}
-	parts := s.parts[:0]
+	// The partitions are read into scratch (which grows only with bytes
+	// actually read, whatever n claims), then copied once into exactly
+	// sized slabs.
+	parts, states, ids, ends := s.parts[:0], s.states[:0], s.ids[:0], s.ends[:0]
 	prev := int64(-1)
 	for j := range n {
 		if err := s.need(); err != nil {
 			return nil, err
 		}
-		id, p, err := s.partition(prev)
-		if err != nil {
-			return nil, fmt.Errorf("partition %d of %d (after id %d): %v", j, n, prev, err)
+		base := len(ids)
+		var id int32
+		var p partState
+		var ok bool
+		id, p, ids, ok = s.partitionFast(prev, ids)
+		if !ok {
+			if id, p, ids, err = s.partition(prev, ids[:base]); err != nil {
+				return nil, fmt.Errorf("partition %d of %d (after id %d): %v", j, n, prev, err)
+			}
 		}
-		if r := p.record(id, uuid); checkAssignment(&r) != nil {
-			return nil, Errorf(CodeInvalidReplicaAssignment, "partition %d of topic %q: %s", id, name, checkAssignment(&r))
+		p.ids = ids[base:]
+		if err := checkPartState(&p); err != nil {
+			return nil, Errorf(CodeInvalidReplicaAssignment, "partition %d of topic %q: %s", id, name, err)
 		}
+		p.ids = nil // set to the slab's below
 		prev = int64(id)
-		parts = append(parts, hentry[int32, *partState]{hash: hashInt(prev), key: id, val: p})
+		parts = append(parts, hentry[int32, *partState]{hash: hashInt(prev), key: id})
+		states = append(states, p)
+		ends = append(ends, len(ids))
 	}
-	t.parts = pmapOf(parts)
-	clear(parts) // drop the records: the buffer outlives this topic
-	s.parts = parts[:0]
+	slab := make([]partState, len(states))
+	copy(slab, states)
+	idSlab := make([]int32, len(ids))
+	copy(idSlab, ids)
+	start := 0
+	for i := range slab {
+		end := ends[i]
+		slab[i].ids = idSlab[start:end:end]
+		parts[i].val = &slab[i]
+		start = end
+	}
+	t.parts = pmapBuild(parts, &s.tmp)
+	clear(parts) // drop the pointers: the buffer outlives this topic
+	s.parts, s.states, s.ids, s.ends = parts[:0], states[:0], ids[:0], ends[:0]
 	return &t, nil
 }
 
-// partition reads one partition, whose id follows prev, into the form
-// an image keeps (partState: one exact allocation of ids, the ISR not
-// stored when it is the replica list).
-func (s *snapReader) partition(prev int64) (int32, *partState, error) {
+// partition reads one partition, whose id follows prev, into the form an
+// image keeps: it appends the partition's broker ids to ids (the ISR not
+// when it is the replica list) and returns the partState without them.
+func (s *snapReader) partition(prev int64, ids []int32) (int32, partState, []int32, error) {
+	var p partState
 	id, err := s.id("id", prev)
 	if err != nil {
-		return 0, nil, err
+		return 0, p, ids, err
 	}
 	epoch, err := s.uvarint("epoch")
 	if err != nil {
-		return 0, nil, err
+		return 0, p, ids, err
 	}
 	if epoch > math.MaxInt64 {
-		return 0, nil, fmt.Errorf("epoch %d out of range", epoch)
+		return 0, p, ids, fmt.Errorf("epoch %d out of range", epoch)
 	}
-	// Every list is read into scratch first (it grows only with bytes
-	// actually read), then copied once.
-	ids := s.scratch[:0]
+	base := len(ids)
 	nr, err := s.uvarint("replicas")
 	if err != nil {
-		return 0, nil, err
+		return 0, p, ids, err
 	}
 	if nr == 0 {
-		return 0, nil, fmt.Errorf("no replicas")
+		return 0, p, ids, fmt.Errorf("no replicas")
 	}
 	for range nr {
 		v, err := s.uvarint("replica")
 		if err != nil {
-			return 0, nil, err
+			return 0, p, ids, err
 		}
 		if v > math.MaxInt32 {
-			return 0, nil, fmt.Errorf("replica %d is not a broker id", v)
+			return 0, p, ids, fmt.Errorf("replica %d is not a broker id", v)
 		}
 		ids = append(ids, int32(v))
 	}
+	reps := base + int(nr) // end of the replicas in ids
 	ni, err := s.uvarint("ISR")
 	if err != nil {
-		return 0, nil, err
+		return 0, p, ids, err
 	}
 	if ni > 0 {
-		if ids, err = s.members(ids, int(nr), ni-1, "ISR"); err != nil {
-			return 0, nil, err
+		if ids, err = s.members(ids, base, int(nr), ni-1, "ISR"); err != nil {
+			return 0, p, ids, err
 		}
-		if sameIDs(ids[nr:], ids[:nr]) {
-			ids, ni = ids[:nr], 0 // the canonical form: not stored twice
+		if sameIDs(ids[reps:], ids[base:reps]) {
+			ids, ni = ids[:reps], 0 // the canonical form: not stored twice
 		}
 	}
-	isrLen := len(ids) - int(nr)
+	isrLen := len(ids) - reps
 	if ni == 0 {
 		isrLen = int(nr)
 	}
 	leader, err := s.uvarint("leader")
 	if err != nil {
-		return 0, nil, err
+		return 0, p, ids, err
 	}
 	isrEnd := len(ids)
-	if ids, err = s.indexList(ids, int(nr), "removing replicas"); err != nil {
-		return 0, nil, err
+	if ids, err = s.indexList(ids, base, int(nr), "removing replicas"); err != nil {
+		return 0, p, ids, err
 	}
 	nrem := len(ids) - isrEnd
-	if ids, err = s.indexList(ids, int(nr), "adding replicas"); err != nil {
-		return 0, nil, err
+	if ids, err = s.indexList(ids, base, int(nr), "adding replicas"); err != nil {
+		return 0, p, ids, err
 	}
-	s.scratch = ids
-	p := &partState{ids: make([]int32, len(ids)), epoch: int64(epoch), leader: NoLeader, nrep: int32(nr), isr: -1, nrem: int32(nrem)}
-	copy(p.ids, ids)
+	p = partState{epoch: int64(epoch), leader: NoLeader, nrep: int32(nr), isr: -1, nrem: int32(nrem)}
 	if ni > 0 {
 		p.isr = int32(isrLen)
 	}
 	if leader > uint64(isrLen) {
-		return 0, nil, fmt.Errorf("leader at ISR position %d of %d", leader-1, isrLen)
+		return 0, p, ids, fmt.Errorf("leader at ISR position %d of %d", leader-1, isrLen)
 	}
 	if leader > 0 {
-		_, isr, _, _ := p.lists()
-		p.leader = isr[leader-1]
+		isrStart := base
+		if ni > 0 {
+			isrStart = reps
+		}
+		p.leader = ids[isrStart+int(leader)-1]
 	}
-	return id, p, nil
+	return id, p, ids, nil
 }
 
-// indexList reads idx (a count, then positions in replicas) and appends
-// the members to ids.
-func (s *snapReader) indexList(ids []int32, nr int, what string) ([]int32, error) {
+// partitionFast is partition for the common case, without its error
+// words: it reads straight from the block and, on anything partition
+// would reject (and on nothing else it accepts), returns false having
+// consumed nothing, so partition reads the item again and says what is
+// wrong. What it accepts, partition accepts with the same result.
+func (s *snapReader) partitionFast(prev int64, ids []int32) (int32, partState, []int32, bool) {
+	b, i := s.r.b, s.r.off
+	base := len(ids)
+	var d, epoch, nr, ni, leader uint64
+	if d, i = uvarintFrom(b, i); i < 0 || d == 0 || d > uint64(math.MaxInt32-prev) {
+		return 0, partState{}, ids, false
+	}
+	if epoch, i = uvarintFrom(b, i); i < 0 || epoch > math.MaxInt64 {
+		return 0, partState{}, ids, false
+	}
+	// Every count is at most the bytes left, each value taking one.
+	if nr, i = uvarintFrom(b, i); i < 0 || nr == 0 || nr > uint64(len(b)-i) {
+		return 0, partState{}, ids, false
+	}
+	for range nr {
+		var v uint64
+		if i < len(b) && b[i] < 0x80 { // uvarintFrom, inlined by hand
+			v, i = uint64(b[i]), i+1
+		} else if v, i = uvarintFromSlow(b, i); i < 0 || v > math.MaxInt32 {
+			return 0, partState{}, ids[:base], false
+		}
+		ids = append(ids, int32(v))
+	}
+	reps := base + int(nr)
+	if ni, i = uvarintFrom(b, i); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	if ni > 0 {
+		if ids, i = membersAt(b, i, ids, base, int(nr), ni-1); i < 0 {
+			return 0, partState{}, ids[:base], false
+		}
+		if sameIDs(ids[reps:], ids[base:reps]) {
+			ids, ni = ids[:reps], 0
+		}
+	}
+	isrStart, isrLen := base, int(nr)
+	if ni > 0 {
+		isrStart, isrLen = reps, len(ids)-reps
+	}
+	if leader, i = uvarintFrom(b, i); i < 0 || leader > uint64(isrLen) {
+		return 0, partState{}, ids[:base], false
+	}
+	isrEnd := len(ids)
+	var n uint64
+	if n, i = uvarintFrom(b, i); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	if ids, i = membersAt(b, i, ids, base, int(nr), n); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	nrem := len(ids) - isrEnd
+	if n, i = uvarintFrom(b, i); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	if ids, i = membersAt(b, i, ids, base, int(nr), n); i < 0 {
+		return 0, partState{}, ids[:base], false
+	}
+	p := partState{epoch: int64(epoch), leader: NoLeader, nrep: int32(nr), isr: -1, nrem: int32(nrem)}
+	if ni > 0 {
+		p.isr = int32(isrLen)
+	}
+	if leader > 0 {
+		p.leader = ids[isrStart+int(leader)-1]
+	}
+	s.r.off = i
+	return int32(prev + int64(d)), p, ids, true
+}
+
+// uvarintFrom decodes the uvarint at b[i:] and returns it with the offset
+// after it, or -1 if there is none (truncated or over 64 bits). i must be
+// at most len(b).
+func uvarintFrom(b []byte, i int) (uint64, int) {
+	if i < len(b) && b[i] < 0x80 {
+		return uint64(b[i]), i + 1
+	}
+	return uvarintFromSlow(b, i)
+}
+
+func uvarintFromSlow(b []byte, i int) (uint64, int) {
+	if i+1 < len(b) && b[i+1] < 0x80 { // two bytes: broker ids up to 16383
+		return uint64(b[i]&0x7f) | uint64(b[i+1])<<7, i + 2
+	}
+	v, n := binary.Uvarint(b[i:])
+	if n <= 0 {
+		return 0, -1
+	}
+	return v, i + n
+}
+
+// membersAt is members over b[i:]: it appends the ids at n positions in
+// ids[base:base+nr] and returns the offset after them, or -1 on a fault.
+func membersAt(b []byte, i int, ids []int32, base, nr int, n uint64) ([]int32, int) {
+	if n > uint64(len(b)-i) {
+		return ids, -1
+	}
+	for range n {
+		var v uint64
+		if i < len(b) && b[i] < 0x80 { // uvarintFrom, inlined by hand
+			v, i = uint64(b[i]), i+1
+		} else if v, i = uvarintFromSlow(b, i); i < 0 {
+			return ids, -1
+		}
+		if v >= uint64(nr) {
+			return ids, -1
+		}
+		ids = append(ids, ids[base+int(v)])
+	}
+	return ids, i
+}
+
+// checkPartState is checkAssignment for a decoded partition, whose lists
+// are positions in its replicas by construction (so every member is a
+// replica, the leader is in the ISR and no id is negative): what is left
+// is that no list repeats an id and no replica is both added and removed.
+// Short lists, the usual case, are checked here without building a
+// record; longer ones, and any fault, go to checkAssignment, which has
+// the words for it.
+func checkPartState(p *partState) error {
+	replicas, isr, removing, adding := p.lists()
+	if len(replicas) <= 16 && distinctIDs(replicas) && (p.isr < 0 || distinctIDs(isr)) &&
+		distinctIDs(removing) && distinctIDs(adding) && disjointIDs(removing, adding) {
+		return nil
+	}
+	r := p.record(0, "")
+	return checkAssignment(&r)
+}
+
+// distinctIDs reports whether no id appears twice; quadratic, for short
+// lists.
+func distinctIDs(ids []int32) bool {
+	for i := 1; i < len(ids); i++ {
+		for _, x := range ids[:i] {
+			if x == ids[i] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func disjointIDs(a, b []int32) bool {
+	for _, x := range a {
+		if indexOf(b, x) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// indexList reads idx (a count, then positions in the replicas, which
+// are ids[base:base+nr]) and appends the members to ids.
+func (s *snapReader) indexList(ids []int32, base, nr int, what string) ([]int32, error) {
 	n, err := s.uvarint(what)
 	if err != nil {
 		return nil, err
 	}
-	return s.members(ids, nr, n, what)
+	return s.members(ids, base, nr, n, what)
 }
 
-// members reads n positions in the replica list, the first nr of ids,
-// and appends the ids there to ids.
-func (s *snapReader) members(ids []int32, nr int, n uint64, what string) ([]int32, error) {
+// members reads n positions in the replica list, ids[base:base+nr], and
+// appends the ids there to ids.
+func (s *snapReader) members(ids []int32, base, nr int, n uint64, what string) ([]int32, error) {
 	for range n {
 		v, err := s.uvarint(what)
 		if err != nil {
@@ -943,7 +1155,7 @@ func (s *snapReader) members(ids []int32, nr int, n uint64, what string) ([]int3
 		if v >= uint64(nr) {
 			return nil, fmt.Errorf("%s: position %d of %d replicas", what, v, nr)
 		}
-		ids = append(ids, ids[v])
+		ids = append(ids, ids[base+int(v)])
 	}
 	return ids, nil
 }

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -288,9 +290,14 @@ func topicItem(name, uuid string, parts uint64) []byte {
 // partItem: replicas, then isr (0 = the replicas), leader, removing and
 // adding as written.
 func partItem(delta uint64, replicas []uint64, isr uint64, isrIdx []uint64, leader uint64, removing, adding []uint64) []byte {
+	return partItemAt(delta, 0, replicas, isr, isrIdx, leader, removing, adding)
+}
+
+// partItemAt is partItem at a partition epoch.
+func partItemAt(delta, epoch uint64, replicas []uint64, isr uint64, isrIdx []uint64, leader uint64, removing, adding []uint64) []byte {
 	return item(func(w *snapWriter) {
 		w.uvarint(delta)
-		w.uvarint(0)
+		w.uvarint(epoch)
 		w.uvarint(uint64(len(replicas)))
 		for _, r := range replicas {
 			w.uvarint(r)
@@ -509,5 +516,192 @@ func TestSnapshotIsCompact(t *testing.T) {
 	b := writeSnapshot(t, bigImage())
 	if per := float64(len(b)) / 100_000; per > 16 {
 		t.Errorf("%d bytes for 100,000 partitions: %.1f per partition, want at most 16", len(b), per)
+	}
+}
+
+// TestCheckPartStateAgrees: the decoder's short-list check accepts
+// exactly what checkAssignment accepts, for partitions whose lists are
+// drawn from their replicas (all a snapshot can express), repeats,
+// overlaps and long replica lists included.
+func TestCheckPartStateAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	pick := func(replicas []int32, n int) []int32 {
+		out := make([]int32, n)
+		for i := range out {
+			out[i] = replicas[rng.IntN(len(replicas))]
+		}
+		return out
+	}
+	accepted, rejected := 0, 0
+	for range 20_000 {
+		nr := 1 + rng.IntN(5)
+		if rng.IntN(20) == 0 {
+			nr = 15 + rng.IntN(5) // across the quadratic check's limit
+		}
+		replicas := make([]int32, nr)
+		for i := range replicas {
+			replicas[i] = int32(rng.IntN(2 * nr)) // repeats now and then
+		}
+		r := PartitionRecord{PartitionID: 1, Replicas: replicas, ISR: replicas, Leader: NoLeader}
+		if rng.IntN(2) == 0 {
+			r.ISR = pick(replicas, rng.IntN(nr+1))
+		}
+		r.RemovingReplicas = pick(replicas, rng.IntN(3))
+		r.AddingReplicas = pick(replicas, rng.IntN(3))
+		if len(r.ISR) > 0 && rng.IntN(2) == 0 {
+			r.Leader = r.ISR[rng.IntN(len(r.ISR))]
+		}
+		p := newPartState(&r)
+		want := checkAssignment(&r)
+		if got := checkPartState(p); (got == nil) != (want == nil) {
+			t.Fatalf("%+v: checkPartState = %v, checkAssignment = %v", r, got, want)
+		}
+		if want == nil {
+			accepted++
+		} else {
+			rejected++
+		}
+	}
+	if accepted < 1000 || rejected < 1000 {
+		t.Fatalf("accepted %d, rejected %d: the cases do not cover both outcomes", accepted, rejected)
+	}
+}
+
+// TestLoadedImageCopyOnWrite: a loaded image keeps its partitions and map
+// nodes in shared slabs. Changes after the load (single ones, many in one
+// batch under one edit token, new partitions, deleted and new topics)
+// must leave every earlier image as it was, and give the same images as
+// the same changes on the image the snapshot was taken of.
+func TestLoadedImageCopyOnWrite(t *testing.T) {
+	var bodies []Body
+	for b := range int32(6) {
+		bodies = append(bodies, brk(b, 0, StatusAlive))
+	}
+	uuids := []string{"uuid-a", "uuid-b", "uuid-c"}
+	for i, u := range uuids {
+		bodies = append(bodies, top(fmt.Sprintf("topic-%d", i), u))
+		for p := range int32(300) {
+			bodies = append(bodies, prt(u, p, 0, p%6, (p+1)%6, (p+2)%6))
+		}
+	}
+	orig := build(t, bodies...)
+	loaded, err := DecodeSnapshot(writeSnapshot(t, orig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	epochs := map[string]int64{}
+	change := func(u string, p int32) Body {
+		k := fmt.Sprintf("%s/%d", u, p)
+		epochs[k]++
+		return with(prt(u, p, epochs[k], p%6, (p+1)%6, (p+2)%6), func(r *PartitionRecord) {
+			r.ISR = r.ISR[:1+rng.IntN(3)]
+			r.Leader = r.ISR[len(r.ISR)-1]
+		})
+	}
+	var batches [][]Body
+	for range 100 { // one change a batch
+		batches = append(batches, []Body{change(uuids[rng.IntN(2)], int32(rng.IntN(300)))})
+	}
+	var many []Body // one batch changing most of a topic
+	for p := range int32(300) {
+		if p%7 != 0 {
+			many = append(many, change("uuid-a", p))
+		}
+	}
+	batches = append(batches, many,
+		[]Body{prt("uuid-b", 300, 0, 1, 2, 3), prt("uuid-b", 301, 0, 2, 3, 4)},
+		[]Body{rmTop("topic-2", "uuid-c")},
+		[]Body{top("topic-2", "uuid-c2"), prt("uuid-c2", 0, 0, 0, 1)},
+		[]Body{change("uuid-b", 300), change("uuid-b", 0)})
+
+	want, got := []*Image{orig}, []*Image{loaded}
+	offset := orig.Offset()
+	for _, batch := range batches {
+		recs := recsAt(offset+1, batch...)
+		offset += int64(len(recs))
+		want = append(want, replayAll(t, want[len(want)-1], recs, 0))
+		got = append(got, replayAll(t, got[len(got)-1], recs, 0))
+	}
+	for i := range want {
+		if want[i].Equal(got[i]) && got[i].Equal(want[i]) {
+			continue
+		}
+		if diff := diffImages(want[i], got[i]); diff != "" {
+			t.Fatalf("image %d of %d: loaded chain differs (-replayed +loaded):\n%s", i, len(want), diff)
+		}
+	}
+	again, err := DecodeSnapshot(writeSnapshot(t, orig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := diffImages(again, loaded); diff != "" {
+		t.Fatalf("the loaded image changed under later changes:\n%s", diff)
+	}
+}
+
+// TestPartitionFastAgrees: partitionFast accepts only what partition
+// accepts, with the same result, and consumes nothing when it declines;
+// most well-formed items take it. Items are written by the snapshot
+// writer's own helpers, then truncated or changed at random.
+func TestPartitionFastAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	positions := func(nr, n int) []uint64 {
+		out := make([]uint64, n)
+		for i := range out {
+			out[i] = uint64(rng.IntN(nr + 1)) // now and then out of range
+		}
+		return out
+	}
+	big := []uint64{0, 1, 127, 128, 16383, 16384, 1<<31 - 1, 1 << 31, 1<<63 - 1, 1 << 63, 1<<64 - 1}
+	value := func() uint64 {
+		if rng.IntN(8) == 0 {
+			return big[rng.IntN(len(big))]
+		}
+		return uint64(rng.IntN(300))
+	}
+	fast, declined := 0, 0
+	for range 50_000 {
+		nr := rng.IntN(5)
+		replicas := make([]uint64, nr)
+		for i := range replicas {
+			replicas[i] = value()
+		}
+		isr, isrIdx := uint64(0), []uint64(nil)
+		if rng.IntN(2) == 0 {
+			isrIdx = positions(nr, rng.IntN(nr+1))
+			isr = uint64(len(isrIdx)) + 1
+		}
+		b := partItemAt(value(), value(), replicas, isr, isrIdx, uint64(rng.IntN(nr+2)), positions(nr, rng.IntN(2)), positions(nr, rng.IntN(2)))
+		switch rng.IntN(4) {
+		case 0:
+			b = b[:rng.IntN(len(b)+1)]
+		case 1:
+			b[rng.IntN(len(b))] = byte(rng.IntN(256))
+		}
+		prev := int64(rng.IntN(3)) - 1
+		sf := &snapReader{r: reader{b: b}}
+		idF, pF, idsF, ok := sf.partitionFast(prev, []int32{42})
+		ss := &snapReader{r: reader{b: b}}
+		idS, pS, idsS, err := ss.partition(prev, []int32{42})
+		if !ok {
+			declined++
+			if sf.r.off != 0 {
+				t.Fatalf("%x: partitionFast declined but consumed %d bytes", b, sf.r.off)
+			}
+			continue
+		}
+		fast++
+		if err != nil {
+			t.Fatalf("%x: partitionFast accepted what partition rejects: %v", b, err)
+		}
+		if idF != idS || pF.ids != nil || pS.ids != nil || pF.epoch != pS.epoch || pF.leader != pS.leader ||
+			pF.nrep != pS.nrep || pF.isr != pS.isr || pF.nrem != pS.nrem || !slices.Equal(idsF, idsS) || sf.r.off != ss.r.off {
+			t.Fatalf("%x: partitionFast = %d %+v %v (at %d), partition = %d %+v %v (at %d)",
+				b, idF, pF, idsF, sf.r.off, idS, pS, idsS, ss.r.off)
+		}
+	}
+	if fast < 5000 || declined < 5000 {
+		t.Fatalf("fast %d, declined %d: the cases do not cover both", fast, declined)
 	}
 }

@@ -69,6 +69,8 @@ func TestTailSince(t *testing.T) {
 			if g := offsets(got); !reflect.DeepEqual(tt.want, g) {
 				t.Errorf("Since(%d, %d) (-want +got):\n%s", tt.offset, tt.limit, diffJSON(tt.want, g))
 			}
+			enc, err := tail.SinceEncoded(tt.offset, tt.limit)
+			checkEncoded(t, got, enc, err)
 		})
 	}
 }
@@ -170,6 +172,13 @@ func TestTailSinceTime(t *testing.T) {
 			}
 			if err == nil && !reflect.DeepEqual(tt.want, offsets(got)) {
 				t.Errorf("SinceTime (-want +got):\n%s", diffJSON(tt.want, offsets(got)))
+			}
+			enc, encErr := tail.SinceTimeEncoded(t0.Add(time.Duration(tt.ms)*time.Millisecond), tt.limit)
+			if !errors.Is(encErr, tt.err) {
+				t.Fatalf("SinceTimeEncoded error = %v, want %v", encErr, tt.err)
+			}
+			if err == nil {
+				checkEncoded(t, got, enc, encErr)
 			}
 		})
 	}

@@ -130,7 +130,7 @@ func BenchmarkDecodeHeartbeatBatch(b *testing.B) {
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodPost, "/v1/internal/broker-heartbeats", strings.NewReader(body))
 		var req heartbeatBatchRequest
-		if err := decodeBody(w, r, &req); err != nil || len(req.Heartbeats) != 100 {
+		if err := decodeHeartbeatBatch(w, r, &req); err != nil || len(req.Heartbeats) != 100 {
 			b.Fatal(err)
 		}
 	}

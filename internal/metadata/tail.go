@@ -331,6 +331,21 @@ func tailRecords(entries []*tailEntry) []TailRecord {
 	return out
 }
 
+// LastRegistration returns the offset of broker id's newest retained
+// RegisterBrokerRecord, or FirstOffset()-1 when the tail holds none (any
+// registration is then in the snapshot the tail starts after). It copies
+// nothing: a fenced broker asks at every heartbeat.
+func (t *Tail) LastRegistration(id int32) int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i := len(t.recs) - 1; i >= t.head; i-- {
+		if b, ok := t.recs[i].rec.Body.(*RegisterBrokerRecord); ok && b.BrokerID == id {
+			return t.recs[i].rec.Offset
+		}
+	}
+	return t.floor
+}
+
 // FirstOffset is the oldest offset whose records are all held: Since(o)
 // succeeds exactly when o >= FirstOffset()-1. It is 1 for a new tail and
 // offset+1 after Reset(offset).

@@ -181,3 +181,37 @@ func BenchmarkTailAppend(b *testing.B) {
 		tail.Append(recs)
 	}
 }
+
+// BenchmarkTailLastRegistration is a fenced broker's heartbeat asking for
+// its registration in a full tail of 100,000 records, at worst (it is the
+// oldest); "copy" is the same answer from Since, as it was found before.
+func BenchmarkTailLastRegistration(b *testing.B) {
+	tail := NewTail(100_000)
+	recs := []Record{{Offset: 1, Timestamp: t0, Body: brk(7, 0, StatusAlive)}}
+	for o := int64(2); len(recs) < 100_000; o++ {
+		recs = append(recs, Record{Offset: o, Timestamp: t0, Body: top("t", "u")})
+	}
+	tail.Append(recs)
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			if tail.LastRegistration(7) != 1 {
+				b.Fatal("not found")
+			}
+		}
+	})
+	b.Run("copy", func(b *testing.B) {
+		for b.Loop() {
+			floor := tail.FirstOffset() - 1
+			all, _ := tail.Since(floor, 0)
+			reg := floor
+			for _, r := range all {
+				if x, ok := r.Body.(*RegisterBrokerRecord); ok && x.BrokerID == 7 {
+					reg = r.Offset
+				}
+			}
+			if reg != 1 {
+				b.Fatal("not found")
+			}
+		}
+	})
+}

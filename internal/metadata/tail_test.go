@@ -294,3 +294,22 @@ func TestTailConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestTailLastRegistration(t *testing.T) {
+	tail := NewTail(3)
+	tail.Append(recsAt(2, brk(1, 0, StatusAlive), brk(2, 0, StatusAlive), top("a", "u"), brk(1, 1, StatusAlive)))
+	// Max 3 keeps offsets 3-5 (floor 2); broker 2 registered at 3, and
+	// broker 3 never did.
+	for _, tt := range []struct {
+		id   int32
+		want int64
+	}{{1, 5}, {2, 3}, {3, 2}} {
+		if got := tail.LastRegistration(tt.id); got != tt.want {
+			t.Errorf("LastRegistration(%d) = %d, want %d", tt.id, got, tt.want)
+		}
+	}
+	tail.Append(recsAt(6, top("b", "v"), top("c", "w")))
+	if got := tail.LastRegistration(2); got != 4 {
+		t.Errorf("LastRegistration(2) after its record was evicted = %d, want the floor 4", got)
+	}
+}

@@ -123,3 +123,22 @@ func BenchmarkRecordMarshalJSON(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 }
+
+// FormatTime writes what time.Format makes of the API's layout, for
+// every kind of instant: zones, sub-millisecond digits, leap days, the
+// ends of the four-digit years and beyond them.
+func TestFormatTimeMatchesTimeFormat(t *testing.T) {
+	times := []time.Time{{}, t0, time.Unix(0, 0), time.Unix(0, 999_999),
+		time.Date(2024, 2, 29, 23, 59, 59, 999_999_999, time.FixedZone("Y", 13*3600)),
+		time.Date(0, 1, 1, 0, 0, 0, 1e6, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(999, 3, 4, 5, 6, 7, 80e6, time.FixedZone("Z", -90*60))}
+	for i := range 2000 { // spread over 1970-2100 with every millisecond digit
+		times = append(times, time.Unix(int64(i)*2_063_829, int64(i)*7_654_321%1e9))
+	}
+	for _, ts := range times {
+		if got, want := FormatTime(ts), ts.UTC().Format(timeLayout); got != want {
+			t.Errorf("FormatTime(%v) = %q, want %q", ts, got, want)
+		}
+	}
+}

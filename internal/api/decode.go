@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/yakt/yakt/internal/metadata"
@@ -21,15 +21,25 @@ const MaxBodyBytes = 1 << 20
 // decodeBody decodes the request body into v strictly (see decodeJSON);
 // a body over MaxBodyBytes is PAYLOAD_TOO_LARGE.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, v)
+}
+
+// readBody reads the request body; one over MaxBodyBytes is
+// PAYLOAD_TOO_LARGE.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return metadata.Errorf(metadata.CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes)
+			return nil, metadata.Errorf(metadata.CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes)
 		}
-		return metadata.Errorf(metadata.CodeInvalidRequest, "read request body: %v", err)
+		return nil, metadata.Errorf(metadata.CodeInvalidRequest, "read request body: %v", err)
 	}
-	return decodeJSON(body, v)
+	return body, nil
 }
 
 // decodeJSON is decodeBody's pure part, shared with the fuzz tests. v
@@ -56,7 +66,7 @@ func decodeJSON(body []byte, v any) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return invalid("request body must be a JSON object, got %s", describeToken(tok))
 	}
-	if err := checkObject(dec, reflect.TypeOf(v).Elem(), ""); err != nil {
+	if err := checkObject(dec, reflect.TypeOf(v).Elem(), nil); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -76,9 +86,32 @@ func invalid(format string, args ...any) *metadata.Error {
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
-// checkValue reads one value of the type t at path (a field name, with
-// [i] for array elements) and checks it fits.
-func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
+// valuePath is where a value sits in the body, for messages: a field of
+// the object at parent, or element index of the array at parent (name
+// ""); nil is the body itself. It is spelled out (String) only for an
+// error, so checking a valid body builds no strings.
+type valuePath struct {
+	parent *valuePath
+	name   string
+	index  int
+}
+
+// String is the path as a client would write it: "heartbeats[1].brokerId".
+func (p *valuePath) String() string {
+	if p == nil {
+		return ""
+	}
+	if p.name == "" {
+		return p.parent.String() + "[" + strconv.Itoa(p.index) + "]"
+	}
+	if p.parent == nil {
+		return p.name
+	}
+	return p.parent.String() + "." + p.name
+}
+
+// checkValue reads one value of the type t at path and checks it fits.
+func checkValue(dec *json.Decoder, t reflect.Type, path *valuePath) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return syntaxError(err)
@@ -89,7 +122,7 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
 			return nil
 		}
 		if !reflect.PointerTo(t).Implements(unmarshalerType) {
-			return invalid("field %s must be %s, got null", quoteField(path), describeType(t))
+			return invalid("field %s must be %s, got null", quoteField(path.String()), describeType(t))
 		}
 	}
 	for t.Kind() == reflect.Pointer {
@@ -100,7 +133,7 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
 		return skipValue(dec, tok)
 	}
 	mismatch := func() error {
-		return invalid("field %s must be %s, got %s", quoteField(path), describeType(t), describeToken(tok))
+		return invalid("field %s must be %s, got %s", quoteField(path.String()), describeType(t), describeToken(tok))
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -117,7 +150,7 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
 			return mismatch()
 		}
 		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); err != nil {
-			return invalid("field %s must be an integer from %d to %d, got %s", quoteField(path),
+			return invalid("field %s must be an integer from %d to %d, got %s", quoteField(path.String()),
 				-(int64(1) << (t.Bits() - 1)), int64(1)<<(t.Bits()-1)-1, truncate(string(n)))
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
@@ -126,7 +159,7 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
 			return mismatch()
 		}
 		if _, err := strconv.ParseUint(string(n), 10, t.Bits()); err != nil {
-			return invalid("field %s must be an integer from 0 to %d, got %s", quoteField(path), uint64(1)<<t.Bits()-1, truncate(string(n)))
+			return invalid("field %s must be an integer from 0 to %d, got %s", quoteField(path.String()), uint64(1)<<t.Bits()-1, truncate(string(n)))
 		}
 	case reflect.Float32, reflect.Float64:
 		if _, ok := tok.(json.Number); !ok {
@@ -137,7 +170,7 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
 			return mismatch()
 		}
 		for i := 0; dec.More(); i++ {
-			if err := checkValue(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := checkValue(dec, t.Elem(), &valuePath{parent: path, index: i}); err != nil {
 				return err
 			}
 		}
@@ -146,7 +179,7 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
 		if d, ok := tok.(json.Delim); !ok || d != '{' {
 			return mismatch()
 		}
-		return checkObject(dec, t, path+".")
+		return checkObject(dec, t, path)
 	default: // maps, interfaces: any JSON value
 		return skipValue(dec, tok)
 	}
@@ -154,30 +187,41 @@ func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
 }
 
 // checkObject reads the members of an object whose '{' was read, then its
-// '}', against struct type t; prefix is prepended to field names.
-func checkObject(dec *json.Decoder, t reflect.Type, prefix string) error {
+// '}', against struct type t; path is the object's.
+func checkObject(dec *json.Decoder, t reflect.Type, path *valuePath) error {
 	fields := jsonFields(t)
-	seen := make(map[string]bool, len(fields))
+	var seenBits uint64 // by field index, for the usual struct of up to 64 fields
+	var seenMap map[int]bool
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return syntaxError(err)
 		}
 		name := tok.(string) // object keys are always strings
-		ft, ok := fields[name]
-		switch {
-		case seen[name]:
-			return invalid("duplicate field %s", quoteField(prefix+name))
-		case !ok:
+		f, ok := fields[name]
+		field := func() string { return (&valuePath{parent: path, name: name}).String() }
+		if !ok {
 			for known := range fields {
 				if strings.EqualFold(known, name) {
-					return invalid("unknown field %s; field names are case-sensitive: did you mean %q?", quoteField(prefix+name), known)
+					return invalid("unknown field %s; field names are case-sensitive: did you mean %q?", quoteField(field()), known)
 				}
 			}
-			return invalid("unknown field %s", quoteField(prefix+name))
+			return invalid("unknown field %s", quoteField(field()))
 		}
-		seen[name] = true
-		if err := checkValue(dec, ft, prefix+name); err != nil {
+		seen := false
+		if f.index < 64 {
+			seen = seenBits&(1<<f.index) != 0
+			seenBits |= 1 << f.index
+		} else {
+			if seenMap == nil {
+				seenMap = map[int]bool{}
+			}
+			seen, seenMap[f.index] = seenMap[f.index], true
+		}
+		if seen {
+			return invalid("duplicate field %s", quoteField(field()))
+		}
+		if err := checkValue(dec, f.typ, &valuePath{parent: path, name: name}); err != nil {
 			return err
 		}
 	}
@@ -192,10 +236,30 @@ func closing(dec *json.Decoder) error {
 	return nil
 }
 
+// jsonField is a struct field as the decoder sees it: its type, and an
+// index unique within its struct (for duplicate checks).
+type jsonField struct {
+	typ   reflect.Type
+	index int
+}
+
+// fieldCache holds jsonFields' answer per struct type (reflect.Type ->
+// map[string]jsonField): request types are few, requests many.
+var fieldCache sync.Map
+
 // jsonFields maps the JSON names of struct t's fields, as encoding/json
-// names them, to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
+// names them, to the fields. The map is shared: read-only.
+func jsonFields(t reflect.Type) map[string]jsonField {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]jsonField)
+	}
+	m := map[string]jsonField{}
+	addJSONFields(m, t)
+	fieldCache.Store(t, m)
+	return m
+}
+
+func addJSONFields(out map[string]jsonField, t reflect.Type) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -204,16 +268,17 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		case tag == "-" || !f.IsExported() && !f.Anonymous:
 			continue
 		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
-			for n, ft := range jsonFields(f.Type) {
-				out[n] = ft
-			}
+			addJSONFields(out, f.Type)
 			continue
 		case name == "":
 			name = f.Name
 		}
-		out[name] = f.Type
+		if old, ok := out[name]; ok {
+			out[name] = jsonField{typ: f.Type, index: old.index}
+			continue
+		}
+		out[name] = jsonField{typ: f.Type, index: len(out)}
 	}
-	return out
 }
 
 // skipValue reads the rest of a value whose first token is tok.

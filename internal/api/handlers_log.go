@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/yakt/yakt/internal/controller"
@@ -93,15 +94,35 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, req controller.Fe
 		s.serveFull(w, r, out)
 		return
 	}
-	body, err := out.AppendDiffJSON(make([]byte, 0, 256))
+	buf := diffBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledDiff {
+			diffBufs.Put(buf)
+		}
+	}()
+	body, err := out.AppendDiffJSON((*buf)[:0])
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	body = append(body, '\n')
+	*buf = body[:0]
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(body, '\n')) // the caller may have left; nothing to tell it
+	_, _ = w.Write(body) // the caller may have left; nothing to tell it
 }
+
+// diffBufs recycles the buffers diff answers are built in. A heartbeat's
+// diff is tens of KB; growing a fresh buffer to that size for each of
+// thousands of fetches a second made most of their garbage. A
+// ResponseWriter keeps nothing of what it is given once Write returns.
+var diffBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledDiff is the largest buffer diffBufs keeps: the odd large diff
+// (a broker far behind) is not held on to.
+const maxPooledDiff = 1 << 20
 
 func parseTimestamp(v string) (time.Time, error) {
 	ts, err := time.Parse(time.RFC3339Nano, v)

@@ -47,6 +47,10 @@ type FetchResponse struct {
 
 	img    *metadata.Image // a full answer's image
 	client bool            // a full answer for ClientMgmt: no producer ids
+	// encoded is Records as the tail holds them, with their shared JSON
+	// (Fetch sets both): AppendDiffJSON copies each record's encoding
+	// instead of making it again for every broker.
+	encoded []metadata.TailRecord
 }
 
 // Full reports whether r is a full answer (Mode "snapshot"), which is
@@ -67,33 +71,43 @@ func (r FetchResponse) MarshalJSON() ([]byte, error) {
 	return r.AppendDiffJSON(nil)
 }
 
-// AppendDiffJSON appends a diff's JSON (as MarshalJSON has it) to b. Each
-// record is marshalled once and copied as is: going through
-// encoding/json around it would re-validate and re-compact every record's
-// bytes at each level, which at thousands of broker fetches a second was
-// most of a node's CPU.
+// AppendDiffJSON appends a diff's JSON (as MarshalJSON has it) to b. The
+// records' encodings are copied as they are: from the tail's cache
+// when Fetch made r (each record is encoded once for all brokers), else
+// made here. Going through encoding/json around them would re-validate
+// and re-compact every record's bytes at each level, which at thousands
+// of broker fetches a second was most of a node's CPU.
 func (r FetchResponse) AppendDiffJSON(b []byte) ([]byte, error) {
 	if r.Full() {
 		return nil, errors.New("controller: AppendDiffJSON of a full answer")
 	}
-	mode, err := json.Marshal(r.Mode)
-	if err != nil {
-		return nil, err
-	}
 	b = append(b, `{"mode":`...)
-	b = append(b, mode...)
-	b = append(b, `,"highWatermark":`...)
-	b = strconv.AppendInt(b, r.HighWatermark, 10)
-	b = append(b, `,"records":[`...)
-	for i, rec := range r.Records {
-		data, err := rec.MarshalJSON()
+	if r.Mode == "diff" {
+		b = append(b, `"diff"`...)
+	} else {
+		mode, err := json.Marshal(r.Mode)
 		if err != nil {
 			return nil, err
 		}
+		b = append(b, mode...)
+	}
+	b = append(b, `,"highWatermark":`...)
+	b = strconv.AppendInt(b, r.HighWatermark, 10)
+	b = append(b, `,"records":[`...)
+	cached := len(r.encoded) == len(r.Records)
+	for i := range r.Records {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, data...)
+		var err error
+		if cached {
+			b, err = r.encoded[i].AppendJSON(b)
+		} else {
+			b, err = r.Records[i].AppendJSON(b)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return append(b, "]}"...), nil
 }
@@ -175,12 +189,12 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 	for {
 		changed := c.state.Tail().Changed() // before reading: a commit after this wakes us
 		img := c.state.Image()
-		var recs []metadata.Record
+		var recs []metadata.TailRecord
 		var err error
 		if req.Offset != nil {
-			recs, err = c.state.Tail().Since(*req.Offset, 0)
+			recs, err = c.state.Tail().SinceEncoded(*req.Offset, 0)
 		} else {
-			recs, err = c.state.Tail().SinceTime(*req.Timestamp, 0)
+			recs, err = c.state.Tail().SinceTimeEncoded(*req.Timestamp, 0)
 		}
 		if errors.Is(err, metadata.ErrOffsetCompacted) {
 			return c.snapshotResponse(req.Client), nil
@@ -193,10 +207,10 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 		}
 		hw := img.Offset()
 		if n := len(recs); n > 0 {
-			hw = max(hw, recs[n-1].Offset)
+			hw = max(hw, recs[n-1].Record().Offset)
 		}
 		if len(recs) > 0 || req.MaxWait == 0 {
-			return FetchResponse{Mode: "diff", HighWatermark: hw, Records: nonNilRecords(recs)}, nil
+			return diffResponse(hw, recs), nil
 		}
 		wait := deadline.Sub(c.clock.Now())
 		if wait <= 0 {
@@ -233,10 +247,19 @@ func (c *Controller) snapshotResponse(client bool) FetchResponse {
 	return FetchResponse{Mode: "snapshot", HighWatermark: img.Offset(), img: img, client: client}
 }
 
-func withoutProducerIDs(recs []metadata.Record) []metadata.Record {
-	out := recs[:0:0]
+// diffResponse is a diff of the tail's recs.
+func diffResponse(hw int64, recs []metadata.TailRecord) FetchResponse {
+	out := FetchResponse{Mode: "diff", HighWatermark: hw, Records: make([]metadata.Record, len(recs)), encoded: recs}
+	for i, r := range recs {
+		out.Records[i] = r.Record()
+	}
+	return out
+}
+
+func withoutProducerIDs(recs []metadata.TailRecord) []metadata.TailRecord {
+	out := recs[:0]
 	for _, r := range recs {
-		if _, ok := r.Body.(*metadata.ProducerIdsRecord); !ok {
+		if _, ok := r.Record().Body.(*metadata.ProducerIdsRecord); !ok {
 			out = append(out, r)
 		}
 	}

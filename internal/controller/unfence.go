@@ -12,19 +12,7 @@ import (
 // tail no longer reaches it, the offset the tail starts after (everything
 // before is in the snapshot the broker must have loaded).
 func (c *Controller) registrationOffset(id int32) int64 {
-	tail := c.state.Tail()
-	floor := tail.FirstOffset() - 1
-	recs, err := tail.Since(floor, 0)
-	if err != nil {
-		return c.state.Image().Offset()
-	}
-	reg := floor
-	for _, r := range recs {
-		if b, ok := r.Body.(*metadata.RegisterBrokerRecord); ok && b.BrokerID == id {
-			reg = r.Offset
-		}
-	}
-	return reg
+	return c.state.Tail().LastRegistration(id)
 }
 
 // maybeUnfence unfences a FENCED broker that heartbeats with a fetch

@@ -20,12 +20,32 @@ import (
 //
 // Returned records share their Bodies with the tail (and with whoever
 // appended them): treat them as read-only. The slices are the caller's.
+//
+// Each retained record's JSON (Record.AppendJSON) is made at most once,
+// by the first reader that asks for it (TailRecord.AppendJSON), and then
+// shared: every broker fetches every record, so encoding it per fetch
+// was most of a serving node's CPU. Records nobody fetches are never
+// encoded: apply pays only for the entry that will hold the JSON.
+//
+// Memory: a retained record costs a tailEntry (80 bytes on 64-bit:
+// the 48-byte Record, a sync.Once, a string header) and an 8-byte
+// pointer, where a bare Record cost 48: 40 bytes more, 4 MB at the
+// default 100,000 records. Once fetched, its JSON adds its length: all
+// of them together are exactly one diff answer of the whole tail, about
+// 23 MB for the one-partition topics of the scale benchmarks (230 bytes
+// a record), and that is the worst case for any mix as well: the cache
+// never holds more than the answer a broker fetching from FirstOffset
+// would get. Entries are allocated tailChunk at a time per Append, and
+// a chunk lives while any of its entries is retained, so up to
+// tailChunk-1 evicted entries (and their JSON) may stay on top.
 type Tail struct {
 	mu  sync.RWMutex
 	max int
 	// recs[head:] are the retained records, offsets non-decreasing; the
-	// prefix is evicted (zeroed) and reclaimed by compacting now and then.
-	recs []Record
+	// prefix is evicted (nil) and reclaimed by compacting now and then.
+	// Entries are never changed once appended, except for their JSON,
+	// which their sync.Once guards, so readers may use them unlocked.
+	recs []*tailEntry
 	head int
 	// floor: every appended record with Offset > floor is in recs[head:].
 	floor int64
@@ -44,6 +64,51 @@ type Tail struct {
 	changed chan struct{}
 }
 
+// tailEntry is a retained record and its JSON, made by the first
+// reader that needs it.
+type tailEntry struct {
+	rec  Record
+	once sync.Once
+	// json is rec's AppendJSON once once has run; "" if it failed (a
+	// Body-less record), and the error is then made again on each use.
+	json string
+}
+
+// tailChunk is how many entries one allocation holds: one for an
+// Append of up to that many records (nearly all of them), a few for the
+// 10,000-partition batches, and a bound on the evicted entries a
+// partly evicted chunk keeps alive.
+const tailChunk = 256
+
+// TailRecord is a record held by a Tail, with its JSON encoding shared
+// by every reader. It stays valid after the tail evicts the record.
+type TailRecord struct{ e *tailEntry }
+
+// Record returns the record. Its Body is shared: read-only.
+func (r TailRecord) Record() Record { return r.e.rec }
+
+// AppendJSON appends the record's Record.AppendJSON encoding to b. The
+// first call for a record encodes it; later calls, from any goroutine,
+// copy that encoding.
+func (r TailRecord) AppendJSON(b []byte) ([]byte, error) {
+	e := r.e
+	var fresh []byte
+	e.once.Do(func() {
+		// Encoded where it is asked for, and kept at its exact size.
+		out, err := e.rec.AppendJSON(b)
+		if err == nil {
+			e.json, fresh = string(out[len(b):]), out
+		}
+	})
+	switch {
+	case fresh != nil:
+		return fresh, nil
+	case e.json == "":
+		return e.rec.AppendJSON(b)
+	}
+	return append(b, e.json...), nil
+}
+
 // NewTail returns an empty tail that retains up to maxRecords records
 // (values below 1 mean 1). It answers from offset 0: every record appended
 // will be retained until evicted.
@@ -59,17 +124,24 @@ func (t *Tail) Append(recs []Record) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	added := false
-	for _, r := range recs {
+	var chunk []tailEntry
+	for i, r := range recs {
 		if r.Offset <= t.floor {
 			continue
 		}
 		if r.Offset < t.last {
 			panic(fmt.Sprintf("metadata: Tail.Append: offset %d after %d", r.Offset, t.last))
 		}
-		if n := len(t.recs); n > t.head && r.Timestamp.Before(t.recs[n-1].Timestamp) {
+		if n := len(t.recs); n > t.head && r.Timestamp.Before(t.recs[n-1].rec.Timestamp) {
 			t.inversions++
 		}
-		t.recs = append(t.recs, r)
+		if len(chunk) == 0 {
+			chunk = make([]tailEntry, min(len(recs)-i, tailChunk))
+		}
+		e := &chunk[0]
+		chunk = chunk[1:]
+		e.rec = r
+		t.recs = append(t.recs, e)
 		t.last = r.Offset
 		added = true
 	}
@@ -88,16 +160,16 @@ func (t *Tail) Append(recs []Record) {
 
 // evictOldestOffset drops every record of the oldest retained offset.
 func (t *Tail) evictOldestOffset() {
-	o := t.recs[t.head].Offset
-	for t.head < len(t.recs) && t.recs[t.head].Offset == o {
-		r := &t.recs[t.head]
+	o := t.recs[t.head].rec.Offset
+	for t.head < len(t.recs) && t.recs[t.head].rec.Offset == o {
+		r := &t.recs[t.head].rec
 		if r.Timestamp.After(t.droppedMax) {
 			t.droppedMax = r.Timestamp
 		}
-		if t.head+1 < len(t.recs) && t.recs[t.head+1].Timestamp.Before(r.Timestamp) {
+		if t.head+1 < len(t.recs) && t.recs[t.head+1].rec.Timestamp.Before(r.Timestamp) {
 			t.inversions--
 		}
-		*r = Record{}
+		t.recs[t.head] = nil
 		t.head++
 	}
 	t.floor = o
@@ -148,11 +220,32 @@ func (t *Tail) Changed() <-chan struct{} {
 func (t *Tail) Since(offset int64, limit int) ([]Record, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	match, err := t.since(offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	return records(match), nil
+}
+
+// SinceEncoded is Since with each record's shared JSON encoding: for
+// answers that send the records as JSON.
+func (t *Tail) SinceEncoded(offset int64, limit int) ([]TailRecord, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	match, err := t.since(offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	return tailRecords(match), nil
+}
+
+// since is Since's match, in t.recs. Called with mu held.
+func (t *Tail) since(offset int64, limit int) ([]*tailEntry, error) {
 	if offset < t.floor {
 		return nil, ErrOffsetCompacted
 	}
 	live := t.recs[t.head:]
-	i := sort.Search(len(live), func(i int) bool { return live[i].Offset > offset })
+	i := sort.Search(len(live), func(i int) bool { return live[i].rec.Offset > offset })
 	return take(live[i:], limit), nil
 }
 
@@ -163,40 +256,94 @@ func (t *Tail) Since(offset int64, limit int) ([]Record, error) {
 func (t *Tail) SinceTime(ts time.Time, limit int) ([]Record, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	match, err := t.sinceTime(ts, limit)
+	if err != nil {
+		return nil, err
+	}
+	return records(match), nil
+}
+
+// SinceTimeEncoded is SinceTime with each record's shared JSON encoding.
+func (t *Tail) SinceTimeEncoded(ts time.Time, limit int) ([]TailRecord, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	match, err := t.sinceTime(ts, limit)
+	if err != nil {
+		return nil, err
+	}
+	return tailRecords(match), nil
+}
+
+// sinceTime is SinceTime's match, in t.recs or a new slice. Called with
+// mu held.
+func (t *Tail) sinceTime(ts time.Time, limit int) ([]*tailEntry, error) {
 	if t.timeUnknown || t.droppedMax.After(ts) {
 		return nil, ErrOffsetCompacted
 	}
 	live := t.recs[t.head:]
 	if t.inversions == 0 {
-		i := sort.Search(len(live), func(i int) bool { return live[i].Timestamp.After(ts) })
+		i := sort.Search(len(live), func(i int) bool { return live[i].rec.Timestamp.After(ts) })
 		return take(live[i:], limit), nil
 	}
-	var match []Record
-	for _, r := range live {
-		if r.Timestamp.After(ts) {
-			match = append(match, r)
+	var match []*tailEntry
+	for _, e := range live {
+		if e.rec.Timestamp.After(ts) {
+			match = append(match, e)
 		}
 	}
 	return take(match, limit), nil
 }
 
-// take copies up to limit records of recs, cut at an offset boundary.
-func take(recs []Record, limit int) []Record {
+// take returns the first up to limit entries of recs, cut at an offset
+// boundary.
+func take(recs []*tailEntry, limit int) []*tailEntry {
 	n := len(recs)
 	if limit > 0 && n > limit {
 		n = limit
-		for n > 0 && recs[n].Offset == recs[n-1].Offset {
+		for n > 0 && recs[n].rec.Offset == recs[n-1].rec.Offset {
 			n--
 		}
 		if n == 0 { // the first offset alone exceeds limit: all of it
-			for n < len(recs) && recs[n].Offset == recs[0].Offset {
+			for n < len(recs) && recs[n].rec.Offset == recs[0].rec.Offset {
 				n++
 			}
 		}
 	}
-	out := make([]Record, n)
-	copy(out, recs)
+	return recs[:n]
+}
+
+// records copies the records out of entries (which may be t.recs: called
+// with mu held). Never nil, so an empty answer is an empty list.
+func records(entries []*tailEntry) []Record {
+	out := make([]Record, len(entries))
+	for i, e := range entries {
+		out[i] = e.rec
+	}
 	return out
+}
+
+// tailRecords is records for SinceEncoded.
+func tailRecords(entries []*tailEntry) []TailRecord {
+	out := make([]TailRecord, len(entries))
+	for i, e := range entries {
+		out[i] = TailRecord{e}
+	}
+	return out
+}
+
+// LastRegistration returns the offset of broker id's newest retained
+// RegisterBrokerRecord, or FirstOffset()-1 when the tail holds none (any
+// registration is then in the snapshot the tail starts after). It copies
+// nothing: a fenced broker asks at every heartbeat.
+func (t *Tail) LastRegistration(id int32) int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i := len(t.recs) - 1; i >= t.head; i-- {
+		if b, ok := t.recs[i].rec.Body.(*RegisterBrokerRecord); ok && b.BrokerID == id {
+			return t.recs[i].rec.Offset
+		}
+	}
+	return t.floor
 }
 
 // FirstOffset is the oldest offset whose records are all held: Since(o)

@@ -69,6 +69,8 @@ func TestTailSince(t *testing.T) {
 			if g := offsets(got); !reflect.DeepEqual(tt.want, g) {
 				t.Errorf("Since(%d, %d) (-want +got):\n%s", tt.offset, tt.limit, diffJSON(tt.want, g))
 			}
+			enc, err := tail.SinceEncoded(tt.offset, tt.limit)
+			checkEncoded(t, got, enc, err)
 		})
 	}
 }
@@ -170,6 +172,13 @@ func TestTailSinceTime(t *testing.T) {
 			}
 			if err == nil && !reflect.DeepEqual(tt.want, offsets(got)) {
 				t.Errorf("SinceTime (-want +got):\n%s", diffJSON(tt.want, offsets(got)))
+			}
+			enc, encErr := tail.SinceTimeEncoded(t0.Add(time.Duration(tt.ms)*time.Millisecond), tt.limit)
+			if !errors.Is(encErr, tt.err) {
+				t.Fatalf("SinceTimeEncoded error = %v, want %v", encErr, tt.err)
+			}
+			if err == nil {
+				checkEncoded(t, got, enc, encErr)
 			}
 		})
 	}
@@ -284,4 +293,23 @@ func TestTailConcurrent(t *testing.T) {
 		tail.Append([]Record{tr(o, int(o)), tr(o, int(o))})
 	}
 	wg.Wait()
+}
+
+func TestTailLastRegistration(t *testing.T) {
+	tail := NewTail(3)
+	tail.Append(recsAt(2, brk(1, 0, StatusAlive), brk(2, 0, StatusAlive), top("a", "u"), brk(1, 1, StatusAlive)))
+	// Max 3 keeps offsets 3-5 (floor 2); broker 2 registered at 3, and
+	// broker 3 never did.
+	for _, tt := range []struct {
+		id   int32
+		want int64
+	}{{1, 5}, {2, 3}, {3, 2}} {
+		if got := tail.LastRegistration(tt.id); got != tt.want {
+			t.Errorf("LastRegistration(%d) = %d, want %d", tt.id, got, tt.want)
+		}
+	}
+	tail.Append(recsAt(6, top("b", "v"), top("c", "w")))
+	if got := tail.LastRegistration(2); got != 4 {
+		t.Errorf("LastRegistration(2) after its record was evicted = %d, want the floor 4", got)
+	}
 }

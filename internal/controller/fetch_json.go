@@ -110,13 +110,13 @@ func fullSegments(img *metadata.Image, withProducerIDs bool) []segment {
 			e := fullEncoder{buf: buf}
 			comma := leading
 			for _, t := range part {
-				for _, p := range img.Partitions(t.TopicUUID) {
+				img.EachPartition(t.TopicUUID, func(p *metadata.PartitionRecord) {
 					if comma {
 						e.raw(",")
 					}
 					comma = true
-					e.partition(&p)
-				}
+					e.partition(p)
+				})
 			}
 			return e.buf, nil
 		})

@@ -422,7 +422,7 @@ func (c *Controller) settlePending(ctx context.Context, term uint64) error {
 // unsettledBrokers are the brokers whose departure or return is not
 // finished in img: one out of service that still leads, or is in an ISR
 // with others; one ALIVE in the ISR of an offline partition.
-func unsettledBrokers(img metadata.Reader) []int32 {
+func unsettledBrokers(img *metadata.Image) []int32 {
 	status := map[int32]string{}
 	for _, b := range img.Brokers() {
 		status[b.BrokerID] = b.BrokerStatus
@@ -434,14 +434,14 @@ func unsettledBrokers(img metadata.Reader) []int32 {
 		}
 	}
 	for _, t := range img.Topics() {
-		for _, p := range img.Partitions(t.TopicUUID) {
+		img.EachPartition(t.TopicUUID, func(p *metadata.PartitionRecord) {
 			if p.Leader == metadata.NoLeader {
 				for _, b := range p.ISR {
 					if status[b] == metadata.StatusAlive {
 						out2(b)
 					}
 				}
-				continue
+				return
 			}
 			if status[p.Leader] != metadata.StatusAlive {
 				out2(p.Leader)
@@ -453,7 +453,7 @@ func unsettledBrokers(img metadata.Reader) []int32 {
 					}
 				}
 			}
-		}
+		})
 	}
 	ids := make([]int32, 0, len(out))
 	for id := range out {

@@ -112,6 +112,23 @@ func (im *Image) Partitions(topicUUID string) []PartitionRecord {
 	return im.state.partitionList(topicUUID)
 }
 
+// EachPartition calls fn with each of a topic's partitions in id order
+// (none if the topic does not exist). Unlike Partitions it copies
+// nothing: the record and its lists are views of the image, valid during
+// the call only and read-only. Full answers and whole-image sweeps walk
+// millions of partitions this way without making a copy of each.
+func (im *Image) EachPartition(topicUUID string, fn func(p *PartitionRecord)) {
+	t, ok := im.state.topicImage(topicUUID)
+	if !ok {
+		return
+	}
+	rec := new(PartitionRecord) // one for the walk: fn's pointer makes it escape
+	for _, r := range t.sortedParts() {
+		*rec = r.p.record(r.id, t.rec.TopicUUID)
+		fn(rec)
+	}
+}
+
 // PartitionCount is the number of partitions of a topic (0 if unknown).
 func (im *Image) PartitionCount(topicUUID string) int { return im.state.partitionCount(topicUUID) }
 

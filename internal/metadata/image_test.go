@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -334,5 +335,26 @@ func TestListingsSorted(t *testing.T) {
 	sorted.maxTime = im.maxTime
 	if string(EncodeSnapshot(im)) != string(EncodeSnapshot(sorted)) {
 		t.Errorf("snapshot bytes depend on insertion order")
+	}
+}
+
+// TestEachPartitionMatchesPartitions: EachPartition walks what Partitions
+// copies, in the same order, and nothing for an unknown topic.
+func TestEachPartitionMatchesPartitions(t *testing.T) {
+	im := replayAll(t, Empty, scenario(), 0)
+	for _, tp := range append(im.Topics(), TopicRecord{TopicUUID: "uuid-unknown"}) {
+		var got []PartitionRecord
+		im.EachPartition(tp.TopicUUID, func(p *PartitionRecord) {
+			c := *p
+			c.Replicas, c.ISR = slices.Clone(p.Replicas), slices.Clone(p.ISR)
+			c.RemovingReplicas, c.AddingReplicas = slices.Clone(p.RemovingReplicas), slices.Clone(p.AddingReplicas)
+			got = append(got, c)
+		})
+		if want := im.Partitions(tp.TopicUUID); !reflect.DeepEqual(want, got) && (len(want) > 0 || len(got) > 0) {
+			t.Errorf("topic %q: EachPartition gave %+v, Partitions %+v", tp.TopicUUID, got, want)
+		}
+	}
+	if n := len(im.Partitions("uuid-orders")); n != 3 {
+		t.Fatalf("the scenario has %d partitions of orders, want 3", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -287,6 +288,7 @@ func (r Record) AppendJSON(b []byte) ([]byte, error) {
 	if r.Body == nil {
 		return b, fmt.Errorf("metadata: marshal record at offset %d: no body", r.Offset)
 	}
+	orig := len(b)
 	b = append(b, `{"type":"`+recordType+`","name":`...)
 	b = appendString(b, r.Body.RecordName())
 	b = append(b, `,"offset":`...)
@@ -296,7 +298,7 @@ func (r Record) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `","fields":`...)
 	b, err := appendBody(b, r.Body)
 	if err != nil {
-		return b, fmt.Errorf("metadata: marshal %s: %w", r.Body.RecordName(), err)
+		return b[:orig], fmt.Errorf("metadata: marshal %s: %w", r.Body.RecordName(), err)
 	}
 	return append(b, '}'), nil
 }
@@ -305,6 +307,9 @@ func (r Record) AppendJSON(b []byte) ([]byte, error) {
 // with MarshalJSON's [] for nil slices). A Body of another type, which
 // only tests make, goes through encoding/json.
 func appendBody(b []byte, body Body) ([]byte, error) {
+	if v := reflect.ValueOf(body); v.Kind() == reflect.Pointer && v.IsNil() {
+		return append(b, "null"...), nil // encoding/json's answer for a typed nil
+	}
 	switch v := body.(type) {
 	case *RegisterBrokerRecord:
 		b = append(b, `{"internalUUID":`...)

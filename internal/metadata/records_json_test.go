@@ -109,6 +109,29 @@ func TestRecordAppendJSONForeignBody(t *testing.T) {
 	}
 }
 
+// A typed nil body (a programming error) encodes as encoding/json did,
+// "fields":null, instead of panicking; a failed append leaves b as it was.
+func TestRecordAppendJSONTypedNilAndErrors(t *testing.T) {
+	r := Record{Offset: 4, Timestamp: t0, Body: (*TopicRecord)(nil)}
+	got, err := r.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"type":"metadata","name":"TopicRecord","offset":4,"timestamp":"` + FormatTime(t0) + `","fields":null}`; string(got) != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+	prefix := []byte("kept,")
+	out, err := Record{Offset: 5, Timestamp: t0, Body: unmarshalable{}}.AppendJSON(prefix)
+	if err == nil || string(out) != "kept," {
+		t.Fatalf("AppendJSON of a body encoding/json refuses = %q, %v; want the prefix alone and an error", out, err)
+	}
+}
+
+// unmarshalable is a Body encoding/json cannot encode (a channel field).
+type unmarshalable struct{ C chan int }
+
+func (unmarshalable) RecordName() string { return "Unmarshalable" }
+
 func BenchmarkRecordMarshalJSON(b *testing.B) {
 	recs := scenario()
 	n := 0

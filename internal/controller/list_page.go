@@ -2,7 +2,6 @@ package controller
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -34,27 +33,14 @@ type BrokerPage struct {
 }
 
 // topicPage lists the topics of img in page.
-func topicPage(img metadata.Reader, page TopicPage) TopicList {
-	topics := img.Topics() // by name
-	start := 0
-	if page.After != "" {
-		start, _ = slices.BinarySearchFunc(topics, page.After, func(t metadata.TopicRecord, name string) int {
-			return strings.Compare(t.Name, name)
-		})
-		if start < len(topics) && topics[start].Name == page.After {
-			start++
-		}
-	}
-	end := len(topics)
-	if page.Limit > 0 {
-		end = min(end, start+page.Limit)
-	}
-	out := TopicList{Topics: make([]metadata.TopicView, 0, end-start)}
-	for _, t := range topics[start:end] {
+func topicPage(img *metadata.Image, page TopicPage) TopicList {
+	topics, more := img.TopicsAfter(page.After, page.Limit)
+	out := TopicList{Topics: make([]metadata.TopicView, 0, len(topics))}
+	for _, t := range topics {
 		out.Topics = append(out.Topics, metadata.TopicView{Name: t.Name, TopicUUID: t.TopicUUID, Partitions: img.PartitionCount(t.TopicUUID)})
 	}
-	if end < len(topics) && end > start {
-		next := topics[end-1].Name
+	if more && len(topics) > 0 {
+		next := topics[len(topics)-1].Name
 		out.Next = &next
 	}
 	return out

@@ -153,7 +153,7 @@ func (c *Controller) ListTopics(ctx context.Context, stale bool, page TopicPage)
 	return topicPage(img, page), nil
 }
 
-func listTopics(img metadata.Reader) TopicList { return topicPage(img, TopicPage{}) }
+func listTopics(img *metadata.Image) TopicList { return topicPage(img, TopicPage{}) }
 
 // DeleteTopic proposes a RemoveTopicRecord; the topic's partitions go with
 // it. It returns the applied record and its offset. TOPIC_NOT_FOUND if no

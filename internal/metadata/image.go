@@ -3,6 +3,7 @@ package metadata
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -100,6 +101,33 @@ func (im *Image) TopicByUUID(uuid string) (TopicRecord, bool) { return im.state.
 
 // Topics returns every topic, sorted by name.
 func (im *Image) Topics() []TopicRecord { return im.state.topicList() }
+
+// TopicsAfter returns, sorted by name, up to limit topics (0: no limit)
+// whose names sort after after ("": from the first), and whether more
+// follow. The image sorts its topics once; each call copies only its
+// page, so paging through 200,000 topics costs the pages, not a copy of
+// the whole list per page.
+func (im *Image) TopicsAfter(after string, limit int) (page []TopicRecord, more bool) {
+	sorted := im.state.topics.sortedTopics()
+	start := 0
+	if after != "" {
+		start, _ = slices.BinarySearchFunc(sorted, after, func(t *topicImage, name string) int {
+			return strings.Compare(t.rec.Name, name)
+		})
+		if start < len(sorted) && sorted[start].rec.Name == after {
+			start++
+		}
+	}
+	end := len(sorted)
+	if limit > 0 {
+		end = min(end, start+limit)
+	}
+	page = make([]TopicRecord, end-start)
+	for i, t := range sorted[start:end] {
+		page[i] = t.rec
+	}
+	return page, end < len(sorted)
+}
 
 // Partition returns one partition's current state (a deep copy).
 func (im *Image) Partition(topicUUID string, id int32) (PartitionRecord, bool) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -356,5 +357,39 @@ func TestEachPartitionMatchesPartitions(t *testing.T) {
 	}
 	if n := len(im.Partitions("uuid-orders")); n != 3 {
 		t.Fatalf("the scenario has %d partitions of orders, want 3", n)
+	}
+}
+
+// TestTopicsAfter pages the scenario's topics ("orders", "payments") from
+// every kind of cursor.
+func TestTopicsAfter(t *testing.T) {
+	im := replayAll(t, Empty, scenario(), 0)
+	names := func(ts []TopicRecord) string {
+		var out []string
+		for _, tr := range ts {
+			out = append(out, tr.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		after    string
+		limit    int
+		want     string
+		wantMore bool
+	}{
+		{"", 0, "orders,payments", false},
+		{"", 1, "orders", true},
+		{"orders", 1, "payments", false},
+		{"a", 5, "orders,payments", false}, // before the first
+		{"p", 5, "payments", false},        // between two names
+		{"payments", 5, "", false},         // the last
+		{"zzz", 0, "", false},              // after the last
+		{"orders", 0, "payments", false},   // no limit
+	}
+	for _, tt := range tests {
+		got, more := im.TopicsAfter(tt.after, tt.limit)
+		if names(got) != tt.want || more != tt.wantMore {
+			t.Errorf("TopicsAfter(%q, %d) = %q, more %v; want %q, more %v", tt.after, tt.limit, names(got), more, tt.want, tt.wantMore)
+		}
 	}
 }

@@ -173,44 +173,47 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 		t.Fatalf("unreachable peer %d, want 2", peer)
 	}
 
-	ln, err := net.Listen("tcp", addrB)
-	if err != nil {
-		t.Fatalf("rebind %s: %v", addrB, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	b2 := startNode(t, 2, ln, peers, nil)
-
+	b2 := restartAt(t, 2, addrB, peers)
 	// A drops what it queues while its redial backs off; keep sending
 	// until one message makes it through.
+	if m := sendUntilReceived(t, a, b2, "the restarted peer"); m.From != 1 || m.Index < 2 {
+		t.Fatalf("after restart got %+v", m)
+	}
+	// The restarted peer's own stream to A may still be dialing (and
+	// drops what it queues meanwhile), so it resends too.
+	if m := sendUntilReceived(t, b2, a, "A from the restarted peer"); m.From != 2 {
+		t.Fatalf("got message from %d, want 2", m.From)
+	}
+}
+
+// restartAt starts node id again on its old address.
+func restartAt(t *testing.T, id uint64, addr string, peers map[uint64]string) *node {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("rebind %s: %v", addr, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return startNode(t, id, ln, peers, nil)
+}
+
+// sendUntilReceived sends from src to dst, a new message every 20 ms
+// (what a sender queues while it redials is dropped), until dst receives
+// one, and returns it.
+func sendUntilReceived(t *testing.T, src, dst *node, what string) raftpb.Message {
+	t.Helper()
 	retry := time.NewTicker(20 * time.Millisecond)
 	defer retry.Stop()
 	deadline := time.NewTimer(waitTimeout)
 	defer deadline.Stop()
 	for seq := uint64(2); ; seq++ {
-		a.tr.Send([]raftpb.Message{app(1, 2, seq)})
+		src.tr.Send([]raftpb.Message{app(src.id, dst.id, seq)})
 		select {
-		case m := <-b2.got:
-			if m.From != 1 || m.Index < 2 {
-				t.Fatalf("after restart got %+v", m)
-			}
-			// The restarted peer's own stream to A may still be dialing
-			// (and drops what it queues meanwhile), so it resends too.
-			for {
-				b2.tr.Send([]raftpb.Message{app(2, 1, 1)})
-				select {
-				case m := <-a.got:
-					if m.From != 2 {
-						t.Fatalf("got message from %d, want 2", m.From)
-					}
-					return
-				case <-retry.C:
-				case <-deadline.C:
-					t.Fatal("no message from the restarted peer reached A")
-				}
-			}
+		case m := <-dst.got:
+			return m
 		case <-retry.C:
 		case <-deadline.C:
-			t.Fatal("no message reached the restarted peer")
+			t.Fatalf("no message reached %s within %v", what, waitTimeout)
 		}
 	}
 }
@@ -519,26 +522,8 @@ func TestRestartedPeerEndsRedialBackoff(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	ln, err := net.Listen("tcp", addrB)
-	if err != nil {
-		t.Fatalf("rebind %s: %v", addrB, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	b2 := startNode(t, 2, ln, peers, nil)
 	// B2 dials A on its own (its message stream is always open); that
-	// wakes A's sender.
-	retry := time.NewTicker(20 * time.Millisecond)
-	defer retry.Stop()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	for seq := uint64(2); ; seq++ {
-		a.tr.Send([]raftpb.Message{app(1, 2, seq)})
-		select {
-		case <-b2.got:
-			return
-		case <-retry.C:
-		case <-deadline.C:
-			t.Fatalf("no message reached the restarted peer within %v: A waited out its backoff", waitTimeout)
-		}
-	}
+	// wakes A's sender, whose backoff would otherwise last a minute.
+	b2 := restartAt(t, 2, addrB, peers)
+	sendUntilReceived(t, a, b2, "the restarted peer (A waited out its backoff?)")
 }

@@ -109,7 +109,7 @@ func (s *counterSM) SwapIn(_ uint64, prepared any) error {
 // the cluster's addresses changing, and it can hold snapshot streams to
 // make a snapshot send fail when the test says so.
 type peerProxy struct {
-	t      *testing.T
+	t      testing.TB
 	ln     net.Listener
 	target atomic.Pointer[string] // the node's current peer listener; nil while down
 	held   chan net.Conn          // snapshot streams held while holdSnaps
@@ -125,7 +125,7 @@ type peerProxy struct {
 // transport's wire format).
 const streamSnapshot = 2
 
-func newPeerProxy(t *testing.T) *peerProxy {
+func newPeerProxy(t testing.TB) *peerProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +244,7 @@ func (p *peerProxy) serve(c net.Conn) {
 // testCluster runs real nodes on 127.0.0.1, each behind a peerProxy, with
 // data directories that survive restarts.
 type testCluster struct {
-	t       *testing.T
+	t       testing.TB
 	proxies map[uint64]*peerProxy
 	dirs    map[uint64]string
 	nodes   map[uint64]*Node
@@ -262,7 +262,7 @@ type testCluster struct {
 	refuse map[uint64]bool
 }
 
-func newTestCluster(t *testing.T, size int, tune func(*Config)) *testCluster {
+func newTestCluster(t testing.TB, size int, tune func(*Config)) *testCluster {
 	c := &testCluster{t: t, proxies: map[uint64]*peerProxy{}, dirs: map[uint64]string{}, nodes: map[uint64]*Node{},
 		metrics: map[uint64]*Metrics{}, sms: map[uint64]*counterSM{}, tune: tune,
 		slow: map[uint64]time.Duration{}, decoding: map[uint64]chan uint64{}, refuse: map[uint64]bool{}}
@@ -382,7 +382,7 @@ func (c *testCluster) waitApplied(id, index uint64, within time.Duration) {
 }
 
 // waitFor polls cond until it holds or within passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -394,7 +394,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 }
 
 // testWriter sends log lines to t.Log, so they show only when a test fails.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))

@@ -250,6 +250,25 @@ func (n *Node) takeReads(b *readBatch) []*readReq {
 func (n *Node) handleReady() error {
 	rd := n.rn.Ready()
 
+	leading := n.leading
+	if rd.SoftState != nil {
+		leading = rd.SoftState.RaftState == raft.StateLeader
+	}
+	// A leader sends before it persists (the Raft thesis, 10.2.1): its
+	// appends reach the followers while its own fdatasync runs, so a
+	// commit costs the slower of the two, not their sum. This is safe
+	// because etcd raft, outside AsyncStorageWrites, counts the leader's
+	// own entries toward a quorum only through a self-addressed append
+	// response it steps in Advance, after Save below: no entry commits
+	// on the strength of a leader write that is not yet durable (and the
+	// loop steps no follower's answer before this Ready is saved either).
+	// Responses (append, vote) promise durable state, so even a leader
+	// holds them back; a follower or candidate sends everything after.
+	late := rd.Messages
+	if leading {
+		late = n.sendEarly(rd.Messages)
+	}
+
 	var inc *incomingSnapshot
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		var err error
@@ -276,7 +295,7 @@ func (n *Node) handleReady() error {
 	if rd.SoftState != nil {
 		n.onSoftState(rd.SoftState) // after trackAppended: see its comment
 	}
-	n.transport.Send(rd.Messages)
+	n.transport.Send(late)
 
 	if inc != nil {
 		if err := n.restoreSnapshot(rd.Snapshot, inc); err != nil {
@@ -294,7 +313,38 @@ func (n *Node) handleReady() error {
 	return nil
 }
 
+// sendEarly sends at once the messages that promise nothing about this
+// node's disk (appends, heartbeats, snapshots, read-index answers) and
+// returns the responses, which must wait for persistence.
+func (n *Node) sendEarly(msgs []raftpb.Message) (late []raftpb.Message) {
+	if !slices.ContainsFunc(msgs, isResponse) {
+		n.transport.Send(msgs) // the common case: nothing to hold back
+		return nil
+	}
+	early := make([]raftpb.Message, 0, len(msgs))
+	for _, m := range msgs {
+		if isResponse(m) {
+			late = append(late, m)
+		} else {
+			early = append(early, m)
+		}
+	}
+	n.transport.Send(early)
+	return late
+}
+
+// isResponse: raft sends m only once this node's Ready is durable (raft
+// queues these types in msgsAfterAppend).
+func isResponse(m raftpb.Message) bool {
+	switch m.Type {
+	case raftpb.MsgAppResp, raftpb.MsgVoteResp, raftpb.MsgPreVoteResp:
+		return true
+	}
+	return false
+}
+
 func (n *Node) onSoftState(ss *raft.SoftState) {
+	n.leading = ss.RaftState == raft.StateLeader
 	prev := n.leader.Load()
 	n.leader.Store(ss.Lead)
 	if ss.Lead != prev {

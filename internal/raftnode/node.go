@@ -250,6 +250,7 @@ type Node struct {
 
 	// Owned by the run goroutine.
 	rn        *raft.RawNode
+	leading   bool // raft's state is leader, as of the last Ready's SoftState
 	confState raftpb.ConfState
 	snapIndex uint64
 	// appliedBytes counts the entry data applied since start (loop only);

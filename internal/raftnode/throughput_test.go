@@ -3,6 +3,8 @@ package raftnode
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,7 +18,9 @@ import (
 // proposals.
 func BenchmarkCommitThroughput64(b *testing.B) {
 	const proposers = 64
-	c := newTestCluster(b, 3, nil)
+	c := newTestCluster(b, 3, func(cfg *Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // b.Log would print every line
+	})
 	for id := uint64(1); id <= 3; id++ {
 		c.start(id)
 	}

@@ -45,17 +45,55 @@ type counterSM struct {
 	decoding chan uint64 // nil: no signal; else buffered
 	// refuse makes PrepareRestore fail, as for data that does not decode.
 	refuse atomic.Bool
+
+	// last is the highest index applied or swapped in; disorder records
+	// the first call that went back (Apply, SwapIn and CaptureSnapshot
+	// must see the log in order).
+	last     uint64
+	disorder string
+	// node, once set, is the node applying: CaptureSnapshot checks that
+	// its applied index is exactly the index captured.
+	node     atomic.Pointer[Node]
+	captures int
+	// gate, when set, makes Apply signal entered and wait for it to close.
+	gate    atomic.Pointer[chan struct{}]
+	entered chan struct{} // buffered(1)
 }
 
 func (s *counterSM) Apply(batch []Committed) ([]any, error) {
+	if g := s.gate.Load(); g != nil {
+		select {
+		case s.entered <- struct{}{}:
+		default:
+		}
+		<-*g
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]any, len(batch))
-	for i := range batch {
+	for i, c := range batch {
+		if c.Index < s.last || (i == 0 && c.Index == s.last) {
+			s.noteDisorder(fmt.Sprintf("applied index %d after %d", c.Index, s.last))
+		}
+		s.last = c.Index
 		s.n++
 		out[i] = s.n
 	}
 	return out, nil
+}
+
+// noteDisorder keeps the first ordering violation; s.mu is held.
+func (s *counterSM) noteDisorder(what string) {
+	if s.disorder == "" {
+		s.disorder = what
+	}
+}
+
+// orderViolation is the first ordering violation seen, "" if none.
+func (s *counterSM) orderViolation() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.disorder
 }
 
 // value is the count applied so far.
@@ -65,9 +103,16 @@ func (s *counterSM) value() uint64 {
 	return s.n
 }
 
-func (s *counterSM) CaptureSnapshot(uint64) (func(io.Writer) error, error) {
+func (s *counterSM) CaptureSnapshot(index uint64) (func(io.Writer) error, error) {
 	s.mu.Lock()
 	n := s.n
+	s.captures++
+	if s.last > index {
+		s.noteDisorder(fmt.Sprintf("captured at %d with index %d applied", index, s.last))
+	}
+	if node := s.node.Load(); node != nil && node.AppliedIndex() != index {
+		s.noteDisorder(fmt.Sprintf("captured at %d with the node's applied index at %d", index, node.AppliedIndex()))
+	}
 	s.mu.Unlock()
 	return func(w io.Writer) error {
 		time.Sleep(s.slow) // the work a big state's encoding does
@@ -97,9 +142,13 @@ func (s *counterSM) PrepareRestore(index uint64, r io.Reader) (any, error) {
 	return binary.BigEndian.Uint64(data), nil
 }
 
-func (s *counterSM) SwapIn(_ uint64, prepared any) error {
+func (s *counterSM) SwapIn(index uint64, prepared any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if index < s.last {
+		s.noteDisorder(fmt.Sprintf("swapped in a snapshot at %d after applying %d", index, s.last))
+	}
+	s.last = index
 	s.n = prepared.(uint64)
 	return nil
 }
@@ -291,7 +340,7 @@ func (c *testCluster) start(id uint64) *Node {
 		peers[pid] = p.addr()
 	}
 	c.metrics[id] = NewMetrics(nil)
-	c.sms[id] = &counterSM{slow: c.slow[id], decoding: c.decoding[id]}
+	c.sms[id] = &counterSM{slow: c.slow[id], decoding: c.decoding[id], entered: make(chan struct{}, 1)}
 	c.sms[id].refuse.Store(c.refuse[id])
 	cfg := Config{
 		NodeID:         id,
@@ -314,6 +363,7 @@ func (c *testCluster) start(id uint64) *Node {
 		ln.Close()
 		c.t.Fatalf("start node %d: %v", id, err)
 	}
+	c.sms[id].node.Store(n)
 	addr := ln.Addr().String()
 	c.proxies[id].target.Store(&addr)
 	c.nodes[id] = n
@@ -325,6 +375,9 @@ func (c *testCluster) stop(id uint64) {
 		c.proxies[id].target.Store(nil)
 		n.Stop()
 		delete(c.nodes, id)
+		if v := c.sms[id].orderViolation(); v != "" {
+			c.t.Errorf("node %d's state machine saw the log out of order: %s", id, v)
+		}
 	}
 }
 

@@ -32,15 +32,23 @@
 //     candidate's all of them; a leader's responses): a vote or an append
 //     acknowledgement must never leave this node before the state it
 //     promises is on disk.
-//  5. Swap in the state decoded from the snapshot (StateMachine.SwapIn,
-//     instant), then apply
-//     CommittedEntries in order (configuration changes through
-//     RawNode.ApplyConfChange, normal entries through StateMachine.Apply),
-//     waking the proposals and read barriers that were waiting for them.
-//  6. Advance.
+//  5. Hand the apply goroutine (apply.go), in order, the state decoded
+//     from the snapshot (it swaps it in: StateMachine.SwapIn, instant) or
+//     the CommittedEntries. Configuration changes among them are applied
+//     to raft here, on the loop, in order (RawNode.ApplyConfChange); the
+//     apply goroutine applies normal entries (StateMachine.Apply), then
+//     wakes the proposals and read barriers that were waiting for them.
+//  6. Advance, without waiting for the apply goroutine: raft counts the
+//     handed entries as applied, while Node.AppliedIndex, which reads and
+//     proposals wait on, is where the state machine really is. Because the
+//     apply goroutine takes jobs in log order, a snapshot is swapped in
+//     after every earlier entry was applied and before any later one, and
+//     a snapshot the loop starts is captured (StateMachine.CaptureSnapshot,
+//     queued as a job too) with the state at exactly the index its
+//     metadata records.
 //
 // Snapshots are created and decoded off the loop (snapshot.go): the loop
-// only captures the state, records finished snapshots and compacts, so
+// only queues the capture, records finished snapshots and compacts, so
 // heartbeats, votes and appends keep flowing while a large one is written
 // or received.
 //

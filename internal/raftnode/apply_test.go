@@ -2,7 +2,9 @@ package raftnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +146,40 @@ func TestSnapshotsCapturedAtTheirIndexUnderLoad(t *testing.T) {
 	c.waitApplied(id, last.Index, 20*time.Second)
 	if got := c.sms[id].value(); got != want {
 		t.Fatalf("after restart node %d counts %d, want %d", id, got, want)
+	}
+}
+
+// TestApplyFailureStopsTheNode: a state machine that cannot apply a
+// committed entry stops the node (fail-stop) with the cause, from the
+// apply goroutine as it did from the loop, and the proposal is never
+// acknowledged.
+func TestApplyFailureStopsTheNode(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	for id := uint64(1); id <= 3; id++ {
+		c.start(id)
+	}
+	lead := c.leader()
+	first := c.propose("first")
+	c.sms[lead.ID()].failApply.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if res, err := lead.Propose(ctx, []byte("poison")); !errors.Is(err, ErrStopped) {
+		t.Fatalf("propose on a node whose Apply fails: %+v, %v; want ErrStopped", res, err)
+	}
+	select {
+	case <-lead.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the node still runs after Apply failed")
+	}
+	if err := lead.Err(); err == nil || !strings.Contains(err.Error(), "record does not decode") {
+		t.Fatalf("node stopped with %v, want the apply failure", err)
+	}
+	if got := lead.AppliedIndex(); got != first.Index {
+		t.Fatalf("applied index %d after the failure, want %d", got, first.Index)
+	}
+	select {
+	case <-lead.applyDone:
+	default:
+		t.Fatal("the apply goroutine still runs after the node stopped")
 	}
 }

@@ -55,6 +55,8 @@ type counterSM struct {
 	// its applied index is exactly the index captured.
 	node     atomic.Pointer[Node]
 	captures int
+	// failApply makes Apply fail, as for a record that does not decode.
+	failApply atomic.Bool
 	// gate, when set, makes Apply signal entered and wait for it to close.
 	gate    atomic.Pointer[chan struct{}]
 	entered chan struct{} // buffered(1)
@@ -67,6 +69,9 @@ func (s *counterSM) Apply(batch []Committed) ([]any, error) {
 		default:
 		}
 		<-*g
+	}
+	if s.failApply.Load() {
+		return nil, errors.New("record does not decode")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -45,17 +45,60 @@ type counterSM struct {
 	decoding chan uint64 // nil: no signal; else buffered
 	// refuse makes PrepareRestore fail, as for data that does not decode.
 	refuse atomic.Bool
+
+	// last is the highest index applied or swapped in; disorder records
+	// the first call that went back (Apply, SwapIn and CaptureSnapshot
+	// must see the log in order).
+	last     uint64
+	disorder string
+	// node, once set, is the node applying: CaptureSnapshot checks that
+	// its applied index is exactly the index captured.
+	node     atomic.Pointer[Node]
+	captures int
+	// failApply makes Apply fail, as for a record that does not decode.
+	failApply atomic.Bool
+	// gate, when set, makes Apply signal entered and wait for it to close.
+	gate    atomic.Pointer[chan struct{}]
+	entered chan struct{} // buffered(1)
 }
 
 func (s *counterSM) Apply(batch []Committed) ([]any, error) {
+	if g := s.gate.Load(); g != nil {
+		select {
+		case s.entered <- struct{}{}:
+		default:
+		}
+		<-*g
+	}
+	if s.failApply.Load() {
+		return nil, errors.New("record does not decode")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]any, len(batch))
-	for i := range batch {
+	for i, c := range batch {
+		if c.Index < s.last || (i == 0 && c.Index == s.last) {
+			s.noteDisorder(fmt.Sprintf("applied index %d after %d", c.Index, s.last))
+		}
+		s.last = c.Index
 		s.n++
 		out[i] = s.n
 	}
 	return out, nil
+}
+
+// noteDisorder keeps the first ordering violation; s.mu is held.
+func (s *counterSM) noteDisorder(what string) {
+	if s.disorder == "" {
+		s.disorder = what
+	}
+}
+
+// orderViolation is the first ordering violation seen, "" if none.
+func (s *counterSM) orderViolation() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.disorder
 }
 
 // value is the count applied so far.
@@ -65,9 +108,16 @@ func (s *counterSM) value() uint64 {
 	return s.n
 }
 
-func (s *counterSM) CaptureSnapshot(uint64) (func(io.Writer) error, error) {
+func (s *counterSM) CaptureSnapshot(index uint64) (func(io.Writer) error, error) {
 	s.mu.Lock()
 	n := s.n
+	s.captures++
+	if s.last > index {
+		s.noteDisorder(fmt.Sprintf("captured at %d with index %d applied", index, s.last))
+	}
+	if node := s.node.Load(); node != nil && node.AppliedIndex() != index {
+		s.noteDisorder(fmt.Sprintf("captured at %d with the node's applied index at %d", index, node.AppliedIndex()))
+	}
 	s.mu.Unlock()
 	return func(w io.Writer) error {
 		time.Sleep(s.slow) // the work a big state's encoding does
@@ -97,9 +147,13 @@ func (s *counterSM) PrepareRestore(index uint64, r io.Reader) (any, error) {
 	return binary.BigEndian.Uint64(data), nil
 }
 
-func (s *counterSM) SwapIn(_ uint64, prepared any) error {
+func (s *counterSM) SwapIn(index uint64, prepared any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if index < s.last {
+		s.noteDisorder(fmt.Sprintf("swapped in a snapshot at %d after applying %d", index, s.last))
+	}
+	s.last = index
 	s.n = prepared.(uint64)
 	return nil
 }
@@ -109,7 +163,7 @@ func (s *counterSM) SwapIn(_ uint64, prepared any) error {
 // the cluster's addresses changing, and it can hold snapshot streams to
 // make a snapshot send fail when the test says so.
 type peerProxy struct {
-	t      *testing.T
+	t      testing.TB
 	ln     net.Listener
 	target atomic.Pointer[string] // the node's current peer listener; nil while down
 	held   chan net.Conn          // snapshot streams held while holdSnaps
@@ -125,7 +179,7 @@ type peerProxy struct {
 // transport's wire format).
 const streamSnapshot = 2
 
-func newPeerProxy(t *testing.T) *peerProxy {
+func newPeerProxy(t testing.TB) *peerProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +298,7 @@ func (p *peerProxy) serve(c net.Conn) {
 // testCluster runs real nodes on 127.0.0.1, each behind a peerProxy, with
 // data directories that survive restarts.
 type testCluster struct {
-	t       *testing.T
+	t       testing.TB
 	proxies map[uint64]*peerProxy
 	dirs    map[uint64]string
 	nodes   map[uint64]*Node
@@ -262,7 +316,7 @@ type testCluster struct {
 	refuse map[uint64]bool
 }
 
-func newTestCluster(t *testing.T, size int, tune func(*Config)) *testCluster {
+func newTestCluster(t testing.TB, size int, tune func(*Config)) *testCluster {
 	c := &testCluster{t: t, proxies: map[uint64]*peerProxy{}, dirs: map[uint64]string{}, nodes: map[uint64]*Node{},
 		metrics: map[uint64]*Metrics{}, sms: map[uint64]*counterSM{}, tune: tune,
 		slow: map[uint64]time.Duration{}, decoding: map[uint64]chan uint64{}, refuse: map[uint64]bool{}}
@@ -291,7 +345,7 @@ func (c *testCluster) start(id uint64) *Node {
 		peers[pid] = p.addr()
 	}
 	c.metrics[id] = NewMetrics(nil)
-	c.sms[id] = &counterSM{slow: c.slow[id], decoding: c.decoding[id]}
+	c.sms[id] = &counterSM{slow: c.slow[id], decoding: c.decoding[id], entered: make(chan struct{}, 1)}
 	c.sms[id].refuse.Store(c.refuse[id])
 	cfg := Config{
 		NodeID:         id,
@@ -314,6 +368,7 @@ func (c *testCluster) start(id uint64) *Node {
 		ln.Close()
 		c.t.Fatalf("start node %d: %v", id, err)
 	}
+	c.sms[id].node.Store(n)
 	addr := ln.Addr().String()
 	c.proxies[id].target.Store(&addr)
 	c.nodes[id] = n
@@ -325,6 +380,9 @@ func (c *testCluster) stop(id uint64) {
 		c.proxies[id].target.Store(nil)
 		n.Stop()
 		delete(c.nodes, id)
+		if v := c.sms[id].orderViolation(); v != "" {
+			c.t.Errorf("node %d's state machine saw the log out of order: %s", id, v)
+		}
 	}
 }
 
@@ -382,7 +440,7 @@ func (c *testCluster) waitApplied(id, index uint64, within time.Duration) {
 }
 
 // waitFor polls cond until it holds or within passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -394,7 +452,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 }
 
 // testWriter sends log lines to t.Log, so they show only when a test fails.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))

@@ -13,24 +13,42 @@
 //
 // For every raft.Ready the loop does, in this order:
 //
-//  1. If Ready.Snapshot is set (a snapshot from the leader, already on
+//  1. If this node leads, send Ready.Messages except responses (appends,
+//     heartbeats, snapshots, read-index answers) now, before its own
+//     write: the leader's fdatasync then overlaps the followers' (the Raft
+//     thesis, 10.2.1). This is safe because etcd raft, without
+//     AsyncStorageWrites, counts the leader's own entries toward a quorum
+//     only when Advance (step 6) steps its self-addressed append response,
+//     and the loop steps nothing in between: an entry commits only once a
+//     quorum, the leader counted only after its write, has it on disk.
+//  2. If Ready.Snapshot is set (a snapshot from the leader, already on
 //     disk in a temp file and decoded off the loop, see snapshot.go),
 //     persist it (storage.AdoptSnapshot: file renamed into place, WAL reset
 //     marker fsynced) before anything that depends on it.
-//  2. Persist HardState and Entries with storage.Save; fdatasync once when
+//  3. Persist HardState and Entries with storage.Save; fdatasync once when
 //     Ready.MustSync (group commit: one sync covers every proposal that
 //     arrived since the last Ready).
-//  3. Only now send Ready.Messages: a vote or an append acknowledgement must
-//     never leave this node before the state it promises is on disk.
-//  4. Swap in the state decoded from the snapshot (StateMachine.SwapIn,
-//     instant), then apply
-//     CommittedEntries in order (configuration changes through
-//     RawNode.ApplyConfChange, normal entries through StateMachine.Apply),
-//     waking the proposals and read barriers that were waiting for them.
-//  5. Advance.
+//  4. Only now send the rest of Ready.Messages (a follower's or
+//     candidate's all of them; a leader's responses): a vote or an append
+//     acknowledgement must never leave this node before the state it
+//     promises is on disk.
+//  5. Hand the apply goroutine (apply.go), in order, the state decoded
+//     from the snapshot (it swaps it in: StateMachine.SwapIn, instant) or
+//     the CommittedEntries. Configuration changes among them are applied
+//     to raft here, on the loop, in order (RawNode.ApplyConfChange); the
+//     apply goroutine applies normal entries (StateMachine.Apply), then
+//     wakes the proposals and read barriers that were waiting for them.
+//  6. Advance, without waiting for the apply goroutine: raft counts the
+//     handed entries as applied, while Node.AppliedIndex, which reads and
+//     proposals wait on, is where the state machine really is. Because the
+//     apply goroutine takes jobs in log order, a snapshot is swapped in
+//     after every earlier entry was applied and before any later one, and
+//     a snapshot the loop starts is captured (StateMachine.CaptureSnapshot,
+//     queued as a job too) with the state at exactly the index its
+//     metadata records.
 //
 // Snapshots are created and decoded off the loop (snapshot.go): the loop
-// only captures the state, records finished snapshots and compacts, so
+// only queues the capture, records finished snapshots and compacts, so
 // heartbeats, votes and appends keep flowing while a large one is written
 // or received.
 //

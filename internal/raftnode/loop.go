@@ -34,6 +34,7 @@ func (n *Node) run() {
 			n.log.Error("raft loop stopped: node no longer serves writes", "err", err)
 		}
 		close(n.snapAbort)
+		n.stopApply()
 		n.stopSnapshots(ErrStopped)
 		n.failAll(ErrStopped)
 		n.leader.Store(0)
@@ -65,6 +66,9 @@ func (n *Node) run() {
 			if err = n.finishSnapshot(res); err != nil {
 				return
 			}
+		case <-n.applyErrc:
+			err = n.applyErr
+			return
 		case inc := <-n.snapInc:
 			n.stepIncoming(inc)
 		case to := <-n.transferc:
@@ -142,6 +146,8 @@ func (n *Node) proposeBatch(first *proposeReq) {
 func (n *Node) proposeEntry(reqs []*proposeReq) {
 	props := make([]proposal, 0, len(reqs))
 	live := reqs[:0]
+	n.waitMu.Lock()
+	defer n.waitMu.Unlock()
 	for _, req := range reqs {
 		if req.ctx.Err() != nil {
 			continue // its caller has gone; never propose it
@@ -166,6 +172,7 @@ func (n *Node) proposeEntry(reqs []*proposeReq) {
 	n.metrics.proposalsPending.Add(float64(len(props)))
 }
 
+// finish ends proposal id's wait with out; the caller holds waitMu.
 func (n *Node) finish(id uint64, out proposeOutcome) {
 	w, ok := n.waiters[id]
 	if !ok {
@@ -250,6 +257,25 @@ func (n *Node) takeReads(b *readBatch) []*readReq {
 func (n *Node) handleReady() error {
 	rd := n.rn.Ready()
 
+	leading := n.leading
+	if rd.SoftState != nil {
+		leading = rd.SoftState.RaftState == raft.StateLeader
+	}
+	// A leader sends before it persists (the Raft thesis, 10.2.1): its
+	// appends reach the followers while its own fdatasync runs, so a
+	// commit costs the slower of the two, not their sum. This is safe
+	// because etcd raft, outside AsyncStorageWrites, counts the leader's
+	// own entries toward a quorum only through a self-addressed append
+	// response it steps in Advance, after Save below: no entry commits
+	// on the strength of a leader write that is not yet durable (and the
+	// loop steps no follower's answer before this Ready is saved either).
+	// Responses (append, vote) promise durable state, so even a leader
+	// holds them back; a follower or candidate sends everything after.
+	late := rd.Messages
+	if leading {
+		late = n.sendEarly(rd.Messages)
+	}
+
 	var inc *incomingSnapshot
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		var err error
@@ -276,14 +302,14 @@ func (n *Node) handleReady() error {
 	if rd.SoftState != nil {
 		n.onSoftState(rd.SoftState) // after trackAppended: see its comment
 	}
-	n.transport.Send(rd.Messages)
+	n.transport.Send(late)
 
 	if inc != nil {
 		if err := n.restoreSnapshot(rd.Snapshot, inc); err != nil {
 			return err
 		}
 	}
-	if err := n.apply(rd.CommittedEntries); err != nil {
+	if err := n.handEntries(rd.CommittedEntries); err != nil {
 		return err
 	}
 	for _, rs := range rd.ReadStates {
@@ -294,7 +320,38 @@ func (n *Node) handleReady() error {
 	return nil
 }
 
+// sendEarly sends at once the messages that promise nothing about this
+// node's disk (appends, heartbeats, snapshots, read-index answers) and
+// returns the responses, which must wait for persistence.
+func (n *Node) sendEarly(msgs []raftpb.Message) (late []raftpb.Message) {
+	if !slices.ContainsFunc(msgs, isResponse) {
+		n.transport.Send(msgs) // the common case: nothing to hold back
+		return nil
+	}
+	early := make([]raftpb.Message, 0, len(msgs))
+	for _, m := range msgs {
+		if isResponse(m) {
+			late = append(late, m)
+		} else {
+			early = append(early, m)
+		}
+	}
+	n.transport.Send(early)
+	return late
+}
+
+// isResponse: raft sends m only once this node's Ready is durable (raft
+// queues these types in msgsAfterAppend).
+func isResponse(m raftpb.Message) bool {
+	switch m.Type {
+	case raftpb.MsgAppResp, raftpb.MsgVoteResp, raftpb.MsgPreVoteResp:
+		return true
+	}
+	return false
+}
+
 func (n *Node) onSoftState(ss *raft.SoftState) {
+	n.leading = ss.RaftState == raft.StateLeader
 	prev := n.leader.Load()
 	n.leader.Store(ss.Lead)
 	if ss.Lead != prev {
@@ -314,17 +371,24 @@ func (n *Node) onSoftState(ss *raft.SoftState) {
 	if ss.RaftState != raft.StateLeader {
 		// Proposals whose entries reached the log were tracked by
 		// trackAppended and may still commit; any others never will.
+		n.waitMu.Lock()
 		for id, w := range n.waiters {
 			if w.index == 0 {
 				n.finish(id, proposeOutcome{err: ErrProposalDropped})
 			}
 		}
+		n.waitMu.Unlock()
 	}
 }
 
 // trackAppended remembers where this node's proposals were appended, so a
 // different entry committing at that index proves they were dropped.
 func (n *Node) trackAppended(ents []raftpb.Entry) {
+	if len(ents) == 0 {
+		return
+	}
+	n.waitMu.Lock()
+	defer n.waitMu.Unlock()
 	for _, e := range ents {
 		if e.Type != raftpb.EntryNormal || len(e.Data) == 0 {
 			continue
@@ -342,75 +406,15 @@ func (n *Node) trackAppended(ents []raftpb.Entry) {
 	}
 }
 
-func (n *Node) apply(ents []raftpb.Entry) error {
-	if len(ents) == 0 {
-		return nil
-	}
-	var batch []Committed
-	var ids []uint64
-	for _, e := range ents {
-		n.appliedBytes += uint64(len(e.Data))
-		switch e.Type {
-		case raftpb.EntryNormal:
-			props, err := decodeEntry(e.Data)
-			if err != nil {
-				return fmt.Errorf("decode committed entry %d: %w", e.Index, err)
-			}
-			for _, p := range props {
-				batch = append(batch, Committed{Index: e.Index, Payload: p.payload})
-				ids = append(ids, p.id)
-			}
-		case raftpb.EntryConfChange:
-			var cc raftpb.ConfChange
-			if err := cc.Unmarshal(e.Data); err != nil {
-				return fmt.Errorf("decode conf change %d: %w", e.Index, err)
-			}
-			n.confState = *n.rn.ApplyConfChange(cc)
-		case raftpb.EntryConfChangeV2:
-			var cc raftpb.ConfChangeV2
-			if err := cc.Unmarshal(e.Data); err != nil {
-				return fmt.Errorf("decode conf change %d: %w", e.Index, err)
-			}
-			n.confState = *n.rn.ApplyConfChange(cc)
-		}
-	}
-	var results []any
-	if len(batch) > 0 {
-		var err error
-		if results, err = n.cfg.StateMachine.Apply(batch); err != nil {
-			return fmt.Errorf("apply entries %d..%d: %w", ents[0].Index, ents[len(ents)-1].Index, err)
-		}
-		if len(results) != len(batch) {
-			return fmt.Errorf("apply entries %d..%d: state machine returned %d results for %d payloads",
-				ents[0].Index, ents[len(ents)-1].Index, len(results), len(batch))
-		}
-	}
-	for i, c := range batch {
-		if _, ok := n.waiters[ids[i]]; ok {
-			n.metrics.proposalsCommitted.Inc()
-			n.finish(ids[i], proposeOutcome{res: Result{Index: c.Index, Value: results[i]}})
-		}
-	}
-	last := ents[len(ents)-1].Index
-	for _, e := range ents {
-		// Anyone still waiting at an applied index lost its entry to
-		// another leader's: it will never commit.
-		for _, id := range n.waitersAt[e.Index] {
-			n.finish(id, proposeOutcome{err: ErrProposalDropped})
-		}
-		delete(n.waitersAt, e.Index)
-	}
-	n.setApplied(last)
-	return nil
-}
-
+// setApplied publishes the applied index (apply goroutine) and releases
+// the reads waiting for it.
 func (n *Node) setApplied(index uint64) {
+	n.metrics.appliedIndex.Set(float64(index))
 	n.appliedMu.Lock()
+	defer n.appliedMu.Unlock()
 	n.applied.Store(index)
 	close(n.appliedNotify)
 	n.appliedNotify = make(chan struct{})
-	n.appliedMu.Unlock()
-	n.metrics.appliedIndex.Set(float64(index))
 
 	i := 0
 	for ; i < len(n.readsPending) && n.readsPending[i].index <= index; i++ {
@@ -427,6 +431,10 @@ func (n *Node) onReadState(rs raft.ReadState) {
 		return
 	}
 	reqs := n.takeReads(b)
+	// Under appliedMu, so the apply goroutine cannot move past rs.Index
+	// between the check and the append and leave these reads waiting.
+	n.appliedMu.Lock()
+	defer n.appliedMu.Unlock()
 	if rs.Index <= n.applied.Load() {
 		for _, r := range reqs {
 			r.done <- nil
@@ -437,54 +445,20 @@ func (n *Node) onReadState(rs raft.ReadState) {
 	n.readsPending = append(n.readsPending, pendingRead{index: rs.Index, reqs: reqs})
 }
 
-// restoreSnapshot swaps in the state decoded from a snapshot the leader
-// sent, which storage has just adopted.
-func (n *Node) restoreSnapshot(snap raftpb.Snapshot, inc *incomingSnapshot) error {
-	idx := snap.Metadata.Index
-	prepared := inc.prepared
-	if !inc.decoded {
-		// receiveSnapshot expected raft to ignore it; decode it here, on
-		// the loop, rather than lose it.
-		n.log.Warn("decoding a snapshot on the raft loop", "index", idx)
-		var err error
-		if prepared, err = n.prepareRestore(n.storage.OpenSnapshot(snap.Metadata)); err != nil {
-			return fmt.Errorf("restore state machine from snapshot at index %d: %w", idx, err)
-		}
-	}
-	if err := n.cfg.StateMachine.SwapIn(idx, prepared); err != nil {
-		return fmt.Errorf("restore state machine from snapshot at index %d: %w", idx, err)
-	}
-	n.confState = snap.Metadata.ConfState
-	n.snapIndex = idx
-	n.snapBytesAt = n.appliedBytes
-	n.lastSnapAt = time.Now()
-	n.metrics.snapshotsInstalled.Inc()
-	n.log.Info("installed snapshot from leader", "index", idx, "term", snap.Metadata.Term, "bytes", inc.info.SizeBytes)
-	for at, ids := range n.waitersAt {
-		if at <= idx {
-			for _, id := range ids {
-				// The snapshot may or may not hold our entry: a new leader
-				// can have committed it before this node fell behind.
-				n.finish(id, proposeOutcome{err: ErrOutcomeUnknown})
-			}
-			delete(n.waitersAt, at)
-		}
-	}
-	n.setApplied(idx)
-	n.resolveSnapshotWaiters()
-	return nil
-}
-
 // failAll fails every waiter; used when the loop stops.
 func (n *Node) failAll(err error) {
+	n.waitMu.Lock()
 	for id := range n.waiters {
 		n.finish(id, proposeOutcome{err: err})
 	}
+	n.waitMu.Unlock()
 	for _, b := range n.readsInFlight {
 		for _, r := range n.takeReads(b) {
 			r.done <- err
 		}
 	}
+	n.appliedMu.Lock()
+	defer n.appliedMu.Unlock()
 	for _, p := range n.readsPending {
 		for _, r := range p.reqs {
 			r.done <- err

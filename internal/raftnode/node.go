@@ -50,10 +50,11 @@ type Committed struct {
 }
 
 // StateMachine is what the node replicates. Apply, CaptureSnapshot and
-// SwapIn are called on the node's single raft goroutine, never
-// concurrently with each other, and must be quick there: heartbeats wait
-// for them. The slow halves of snapshotting run on other goroutines: the
-// writer CaptureSnapshot returns, and PrepareRestore.
+// SwapIn are called on the node's single apply goroutine, in log order,
+// never concurrently with each other; the raft loop runs on meanwhile, so
+// a slow Apply delays commits' acknowledgements, not heartbeats (until
+// the apply queue fills). The slow halves of snapshotting run on other
+// goroutines: the writer CaptureSnapshot returns, and PrepareRestore.
 type StateMachine interface {
 	// Apply applies the payloads committed in one Ready, in log order, and
 	// returns one result per payload; each result is handed to the waiting
@@ -247,27 +248,43 @@ type Node struct {
 
 	appliedMu     sync.Mutex
 	appliedNotify chan struct{} // closed and replaced whenever applied moves; guarded by appliedMu
+	readsPending  []pendingRead // sorted by index; waiting for applied; guarded by appliedMu
+
+	// The apply goroutine (apply.go) and its channels.
+	applyc    chan applyJob
+	applyErrc chan struct{} // buffered(1): the apply goroutine failed, with applyErr
+	applyErr  error         // set by the apply goroutine before it signals applyErrc
+	applyStop chan struct{} // closed by the loop as it exits
+	applyDone chan struct{} // closed when the apply goroutine has returned
+
+	// Proposal waiters: the loop adds them and fails dropped ones, the
+	// apply goroutine finishes them.
+	waitMu    sync.Mutex
+	waiters   map[uint64]*waiter  // guarded by waitMu
+	waitersAt map[uint64][]uint64 // entry index -> proposal ids appended there; guarded by waitMu
 
 	// Owned by the run goroutine.
 	rn        *raft.RawNode
+	leading   bool // raft's state is leader, as of the last Ready's SoftState
 	confState raftpb.ConfState
 	snapIndex uint64
 	// appliedBytes counts the entry data applied since start (loop only);
 	// snapBytesAt is its value at the applied index of the newest
 	// snapshot, so their difference is what SnapshotBytes compares.
 	appliedBytes, snapBytesAt uint64
-	lastSnapAt                time.Time
-	snapRun                   *snapshotRun // nil unless a snapshot is being written
-	snapRetryAt               time.Time    // no automatic snapshot before this (one failed)
-	snapWaiters               []snapshotWaiter
-	incoming                  *incomingSnapshot // stepped into raft, not yet installed
-	nextPropID                uint64
-	waiters                   map[uint64]*waiter
-	waitersAt                 map[uint64][]uint64 // entry index -> proposal ids appended there
-	readCtxSeq                uint64
-	readsInFlight             map[string]*readBatch // by read-index context
-	readsPending              []pendingRead         // sorted by index; waiting for applied
-	memory                    statusMemory          // what Status reports once the live view is gone
+	// handed is the index of the last entry or snapshot handed to the
+	// apply goroutine: snapshots are captured there, raft counts it as
+	// applied. Node.applied trails it.
+	handed        uint64
+	lastSnapAt    time.Time
+	snapRun       *snapshotRun // nil unless a snapshot is being written
+	snapRetryAt   time.Time    // no automatic snapshot before this (one failed)
+	snapWaiters   []snapshotWaiter
+	incoming      *incomingSnapshot // stepped into raft, not yet installed
+	nextPropID    uint64
+	readCtxSeq    uint64
+	readsInFlight map[string]*readBatch // by read-index context
+	memory        statusMemory          // what Status reports once the live view is gone
 }
 
 // Start is StartContext without a deadline.
@@ -320,6 +337,10 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		stopc:         make(chan struct{}),
 		donec:         make(chan struct{}),
 		appliedNotify: make(chan struct{}),
+		applyc:        make(chan applyJob, applyQueue),
+		applyErrc:     make(chan struct{}, 1),
+		applyStop:     make(chan struct{}),
+		applyDone:     make(chan struct{}),
 		waiters:       make(map[uint64]*waiter),
 		waitersAt:     make(map[uint64][]uint64),
 		readsInFlight: make(map[string]*readBatch),
@@ -361,6 +382,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("start transport: %w", err)
 	}
+	go n.applyLoop()
 	go n.run()
 	return n, nil
 }
@@ -382,6 +404,7 @@ func (n *Node) restore() error {
 		}
 		n.confState = snap.Metadata.ConfState
 		n.snapIndex = snap.Metadata.Index
+		n.handed = snap.Metadata.Index
 		n.applied.Store(snap.Metadata.Index)
 	}
 	rn, err := raft.NewRawNode(&raft.Config{

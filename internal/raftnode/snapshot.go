@@ -16,7 +16,8 @@ import (
 
 // Snapshots never block the raft loop.
 //
-// Creating one: the loop captures the state machine at the applied index
+// Creating one: the loop queues a capture to the apply goroutine, which
+// captures the state machine at exactly the index the loop has handed it
 // (StateMachine.CaptureSnapshot, cheap) and starts one goroutine that
 // encodes, writes and fsyncs the file (storage.WriteSnapshot). One runs at
 // a time; the loop owns it and waits for it when it stops. When it is
@@ -92,7 +93,7 @@ func (n *Node) TakeSnapshot(ctx context.Context) (storage.SnapshotInfo, error) {
 
 // requestSnapshot handles a TakeSnapshot call on the loop.
 func (n *Node) requestSnapshot(ch chan snapshotOutcome) {
-	applied := n.applied.Load()
+	applied := n.handed // at least the applied index at the call
 	if applied == 0 {
 		ch <- snapshotOutcome{}
 		return
@@ -143,7 +144,7 @@ func (n *Node) failSnapshotWaiters(err error) {
 // maybeSnapshot starts a snapshot when the entry count, the applied bytes
 // or the timer say so, unless one is running or the last one failed moments ago.
 func (n *Node) maybeSnapshot(byTimer bool) {
-	applied := n.applied.Load()
+	applied := n.handed
 	if applied <= n.snapIndex || time.Now().Before(n.snapRetryAt) {
 		return
 	}
@@ -152,14 +153,14 @@ func (n *Node) maybeSnapshot(byTimer bool) {
 	}
 }
 
-// startSnapshot captures the state at the applied index and writes it on
-// a goroutine of its own; finishSnapshot records the result. At most one
+// startSnapshot captures the state at the handed index (through the
+// apply goroutine) and writes it on a goroutine of its own; finishSnapshot records the result. At most one
 // runs at a time.
 func (n *Node) startSnapshot() {
 	if n.snapRun != nil {
 		return
 	}
-	applied := n.applied.Load()
+	applied := n.handed
 	if applied <= n.snapIndex {
 		return
 	}
@@ -168,10 +169,6 @@ func (n *Node) startSnapshot() {
 	if err == nil && md.Index != applied {
 		err = fmt.Errorf("storage made metadata for index %d", md.Index)
 	}
-	var write func(io.Writer) error
-	if err == nil {
-		write, err = n.cfg.StateMachine.CaptureSnapshot(applied)
-	}
 	if err != nil {
 		err = fmt.Errorf("capture snapshot at index %d: %w", applied, err)
 		n.log.Error("snapshot failed", "err", err)
@@ -179,16 +176,13 @@ func (n *Node) startSnapshot() {
 		n.failSnapshotWaiters(err)
 		return
 	}
+	// The apply goroutine captures the state when the job's turn comes:
+	// every job before it applied, none after, so at exactly md.Index.
+	if err := n.hand(applyJob{capture: &md}); err != nil {
+		return // the loop learns why from applyErrc
+	}
 	n.snapRun = &snapshotRun{md: md, start: time.Now(), appliedBytes: n.appliedBytes}
 	n.metrics.snapshotsInProgress.Set(1)
-	n.snapWG.Add(1)
-	go func() {
-		defer n.snapWG.Done()
-		info, err := n.storage.WriteSnapshot(md, func(w io.Writer) error {
-			return write(abortWriter{w: w, abort: n.snapAbort})
-		})
-		n.snapResc <- snapshotResult{md: md, info: info, err: err} // buffered: one run at a time
-	}()
 }
 
 // errSnapshotAborted: the node stopped while a snapshot was being written.
@@ -264,7 +258,13 @@ func (n *Node) stopSnapshots(err error) {
 	if n.snapRun != nil {
 		n.snapRun = nil
 		n.metrics.snapshotsInProgress.Set(0)
-		<-n.snapResc // the file, if complete, is a valid snapshot Open may use
+		// The file, if complete, is a valid snapshot Open may use. With
+		// the apply goroutine stopped, a capture it never reached sends
+		// nothing.
+		select {
+		case <-n.snapResc:
+		default:
+		}
 	}
 	n.failSnapshotWaiters(err)
 	n.discardIncoming()

@@ -12,7 +12,7 @@ import (
 
 // StateMachine is the replicated metadata state: it implements
 // raftnode.StateMachine over metadata.Image. Readers use Image() and
-// Tail() from any goroutine; the raft loop is the only writer.
+// Tail() from any goroutine; the node's apply goroutine is the only writer.
 type StateMachine struct {
 	image atomic.Pointer[metadata.Image]
 	tail  *metadata.Tail
@@ -99,7 +99,8 @@ func (sm *StateMachine) CaptureSnapshot(uint64) (func(io.Writer) error, error) {
 }
 
 // PrepareRestore implements raftnode.StateMachine: it decodes the image
-// off the raft loop; the live state is untouched until SwapIn.
+// off the raft and apply goroutines; the live state is untouched until
+// SwapIn.
 func (sm *StateMachine) PrepareRestore(index uint64, r io.Reader) (any, error) {
 	img, err := metadata.ReadSnapshot(r)
 	if err != nil {

@@ -142,7 +142,8 @@ func (n *Node) failSnapshotWaiters(err error) {
 }
 
 // maybeSnapshot starts a snapshot when the entry count, the applied bytes
-// or the timer say so, unless one is running or the last one failed moments ago.
+// or the timer say so, unless one is running or the last one failed
+// moments ago.
 func (n *Node) maybeSnapshot(byTimer bool) {
 	applied := n.handed
 	if applied <= n.snapIndex || time.Now().Before(n.snapRetryAt) {
@@ -154,8 +155,8 @@ func (n *Node) maybeSnapshot(byTimer bool) {
 }
 
 // startSnapshot captures the state at the handed index (through the
-// apply goroutine) and writes it on a goroutine of its own; finishSnapshot records the result. At most one
-// runs at a time.
+// apply goroutine) and writes it on a goroutine of its own;
+// finishSnapshot records the result. At most one runs at a time.
 func (n *Node) startSnapshot() {
 	if n.snapRun != nil {
 		return

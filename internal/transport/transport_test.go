@@ -155,17 +155,7 @@ func TestSnapshotToDownPeerFails(t *testing.T) {
 // and comes back on the same address; messages flow again both ways.
 func TestReconnectAfterPeerRestart(t *testing.T) {
 	checkLeaks(t)
-	nodes := startCluster(t, 2, nil)
-	a, b := nodes[0], nodes[1]
-	addrB := b.ln.Addr().String()
-	peers := map[uint64]string{1: a.ln.Addr().String(), 2: addrB}
-
-	a.tr.Send([]raftpb.Message{app(1, 2, 1)})
-	recv(t, b.got, "message before restart")
-
-	if err := b.tr.Close(); err != nil {
-		t.Fatal(err)
-	}
+	a, addrB, peers := connectThenStopB(t, nil)
 	for len(a.unreachable) > 0 {
 		<-a.unreachable
 	}
@@ -184,6 +174,23 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 	if m := sendUntilReceived(t, b2, a, "A from the restarted peer"); m.From != 2 {
 		t.Fatalf("got message from %d, want 2", m.From)
 	}
+}
+
+// connectThenStopB starts nodes A (1) and B (2), checks that a message
+// from A reaches B, and stops B. It returns A, B's address and the peers
+// map to restart B with.
+func connectThenStopB(t *testing.T, tweak func(id uint64, cfg *Config)) (a *node, addrB string, peers map[uint64]string) {
+	t.Helper()
+	nodes := startCluster(t, 2, tweak)
+	a, b := nodes[0], nodes[1]
+	addrB = b.ln.Addr().String()
+	peers = map[uint64]string{1: a.ln.Addr().String(), 2: addrB}
+	a.tr.Send([]raftpb.Message{app(1, 2, 1)})
+	recv(t, b.got, "message before restart")
+	if err := b.tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return a, addrB, peers
 }
 
 // restartAt starts node id again on its old address.
@@ -499,20 +506,11 @@ func TestConfigValidate(t *testing.T) {
 // minute long, so only the peer's own connection can have cut it short.
 func TestRestartedPeerEndsRedialBackoff(t *testing.T) {
 	checkLeaks(t)
-	nodes := startCluster(t, 2, func(id uint64, cfg *Config) {
+	a, addrB, peers := connectThenStopB(t, func(id uint64, cfg *Config) {
 		if id == 1 {
 			cfg.redialMin, cfg.redialMax = 2*time.Minute, 2*time.Minute
 		}
 	})
-	a, b := nodes[0], nodes[1]
-	addrB := b.ln.Addr().String()
-	peers := map[uint64]string{1: a.ln.Addr().String(), 2: addrB}
-	a.tr.Send([]raftpb.Message{app(1, 2, 1)})
-	recv(t, b.got, "message before restart")
-
-	if err := b.tr.Close(); err != nil {
-		t.Fatal(err)
-	}
 	// A notices the loss and backs off for at least a minute.
 	lost := time.Now().Add(waitTimeout)
 	for a.unreachN.Load() == 0 {

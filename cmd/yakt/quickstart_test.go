@@ -191,6 +191,9 @@ func startDev(t *testing.T, args ...string) *devProcess {
 		}
 	}
 	d.cmd.Env = append(d.cmd.Env, runMainEnv+"=1")
+	// Should the test binary be killed (a test run interrupted), its dev
+	// cluster dies with it instead of running on with ports held.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	d.cmd.Stderr = d.stderr
 	out, err := d.cmd.StdoutPipe()
 	if err != nil {

@@ -303,6 +303,19 @@ func (r Record) AppendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// appendBrokerAddress appends the fields both broker records carry, in
+// their field order.
+func appendBrokerAddress(b []byte, host, port, protocol, status string) []byte {
+	b = append(b, `,"brokerHost":`...)
+	b = appendString(b, host)
+	b = append(b, `,"brokerPort":`...)
+	b = appendString(b, port)
+	b = append(b, `,"securityProtocol":`...)
+	b = appendString(b, protocol)
+	b = append(b, `,"brokerStatus":`...)
+	return appendString(b, status)
+}
+
 // appendBody appends encoding/json's form of body (PartitionRecord's
 // with MarshalJSON's [] for nil slices). A Body of another type, which
 // only tests make, goes through encoding/json.
@@ -316,14 +329,7 @@ func appendBody(b []byte, body Body) ([]byte, error) {
 		b = appendString(b, v.InternalUUID)
 		b = append(b, `,"brokerId":`...)
 		b = strconv.AppendInt(b, int64(v.BrokerID), 10)
-		b = append(b, `,"brokerHost":`...)
-		b = appendString(b, v.BrokerHost)
-		b = append(b, `,"brokerPort":`...)
-		b = appendString(b, v.BrokerPort)
-		b = append(b, `,"securityProtocol":`...)
-		b = appendString(b, v.SecurityProtocol)
-		b = append(b, `,"brokerStatus":`...)
-		b = appendString(b, v.BrokerStatus)
+		b = appendBrokerAddress(b, v.BrokerHost, v.BrokerPort, v.SecurityProtocol, v.BrokerStatus)
 		b = append(b, `,"rackId":`...)
 		b = appendString(b, v.RackID)
 		b = append(b, `,"epoch":`...)
@@ -344,14 +350,7 @@ func appendBody(b []byte, body Body) ([]byte, error) {
 	case *BrokerRegistrationChangeBrokerRecord:
 		b = append(b, `{"brokerId":`...)
 		b = strconv.AppendInt(b, int64(v.BrokerID), 10)
-		b = append(b, `,"brokerHost":`...)
-		b = appendString(b, v.BrokerHost)
-		b = append(b, `,"brokerPort":`...)
-		b = appendString(b, v.BrokerPort)
-		b = append(b, `,"securityProtocol":`...)
-		b = appendString(b, v.SecurityProtocol)
-		b = append(b, `,"brokerStatus":`...)
-		b = appendString(b, v.BrokerStatus)
+		b = appendBrokerAddress(b, v.BrokerHost, v.BrokerPort, v.SecurityProtocol, v.BrokerStatus)
 		b = append(b, `,"epoch":`...)
 		b = strconv.AppendInt(b, v.Epoch, 10)
 		return append(b, '}'), nil

@@ -43,7 +43,8 @@ type Config struct {
 }
 
 // Controller runs API operations: reads against the local image after a
-// read barrier, writes as proposals of record batches.
+// read barrier, writes as proposals of record batches validated against
+// the leader's forecast (speculation).
 type Controller struct {
 	node    *raftnode.Node
 	state   *StateMachine
@@ -54,8 +55,8 @@ type Controller struct {
 	fullFetchAfter time.Duration
 	sessionTimeout time.Duration
 	live           liveness
-	pids           pidReservation // leader-side producer-id blocks handed out ahead of commit
-	full           fullShares     // full fetch answers being encoded or read (fetch_share.go)
+	spec           speculation // the leader's forecast that writes validate against
+	full           fullShares  // full fetch answers being encoded or read (fetch_share.go)
 
 	unsafeReadsWithoutBarrier bool
 }
@@ -104,35 +105,28 @@ func (c *Controller) linearizableImage(ctx context.Context) (*metadata.Image, er
 	return c.state.Image(), nil
 }
 
-// propose commits recs as one atomic batch and returns them with offsets.
-// When ctx carries an Idempotency, the batch carries its key and answer
-// (opaque bytes stored with the key, see metadata.Idempotency), and a
-// batch that replay answers from an earlier one with the same key returns
-// that one's records and answer instead.
-func (c *Controller) propose(ctx context.Context, recs []metadata.Record, answer []byte) ([]metadata.Record, []byte, error) {
-	now := c.clock.Now().UTC().Truncate(time.Millisecond)
-	for i := range recs {
-		recs[i].Timestamp = now
-	}
-	res, err := c.node.Propose(ctx, metadata.EncodeBatch(metadata.Batch{Records: recs, Idempotency: stamp(ctx, answer)}))
+// outcome is a write's answer from its proposal's outcome: the applied
+// records and answer, the first answer of its idempotency key (replayed),
+// or the error that apply or the node gave.
+func (c *Controller) outcome(ctx context.Context, res raftnode.Result, err error, answer []byte) (applied []metadata.Record, _ []byte, replayed bool, _ error) {
 	if errors.Is(err, raftnode.ErrStopped) || errors.Is(err, raftnode.ErrOutcomeUnknown) {
 		// The entry may already be on a quorum: the outcome is unknown, and
 		// NOT_READY (503) would tell the client a retry is safe.
-		return nil, nil, metadata.Errorf(metadata.CodeTimeout, "the write may or may not have taken effect (%v); read before retrying", err)
+		return nil, nil, false, metadata.Errorf(metadata.CodeTimeout, "the write may or may not have taken effect (%v); read before retrying", err)
 	}
 	if err != nil {
-		return nil, nil, nodeError(err)
+		return nil, nil, false, nodeError(err)
 	}
 	switch v := res.Value.(type) {
 	case *metadata.Error:
-		return nil, nil, v
+		return nil, nil, false, v
 	case Applied:
-		return v.Records, answer, nil
+		return v.Records, answer, false, nil
 	case Replayed:
 		markReplayed(ctx)
-		return v.Entry.Records, v.Entry.Answer, nil
+		return v.Entry.Records, v.Entry.Answer, true, nil
 	default:
-		return nil, nil, fmt.Errorf("controller: unexpected apply result %T", res.Value)
+		return nil, nil, false, fmt.Errorf("controller: unexpected apply result %T", res.Value)
 	}
 }
 
@@ -151,15 +145,4 @@ func nodeError(err error) error {
 		return metadata.Errorf(metadata.CodeTimeout, "not committed in time; the write may still commit")
 	}
 	return err
-}
-
-// writeBarrier makes sure this leader validates against everything
-// committed before the request arrived (a new leader may not have applied
-// its predecessors' last entries yet).
-func (c *Controller) writeBarrier(ctx context.Context) (*metadata.Image, error) {
-	if !c.node.IsLeader() {
-		return nil, metadata.Errorf(metadata.CodeNoLeader, "this node is not the leader")
-	}
-	// Not c.Image: the deliberate read bug must not also weaken writes.
-	return c.linearizableImage(ctx)
 }

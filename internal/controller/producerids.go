@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"sort"
-	"sync"
 
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -32,9 +31,8 @@ const maxFirstProducerID = math.MaxInt64 - metadata.ProducerIDBlockSize
 // (not ALIVE), PRODUCER_ID_ALREADY_ALLOCATED (a chosen block overlaps one
 // given before).
 //
-// Concurrent requests for the next free block get disjoint blocks: the
-// leader reserves each block before proposing it (pidReservation), so a
-// second request does not pick the block a first one is still committing.
+// Concurrent requests for the next free block get disjoint blocks: each
+// is validated against a forecast holding the blocks proposed before it.
 func (c *Controller) AllocateProducerIDs(ctx context.Context, req AllocateProducerIDsRequest) (ProducerIDsResponse, int64, error) {
 	switch {
 	case req.BrokerID == nil:
@@ -52,9 +50,7 @@ func (c *Controller) AllocateProducerIDs(ctx context.Context, req AllocateProduc
 		raced = append(raced, metadata.CodeProducerIDAlreadyAllocated)
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
-		return buildAllocateProducerIDs(img, broker, req.ProducerID, func(imageNext int64) (int64, error) {
-			return c.pids.reserve(c.node.Term(), imageNext)
-		})
+		return buildAllocateProducerIDs(img, broker, req.ProducerID, nextFreeBlock)
 	}, raced...)
 	if err != nil {
 		return ProducerIDsResponse{}, 0, err
@@ -102,38 +98,13 @@ func overlappingBlock(blocks []metadata.ProducerIdsRecord, first int64) (metadat
 	return metadata.ProducerIdsRecord{}, false
 }
 
-// pidReservation is the leader's soft state for handing out "next free"
-// producer-id blocks: validation runs concurrently against the committed
-// image, so without it two requests would both pick the image's
-// NextProducerID and one would fail on replay. The log stays the
-// authority: replay rejects any overlap, so a wrong reservation costs a
-// retry, never a duplicate id. The zero value is ready.
-type pidReservation struct {
-	mu sync.Mutex
-	// term is the raft term next was reserved in. Guarded by mu.
-	term uint64
-	// next is the first id not handed out in term; 0 when nothing was.
-	// Guarded by mu. Invariant: blocks this node proposed in term start
-	// below next.
-	next int64
-}
-
-// reserve hands out the block after both the committed blocks
-// (imageNext, the image's NextProducerID) and every block reserved in
-// this term. A new term starts afresh: what was reserved before was
-// either committed (and is in imageNext once the new leader's barrier
-// passed) or lost, and holding on to it would only leave a gap.
-// PRODUCER_ID_ALREADY_ALLOCATED once the id space is exhausted.
-func (r *pidReservation) reserve(term uint64, imageNext int64) (int64, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if term != r.term {
-		r.term, r.next = term, 0
-	}
-	first := max(imageNext, r.next)
-	if first > maxFirstProducerID {
+// nextFreeBlock is the next free block after the image's: the forecast
+// a write validates against holds every block proposed before it, so
+// concurrent requests get disjoint blocks. PRODUCER_ID_ALREADY_ALLOCATED
+// once the id space is exhausted.
+func nextFreeBlock(imageNext int64) (int64, error) {
+	if imageNext > maxFirstProducerID {
 		return 0, metadata.Errorf(metadata.CodeProducerIDAlreadyAllocated, "producer ids are exhausted")
 	}
-	r.next = first + metadata.ProducerIDBlockSize
-	return first, nil
+	return imageNext, nil
 }

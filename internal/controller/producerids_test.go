@@ -38,37 +38,15 @@ func TestOverlappingBlock(t *testing.T) {
 	}
 }
 
-func TestPidReservation(t *testing.T) {
-	type step struct {
-		term      uint64
-		imageNext int64
-		want      int64
-		wantCode  metadata.Code
+func TestNextFreeBlock(t *testing.T) {
+	if got, err := nextFreeBlock(9000); err != nil || got != 9000 {
+		t.Fatalf("nextFreeBlock(9000) = %d, %v; want 9000", got, err)
 	}
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{"concurrent requests on one image get consecutive blocks", []step{
-			{term: 2, imageNext: 0, want: 0}, {term: 2, imageNext: 0, want: 1000}, {term: 2, imageNext: 0, want: 2000}}},
-		{"the image overtaking the reservation wins", []step{
-			{term: 2, imageNext: 0, want: 0}, {term: 2, imageNext: 9000, want: 9000}, {term: 2, imageNext: 9000, want: 10000}}},
-		{"a new term forgets what it had reserved", []step{
-			{term: 2, imageNext: 0, want: 0}, {term: 2, imageNext: 0, want: 1000}, {term: 3, imageNext: 1000, want: 1000}}},
-		{"exhausted", []step{
-			{term: 1, imageNext: maxFirstProducerID, want: maxFirstProducerID},
-			{term: 1, imageNext: maxFirstProducerID, wantCode: metadata.CodeProducerIDAlreadyAllocated}}},
+	if got, err := nextFreeBlock(maxFirstProducerID); err != nil || got != maxFirstProducerID {
+		t.Fatalf("nextFreeBlock(last block) = %d, %v; want %d", got, err, int64(maxFirstProducerID))
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r pidReservation
-			for i, s := range tt.steps {
-				got, err := r.reserve(s.term, s.imageNext)
-				if code := metadata.CodeOf(err); code != s.wantCode || (err == nil && got != s.want) {
-					t.Fatalf("step %d: reserve(%d, %d) = %d, %q; want %d, %q", i, s.term, s.imageNext, got, code, s.want, s.wantCode)
-				}
-			}
-		})
+	if _, err := nextFreeBlock(maxFirstProducerID + 1); metadata.CodeOf(err) != metadata.CodeProducerIDAlreadyAllocated {
+		t.Fatalf("nextFreeBlock past the last block: err %v, want %s", err, metadata.CodeProducerIDAlreadyAllocated)
 	}
 }
 

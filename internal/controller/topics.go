@@ -34,33 +34,26 @@ func (c *Controller) CreateTopic(ctx context.Context, req CreateTopicRequest) (T
 		return TopicDetail{}, 0, metadata.Errorf(metadata.CodeInvalidTopicName,
 			"topic name %q is reserved: names starting with %q are for internal topics", req.Name, metadata.ReservedTopicPrefix)
 	}
-	img, err := c.writeBarrier(ctx)
-	if err != nil {
-		return TopicDetail{}, 0, err
-	}
-	if applied, _, ok, err := knownAnswer(ctx, img); err != nil {
-		return TopicDetail{}, 0, err
-	} else if ok {
-		return topicDetail(applied), applied[0].Offset, nil
-	}
-	if _, ok := img.Topic(req.Name); ok {
-		return TopicDetail{}, 0, metadata.Errorf(metadata.CodeTopicAlreadyExists, "topic %q already exists", req.Name)
-	}
-	if other, ok := img.CollidingTopic(req.Name); ok {
-		return TopicDetail{}, 0, metadata.CollisionError(req.Name, other)
-	}
-	topic := &metadata.TopicRecord{TopicUUID: c.newUUID(), Name: req.Name}
-	recs := []metadata.Record{{Body: topic}}
-	if req.Partitions != nil || req.ReplicationFactor != nil {
-		parts, err := placePartitions(img, topic.TopicUUID, req.Partitions, req.ReplicationFactor)
-		if err != nil {
-			return TopicDetail{}, 0, err
+	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		if _, ok := img.Topic(req.Name); ok {
+			return nil, metadata.Errorf(metadata.CodeTopicAlreadyExists, "topic %q already exists", req.Name)
 		}
-		for _, p := range parts {
-			recs = append(recs, metadata.Record{Body: p})
+		if other, ok := img.CollidingTopic(req.Name); ok {
+			return nil, metadata.CollisionError(req.Name, other)
 		}
-	}
-	applied, _, err := c.propose(ctx, recs, nil)
+		topic := &metadata.TopicRecord{TopicUUID: c.newUUID(), Name: req.Name}
+		recs := []metadata.Record{{Body: topic}}
+		if req.Partitions != nil || req.ReplicationFactor != nil {
+			parts, err := placePartitions(img, topic.TopicUUID, req.Partitions, req.ReplicationFactor)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range parts {
+				recs = append(recs, metadata.Record{Body: p})
+			}
+		}
+		return recs, nil
+	})
 	if err != nil {
 		return TopicDetail{}, 0, err
 	}
@@ -180,27 +173,29 @@ func topicNotFound(name string) *metadata.Error {
 	return metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", clip(name))
 }
 
-// maxRaceRetries bounds how often write rebuilds a batch that a racing
-// write made stale. Every rejected round lets at least one racer commit,
-// so n concurrent requests on one value need at most n-1 retries; the
-// request deadline bounds the loop as well.
+// maxRaceRetries bounds how often write tries a request again after
+// its forecast proved wrong (see write); the request deadline bounds the
+// loop as well.
 const maxRaceRetries = 32
 
-// write is the body of every write: writeBarrier, then build (validate
-// against the image, choose every server-set value, return the records),
-// then propose them as one atomic batch.
+// write is the body of every write: build validates the request against
+// the leader's forecast (speculation), chooses every server-set value and
+// returns the records, which are proposed as one atomic batch; apply
+// validates them again, and its verdict is the answer.
 //
-// Requests are validated concurrently, so two of them can choose the same
-// server-set value from the same image (the next partition epoch, broker
-// epoch or partition id). Replay then rejects the later batch and nothing
+// The forecast holds every batch proposed before, so two writes never
+// choose the same server-set value (the next partition epoch, broker epoch
+// or partition id, producer-id block) unless a batch the forecast held did
+// not apply as forecast. Replay then rejects the later batch and nothing
 // of it applies. When its code is in raced, that rejection means "a value
 // we chose was taken", not "your request is wrong": write runs build
-// again on the newer image, which either chooses afresh or now fails
+// again on the rebuilt forecast, which either chooses afresh or now fails
 // validation with the answer the request deserves. Only codes that mean
-// exactly that belong in raced; build's own errors are returned at once.
+// exactly that belong in raced; build's own errors are returned once the
+// committed state confirms them (confirmRefusal).
 //
-// A request whose idempotency key is already in the image is answered
-// with that key's records before build runs (knownAnswer).
+// A request whose idempotency key is already known is answered with that
+// key's records from the committed state (knownAnswer).
 func (c *Controller) write(ctx context.Context, build func(img *metadata.Image) ([]metadata.Record, error), raced ...metadata.Code) ([]metadata.Record, error) {
 	applied, _, err := c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
 		recs, err := build(img)
@@ -214,18 +209,24 @@ func (c *Controller) write(ctx context.Context, build func(img *metadata.Image) 
 // request's idempotency key and returned again on a replay.
 func (c *Controller) writeAnswer(ctx context.Context, build func(img *metadata.Image) ([]metadata.Record, []byte, error), raced ...metadata.Code) ([]metadata.Record, []byte, error) {
 	for attempt := 0; ; attempt++ {
-		img, err := c.writeBarrier(ctx)
+		sp, err := c.speculate(ctx, build)
 		if err != nil {
 			return nil, nil, err
 		}
-		if applied, answer, ok, err := knownAnswer(ctx, img); ok || err != nil {
-			return applied, answer, err
+		if sp.p == nil {
+			applied, answer, ok, err := c.confirmRefusal(ctx, sp.last, build)
+			if ok {
+				return applied, answer, err
+			}
+			if attempt == maxRaceRetries {
+				return nil, nil, errContended
+			}
+			c.log.Debug("forecast refused a write that committed state accepts; again", "attempt", attempt+1)
+			continue
 		}
-		recs, answer, err := build(img)
-		if err != nil {
-			return nil, nil, err
-		}
-		applied, answer, err := c.propose(ctx, recs, answer)
+		res, err := sp.p.Wait(ctx)
+		applied, answer, replayed, err := c.outcome(ctx, res, err, sp.answer)
+		c.settleProposal(sp, err == nil && !replayed)
 		var me *metadata.Error
 		if err == nil || attempt == maxRaceRetries || !errors.As(err, &me) || !slices.Contains(raced, me.Code) {
 			return applied, answer, err

@@ -302,6 +302,7 @@ func (n *Node) handleReady() error {
 	if rd.SoftState != nil {
 		n.onSoftState(rd.SoftState) // after trackAppended: see its comment
 	}
+	n.trackTermStart(rd.Entries)
 	n.transport.Send(late)
 
 	if inc != nil {
@@ -378,6 +379,28 @@ func (n *Node) onSoftState(ss *raft.SoftState) {
 			}
 		}
 		n.waitMu.Unlock()
+	}
+}
+
+// trackTermStart keeps termStart: the first entry a leader appends in its
+// term is the empty one raft appends on election, so it is found in the
+// Ready that makes this node leader.
+func (n *Node) trackTermStart(ents []raftpb.Entry) {
+	if !n.leading {
+		if n.termStart.Load() != nil {
+			n.termStart.Store(nil)
+		}
+		return
+	}
+	term := n.term.Load()
+	if ts := n.termStart.Load(); ts != nil && ts.term == term {
+		return
+	}
+	for _, e := range ents {
+		if e.Term == term {
+			n.termStart.Store(&termStart{term: term, index: e.Index})
+			return
+		}
 	}
 }
 

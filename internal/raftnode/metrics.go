@@ -17,6 +17,7 @@ type Metrics struct {
 	appliedIndex        prometheus.Gauge
 	proposalsCommitted  prometheus.Counter
 	proposalsFailed     prometheus.Counter
+	readBarriers        prometheus.Counter
 	proposalsPending    prometheus.Gauge
 	droppedMessages     prometheus.Counter
 	walFsync            prometheus.Histogram
@@ -41,8 +42,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		appliedIndex:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_raft_applied_index", Help: "Highest index applied to the metadata state."}),
 		proposalsCommitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_proposals_committed_total", Help: "Proposals from this node committed and applied."}),
 		proposalsFailed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_proposals_failed_total", Help: "Proposals from this node that failed."}),
-		proposalsPending:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_raft_proposals_pending", Help: "Proposals appended but not yet applied."}),
-		droppedMessages:    prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_dropped_messages_total", Help: "Inbound peer messages dropped because the raft loop was busy."}),
+		readBarriers: prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_read_barriers_total",
+			Help: "Read barriers (raft ReadIndex) run on this node: linearizable reads, and writes the leader's forecast refused."}),
+		proposalsPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_raft_proposals_pending", Help: "Proposals appended but not yet applied."}),
+		droppedMessages:  prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_raft_dropped_messages_total", Help: "Inbound peer messages dropped because the raft loop was busy."}),
 		walFsync: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yakt_wal_fsync_duration_seconds", Help: "WAL fdatasync latency.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		snapshotDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yakt_snapshot_save_duration_seconds", Help: "Time to encode, write and fsync a snapshot, off the raft loop.",
@@ -58,7 +61,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.term, m.commitIndex, m.appliedIndex,
-			m.proposalsCommitted, m.proposalsFailed, m.proposalsPending, m.droppedMessages, m.walFsync,
+			m.proposalsCommitted, m.proposalsFailed, m.readBarriers, m.proposalsPending, m.droppedMessages, m.walFsync,
 			m.snapshotDuration, m.snapshotBytes, m.snapshotsInProgress, m.snapshotsInstalled, m.snapshotsSent, m.snapshotSendFails,
 			m.walRemoveFailures)
 	}

@@ -207,6 +207,11 @@ type readBatch struct {
 	ticks int
 }
 
+// termStart is where a leader's term begins in the log: the index of the
+// first entry it appended in term (the empty entry raft appends on
+// election).
+type termStart struct{ term, index uint64 }
+
 type pendingRead struct {
 	index uint64
 	reqs  []*readReq
@@ -244,7 +249,10 @@ type Node struct {
 	leader  atomic.Uint64
 	term    atomic.Uint64
 	applied atomic.Uint64
-	commit  atomic.Uint64
+	// termStart is set by the loop while this node leads (LeaderReady),
+	// nil otherwise.
+	termStart atomic.Pointer[termStart]
+	commit    atomic.Uint64
 
 	appliedMu     sync.Mutex
 	appliedNotify chan struct{} // closed and replaced whenever applied moves; guarded by appliedMu
@@ -521,37 +529,78 @@ func (n *Node) Snapshots() ([]storage.SnapshotInfo, error) { return n.storage.Sn
 // on this node. Only the leader accepts proposals (ErrNotLeader otherwise).
 // If ctx ends first the proposal may still commit.
 func (n *Node) Propose(ctx context.Context, payload []byte) (Result, error) {
+	p, err := n.Enqueue(ctx, payload)
+	if err != nil {
+		return Result{}, err
+	}
+	return p.Wait(ctx)
+}
+
+// Proposal is a payload handed to the raft loop by Enqueue, waiting for
+// its outcome.
+type Proposal struct {
+	n   *Node
+	req *proposeReq
+}
+
+// Enqueue hands payload to the raft loop and returns without waiting for
+// it to commit; Wait then gives its outcome as Propose would. Payloads
+// enqueued one after another (by one goroutine, or under a lock of the
+// caller's) enter the log in that order: a later one may commit while an
+// earlier one is dropped, but never before it. ctx also bounds the wait
+// for the loop to take the payload, and a payload whose ctx ended before
+// the loop proposed it is never proposed.
+func (n *Node) Enqueue(ctx context.Context, payload []byte) (*Proposal, error) {
 	if len(payload) > n.cfg.MaxEntryBytes {
-		return Result{}, ErrTooLarge
+		return nil, ErrTooLarge
 	}
 	if !n.IsLeader() {
 		if n.Leader() == 0 {
-			return Result{}, ErrNoLeader
+			return nil, ErrNoLeader
 		}
-		return Result{}, ErrNotLeader
+		return nil, ErrNotLeader
 	}
 	req := &proposeReq{ctx: ctx, payload: payload, done: make(chan proposeOutcome, 1)}
 	select {
 	case n.propc <- req:
+		return &Proposal{n: n, req: req}, nil
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return nil, ctx.Err()
 	case <-n.donec:
-		return Result{}, ErrStopped
+		return nil, ErrStopped
 	}
+}
+
+// Wait returns the proposal's outcome: the state machine's result once
+// its entry applied, or why it never will (or may not have).
+func (p *Proposal) Wait(ctx context.Context) (Result, error) {
 	select {
-	case out := <-req.done:
+	case out := <-p.req.done:
 		return out.res, out.err
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
-	case <-n.donec:
+	case <-p.n.donec:
 		return Result{}, ErrStopped
 	}
+}
+
+// LeaderReady reports whether this node leads and has applied its own
+// first entry of the term: from then on its applied state holds every
+// entry earlier leaders committed, and every later entry is one it
+// proposed itself. term is the term it leads in.
+func (n *Node) LeaderReady() (term uint64, ready bool) {
+	ts := n.termStart.Load()
+	if ts == nil || !n.IsLeader() || n.term.Load() != ts.term {
+		return 0, false
+	}
+	return ts.term, n.applied.Load() >= ts.index
 }
 
 // ReadBarrier returns once this node has applied everything the leader had
 // committed when the barrier started (raft ReadIndex), so reads of local
 // state after it are linearizable.
 func (n *Node) ReadBarrier(ctx context.Context) error {
+	n.metrics.readBarriers.Inc()
 	if n.Leader() == 0 {
 		return ErrNoLeader
 	}

@@ -1,11 +1,12 @@
 // Package controller turns API requests into metadata records on the
 // leader and owns the replicated metadata state on every node.
 //
-// A write runs: ReadBarrier (this leader has applied everything committed
-// before it, so validation sees current state) → validate against the
-// image → choose every server-set value (UUIDs, timestamps, epochs, ids) →
-// propose the records as one atomic batch → raft commits → StateMachine
-// replays the batch on every node; a batch that no longer fits (a racing
-// request won) is skipped identically everywhere and its waiter gets the
-// *metadata.Error.
+// A write runs on the leader: validate against the leader's forecast (the
+// applied image plus every batch it proposed in its term, speculation.go)
+// → choose every server-set value (UUIDs, timestamps, epochs, ids) →
+// propose the records as one atomic batch, in validation order → raft
+// commits → StateMachine replays the batch on every node; a batch that no
+// longer fits (the forecast was wrong) is skipped identically everywhere
+// and its waiter gets the *metadata.Error. A request the forecast refuses
+// is answered from committed state after a read barrier, as reads are.
 package controller

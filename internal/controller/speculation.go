@@ -110,10 +110,10 @@ func (c *Controller) speculate(ctx context.Context, build func(img *metadata.Ima
 		if !s.cur.broken {
 			break
 		}
-		f := s.cur
+		settled := s.cur.settled
 		s.mu.Unlock()
 		select {
-		case <-f.settled:
+		case <-settled:
 		case <-ctx.Done():
 			s.mu.Lock()
 			return speculative{}, nodeError(ctx.Err())

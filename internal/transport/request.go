@@ -435,9 +435,13 @@ func (c *reqConn) readLoop() {
 // stream fails, after every handler it started has returned.
 func (t *Transport) serveRequests(conn net.Conn, br *bufio.Reader, h *hello) error {
 	ctx, cancel := context.WithCancel(t.ctx)
-	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		// NB: cancel first: it is what ends the writer and tells the
+		// handlers that nobody waits for their answers any more.
+		cancel()
+		wg.Wait()
+	}()
 	out := make(chan []byte, maxRequestsInFlight)
 	wg.Add(1)
 	go func() {

@@ -194,3 +194,27 @@ func TestRequestFrameCodec(t *testing.T) {
 		t.Fatalf("oversized request: %v", err)
 	}
 }
+
+// When the forwarding side goes away, the requests it left running on
+// the peer are cancelled there, though the peer itself carries on.
+func TestRequestStreamLossCancelsHandlers(t *testing.T) {
+	a, b := requestPair(t)
+	started := make(chan struct{}, 1)
+	stopped := make(chan struct{}, 1)
+	b.tr.SetRequestHandler(func(ctx context.Context, from uint64, req *Request) (*Response, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		stopped <- struct{}{}
+		return nil, ctx.Err()
+	})
+	go func() {
+		<-started
+		a.tr.Close()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour) // no deadline the handler could see end first
+	defer cancel()
+	if _, err := a.tr.Request(ctx, 2, &Request{Method: "POST", URI: "/"}); err == nil || errors.Is(err, ErrRequestNotRun) {
+		t.Fatalf("err = %v, want outcome unknown", err)
+	}
+	recv(t, stopped, "the handler to be cancelled once the forwarding side was gone")
+}

@@ -183,9 +183,10 @@ func TestPeerForwardResendsOnlyKeyedRequestsAfterTheyWereSent(t *testing.T) {
 			mu.Lock()
 			dyingKeys = append(dyingKeys, req.Header.Get(HeaderIdempotencyKey))
 			mu.Unlock()
+			again := restart.Load() // read now: the test moves on once this process is gone
 			go func() {
 				self.Load().Close() // waits for this handler, which ctx releases
-				if restart.Load() {
+				if again {
 					a := &answering{}
 					pn.start(t, 2, a.handle)
 					restarted <- a

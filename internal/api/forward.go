@@ -273,7 +273,6 @@ func (s *Server) serveForwarded(ctx context.Context, from uint64, req *transport
 		return nil, fmt.Errorf("request forwarded by node %d: %w", from, err)
 	}
 	r.RequestURI = req.URI
-	r.Host = s.cfg.ClusterID
 	if req.Header != nil {
 		r.Header = req.Header
 	}

@@ -3,4 +3,42 @@
 // middleware every response shares (node/leader headers, request ids,
 // forwarding of writes from followers to the leader, panic safety, and
 // Idempotency-Key checks and fingerprints for retry-safe writes).
+//
+// # Forwarding
+//
+// A follower does not serve a write: it reads the body (at most
+// MaxBodyBytes) and forwards it to the leader (forward.go). By default
+// each attempt is a frame on the peer connection (the peer hop:
+// transport.Transport.Request through raftnode.Node.ForwardRequest)
+// carrying the method, path and query, the body, and only the header
+// fields the leader's handlers read (Idempotency-Key, Content-Type) plus
+// X-Request-Id and X-Yakt-Forwarded-By. The leader runs it through its
+// whole handler chain, the same http.Handler its HTTP listener serves,
+// with a recorded answer (Server.serveForwarded), so a forwarded write is
+// checked, limited, deduplicated and answered exactly as if the client
+// had sent it to the leader; the follower relays status, header fields
+// and body as it relayed the HTTP hop's. Nothing is streamed: answers of
+// writes are small, and the transport bounds them (64 MiB). The fetch,
+// whose full answers are large, is never forwarded; only its heartbeat is.
+//
+// The outcome rules are forwarder.serve's, whichever hop: a request that
+// certainly did not run on a leader is sent again to whoever leads next;
+// one that may have run is sent again only when resendable (an
+// Idempotency-Key, or a heartbeat), else the answer is 504 TIMEOUT; the
+// request's deadline and its context bound everything. On the peer hop
+// "certainly did not run" is exactly what transport.ErrRequestNotRun
+// proves: the frame was never written (no connection, a leader silent
+// for 500 ms or more, a connection the leader had already closed) or the
+// leader refused it unrun (its API server closed). A connection lost
+// after the frame was written is "sent, outcome unknown", as a lost HTTP
+// connection was. The follower's deadline travels in the frame and a
+// cancel frame follows a caller that gave up, so the leader stops
+// working on a request as soon as nobody waits for it, as it did when the
+// forwarding HTTP connection closed. In-flight forwards are bounded per
+// leader by the transport (1024 per stream; more wait for a slot).
+//
+// Config.ForwardOverHTTP keeps the HTTP hop (a second HTTP request to
+// the leader's advertised HTTP address, fresh connections for requests
+// that are not resendable) for comparison and as a fallback. A node
+// serves peer-hop requests whatever its own setting.
 package api

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/internal/transport"
 )
 
 // DefaultForwardDialTimeout bounds one dial from a follower to the leader.
@@ -55,8 +56,20 @@ func newForwardClient(dialTimeout time.Duration, keepAlive bool) *http.Client {
 	}
 }
 
+// peerForwarder sends a request to a peer on the peer connection
+// (raftnode.Node.ForwardRequest); errors wrapping transport.ErrRequestNotRun
+// prove it did not run there.
+type peerForwarder interface {
+	ForwardRequest(ctx context.Context, to uint64, req *transport.Request) (*transport.Response, error)
+}
+
 // forwarder relays writes from a follower to the current leader.
 type forwarder struct {
+	// peers, when set, carries each attempt as a frame on the peer
+	// connection to the leader (the peer hop); nil sends it as an HTTP
+	// request with pooled or fresh (the HTTP hop). The outcome rules of
+	// serve are the same for both.
+	peers peerForwarder
 	// pooled sends resendable requests over kept-alive connections.
 	pooled *http.Client
 	// fresh sends every other request over a new connection. A kept-alive
@@ -66,9 +79,10 @@ type forwarder struct {
 	// dead leader is a refused dial, which is safe to retry.
 	fresh *http.Client
 	self  uint64
-	// leader resolves the current leader and its HTTP address; it is
-	// called before every attempt because the leader may change between
-	// attempts. ok is false while no leader is known.
+	// leader resolves the current leader and its HTTP address (which the
+	// peer hop does not need); it is called before every attempt because
+	// the leader may change between attempts. ok is false while no leader
+	// is known.
 	leader func() (id uint64, addr string, ok bool)
 	log    *slog.Logger
 }
@@ -87,8 +101,10 @@ type forwarded struct {
 //
 // The rules, which keep a write from being applied twice by forwarding:
 //  1. A request that certainly did not reach the leader (refused or timed
-//     out dial, a kept-alive connection the leader had already closed) is
-//     sent again, to whichever node leads by then, after a short pause.
+//     out dial, a kept-alive connection the leader had already closed; on
+//     the peer hop anything transport.ErrRequestNotRun proves, such as a
+//     frame never written or a leader that refused it unrun) is sent
+//     again, to whichever node leads by then, after a short pause.
 //  2. A request that may have reached the leader is sent again only when
 //     resendable: it carries an Idempotency-Key (the leader answers a
 //     repeat with the first answer) or is a fetch's heartbeat, which
@@ -189,6 +205,9 @@ func (f *forwarder) once(ctx context.Context, r *http.Request, body []byte, lead
 			}
 		}()
 	}
+	if f.peers != nil {
+		return f.oncePeer(actx, r, body, lead)
+	}
 	var gotConn atomic.Bool // a connection was had: the request may have gone out
 	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) }})
 	// bytes.Reader sets GetBody, so the transport itself resends the
@@ -217,6 +236,70 @@ func (f *forwarder) once(ctx context.Context, r *http.Request, body []byte, lead
 		return forwarded{}, true, fmt.Errorf("read answer of leader %d: %w", lead, attemptErr(actx, err))
 	}
 	return forwarded{status: resp.StatusCode, header: resp.Header, body: data}, true, nil
+}
+
+// peerHeaders are the request headers the peer hop carries: what the
+// leader's handlers read. X-Request-Id and X-Yakt-Forwarded-By are set
+// by the follower.
+var peerHeaders = []string{HeaderIdempotencyKey, "Content-Type"}
+
+// oncePeer is once on the peer connection: one frame to the leader, one
+// back. sent is false only when the transport proves the request did not
+// run there.
+func (f *forwarder) oncePeer(ctx context.Context, r *http.Request, body []byte, lead uint64) (ans forwarded, sent bool, err error) {
+	h := make(http.Header, len(peerHeaders)+2)
+	for _, k := range peerHeaders {
+		if vs, ok := r.Header[k]; ok {
+			h[k] = vs
+		}
+	}
+	h[headerForwarded] = []string{strconv.FormatUint(f.self, 10)}
+	h[HeaderRequestID] = []string{requestID(r)}
+	resp, err := f.peers.ForwardRequest(ctx, lead, &transport.Request{Method: r.Method, URI: r.URL.RequestURI(), Header: h, Body: body})
+	if err != nil {
+		return forwarded{}, !errors.Is(err, transport.ErrRequestNotRun),
+			fmt.Errorf("forward to leader %d on the peer connection: %w", lead, attemptErr(ctx, err))
+	}
+	return forwarded{status: resp.Status, header: resp.Header, body: resp.Body}, true, nil
+}
+
+// serveForwarded runs a request a follower forwarded on the peer
+// connection through this node's whole handler chain, as if it had come
+// over HTTP, and returns the recorded answer. ctx carries the follower's
+// deadline and ends when it gives up.
+func (s *Server) serveForwarded(ctx context.Context, from uint64, req *transport.Request) (resp *transport.Response, err error) {
+	r, err := http.NewRequestWithContext(ctx, req.Method, req.URI, bytes.NewReader(req.Body))
+	if err != nil {
+		return nil, fmt.Errorf("request forwarded by node %d: %w", from, err)
+	}
+	r.RequestURI = req.URI
+	if req.Header != nil {
+		r.Header = req.Header
+	}
+	rec := &captureWriter{header: http.Header{}}
+	defer func() {
+		// common turns panics into 500s but lets http.ErrAbortHandler
+		// through, which over HTTP drops the connection: the follower
+		// cannot know the outcome, and neither can it here.
+		if p := recover(); p != nil {
+			resp, err = nil, fmt.Errorf("handler aborted: %v", p)
+		}
+	}()
+	s.handler.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	h := make(http.Header, len(rec.header))
+	for k, vs := range rec.header {
+		switch k {
+		case HeaderNode, HeaderLeader, HeaderRequestID, "Content-Length":
+			continue // relay drops them: the follower sets its own
+		}
+		if !hopByHop[k] {
+			h[k] = vs
+		}
+	}
+	return &transport.Response{Status: rec.status, Header: h, Body: rec.body.Bytes()}, nil
 }
 
 // attemptErr names why an attempt's context ended, if it did.
@@ -314,8 +397,13 @@ func resendable(r *http.Request) bool {
 	return r.Header.Get(HeaderIdempotencyKey) != "" || r.Pattern == heartbeatPattern || r.Pattern == heartbeatBatchPattern
 }
 
-// Close releases the idle connections forwarding keeps to the leader.
-func (s *Server) Close() { s.fwd.pooled.CloseIdleConnections() }
+// Close stops serving requests peers forward here (they are refused
+// unrun, so the follower sends them elsewhere) and releases the idle
+// connections the HTTP hop keeps to the leader.
+func (s *Server) Close() {
+	s.node.ServeForwarded(nil)
+	s.fwd.pooled.CloseIdleConnections()
+}
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

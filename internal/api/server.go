@@ -33,6 +33,12 @@ type Config struct {
 	// well under the election timeout.
 	ForwardDialTimeout time.Duration
 
+	// ForwardOverHTTP makes followers forward writes to the leader as a
+	// second HTTP request (the HTTP hop) instead of as a frame on the peer
+	// connection (the peer hop, the default). The outcome rules are the
+	// same; it is there to compare the two and as a fallback.
+	ForwardOverHTTP bool
+
 	// MaxFullFetches bounds the full metadata answers (snapshot mode) this
 	// node streams at once; one more is refused with 503
 	// TOO_MANY_FULL_FETCHES and Retry-After. Default DefaultMaxFullFetches.
@@ -158,8 +164,12 @@ func New(cfg Config) *Server {
 				return 0, "", false
 			}
 			addr, ok := s.node.PeerHTTPAddr(lead)
-			return lead, addr, ok
+			// The peer hop needs no HTTP address (addr is for logs only).
+			return lead, addr, ok || !cfg.ForwardOverHTTP
 		}}
+	if !cfg.ForwardOverHTTP {
+		s.fwd.peers = cfg.Node
+	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {
 		if rt.handler == nil {
@@ -183,6 +193,8 @@ func New(cfg Config) *Server {
 	}
 	// NB: no catch-all "/" pattern, or the mux could not tell 404 from 405.
 	s.handler = s.common(s.limitInFlight(s.routeErrors(mux)))
+	// Served whatever this node's own setting: its peers choose their hop.
+	cfg.Node.ServeForwarded(s.serveForwarded)
 	return s
 }
 

@@ -54,6 +54,9 @@ type Config struct {
 	// ForwardDialTimeout bounds a follower's dial to the leader when it
 	// forwards a write; default api.DefaultForwardDialTimeout.
 	ForwardDialTimeout time.Duration
+	// ForwardOverHTTP: followers forward writes as a second HTTP request
+	// instead of on the peer connection (see api.Config).
+	ForwardOverHTTP bool
 	// MaxFullFetches bounds the full metadata answers the node streams at
 	// once; default api.DefaultMaxFullFetches.
 	MaxFullFetches int
@@ -159,7 +162,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		UnsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier})
 	apiServer := api.New(api.Config{
 		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
-		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, Logger: log,
+		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, ForwardOverHTTP: cfg.ForwardOverHTTP, Logger: log,
 		MaxFullFetches: cfg.MaxFullFetches, MaxInFlightRequests: cfg.MaxInFlightRequests,
 	})
 	var handler http.Handler = apiServer.Handler()

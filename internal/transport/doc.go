@@ -19,7 +19,8 @@
 // applied; raft learns that from the follower's next response).
 //
 // Close stops every goroutine the transport started and waits for them
-// (Handler calls in progress included); no callback runs once it has
+// (Handler and RequestHandler calls in progress included: the latter's
+// contexts end at Close); no callback runs once it has
 // returned, short of a Send racing with it.
 //
 // # Connections
@@ -31,7 +32,13 @@
 //     fails; while it is down, queued messages are discarded and
 //     OnUnreachable is called once per failed attempt;
 //   - one snapshot stream per MsgSnap, dialed on demand and closed after
-//     the receiver's ack, so a large snapshot never holds up heartbeats.
+//     the receiver's ack, so a large snapshot never holds up heartbeats;
+//   - one request stream, dialed when the first Request to that peer is
+//     made and kept open (redialed by the next Request after it fails):
+//     a follower forwards its clients' writes to the leader on it (see
+//     Forwarded requests below). It is a stream of its own so that an
+//     answer being written never delays raft's heartbeats and appends,
+//     and they never delay an answer.
 //
 // The acceptor runs one reader goroutine per inbound connection. The
 // acceptor never writes on a message stream after the handshake, so the
@@ -76,14 +83,48 @@
 // no read deadline, since raft may legitimately be quiet; TCP keepalive
 // (15s) notices a vanished host.
 //
-// # Wire format (version 3)
+// # Forwarded requests
+//
+// Request sends an HTTP-like request (method, path and query, the header
+// fields the caller chose, body) to a peer, which runs it through the
+// RequestHandler set with SetRequestHandler and sends back the answer
+// (status, header fields, body), matched by a request id; the caller's
+// deadline travels with it, and a caller that stops waiting sends a
+// cancel frame, so the peer stops too. Each request is one frame each
+// way: no extra round trip, no HTTP parsing, and concurrent requests
+// share the connection, their frames batched into one write.
+//
+// What a caller may conclude is the point. An error wrapping
+// ErrRequestNotRun proves the peer did not run the request, so it may be
+// sent again: the frame was never written (no connection, the caller's
+// context ended while it waited for a slot, the stream failed first), the
+// peer refused it unrun (no handler), or it was never attempted because
+// the peer is silent (nothing, not even a keepalive, for max(5 ×
+// KeepaliveInterval, 500ms), as from a leader that is partitioned or
+// paused) or has already closed the stream (a peek before writing: a
+// stopped or restarted peer would otherwise be sent a request it can
+// never read, whose outcome could not be known). Once the frame has been
+// written, a broken connection or a caller's deadline means the outcome
+// is unknown, and the error says so by not wrapping ErrRequestNotRun.
+//
+// Bounds: a request frame is at most 2 MiB (the API's bodies are at most
+// 1 MiB); an answer frame at most 64 MiB, and a handler's answer beyond it
+// is sent as "failed" (no write's answer comes near it: the largest, a
+// topic of the most partitions one request may create, is about 1 MiB).
+// At most 1024 requests are unanswered per stream: a caller beyond that
+// waits for a slot (bounded by its context), and a serving side that sees
+// more closes the stream as a protocol error, so a peer cannot make it run
+// unbounded goroutines. A slot is freed by the answer, never by the
+// caller leaving, since the peer may still be running the request.
+//
+// # Wire format (version 4)
 //
 // All integers are big-endian. A dialer opens every connection with a
 // hello:
 //
 //	magic      4 bytes  "YAKT"
-//	version    1 byte   3
-//	stream     1 byte   1 = message, 2 = snapshot, 3 = fetch
+//	version    1 byte   4
+//	stream     1 byte   1 = message, 2 = snapshot, 3 = fetch, 4 = request
 //	from       8 bytes  dialer's node id
 //	to         8 bytes  node id the dialer means to reach
 //	incarnation 8 bytes dialer's incarnation
@@ -94,8 +135,10 @@
 // id refused (to is not the acceptor, or from is 0 or the acceptor's own
 // id), 3 unsupported version, 4 another incarnation of from is connected
 // (the dialer's error wraps ErrDuplicateNode). Earlier versions (1: no
-// incarnation, no keepalives; 2: no checksum after snapshot data) are not
-// spoken: every node of a cluster must run a build with the same version. After a refusal it closes the connection;
+// incarnation, no keepalives; 2: no checksum after snapshot data; 3: no
+// request stream) are not spoken, and a node of one refuses this version
+// with ack 3 (the dialer logs "unsupported protocol version"): every node
+// of a cluster must run a build with the same version. After a refusal it closes the connection;
 // on a cluster mismatch it logs a warning naming both cluster ids, and the
 // dialer's error wraps ErrClusterMismatch. A hello with bad magic or
 // malformed fields is not answered: the connection is just closed. The
@@ -143,6 +186,30 @@
 // and the CRC at the end. A peer older than this stream
 // closes the connection after the hello, which the asker sees as an error.
 //
+// A request stream carries frames both ways, after the hello:
+//
+//	length 4 bytes, of what follows (at most 2 MiB towards the acceptor,
+//	       64 MiB back)
+//	kind   1 byte
+//	id     8 bytes, chosen by the dialer, unique among its unanswered requests
+//
+// then, by kind:
+//
+//	1 request  (dialer)   budget 4 bytes (milliseconds left of the caller's
+//	                      deadline, 0 none) | methodLen 1 byte, method |
+//	                      uriLen 2 bytes, path and query | header | body (the rest)
+//	2 cancel   (dialer)   nothing: the caller gave up on request id
+//	3 answer   (acceptor) status 2 bytes | header | body (the rest)
+//	4 not run  (acceptor) reason (the rest): refused without running it
+//	5 failed   (acceptor) reason (the rest): the handler failed; outcome unknown
+//
+//	header: count 1 byte, then per field nameLen 1 byte, name,
+//	        valueLen 2 bytes, value (a name with several values repeats)
+//
+// Every request is answered exactly once (3, 4 or 5), cancelled or not.
+// An answer for an id that is not pending, a repeated id, a request
+// beyond the in-flight bound, or a truncated field is a protocol error.
+//
 // Every message must say From = the hello's from and To = the acceptor.
 // Any violation — an oversized length, bytes that do not unmarshal, a
 // misaddressed message, a MsgSnap without snapshot on a snapshot stream —
@@ -153,7 +220,8 @@
 // # Learned state
 //
 // PeerHTTPAddr is what a peer advertised in its latest inbound hello, so
-// a follower can forward HTTP requests to the leader. LastContact is when
+// a follower can still forward HTTP requests to the leader (the API's
+// HTTP hop, kept as a fallback). LastContact is when
 // the last message (of either stream) from that peer arrived; LastHeard
 // also counts keepalives, so it shows that the peer's process is up and
 // connected even when raft has nothing to say.

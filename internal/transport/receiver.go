@@ -145,6 +145,9 @@ func (t *Transport) serveConn(conn net.Conn) {
 	case streamFetch:
 		cr.timeout = snapshotIOTimeout
 		err = t.serveFetch(conn, br, &h)
+	case streamRequest:
+		// Long-lived like a message stream: no read deadline.
+		err = t.serveRequests(conn, br, &h)
 	}
 	switch {
 	case t.ctx.Err() != nil, err == nil:

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,15 +35,20 @@ type peer struct {
 
 	// flushes counts message-stream batch flushes (tests check batching).
 	flushes atomic.Uint64
+
+	// req is the open request stream to the peer, nil until one is needed
+	// (request.go); reqDial (capacity 1) is held while one is dialed.
+	req     atomic.Pointer[reqConn]
+	reqDial chan struct{}
 }
 
 // dial connects to the peer and runs the handshake. The returned release
 // func closes the connection; until it is called, Close of the transport
 // also closes it, which unblocks any read or write on it.
-func (p *peer) dial(kind streamKind) (net.Conn, func(), error) {
+func (p *peer) dial(ctx context.Context, kind streamKind) (net.Conn, func(), error) {
 	t := p.t
 	d := net.Dialer{Timeout: t.cfg.DialTimeout, KeepAlive: keepAlivePeriod}
-	conn, err := d.DialContext(t.ctx, "tcp", p.addr)
+	conn, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,7 +100,7 @@ func (p *peer) runMessages() {
 	var dupSince time.Time
 	dupLogged := false
 	for {
-		conn, release, err := p.dial(streamMessage)
+		conn, release, err := p.dial(p.t.ctx, streamMessage)
 		if err != nil {
 			if p.t.ctx.Err() != nil {
 				return
@@ -304,7 +310,7 @@ func (p *peer) sendSnapshot(m *raftpb.Message) (int64, error) {
 	if size < 0 || uint64(size) > maxStreamedSnapshotBytes {
 		return 0, fmt.Errorf("snapshot of %d bytes exceeds %d", size, uint64(maxStreamedSnapshotBytes))
 	}
-	conn, release, err := p.dial(streamSnapshot)
+	conn, release, err := p.dial(p.t.ctx, streamSnapshot)
 	if err != nil {
 		return 0, err
 	}

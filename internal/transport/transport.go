@@ -219,6 +219,8 @@ type Transport struct {
 	warnedUnknown map[uint64]bool          // guarded by mu; unknown destinations already logged
 	refusalWarned map[refusalKey]time.Time // guarded by mu; last refusal warning per peer and reason
 
+	reqHandler atomic.Pointer[RequestHandler] // serves peers' forwarded requests; nil: answered "not run"
+
 	acceptedStreams   atomic.Uint64 // message streams accepted (Stats)
 	refusedDuplicates atomic.Uint64 // hellos refused as ackDuplicateNode (Stats)
 }
@@ -275,6 +277,8 @@ func New(cfg Config) (*Transport, error) {
 			msgc:  make(chan raftpb.Message, cfg.QueueSize),
 			snapc: make(chan raftpb.Message, snapshotQueueSize),
 			wake:  make(chan struct{}, 1),
+
+			reqDial: make(chan struct{}, 1),
 		}
 	}
 	t.wg.Add(1)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -255,7 +256,7 @@ func TestClusterMismatch(t *testing.T) {
 	if peer := recv(t, a.unreachable, "OnUnreachable on the refused node"); peer != 2 && peer != 3 {
 		t.Fatalf("unreachable peer %d", peer)
 	}
-	_, _, err := a.tr.peers[2].dial(streamMessage)
+	_, _, err := a.tr.peers[2].dial(context.Background(), streamMessage)
 	if !errors.Is(err, ErrClusterMismatch) {
 		t.Fatalf("dial across clusters: got %v, want ErrClusterMismatch", err)
 	}

@@ -18,8 +18,9 @@ const (
 	magic = "YAKT"
 	// protocolVersion 2 added the incarnation to the hello and keepalive
 	// frames to message streams; 3 a CRC-32C after the data of snapshot
-	// records and fetch answers, so either can be streamed.
-	protocolVersion = 3
+	// records and fetch answers, so either can be streamed; 4 the request
+	// stream (request.go), which a version 3 node would close unanswered.
+	protocolVersion = 4
 
 	// maxFrameBytes bounds one length-prefixed raftpb.Message. raft's own
 	// MaxSizePerMsg keeps appends far below it; a bigger prefix means a
@@ -51,6 +52,7 @@ const (
 	streamMessage  streamKind = 1 // long-lived: frames of raftpb.Message
 	streamSnapshot streamKind = 2 // on demand: MsgSnap header frame + raw data, acked
 	streamFetch    streamKind = 3 // on demand: a request for the peer's snapshot and its answer (fetch.go)
+	streamRequest  streamKind = 4 // long-lived, dialed on first use: forwarded requests and their answers (request.go)
 )
 
 func (k streamKind) String() string {
@@ -61,6 +63,8 @@ func (k streamKind) String() string {
 		return "snapshot"
 	case streamFetch:
 		return "fetch"
+	case streamRequest:
+		return "request"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -161,7 +165,7 @@ func readHello(r io.Reader) (hello, error) {
 		return h, unexpected(err)
 	}
 	h.kind = streamKind(fixed[0])
-	if h.kind != streamMessage && h.kind != streamSnapshot && h.kind != streamFetch {
+	if h.kind != streamMessage && h.kind != streamSnapshot && h.kind != streamFetch && h.kind != streamRequest {
 		return h, fmt.Errorf("%w: unknown stream %s", errProtocol, h.kind)
 	}
 	h.from = binary.BigEndian.Uint64(fixed[1:])

@@ -166,17 +166,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return res, err
 		}
 	}
-	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	for _, id := range cl.IDs() {
-		if err = cl.WaitListening(startCtx, id); err == nil {
-			err = WaitReady(startCtx, c, cl.URL(id))
-		}
-		if err != nil {
-			cancel()
-			return res, step("start", err)
-		}
+	if err := cl.WaitAllReady(ctx, c, 2*time.Minute); err != nil {
+		return res, step("start", err)
 	}
-	cancel()
 	mem := watchMemory(ctx, cl, 250*time.Millisecond)
 	defer mem.stop()
 

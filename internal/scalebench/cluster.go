@@ -164,6 +164,23 @@ func (c *Cluster) WaitListening(ctx context.Context, id uint64) error {
 	}
 }
 
+// WaitAllReady waits, for at most limit, until every launched node
+// answers /healthz as itself and then /readyz with 200: each can serve a
+// linearizable read, so the cluster has a leader.
+func (c *Cluster) WaitAllReady(ctx context.Context, client *http.Client, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for _, id := range c.IDs() {
+		if err := c.WaitListening(ctx, id); err != nil {
+			return err
+		}
+		if err := WaitReady(ctx, client, c.URL(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Start launches node id and waits until it listens.
 func (c *Cluster) Start(ctx context.Context, id uint64) error {
 	if err := c.Launch(id); err != nil {

@@ -146,9 +146,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	defer cl.Close()
 	defer func() {
 		if err != nil {
-			for _, id := range cl.IDs() {
-				log.Error("node log tail", "node", id, "log", cl.LogTail(id, 1500))
-			}
+			cl.LogTails(log)
 		}
 	}()
 	step := func(name string, e error) error {
@@ -161,10 +159,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	urls := cl.URLs()
 
 	log.Info("starting 3 yakt server processes", "dir", dir)
-	for _, id := range cl.IDs() {
-		if err := cl.Launch(id); err != nil {
-			return res, err
-		}
+	if err := cl.LaunchAll(); err != nil {
+		return res, err
 	}
 	if err := cl.WaitAllReady(ctx, c, 2*time.Minute); err != nil {
 		return res, step("start", err)

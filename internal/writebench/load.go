@@ -60,9 +60,9 @@ type sample struct {
 }
 
 const (
-	ok uint8 = iota
-	failed
-	notFound // a read of a topic created before answered 404
+	outcomeOK uint8 = iota
+	outcomeFailed
+	outcomeNotFound // a read of a topic created before answered 404
 )
 
 // client is one closed-loop client: its own Transport, so its own
@@ -103,7 +103,7 @@ func (c *client) write(l *load) (uint8, string) {
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
 	out, msg := c.roundTrip(&req)
-	if out == ok {
+	if out == outcomeOK {
 		c.created = append(c.created, seq)
 	}
 	return out, msg
@@ -124,21 +124,21 @@ func (c *client) read() (uint8, string) {
 func (c *client) roundTrip(req *http.Request) (uint8, string) {
 	resp, err := c.tr.RoundTrip(req)
 	if err != nil {
-		return failed, fmt.Sprintf("%s %s: %v", req.Method, req.URL, err)
+		return outcomeFailed, fmt.Sprintf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
 		// Read to the end, or the connection is not reused.
 		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return failed, fmt.Sprintf("%s %s: read answer: %v", req.Method, req.URL, err)
+			return outcomeFailed, fmt.Sprintf("%s %s: read answer: %v", req.Method, req.URL, err)
 		}
-		return ok, ""
+		return outcomeOK, ""
 	}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, resp.Body)
-	out := failed
+	out := outcomeFailed
 	if req.Method == http.MethodGet && resp.StatusCode == http.StatusNotFound {
-		out = notFound
+		out = outcomeNotFound
 	}
 	return out, fmt.Sprintf("%s %s: %d %s", req.Method, req.URL, resp.StatusCode, bytes.TrimSpace(data))
 }
@@ -151,7 +151,7 @@ func (c *client) loop(base time.Time, stop *atomic.Bool, op func() (uint8, strin
 		end := time.Now()
 		e := end.Sub(base)
 		c.samples = append(c.samples, sample{end: e, lat: end.Sub(st), outcome: out})
-		if out != ok && c.firstErr == "" && e >= c.errAfter {
+		if out != outcomeOK && c.firstErr == "" && e >= c.errAfter {
 			c.firstErr = msg
 		}
 	}
@@ -215,9 +215,9 @@ func (l *load) measure(ctx context.Context, workload string, n int, warmup, dur 
 				continue
 			}
 			switch s.outcome {
-			case ok:
+			case outcomeOK:
 				lats = append(lats, s.lat)
-			case notFound:
+			case outcomeNotFound:
 				row.NotFound++
 				row.Errors++
 			default:

@@ -102,6 +102,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	var pids []int
 	for _, id := range cl.IDs() {
 		pids = append(pids, cl.PID(id))
+		// Where to point a profiler (servers started with --debug-pprof).
+		log.Info("node ready", "node", id, "url", cl.URL(id), "pid", cl.PID(id))
 	}
 	lg := newLoad(cl.URLs(), cfg.Run)
 	for _, n := range cfg.Clients {

@@ -277,7 +277,7 @@ func window(ctx context.Context, base time.Time, warmup, dur time.Duration, pids
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return fmt.Errorf("measure: %w", ctx.Err())
 		case <-t.C:
 			return nil
 		}

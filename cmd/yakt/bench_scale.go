@@ -1,30 +1,14 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/yakt/yakt/internal/scalebench"
 )
-
-// runBench dispatches `yakt bench <name>`.
-func runBench(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "scale" {
-		fmt.Fprintln(stderr, "usage: yakt bench scale [flags]  (run 'yakt bench scale -h' for the flags)")
-		return 2
-	}
-	return runBenchScale(args[1:], stdout, stderr)
-}
 
 // runBenchScale starts three `yakt server` processes of this very binary,
 // fills them through the HTTP API and prints what it measured. It never
@@ -60,47 +44,25 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("--partitions (%d) must be a positive multiple of --partitions-per-topic (%d), and --brokers (%d) at least 3 (replication factor 3)",
 			*partitions, *perTopic, *brokers)
 	}
-	var log *slog.Logger
-	if err == nil {
-		log, err = newLogger(stderr, *logLevel)
+	log, bin, code := benchSetup("yakt bench scale", err, *logLevel, stderr)
+	if log == nil {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "yakt bench scale:", err)
-		return 2
-	}
-	bin, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(stderr, "yakt bench scale: find this binary:", err)
-		return 1
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := benchContext(*timeout)
 	defer cancel()
 
 	cfg := scalebench.Config{
 		Bin: bin, Partitions: *partitions, PartitionsPerTopic: *perTopic, Brokers: *brokers,
 		FillClients: *fillConc, RegisterClients: *regConc, WriteClients: *writeConc,
 		HeartbeatWorkers: *hbWorkers, HeartbeatPeriod: *hbPeriod, HeartbeatDuration: *hbDur,
-		ServerArgs: append([]string{"--log-level", "warn"}, strings.Fields(*serverArgs)...), Log: log,
+		ServerArgs: benchServerArgs(*serverArgs), Log: log,
 	}
-	var results []scalebench.Result
-	for i := 1; i <= *runs; i++ {
+	results, ok := benchRuns(ctx, "yakt bench scale", *runs, stdout, stderr, func(i int) (scalebench.Result, error) {
 		log.Info("run", "run", i, "of", *runs, "partitions", *partitions, "brokers", *brokers)
-		res, err := scalebench.Run(ctx, cfg)
-		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("%w (stopped: %v)", err, context.Cause(ctx))
-			}
-			if len(results) > 0 || len(res.Metrics) > 0 {
-				// What was measured before the failing step is still worth having.
-				fmt.Fprintf(stdout, "run %d stopped early; the figures so far:\n\n", i)
-				_ = scalebench.WriteTable(stdout, append(results, res))
-			}
-			fmt.Fprintf(stderr, "yakt bench scale: run %d: %v\n", i, err)
-			return 1
-		}
-		results = append(results, res)
+		return scalebench.Run(ctx, cfg)
+	}, func(r scalebench.Result) bool { return len(r.Metrics) > 0 }, scalebench.WriteTable)
+	if !ok {
+		return 1
 	}
 	if *jsonOut {
 		out := map[string]any{
@@ -110,13 +72,7 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 		if len(results) > 1 {
 			out["median"] = scalebench.Median(results)
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			fmt.Fprintln(stderr, "yakt bench scale:", err)
-			return 1
-		}
-		return 0
+		return printJSON(stdout, stderr, "yakt bench scale", out)
 	}
 	fmt.Fprintf(stdout, "yakt bench scale: %d partitions (%d per topic, RF 3), %d brokers heartbeating every %v, window %v, 3 nodes on 127.0.0.1, fsync on\n\n",
 		*partitions, *perTopic, *brokers, *hbPeriod, *hbDur)

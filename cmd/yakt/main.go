@@ -4,6 +4,7 @@
 //	    --listen-http 127.0.0.1:8001 --voters 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003
 //	yakt dev [--nodes 3|5] [--brokers N] [--data-dir DIR]
 //	yakt bench scale [--partitions N] [--brokers N] [--heartbeat-duration D] [--runs N] [--json]
+//	yakt bench write [--clients 1,64,256] [--read-clients N] [--duration D] [--runs N] [--json]
 //
 // Every flag can also be set as an environment variable: --node-id is
 // YAKT_NODE_ID. A flag given on the command line wins over the variable.
@@ -50,7 +51,8 @@ func usage(w io.Writer) {
 Commands:
   server   run one node of a cluster
   dev      run a whole local cluster (3 or 5 nodes) and simulated brokers in this process
-  bench    'bench scale': start 3 server processes, fill them and measure (see docs/operations.md)
+  bench    'bench scale': start 3 server processes, fill them and measure; 'bench write': writes
+           and reads per second through the HTTP API of 3 server processes (see docs/operations.md)
 
 Run 'yakt <command> -h' for the flags of a command. Every flag may also be
 given as a YAKT_ environment variable (--node-id = YAKT_NODE_ID).

@@ -146,9 +146,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	defer cl.Close()
 	defer func() {
 		if err != nil {
-			for _, id := range cl.IDs() {
-				log.Error("node log tail", "node", id, "log", cl.LogTail(id, 1500))
-			}
+			cl.LogTails(log)
 		}
 	}()
 	step := func(name string, e error) error {
@@ -161,22 +159,12 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	urls := cl.URLs()
 
 	log.Info("starting 3 yakt server processes", "dir", dir)
-	for _, id := range cl.IDs() {
-		if err := cl.Launch(id); err != nil {
-			return res, err
-		}
+	if err := cl.LaunchAll(); err != nil {
+		return res, err
 	}
-	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	for _, id := range cl.IDs() {
-		if err = cl.WaitListening(startCtx, id); err == nil {
-			err = WaitReady(startCtx, c, cl.URL(id))
-		}
-		if err != nil {
-			cancel()
-			return res, step("start", err)
-		}
+	if err := cl.WaitAllReady(ctx, c, 2*time.Minute); err != nil {
+		return res, step("start", err)
 	}
-	cancel()
 	mem := watchMemory(ctx, cl, 250*time.Millisecond)
 	defer mem.stop()
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -164,6 +165,33 @@ func (c *Cluster) WaitListening(ctx context.Context, id uint64) error {
 	}
 }
 
+// LaunchAll starts every node's process without waiting for them.
+func (c *Cluster) LaunchAll() error {
+	for _, id := range c.IDs() {
+		if err := c.Launch(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitAllReady waits, for at most limit, until every launched node
+// answers /healthz as itself and then /readyz with 200: each can serve a
+// linearizable read, so the cluster has a leader.
+func (c *Cluster) WaitAllReady(ctx context.Context, client *http.Client, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for _, id := range c.IDs() {
+		if err := c.WaitListening(ctx, id); err != nil {
+			return err
+		}
+		if err := WaitReady(ctx, client, c.URL(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Start launches node id and waits until it listens.
 func (c *Cluster) Start(ctx context.Context, id uint64) error {
 	if err := c.Launch(id); err != nil {
@@ -223,6 +251,13 @@ func (c *Cluster) Close() {
 	}
 	for _, p := range procs {
 		<-p.exited
+	}
+}
+
+// LogTails logs the end of every node's log, for a run that failed.
+func (c *Cluster) LogTails(log *slog.Logger) {
+	for _, id := range c.IDs() {
+		log.Error("node log tail", "node", id, "log", c.LogTail(id, 1500))
 	}
 }
 

@@ -37,15 +37,21 @@ type speculation struct {
 // forecast is one term's speculative state. Guarded by speculation.mu.
 type forecast struct {
 	term uint64
-	// img is the state after every proposal made on it; nil when no
-	// proposal is outstanding, the applied image is the forecast then.
-	img      *metadata.Image
+	// delta holds the state after every proposal made on it, replayed in
+	// place (metadata.Delta.View); nil when no proposal is outstanding,
+	// the applied image is the forecast then. off is the offset of its
+	// newest batch: the applied image's offset, plus one per batch (the
+	// real offsets are not known before commit).
+	delta    *metadata.Delta
+	off      int64
+	writes   int // batches replayed on delta
 	inflight int
-	// broken: an outcome differed from img; new writes wait on settled
-	// until inflight is 0, then start from the applied image.
+	// broken: an outcome differed from delta, or delta has grown old; new
+	// writes wait on settled until inflight is 0, then start from the
+	// applied image.
 	broken  bool
 	settled chan struct{}
-	// last is closed once the newest proposal made on img has an
+	// last is closed once the newest proposal made on delta has an
 	// outcome, nil when none has been made.
 	last chan struct{}
 }
@@ -121,10 +127,11 @@ func (c *Controller) speculate(ctx context.Context, build func(img *metadata.Ima
 		s.mu.Lock()
 	}
 	f := s.cur
-	img := f.img
-	if img == nil {
-		img = c.state.Image()
+	if f.delta == nil {
+		base := c.state.Image()
+		f.delta, f.off, f.writes = metadata.NewDelta(base), base.Offset(), 0
 	}
+	img := f.delta.View(f.off)
 	refused := speculative{f: f, last: f.last}
 	if idem := idempotencyFrom(ctx); idem != nil {
 		if _, known := img.Idempotency(idem.Key); known {
@@ -139,10 +146,6 @@ func (c *Controller) speculate(ctx context.Context, build func(img *metadata.Ima
 	stampTime(c.clock, recs)
 	payload := metadata.EncodeBatch(batch)
 
-	// The forecast applies a copy: replay sets the records' offsets.
-	d := metadata.NewDelta(img)
-	off := img.Offset() + 1
-	_, replayErr := d.ReplayEntry(off, metadata.Batch{Records: append([]metadata.Record(nil), recs...), Idempotency: batch.Idempotency})
 	p, err := c.node.Enqueue(ctx, payload)
 	if err != nil {
 		return speculative{}, nodeError(err)
@@ -150,15 +153,28 @@ func (c *Controller) speculate(ctx context.Context, build func(img *metadata.Ima
 	done := make(chan struct{})
 	f.last = done
 	f.inflight++
+	// The forecast replays a copy: replay sets the records' offsets. A
+	// refused batch leaves the delta as it was.
+	f.off++
+	_, replayErr := f.delta.ReplayEntry(f.off, metadata.Batch{Records: append([]metadata.Record(nil), recs...), Idempotency: batch.Idempotency})
+	if f.writes++; f.writes >= maxForecastWrites {
+		// Start again from the applied image once these settle: the
+		// delta's own nodes would otherwise grow into a second copy of
+		// the state under a write load that never pauses.
+		f.broken = true
+	}
 	if replayErr != nil {
 		// build let through what replay refuses. Proposed all the same,
 		// so that apply gives the answer, as it would for any batch;
 		// the forecast expects it to change nothing.
 		return speculative{f: f, p: p, answer: answer, done: done, refusedByForecast: true}, nil
 	}
-	f.img = d.Apply(off)
 	return speculative{f: f, p: p, answer: answer, done: done}, nil
 }
+
+// maxForecastWrites bounds the batches one forecast delta takes before it
+// is rebuilt from the applied image (a pause of one commit round).
+const maxForecastWrites = 8192
 
 // settleProposal records a proposal's outcome in its forecast: applied
 // is whether its batch applied (not refused, replayed, dropped or of
@@ -173,10 +189,10 @@ func (c *Controller) settleProposal(sp speculative, applied bool) {
 		f.broken = true
 	}
 	if f.inflight == 0 {
-		// Every proposal made on img has an outcome: the applied image
+		// Every proposal made on the delta has an outcome: the applied image
 		// is the state now (or, after a surprise, the state to start
 		// again from).
-		f.img, f.last = nil, nil
+		f.delta, f.last = nil, nil
 		if f.broken {
 			f.broken = false
 			close(f.settled)

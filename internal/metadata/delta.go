@@ -66,9 +66,14 @@ func (d *Delta) Replay(rec Record) error {
 // left exactly as it was and the first failure is returned, wrapped with
 // its position (errors.As finds the *Error).
 func (d *Delta) ReplayBatch(recs []Record) error {
-	// A fresh token: nodes reachable from saved are no longer changed in
-	// place, so restoring saved undoes the batch.
-	d.ed = new(edit)
+	if len(recs) > 1 {
+		// A fresh token: nodes reachable from saved are no longer changed
+		// in place, so restoring saved undoes the batch. A lone record
+		// needs none (replay checks it fully before changing anything),
+		// so a run of one-record batches copies each node once, not once
+		// per batch.
+		d.ed = new(edit)
+	}
 	saved, savedTime := d.cur, d.maxTime
 	for i, rec := range recs {
 		if err := d.Replay(rec); err != nil {
@@ -91,6 +96,15 @@ func (d *Delta) Apply(offset int64) *Image {
 	im := &Image{offset: offset, maxTime: d.maxTime, state: d.cur}
 	d.ed = new(edit) // NB: before any further change, or it would show in im
 	return im
+}
+
+// View returns the state replayed so far as an image stamped with offset,
+// without retiring the delta's edit token: later replays may change what
+// it shows, in place. It is for a caller that reads the view only until
+// its next replay and never hands it on (the leader's forecast, read
+// under one lock); Apply returns an image that never changes.
+func (d *Delta) View(offset int64) *Image {
+	return &Image{offset: offset, maxTime: d.maxTime, state: d.cur}
 }
 
 // Broker is Image.Broker as of the records replayed so far.

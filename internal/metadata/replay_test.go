@@ -1,7 +1,9 @@
 package metadata
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -387,4 +389,61 @@ func TestDeltaReadsReplayedRecords(t *testing.T) {
 	if got := d.PartitionCount("u-new"); got != 3 {
 		t.Errorf("PartitionCount after more = %d", got)
 	}
+}
+
+// One-record batches replay in place under one edit token: a refused one
+// changes nothing, a View shows each change, and neither the base nor an
+// image Apply returned ever changes under later replays.
+func TestOneRecordBatchesReplayInPlace(t *testing.T) {
+	before := base(t)
+	wantBase := cloneImage(t, before)
+	d := NewDelta(before)
+	for i := range 200 {
+		name := fmt.Sprintf("t-%03d", i)
+		if err := d.ReplayBatch(recsAt(int64(100+i), top(name, "u-"+name))); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := d.View(int64(100 + i)).Topic(name); !ok {
+			t.Fatalf("view after %s: topic missing", name)
+		}
+	}
+	applied := d.Apply(299)
+	wantApplied := cloneImage(t, applied)
+
+	// Refused: an existing name, as a one-record batch.
+	if err := d.ReplayBatch(recsAt(300, top("t-007", "u-other"))); CodeOf(err) != CodeTopicAlreadyExists {
+		t.Fatalf("duplicate topic: %v", err)
+	}
+	for i := range 200 {
+		name := fmt.Sprintf("more-%03d", i)
+		if err := d.ReplayBatch(recsAt(int64(301+i), top(name, "u-"+name))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := d.View(500).Topics(); len(got) != len(wantApplied.Topics())+200 {
+		t.Fatalf("view holds %d topics, want %d", len(got), len(wantApplied.Topics())+200)
+	}
+	if t2, ok := d.View(500).Topic("t-007"); !ok || t2.TopicUUID != "u-t-007" {
+		t.Fatalf("refused batch changed t-007: %+v %v", t2, ok)
+	}
+	if diff := diffImages(wantBase, before); diff != "" {
+		t.Errorf("the base changed under in-place replays (-want +got):\n%s", diff)
+	}
+	if diff := diffImages(wantApplied, applied); diff != "" {
+		t.Errorf("an applied image changed under later in-place replays (-want +got):\n%s", diff)
+	}
+}
+
+// cloneImage is an independent copy of im, through a snapshot.
+func cloneImage(t *testing.T, im *Image) *Image {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, im); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ReadSnapshot(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

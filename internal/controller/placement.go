@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -29,35 +30,52 @@ type placedBroker struct {
 // pure function of its input. Callers ensure 1 <= rf <= len(brokers).
 func assignReplicas(brokers []placedBroker, n, rf int) [][]int32 {
 	order := rackAlternated(brokers)
-	racks := map[string]bool{}
-	for _, b := range order {
-		racks[rackKey(b)] = true
-	}
 	size := len(order)
+	// Racks as small ints, and each partition's used positions and racks
+	// in reused scratch slices (rf is small): placement runs on the
+	// leader's single write path, for up to 10,000 partitions a request.
+	rackOf := make([]int, size)
+	index := map[string]int{}
+	for i, b := range order {
+		k := rackKey(b)
+		r, ok := index[k]
+		if !ok {
+			r = len(index)
+			index[k] = r
+		}
+		rackOf[i] = r
+	}
+	racks := len(index)
 	out := make([][]int32, n)
+	slab := make([]int32, 0, n*rf) // every partition's replicas, in one allocation
+	var usedPos, usedRacks []int
 	for p := range n {
 		leader := p % size
 		shift := 0
 		if size > 1 {
 			shift = (p / size) % (size - 1)
 		}
-		replicas := []int32{order[leader].id}
-		usedRack := map[string]bool{rackKey(order[leader]): true}
-		usedBroker := map[int]bool{leader: true}
+		start := len(slab)
+		slab = append(slab, order[leader].id)
+		usedPos = append(usedPos[:0], leader)
+		usedRacks = append(usedRacks[:0], rackOf[leader])
 		// First pass keeps racks distinct; the second fills up when there
 		// are fewer racks than replicas.
-		for pass := 0; pass < 2 && len(replicas) < rf; pass++ {
-			for step := 0; step < size-1 && len(replicas) < rf; step++ {
+		for pass := 0; pass < 2 && len(slab)-start < rf; pass++ {
+			for step := 0; step < size-1 && len(slab)-start < rf; step++ {
 				i := (leader + 1 + (shift+step)%(size-1)) % size
-				if usedBroker[i] || (pass == 0 && usedRack[rackKey(order[i])] && len(usedRack) < len(racks)) {
+				rackUsed := slices.Contains(usedRacks, rackOf[i])
+				if slices.Contains(usedPos, i) || (pass == 0 && rackUsed && len(usedRacks) < racks) {
 					continue
 				}
-				usedBroker[i] = true
-				usedRack[rackKey(order[i])] = true
-				replicas = append(replicas, order[i].id)
+				usedPos = append(usedPos, i)
+				if !rackUsed {
+					usedRacks = append(usedRacks, rackOf[i])
+				}
+				slab = append(slab, order[i].id)
 			}
 		}
-		out[p] = replicas
+		out[p] = slab[start:len(slab):len(slab)]
 	}
 	return out
 }

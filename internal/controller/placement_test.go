@@ -2,6 +2,8 @@ package controller
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -98,5 +100,89 @@ func TestAssignReplicasIsDeterministicAndRackAlternated(t *testing.T) {
 	a, b := assignReplicas(bs, 10, 3), assignReplicas(bs, 10, 3)
 	if fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Fatalf("two runs differ: %v vs %v", a, b)
+	}
+}
+
+// TestAssignReplicasMatchesTheMapBasedOriginal: the placement with scratch
+// slices chooses exactly what the first, map-based version chose, over
+// random broker sets with and without racks.
+func TestAssignReplicasMatchesTheMapBasedOriginal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for trial := range 500 {
+		bs := make([]placedBroker, 1+rng.IntN(40))
+		racks := rng.IntN(6) // 0: no racks
+		for i := range bs {
+			bs[i] = placedBroker{id: int32(rng.IntN(1000))*100 + int32(i)}
+			if racks > 0 && rng.IntN(4) > 0 { // some brokers without a rack
+				bs[i].rack = fmt.Sprintf("r%d", rng.IntN(racks))
+			}
+		}
+		rf := 1 + rng.IntN(min(len(bs), 5))
+		n := 1 + rng.IntN(300)
+		got, want := assignReplicas(bs, n, rf), mapBasedAssignReplicas(bs, n, rf)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("trial %d (%d brokers, %d racks, rf %d, %d partitions):\ngot  %v\nwant %v", trial, len(bs), racks, rf, n, got, want)
+		}
+	}
+}
+
+// mapBasedAssignReplicas is assignReplicas as first written, with maps
+// for the used brokers and racks of each partition.
+func mapBasedAssignReplicas(brokers []placedBroker, n, rf int) [][]int32 {
+	order := rackAlternated(brokers)
+	racks := map[string]bool{}
+	for _, b := range order {
+		racks[rackKey(b)] = true
+	}
+	size := len(order)
+	out := make([][]int32, n)
+	for p := range n {
+		leader := p % size
+		shift := 0
+		if size > 1 {
+			shift = (p / size) % (size - 1)
+		}
+		replicas := []int32{order[leader].id}
+		usedRack := map[string]bool{rackKey(order[leader]): true}
+		usedBroker := map[int]bool{leader: true}
+		for pass := 0; pass < 2 && len(replicas) < rf; pass++ {
+			for step := 0; step < size-1 && len(replicas) < rf; step++ {
+				i := (leader + 1 + (shift+step)%(size-1)) % size
+				if usedBroker[i] || (pass == 0 && usedRack[rackKey(order[i])] && len(usedRack) < len(racks)) {
+					continue
+				}
+				usedBroker[i] = true
+				usedRack[rackKey(order[i])] = true
+				replicas = append(replicas, order[i].id)
+			}
+		}
+		out[p] = replicas
+	}
+	return out
+}
+
+// BenchmarkAssignReplicas: one 10,000-partition topic, replication factor
+// 3, over 1,000 brokers without racks (each its own rack) and with 10
+// racks; "map-based" is the first version, for comparison.
+func BenchmarkAssignReplicas(b *testing.B) {
+	for _, racks := range []int{0, 10} {
+		bs := make([]placedBroker, 1000)
+		for i := range bs {
+			bs[i] = placedBroker{id: int32(i)}
+			if racks > 0 {
+				bs[i].rack = fmt.Sprintf("r%d", i%racks)
+			}
+		}
+		for _, impl := range []struct {
+			name string
+			f    func([]placedBroker, int, int) [][]int32
+		}{{"slices", assignReplicas}, {"map-based", mapBasedAssignReplicas}} {
+			b.Run(fmt.Sprintf("racks=%d/%s", racks, impl.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					impl.f(bs, 10_000, 3)
+				}
+			})
+		}
 	}
 }

@@ -36,6 +36,20 @@ func TestLeaderReadyWaitsForTheTermsFirstEntry(t *testing.T) {
 			t.Fatalf("follower %d reports itself a ready leader", id)
 		}
 	}
+	// Hold both followers' apply goroutines on an entry of the old term:
+	// the empty entry a new leader appends never reaches Apply, so the
+	// gate alone would not hold it.
+	c.propose("held")
+	for id := range c.nodes {
+		if id == old.ID() {
+			continue
+		}
+		select {
+		case <-c.sms[id].entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("follower %d never applied the held entry", id)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -52,11 +66,6 @@ func TestLeaderReadyWaitsForTheTermsFirstEntry(t *testing.T) {
 		}
 		return false
 	})
-	select {
-	case <-c.sms[lead.ID()].entered: // its apply of the term's first entry is stuck
-	case <-time.After(10 * time.Second):
-		t.Fatal("the new leader never applied its term's first entry")
-	}
 	if term, ready := lead.LeaderReady(); ready {
 		t.Fatalf("new leader ready in term %d before applying its first entry (applied %d)", term, lead.AppliedIndex())
 	}

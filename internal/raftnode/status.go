@@ -216,6 +216,11 @@ func (n *Node) TransferLeadership(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if st.State != "leader" {
+			// The hand-over already happened; IsLeader follows once the
+			// loop has processed the step-down.
+			return nil
+		}
 		var best VoterStatus
 		for _, v := range st.Voters {
 			if v.ID != n.cfg.NodeID && v.Active && v.Match >= best.Match {

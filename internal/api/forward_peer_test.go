@@ -154,13 +154,7 @@ func TestPeerForwardToLeaderThatNeverAnswersEndsAtDeadline(t *testing.T) {
 	f := testPeerForwarder(t, tr, func() uint64 { return 2 })
 	const deadline = 500 * time.Millisecond
 	for _, key := range []string{"", "k1"} {
-		w, took := forwardOnce(t, f, deadline, key)
-		if w.Code != http.StatusGatewayTimeout || errorCode(t, w) != "TIMEOUT" {
-			t.Fatalf("key %q: answer %d %s, want 504 TIMEOUT", key, w.Code, w.Body)
-		}
-		if took > deadline+2*time.Second {
-			t.Errorf("key %q: answered after %v, want by the %v deadline", key, took, deadline)
-		}
+		timesOutByDeadline(t, f, deadline, key)
 		select {
 		case <-cancelled:
 		case <-time.After(10 * time.Second):

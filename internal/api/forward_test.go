@@ -220,13 +220,20 @@ func TestForwardToLeaderThatNeverAnswersEndsAtDeadline(t *testing.T) {
 	f := testForwarder(t, func() (uint64, string, bool) { return 2, l.Addr().String(), true })
 	const deadline = 500 * time.Millisecond
 	for _, key := range []string{"", "k1"} {
-		w, took := forwardOnce(t, f, deadline, key)
-		if w.Code != http.StatusGatewayTimeout || errorCode(t, w) != "TIMEOUT" {
-			t.Fatalf("key %q: answer %d %s, want 504 TIMEOUT", key, w.Code, w.Body)
-		}
-		if took > deadline+2*time.Second {
-			t.Errorf("key %q: answered after %v, want by the %v deadline", key, took, deadline)
-		}
+		timesOutByDeadline(t, f, deadline, key)
+	}
+}
+
+// timesOutByDeadline forwards one request under deadline and expects
+// 504 TIMEOUT no later than shortly after it.
+func timesOutByDeadline(t *testing.T, f *forwarder, deadline time.Duration, key string) {
+	t.Helper()
+	w, took := forwardOnce(t, f, deadline, key)
+	if w.Code != http.StatusGatewayTimeout || errorCode(t, w) != "TIMEOUT" {
+		t.Fatalf("key %q: answer %d %s, want 504 TIMEOUT", key, w.Code, w.Body)
+	}
+	if took > deadline+2*time.Second {
+		t.Errorf("key %q: answered after %v, want by the %v deadline", key, took, deadline)
 	}
 }
 

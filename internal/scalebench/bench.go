@@ -134,37 +134,20 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, fmt.Errorf("--brokers must be at least 3 (replication factor 3), got %d", cfg.Brokers)
 	}
 	res.log = log
-	dir, err := os.MkdirTemp("", "yakt-bench-")
-	if err != nil {
-		return res, fmt.Errorf("temporary directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	cl, err := NewCluster(cfg.Bin, dir, 3, cfg.ServerArgs...)
+	c := NewClient(max(cfg.HeartbeatWorkers, cfg.FillClients, cfg.RegisterClients, 16))
+	cl, stop, err := StartTemp(ctx, cfg.Bin, "yakt-bench-", cfg.ServerArgs, c, log)
+	defer func() { stop(err != nil) }()
 	if err != nil {
 		return res, err
 	}
-	defer cl.Close()
-	defer func() {
-		if err != nil {
-			cl.LogTails(log)
-		}
-	}()
 	step := func(name string, e error) error {
 		if e != nil {
 			return fmt.Errorf("%s: %w", name, e)
 		}
 		return nil
 	}
-	c := NewClient(max(cfg.HeartbeatWorkers, cfg.FillClients, cfg.RegisterClients, 16))
 	urls := cl.URLs()
 
-	log.Info("starting 3 yakt server processes", "dir", dir)
-	if err := cl.LaunchAll(); err != nil {
-		return res, err
-	}
-	if err := cl.WaitAllReady(ctx, c, 2*time.Minute); err != nil {
-		return res, step("start", err)
-	}
 	mem := watchMemory(ctx, cl, 250*time.Millisecond)
 	defer mem.stop()
 

@@ -165,6 +165,38 @@ func (c *Cluster) WaitListening(ctx context.Context, id uint64) error {
 	}
 }
 
+// StartTemp starts a 3-node cluster of bin in a new temporary directory
+// (named after prefix) and waits, for at most two minutes, until every
+// node is ready. stop closes the cluster, logs each node's log tail first
+// when failed is true, and removes the directory; call it even after an
+// error.
+func StartTemp(ctx context.Context, bin, prefix string, serverArgs []string, client *http.Client, log *slog.Logger) (cl *Cluster, stop func(failed bool), err error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, func(bool) {}, fmt.Errorf("temporary directory: %w", err)
+	}
+	cl, err = NewCluster(bin, dir, 3, serverArgs...)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, func(bool) {}, err
+	}
+	stop = func(failed bool) {
+		if failed {
+			cl.LogTails(log)
+		}
+		cl.Close()
+		os.RemoveAll(dir)
+	}
+	log.Info("starting 3 yakt server processes", "dir", dir)
+	if err := cl.LaunchAll(); err != nil {
+		return cl, stop, err
+	}
+	if err := cl.WaitAllReady(ctx, client, 2*time.Minute); err != nil {
+		return cl, stop, fmt.Errorf("start: %w", err)
+	}
+	return cl, stop, nil
+}
+
 // LaunchAll starts every node's process without waiting for them.
 func (c *Cluster) LaunchAll() error {
 	for _, id := range c.IDs() {

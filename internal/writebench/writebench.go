@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/yakt/yakt/internal/scalebench"
@@ -77,27 +76,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return res, fmt.Errorf("writebench: client count %d: must be at least 1", n)
 		}
 	}
-	dir, err := os.MkdirTemp("", "yakt-bench-write-")
-	if err != nil {
-		return res, fmt.Errorf("temporary directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	cl, err := scalebench.NewCluster(cfg.Bin, dir, 3, cfg.ServerArgs...)
+	cl, stop, err := scalebench.StartTemp(ctx, cfg.Bin, "yakt-bench-write-", cfg.ServerArgs, scalebench.NewClient(4), log)
+	defer func() { stop(err != nil) }()
 	if err != nil {
 		return res, err
-	}
-	defer cl.Close()
-	defer func() {
-		if err != nil {
-			cl.LogTails(log)
-		}
-	}()
-	log.Info("starting 3 yakt server processes", "dir", dir)
-	if err := cl.LaunchAll(); err != nil {
-		return res, err
-	}
-	if err := cl.WaitAllReady(ctx, scalebench.NewClient(4), 2*time.Minute); err != nil {
-		return res, fmt.Errorf("start: %w", err)
 	}
 	var pids []int
 	for _, id := range cl.IDs() {

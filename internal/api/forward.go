@@ -403,6 +403,7 @@ func resendable(r *http.Request) bool {
 func (s *Server) Close() {
 	s.node.ServeForwarded(nil)
 	s.fwd.pooled.CloseIdleConnections()
+	s.dash.Close()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/raftnode"
+	"github.com/yakt/yakt/internal/ui"
 )
 
 // Config configures a Server.
@@ -73,6 +74,7 @@ type Server struct {
 	// inflight holds a token per request being handled (cap
 	// MaxInFlightRequests); nil: no bound.
 	inflight chan struct{}
+	dash     *ui.Handler // the dashboard at /ui (ui.go)
 }
 
 // Headers every response carries (docs/api.md).
@@ -191,6 +193,7 @@ func New(cfg Config) *Server {
 	if cfg.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
+	s.newDashboard(mux)
 	// NB: no catch-all "/" pattern, or the mux could not tell 404 from 405.
 	s.handler = s.common(s.limitInFlight(s.routeErrors(mux)))
 	// Served whatever this node's own setting: its peers choose their hop.

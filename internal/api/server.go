@@ -111,6 +111,7 @@ var routes = []route{
 	{heartbeatBatchPattern, (*Server).serveBrokerHeartbeats, true},
 	{"GET /v1/log", (*Server).serveLog, false},
 	{"GET /v1/metadata", (*Server).serveClientFetch, false},
+	{"GET /v1/openapi.json", (*Server).serveOpenAPI, false},
 	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false}, // served here; its heartbeat goes to the leader
 	{"POST /v1/producer-ids", (*Server).serveAllocateProducerIDs, true},
 	{"GET /v1/quorum", (*Server).serveQuorum, false},

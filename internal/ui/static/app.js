@@ -183,25 +183,32 @@
     return ev.records.some((r) => words.some((w) => r.name.indexOf(w) >= 0)) || ev.count > ev.records.length;
   }
 
+  let lastEventId = ""; // to resume after a refused stream without repeats
+
   function connect() {
-    const es = new EventSource("/ui/events");
+    const es = new EventSource("/ui/events" + (lastEventId ? "?from=" + encodeURIComponent(lastEventId) : ""));
     es.addEventListener("open", function () {
       $("live").textContent = "live";
       $("live").className = "badge on";
     });
     es.addEventListener("error", function () {
-      // EventSource reconnects by itself, from the last id it was sent.
       $("live").textContent = "reconnecting";
       $("live").className = "badge off";
+      // EventSource reconnects by itself after a dropped stream, from the
+      // last id it was sent, but gives up on a refusal (a node at its
+      // stream bound answers 503): then try again later.
+      if (es.readyState === EventSource.CLOSED) window.setTimeout(connect, 5000);
     });
     es.addEventListener("records", function (m) {
+      lastEventId = m.lastEventId;
       let ev;
       try { ev = JSON.parse(m.data); } catch (e) { setStatus("bad event: " + e.message); return; }
       addRecords(ev);
       if (touches(ev, ["Topic", "Partition", "Broker"])) loadTopics();
       if (touches(ev, ["Broker"])) loadBrokers();
     });
-    es.addEventListener("reset", function () {
+    es.addEventListener("reset", function (m) {
+      lastEventId = m.lastEventId;
       $("records-note").textContent = "(older records were compacted away)";
       loadTopics();
       loadBrokers();

@@ -148,6 +148,7 @@ func b2f(b bool) float64 {
 // drift from it and are right from the first scrape after a restart.
 var (
 	descSnapshotBytes = prometheus.NewDesc("yakt_snapshot_size_bytes", "Size of the newest local snapshot's file.", nil, nil)
+	descSnapshotIndex = prometheus.NewDesc("yakt_snapshot_index", "Raft index of the newest local snapshot.", nil, nil)
 	descSnapshotAge   = prometheus.NewDesc("yakt_snapshot_age_seconds",
 		"Seconds since the newest local snapshot was taken (from its file, so right after a restart too); absent while there is none.", nil, nil)
 	descWALBytes = prometheus.NewDesc("yakt_wal_size_bytes", "Bytes of WAL segments on disk.", nil, nil)
@@ -168,7 +169,7 @@ var (
 type nodeCollector struct{ m *Metrics }
 
 func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSnapshotBytes, descSnapshotAge, descWALBytes, descLogBytes, descLag, descContact,
+	for _, d := range []*prometheus.Desc{descSnapshotBytes, descSnapshotIndex, descSnapshotAge, descWALBytes, descLogBytes, descLag, descContact,
 		descPeerSent, descPeerReceived, descPeerFailures} {
 		ch <- d
 	}
@@ -182,6 +183,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
 	if snaps, err := n.storage.Snapshots(); err == nil && len(snaps) > 0 {
 		ch <- prometheus.MustNewConstMetric(descSnapshotBytes, prometheus.GaugeValue, float64(snaps[0].SizeBytes))
+		ch <- prometheus.MustNewConstMetric(descSnapshotIndex, prometheus.GaugeValue, float64(snaps[0].Index))
 		ch <- prometheus.MustNewConstMetric(descSnapshotAge, prometheus.GaugeValue, now.Sub(snaps[0].CreatedAt).Seconds())
 	}
 	if u, err := n.storage.DiskUsage(); err == nil {

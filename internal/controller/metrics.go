@@ -33,7 +33,7 @@ var (
 // healthRefreshFactor bounds the share of time the gauges' partition
 // walk may take: it runs again at most every healthRefreshFactor times
 // its own last duration (a 100-partition image: every scrape; 2 million
-// partitions, a walk of about half a second: every half minute).
+// partitions, a walk of under a second: every 40 s or so).
 const healthRefreshFactor = 50
 
 // MetricsCollector returns the controller's gauges and counters for a

@@ -34,3 +34,17 @@ func BenchmarkHealth(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScaleHealth walks the scale image (-scale-partitions, as
+// built from a snapshot-sized log): what one refresh of the controller
+// gauges costs at that size.
+func BenchmarkScaleHealth(b *testing.B) {
+	im := scaleImage(b, *scalePartitions)
+	b.ResetTimer()
+	for b.Loop() {
+		if h := im.Health(); h.Partitions < *scalePartitions {
+			b.Fatal(h)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(*scalePartitions), "ns/partition")
+}

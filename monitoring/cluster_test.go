@@ -23,6 +23,7 @@ type testCluster struct {
 	t       *testing.T
 	servers map[uint64]*server.Server
 	client  *http.Client
+	cfgs    map[uint64]server.Config // as first started
 }
 
 func startCluster(t *testing.T) *testCluster {
@@ -41,14 +42,16 @@ func startCluster(t *testing.T) *testCluster {
 		}
 		peerLs[id], httpLs[id], voters[id] = pl, hl, pl.Addr().String()
 	}
-	c := &testCluster{t: t, servers: map[uint64]*server.Server{}, client: &http.Client{Timeout: 10 * time.Second}}
+	c := &testCluster{t: t, servers: map[uint64]*server.Server{}, client: &http.Client{Timeout: 10 * time.Second},
+		cfgs: map[uint64]server.Config{}}
 	for id := uint64(1); id <= 3; id++ {
-		s, err := server.Start(server.Config{
+		c.cfgs[id] = server.Config{
 			NodeID: id, DataDir: t.TempDir(), Voters: voters,
 			PeerListener: peerLs[id], HTTPListener: httpLs[id],
 			TickInterval: 50 * time.Millisecond, BrokerSessionTimeout: time.Minute,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
+		}
+		s, err := server.Start(c.cfgs[id])
 		if err != nil {
 			t.Fatalf("start node %d: %v", id, err)
 		}
@@ -86,6 +89,24 @@ func (c *testCluster) waitLeader() uint64 {
 	}
 	c.t.Fatal("no leader agreed within 20s")
 	return 0
+}
+
+// restart kills node id (as a crash would) and starts it again on its
+// data directory and addresses.
+func (c *testCluster) restart(id uint64) {
+	c.t.Helper()
+	old := c.servers[id]
+	addr := old.HTTPAddr()
+	old.Kill()
+	delete(c.servers, id)
+	cfg := c.cfgs[id]
+	cfg.PeerListener, cfg.HTTPListener = nil, nil
+	cfg.ListenPeer, cfg.ListenHTTP = cfg.Voters[id], addr
+	s, err := server.Start(cfg)
+	if err != nil {
+		c.t.Fatalf("restart node %d: %v", id, err)
+	}
+	c.servers[id] = s
 }
 
 func (c *testCluster) url(id uint64) string { return "http://" + c.servers[id].HTTPAddr() }

@@ -186,6 +186,7 @@ func TestMetricsOfARunningCluster(t *testing.T) {
 	for id := range c.servers {
 		c.do(id, "POST", "/v1/snapshots", "", 201)
 	}
+	snapshotted := time.Now() // every snapshot was written before this
 
 	t.Run("every metric the alerts and dashboard use is exported", func(t *testing.T) {
 		used := usedMetrics(t)
@@ -224,6 +225,21 @@ func TestMetricsOfARunningCluster(t *testing.T) {
 			}
 			return ""
 		})
+	})
+
+	t.Run("snapshot metrics are right after a restart", func(t *testing.T) {
+		id := c.waitLeader()%3 + 1 // a follower
+		before, _ := c.scrape(id).get("yakt_snapshot_size_bytes", nil)
+		c.restart(id)
+		since := time.Since(snapshotted)
+		s := c.scrape(id)
+		if size, ok := s.get("yakt_snapshot_size_bytes", nil); !ok || size != before || size == 0 {
+			t.Errorf("yakt_snapshot_size_bytes after restart = %v (present %v), before %v", size, ok, before)
+		}
+		// The age counts from the file's own time, not from the restart.
+		if age, ok := s.get("yakt_snapshot_age_seconds", nil); !ok || age < since.Seconds() || age > since.Seconds()+60 {
+			t.Errorf("yakt_snapshot_age_seconds after restart = %v (present %v), the snapshot is at least %v old", age, ok, since)
+		}
 	})
 
 	t.Run("an election is timed", func(t *testing.T) {

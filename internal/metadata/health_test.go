@@ -48,3 +48,61 @@ func BenchmarkScaleHealth(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(*scalePartitions), "ns/partition")
 }
+
+// TestHealthCounterFollowsChanges counts a history of images with one
+// counter and checks each count against a fresh walk.
+func TestHealthCounterFollowsChanges(t *testing.T) {
+	var hc HealthCounter
+	im := build(t, brk(1, 0, StatusAlive), brk(2, 0, StatusAlive), top("a", "ua"), prt("ua", 0, 0, 1, 2), top("b", "ub"), prt("ub", 0, 0, 2, 1))
+	steps := [][]Body{
+		{with(prt("ua", 0, 1, 1, 2), func(p *PartitionRecord) { p.ISR = []int32{1} })}, // a topic changes
+		{chg(2, 1, StatusFenced)},                                // brokers change: b's leader is gone
+		{top("c", "uc"), prt("uc", 0, 0, 1), prt("uc", 1, 0, 1)}, // a topic appears
+		{rmTop("a", "ua")},                                       // a topic goes
+		{chg(2, 2, StatusAlive)},                                 // the broker returns
+		{},                                                       // nothing changes
+	}
+	offset := im.Offset()
+	for i, bodies := range steps {
+		if got, want := hc.Count(im), im.Health(); got != want {
+			t.Fatalf("step %d: counter %+v, fresh walk %+v", i, got, want)
+		}
+		d := NewDelta(im)
+		if len(bodies) > 0 {
+			if err := d.ReplayBatch(recsAt(offset+1, bodies...)); err != nil {
+				t.Fatal(err)
+			}
+			offset += int64(len(bodies))
+		}
+		im = d.Apply(offset)
+	}
+	if got, want := hc.Count(im), im.Health(); got != want {
+		t.Fatalf("last: counter %+v, fresh walk %+v", got, want)
+	}
+	if len(hc.topics) != im.topics.byUUID.Len() {
+		t.Fatalf("counter keeps %d topics, the image has %d", len(hc.topics), im.topics.byUUID.Len())
+	}
+}
+
+// BenchmarkScaleHealthCounter: counting the scale image again after one
+// partition of one topic changed, as a metrics refresh does under writes.
+func BenchmarkScaleHealthCounter(b *testing.B) {
+	im := scaleImage(b, *scalePartitions)
+	var hc HealthCounter
+	hc.Count(im)
+	uuid := im.Topics()[0].TopicUUID
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		p, _ := im.Partition(uuid, 0)
+		d := NewDelta(im)
+		if err := d.ReplayBatch(recsAt(im.Offset()+1, prt(uuid, 0, p.PartitionEpoch+1, 1, 2, 3))); err != nil {
+			b.Fatal(err)
+		}
+		im = d.Apply(im.Offset() + 1)
+		b.StartTimer()
+		if h := hc.Count(im); h.Partitions < *scalePartitions {
+			b.Fatal(h)
+		}
+	}
+}

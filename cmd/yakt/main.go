@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/yakt/yakt/internal/server"
 )
 
 func main() {
@@ -114,7 +116,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: server.ReadableLogValues}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			return slog.New(slog.NewTextHandler(w, opts)), nil

@@ -74,6 +74,8 @@ type liveness struct {
 
 	pendingMu sync.Mutex
 	pending   map[int32]struct{} // brokers whose follow-up batches failed on this node
+
+	timedOut atomic.Uint64 // brokers fenced for a session timeout (metrics)
 }
 
 // sessionTable is one term's sessions. Times are kept as durations since
@@ -319,6 +321,7 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 		if err != nil {
 			return fenced, errors.Join(settleErr, fmt.Errorf("fence broker %d: %w", id, err))
 		}
+		c.live.timedOut.Add(1)
 		seen, _ := t.lastSeen(id)
 		c.log.Warn("fenced broker: no heartbeat within the session timeout", "broker", id,
 			"timeout", c.sessionTimeout, "silent", c.clock.Now().Sub(seen))

@@ -16,6 +16,8 @@ import (
 type StateMachine struct {
 	image atomic.Pointer[metadata.Image]
 	tail  *metadata.Tail
+
+	recordsApplied atomic.Uint64 // metrics
 }
 
 // DefaultTailRecords bounds the in-memory record tail served to
@@ -87,6 +89,7 @@ func (sm *StateMachine) Apply(batch []raftnode.Committed) ([]any, error) {
 	// fetcher would skip them for good.
 	sm.tail.Append(applied)
 	sm.image.Store(img)
+	sm.recordsApplied.Add(uint64(len(applied)))
 	return results, nil
 }
 

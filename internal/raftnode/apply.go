@@ -141,6 +141,7 @@ func (n *Node) applyEntries(ents []raftpb.Entry) error {
 		delete(n.waitersAt, e.Index)
 	}
 	n.waitMu.Unlock()
+	n.metrics.entriesApplied.Add(float64(len(ents)))
 	n.setApplied(ents[len(ents)-1].Index)
 	return nil
 }
@@ -193,6 +194,7 @@ func (n *Node) handEntries(ents []raftpb.Entry) error {
 	if len(ents) == 0 {
 		return nil
 	}
+	n.observeCommits(ents)
 	for _, e := range ents {
 		n.appliedBytes += uint64(len(e.Data))
 		switch e.Type {

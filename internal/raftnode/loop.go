@@ -38,8 +38,8 @@ func (n *Node) run() {
 		n.stopSnapshots(ErrStopped)
 		n.failAll(ErrStopped)
 		n.leader.Store(0)
-		n.metrics.hasLeader.Set(0)
-		n.metrics.isLeader.Set(0)
+		n.progress.Store(nil)
+		n.metrics.setLeader(0, n.cfg.NodeID)
 		close(n.donec)
 	}()
 
@@ -160,6 +160,10 @@ func (n *Node) proposeEntry(reqs []*proposeReq) {
 	}
 	if len(props) == 0 {
 		return
+	}
+	now := time.Now()
+	for _, p := range props {
+		n.waiters[p.id].proposedAt = now
 	}
 	if err := n.rn.Propose(encodeEntry(props)); err != nil {
 		// Raft refused it (no leader, leadership transfer in progress): it
@@ -297,13 +301,15 @@ func (n *Node) handleReady() error {
 		n.commit.Store(rd.HardState.Commit)
 		n.metrics.term.Set(float64(rd.HardState.Term))
 		n.metrics.commitIndex.Set(float64(rd.HardState.Commit))
+		n.metrics.votedFor.Set(float64(rd.HardState.Vote))
 	}
+	n.countAppended(rd)
 	n.trackAppended(rd.Entries)
 	if rd.SoftState != nil {
 		n.onSoftState(rd.SoftState) // after trackAppended: see its comment
 	}
 	n.trackTermStart(rd.Entries)
-	n.transport.Send(late)
+	n.send(late)
 
 	if inc != nil {
 		if err := n.restoreSnapshot(rd.Snapshot, inc); err != nil {
@@ -326,7 +332,7 @@ func (n *Node) handleReady() error {
 // returns the responses, which must wait for persistence.
 func (n *Node) sendEarly(msgs []raftpb.Message) (late []raftpb.Message) {
 	if !slices.ContainsFunc(msgs, isResponse) {
-		n.transport.Send(msgs) // the common case: nothing to hold back
+		n.send(msgs) // the common case: nothing to hold back
 		return nil
 	}
 	early := make([]raftpb.Message, 0, len(msgs))
@@ -337,8 +343,33 @@ func (n *Node) sendEarly(msgs []raftpb.Message) (late []raftpb.Message) {
 			early = append(early, m)
 		}
 	}
-	n.transport.Send(early)
+	n.send(early)
 	return late
+}
+
+// send hands msgs to the transport, starting the heartbeats' clocks.
+func (n *Node) send(msgs []raftpb.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	n.noteHeartbeats(msgs)
+	n.transport.Send(msgs)
+}
+
+// countAppended updates the log metrics after a Ready was saved.
+func (n *Node) countAppended(rd raft.Ready) {
+	if len(rd.Entries) == 0 && raft.IsEmptySnap(rd.Snapshot) {
+		return
+	}
+	var bytes int
+	for i := range rd.Entries {
+		bytes += len(rd.Entries[i].Data)
+	}
+	n.metrics.entriesAppended.Add(float64(len(rd.Entries)))
+	n.metrics.bytesAppended.Add(float64(bytes))
+	if last, err := n.storage.LastIndex(); err == nil {
+		n.metrics.logEndOffset.Set(float64(last))
+	}
 }
 
 // isResponse: raft sends m only once this node's Ready is durable (raft
@@ -353,8 +384,13 @@ func isResponse(m raftpb.Message) bool {
 
 func (n *Node) onSoftState(ss *raft.SoftState) {
 	n.leading = ss.RaftState == raft.StateLeader
+	if !n.leading {
+		n.progress.Store(nil)
+	}
+	n.metrics.setState(ss.RaftState)
 	prev := n.leader.Load()
 	n.leader.Store(ss.Lead)
+	n.observeLeader(prev, ss.Lead)
 	if ss.Lead != prev {
 		if ss.Lead != raft.None {
 			n.metrics.leaderChanges.Inc()
@@ -420,10 +456,15 @@ func (n *Node) trackAppended(ents []raftpb.Entry) {
 		if err != nil {
 			continue // apply reports it if it ever commits
 		}
+		timed := false
 		for _, p := range props {
 			if w, ok := n.waiters[p.id]; ok && w.index == 0 {
 				w.index, w.term = e.Index, e.Term
 				n.waitersAt[e.Index] = append(n.waitersAt[e.Index], p.id)
+				if !timed && !w.proposedAt.IsZero() {
+					n.commitClocks = append(n.commitClocks, commitClock{index: e.Index, term: e.Term, at: w.proposedAt})
+					timed = true
+				}
 			}
 		}
 	}

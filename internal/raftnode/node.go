@@ -190,7 +190,8 @@ type proposeOutcome struct {
 // waiter tracks one proposal from Propose until its entry is applied.
 type waiter struct {
 	req         *proposeReq
-	index, term uint64 // where its entry was appended; 0 until seen in a Ready
+	index, term uint64    // where its entry was appended; 0 until seen in a Ready
+	proposedAt  time.Time // when its entry was proposed to raft (commit latency)
 }
 
 type readReq struct {
@@ -293,6 +294,13 @@ type Node struct {
 	readCtxSeq    uint64
 	readsInFlight map[string]*readBatch // by read-index context
 	memory        statusMemory          // what Status reports once the live view is gone
+	commitClocks  []commitClock         // this node's entries not yet committed, by index (metrics)
+	leaderLostAt  time.Time             // when the leader was lost; zero while one is known (metrics)
+
+	// For metrics, read off the loop: heartbeat clocks per peer (the map
+	// is fixed at start) and the leader's latest view of the voters.
+	heartbeats map[uint64]*heartbeatClock
+	progress   atomic.Pointer[progressView]
 }
 
 // Start is StartContext without a deadline.
@@ -354,6 +362,12 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		readsInFlight: make(map[string]*readBatch),
 		nextPropID:    randomUint64(),
 		lastSnapAt:    time.Now(),
+		heartbeats:    make(map[uint64]*heartbeatClock, len(cfg.Peers)),
+	}
+	for id := range cfg.Peers {
+		if id != cfg.NodeID {
+			n.heartbeats[id] = &heartbeatClock{}
+		}
 	}
 	opened := time.Now()
 	if err := n.restore(); err != nil {
@@ -390,6 +404,8 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("start transport: %w", err)
 	}
+	n.metrics.logEndOffset.Set(float64(last))
+	n.metrics.node.Store(n)
 	go n.applyLoop()
 	go n.run()
 	return n, nil
@@ -437,6 +453,10 @@ func (n *Node) restore() error {
 	if err != nil {
 		return fmt.Errorf("read last index: %w", err)
 	}
+	if hs, _, err := n.storage.InitialState(); err == nil {
+		n.metrics.votedFor.Set(float64(hs.Vote))
+		n.metrics.term.Set(float64(hs.Term))
+	}
 	if last == 0 && raft.IsEmptySnap(snap) {
 		peers := make([]raft.Peer, 0, len(n.cfg.Peers))
 		for id := range n.cfg.Peers {
@@ -462,6 +482,9 @@ func randomUint64() uint64 {
 
 // receive is the transport's handler for inbound peer messages.
 func (n *Node) receive(m raftpb.Message) {
+	if m.Type == raftpb.MsgHeartbeatResp {
+		n.heartbeatAnswered(m.From)
+	}
 	if m.Type == raftpb.MsgSnap {
 		// Decoded here, off the loop; a snapshot is expensive to resend,
 		// so this waits for the loop instead of dropping it.

@@ -73,8 +73,14 @@ func (r *reports) deliver(rn *raft.RawNode) {
 	}
 }
 
-// reportUnreachable is the transport's OnUnreachable.
-func (n *Node) reportUnreachable(peer uint64) { n.reports.addUnreachable(peer) }
+// reportUnreachable is the transport's OnUnreachable. A heartbeat in
+// flight to peer may be lost with the connection: its clock stops.
+func (n *Node) reportUnreachable(peer uint64) {
+	if c := n.heartbeats[peer]; c != nil {
+		c.sentAt.Store(0)
+	}
+	n.reports.addUnreachable(peer)
+}
 
 // reportSnapshot is the transport's OnSnapshotStatus. The metrics move
 // only once the report is queued for raft.

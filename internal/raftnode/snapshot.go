@@ -237,7 +237,6 @@ func (n *Node) finishSnapshot(res snapshotResult) error {
 	n.lastSnapAt = time.Now()
 	took := time.Since(run.start)
 	n.metrics.snapshotDuration.Observe(took.Seconds())
-	n.metrics.snapshotBytes.Set(float64(res.info.SizeBytes))
 	n.log.Info("saved snapshot", "index", idx, "bytes", res.info.SizeBytes, "took", took)
 	if compactTo := n.storage.CompactionPoint(idx); compactTo > 0 {
 		if first, err := n.storage.FirstIndex(); err == nil && compactTo > first {

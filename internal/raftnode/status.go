@@ -91,6 +91,7 @@ func (n *Node) remember() {
 	n.memory.ledAt = time.Now()
 	n.memory.led = st.Voters
 	n.memory.ledLast = st.LastIndex
+	n.progress.Store(&progressView{last: st.LastIndex, voters: st.Voters})
 }
 
 // Status asks the raft loop for a consistent view.

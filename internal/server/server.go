@@ -160,12 +160,13 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	ctrl := controller.New(controller.Config{Node: node, State: state, Logger: log,
 		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter, BrokerSessionTimeout: cfg.BrokerSessionTimeout,
 		UnsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier})
+	cfg.Registry.MustRegister(ctrl.MetricsCollector())
 	apiServer := api.New(api.Config{
 		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, ForwardOverHTTP: cfg.ForwardOverHTTP, Logger: log,
 		MaxFullFetches: cfg.MaxFullFetches, MaxInFlightRequests: cfg.MaxInFlightRequests,
 	})
-	var handler http.Handler = apiServer.Handler()
+	var handler http.Handler = api.Instrument(cfg.Registry, apiServer.Handler())
 	if cfg.DebugPprof {
 		handler = withPprof(handler)
 	}

@@ -46,7 +46,8 @@ type Config struct {
 	// partitions each) would otherwise keep hundreds of megabytes in
 	// memory. Set it to the compaction margin's byte bound.
 	RetainBytes uint64
-	// Logger receives recovery warnings; default slog.Default().
+	// Logger receives recovery warnings; default slog.Default(). It
+	// should carry the node id (storage logs no "node" key of its own).
 	Logger *slog.Logger
 	// OnFsync, if set, is called with the duration of every WAL
 	// fdatasync, on the goroutine that caused it. It must be cheap.

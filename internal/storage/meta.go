@@ -69,7 +69,9 @@ func checkIdentity(cfg *Config, path string, fresh bool) error {
 		if err := d.writeFileAtomic(path, encodeMeta(want)); err != nil {
 			return fmt.Errorf("storage: format %s: %w", cfg.Dir, err)
 		}
-		cfg.Logger.Info("storage: formatted data directory", "dir", cfg.Dir, "cluster", cfg.ClusterID, "node", cfg.NodeID)
+		// No node id here: Logger carries it (raftnode's does), and a
+		// record must not hold a key twice.
+		cfg.Logger.Info("storage: formatted data directory", "dir", cfg.Dir, "cluster", cfg.ClusterID)
 		return nil
 	}
 	if err != nil {

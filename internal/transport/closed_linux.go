@@ -9,6 +9,9 @@ import (
 // it), without consuming anything: a peek that does not wait. It may run
 // while another goroutine reads conn: Control does not take the read lock.
 func peerClosed(conn net.Conn) bool {
+	if cc, ok := conn.(*countingConn); ok {
+		conn = cc.Conn
+	}
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return false

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -132,6 +133,11 @@ func (t *Transport) serveConn(conn net.Conn) {
 		return
 	}
 	log.Debug("accepted peer connection")
+	if p := t.peers[h.from]; p != nil {
+		// Counted from here: the handshake is not the peer's traffic.
+		cr.received = &p.counters.received
+		conn = &countingConn{Conn: conn, sent: &p.counters.sent}
+	}
 
 	switch h.kind {
 	case streamMessage:
@@ -375,8 +381,9 @@ func (t *Transport) sinkSnapshot(fr *frameReader, h *hello, sink func(raftpb.Mes
 // Message streams leave it zero: they may idle for as long as raft has
 // nothing to say, and TCP keepalive notices a vanished peer.
 type connReader struct {
-	conn    net.Conn
-	timeout time.Duration
+	conn     net.Conn
+	timeout  time.Duration
+	received *atomic.Uint64 // counts the bytes read when set
 }
 
 func (c *connReader) Read(p []byte) (int, error) {
@@ -385,5 +392,9 @@ func (c *connReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return c.conn.Read(p)
+	n, err := c.conn.Read(p)
+	if c.received != nil {
+		c.received.Add(uint64(n))
+	}
+	return n, err
 }

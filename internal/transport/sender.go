@@ -35,6 +35,8 @@ type peer struct {
 
 	// flushes counts message-stream batch flushes (tests check batching).
 	flushes atomic.Uint64
+	// counters are the peer's traffic counters (PeerStats).
+	counters peerCounters
 
 	// req is the open request stream to the peer, nil until one is needed
 	// (request.go); reqDial (capacity 1) is held while one is dialed.
@@ -66,7 +68,7 @@ func (p *peer) dial(ctx context.Context, kind streamKind) (net.Conn, func(), err
 		release()
 		return nil, nil, err
 	}
-	return conn, release, nil
+	return &countingConn{Conn: conn, sent: &p.counters.sent, received: &p.counters.received}, release, nil
 }
 
 // handshake writes h and waits for the acceptor's ack, all within

@@ -452,6 +452,9 @@ func (t *Transport) untrack(conn net.Conn) {
 // unreachable and snapshotStatus run the optional callbacks, never after
 // Close began.
 func (t *Transport) unreachable(id uint64) {
+	if p := t.peers[id]; p != nil {
+		p.counters.failures.Add(1)
+	}
 	if f := t.cfg.OnUnreachable; f != nil && t.ctx.Err() == nil {
 		f(id)
 	}

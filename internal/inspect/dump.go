@@ -69,6 +69,7 @@ func DumpLog(ctx context.Context, dataDir string, from uint64, out func(Entry) e
 		return fmt.Errorf("read data directory: %w", err)
 	}
 	commit := max(v.HardState.Commit, v.SnapshotMetadata.Index)
+	from = max(from, 1) // raft's first index
 	ents := v.Entries
 	firstHeld := v.SnapshotMetadata.Index + 1
 	if len(ents) > 0 {

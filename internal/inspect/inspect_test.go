@@ -476,8 +476,15 @@ ls /should-not-run
 	if strings.Contains(out, "should-not-run") {
 		t.Errorf("a command after exit ran:\n%s", out)
 	}
-	// A script without failures returns nil.
-	runShell(t, root, "ls /brokers\n", nil)
+	// A script without failures returns nil; a prompt is printed before
+	// each command.
+	var prompted bytes.Buffer
+	if err := inspect.Shell(strings.NewReader("cd /brokers\npwd\n"), &prompted, root, inspect.WithPrompt("yakt> ")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := prompted.String(), "yakt> yakt> /brokers\nyakt> \n"; got != want {
+		t.Errorf("with a prompt: %q, want %q", got, want)
+	}
 }
 
 func testRestore(t *testing.T, f *fixture) {
@@ -519,6 +526,20 @@ func testRestore(t *testing.T, f *fixture) {
 	ents := dumpAll(t, dirs[1], 0)
 	if len(ents) != 1 || ents[0].Type != inspect.EntrySnapshot || ents[0].Offset != f.snapIndex {
 		t.Fatalf("restored log: %+v", ents)
+	}
+	// The snapshot entry's records are the image: a tree built from them
+	// is the snapshot file's tree.
+	fromRecs, err := inspect.TreeFromRecords("dump", ents[0].Batches[0].Records, int64(ents[0].Offset), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := inspect.TreeFromSnapshotFile(f.snapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := "find /\ncat /producerIds /brokers/2 /topics/orders/partitions/1\n"
+	if a, b := runShell(t, fromRecs, script, nil), runShell(t, fromFile, script, nil); a != b {
+		t.Errorf("tree from the dumped records:\n%s\ntree from the file:\n%s", a, b)
 	}
 	li, err := inspect.LogStatus(dirs[3])
 	if err != nil {

@@ -30,17 +30,22 @@ RUN --mount=type=cache,target=/go/pkg/mod \
       -ldflags "-s -w -X github.com/yakt/yakt/internal/buildinfo.Version=${VERSION} -X github.com/yakt/yakt/internal/buildinfo.Commit=${COMMIT}" \
       -o /out/yakt ./cmd/yakt
 # The data directory exists in the image, owned by the runtime user, so a
-# fresh named volume mounted there starts with that owner.
-RUN mkdir -p /out/data
+# fresh named volume mounted there starts with that owner. It is copied as
+# an entry of /out/state, not as the destination itself, so that --chown
+# applies to it.
+RUN mkdir -p /out/state/yakt
 
 # distroless/static: CA certificates, tzdata and /etc/passwd with the
 # "nonroot" user (uid 65532), nothing else: no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/yakt /usr/local/bin/yakt
-COPY --from=build --chown=65532:65532 /out/data /var/lib/yakt
+COPY --from=build --chown=65532:65532 /out/state/ /var/lib/
 USER 65532:65532
-ENV YAKT_DATA_DIR=/var/lib/yakt \
-    YAKT_LISTEN_HTTP=0.0.0.0:8001
+# Set YAKT_LISTEN_HTTP to an address of the container that the other nodes
+# and the clients reach (its host name, as docker-compose.yml does): the
+# node advertises it to its peers, so 0.0.0.0 would not do, and the
+# default, 127.0.0.1:8001, is reachable only from inside the container.
+ENV YAKT_DATA_DIR=/var/lib/yakt
 VOLUME ["/var/lib/yakt"]
 # 7001: raft peer traffic (open only between the nodes); 8001: the HTTP
 # API, /metrics, /healthz, /readyz and /ui (brokers, clients, operators).

@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,6 +118,9 @@ func TestOfflineTools(t *testing.T) {
 	c.Must(t, 1, http.MethodPost, "/v1/snapshots", nil, http.StatusCreated, "")
 	latest := c.Must(t, 1, http.MethodGet, "/v1/snapshots/latest", nil, http.StatusOK, "")
 	f.snapSum = latest.Header.Get("X-Yakt-Snapshot-Checksum")
+	if _, err := fmt.Sscan(latest.Header.Get("X-Yakt-Snapshot-Offset"), &f.snapIndex); err != nil || f.snapIndex < uint64(f.keyedAt) {
+		t.Fatalf("X-Yakt-Snapshot-Offset %q (%v), want at least %d", latest.Header.Get("X-Yakt-Snapshot-Offset"), err, f.keyedAt)
+	}
 	f.snapFile = filepath.Join(t.TempDir(), "backup.snap")
 	if err := os.WriteFile(f.snapFile, latest.Body, 0o600); err != nil {
 		t.Fatal(err)
@@ -207,11 +211,10 @@ func testSnapshotStatus(t *testing.T, f *fixture) {
 	if got != want {
 		t.Errorf("counts %+v, want %+v", got, want)
 	}
-	if info.ImageOffset != f.keyedAt || info.Offset < uint64(f.keyedAt) || info.Term == 0 || info.SizeBytes != st.Size() ||
+	if info.ImageOffset != f.keyedAt || info.Offset != f.snapIndex || info.Term == 0 || info.SizeBytes != st.Size() ||
 		info.FormatVersion != 2 || info.EncodingVersion != 2 || !slices.Equal(info.Voters, []uint64{1, 2, 3}) || info.LastRecordTime == nil {
 		t.Errorf("status %+v", info)
 	}
-	f.snapIndex = info.Offset
 
 	var table bytes.Buffer
 	if err := info.WriteTable(&table); err != nil {
@@ -550,19 +553,15 @@ func testRestore(t *testing.T, f *fixture) {
 		t.Fatalf("restored directory: %+v", li)
 	}
 
+	// Three `yakt server` processes, started as docs/operations.md says.
+	bin := testcluster.BuildYakt(t)
 	var endpoints []string
 	for id := uint64(1); id <= 3; id++ {
-		srv, err := server.Start(server.Config{
-			NodeID: id, ClusterID: "restored", DataDir: dirs[id], Voters: peers,
-			ListenPeer: peers[id], ListenHTTP: "127.0.0.1:0",
-			TickInterval: 50 * time.Millisecond, ElectionTicks: 20, SegmentSizeBytes: 1 << 20,
-			BrokerSessionTimeout: time.Hour, Logger: testLogger(t, id),
-		})
-		if err != nil {
-			t.Fatalf("start restored node %d: %v", id, err)
-		}
-		t.Cleanup(srv.Kill)
-		endpoints = append(endpoints, "http://"+srv.HTTPAddr())
+		httpAddr := testcluster.ReserveAddr(t)
+		startServer(t, bin, id, "--node-id", fmt.Sprint(id), "--data-dir", dirs[id], "--voters", voters,
+			"--cluster-id", "restored", "--listen-peer", peers[id], "--listen-http", httpAddr,
+			"--heartbeat-interval", "50ms", "--election-timeout", "1s", "--broker-session-timeout", "1h")
+		endpoints = append(endpoints, "http://"+httpAddr)
 	}
 	cl := newClient(t, endpoints)
 	if got := readState(ctx, t, cl); !reflect.DeepEqual(got, f.atSnap) {
@@ -589,13 +588,33 @@ func testRestore(t *testing.T, f *fixture) {
 	}
 }
 
-func testLogger(t *testing.T, id uint64) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", id)
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+// startServer runs `yakt server` with args until the test ends, then
+// stops it with SIGTERM as an operator would; its log is shown when the
+// test fails.
+func startServer(t *testing.T, bin string, id uint64, args ...string) {
+	t.Helper()
+	var log testcluster.LogBuffer
+	cmd := exec.Command(bin, append([]string{"server"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start node %d: %v", id, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("node %d exited: %v", id, err)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("node %d did not stop within 20 s of SIGTERM", id)
+		}
+		if t.Failed() {
+			t.Logf("node %d log:\n%s", id, log.Tail(40))
+		}
+	})
 }

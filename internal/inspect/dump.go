@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"text/tabwriter"
 
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -280,8 +279,7 @@ func LogStatus(dataDir string) (LogInfo, error) {
 
 // WriteTable writes the report as a two-column table.
 func (li LogInfo) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
+	tw, row := newTable(w)
 	row("DataDir", li.DataDir)
 	row("NodeId", li.NodeID)
 	row("ClusterId", li.ClusterID)

@@ -189,8 +189,7 @@ func loadSnapshot(path string) (*loadedSnapshot, error) {
 
 // WriteTable writes the report as a two-column table, one field a line.
 func (i SnapshotInfo) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
+	tw, row := newTable(w)
 	row("Path", i.Path)
 	row("Offset", i.Offset)
 	row("Term", i.Term)
@@ -204,6 +203,13 @@ func (i SnapshotInfo) WriteTable(w io.Writer) error {
 	}
 	i.Counts.writeRows(row)
 	return tw.Flush()
+}
+
+// newTable returns a writer of two-column tables, one field a line with
+// the values aligned, and the func that writes a row; Flush it at the end.
+func newTable(w io.Writer) (*tabwriter.Writer, func(key string, value any)) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	return tw, func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
 }
 
 func (c Counts) writeRows(row func(string, any)) {

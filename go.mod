@@ -10,6 +10,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	go.etcd.io/raft/v3 v3.6.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

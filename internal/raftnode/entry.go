@@ -62,3 +62,18 @@ func decodeEntry(data []byte) ([]proposal, error) {
 	}
 	return props, nil
 }
+
+// EntryPayloads returns the payloads packed into a normal entry's data,
+// in log order (none for the empty entry a leader appends when elected).
+// Tools that read a data directory's log decode them with it.
+func EntryPayloads(data []byte) ([][]byte, error) {
+	props, err := decodeEntry(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(props))
+	for i, p := range props {
+		out[i] = p.payload
+	}
+	return out, nil
+}

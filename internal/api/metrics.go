@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/yakt/yakt/internal/ui"
 )
 
 // Instrument counts and times the requests h serves, by route pattern
-// (the route table's, so a path with ids in it is one series, and a path
+// (the route table's and the dashboard's, so a path with ids in it is one series, and a path
 // no route matches is route "unmatched"), method and status code:
 // yakt_http_requests_total and yakt_http_request_duration_seconds. It
 // wraps the whole API handler, so requests refused before routing (503
@@ -30,9 +32,13 @@ func Instrument(reg prometheus.Registerer, h http.Handler) http.Handler {
 	// never sees.
 	patterns := http.NewServeMux()
 	known := make(map[string]bool, len(routes))
+	all := ui.Patterns()
 	for _, rt := range routes {
-		patterns.Handle(rt.pattern, http.NotFoundHandler())
-		known[rt.pattern] = true
+		all = append(all, rt.pattern)
+	}
+	for _, p := range all {
+		patterns.Handle(p, http.NotFoundHandler())
+		known[p] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		method, route := "", "unmatched"

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -94,7 +95,7 @@ func (b *simBroker) register(ctx context.Context) error {
 	switch {
 	case err == nil:
 		b.log.Info("simulated broker registered", "broker", b.id, "epoch", rec.Fields.Epoch)
-	case errors.As(err, &ae) && ae.Code == string(metadata.CodeBrokerAlreadyRegistered):
+	case errors.As(err, &ae) && ae.Code == string(contract.CodeBrokerAlreadyRegistered):
 		// Registered by a run that kept its --data-dir, or by an attempt of
 		// ours whose answer was lost. Heartbeats bring it back if FENCED.
 		b.log.Info("simulated broker already registered; heartbeating", "broker", b.id)
@@ -133,7 +134,7 @@ func (b *simBroker) heartbeat(ctx context.Context) error {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		switch ae.Code {
-		case string(metadata.CodeBrokerNotFound):
+		case string(contract.CodeBrokerNotFound):
 			b.registered = false
 			b.log.Warn("simulated broker is not registered; registering again", "broker", b.id)
 			return nil

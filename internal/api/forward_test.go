@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/yakt/yakt/contract"
 )
 
 // These tests forward through real TCP to real listeners that play the
@@ -54,7 +56,7 @@ func forwardOnce(t *testing.T, f *forwarder, deadline time.Duration, key string)
 
 func errorCode(t *testing.T, w *httptest.ResponseRecorder) string {
 	t.Helper()
-	var eb errorBody
+	var eb contract.ErrorBody
 	if err := json.Unmarshal(w.Body.Bytes(), &eb); err != nil {
 		t.Fatalf("answer %d %q: %v", w.Code, w.Body, err)
 	}

@@ -3,7 +3,7 @@ package api
 import (
 	"net/http"
 
-	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/contract"
 )
 
 func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
@@ -11,7 +11,7 @@ func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveCreateTopic(w http.ResponseWriter, r *http.Request) {
-	var req controller.CreateTopicRequest
+	var req contract.CreateTopicRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return

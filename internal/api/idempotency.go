@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -27,7 +28,7 @@ func (s *Server) checkIdempotencyKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if vs, ok := r.Header[HeaderIdempotencyKey]; ok {
 			if len(vs) != 1 {
-				s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "Idempotency-Key must be sent once, got %d values", len(vs)))
+				s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "Idempotency-Key must be sent once, got %d values", len(vs)))
 				return
 			}
 			if err := metadata.ValidateIdempotencyKey(vs[0]); err != nil {
@@ -54,7 +55,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		// refuses it, if it is too large) from the restored stream.
 		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 		if err != nil {
-			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "read request body: %v", err))
+			s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "read request body: %v", err))
 			return
 		}
 		r.Body = struct {

@@ -157,11 +157,11 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	registerTransportMetrics(cfg.Registry, node)
-	ctrl := controller.New(controller.Config{Node: node, State: state, Logger: log,
+	ctrl := controller.New(controller.Config{Node: node, ClusterID: cfg.ClusterID, FS: cfg.FS, State: state, Logger: log,
 		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter, BrokerSessionTimeout: cfg.BrokerSessionTimeout,
 		UnsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier})
 	apiServer := api.New(api.Config{
-		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
+		Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, ForwardOverHTTP: cfg.ForwardOverHTTP, Logger: log,
 		MaxFullFetches: cfg.MaxFullFetches, MaxInFlightRequests: cfg.MaxInFlightRequests,
 	})

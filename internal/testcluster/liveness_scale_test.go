@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/testcluster"
 )
@@ -102,12 +102,8 @@ func registerBrokers(tb testing.TB, c *testcluster.Cluster, node uint64, n int) 
 				if int(id) > n {
 					return
 				}
-				port := controller.Port{}
-				if err := port.UnmarshalJSON([]byte("9092")); err != nil {
-					errs <- err
-					return
-				}
-				if _, _, err := ctrl.RegisterBroker(ctx, controller.RegisterBrokerRequest{BrokerID: &id, BrokerHost: "h", BrokerPort: port}); err != nil {
+				req := contract.RegisterBrokerRequest{BrokerID: &id, BrokerHost: "h", BrokerPort: contract.PortNumber(9092)}
+				if _, _, err := ctrl.RegisterBroker(ctx, req); err != nil {
 					errs <- fmt.Errorf("register broker %d: %w", id, err)
 					return
 				}

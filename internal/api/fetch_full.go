@@ -14,11 +14,6 @@ import (
 	"github.com/yakt/yakt/internal/controller"
 )
 
-// DefaultMaxFullFetches is Config.MaxFullFetches's default: each full
-// answer in flight holds its compressed encoding (tens of MB at millions
-// of partitions) unless it shares one.
-const DefaultMaxFullFetches = 4
-
 // fullFetchRetryAfter is the Retry-After of a full fetch refused for the
 // limit, in seconds.
 const fullFetchRetryAfter = "1"

@@ -18,12 +18,6 @@ import (
 	"github.com/yakt/yakt/internal/transport"
 )
 
-// DefaultForwardDialTimeout bounds one dial from a follower to the leader.
-// It is well under raft's default election timeout (about 1 s), so a
-// forward to a leader that vanished gives up on it, re-resolves the leader
-// and tries again while the cluster elects a new one.
-const DefaultForwardDialTimeout = 300 * time.Millisecond
-
 const (
 	// Pauses between forwarding attempts: short, because the usual wait is
 	// for an election that takes one election timeout.

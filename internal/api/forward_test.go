@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/defaults"
 )
 
 // These tests forward through real TCP to real listeners that play the
@@ -31,7 +32,7 @@ func (w tLogWriter) Write(p []byte) (int, error) {
 
 func testForwarder(t *testing.T, leader func() (uint64, string, bool)) *forwarder {
 	f := &forwarder{self: 1, leader: leader, log: slog.New(slog.NewTextHandler(tLogWriter{t}, nil)),
-		pooled: newForwardClient(DefaultForwardDialTimeout, true), fresh: newForwardClient(DefaultForwardDialTimeout, false)}
+		pooled: newForwardClient(defaults.ForwardDialTimeout, true), fresh: newForwardClient(defaults.ForwardDialTimeout, false)}
 	t.Cleanup(f.pooled.CloseIdleConnections)
 	return f
 }

@@ -17,16 +17,11 @@ import (
 
 // heartbeatBatchPattern is the leader's part of many BrokerMgmt fetches
 // at once: a follower coalesces the heartbeats it receives for
-// DefaultHeartbeatBatchInterval and sends them as one request, so at
+// Config.HeartbeatBatchInterval and sends them as one request, so at
 // thousands of brokers the leader handles one small request per follower
 // per interval instead of one per heartbeat. Like heartbeatPattern it is
 // safe to repeat.
 const heartbeatBatchPattern = "POST /v1/internal/broker-heartbeats"
-
-// DefaultHeartbeatBatchInterval is Config.HeartbeatBatchInterval's
-// default: short next to Kafka's 2 s heartbeat and 9 s session, long
-// enough that a busy follower sends tens of heartbeats per request.
-const DefaultHeartbeatBatchInterval = 50 * time.Millisecond
 
 // maxHeartbeatBatch bounds one batch request, far under MaxBodyBytes
 // (about 40 bytes a heartbeat).

@@ -16,17 +16,18 @@ import (
 
 	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/internal/defaults"
 )
 
 // Config configures a Server.
 type Config struct {
 	Controller     *controller.Controller
 	Gatherer       prometheus.Gatherer // for /metrics; nil: no metrics endpoint content
-	RequestTimeout time.Duration       // per-request deadline for writes and barriers; default 5s
+	RequestTimeout time.Duration       // per-request deadline for writes and barriers; default defaults.RequestTimeout
 	Logger         *slog.Logger
 
 	// ForwardDialTimeout bounds each dial of a follower to the leader
-	// when it forwards a write; default DefaultForwardDialTimeout. Keep it
+	// when it forwards a write; default defaults.ForwardDialTimeout. Keep it
 	// well under the election timeout.
 	ForwardDialTimeout time.Duration
 
@@ -38,13 +39,13 @@ type Config struct {
 
 	// MaxFullFetches bounds the full metadata answers (snapshot mode) this
 	// node streams at once; one more is refused with 503
-	// TOO_MANY_FULL_FETCHES and Retry-After. Default DefaultMaxFullFetches.
+	// TOO_MANY_FULL_FETCHES and Retry-After. Default defaults.MaxFullFetches.
 	MaxFullFetches int
 
 	// HeartbeatBatchInterval is how long a follower collects the
 	// heartbeats of the BrokerMgmt fetches it serves before sending them
 	// to the leader as one request; default
-	// DefaultHeartbeatBatchInterval.
+	// defaults.HeartbeatBatchInterval.
 	HeartbeatBatchInterval time.Duration
 
 	// MaxInFlightRequests bounds the requests this node handles at once
@@ -132,19 +133,19 @@ const heartbeatPattern = "POST /v1/internal/broker-heartbeat"
 // New builds the server and its routes.
 func New(cfg Config) *Server {
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 5 * time.Second
+		cfg.RequestTimeout = defaults.RequestTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.ForwardDialTimeout <= 0 {
-		cfg.ForwardDialTimeout = DefaultForwardDialTimeout
+		cfg.ForwardDialTimeout = defaults.ForwardDialTimeout
 	}
 	if cfg.MaxFullFetches <= 0 {
-		cfg.MaxFullFetches = DefaultMaxFullFetches
+		cfg.MaxFullFetches = defaults.MaxFullFetches
 	}
 	if cfg.HeartbeatBatchInterval <= 0 {
-		cfg.HeartbeatBatchInterval = DefaultHeartbeatBatchInterval
+		cfg.HeartbeatBatchInterval = defaults.HeartbeatBatchInterval
 	}
 	s := &Server{cfg: cfg, ctrl: cfg.Controller, log: cfg.Logger,
 		fullSlots: make(chan struct{}, cfg.MaxFullFetches)}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/raftnode"
 	"github.com/yakt/yakt/internal/vfs"
@@ -36,10 +37,10 @@ type Config struct {
 	Clock   Clock         // default SystemClock
 	NewUUID func() string // default random v4 UUIDs
 	// FullFetchAfter: a fetch by an older timestamp gets a snapshot
-	// (default DefaultFullFetchAfter).
+	// (default defaults.FullFetchAfter).
 	FullFetchAfter time.Duration
 	// BrokerSessionTimeout: an ALIVE broker silent for longer is FENCED
-	// (default DefaultBrokerSessionTimeout).
+	// (default defaults.BrokerSessionTimeout).
 	BrokerSessionTimeout time.Duration
 	Logger               *slog.Logger
 	// UnsafeReadsWithoutBarrier answers reads from this node's local state
@@ -89,10 +90,10 @@ func New(cfg Config) *Controller {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.FullFetchAfter <= 0 {
-		cfg.FullFetchAfter = DefaultFullFetchAfter
+		cfg.FullFetchAfter = defaults.FullFetchAfter
 	}
 	if cfg.BrokerSessionTimeout <= 0 {
-		cfg.BrokerSessionTimeout = DefaultBrokerSessionTimeout
+		cfg.BrokerSessionTimeout = defaults.BrokerSessionTimeout
 	}
 	return &Controller{node: cfg.Node, clusterID: cfg.ClusterID, fs: cfg.FS, state: cfg.State, clock: cfg.Clock, newUUID: cfg.NewUUID, log: cfg.Logger,
 		fullFetchAfter: cfg.FullFetchAfter, sessionTimeout: cfg.BrokerSessionTimeout,

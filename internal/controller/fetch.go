@@ -13,10 +13,6 @@ import (
 	"github.com/yakt/yakt/internal/metadata"
 )
 
-// DefaultFullFetchAfter is docs/api.md's 10-minute rule: a fetch by a timestamp
-// older than this gets a full snapshot instead of a diff.
-const DefaultFullFetchAfter = 10 * time.Minute
-
 // MaxFetchWait caps a long poll's maxWaitMs.
 const MaxFetchWait = 60 * time.Second
 

@@ -217,3 +217,20 @@ func (c *Client) ControlledShutdown(ctx context.Context, broker int32) (int32, M
 	meta, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/brokers/%d/shutdown", broker), nil, &out)
 	return out.PartitionsMoved, meta, err
 }
+
+// Snapshots lists the snapshot files of the node that answers, newest
+// first.
+func (c *Client) Snapshots(ctx context.Context) ([]Snapshot, error) {
+	var out []Snapshot
+	_, err := c.do(ctx, http.MethodGet, "/v1/snapshots", nil, &out)
+	return out, err
+}
+
+// TakeSnapshot has the node that answers write a snapshot of everything it
+// applied and returns its entry. It may take minutes on a large state:
+// give ctx room, and a Config.RequestTimeout to match.
+func (c *Client) TakeSnapshot(ctx context.Context) (Snapshot, error) {
+	var out Snapshot
+	_, err := c.do(ctx, http.MethodPost, "/v1/snapshots", nil, &out)
+	return out, err
+}

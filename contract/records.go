@@ -31,6 +31,9 @@ type (
 	RemoveTopicRecord = metadata.RemoveTopicRecord
 	// TopicSummary is a row of GET /v1/topics.
 	TopicSummary = metadata.TopicView
+	// MetadataSnapshot is a full metadata answer's "snapshot"
+	// (FetchResponse.Snapshot, Mode "snapshot"): the whole current state.
+	MetadataSnapshot = metadata.SnapshotView
 )
 
 // Broker statuses.

@@ -148,7 +148,7 @@ type keyCtx struct{}
 // a random one, so a write retried across calls — or across processes —
 // is applied once: the cluster answers a repeat with the first answer.
 // Use one key per write: the same key on a different request is refused
-// with IDEMPOTENCY_KEY_REUSED. A key is 1–128 printable ASCII characters.
+// with IDEMPOTENCY_KEY_REUSED. A key is 1 to contract.MaxIdempotencyKeyLength printable ASCII characters, without leading or trailing spaces.
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, keyCtx{}, key)
 }
@@ -165,13 +165,8 @@ func idempotencyKey(ctx context.Context) (string, error) {
 	if !ok {
 		return NewIdempotencyKey(), nil
 	}
-	if len(key) == 0 || len(key) > 128 {
-		return "", fmt.Errorf("client: idempotency key must be 1-128 characters, got %d", len(key))
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x20 || key[i] > 0x7e {
-			return "", fmt.Errorf("client: idempotency key %q: only printable ASCII characters", key)
-		}
+	if err := contract.ValidateIdempotencyKey(key); err != nil {
+		return "", fmt.Errorf("client: %w", err)
 	}
 	if key[0] == ' ' || key[len(key)-1] == ' ' {
 		// HTTP drops a header value's outer spaces: the server would see

@@ -85,6 +85,32 @@ func TestRequestsFromGo(t *testing.T) {
 	}
 }
 
+func TestValidateIdempotencyKey(t *testing.T) {
+	tests := []struct {
+		key string
+		ok  bool
+	}{
+		{"a", true},
+		{"order-42 retry/1 ~!@#", true},
+		{strings.Repeat("k", contract.MaxIdempotencyKeyLength), true},
+		{"", false},
+		{strings.Repeat("k", contract.MaxIdempotencyKeyLength+1), false},
+		{"tab\there", false},
+		{"naïve", false},
+		{"nl\n", false},
+		{"del\x7f", false},
+	}
+	for _, tt := range tests {
+		err := contract.ValidateIdempotencyKey(tt.key)
+		if (err == nil) != tt.ok {
+			t.Errorf("ValidateIdempotencyKey(%q) = %v, want ok %v", tt.key, err, tt.ok)
+		}
+		if err != nil && err.Code != contract.CodeInvalidRequest {
+			t.Errorf("ValidateIdempotencyKey(%q) code %s", tt.key, err.Code)
+		}
+	}
+}
+
 // TestErrors: CodeOf finds a coded error through wrapping.
 func TestErrors(t *testing.T) {
 	e := contract.Errorf(contract.CodeTopicNotFound, "topic %q not found", "x")

@@ -9,7 +9,6 @@ import (
 
 	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
-	"github.com/yakt/yakt/internal/metadata"
 )
 
 // Retry-safe writes (docs/api.md, "Retry-safe writes").
@@ -31,7 +30,7 @@ func (s *Server) checkIdempotencyKey(next http.Handler) http.Handler {
 				s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "Idempotency-Key must be sent once, got %d values", len(vs)))
 				return
 			}
-			if err := metadata.ValidateIdempotencyKey(vs[0]); err != nil {
+			if err := contract.ValidateIdempotencyKey(vs[0]); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
@@ -73,7 +72,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 // sorted, insignificant whitespace dropped, numbers as written), each
 // followed by a zero byte. A body that is not JSON counts as its bytes
 // (the handler refuses it, and a refused write stores nothing).
-func Fingerprint(method, path string, body []byte) metadata.Fingerprint {
+func Fingerprint(method, path string, body []byte) [sha256.Size]byte {
 	h := sha256.New()
 	h.Write([]byte(method))
 	h.Write([]byte{0})
@@ -81,7 +80,7 @@ func Fingerprint(method, path string, body []byte) metadata.Fingerprint {
 	h.Write([]byte{0})
 	h.Write(canonicalJSON(body))
 	h.Write([]byte{0})
-	var fp metadata.Fingerprint
+	var fp [sha256.Size]byte
 	h.Sum(fp[:0])
 	return fp
 }

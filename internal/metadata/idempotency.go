@@ -36,27 +36,10 @@ const (
 	// MaxIdempotencyBytes caps the table's size, counted as each entry's
 	// key, answer, fingerprint and encoded records plus a fixed overhead.
 	MaxIdempotencyBytes = 64 << 20
-	// MaxIdempotencyKeyLength is the longest key accepted, in bytes.
-	MaxIdempotencyKeyLength = 128
 	// idempotencyEntryOverhead is what an entry costs beyond its variable
 	// parts, for the byte bound.
 	idempotencyEntryOverhead = 96
 )
-
-// ValidateIdempotencyKey checks a key as the API accepts it: 1 to
-// MaxIdempotencyKeyLength printable ASCII characters (0x20 to 0x7E). It
-// returns nil or an *Error with ReasonInvalid.
-func ValidateIdempotencyKey(key string) *Error {
-	if key == "" || len(key) > MaxIdempotencyKeyLength {
-		return Errorf(ReasonInvalid, "Idempotency-Key must be 1 to %d characters long, got %d", MaxIdempotencyKeyLength, len(key))
-	}
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; c < 0x20 || c > 0x7e {
-			return Errorf(ReasonInvalid, "Idempotency-Key must be printable ASCII; byte %d is 0x%02x", i, c)
-		}
-	}
-	return nil
-}
 
 // Fingerprint identifies the request a key was first used with (the API
 // uses a SHA-256 of the request). Replay only compares fingerprints.

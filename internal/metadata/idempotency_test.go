@@ -167,32 +167,6 @@ func FuzzDecodeBatch(f *testing.F) {
 	})
 }
 
-func TestValidateIdempotencyKey(t *testing.T) {
-	tests := []struct {
-		key string
-		ok  bool
-	}{
-		{"a", true},
-		{"order-42 retry/1 ~!@#", true},
-		{strings.Repeat("k", MaxIdempotencyKeyLength), true},
-		{"", false},
-		{strings.Repeat("k", MaxIdempotencyKeyLength+1), false},
-		{"tab\there", false},
-		{"naïve", false},
-		{"nl\n", false},
-		{"del\x7f", false},
-	}
-	for _, tt := range tests {
-		err := ValidateIdempotencyKey(tt.key)
-		if (err == nil) != tt.ok {
-			t.Errorf("ValidateIdempotencyKey(%q) = %v, want ok %v", tt.key, err, tt.ok)
-		}
-		if err != nil && err.Reason != ReasonInvalid {
-			t.Errorf("ValidateIdempotencyKey(%q) code %s", tt.key, err.Reason)
-		}
-	}
-}
-
 // keyLog is n keyed topic creations, one per offset from 2, a second of
 // log time apart, after a broker registration at offset 1.
 func keyLog(n int) []entryStep {

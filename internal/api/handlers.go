@@ -7,7 +7,7 @@ import (
 )
 
 func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, contract.Health{Status: "ok"})
 }
 
 func (s *Server) serveCreateTopic(w http.ResponseWriter, r *http.Request) {

@@ -37,11 +37,12 @@ type FetchRequest struct {
 
 // FetchResponse is a diff (Records) or a full answer (Mode "snapshot"):
 // the image it shows, to be streamed (OpenFull, WriteFullJSON) rather
-// than built in memory.
+// than built in memory. Its JSON (MarshalJSON, AppendDiffJSON,
+// WriteFullJSON) is contract.FetchResponse's, written by hand for speed.
 type FetchResponse struct {
-	Mode          string            `json:"mode"` // "diff" or "snapshot"
-	HighWatermark int64             `json:"highWatermark"`
-	Records       []metadata.Record `json:"records,omitempty"`
+	Mode          string // contract.ModeDiff or contract.ModeSnapshot
+	HighWatermark int64
+	Records       []metadata.Record
 
 	img    *metadata.Image // a full answer's image
 	client bool            // a full answer for ClientMgmt: no producer ids
@@ -80,7 +81,7 @@ func (r FetchResponse) AppendDiffJSON(b []byte) ([]byte, error) {
 		return nil, errors.New("controller: AppendDiffJSON of a full answer")
 	}
 	b = append(b, `{"mode":`...)
-	if r.Mode == "diff" {
+	if r.Mode == contract.ModeDiff {
 		b = append(b, `"diff"`...)
 	} else {
 		mode, err := json.Marshal(r.Mode)
@@ -212,7 +213,7 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 		}
 		wait := deadline.Sub(c.clock.Now())
 		if wait <= 0 {
-			return FetchResponse{Mode: "diff", HighWatermark: hw, Records: []metadata.Record{}}, nil
+			return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, Records: []metadata.Record{}}, nil
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -221,7 +222,7 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return FetchResponse{Mode: "diff", HighWatermark: hw, Records: []metadata.Record{}}, nil
+			return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, Records: []metadata.Record{}}, nil
 		}
 	}
 }
@@ -242,12 +243,12 @@ func (c *Controller) knownOffset(img *metadata.Image) int64 {
 // heartbeat's unfencing may have moved past the barrier's).
 func (c *Controller) snapshotResponse(client bool) FetchResponse {
 	img := c.state.Image()
-	return FetchResponse{Mode: "snapshot", HighWatermark: img.Offset(), img: img, client: client}
+	return FetchResponse{Mode: contract.ModeSnapshot, HighWatermark: img.Offset(), img: img, client: client}
 }
 
 // diffResponse is a diff of the tail's recs.
 func diffResponse(hw int64, recs []metadata.TailRecord) FetchResponse {
-	out := FetchResponse{Mode: "diff", HighWatermark: hw, Records: make([]metadata.Record, len(recs)), encoded: recs}
+	out := FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, Records: make([]metadata.Record, len(recs)), encoded: recs}
 	for i, r := range recs {
 		out.Records[i] = r.Record()
 	}

@@ -80,7 +80,7 @@ type Config struct {
 	// settles them or their context ends.
 	MaxAttempts int
 	// ListPageSize is how many items Topics and Brokers ask each page of
-	// a list for (default 5000; the server takes at most 10000).
+	// a list for (default 5000; the server takes at most contract.MaxListLimit).
 	ListPageSize int
 }
 

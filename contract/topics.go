@@ -1,5 +1,19 @@
 package contract
 
+// Page sizes of the lists (GET /v1/topics, GET /v1/brokers: ?limit=) and
+// of the log (GET /v1/log).
+const (
+	// DefaultListLimit is a list page's size when ?after= is given
+	// without ?limit= (without either the whole list is one answer).
+	DefaultListLimit = 1000
+	// MaxListLimit is the largest ?limit= a list takes.
+	MaxListLimit = 10_000
+	// DefaultLogLimit is a log page's size without ?limit=.
+	DefaultLogLimit = 1000
+	// MaxLogLimit is the largest ?limit= the log takes.
+	MaxLogLimit = 10_000
+)
+
 // CreateTopicRequest is POST /v1/topics; Partitions and ReplicationFactor
 // are optional.
 type CreateTopicRequest struct {

@@ -131,15 +131,9 @@ func queryInt(name, v string, lo, hi int64) (int64, error) {
 	return n, nil
 }
 
-// Log pages.
-const (
-	defaultLogLimit = 1000
-	maxLogLimit     = 10000
-)
-
 func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	from, limit := int64(1), defaultLogLimit
+	from, limit := int64(1), contract.DefaultLogLimit
 	if v := q.Get("fromOffset"); v != "" {
 		n, err := queryInt("fromOffset", v, 0, math.MaxInt64)
 		if err != nil {
@@ -149,7 +143,7 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) {
 		from = max(n, 1)
 	}
 	if v := q.Get("limit"); v != "" {
-		n, err := queryInt("limit", v, 1, maxLogLimit)
+		n, err := queryInt("limit", v, 1, contract.MaxLogLimit)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -117,8 +117,8 @@ func (c *Controller) ListBrokers(ctx context.Context, status string, stale bool,
 	if status != BrokersAll && !metadata.ValidStatus(status) {
 		return contract.BrokerList{}, contract.Errorf(contract.CodeInvalidRequest, "status must be all, ALIVE, FENCED or CLOSED; got %q", clip(status))
 	}
-	if page.Limit < 0 || page.Limit > MaxListLimit {
-		return contract.BrokerList{}, contract.Errorf(contract.CodeInvalidRequest, "limit must be 1..%d", MaxListLimit)
+	if page.Limit < 0 || page.Limit > contract.MaxListLimit {
+		return contract.BrokerList{}, contract.Errorf(contract.CodeInvalidRequest, "limit must be 1..%d", contract.MaxListLimit)
 	}
 	img, err := c.Image(ctx, stale)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/contract"
-
 	"github.com/yakt/yakt/internal/metadata"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/yakt/yakt/contract"
-
 	"github.com/yakt/yakt/internal/metadata"
 )
 

@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 
 	"github.com/yakt/yakt/contract"
-
 	"github.com/yakt/yakt/internal/metadata"
 )
 

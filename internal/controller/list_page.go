@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/yakt/yakt/contract"
-
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -12,11 +11,8 @@ import (
 // cursor, in the list's order (topics by name, brokers by id), and names
 // the cursor of the next page when more items follow. The cursor is the
 // last item's key, not a position, so items created or deleted between
-// pages never make a page skip or repeat another item.
-const (
-	DefaultListLimit = 1000
-	MaxListLimit     = 10_000
-)
+// pages never make a page skip or repeat another item. The limits are
+// the contract's (contract.DefaultListLimit, contract.MaxListLimit).
 
 // TopicPage selects a page of GET /v1/topics.
 type TopicPage struct {

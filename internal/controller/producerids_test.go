@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/yakt/yakt/contract"
-
 	"github.com/yakt/yakt/internal/metadata"
 )
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/contract"
-
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/raftnode"
 )

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/yakt/yakt/contract"
-
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -118,8 +117,8 @@ func placePartitions(img *metadata.Image, topicUUID string, partitions, replicat
 // ListTopics lists the topics of page (list_page.go) with their partition
 // counts, sorted by name.
 func (c *Controller) ListTopics(ctx context.Context, stale bool, page TopicPage) (contract.TopicList, error) {
-	if page.Limit < 0 || page.Limit > MaxListLimit {
-		return contract.TopicList{}, contract.Errorf(contract.CodeInvalidRequest, "limit must be 1..%d", MaxListLimit)
+	if page.Limit < 0 || page.Limit > contract.MaxListLimit {
+		return contract.TopicList{}, contract.Errorf(contract.CodeInvalidRequest, "limit must be 1..%d", contract.MaxListLimit)
 	}
 	img, err := c.Image(ctx, stale)
 	if err != nil {

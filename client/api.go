@@ -2,52 +2,14 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/yakt/yakt/contract"
 )
-
-// Record is a metadata record in the API's envelope; Fields holds the
-// record's fields as JSON (decode by Name).
-type Record struct {
-	Type      string          `json:"type"`
-	Name      string          `json:"name"`
-	Offset    int64           `json:"offset"`
-	Timestamp string          `json:"timestamp"`
-	Fields    json.RawMessage `json:"fields"`
-}
-
-// Broker is a broker registration with its current values.
-type Broker struct {
-	InternalUUID     string `json:"internalUUID"`
-	BrokerID         int32  `json:"brokerId"`
-	BrokerHost       string `json:"brokerHost"`
-	BrokerPort       string `json:"brokerPort"`
-	SecurityProtocol string `json:"securityProtocol"`
-	BrokerStatus     string `json:"brokerStatus"`
-	RackID           string `json:"rackId"`
-	Epoch            int64  `json:"epoch"`
-}
-
-// RegisterBrokerRequest is POST /v1/brokers.
-type RegisterBrokerRequest struct {
-	BrokerID         int32  `json:"brokerId"`
-	BrokerHost       string `json:"brokerHost"`
-	BrokerPort       string `json:"brokerPort"`
-	SecurityProtocol string `json:"securityProtocol,omitempty"`
-	RackID           string `json:"rackId,omitempty"`
-}
-
-// BrokerPatch is PATCH /v1/brokers/{id}; nil fields stay as they are.
-type BrokerPatch struct {
-	BrokerHost       *string `json:"brokerHost,omitempty"`
-	BrokerPort       *string `json:"brokerPort,omitempty"`
-	SecurityProtocol *string `json:"securityProtocol,omitempty"`
-	BrokerStatus     *string `json:"brokerStatus,omitempty"`
-}
 
 // RegisterBroker registers a broker; the answer is its RegisterBrokerRecord.
 func (c *Client) RegisterBroker(ctx context.Context, req RegisterBrokerRequest) (Record, Meta, error) {
@@ -69,10 +31,7 @@ func (c *Client) Brokers(ctx context.Context, status string) ([]Broker, error) {
 		if after != "" {
 			q.Set("after", after)
 		}
-		var page struct {
-			Brokers []Broker `json:"brokers"`
-			Next    *int32   `json:"next"`
-		}
+		var page contract.BrokerList
 		if _, err := c.do(ctx, http.MethodGet, "/v1/brokers?"+q.Encode(), nil, &page); err != nil {
 			return nil, err
 		}
@@ -95,7 +54,7 @@ func (c *Client) Broker(ctx context.Context, id int32) (Broker, error) {
 }
 
 // PatchBroker changes a registration (epoch + 1).
-func (c *Client) PatchBroker(ctx context.Context, id int32, p BrokerPatch) (Record, Meta, error) {
+func (c *Client) PatchBroker(ctx context.Context, id int32, p PatchBrokerRequest) (Record, Meta, error) {
 	var out Record
 	meta, err := c.do(ctx, http.MethodPatch, fmt.Sprintf("/v1/brokers/%d", id), p, &out)
 	return out, meta, err
@@ -106,13 +65,6 @@ func (c *Client) UnregisterBroker(ctx context.Context, id int32) (Record, Meta, 
 	var out Record
 	meta, err := c.do(ctx, http.MethodDelete, fmt.Sprintf("/v1/brokers/%d", id), nil, &out)
 	return out, meta, err
-}
-
-// TopicSummary is a row of ListTopics.
-type TopicSummary struct {
-	Name       string `json:"name"`
-	TopicUUID  string `json:"topicUUID"`
-	Partitions int32  `json:"partitions"`
 }
 
 // Topics lists all topics, by name. It follows the server's pages
@@ -126,10 +78,7 @@ func (c *Client) Topics(ctx context.Context) ([]TopicSummary, error) {
 		if after != "" {
 			q.Set("after", after)
 		}
-		var page struct {
-			Topics []TopicSummary `json:"topics"`
-			Next   *string        `json:"next"`
-		}
+		var page contract.TopicList
 		if _, err := c.do(ctx, http.MethodGet, "/v1/topics?"+q.Encode(), nil, &page); err != nil {
 			return nil, err
 		}
@@ -146,15 +95,6 @@ func (c *Client) DeleteTopic(ctx context.Context, name string) (Record, Meta, er
 	var out Record
 	meta, err := c.do(ctx, http.MethodDelete, "/v1/topics/"+url.PathEscape(name), nil, &out)
 	return out, meta, err
-}
-
-// CreatePartitionRequest is POST /v1/topics/{name}/partitions; nil fields
-// take the server's defaults.
-type CreatePartitionRequest struct {
-	PartitionID *int32  `json:"partitionId,omitempty"`
-	Replicas    []int32 `json:"replicas"`
-	ISR         []int32 `json:"ISR,omitempty"`
-	Leader      *int32  `json:"leader,omitempty"`
 }
 
 // CreatePartition adds a partition to a topic.
@@ -175,7 +115,7 @@ func (c *Client) Partition(ctx context.Context, topic string, id int32) (Partiti
 func (c *Client) AddReplica(ctx context.Context, topic string, partition, broker int32) (Record, Meta, error) {
 	var out Record
 	meta, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/topics/%s/partitions/%d/replicas", url.PathEscape(topic), partition),
-		map[string]int32{"brokerId": broker}, &out)
+		contract.AddReplicaRequest{BrokerID: &broker}, &out)
 	return out, meta, err
 }
 
@@ -186,34 +126,16 @@ func (c *Client) RemoveReplica(ctx context.Context, topic string, partition, bro
 	return out, meta, err
 }
 
-// ProducerIDBlock is an allocated block of producer ids.
-type ProducerIDBlock struct {
-	Record          Record `json:"record"`
-	FirstProducerID int64  `json:"firstProducerId"`
-	Size            int64  `json:"size"`
-}
-
 // AllocateProducerIDs allocates a block to an ALIVE broker; first < 0
 // asks for the next free block.
 func (c *Client) AllocateProducerIDs(ctx context.Context, broker int32, first int64) (ProducerIDBlock, Meta, error) {
-	body := struct {
-		BrokerID   int32  `json:"brokerId"`
-		ProducerID *int64 `json:"producerId,omitempty"`
-	}{BrokerID: broker}
+	body := contract.AllocateProducerIDsRequest{BrokerID: &broker}
 	if first >= 0 {
 		body.ProducerID = &first
 	}
 	var out ProducerIDBlock
 	meta, err := c.do(ctx, http.MethodPost, "/v1/producer-ids", body, &out)
 	return out, meta, err
-}
-
-// FetchResult is a metadata fetch's answer: a diff (Records) or a snapshot.
-type FetchResult struct {
-	Mode          string          `json:"mode"`
-	HighWatermark int64           `json:"highWatermark"`
-	Records       []Record        `json:"records"`
-	Snapshot      json.RawMessage `json:"snapshot"`
 }
 
 // FetchOptions select what a fetch returns; zero values mean "not given".
@@ -229,15 +151,10 @@ type FetchOptions struct {
 // It applies nothing, so it is retried as a read, without an idempotency
 // key.
 func (c *Client) BrokerFetch(ctx context.Context, broker int32, o FetchOptions) (FetchResult, error) {
-	body := map[string]any{"brokerId": broker}
-	if o.Offset != nil {
-		body["offset"] = *o.Offset
-	}
+	body := contract.BrokerFetchRequest{BrokerID: &broker, Offset: o.Offset, MaxWaitMs: o.MaxWait.Milliseconds()}
 	if o.Timestamp != nil {
-		body["timestamp"] = o.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-	}
-	if o.MaxWait > 0 {
-		body["maxWaitMs"] = o.MaxWait.Milliseconds()
+		ts := o.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		body.Timestamp = &ts
 	}
 	var out FetchResult
 	_, err := c.run(ctx, call{method: http.MethodPost, path: "/v1/metadata/fetch", in: body, out: &out, maxWait: o.MaxWait})
@@ -265,12 +182,6 @@ func (c *Client) ClientFetch(ctx context.Context, o FetchOptions) (FetchResult, 
 	return out, err
 }
 
-// LogPage is a page of the record log.
-type LogPage struct {
-	Records    []Record `json:"records"`
-	NextOffset int64    `json:"nextOffset"`
-}
-
 // Log reads records from fromOffset on (limit 0: server default).
 func (c *Client) Log(ctx context.Context, fromOffset int64, limit int) (LogPage, error) {
 	path := "/v1/log?fromOffset=" + strconv.FormatInt(fromOffset, 10)
@@ -280,34 +191,6 @@ func (c *Client) Log(ctx context.Context, fromOffset int64, limit int) (LogPage,
 	var out LogPage
 	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
 	return out, err
-}
-
-// Voter is one voter in a Quorum. Nil pointers are values the answering
-// node does not know (docs/api.md); they are never reported as 0.
-type Voter struct {
-	NodeID        uint64 `json:"nodeId"`
-	PeerAddress   string `json:"peerAddress"`
-	HTTPAddress   string `json:"httpAddress,omitempty"`
-	LogEndOffset  *int64 `json:"logEndOffset"`
-	Lag           *int64 `json:"lag"`
-	LastContactMs *int64 `json:"lastContactMs"`
-	// Status is leader, follower, lagging, candidate, unreachable or unknown.
-	Status string `json:"status"`
-}
-
-// Quorum describes the raft quorum as NodeID sees it: the live leader's
-// view unless Stale.
-type Quorum struct {
-	ClusterID     string  `json:"clusterId"`
-	NodeID        uint64  `json:"nodeId"`
-	Stale         bool    `json:"stale"`
-	StaleMs       *int64  `json:"staleMs"`
-	LeaderID      int64   `json:"leaderId"` // -1: no leader known
-	LastLeaderID  *uint64 `json:"lastLeaderId"`
-	LeaderEpoch   int64   `json:"leaderEpoch"`
-	HighWatermark int64   `json:"highWatermark"`
-	Voters        []Voter `json:"voters"`
-	Observers     []Voter `json:"observers"`
 }
 
 // Quorum returns the leader's view of the quorum, or, when no leader can
@@ -322,7 +205,7 @@ func (c *Client) Quorum(ctx context.Context) (Quorum, error) {
 // partition and epoch be its current partitionEpoch.
 func (c *Client) AlterISR(ctx context.Context, topic string, partition, broker int32, epoch int64, isr []int32) (Record, Meta, error) {
 	var out Record
-	body := map[string]any{"brokerId": broker, "partitionEpoch": epoch, "ISR": isr}
+	body := contract.AlterISRRequest{BrokerID: &broker, PartitionEpoch: &epoch, ISR: isr}
 	meta, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/topics/%s/partitions/%d/isr", url.PathEscape(topic), partition), body, &out)
 	return out, meta, err
 }
@@ -330,9 +213,24 @@ func (c *Client) AlterISR(ctx context.Context, topic string, partition, broker i
 // ControlledShutdown moves leadership and ISR membership off a broker
 // and fences it; it returns how many partitions changed leader.
 func (c *Client) ControlledShutdown(ctx context.Context, broker int32) (int32, Meta, error) {
-	var out struct {
-		PartitionsMoved int32 `json:"partitionsMoved"`
-	}
+	var out contract.ShutdownResponse
 	meta, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/brokers/%d/shutdown", broker), nil, &out)
 	return out.PartitionsMoved, meta, err
+}
+
+// Snapshots lists the snapshot files of the node that answers, newest
+// first.
+func (c *Client) Snapshots(ctx context.Context) ([]Snapshot, error) {
+	var out []Snapshot
+	_, err := c.do(ctx, http.MethodGet, "/v1/snapshots", nil, &out)
+	return out, err
+}
+
+// TakeSnapshot has the node that answers write a snapshot of everything it
+// applied and returns its entry. It may take minutes on a large state:
+// give ctx room, and a Config.RequestTimeout to match.
+func (c *Client) TakeSnapshot(ctx context.Context) (Snapshot, error) {
+	var out Snapshot
+	_, err := c.do(ctx, http.MethodPost, "/v1/snapshots", nil, &out)
+	return out, err
 }

@@ -31,7 +31,8 @@
 //
 // # Types
 //
-// Broker ids, partition ids and partition counts are int32 (Kafka's
+// Requests and answers are package contract's types (the names here are
+// aliases of them). Broker ids, partition ids and partition counts are int32 (Kafka's
 // types); epochs, offsets and producer ids are int64; the quorum's node
 // ids are uint64.
 package client
@@ -52,6 +53,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/yakt/yakt/contract"
 )
 
 // Config configures a Client.
@@ -77,7 +80,7 @@ type Config struct {
 	// settles them or their context ends.
 	MaxAttempts int
 	// ListPageSize is how many items Topics and Brokers ask each page of
-	// a list for (default 5000; the server takes at most 10000).
+	// a list for (default 5000; the server takes at most contract.MaxListLimit).
 	ListPageSize int
 }
 
@@ -137,7 +140,7 @@ func (c *Client) Close() { c.cfg.HTTPClient.CloseIdleConnections() }
 var ErrUnknownOutcome = errors.New("client: outcome unknown")
 
 // idempotencyKeyHeader is the header the cluster deduplicates writes by.
-const idempotencyKeyHeader = "Idempotency-Key"
+const idempotencyKeyHeader = contract.HeaderIdempotencyKey
 
 type keyCtx struct{}
 
@@ -145,7 +148,7 @@ type keyCtx struct{}
 // a random one, so a write retried across calls — or across processes —
 // is applied once: the cluster answers a repeat with the first answer.
 // Use one key per write: the same key on a different request is refused
-// with IDEMPOTENCY_KEY_REUSED. A key is 1–128 printable ASCII characters.
+// with IDEMPOTENCY_KEY_REUSED. A key is 1 to contract.MaxIdempotencyKeyLength printable ASCII characters, without leading or trailing spaces.
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, keyCtx{}, key)
 }
@@ -162,13 +165,8 @@ func idempotencyKey(ctx context.Context) (string, error) {
 	if !ok {
 		return NewIdempotencyKey(), nil
 	}
-	if len(key) == 0 || len(key) > 128 {
-		return "", fmt.Errorf("client: idempotency key must be 1-128 characters, got %d", len(key))
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x20 || key[i] > 0x7e {
-			return "", fmt.Errorf("client: idempotency key %q: only printable ASCII characters", key)
-		}
+	if err := contract.ValidateIdempotencyKey(key); err != nil {
+		return "", fmt.Errorf("client: %w", err)
 	}
 	if key[0] == ' ' || key[len(key)-1] == ' ' {
 		// HTTP drops a header value's outer spaces: the server would see
@@ -181,7 +179,7 @@ func idempotencyKey(ctx context.Context) (string, error) {
 // Error is an error answered by the API, with its stable code.
 type Error struct {
 	Status  int
-	Code    string
+	Code    contract.Code // "HTTP_<status>" when the answer carried none
 	Message string
 	// RetryAfter is the answer's Retry-After (whole seconds), 0 if none:
 	// the client waits at least this long before its next attempt.
@@ -194,38 +192,39 @@ func (e *Error) Error() string { return fmt.Sprintf("yakt: %s (%d): %s", e.Code,
 // A TIMEOUT also matches ErrUnknownOutcome: the write may still commit.
 func (e *Error) Is(target error) bool {
 	if target == ErrUnknownOutcome {
-		return e.Code == ErrTimeout.Code
+		return e.Code == contract.CodeTimeout
 	}
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code
 }
 
-// The API's error codes, for errors.Is.
+// The API's error codes (contract.Code...), for errors.Is.
 var (
-	ErrInvalidRequest             = &Error{Code: "INVALID_REQUEST"}
-	ErrInvalidTopicName           = &Error{Code: "INVALID_TOPIC_NAME"}
-	ErrInvalidReplicaAssignment   = &Error{Code: "INVALID_REPLICA_ASSIGNMENT"}
-	ErrBrokerNotFound             = &Error{Code: "BROKER_NOT_FOUND"}
-	ErrTopicNotFound              = &Error{Code: "TOPIC_NOT_FOUND"}
-	ErrPartitionNotFound          = &Error{Code: "PARTITION_NOT_FOUND"}
-	ErrNotFound                   = &Error{Code: "NOT_FOUND"}
-	ErrMethodNotAllowed           = &Error{Code: "METHOD_NOT_ALLOWED"}
-	ErrOffsetOutOfRange           = &Error{Code: "OFFSET_OUT_OF_RANGE"}
-	ErrIdempotencyKeyReused       = &Error{Code: "IDEMPOTENCY_KEY_REUSED"}
-	ErrBrokerAlreadyRegistered    = &Error{Code: "BROKER_ALREADY_REGISTERED"}
-	ErrTopicAlreadyExists         = &Error{Code: "TOPIC_ALREADY_EXISTS"}
-	ErrPartitionAlreadyExists     = &Error{Code: "PARTITION_ALREADY_EXISTS"}
-	ErrBrokerNotActive            = &Error{Code: "BROKER_NOT_ACTIVE"}
-	ErrStaleBrokerEpoch           = &Error{Code: "STALE_BROKER_EPOCH"}
-	ErrProducerIDAlreadyAllocated = &Error{Code: "PRODUCER_ID_ALREADY_ALLOCATED"}
-	ErrStalePartitionEpoch        = &Error{Code: "STALE_PARTITION_EPOCH"}
-	ErrNotPartitionLeader         = &Error{Code: "NOT_PARTITION_LEADER"}
-	ErrOffsetCompacted            = &Error{Code: "OFFSET_COMPACTED"}
-	ErrPayloadTooLarge            = &Error{Code: "PAYLOAD_TOO_LARGE"}
-	ErrNoLeader                   = &Error{Code: "NO_LEADER"}
-	ErrNotReady                   = &Error{Code: "NOT_READY"}
-	ErrTooManyFullFetches         = &Error{Code: "TOO_MANY_FULL_FETCHES"}
-	ErrTimeout                    = &Error{Code: "TIMEOUT"}
+	ErrInvalidRequest             = &Error{Code: contract.CodeInvalidRequest}
+	ErrInvalidTopicName           = &Error{Code: contract.CodeInvalidTopicName}
+	ErrInvalidReplicaAssignment   = &Error{Code: contract.CodeInvalidReplicaAssignment}
+	ErrBrokerNotFound             = &Error{Code: contract.CodeBrokerNotFound}
+	ErrTopicNotFound              = &Error{Code: contract.CodeTopicNotFound}
+	ErrPartitionNotFound          = &Error{Code: contract.CodePartitionNotFound}
+	ErrNotFound                   = &Error{Code: contract.CodeNotFound}
+	ErrMethodNotAllowed           = &Error{Code: contract.CodeMethodNotAllowed}
+	ErrOffsetOutOfRange           = &Error{Code: contract.CodeOffsetOutOfRange}
+	ErrIdempotencyKeyReused       = &Error{Code: contract.CodeIdempotencyKeyReused}
+	ErrBrokerAlreadyRegistered    = &Error{Code: contract.CodeBrokerAlreadyRegistered}
+	ErrTopicAlreadyExists         = &Error{Code: contract.CodeTopicAlreadyExists}
+	ErrPartitionAlreadyExists     = &Error{Code: contract.CodePartitionAlreadyExists}
+	ErrBrokerNotActive            = &Error{Code: contract.CodeBrokerNotActive}
+	ErrStaleBrokerEpoch           = &Error{Code: contract.CodeStaleBrokerEpoch}
+	ErrProducerIDAlreadyAllocated = &Error{Code: contract.CodeProducerIDAlreadyAllocated}
+	ErrStalePartitionEpoch        = &Error{Code: contract.CodeStalePartitionEpoch}
+	ErrNotPartitionLeader         = &Error{Code: contract.CodeNotPartitionLeader}
+	ErrOffsetCompacted            = &Error{Code: contract.CodeOffsetCompacted}
+	ErrPayloadTooLarge            = &Error{Code: contract.CodePayloadTooLarge}
+	ErrNoLeader                   = &Error{Code: contract.CodeNoLeader}
+	ErrNotReady                   = &Error{Code: contract.CodeNotReady}
+	ErrTooManyFullFetches         = &Error{Code: contract.CodeTooManyFullFetches}
+	ErrOverloaded                 = &Error{Code: contract.CodeOverloaded}
+	ErrTimeout                    = &Error{Code: contract.CodeTimeout}
 )
 
 // Meta is what every answer says besides its body.
@@ -377,10 +376,10 @@ func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte
 	if err != nil {
 		return Meta{}, lost, fmt.Errorf("client: read answer to %s %s from %s: %w", cl.method, cl.path, endpoint, err)
 	}
-	meta := Meta{Replayed: resp.Header.Get("X-Yakt-Replayed") == "true"}
-	meta.Node, _ = strconv.ParseUint(resp.Header.Get("X-Yakt-Node"), 10, 64)
-	meta.Leader, _ = strconv.ParseUint(resp.Header.Get("X-Yakt-Leader"), 10, 64)
-	meta.Offset, _ = strconv.ParseInt(resp.Header.Get("X-Yakt-Offset"), 10, 64)
+	meta := Meta{Replayed: resp.Header.Get(contract.HeaderReplayed) == "true"}
+	meta.Node, _ = strconv.ParseUint(resp.Header.Get(contract.HeaderNode), 10, 64)
+	meta.Leader, _ = strconv.ParseUint(resp.Header.Get(contract.HeaderLeader), 10, 64)
+	meta.Offset, _ = strconv.ParseInt(resp.Header.Get(contract.HeaderOffset), 10, 64)
 	c.learn(endpoint, meta)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if cl.out != nil {
@@ -394,13 +393,11 @@ func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte
 	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
 		apiErr.RetryAfter = time.Duration(secs) * time.Second
 	}
-	var eb struct {
-		Error struct{ Code, Message string } `json:"error"`
-	}
+	var eb contract.ErrorBody
 	if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
 		apiErr.Code, apiErr.Message = eb.Error.Code, eb.Error.Message
 	} else {
-		apiErr.Code, apiErr.Message = "HTTP_"+strconv.Itoa(resp.StatusCode), strings.TrimSpace(string(data))
+		apiErr.Code, apiErr.Message = contract.Code("HTTP_"+strconv.Itoa(resp.StatusCode)), strings.TrimSpace(string(data))
 	}
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable:

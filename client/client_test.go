@@ -2,11 +2,14 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/yakt/yakt/client"
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -60,5 +63,20 @@ func TestClientFindsLeaderRetriesAndTypesErrors(t *testing.T) {
 	res, err := cl.ClientFetch(ctx, client.FetchOptions{})
 	if err != nil || res.Mode != "snapshot" || res.HighWatermark == 0 {
 		t.Fatalf("ClientFetch: %+v %v", res, err)
+	}
+	var snap contract.MetadataSnapshot
+	if err := json.Unmarshal(res.Snapshot, &snap); err != nil || len(snap.Topics) != 2 {
+		t.Fatalf("ClientFetch's snapshot: %+v %v", snap, err)
+	}
+
+	// Snapshots: take one on whichever node answers, then find it listed
+	// there (the client sends both to the leader it knows).
+	taken, err := cl.TakeSnapshot(ctx)
+	if err != nil || taken.Offset == 0 || taken.Checksum == "" {
+		t.Fatalf("TakeSnapshot: %+v %v", taken, err)
+	}
+	list, err := cl.Snapshots(ctx)
+	if err != nil || !slices.Contains(list, taken) {
+		t.Fatalf("Snapshots = %+v %v, want %+v among them", list, err, taken)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/client"
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -111,7 +112,7 @@ func TestTopicsFollowsPagesUnderChurn(t *testing.T) {
 	}
 	defer small.Close()
 	for id := range int32(12) {
-		if _, _, err := small.RegisterBroker(ctx, client.RegisterBrokerRequest{BrokerID: id, BrokerHost: "10.0.0.1", BrokerPort: "9092"}); err != nil {
+		if _, _, err := small.RegisterBroker(ctx, client.RegisterBrokerRequest{BrokerID: &id, BrokerHost: "10.0.0.1", BrokerPort: contract.PortOf("9092")}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/client"
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -284,7 +285,7 @@ func TestWriteUntilContextEnds(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		status  int
-		code    string
+		code    contract.Code
 		unknown bool
 	}{
 		{"timeout", http.StatusGatewayTimeout, "TIMEOUT", true},

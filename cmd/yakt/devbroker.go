@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
 )
 
 // simRequestTimeout bounds one HTTP call of a simulated broker. A node that
@@ -27,7 +27,8 @@ const simRequestTimeout = 5 * time.Second
 // they stay ALIVE however slowly the newcomer types.
 //
 // It speaks plain net/http rather than the client package on purpose: it
-// needs three calls and must see every answer's code to decide what to do.
+// needs three calls and must see every answer's code to decide what to do;
+// the bodies are package contract's types.
 type simBroker struct {
 	id        int32
 	port      int
@@ -81,20 +82,18 @@ func (b *simBroker) run(ctx context.Context, ready chan<- struct{}) {
 }
 
 func (b *simBroker) register(ctx context.Context) error {
-	req := map[string]any{
-		"brokerId": b.id, "brokerHost": "127.0.0.1", "brokerPort": strconv.Itoa(b.port), "rackId": b.rack,
-	}
-	var rec struct {
-		Fields struct {
-			Epoch int64 `json:"epoch"`
-		} `json:"fields"`
-	}
+	req := contract.RegisterBrokerRequest{BrokerID: &b.id, BrokerHost: "127.0.0.1", BrokerPort: contract.PortOf(strconv.Itoa(b.port)), RackID: b.rack}
+	var rec contract.Record
 	err := b.call(ctx, "/v1/brokers", req, &rec)
 	var ae *apiError
 	switch {
 	case err == nil:
-		b.log.Info("simulated broker registered", "broker", b.id, "epoch", rec.Fields.Epoch)
-	case errors.As(err, &ae) && ae.Code == string(metadata.CodeBrokerAlreadyRegistered):
+		epoch := int64(-1)
+		if r, ok := rec.Body.(*contract.Broker); ok {
+			epoch = r.Epoch
+		}
+		b.log.Info("simulated broker registered", "broker", b.id, "epoch", epoch)
+	case errors.As(err, &ae) && ae.Code == contract.CodeBrokerAlreadyRegistered:
 		// Registered by a run that kept its --data-dir, or by an attempt of
 		// ours whose answer was lost. Heartbeats bring it back if FENCED.
 		b.log.Info("simulated broker already registered; heartbeating", "broker", b.id)
@@ -105,39 +104,18 @@ func (b *simBroker) register(ctx context.Context) error {
 	return nil
 }
 
-// fetchAnswer is the part of a BrokerMgmt fetch answer a broker needs to
-// follow the metadata and to notice its own status.
-type fetchAnswer struct {
-	HighWatermark int64 `json:"highWatermark"`
-	Records       []struct {
-		Name   string       `json:"name"`
-		Fields brokerStatus `json:"fields"`
-	} `json:"records"`
-	Snapshot *struct {
-		Brokers []brokerStatus `json:"brokers"`
-	} `json:"snapshot"`
-}
-
-type brokerStatus struct {
-	BrokerID     int32  `json:"brokerId"`
-	BrokerStatus string `json:"brokerStatus"`
-}
-
 func (b *simBroker) heartbeat(ctx context.Context) error {
-	req := map[string]any{"brokerId": b.id}
-	if b.offset != nil {
-		req["offset"] = *b.offset
-	}
-	var ans fetchAnswer
+	req := contract.BrokerFetchRequest{BrokerID: &b.id, Offset: b.offset}
+	var ans contract.FetchResponse
 	err := b.call(ctx, "/v1/metadata/fetch", req, &ans)
 	var ae *apiError
 	if errors.As(err, &ae) {
 		switch ae.Code {
-		case string(metadata.CodeBrokerNotFound):
+		case contract.CodeBrokerNotFound:
 			b.registered = false
 			b.log.Warn("simulated broker is not registered; registering again", "broker", b.id)
 			return nil
-		case "OFFSET_OUT_OF_RANGE": // an offset of another cluster incarnation
+		case contract.CodeOffsetOutOfRange: // an offset of another cluster incarnation
 			b.offset = nil
 			return nil
 		}
@@ -146,26 +124,38 @@ func (b *simBroker) heartbeat(ctx context.Context) error {
 		return err
 	}
 	status := b.status
-	if ans.Snapshot != nil {
+	full := ans.Mode == contract.ModeSnapshot
+	if full {
+		var snap contract.MetadataSnapshot
+		if err := json.Unmarshal(ans.Snapshot, &snap); err != nil {
+			return fmt.Errorf("decode the metadata snapshot: %w", err)
+		}
 		status = ""
-		for _, s := range ans.Snapshot.Brokers {
+		for _, s := range snap.Brokers {
 			if s.BrokerID == b.id {
 				status = s.BrokerStatus
 			}
 		}
 	}
 	for _, r := range ans.Records {
-		if (r.Name == "RegisterBrokerRecord" || r.Name == "BrokerRegistrationChangeBrokerRecord") && r.Fields.BrokerID == b.id {
-			status = r.Fields.BrokerStatus
+		switch rec := r.Body.(type) {
+		case *contract.Broker:
+			if rec.BrokerID == b.id {
+				status = rec.BrokerStatus
+			}
+		case *contract.BrokerRegistrationChangeBrokerRecord:
+			if rec.BrokerID == b.id {
+				status = rec.BrokerStatus
+			}
 		}
 	}
 	hw := ans.HighWatermark
 	b.offset = &hw
-	if status != b.status && status != metadata.StatusAlive && status != "" {
+	if status != b.status && status != contract.StatusAlive && status != "" {
 		b.log.Warn("simulated broker found itself "+status, "broker", b.id)
 	}
 	b.status = status
-	if status == metadata.StatusClosed || (ans.Snapshot != nil && status == "") {
+	if status == contract.StatusClosed || (full && status == "") {
 		b.registered = false // unregistered (DELETE /v1/brokers/{id}): come back as a restarted broker would
 	}
 	return nil
@@ -174,7 +164,7 @@ func (b *simBroker) heartbeat(ctx context.Context) error {
 // apiError is an error answer of the API.
 type apiError struct {
 	Status  int
-	Code    string
+	Code    contract.Code
 	Message string
 }
 
@@ -223,12 +213,7 @@ func (b *simBroker) post(ctx context.Context, url string, body []byte, out any) 
 		return fmt.Errorf("POST %s: read answer: %w", url, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
+		var e contract.ErrorBody
 		_ = json.Unmarshal(data, &e) // a non-JSON answer keeps its status only
 		return &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 	}

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/yakt/yakt/internal/raftnode"
+	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/server"
 )
 
@@ -32,18 +32,18 @@ type nodeFlags struct {
 }
 
 func (nf *nodeFlags) register(fs *flag.FlagSet) {
-	fs.DurationVar(&nf.heartbeat, "heartbeat-interval", 100*time.Millisecond, "raft heartbeat interval (one raft tick)")
-	fs.DurationVar(&nf.electionTimeout, "election-timeout", time.Second, "raft election timeout (randomised up to twice this)")
-	fs.Uint64Var(&nf.snapshotEntries, "snapshot-entries", 10000, "take a snapshot after this many applied entries")
-	fs.Uint64Var(&nf.snapshotBytes, "snapshot-bytes", raftnode.DefaultSnapshotBytes, "also take a snapshot after this many bytes of applied log entries (and keep at most this many bytes of log before a snapshot)")
-	fs.DurationVar(&nf.snapshotInterval, "snapshot-interval", time.Hour, "also snapshot on this interval when anything changed")
-	fs.DurationVar(&nf.requestTimeout, "request-timeout", 5*time.Second, "how long a write waits to commit before 504 TIMEOUT")
-	fs.DurationVar(&nf.fullFetchAfter, "full-fetch-after", 10*time.Minute, "a metadata fetch by a timestamp older than this gets a full snapshot")
-	fs.DurationVar(&nf.sessionTimeout, "broker-session-timeout", 9*time.Second, "the leader fences a broker that has not heartbeated (BrokerMgmt fetch) for this long")
-	fs.IntVar(&nf.maxFullFetches, "max-full-fetches", 4, "full metadata answers (snapshot mode) a node streams at once; more are refused with 503 TOO_MANY_FULL_FETCHES and Retry-After")
-	fs.IntVar(&nf.maxInFlight, "max-inflight-requests", 0, "API requests a node handles at once; more are refused with 503 OVERLOADED and Retry-After so the raft loop keeps its CPU; 0: no bound")
+	fs.DurationVar(&nf.heartbeat, "heartbeat-interval", defaults.HeartbeatInterval, "raft heartbeat interval (one raft tick)")
+	fs.DurationVar(&nf.electionTimeout, "election-timeout", defaults.ElectionTimeout, "raft election timeout (randomised up to twice this)")
+	fs.Uint64Var(&nf.snapshotEntries, "snapshot-entries", defaults.SnapshotEntries, "take a snapshot after this many applied entries")
+	fs.Uint64Var(&nf.snapshotBytes, "snapshot-bytes", defaults.SnapshotBytes, "also take a snapshot after this many bytes of applied log entries (and keep at most this many bytes of log before a snapshot)")
+	fs.DurationVar(&nf.snapshotInterval, "snapshot-interval", defaults.SnapshotInterval, "also snapshot on this interval when anything changed")
+	fs.DurationVar(&nf.requestTimeout, "request-timeout", defaults.RequestTimeout, "how long a write waits to commit before 504 TIMEOUT")
+	fs.DurationVar(&nf.fullFetchAfter, "full-fetch-after", defaults.FullFetchAfter, "a metadata fetch by a timestamp older than this gets a full snapshot")
+	fs.DurationVar(&nf.sessionTimeout, "broker-session-timeout", defaults.BrokerSessionTimeout, "the leader fences a broker that has not heartbeated (BrokerMgmt fetch) for this long")
+	fs.IntVar(&nf.maxFullFetches, "max-full-fetches", defaults.MaxFullFetches, "full metadata answers (snapshot mode) a node streams at once; more are refused with 503 TOO_MANY_FULL_FETCHES and Retry-After")
+	fs.IntVar(&nf.maxInFlight, "max-inflight-requests", defaults.MaxInFlightRequests, "API requests a node handles at once; more are refused with 503 OVERLOADED and Retry-After so the raft loop keeps its CPU; 0: no bound")
 	fs.BoolVar(&nf.debugPprof, "debug-pprof", false, "serve Go's profiler under /debug/pprof/ on the HTTP port (exposes internals: only where the port is trusted)")
-	fs.StringVar(&nf.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&nf.logLevel, "log-level", defaults.LogLevel, "debug, info, warn or error")
 }
 
 func (nf *nodeFlags) apply(cfg *server.Config) error {
@@ -77,7 +77,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		nodeID     = fs.Uint64("node-id", 0, "this node's id (must appear in --voters)")
 		dataDir    = fs.String("data-dir", "", "data directory (WAL and snapshots)")
 		listenPeer = fs.String("listen-peer", "", "address for raft peer traffic (default: this node's --voters address)")
-		listenHTTP = fs.String("listen-http", "127.0.0.1:8001", "address for the HTTP API")
+		listenHTTP = fs.String("listen-http", defaults.ListenHTTP, "address for the HTTP API")
 		voters     = fs.String("voters", "", "voter set as id@host:port,... (peer addresses, Kafka's controller.quorum.voters form)")
 		clusterID  = fs.String("cluster-id", "", "cluster id (default: derived from --voters)")
 		nf         nodeFlags

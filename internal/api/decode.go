@@ -12,7 +12,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
 )
 
 // MaxBodyBytes is the largest request body accepted (docs/api.md: 1 MiB).
@@ -35,9 +35,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, metadata.Errorf(metadata.CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes)
+			return nil, contract.Errorf(contract.CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes)
 		}
-		return nil, metadata.Errorf(metadata.CodeInvalidRequest, "read request body: %v", err)
+		return nil, contract.Errorf(contract.CodeInvalidRequest, "read request body: %v", err)
 	}
 	return body, nil
 }
@@ -80,8 +80,8 @@ func decodeJSON(body []byte, v any) error {
 	return nil
 }
 
-func invalid(format string, args ...any) *metadata.Error {
-	return metadata.Errorf(metadata.CodeInvalidRequest, format, args...)
+func invalid(format string, args ...any) *contract.Error {
+	return contract.Errorf(contract.CodeInvalidRequest, format, args...)
 }
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()

@@ -4,7 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/controller"
 )
 
 // Messages name a nested field by its whole path, as a client wrote it.
@@ -19,13 +20,13 @@ func TestDecodeJSONNestedPaths(t *testing.T) {
 		{`{"heartbeats":[],"heartbeats":[]}`, `duplicate field "heartbeats"`},
 	}
 	for _, tt := range tests {
-		var v heartbeatBatchRequest
+		var v contract.HeartbeatBatchRequest
 		err := decodeJSON([]byte(tt.body), &v)
-		if metadata.CodeOf(err) != metadata.CodeInvalidRequest || !strings.Contains(err.Error(), tt.wantErr) {
+		if controller.CodeOf(err) != contract.CodeInvalidRequest || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("decode %s = %v, want INVALID_REQUEST mentioning %q", tt.body, err, tt.wantErr)
 		}
 	}
-	var v heartbeatBatchRequest
+	var v contract.HeartbeatBatchRequest
 	if err := decodeJSON([]byte(`{"heartbeats":[{"brokerId":1,"offset":5},{"brokerId":2,"offset":null}]}`), &v); err != nil ||
 		len(v.Heartbeats) != 2 || *v.Heartbeats[1].BrokerID != 2 || *v.Heartbeats[0].Offset != 5 || v.Heartbeats[1].Offset != nil {
 		t.Errorf("decode = %+v, %v", v, err)

@@ -7,15 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/yakt/yakt/internal/controller"
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
 )
 
 type sample struct {
 	Name       string  `json:"name"`
 	Partitions *int32  `json:"partitions,omitempty"`
 	Replicas   []int32 `json:"replicas"`
-	Port       controller.Port
+	Port       contract.Port
 }
 
 // goTypeNames are words only Go would use; no message may contain one.
@@ -68,8 +67,8 @@ func TestDecodeJSONStrict(t *testing.T) {
 				}
 				return
 			}
-			var me *metadata.Error
-			if !errors.As(err, &me) || me.Code != metadata.CodeInvalidRequest {
+			var me *contract.Error
+			if !errors.As(err, &me) || me.Code != contract.CodeInvalidRequest {
 				t.Fatalf("err = %v, want INVALID_REQUEST", err)
 			}
 			if !strings.Contains(me.Message, tt.wantErr) {
@@ -104,19 +103,19 @@ func FuzzRequestDecoders(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	decoders := map[string]func() any{
-		"CreateTopic":        func() any { return &controller.CreateTopicRequest{} },
-		"RegisterBroker":     func() any { return &controller.RegisterBrokerRequest{} },
-		"PatchBroker":        func() any { return &controller.PatchBrokerRequest{} },
-		"CreatePartition":    func() any { return &controller.CreatePartitionRequest{} },
-		"AddReplica":         func() any { return &controller.AddReplicaRequest{} },
-		"AllocateProducerID": func() any { return &controller.AllocateProducerIDsRequest{} },
-		"BrokerFetch":        func() any { return &brokerFetchRequest{} },
+		"CreateTopic":        func() any { return &contract.CreateTopicRequest{} },
+		"RegisterBroker":     func() any { return &contract.RegisterBrokerRequest{} },
+		"PatchBroker":        func() any { return &contract.PatchBrokerRequest{} },
+		"CreatePartition":    func() any { return &contract.CreatePartitionRequest{} },
+		"AddReplica":         func() any { return &contract.AddReplicaRequest{} },
+		"AllocateProducerID": func() any { return &contract.AllocateProducerIDsRequest{} },
+		"BrokerFetch":        func() any { return &contract.BrokerFetchRequest{} },
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for name, mk := range decoders {
 			err := decodeJSON(body, mk())
-			var me *metadata.Error
-			if err != nil && (!errors.As(err, &me) || me.Code != metadata.CodeInvalidRequest) {
+			var me *contract.Error
+			if err != nil && (!errors.As(err, &me) || me.Code != contract.CodeInvalidRequest) {
 				t.Fatalf("%s: uncoded error %T: %v", name, err, err)
 			}
 			// What the strict decoder accepts, the standard one must too:

@@ -1,15 +1,21 @@
 // Package api is YAKt's HTTP/JSON surface (docs/api.md): thin handlers
-// that decode strictly, call the controller and encode, plus the
-// middleware every response shares (node/leader headers, request ids,
-// forwarding of writes from followers to the leader, panic safety, and
-// Idempotency-Key checks and fingerprints for retry-safe writes).
+// that decode strictly into package contract's request types, call the
+// controller and encode its answers, plus the middleware every response
+// shares (node/leader headers, request ids, forwarding of writes from
+// followers to the leader, panic safety, and Idempotency-Key checks and
+// fingerprints for retry-safe writes).
+//
+// It depends on the controller and the contract, not on the raft node or
+// storage: errors become answers through controller.APIError and
+// contract.Code.Status, and readiness, the quorum view and snapshot files
+// come from the controller.
 //
 // # Forwarding
 //
 // A follower does not serve a write: it reads the body (at most
 // MaxBodyBytes) and forwards it to the leader (forward.go). By default
 // each attempt is a frame on the peer connection (the peer hop:
-// transport.Transport.Request through raftnode.Node.ForwardRequest)
+// transport.Transport.Request through controller.Controller.ForwardRequest)
 // carrying the method, path and query, the body, and only the header
 // fields the leader's handlers read (Idempotency-Key, Content-Type) plus
 // X-Request-Id and X-Yakt-Forwarded-By. The leader runs it through its

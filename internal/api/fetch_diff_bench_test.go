@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -106,7 +107,7 @@ func BenchmarkDecodeBrokerFetch(b *testing.B) {
 	w := &discardWriter{header: http.Header{}}
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodPost, "/v1/metadata/fetch", strings.NewReader(body))
-		var req brokerFetchRequest
+		var req contract.BrokerFetchRequest
 		if err := decodeBody(w, r, &req); err != nil || *req.BrokerID != 417 {
 			b.Fatal(err)
 		}
@@ -129,7 +130,7 @@ func BenchmarkDecodeHeartbeatBatch(b *testing.B) {
 	w := &discardWriter{header: http.Header{}}
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodPost, "/v1/internal/broker-heartbeats", strings.NewReader(body))
-		var req heartbeatBatchRequest
+		var req contract.HeartbeatBatchRequest
 		if err := decodeHeartbeatBatch(w, r, &req); err != nil || len(req.Heartbeats) != 100 {
 			b.Fatal(err)
 		}

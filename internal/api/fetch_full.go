@@ -10,14 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
-	"github.com/yakt/yakt/internal/metadata"
 )
-
-// DefaultMaxFullFetches is Config.MaxFullFetches's default: each full
-// answer in flight holds its compressed encoding (tens of MB at millions
-// of partitions) unless it shares one.
-const DefaultMaxFullFetches = 4
 
 // fullFetchRetryAfter is the Retry-After of a full fetch refused for the
 // limit, in seconds.
@@ -38,7 +33,7 @@ func (s *Server) serveFull(w http.ResponseWriter, r *http.Request, out controlle
 		defer func() { <-s.fullSlots }()
 	default:
 		w.Header().Set("Retry-After", fullFetchRetryAfter)
-		s.writeError(w, r, metadata.Errorf(metadata.CodeTooManyFullFetches,
+		s.writeError(w, r, contract.Errorf(contract.CodeTooManyFullFetches,
 			"this node is already sending %d full metadata answers; retry in a moment or ask another node", cap(s.fullSlots)))
 		return
 	}
@@ -112,33 +107,21 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// heartbeatRequest is the body of heartbeatPattern.
-type heartbeatRequest struct {
-	BrokerID *int32 `json:"brokerId"`
-	Offset   *int64 `json:"offset"`
-}
-
-// heartbeatAnswer is heartbeatPattern's answer: the offset the node
-// serving the fetch must have applied before it answers (0: none).
-type heartbeatAnswer struct {
-	WaitForOffset int64 `json:"waitForOffset"`
-}
-
 // serveBrokerHeartbeat is the leader's part of a BrokerMgmt fetch.
 func (s *Server) serveBrokerHeartbeat(w http.ResponseWriter, r *http.Request) {
-	var req heartbeatRequest
+	var req contract.HeartbeatRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if req.BrokerID == nil {
-		s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "field \"brokerId\" is required"))
+		s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "field \"brokerId\" is required"))
 		return
 	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 	wait, err := s.ctrl.BrokerHeartbeat(ctx, *req.BrokerID, req.Offset)
-	s.replyRead(w, r, heartbeatAnswer{WaitForOffset: wait}, err)
+	s.replyRead(w, r, contract.HeartbeatAnswer{WaitForOffset: wait}, err)
 }
 
 // heartbeat returns how a BrokerMgmt fetch received as r delivers its
@@ -154,7 +137,7 @@ func (s *Server) heartbeat(r *http.Request) func(context.Context, int32, *int64)
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()
 		var wait int64
-		if s.node.IsLeader() {
+		if s.ctrl.IsLeader() {
 			var err error
 			if wait, err = s.ctrl.BrokerHeartbeat(ctx, id, offset); err != nil {
 				return err
@@ -166,8 +149,8 @@ func (s *Server) heartbeat(r *http.Request) func(context.Context, int32, *int64)
 			}
 		}
 		if wait > 0 {
-			if err := s.node.WaitApplied(ctx, uint64(wait)); err != nil {
-				return metadata.Errorf(metadata.CodeTimeout, "the broker was unfenced at offset %d, not applied here in time", wait)
+			if err := s.ctrl.WaitApplied(ctx, wait); err != nil {
+				return contract.Errorf(contract.CodeTimeout, "the broker was unfenced at offset %d, not applied here in time", wait)
 			}
 		}
 		return nil

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/metadata"
 )
@@ -132,7 +133,7 @@ func TestFullAnswersBeyondTheLimitAreRefused(t *testing.T) {
 	}
 	w := httptest.NewRecorder()
 	s.serveFull(w, httptest.NewRequest(http.MethodGet, "/v1/metadata", nil), out)
-	if w.Code != http.StatusServiceUnavailable || errorCode(t, w) != string(metadata.CodeTooManyFullFetches) || w.Header().Get("Retry-After") == "" {
+	if w.Code != http.StatusServiceUnavailable || errorCode(t, w) != string(contract.CodeTooManyFullFetches) || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("fetch beyond the limit: %d %v %s, want 503 TOO_MANY_FULL_FETCHES with Retry-After", w.Code, w.Header(), w.Body)
 	}
 	close(release)

@@ -14,15 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/transport"
 )
-
-// DefaultForwardDialTimeout bounds one dial from a follower to the leader.
-// It is well under raft's default election timeout (about 1 s), so a
-// forward to a leader that vanished gives up on it, re-resolves the leader
-// and tries again while the cluster elects a new one.
-const DefaultForwardDialTimeout = 300 * time.Millisecond
 
 const (
 	// Pauses between forwarding attempts: short, because the usual wait is
@@ -57,7 +51,7 @@ func newForwardClient(dialTimeout time.Duration, keepAlive bool) *http.Client {
 }
 
 // peerForwarder sends a request to a peer on the peer connection
-// (raftnode.Node.ForwardRequest); errors wrapping transport.ErrRequestNotRun
+// (controller.Controller.ForwardRequest); errors wrapping transport.ErrRequestNotRun
 // prove it did not run there.
 type peerForwarder interface {
 	ForwardRequest(ctx context.Context, to uint64, req *transport.Request) (*transport.Response, error)
@@ -142,7 +136,7 @@ func (f *forwarder) serve(ctx context.Context, w http.ResponseWriter, r *http.Re
 				if ctx.Err() != nil {
 					msg = "leader %d did not answer in time; the write may have taken effect"
 				}
-				writeErr(w, metadata.Errorf(metadata.CodeTimeout, msg, lead))
+				writeErr(w, contract.Errorf(contract.CodeTimeout, msg, lead))
 				return
 			}
 			// Retried below: worth a trace, not a warning, as every
@@ -153,7 +147,7 @@ func (f *forwarder) serve(ctx context.Context, w http.ResponseWriter, r *http.Re
 			// No leader was known when the request came: a node that
 			// knows the quorum is lost says so at once rather than
 			// holding the caller until the deadline.
-			writeErr(w, metadata.Errorf(metadata.CodeNoLeader, "no leader is available to take the write; retry"))
+			writeErr(w, contract.Errorf(contract.CodeNoLeader, "no leader is available to take the write; retry"))
 			return
 		default:
 			lastErr = errors.New("no leader known")
@@ -164,10 +158,10 @@ func (f *forwarder) serve(ctx context.Context, w http.ResponseWriter, r *http.Re
 			}
 			f.log.Warn("forward to leader gave up at the request deadline", "leader", lastLeader, "err", lastErr, "request", requestID(r))
 			if mayHaveApplied {
-				writeErr(w, metadata.Errorf(metadata.CodeTimeout,
+				writeErr(w, contract.Errorf(contract.CodeTimeout,
 					"leader %d did not answer in time (%v); the write may have taken effect", lastLeader, lastErr))
 			} else {
-				writeErr(w, metadata.Errorf(metadata.CodeNoLeader,
+				writeErr(w, contract.Errorf(contract.CodeNoLeader,
 					"no leader could take the write in time (%v); nothing was applied, retry", lastErr))
 			}
 			return
@@ -376,10 +370,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, next http.Handl
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			s.writeError(w, r, metadata.Errorf(metadata.CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes))
+			s.writeError(w, r, contract.Errorf(contract.CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes))
 			return
 		}
-		s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "read request body: %v", err))
+		s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "read request body: %v", err))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
@@ -401,7 +395,7 @@ func resendable(r *http.Request) bool {
 // unrun, so the follower sends them elsewhere) and releases the idle
 // connections the HTTP hop keeps to the leader.
 func (s *Server) Close() {
-	s.node.ServeForwarded(nil)
+	s.ctrl.ServeForwarded(nil)
 	s.fwd.pooled.CloseIdleConnections()
 	s.dash.Close()
 }
@@ -418,6 +412,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // writeErr answers a coded error; forwarding's errors are all coded.
-func writeErr(w http.ResponseWriter, err *metadata.Error) {
-	writeJSON(w, statusByCode[err.Code], errorBody{Error: errorDetail{Code: err.Code, Message: err.Message}})
+func writeErr(w http.ResponseWriter, err *contract.Error) {
+	writeJSON(w, err.Code.Status(), contract.ErrorBody{Error: contract.ErrorDetail{Code: err.Code, Message: err.Message}})
 }

@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/defaults"
 )
 
 // These tests forward through real TCP to real listeners that play the
@@ -29,7 +32,7 @@ func (w tLogWriter) Write(p []byte) (int, error) {
 
 func testForwarder(t *testing.T, leader func() (uint64, string, bool)) *forwarder {
 	f := &forwarder{self: 1, leader: leader, log: slog.New(slog.NewTextHandler(tLogWriter{t}, nil)),
-		pooled: newForwardClient(DefaultForwardDialTimeout, true), fresh: newForwardClient(DefaultForwardDialTimeout, false)}
+		pooled: newForwardClient(defaults.ForwardDialTimeout, true), fresh: newForwardClient(defaults.ForwardDialTimeout, false)}
 	t.Cleanup(f.pooled.CloseIdleConnections)
 	return f
 }
@@ -54,7 +57,7 @@ func forwardOnce(t *testing.T, f *forwarder, deadline time.Duration, key string)
 
 func errorCode(t *testing.T, w *httptest.ResponseRecorder) string {
 	t.Helper()
-	var eb errorBody
+	var eb contract.ErrorBody
 	if err := json.Unmarshal(w.Body.Bytes(), &eb); err != nil {
 		t.Fatalf("answer %d %q: %v", w.Code, w.Body, err)
 	}

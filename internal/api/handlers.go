@@ -3,15 +3,15 @@ package api
 import (
 	"net/http"
 
-	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/contract"
 )
 
 func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, contract.Health{Status: "ok"})
 }
 
 func (s *Server) serveCreateTopic(w http.ResponseWriter, r *http.Request) {
-	var req controller.CreateTopicRequest
+	var req contract.CreateTopicRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return

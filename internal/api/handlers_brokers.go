@@ -4,12 +4,11 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/yakt/yakt/internal/controller"
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
 )
 
 func (s *Server) serveRegisterBroker(w http.ResponseWriter, r *http.Request) {
-	var req controller.RegisterBrokerRequest
+	var req contract.RegisterBrokerRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -38,7 +37,7 @@ func (s *Server) servePatchBroker(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var req controller.PatchBrokerRequest
+	var req contract.PatchBrokerRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -67,7 +66,7 @@ func pathID(r *http.Request, name string) (int32, error) {
 	v := r.PathValue(name)
 	n, err := strconv.ParseInt(v, 10, 32)
 	if err != nil || n < 0 {
-		return 0, metadata.Errorf(metadata.CodeInvalidRequest, "%s in the path must be an integer 0..2147483647, got %q", name, v)
+		return 0, contract.Errorf(contract.CodeInvalidRequest, "%s in the path must be an integer 0..2147483647, got %q", name, v)
 	}
 	return int32(n), nil
 }

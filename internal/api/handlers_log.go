@@ -1,37 +1,26 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
-	"github.com/yakt/yakt/internal/metadata"
-	"github.com/yakt/yakt/internal/raftnode"
 )
 
-// brokerFetchRequest is POST /v1/metadata/fetch's body.
-type brokerFetchRequest struct {
-	BrokerID  *int32  `json:"brokerId"`
-	Offset    *int64  `json:"offset"`
-	Timestamp *string `json:"timestamp"`
-	MaxWaitMs int64   `json:"maxWaitMs"`
-}
-
 func (s *Server) serveBrokerFetch(w http.ResponseWriter, r *http.Request) {
-	var body brokerFetchRequest
+	var body contract.BrokerFetchRequest
 	if err := decodeBody(w, r, &body); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if body.BrokerID == nil {
-		s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "field \"brokerId\" is required"))
+		s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "field \"brokerId\" is required"))
 		return
 	}
 	req := controller.FetchRequest{BrokerID: body.BrokerID, Offset: body.Offset, MaxWait: time.Duration(body.MaxWaitMs) * time.Millisecond,
@@ -127,7 +116,7 @@ const maxPooledDiff = 1 << 20
 func parseTimestamp(v string) (time.Time, error) {
 	ts, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return time.Time{}, metadata.Errorf(metadata.CodeInvalidRequest, "timestamp must be RFC 3339 like 2026-11-21T16:04:05.123Z; got %q", truncate(v))
+		return time.Time{}, contract.Errorf(contract.CodeInvalidRequest, "timestamp must be RFC 3339 like 2026-11-21T16:04:05.123Z; got %q", truncate(v))
 	}
 	return ts, nil
 }
@@ -137,20 +126,14 @@ func parseTimestamp(v string) (time.Time, error) {
 func queryInt(name, v string, lo, hi int64) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || v[0] == '+' || n < lo || n > hi {
-		return 0, metadata.Errorf(metadata.CodeInvalidRequest, "query parameter %q must be an integer from %d to %d; got %q", name, lo, hi, truncate(v))
+		return 0, contract.Errorf(contract.CodeInvalidRequest, "query parameter %q must be an integer from %d to %d; got %q", name, lo, hi, truncate(v))
 	}
 	return n, nil
 }
 
-// Log pages.
-const (
-	defaultLogLimit = 1000
-	maxLogLimit     = 10000
-)
-
 func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	from, limit := int64(1), defaultLogLimit
+	from, limit := int64(1), contract.DefaultLogLimit
 	if v := q.Get("fromOffset"); v != "" {
 		n, err := queryInt("fromOffset", v, 0, math.MaxInt64)
 		if err != nil {
@@ -160,7 +143,7 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) {
 		from = max(n, 1)
 	}
 	if v := q.Get("limit"); v != "" {
-		n, err := queryInt("limit", v, 1, maxLogLimit)
+		n, err := queryInt("limit", v, 1, contract.MaxLogLimit)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -177,25 +160,11 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
-// snapshotEntry is one row of GET /v1/snapshots.
-type snapshotEntry struct {
-	Offset    uint64 `json:"offset"`
-	Term      uint64 `json:"term"`
-	SizeBytes int64  `json:"sizeBytes"`
-	CreatedAt string `json:"createdAt"`
-	Checksum  string `json:"checksum"`
-}
-
 func (s *Server) serveListSnapshots(w http.ResponseWriter, r *http.Request) {
-	infos, err := s.node.Snapshots()
+	out, err := s.ctrl.Snapshots()
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("list snapshots: %w", err))
+		s.writeError(w, r, err)
 		return
-	}
-	out := make([]snapshotEntry, 0, len(infos))
-	for _, in := range infos {
-		out = append(out, snapshotEntry{Offset: in.Index, Term: in.Term, SizeBytes: in.SizeBytes,
-			CreatedAt: metadata.FormatTime(in.CreatedAt), Checksum: in.Checksum})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -209,48 +178,33 @@ const snapshotTimeout = 2 * time.Minute
 func (s *Server) serveTakeSnapshot(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := contextWithExtra(r, snapshotTimeout)
 	defer cancel()
-	in, err := s.node.TakeSnapshot(ctx)
-	if errors.Is(err, raftnode.ErrStopped) {
-		err = metadata.Errorf(metadata.CodeNotReady, "node is shutting down")
-	}
+	out, err := s.ctrl.TakeSnapshot(ctx)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if in.Index == 0 {
-		s.writeError(w, r, metadata.Errorf(metadata.CodeNotReady, "nothing applied yet; no snapshot to take"))
-		return
-	}
-	writeJSON(w, http.StatusCreated, snapshotEntry{Offset: in.Index, Term: in.Term, SizeBytes: in.SizeBytes,
-		CreatedAt: metadata.FormatTime(in.CreatedAt), Checksum: in.Checksum})
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // serveLatestSnapshot streams the newest snapshot file as stored: its own
 // header carries a CRC32C of the body, and X-Yakt-Snapshot-Checksum the
 // file's checksum as listed.
 func (s *Server) serveLatestSnapshot(w http.ResponseWriter, r *http.Request) {
-	infos, err := s.node.Snapshots()
+	f, err := s.ctrl.OpenLatestSnapshot()
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("list snapshots: %w", err))
+		s.writeError(w, r, err)
 		return
 	}
-	for _, in := range infos { // newest first; one may be pruned under us
-		f, err := os.Open(in.Path)
-		if err != nil {
-			continue
-		}
-		defer f.Close()
-		h := w.Header()
-		h.Set("Content-Type", "application/octet-stream")
-		h.Set("Content-Length", strconv.FormatInt(in.SizeBytes, 10))
-		h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("yakt-%016x-%016x.snap", in.Term, in.Index)))
-		h.Set("X-Yakt-Snapshot-Offset", strconv.FormatUint(in.Index, 10))
-		h.Set("X-Yakt-Snapshot-Checksum", in.Checksum)
-		w.WriteHeader(http.StatusOK)
-		if _, err := io.Copy(w, f); err != nil {
-			s.log.Warn("send snapshot", "err", err, "path", in.Path)
-		}
-		return
+	defer f.Close()
+	in := f.Info
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(in.SizeBytes, 10))
+	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("yakt-%016x-%016x.snap", in.Term, in.Offset)))
+	h.Set(contract.HeaderSnapshotOffset, strconv.FormatUint(in.Offset, 10))
+	h.Set(contract.HeaderSnapshotChecksum, in.Checksum)
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, f); err != nil {
+		s.log.Warn("send snapshot", "err", err, "offset", in.Offset)
 	}
-	s.writeError(w, r, metadata.Errorf(metadata.CodeNotReady, "this node has no snapshot yet; POST /v1/snapshots takes one"))
 }

@@ -3,7 +3,7 @@ package api
 import (
 	"net/http"
 
-	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/contract"
 )
 
 func (s *Server) serveDeleteTopic(w http.ResponseWriter, r *http.Request) {
@@ -14,7 +14,7 @@ func (s *Server) serveDeleteTopic(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveCreatePartition(w http.ResponseWriter, r *http.Request) {
-	var req controller.CreatePartitionRequest
+	var req contract.CreatePartitionRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -43,7 +43,7 @@ func (s *Server) serveAddReplica(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var req controller.AddReplicaRequest
+	var req contract.AddReplicaRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -72,7 +72,7 @@ func (s *Server) serveRemoveReplica(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveAllocateProducerIDs(w http.ResponseWriter, r *http.Request) {
-	var req controller.AllocateProducerIDsRequest
+	var req contract.AllocateProducerIDsRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -89,7 +89,7 @@ func (s *Server) serveAlterISR(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var req controller.AlterISRRequest
+	var req contract.AlterISRRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -11,68 +11,49 @@ import (
 	"sync"
 	"time"
 
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/controller"
 )
 
 // heartbeatBatchPattern is the leader's part of many BrokerMgmt fetches
 // at once: a follower coalesces the heartbeats it receives for
-// DefaultHeartbeatBatchInterval and sends them as one request, so at
+// Config.HeartbeatBatchInterval and sends them as one request, so at
 // thousands of brokers the leader handles one small request per follower
 // per interval instead of one per heartbeat. Like heartbeatPattern it is
 // safe to repeat.
 const heartbeatBatchPattern = "POST /v1/internal/broker-heartbeats"
 
-// DefaultHeartbeatBatchInterval is Config.HeartbeatBatchInterval's
-// default: short next to Kafka's 2 s heartbeat and 9 s session, long
-// enough that a busy follower sends tens of heartbeats per request.
-const DefaultHeartbeatBatchInterval = 50 * time.Millisecond
-
 // maxHeartbeatBatch bounds one batch request, far under MaxBodyBytes
 // (about 40 bytes a heartbeat).
 const maxHeartbeatBatch = 4096
-
-type heartbeatBatchRequest struct {
-	Heartbeats []heartbeatRequest `json:"heartbeats"`
-}
-
-// heartbeatResult is one heartbeat's answer in a batch: the offset to
-// wait for, or the coded error the fetch fails with.
-type heartbeatResult struct {
-	WaitForOffset int64        `json:"waitForOffset"`
-	Error         *errorDetail `json:"error,omitempty"`
-}
-
-type heartbeatBatchAnswer struct {
-	Results []heartbeatResult `json:"results"`
-}
 
 // serveBrokerHeartbeats is the leader's part of a batch: each heartbeat
 // is handled as BrokerHeartbeat handles one. They run concurrently, so a
 // heartbeat that unfences (a raft round) does not hold up the rest.
 func (s *Server) serveBrokerHeartbeats(w http.ResponseWriter, r *http.Request) {
-	var req heartbeatBatchRequest
+	var req contract.HeartbeatBatchRequest
 	if err := decodeHeartbeatBatch(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if len(req.Heartbeats) > maxHeartbeatBatch {
-		s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "at most %d heartbeats per batch", maxHeartbeatBatch))
+		s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "at most %d heartbeats per batch", maxHeartbeatBatch))
 		return
 	}
 	for i, hb := range req.Heartbeats {
 		if hb.BrokerID == nil {
-			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "field \"heartbeats[%d].brokerId\" is required", i))
+			s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "field \"heartbeats[%d].brokerId\" is required", i))
 			return
 		}
 	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	ans := heartbeatBatchAnswer{Results: make([]heartbeatResult, len(req.Heartbeats))}
+	ans := contract.HeartbeatBatchAnswer{Results: make([]contract.HeartbeatResult, len(req.Heartbeats))}
 	var wg sync.WaitGroup
 	for i, hb := range req.Heartbeats {
 		run := func() {
 			wait, err := s.ctrl.BrokerHeartbeat(ctx, *hb.BrokerID, hb.Offset)
-			ans.Results[i] = heartbeatResult{WaitForOffset: wait, Error: resultError(err)}
+			ans.Results[i] = contract.HeartbeatResult{WaitForOffset: wait, Error: resultError(err)}
 		}
 		if s.ctrl.BrokerKnownAlive(*hb.BrokerID) {
 			// The common case: in memory, no raft round; a goroutine
@@ -95,7 +76,7 @@ func (s *Server) serveBrokerHeartbeats(w http.ResponseWriter, r *http.Request) {
 // pre-pass (duplicate and differently-cased keys), which cost several
 // times the decoding itself, for every broker's heartbeat the leader
 // takes. Unknown fields, wrong types and trailing data are still refused.
-func decodeHeartbeatBatch(w http.ResponseWriter, r *http.Request, req *heartbeatBatchRequest) error {
+func decodeHeartbeatBatch(w http.ResponseWriter, r *http.Request, req *contract.HeartbeatBatchRequest) error {
 	body, err := readBody(w, r)
 	if err != nil {
 		return err
@@ -104,8 +85,8 @@ func decodeHeartbeatBatch(w http.ResponseWriter, r *http.Request, req *heartbeat
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(req); err != nil || len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		// encoding/json's messages name Go types; a node sends what
-		// heartbeatBatchRequest encodes, so the shape is the message.
-		return metadata.Errorf(metadata.CodeInvalidRequest,
+		// contract.HeartbeatBatchRequest encodes, so the shape is the message.
+		return contract.Errorf(contract.CodeInvalidRequest,
 			`a heartbeat batch must be one JSON object {"heartbeats":[{"brokerId":<integer>,"offset":<integer or null>},...]}`)
 	}
 	return nil
@@ -113,15 +94,14 @@ func decodeHeartbeatBatch(w http.ResponseWriter, r *http.Request, req *heartbeat
 
 // resultError is err as a batch result's error: coded errors keep their
 // code, anything else is an internal error without internals.
-func resultError(err error) *errorDetail {
+func resultError(err error) *contract.ErrorDetail {
 	if err == nil {
 		return nil
 	}
-	var me *metadata.Error
-	if errors.As(err, &me) {
-		return &errorDetail{Code: me.Code, Message: me.Message}
+	if ce, ok := controller.APIError(err); ok {
+		return &contract.ErrorDetail{Code: ce.Code, Message: ce.Message}
 	}
-	return &errorDetail{Code: metadata.CodeInternal, Message: "the leader failed to handle the heartbeat"}
+	return &contract.ErrorDetail{Code: contract.CodeInternal, Message: "the leader failed to handle the heartbeat"}
 }
 
 // heartbeatBatcher coalesces the heartbeats a follower receives into
@@ -136,7 +116,7 @@ type heartbeatBatcher struct {
 }
 
 type pendingHeartbeat struct {
-	hb   heartbeatRequest
+	hb   contract.HeartbeatRequest
 	done chan heartbeatOutcome // buffered (1): the flush never blocks on a caller that left
 }
 
@@ -148,7 +128,7 @@ type heartbeatOutcome struct {
 // send queues one heartbeat for the next batch and waits for its answer
 // or ctx.
 func (b *heartbeatBatcher) send(ctx context.Context, id int32, offset *int64) (int64, error) {
-	p := pendingHeartbeat{hb: heartbeatRequest{BrokerID: &id, Offset: offset}, done: make(chan heartbeatOutcome, 1)}
+	p := pendingHeartbeat{hb: contract.HeartbeatRequest{BrokerID: &id, Offset: offset}, done: make(chan heartbeatOutcome, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, p)
 	if !b.armed {
@@ -164,7 +144,7 @@ func (b *heartbeatBatcher) send(ctx context.Context, id int32, offset *int64) (i
 	case <-ctx.Done():
 		// As a forwarded write that found no leader to take it: nothing
 		// was applied on the caller's behalf, so a retry is safe.
-		return 0, metadata.Errorf(metadata.CodeNoLeader, "no leader answered the heartbeat in time; retry")
+		return 0, contract.Errorf(contract.CodeNoLeader, "no leader answered the heartbeat in time; retry")
 	}
 }
 
@@ -192,7 +172,7 @@ func (b *heartbeatBatcher) sendBatch(batch []pendingHeartbeat) {
 		case err != nil:
 			p.done <- heartbeatOutcome{err: err}
 		case results[i].Error != nil:
-			p.done <- heartbeatOutcome{err: metadata.Errorf(results[i].Error.Code, "%s", results[i].Error.Message)}
+			p.done <- heartbeatOutcome{err: contract.Errorf(results[i].Error.Code, "%s", results[i].Error.Message)}
 		default:
 			p.done <- heartbeatOutcome{wait: results[i].WaitForOffset}
 		}
@@ -202,8 +182,8 @@ func (b *heartbeatBatcher) sendBatch(batch []pendingHeartbeat) {
 // forwardHeartbeats sends a batch to the leader through the forwarder
 // (or handles it here when this node leads by then) and returns one
 // result per heartbeat.
-func (s *Server) forwardHeartbeats(ctx context.Context, batch []pendingHeartbeat) ([]heartbeatResult, error) {
-	req := heartbeatBatchRequest{Heartbeats: make([]heartbeatRequest, len(batch))}
+func (s *Server) forwardHeartbeats(ctx context.Context, batch []pendingHeartbeat) ([]contract.HeartbeatResult, error) {
+	req := contract.HeartbeatBatchRequest{Heartbeats: make([]contract.HeartbeatRequest, len(batch))}
 	for i, p := range batch {
 		req.Heartbeats[i] = p.hb
 	}
@@ -211,7 +191,7 @@ func (s *Server) forwardHeartbeats(ctx context.Context, batch []pendingHeartbeat
 	if err != nil {
 		return nil, err
 	}
-	rid := "hb-" + strconv.FormatUint(s.node.ID(), 10) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	rid := "hb-" + strconv.FormatUint(s.ctrl.NodeID(), 10) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	ctx = context.WithValue(ctx, requestIDKey, rid)
 	method, path := "POST", "/v1/internal/broker-heartbeats"
 	hr, err := http.NewRequestWithContext(ctx, method, path, nil)
@@ -228,18 +208,18 @@ func (s *Server) forwardHeartbeats(ctx context.Context, batch []pendingHeartbeat
 		s.serveBrokerHeartbeats(rec, hr)
 	})
 	if rec.status == http.StatusOK {
-		var ans heartbeatBatchAnswer
+		var ans contract.HeartbeatBatchAnswer
 		if err := json.Unmarshal(rec.body.Bytes(), &ans); err != nil || len(ans.Results) != len(batch) {
 			return nil, errors.New("api: leader's heartbeat batch answer is malformed")
 		}
 		return ans.Results, nil
 	}
 	if rec.status == 0 {
-		return nil, metadata.Errorf(metadata.CodeNoLeader, "the heartbeat did not reach a leader")
+		return nil, contract.Errorf(contract.CodeNoLeader, "the heartbeat did not reach a leader")
 	}
-	var eb errorBody
+	var eb contract.ErrorBody
 	if json.Unmarshal(rec.body.Bytes(), &eb) != nil || eb.Error.Code == "" {
 		return nil, errors.New("api: leader answered the heartbeat batch with " + strconv.Itoa(rec.status))
 	}
-	return nil, metadata.Errorf(eb.Error.Code, "%s", eb.Error.Message)
+	return nil, contract.Errorf(eb.Error.Code, "%s", eb.Error.Message)
 }

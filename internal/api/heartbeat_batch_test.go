@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/controller"
 )
 
 // A heartbeat batch, which only nodes send, is decoded without the
@@ -27,17 +28,17 @@ func TestDecodeHeartbeatBatch(t *testing.T) {
 		{``, false},
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/v1/internal/broker-heartbeats", strings.NewReader(tt.body))
-		var req heartbeatBatchRequest
+		var req contract.HeartbeatBatchRequest
 		err := decodeHeartbeatBatch(httptest.NewRecorder(), r, &req)
 		switch {
 		case tt.ok && err != nil:
 			t.Errorf("decode %s: %v", tt.body, err)
-		case !tt.ok && (metadata.CodeOf(err) != metadata.CodeInvalidRequest || goTypeNames.MatchString(err.Error())):
+		case !tt.ok && (controller.CodeOf(err) != contract.CodeInvalidRequest || goTypeNames.MatchString(err.Error())):
 			t.Errorf("decode %s = %v, want INVALID_REQUEST in JSON's terms", tt.body, err)
 		}
 	}
 	r := httptest.NewRequest(http.MethodPost, "/v1/internal/broker-heartbeats", strings.NewReader(`{"heartbeats":[{"brokerId":7,"offset":9}]}`))
-	var req heartbeatBatchRequest
+	var req contract.HeartbeatBatchRequest
 	if err := decodeHeartbeatBatch(httptest.NewRecorder(), r, &req); err != nil || len(req.Heartbeats) != 1 ||
 		*req.Heartbeats[0].BrokerID != 7 || *req.Heartbeats[0].Offset != 9 {
 		t.Errorf("decode = %+v, %v", req, err)

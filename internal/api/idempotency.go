@@ -7,8 +7,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
-	"github.com/yakt/yakt/internal/metadata"
 )
 
 // Retry-safe writes (docs/api.md, "Retry-safe writes").
@@ -27,10 +27,10 @@ func (s *Server) checkIdempotencyKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if vs, ok := r.Header[HeaderIdempotencyKey]; ok {
 			if len(vs) != 1 {
-				s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "Idempotency-Key must be sent once, got %d values", len(vs)))
+				s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "Idempotency-Key must be sent once, got %d values", len(vs)))
 				return
 			}
-			if err := metadata.ValidateIdempotencyKey(vs[0]); err != nil {
+			if err := contract.ValidateIdempotencyKey(vs[0]); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
@@ -54,7 +54,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		// refuses it, if it is too large) from the restored stream.
 		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 		if err != nil {
-			s.writeError(w, r, metadata.Errorf(metadata.CodeInvalidRequest, "read request body: %v", err))
+			s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "read request body: %v", err))
 			return
 		}
 		r.Body = struct {
@@ -72,7 +72,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 // sorted, insignificant whitespace dropped, numbers as written), each
 // followed by a zero byte. A body that is not JSON counts as its bytes
 // (the handler refuses it, and a refused write stores nothing).
-func Fingerprint(method, path string, body []byte) metadata.Fingerprint {
+func Fingerprint(method, path string, body []byte) [sha256.Size]byte {
 	h := sha256.New()
 	h.Write([]byte(method))
 	h.Write([]byte{0})
@@ -80,7 +80,7 @@ func Fingerprint(method, path string, body []byte) metadata.Fingerprint {
 	h.Write([]byte{0})
 	h.Write(canonicalJSON(body))
 	h.Write([]byte{0})
-	var fp metadata.Fingerprint
+	var fp [sha256.Size]byte
 	h.Sum(fp[:0])
 	return fp
 }

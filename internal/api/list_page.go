@@ -4,20 +4,21 @@ import (
 	"math"
 	"net/http"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
 )
 
-// listLimit reads a list's page size: limit when given (1..MaxListLimit),
-// else DefaultListLimit when after is given (a page was asked for), else
+// listLimit reads a list's page size: limit when given (1..contract.MaxListLimit),
+// else contract.DefaultListLimit when after is given (a page was asked for), else
 // 0, the unpaged answer that lists everything as before paging existed.
 func listLimit(r *http.Request) (int, error) {
 	q := r.URL.Query()
 	if v := q.Get("limit"); v != "" {
-		n, err := queryInt("limit", v, 1, controller.MaxListLimit)
+		n, err := queryInt("limit", v, 1, contract.MaxListLimit)
 		return int(n), err
 	}
 	if q.Has("after") {
-		return controller.DefaultListLimit, nil
+		return contract.DefaultListLimit, nil
 	}
 	return 0, nil
 }

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
 )
 
 // queryParams lists, per route pattern, the query parameters the route
@@ -59,9 +59,9 @@ func (s *Server) routeErrors(mux *http.ServeMux) http.Handler {
 			case http.StatusMethodNotAllowed:
 				allow := rec.header.Get("Allow")
 				w.Header().Set("Allow", allow)
-				s.writeError(w, r, metadata.Errorf(metadata.CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", clipInput(r.Method), clipInput(r.URL.Path), allow))
+				s.writeError(w, r, contract.Errorf(contract.CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", clipInput(r.Method), clipInput(r.URL.Path), allow))
 			case http.StatusNotFound:
-				s.writeError(w, r, metadata.Errorf(metadata.CodeNotFound, "no such endpoint: %s", clipInput(r.URL.Path)))
+				s.writeError(w, r, contract.Errorf(contract.CodeNotFound, "no such endpoint: %s", clipInput(r.URL.Path)))
 			default:
 				mux.ServeHTTP(w, r)
 			}

@@ -14,23 +14,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
-	"github.com/yakt/yakt/internal/metadata"
-	"github.com/yakt/yakt/internal/raftnode"
+	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/ui"
 )
 
 // Config configures a Server.
 type Config struct {
-	ClusterID      string
-	Node           *raftnode.Node
 	Controller     *controller.Controller
 	Gatherer       prometheus.Gatherer // for /metrics; nil: no metrics endpoint content
-	RequestTimeout time.Duration       // per-request deadline for writes and barriers; default 5s
+	RequestTimeout time.Duration       // per-request deadline for writes and barriers; default defaults.RequestTimeout
 	Logger         *slog.Logger
 
 	// ForwardDialTimeout bounds each dial of a follower to the leader
-	// when it forwards a write; default DefaultForwardDialTimeout. Keep it
+	// when it forwards a write; default defaults.ForwardDialTimeout. Keep it
 	// well under the election timeout.
 	ForwardDialTimeout time.Duration
 
@@ -42,13 +40,13 @@ type Config struct {
 
 	// MaxFullFetches bounds the full metadata answers (snapshot mode) this
 	// node streams at once; one more is refused with 503
-	// TOO_MANY_FULL_FETCHES and Retry-After. Default DefaultMaxFullFetches.
+	// TOO_MANY_FULL_FETCHES and Retry-After. Default defaults.MaxFullFetches.
 	MaxFullFetches int
 
 	// HeartbeatBatchInterval is how long a follower collects the
 	// heartbeats of the BrokerMgmt fetches it serves before sending them
 	// to the leader as one request; default
-	// DefaultHeartbeatBatchInterval.
+	// defaults.HeartbeatBatchInterval.
 	HeartbeatBatchInterval time.Duration
 
 	// MaxInFlightRequests bounds the requests this node handles at once
@@ -62,7 +60,6 @@ type Config struct {
 // Server holds the handlers. Create with New; serve Handler().
 type Server struct {
 	cfg     Config
-	node    *raftnode.Node
 	ctrl    *controller.Controller
 	log     *slog.Logger
 	handler http.Handler
@@ -139,39 +136,39 @@ const heartbeatPattern = "POST /v1/internal/broker-heartbeat"
 // New builds the server and its routes.
 func New(cfg Config) *Server {
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 5 * time.Second
+		cfg.RequestTimeout = defaults.RequestTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.ForwardDialTimeout <= 0 {
-		cfg.ForwardDialTimeout = DefaultForwardDialTimeout
+		cfg.ForwardDialTimeout = defaults.ForwardDialTimeout
 	}
 	if cfg.MaxFullFetches <= 0 {
-		cfg.MaxFullFetches = DefaultMaxFullFetches
+		cfg.MaxFullFetches = defaults.MaxFullFetches
 	}
 	if cfg.HeartbeatBatchInterval <= 0 {
-		cfg.HeartbeatBatchInterval = DefaultHeartbeatBatchInterval
+		cfg.HeartbeatBatchInterval = defaults.HeartbeatBatchInterval
 	}
-	s := &Server{cfg: cfg, node: cfg.Node, ctrl: cfg.Controller, log: cfg.Logger,
+	s := &Server{cfg: cfg, ctrl: cfg.Controller, log: cfg.Logger,
 		fullSlots: make(chan struct{}, cfg.MaxFullFetches)}
 	s.hbBatch = &heartbeatBatcher{s: s, interval: cfg.HeartbeatBatchInterval}
 	if cfg.MaxInFlightRequests > 0 {
 		s.inflight = make(chan struct{}, cfg.MaxInFlightRequests)
 	}
-	s.fwd = &forwarder{self: cfg.Node.ID(), log: cfg.Logger,
+	s.fwd = &forwarder{self: cfg.Controller.NodeID(), log: cfg.Logger,
 		pooled: newForwardClient(cfg.ForwardDialTimeout, true), fresh: newForwardClient(cfg.ForwardDialTimeout, false),
 		leader: func() (uint64, string, bool) {
-			lead := s.node.Leader()
+			lead := s.ctrl.Leader()
 			if lead == 0 {
 				return 0, "", false
 			}
-			addr, ok := s.node.PeerHTTPAddr(lead)
+			addr, ok := s.ctrl.PeerHTTPAddr(lead)
 			// The peer hop needs no HTTP address (addr is for logs only).
 			return lead, addr, ok || !cfg.ForwardOverHTTP
 		}}
 	if !cfg.ForwardOverHTTP {
-		s.fwd.peers = cfg.Node
+		s.fwd.peers = cfg.Controller
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {
@@ -198,7 +195,7 @@ func New(cfg Config) *Server {
 	// NB: no catch-all "/" pattern, or the mux could not tell 404 from 405.
 	s.handler = s.common(s.limitInFlight(s.routeErrors(mux)))
 	// Served whatever this node's own setting: its peers choose their hop.
-	cfg.Node.ServeForwarded(s.serveForwarded)
+	cfg.Controller.ServeForwarded(s.serveForwarded)
 	return s
 }
 
@@ -227,8 +224,8 @@ func (s *Server) common(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		h := w.Header()
 		h.Set(HeaderRequestID, id)
-		h.Set(HeaderNode, strconv.FormatUint(s.node.ID(), 10))
-		if lead := s.node.Leader(); lead != 0 {
+		h.Set(HeaderNode, strconv.FormatUint(s.ctrl.NodeID(), 10))
+		if lead := s.ctrl.Leader(); lead != 0 {
 			h.Set(HeaderLeader, strconv.FormatUint(lead, 10))
 		}
 		defer func() {
@@ -266,7 +263,7 @@ func (s *Server) limitInFlight(next http.Handler) http.Handler {
 			defer func() { <-s.inflight }()
 		default:
 			w.Header().Set("Retry-After", overloadRetryAfter)
-			s.writeError(w, r, metadata.Errorf(metadata.CodeOverloaded,
+			s.writeError(w, r, contract.Errorf(contract.CodeOverloaded,
 				"this node is already handling %d requests; retry in a moment or ask another node", cap(s.inflight)))
 			return
 		}
@@ -278,14 +275,14 @@ func (s *Server) limitInFlight(next http.Handler) http.Handler {
 // the leader (forward.go) and relays its answer.
 func (s *Server) onLeader(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.node.IsLeader() {
+		if s.ctrl.IsLeader() {
 			next.ServeHTTP(w, r)
 			return
 		}
 		if r.Header.Get(headerForwarded) != "" {
 			// Forwarded here by a node that took this one for the leader:
 			// never forward twice; that node or its caller retries.
-			s.writeError(w, r, metadata.Errorf(metadata.CodeNoLeader, "no leader is available to take the write; retry"))
+			s.writeError(w, r, contract.Errorf(contract.CodeNoLeader, "no leader is available to take the write; retry"))
 			return
 		}
 		s.forward(w, r, next)

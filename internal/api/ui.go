@@ -11,7 +11,7 @@ import (
 // the API (headers, request ids, the in-flight bound) but are not in the
 // API's route table: they are a page for people, not the contract.
 func (s *Server) newDashboard(mux *http.ServeMux) {
-	s.dash = ui.New(ui.Config{ClusterID: s.cfg.ClusterID, Node: s.node, Controller: s.ctrl, Logger: s.log})
+	s.dash = ui.New(ui.Config{Controller: s.ctrl, Logger: s.log})
 	for _, rt := range s.dash.Routes() {
 		mux.Handle(rt.Pattern, rt.Handler)
 	}

@@ -2,90 +2,41 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
-// Port is a TCP port as docs/api.md lets clients send it: a JSON string
-// ("9092") or a JSON number (9092). Decoding accepts any JSON value and
-// keeps it; validation (port) says what is wrong with it, naming the
-// field, so a bad port is INVALID_REQUEST with a clear message rather
-// than a type error. The zero Port (field absent or null) is unset.
-type Port struct {
-	text string // a string's content or a number's literal
-	raw  string // the JSON as sent, for messages; "" when unset
-}
-
-// UnmarshalJSON implements json.Unmarshaler; it fails only on a JSON
-// string it cannot unquote.
-func (p *Port) UnmarshalJSON(b []byte) error {
-	raw := string(b)
-	if raw == "null" {
-		*p = Port{}
-		return nil
-	}
-	text := raw
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &text); err != nil {
-			return err
-		}
-	}
-	*p = Port{text: text, raw: raw}
-	return nil
-}
-
-// MarshalJSON writes the port as it was sent (null when unset).
-func (p Port) MarshalJSON() ([]byte, error) {
-	if p.raw == "" {
-		return []byte("null"), nil
-	}
-	return []byte(p.raw), nil
-}
-
-// IsSet reports whether the port was given.
-func (p Port) IsSet() bool { return p.raw != "" }
-
 // port validates p as field and returns it in the records' form: the
 // decimal number as a string, without leading zeros.
-func (p Port) port(field string) (string, error) {
+func validPort(p contract.Port, field string) (string, error) {
 	if !p.IsSet() {
-		return "", metadata.Errorf(metadata.CodeInvalidRequest, "%s is required", field)
+		return "", contract.Errorf(contract.CodeInvalidRequest, "%s is required", field)
 	}
-	n, err := strconv.ParseUint(p.text, 10, 32)
+	n, err := strconv.ParseUint(p.Text(), 10, 32)
 	if err != nil || n < 1 || n > 65535 {
-		raw := p.raw
+		raw := p.Raw()
 		if len(raw) > 40 {
 			raw = raw[:40] + "..."
 		}
-		return "", metadata.Errorf(metadata.CodeInvalidRequest, "%s must be a port number 1..65535, as a JSON string or number; got %s", field, raw)
+		return "", contract.Errorf(contract.CodeInvalidRequest, "%s must be a port number 1..65535, as a JSON string or number; got %s", field, raw)
 	}
 	return strconv.FormatUint(n, 10), nil
 }
 
-// RegisterBrokerRequest is POST /v1/brokers. SecurityProtocol defaults to
-// PLAINTEXT when absent or empty; RackID may be empty.
-type RegisterBrokerRequest struct {
-	BrokerID         *int32 `json:"brokerId"`
-	BrokerHost       string `json:"brokerHost"`
-	BrokerPort       Port   `json:"brokerPort"`
-	SecurityProtocol string `json:"securityProtocol,omitempty"`
-	RackID           string `json:"rackId,omitempty"`
-}
-
-// registration is a validated RegisterBrokerRequest.
+// registration is a validated contract.RegisterBrokerRequest.
 type registration struct {
 	id                      int32
 	host, port, proto, rack string
 }
 
-func (req RegisterBrokerRequest) validate() (registration, error) {
+func validateRegistration(req contract.RegisterBrokerRequest) (registration, error) {
 	switch {
 	case req.BrokerID == nil:
-		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId is required")
+		return registration{}, contract.Errorf(contract.CodeInvalidRequest, "brokerId is required")
 	case *req.BrokerID < 0:
-		return registration{}, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
+		return registration{}, contract.Errorf(contract.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
 	}
 	if err := checkHost("brokerHost", req.BrokerHost); err != nil {
 		return registration{}, err
@@ -93,7 +44,7 @@ func (req RegisterBrokerRequest) validate() (registration, error) {
 	if err := checkRackID(req.RackID); err != nil {
 		return registration{}, err
 	}
-	port, err := req.BrokerPort.port("brokerPort")
+	port, err := validPort(req.BrokerPort, "brokerPort")
 	if err != nil {
 		return registration{}, err
 	}
@@ -109,7 +60,7 @@ func (req RegisterBrokerRequest) validate() (registration, error) {
 
 func checkProtocol(p string) error {
 	if !metadata.ValidSecurityProtocol(p) {
-		return metadata.Errorf(metadata.CodeInvalidRequest, "securityProtocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; got %q", clip(p))
+		return contract.Errorf(contract.CodeInvalidRequest, "securityProtocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; got %q", clip(p))
 	}
 	return nil
 }
@@ -118,8 +69,8 @@ func checkProtocol(p string) error {
 // status ALIVE, epoch 0, or, re-registering a CLOSED id, the old epoch + 1.
 // It returns the applied record and its offset. 409
 // BROKER_ALREADY_REGISTERED if the id is registered and not CLOSED.
-func (c *Controller) RegisterBroker(ctx context.Context, req RegisterBrokerRequest) (metadata.Record, int64, error) {
-	reg, err := req.validate()
+func (c *Controller) RegisterBroker(ctx context.Context, req contract.RegisterBrokerRequest) (metadata.Record, int64, error) {
+	reg, err := validateRegistration(req)
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
@@ -139,7 +90,7 @@ func buildRegisterBroker(img metadata.Reader, reg registration, uuid string, lim
 	var epoch int64
 	if old, ok := img.Broker(reg.id); ok {
 		if old.BrokerStatus != metadata.StatusClosed {
-			return nil, false, metadata.Errorf(metadata.CodeBrokerAlreadyRegistered, "broker %d is already registered (%s)", reg.id, old.BrokerStatus)
+			return nil, false, contract.Errorf(contract.CodeBrokerAlreadyRegistered, "broker %d is already registered (%s)", reg.id, old.BrokerStatus)
 		}
 		epoch = old.Epoch + 1
 	}
@@ -153,33 +104,25 @@ func buildRegisterBroker(img metadata.Reader, reg registration, uuid string, lim
 	return append(recs, parts...), more, nil
 }
 
-// BrokerList is GET /v1/brokers: brokers with their current values, by
-// id, and the cursor of the next page when the answer is a page with more
-// after it.
-type BrokerList struct {
-	Brokers []metadata.RegisterBrokerRecord `json:"brokers"`
-	Next    *int32                          `json:"next,omitempty"`
-}
-
 // BrokersAll is the ListBrokers status that selects every broker.
-const BrokersAll = "all"
+const BrokersAll = contract.BrokersAll
 
 // ListBrokers lists the brokers of page (list_page.go) whose status is
 // status: "" (the default) means ALIVE, BrokersAll every broker; FENCED
 // and CLOSED select those. Any other value is INVALID_REQUEST.
-func (c *Controller) ListBrokers(ctx context.Context, status string, stale bool, page BrokerPage) (BrokerList, error) {
+func (c *Controller) ListBrokers(ctx context.Context, status string, stale bool, page BrokerPage) (contract.BrokerList, error) {
 	if status == "" {
 		status = metadata.StatusAlive
 	}
 	if status != BrokersAll && !metadata.ValidStatus(status) {
-		return BrokerList{}, metadata.Errorf(metadata.CodeInvalidRequest, "status must be all, ALIVE, FENCED or CLOSED; got %q", clip(status))
+		return contract.BrokerList{}, contract.Errorf(contract.CodeInvalidRequest, "status must be all, ALIVE, FENCED or CLOSED; got %q", clip(status))
 	}
-	if page.Limit < 0 || page.Limit > MaxListLimit {
-		return BrokerList{}, metadata.Errorf(metadata.CodeInvalidRequest, "limit must be 1..%d", MaxListLimit)
+	if page.Limit < 0 || page.Limit > contract.MaxListLimit {
+		return contract.BrokerList{}, contract.Errorf(contract.CodeInvalidRequest, "limit must be 1..%d", contract.MaxListLimit)
 	}
 	img, err := c.Image(ctx, stale)
 	if err != nil {
-		return BrokerList{}, err
+		return contract.BrokerList{}, err
 	}
 	return brokerPage(img, status, page), nil
 }
@@ -198,18 +141,8 @@ func (c *Controller) Broker(ctx context.Context, id int32, stale bool) (metadata
 	return b, nil
 }
 
-func brokerNotFound(id int32) *metadata.Error {
-	return metadata.Errorf(metadata.CodeBrokerNotFound, "broker %d is not registered", id)
-}
-
-// PatchBrokerRequest is PATCH /v1/brokers/{brokerId}: any non-empty subset
-// of the fields; absent ones keep their values. BrokerStatus may be ALIVE
-// or FENCED (CLOSED is DELETE's job).
-type PatchBrokerRequest struct {
-	BrokerHost       *string `json:"brokerHost,omitempty"`
-	BrokerPort       *Port   `json:"brokerPort,omitempty"`
-	SecurityProtocol *string `json:"securityProtocol,omitempty"`
-	BrokerStatus     *string `json:"brokerStatus,omitempty"`
+func brokerNotFound(id int32) *contract.Error {
+	return contract.Errorf(contract.CodeBrokerNotFound, "broker %d is not registered", id)
 }
 
 // brokerPatch is a validated PatchBrokerRequest; "" means unchanged.
@@ -217,10 +150,10 @@ type brokerPatch struct {
 	host, port, proto, status string
 }
 
-func (req PatchBrokerRequest) validate() (brokerPatch, error) {
+func validatePatch(req contract.PatchBrokerRequest) (brokerPatch, error) {
 	var p brokerPatch
 	if req.BrokerHost == nil && (req.BrokerPort == nil || !req.BrokerPort.IsSet()) && req.SecurityProtocol == nil && req.BrokerStatus == nil {
-		return p, metadata.Errorf(metadata.CodeInvalidRequest, "empty patch: give at least one of brokerHost, brokerPort, securityProtocol, brokerStatus")
+		return p, contract.Errorf(contract.CodeInvalidRequest, "empty patch: give at least one of brokerHost, brokerPort, securityProtocol, brokerStatus")
 	}
 	if req.BrokerHost != nil {
 		if err := checkHost("brokerHost", *req.BrokerHost); err != nil {
@@ -229,7 +162,7 @@ func (req PatchBrokerRequest) validate() (brokerPatch, error) {
 		p.host = *req.BrokerHost
 	}
 	if req.BrokerPort != nil && req.BrokerPort.IsSet() {
-		port, err := req.BrokerPort.port("brokerPort")
+		port, err := validPort(*req.BrokerPort, "brokerPort")
 		if err != nil {
 			return p, err
 		}
@@ -246,9 +179,9 @@ func (req PatchBrokerRequest) validate() (brokerPatch, error) {
 		case metadata.StatusAlive, metadata.StatusFenced:
 			p.status = s
 		case metadata.StatusClosed:
-			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus cannot be set to CLOSED by PATCH; unregister with DELETE /v1/brokers/{brokerId}")
+			return p, contract.Errorf(contract.CodeInvalidRequest, "brokerStatus cannot be set to CLOSED by PATCH; unregister with DELETE /v1/brokers/{brokerId}")
 		default:
-			return p, metadata.Errorf(metadata.CodeInvalidRequest, "brokerStatus must be ALIVE or FENCED; got %q", clip(s))
+			return p, contract.Errorf(contract.CodeInvalidRequest, "brokerStatus must be ALIVE or FENCED; got %q", clip(s))
 		}
 	}
 	return p, nil
@@ -261,8 +194,8 @@ func (req PatchBrokerRequest) validate() (brokerPatch, error) {
 // as a session timeout does (departure.go); setting a FENCED broker ALIVE
 // gives it back the offline partitions whose ISR holds it, as unfencing
 // does.
-func (c *Controller) PatchBroker(ctx context.Context, id int32, req PatchBrokerRequest) (metadata.Record, int64, error) {
-	patch, err := req.validate()
+func (c *Controller) PatchBroker(ctx context.Context, id int32, req contract.PatchBrokerRequest) (metadata.Record, int64, error) {
+	patch, err := validatePatch(req)
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
@@ -314,7 +247,7 @@ func activeBroker(img metadata.Reader, id int32) (metadata.RegisterBrokerRecord,
 		return b, brokerNotFound(id)
 	}
 	if b.BrokerStatus == metadata.StatusClosed {
-		return b, metadata.Errorf(metadata.CodeBrokerNotActive, "broker %d is CLOSED", id)
+		return b, contract.Errorf(contract.CodeBrokerNotActive, "broker %d is CLOSED", id)
 	}
 	return b, nil
 }

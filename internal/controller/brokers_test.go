@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -14,7 +15,7 @@ func TestRegisterBrokerRequestValidate(t *testing.T) {
 		name     string
 		body     string
 		want     registration
-		wantCode metadata.Code
+		wantCode contract.Code
 		wantMsg  string // a substring of the error message
 	}{
 		{name: "string port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":"9092","securityProtocol":"SSL","rackId":"r1"}`,
@@ -26,30 +27,30 @@ func TestRegisterBrokerRequestValidate(t *testing.T) {
 		{name: "port 1", body: `{"brokerId":1,"brokerHost":"h","brokerPort":1}`, want: registration{id: 1, host: "h", port: "1", proto: "PLAINTEXT"}},
 		{name: "port 65535", body: `{"brokerId":1,"brokerHost":"h","brokerPort":"65535"}`, want: registration{id: 1, host: "h", port: "65535", proto: "PLAINTEXT"}},
 		{name: "empty protocol defaults", body: `{"brokerId":1,"brokerHost":"h","brokerPort":1,"securityProtocol":""}`, want: registration{id: 1, host: "h", port: "1", proto: "PLAINTEXT"}},
-		{name: "port 0", body: `{"brokerId":1,"brokerHost":"h","brokerPort":0}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerPort"},
-		{name: "port 65536", body: `{"brokerId":1,"brokerHost":"h","brokerPort":"65536"}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerPort"},
-		{name: "negative port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":-1}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerPort"},
-		{name: "fractional port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":9092.5}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerPort"},
-		{name: "exponent port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":9e3}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerPort"},
-		{name: "non-numeric port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":"http"}`, wantCode: metadata.CodeInvalidRequest, wantMsg: `got "http"`},
-		{name: "port with spaces", body: `{"brokerId":1,"brokerHost":"h","brokerPort":" 9092"}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerPort"},
-		{name: "boolean port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":true}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "got true"},
-		{name: "object port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":{"n":1}}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerPort"},
-		{name: "null port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":null}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerPort is required"},
-		{name: "missing port", body: `{"brokerId":1,"brokerHost":"h"}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerPort is required"},
-		{name: "missing id", body: `{"brokerHost":"h","brokerPort":1}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerId is required"},
-		{name: "negative id", body: `{"brokerId":-1,"brokerHost":"h","brokerPort":1}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerId"},
-		{name: "missing host", body: `{"brokerId":1,"brokerPort":1}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "brokerHost"},
-		{name: "unknown protocol", body: `{"brokerId":1,"brokerHost":"h","brokerPort":1,"securityProtocol":"TLS"}`, wantCode: metadata.CodeInvalidRequest, wantMsg: "securityProtocol"},
+		{name: "port 0", body: `{"brokerId":1,"brokerHost":"h","brokerPort":0}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerPort"},
+		{name: "port 65536", body: `{"brokerId":1,"brokerHost":"h","brokerPort":"65536"}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerPort"},
+		{name: "negative port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":-1}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerPort"},
+		{name: "fractional port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":9092.5}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerPort"},
+		{name: "exponent port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":9e3}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerPort"},
+		{name: "non-numeric port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":"http"}`, wantCode: contract.CodeInvalidRequest, wantMsg: `got "http"`},
+		{name: "port with spaces", body: `{"brokerId":1,"brokerHost":"h","brokerPort":" 9092"}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerPort"},
+		{name: "boolean port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":true}`, wantCode: contract.CodeInvalidRequest, wantMsg: "got true"},
+		{name: "object port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":{"n":1}}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerPort"},
+		{name: "null port", body: `{"brokerId":1,"brokerHost":"h","brokerPort":null}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerPort is required"},
+		{name: "missing port", body: `{"brokerId":1,"brokerHost":"h"}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerPort is required"},
+		{name: "missing id", body: `{"brokerHost":"h","brokerPort":1}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerId is required"},
+		{name: "negative id", body: `{"brokerId":-1,"brokerHost":"h","brokerPort":1}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerId"},
+		{name: "missing host", body: `{"brokerId":1,"brokerPort":1}`, wantCode: contract.CodeInvalidRequest, wantMsg: "brokerHost"},
+		{name: "unknown protocol", body: `{"brokerId":1,"brokerHost":"h","brokerPort":1,"securityProtocol":"TLS"}`, wantCode: contract.CodeInvalidRequest, wantMsg: "securityProtocol"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var req RegisterBrokerRequest
+			var req contract.RegisterBrokerRequest
 			if err := json.Unmarshal([]byte(tt.body), &req); err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			got, err := req.validate()
-			if code := metadata.CodeOf(err); code != tt.wantCode {
+			got, err := validateRegistration(req)
+			if code := CodeOf(err); code != tt.wantCode {
 				t.Fatalf("code = %q (%v), want %q", code, err, tt.wantCode)
 			}
 			if err != nil {
@@ -67,7 +68,7 @@ func TestRegisterBrokerRequestValidate(t *testing.T) {
 
 func TestPortRoundTrip(t *testing.T) {
 	for _, in := range []string{`"9092"`, `9092`, `null`} {
-		var p Port
+		var p contract.Port
 		if err := json.Unmarshal([]byte(in), &p); err != nil {
 			t.Fatal(err)
 		}
@@ -90,13 +91,13 @@ func TestBuildRegisterBroker(t *testing.T) {
 	tests := []struct {
 		name     string
 		id       int32
-		wantCode metadata.Code
+		wantCode contract.Code
 		want     []metadata.Body
 	}{
 		{name: "new id starts at epoch 0", id: 7, want: bodies(rec(7, 0))},
 		{name: "a CLOSED id re-registers at its epoch + 1", id: 3, want: bodies(rec(3, 5))},
-		{name: "ALIVE id", id: 1, wantCode: metadata.CodeBrokerAlreadyRegistered},
-		{name: "FENCED id", id: 2, wantCode: metadata.CodeBrokerAlreadyRegistered},
+		{name: "ALIVE id", id: 1, wantCode: contract.CodeBrokerAlreadyRegistered},
+		{name: "FENCED id", id: 2, wantCode: contract.CodeBrokerAlreadyRegistered},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,29 +117,29 @@ func TestPatchBrokerRequestValidate(t *testing.T) {
 		name     string
 		body     string
 		want     brokerPatch
-		wantCode metadata.Code
+		wantCode contract.Code
 	}{
 		{name: "host", body: `{"brokerHost":"h2"}`, want: brokerPatch{host: "h2"}},
 		{name: "number port", body: `{"brokerPort":9093}`, want: brokerPatch{port: "9093"}},
 		{name: "all", body: `{"brokerHost":"h","brokerPort":"1","securityProtocol":"SASL_SSL","brokerStatus":"FENCED"}`,
 			want: brokerPatch{host: "h", port: "1", proto: "SASL_SSL", status: "FENCED"}},
 		{name: "ALIVE", body: `{"brokerStatus":"ALIVE"}`, want: brokerPatch{status: "ALIVE"}},
-		{name: "empty", body: `{}`, wantCode: metadata.CodeInvalidRequest},
-		{name: "only a null port", body: `{"brokerPort":null}`, wantCode: metadata.CodeInvalidRequest},
-		{name: "empty host", body: `{"brokerHost":""}`, wantCode: metadata.CodeInvalidRequest},
-		{name: "bad port", body: `{"brokerPort":70000}`, wantCode: metadata.CodeInvalidRequest},
-		{name: "bad protocol", body: `{"securityProtocol":"plaintext"}`, wantCode: metadata.CodeInvalidRequest},
-		{name: "CLOSED is DELETE's", body: `{"brokerStatus":"CLOSED"}`, wantCode: metadata.CodeInvalidRequest},
-		{name: "unknown status", body: `{"brokerStatus":"DEAD"}`, wantCode: metadata.CodeInvalidRequest},
+		{name: "empty", body: `{}`, wantCode: contract.CodeInvalidRequest},
+		{name: "only a null port", body: `{"brokerPort":null}`, wantCode: contract.CodeInvalidRequest},
+		{name: "empty host", body: `{"brokerHost":""}`, wantCode: contract.CodeInvalidRequest},
+		{name: "bad port", body: `{"brokerPort":70000}`, wantCode: contract.CodeInvalidRequest},
+		{name: "bad protocol", body: `{"securityProtocol":"plaintext"}`, wantCode: contract.CodeInvalidRequest},
+		{name: "CLOSED is DELETE's", body: `{"brokerStatus":"CLOSED"}`, wantCode: contract.CodeInvalidRequest},
+		{name: "unknown status", body: `{"brokerStatus":"DEAD"}`, wantCode: contract.CodeInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var req PatchBrokerRequest
+			var req contract.PatchBrokerRequest
 			if err := json.Unmarshal([]byte(tt.body), &req); err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			got, err := req.validate()
-			if code := metadata.CodeOf(err); code != tt.wantCode {
+			got, err := validatePatch(req)
+			if code := CodeOf(err); code != tt.wantCode {
 				t.Fatalf("code = %q (%v), want %q", code, err, tt.wantCode)
 			}
 			if err == nil && got != tt.want {
@@ -160,15 +161,15 @@ func TestBuildPatchBroker(t *testing.T) {
 		name     string
 		id       int32
 		patch    brokerPatch
-		wantCode metadata.Code
+		wantCode contract.Code
 		want     []metadata.Body
 	}{
 		{name: "host only keeps the rest", id: 1, patch: brokerPatch{host: "h2"},
 			want: bodies(change(func(c *metadata.BrokerRegistrationChangeBrokerRecord) { c.BrokerHost = "h2" }))},
 		{name: "fence", id: 1, patch: brokerPatch{status: metadata.StatusFenced, port: "1"},
 			want: bodies(change(func(c *metadata.BrokerRegistrationChangeBrokerRecord) { c.BrokerStatus, c.BrokerPort = "FENCED", "1" }))},
-		{name: "unknown", id: 9, patch: brokerPatch{host: "h"}, wantCode: metadata.CodeBrokerNotFound},
-		{name: "CLOSED", id: 2, patch: brokerPatch{host: "h"}, wantCode: metadata.CodeBrokerNotActive},
+		{name: "unknown", id: 9, patch: brokerPatch{host: "h"}, wantCode: contract.CodeBrokerNotFound},
+		{name: "CLOSED", id: 2, patch: brokerPatch{host: "h"}, wantCode: contract.CodeBrokerNotActive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,7 +203,7 @@ func TestBuildUnregisterBroker(t *testing.T) {
 	tests := []struct {
 		name     string
 		id       int32
-		wantCode metadata.Code
+		wantCode contract.Code
 		want     []metadata.Body
 	}{
 		{name: "leader moves off every partition it led and it leaves every ISR", id: 1, want: bodies(closed,
@@ -215,8 +216,8 @@ func TestBuildUnregisterBroker(t *testing.T) {
 		{name: "a FENCED broker leading nothing leaves the ISR it is still in", id: 2, want: bodies(&metadata.BrokerRegistrationChangeBrokerRecord{BrokerID: 2,
 			BrokerHost: "10.0.0.2", BrokerPort: "9092", SecurityProtocol: metadata.ProtocolPlaintext, BrokerStatus: metadata.StatusClosed, Epoch: 2},
 			prt(u, 0, 5, ids(1, 2, 3), ids(1, 3), 1))},
-		{name: "unknown", id: 9, wantCode: metadata.CodeBrokerNotFound},
-		{name: "already CLOSED", id: 4, wantCode: metadata.CodeBrokerNotActive},
+		{name: "unknown", id: 9, wantCode: contract.CodeBrokerNotFound},
+		{name: "already CLOSED", id: 4, wantCode: contract.CodeBrokerNotActive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

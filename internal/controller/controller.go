@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/yakt/yakt/contract"
+
 	"github.com/google/uuid"
 
+	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/raftnode"
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 // Clock is the time source for server-set timestamps and liveness.
@@ -24,15 +28,19 @@ func (SystemClock) Now() time.Time { return time.Now() }
 
 // Config configures a Controller.
 type Config struct {
-	Node    *raftnode.Node
+	Node      *raftnode.Node
+	ClusterID string
+	// FS is the file system the node's storage uses, for reading
+	// snapshot files; nil: the real one.
+	FS      vfs.FS
 	State   *StateMachine
 	Clock   Clock         // default SystemClock
 	NewUUID func() string // default random v4 UUIDs
 	// FullFetchAfter: a fetch by an older timestamp gets a snapshot
-	// (default DefaultFullFetchAfter).
+	// (default defaults.FullFetchAfter).
 	FullFetchAfter time.Duration
 	// BrokerSessionTimeout: an ALIVE broker silent for longer is FENCED
-	// (default DefaultBrokerSessionTimeout).
+	// (default defaults.BrokerSessionTimeout).
 	BrokerSessionTimeout time.Duration
 	Logger               *slog.Logger
 	// UnsafeReadsWithoutBarrier answers reads from this node's local state
@@ -46,11 +54,13 @@ type Config struct {
 // read barrier, writes as proposals of record batches validated against
 // the leader's forecast (speculation).
 type Controller struct {
-	node    *raftnode.Node
-	state   *StateMachine
-	clock   Clock
-	newUUID func() string
-	log     *slog.Logger
+	node      *raftnode.Node
+	clusterID string
+	fs        vfs.FS
+	state     *StateMachine
+	clock     Clock
+	newUUID   func() string
+	log       *slog.Logger
 
 	fullFetchAfter time.Duration
 	sessionTimeout time.Duration
@@ -70,6 +80,9 @@ func New(cfg Config) *Controller {
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
+	if cfg.FS == nil {
+		cfg.FS = vfs.OS
+	}
 	if cfg.NewUUID == nil {
 		cfg.NewUUID = func() string { return uuid.NewString() }
 	}
@@ -77,12 +90,12 @@ func New(cfg Config) *Controller {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.FullFetchAfter <= 0 {
-		cfg.FullFetchAfter = DefaultFullFetchAfter
+		cfg.FullFetchAfter = defaults.FullFetchAfter
 	}
 	if cfg.BrokerSessionTimeout <= 0 {
-		cfg.BrokerSessionTimeout = DefaultBrokerSessionTimeout
+		cfg.BrokerSessionTimeout = defaults.BrokerSessionTimeout
 	}
-	return &Controller{node: cfg.Node, state: cfg.State, clock: cfg.Clock, newUUID: cfg.NewUUID, log: cfg.Logger,
+	return &Controller{node: cfg.Node, clusterID: cfg.ClusterID, fs: cfg.FS, state: cfg.State, clock: cfg.Clock, newUUID: cfg.NewUUID, log: cfg.Logger,
 		fullFetchAfter: cfg.FullFetchAfter, sessionTimeout: cfg.BrokerSessionTimeout,
 		unsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier}
 }
@@ -112,7 +125,7 @@ func (c *Controller) outcome(ctx context.Context, res raftnode.Result, err error
 	if errors.Is(err, raftnode.ErrStopped) || errors.Is(err, raftnode.ErrOutcomeUnknown) {
 		// The entry may already be on a quorum: the outcome is unknown, and
 		// NOT_READY (503) would tell the client a retry is safe.
-		return nil, nil, false, metadata.Errorf(metadata.CodeTimeout, "the write may or may not have taken effect (%v); read before retrying", err)
+		return nil, nil, false, contract.Errorf(contract.CodeTimeout, "the write may or may not have taken effect (%v); read before retrying", err)
 	}
 	if err != nil {
 		return nil, nil, false, nodeError(err)
@@ -136,13 +149,13 @@ func nodeError(err error) error {
 	switch {
 	case errors.Is(err, raftnode.ErrNoLeader), errors.Is(err, raftnode.ErrNotLeader),
 		errors.Is(err, raftnode.ErrProposalDropped):
-		return metadata.Errorf(metadata.CodeNoLeader, "no leader: the write was not applied; retry")
+		return contract.Errorf(contract.CodeNoLeader, "no leader: the write was not applied; retry")
 	case errors.Is(err, raftnode.ErrStopped):
-		return metadata.Errorf(metadata.CodeNotReady, "node is shutting down")
+		return contract.Errorf(contract.CodeNotReady, "node is shutting down")
 	case errors.Is(err, raftnode.ErrTooLarge):
-		return metadata.Errorf(metadata.CodePayloadTooLarge, "request produces too many records")
+		return contract.Errorf(contract.CodePayloadTooLarge, "request produces too many records")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return metadata.Errorf(metadata.CodeTimeout, "not committed in time; the write may still commit")
+		return contract.Errorf(contract.CodeTimeout, "not committed in time; the write may still commit")
 	}
 	return err
 }

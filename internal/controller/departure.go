@@ -128,7 +128,7 @@ func buildSettle(img metadata.Reader, id int32, limit int) ([]metadata.Record, b
 
 // departureRaces are the codes a departure batch rebuilds on: a racing
 // write changed the broker or one of its partitions first.
-var departureRaces = []metadata.Code{metadata.CodeStaleBrokerEpoch, metadata.CodeStalePartitionEpoch}
+var departureRaces = []metadata.Reason{metadata.ReasonStaleBrokerEpoch, metadata.ReasonStalePartitionEpoch}
 
 // brokerWrite commits the batch first builds (a broker's registration
 // change and as many of its partition changes as fit) and, while it

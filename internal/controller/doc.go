@@ -9,4 +9,11 @@
 // longer fits (the forecast was wrong) is skipped identically everywhere
 // and its waiter gets the *metadata.Error. A request the forecast refuses
 // is answered from committed state after a read barrier, as reads are.
+//
+// Requests and answers are package contract's types. Operations return
+// either a *contract.Error (the controller's own checks) or a replay
+// *metadata.Error; APIError maps both to the contract's codes, and every
+// front door answers errors through it. The controller also owns the raft
+// node for the front doors: readiness, the quorum view (Quorum) and
+// snapshot files (Snapshots, TakeSnapshot, OpenLatestSnapshot).
 package controller

@@ -8,12 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
-
-// DefaultFullFetchAfter is docs/api.md's 10-minute rule: a fetch by a timestamp
-// older than this gets a full snapshot instead of a diff.
-const DefaultFullFetchAfter = 10 * time.Minute
 
 // MaxFetchWait caps a long poll's maxWaitMs.
 const MaxFetchWait = 60 * time.Second
@@ -39,11 +36,12 @@ type FetchRequest struct {
 
 // FetchResponse is a diff (Records) or a full answer (Mode "snapshot"):
 // the image it shows, to be streamed (OpenFull, WriteFullJSON) rather
-// than built in memory.
+// than built in memory. Its JSON (MarshalJSON, AppendDiffJSON,
+// WriteFullJSON) is contract.FetchResponse's, written by hand for speed.
 type FetchResponse struct {
-	Mode          string            `json:"mode"` // "diff" or "snapshot"
-	HighWatermark int64             `json:"highWatermark"`
-	Records       []metadata.Record `json:"records,omitempty"`
+	Mode          string // contract.ModeDiff or contract.ModeSnapshot
+	HighWatermark int64
+	Records       []metadata.Record
 
 	img    *metadata.Image // a full answer's image
 	client bool            // a full answer for ClientMgmt: no producer ids
@@ -82,7 +80,7 @@ func (r FetchResponse) AppendDiffJSON(b []byte) ([]byte, error) {
 		return nil, errors.New("controller: AppendDiffJSON of a full answer")
 	}
 	b = append(b, `{"mode":`...)
-	if r.Mode == "diff" {
+	if r.Mode == contract.ModeDiff {
 		b = append(b, `"diff"`...)
 	} else {
 		mode, err := json.Marshal(r.Mode)
@@ -115,7 +113,7 @@ func (r FetchResponse) AppendDiffJSON(b []byte) ([]byte, error) {
 // OutOfRangeError is OFFSET_OUT_OF_RANGE with the high watermark the
 // fetch offset went past.
 type OutOfRangeError struct {
-	Err           *metadata.Error
+	Err           *contract.Error
 	HighWatermark int64
 }
 
@@ -136,13 +134,13 @@ func (e *OutOfRangeError) Unwrap() error { return e.Err }
 // an empty diff (or waits).
 func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse, error) {
 	if req.Offset != nil && req.Timestamp != nil {
-		return FetchResponse{}, metadata.Errorf(metadata.CodeInvalidRequest, "give offset or timestamp, not both")
+		return FetchResponse{}, contract.Errorf(contract.CodeInvalidRequest, "give offset or timestamp, not both")
 	}
 	if req.Offset != nil && *req.Offset < 0 {
-		return FetchResponse{}, metadata.Errorf(metadata.CodeInvalidRequest, "offset must be >= 0")
+		return FetchResponse{}, contract.Errorf(contract.CodeInvalidRequest, "offset must be >= 0")
 	}
 	if req.MaxWait < 0 || req.MaxWait > MaxFetchWait {
-		return FetchResponse{}, metadata.Errorf(metadata.CodeInvalidRequest, "maxWaitMs must be 0..%d", MaxFetchWait.Milliseconds())
+		return FetchResponse{}, contract.Errorf(contract.CodeInvalidRequest, "maxWaitMs must be 0..%d", MaxFetchWait.Milliseconds())
 	}
 	if req.BrokerID != nil && req.Heartbeat == nil && c.node != nil && c.node.IsLeader() {
 		// On the leader the session is refreshed before the read barrier,
@@ -158,14 +156,14 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 	// Before the heartbeat: an offset from elsewhere must not unfence.
 	if req.Offset != nil && !req.Stale && *req.Offset > c.knownOffset(img) {
 		return FetchResponse{}, &OutOfRangeError{
-			Err: metadata.Errorf(metadata.CodeOffsetOutOfRange, "offset %d is beyond the high watermark %d; fetch without an offset for a snapshot",
+			Err: contract.Errorf(contract.CodeOffsetOutOfRange, "offset %d is beyond the high watermark %d; fetch without an offset for a snapshot",
 				*req.Offset, img.Offset()),
 			HighWatermark: img.Offset(),
 		}
 	}
 	if req.BrokerID != nil {
 		if _, ok := img.Broker(*req.BrokerID); !ok {
-			return FetchResponse{}, metadata.Errorf(metadata.CodeBrokerNotFound, "broker %d is not registered", *req.BrokerID)
+			return FetchResponse{}, contract.Errorf(contract.CodeBrokerNotFound, "broker %d is not registered", *req.BrokerID)
 		}
 		// BrokerMgmt fetches are the broker's heartbeat.
 		heartbeat := req.Heartbeat
@@ -214,7 +212,7 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 		}
 		wait := deadline.Sub(c.clock.Now())
 		if wait <= 0 {
-			return FetchResponse{Mode: "diff", HighWatermark: hw, Records: []metadata.Record{}}, nil
+			return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, Records: []metadata.Record{}}, nil
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -223,7 +221,7 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return FetchResponse{Mode: "diff", HighWatermark: hw, Records: []metadata.Record{}}, nil
+			return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, Records: []metadata.Record{}}, nil
 		}
 	}
 }
@@ -244,12 +242,12 @@ func (c *Controller) knownOffset(img *metadata.Image) int64 {
 // heartbeat's unfencing may have moved past the barrier's).
 func (c *Controller) snapshotResponse(client bool) FetchResponse {
 	img := c.state.Image()
-	return FetchResponse{Mode: "snapshot", HighWatermark: img.Offset(), img: img, client: client}
+	return FetchResponse{Mode: contract.ModeSnapshot, HighWatermark: img.Offset(), img: img, client: client}
 }
 
 // diffResponse is a diff of the tail's recs.
 func diffResponse(hw int64, recs []metadata.TailRecord) FetchResponse {
-	out := FetchResponse{Mode: "diff", HighWatermark: hw, Records: make([]metadata.Record, len(recs)), encoded: recs}
+	out := FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, Records: make([]metadata.Record, len(recs)), encoded: recs}
 	for i, r := range recs {
 		out.Records[i] = r.Record()
 	}
@@ -273,16 +271,10 @@ func nonNilRecords(recs []metadata.Record) []metadata.Record {
 	return recs
 }
 
-// LogPage is GET /v1/log's answer.
-type LogPage struct {
-	Records    []metadata.Record `json:"records"`
-	NextOffset int64             `json:"nextOffset"`
-}
-
 // CompactedError is OFFSET_COMPACTED with the offset of the snapshot that
 // covers the compacted records.
 type CompactedError struct {
-	Err            *metadata.Error
+	Err            *contract.Error
 	SnapshotOffset int64
 }
 
@@ -292,24 +284,24 @@ func (e *CompactedError) Error() string { return e.Err.Error() }
 func (e *CompactedError) Unwrap() error { return e.Err }
 
 // Log returns up to limit records from fromOffset on.
-func (c *Controller) Log(ctx context.Context, fromOffset int64, limit int, stale bool) (LogPage, error) {
+func (c *Controller) Log(ctx context.Context, fromOffset int64, limit int, stale bool) (contract.LogPage, error) {
 	if _, err := c.Image(ctx, stale); err != nil {
-		return LogPage{}, err
+		return contract.LogPage{}, err
 	}
 	recs, err := c.state.Tail().Since(fromOffset-1, limit)
 	if errors.Is(err, metadata.ErrOffsetCompacted) {
 		first := c.state.Tail().FirstOffset()
-		return LogPage{}, &CompactedError{
-			Err:            metadata.Errorf(metadata.CodeOffsetCompacted, "offset %d was compacted; records from %d on are held, older state is in the snapshot", fromOffset, first),
+		return contract.LogPage{}, &CompactedError{
+			Err:            contract.Errorf(contract.CodeOffsetCompacted, "offset %d was compacted; records from %d on are held, older state is in the snapshot", fromOffset, first),
 			SnapshotOffset: first - 1,
 		}
 	}
 	if err != nil {
-		return LogPage{}, err
+		return contract.LogPage{}, err
 	}
 	next := fromOffset
 	if n := len(recs); n > 0 {
 		next = recs[n-1].Offset + 1
 	}
-	return LogPage{Records: nonNilRecords(recs), NextOffset: next}, nil
+	return contract.LogPage{Records: nonNilRecords(recs), NextOffset: next}, nil
 }

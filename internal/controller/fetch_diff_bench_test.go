@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -15,7 +16,7 @@ import (
 // offset, a RemoveTopicRecord at the next), recs records of it. It
 // returns the offset a broker that is diffRecords records behind sends.
 func heartbeatTail(recs, diffRecords int) (*StateMachine, int64) {
-	sm := NewStateMachine(DefaultTailRecords)
+	sm := NewStateMachine(defaults.TailRecords)
 	ts := time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)
 	var all []metadata.Record
 	off := int64(1000)

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -18,7 +19,7 @@ import (
 // own apply when it has not applied that broker yet.
 func (c *Controller) BrokerHeartbeat(ctx context.Context, id int32, offset *int64) (int64, error) {
 	if !c.node.IsLeader() {
-		return 0, metadata.Errorf(metadata.CodeNoLeader, "this node is not the leader")
+		return 0, contract.Errorf(contract.CodeNoLeader, "this node is not the leader")
 	}
 	b, ok := c.state.Image().Broker(id)
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -99,9 +100,9 @@ func diffRecords(want []metadata.Body, got []metadata.Record) string {
 
 // checkResult checks a build function's outcome: wantCode, or the records
 // want, which must then replay over img.
-func checkResult(t *testing.T, img *metadata.Image, recs []metadata.Record, err error, wantCode metadata.Code, want []metadata.Body) *metadata.Image {
+func checkResult(t *testing.T, img *metadata.Image, recs []metadata.Record, err error, wantCode contract.Code, want []metadata.Body) *metadata.Image {
 	t.Helper()
-	if got := metadata.CodeOf(err); got != wantCode {
+	if got := CodeOf(err); got != wantCode {
 		t.Fatalf("code = %q (%v), want %q", got, err, wantCode)
 	}
 	if wantCode != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -73,7 +74,7 @@ func knownAnswer(ctx context.Context, img *metadata.Image) (recs []metadata.Reco
 		return nil, nil, false, nil
 	}
 	if e.Fingerprint != idem.Fingerprint {
-		return nil, nil, false, metadata.Errorf(metadata.CodeIdempotencyKeyReused,
+		return nil, nil, false, contract.Errorf(contract.CodeIdempotencyKeyReused,
 			"Idempotency-Key %q was first used at offset %d for a different request", idem.Key, e.Offset)
 	}
 	idem.replayed.Store(true)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/raftnode"
 )
@@ -44,7 +45,7 @@ func TestStateMachineAppliesAKeyOnce(t *testing.T) {
 	if !ok || r.Entry.Offset != 2 || r.Entry.Records[0].Body.(*metadata.TopicRecord).TopicUUID != "ua" || string(r.Entry.Answer) != "create a" {
 		t.Fatalf("repeat: result %#v, want Replayed of offset 2", res[2])
 	}
-	if me, ok := res[3].(*metadata.Error); !ok || me.Code != metadata.CodeIdempotencyKeyReused {
+	if me, ok := res[3].(*metadata.Error); !ok || me.Reason != metadata.ReasonIdempotencyKeyReused {
 		t.Fatalf("reuse: result %#v, want IDEMPOTENCY_KEY_REUSED", res[3])
 	}
 	img := sm.Image()
@@ -95,19 +96,19 @@ func TestKnownAnswer(t *testing.T) {
 		name         string
 		idem         *Idempotency
 		wantOK       bool
-		wantCode     metadata.Code
+		wantCode     contract.Code
 		wantReplayed bool
 	}{
 		{"no key", nil, false, "", false},
 		{"unknown key", &Idempotency{Key: "other", Fingerprint: fpOf("create a")}, false, "", false},
 		{"same request", &Idempotency{Key: "k", Fingerprint: fpOf("create a")}, true, "", true},
-		{"other request", &Idempotency{Key: "k", Fingerprint: fpOf("create b")}, false, metadata.CodeIdempotencyKeyReused, false},
+		{"other request", &Idempotency{Key: "k", Fingerprint: fpOf("create b")}, false, contract.CodeIdempotencyKeyReused, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := WithIdempotency(context.Background(), tt.idem)
 			recs, answer, ok, err := knownAnswer(ctx, sm.Image())
-			if ok != tt.wantOK || metadata.CodeOf(err) != tt.wantCode {
+			if ok != tt.wantOK || CodeOf(err) != tt.wantCode {
 				t.Fatalf("knownAnswer = ok %v, err %v; want ok %v, code %q", ok, err, tt.wantOK, tt.wantCode)
 			}
 			if ok && (len(recs) != 1 || recs[0].Offset != 2 || string(answer) != "create a") {

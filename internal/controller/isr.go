@@ -4,17 +4,9 @@ import (
 	"context"
 	"slices"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
-
-// AlterISRRequest is POST /v1/topics/{name}/partitions/{partitionId}/isr,
-// the partition leader's report of its in-sync replicas (Kafka's
-// AlterPartition).
-type AlterISRRequest struct {
-	BrokerID       *int32  `json:"brokerId"`
-	PartitionEpoch *int64  `json:"partitionEpoch"`
-	ISR            []int32 `json:"ISR"`
-}
 
 // AlterISR proposes the partition's next state with the leader's ISR,
 // partitionEpoch + 1. Only the current leader may send it, at the current
@@ -27,14 +19,14 @@ type AlterISRRequest struct {
 //
 // Unlike the other partition writes this one is not retried on a race:
 // the epoch is the caller's, and a stale one must reach the caller.
-func (c *Controller) AlterISR(ctx context.Context, topic string, partition int32, req AlterISRRequest) (metadata.Record, int64, error) {
+func (c *Controller) AlterISR(ctx context.Context, topic string, partition int32, req contract.AlterISRRequest) (metadata.Record, int64, error) {
 	switch {
 	case req.BrokerID == nil:
-		return metadata.Record{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId is required")
+		return metadata.Record{}, 0, contract.Errorf(contract.CodeInvalidRequest, "brokerId is required")
 	case req.PartitionEpoch == nil:
-		return metadata.Record{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "partitionEpoch is required")
+		return metadata.Record{}, 0, contract.Errorf(contract.CodeInvalidRequest, "partitionEpoch is required")
 	case req.ISR == nil:
-		return metadata.Record{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "ISR is required")
+		return metadata.Record{}, 0, contract.Errorf(contract.CodeInvalidRequest, "ISR is required")
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
 		return buildAlterISR(img, topic, partition, *req.BrokerID, *req.PartitionEpoch, req.ISR)
@@ -51,10 +43,10 @@ func buildAlterISR(img metadata.Reader, topic string, partition, broker int32, e
 		return nil, err
 	}
 	if p.Leader != broker {
-		return nil, metadata.Errorf(metadata.CodeNotPartitionLeader, "broker %d does not lead partition %d of %q (leader %d)", broker, partition, topic, p.Leader)
+		return nil, contract.Errorf(contract.CodeNotPartitionLeader, "broker %d does not lead partition %d of %q (leader %d)", broker, partition, topic, p.Leader)
 	}
 	if epoch != p.PartitionEpoch {
-		return nil, metadata.Errorf(metadata.CodeStalePartitionEpoch, "partitionEpoch %d is stale: partition %d of %q is at %d", epoch, partition, topic, p.PartitionEpoch)
+		return nil, contract.Errorf(contract.CodeStalePartitionEpoch, "partitionEpoch %d is stale: partition %d of %q is at %d", epoch, partition, topic, p.PartitionEpoch)
 	}
 	if len(isr) == 0 {
 		return nil, invalidAssignment("ISR must not be empty")

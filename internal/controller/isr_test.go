@@ -3,6 +3,7 @@ package controller
 import (
 	"testing"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -27,7 +28,7 @@ func TestBuildAlterISR(t *testing.T) {
 		broker    int32
 		epoch     int64
 		isr       []int32
-		wantCode  metadata.Code
+		wantCode  contract.Code
 		want      []metadata.Body
 	}{
 		{name: "shrink", partition: 1, broker: 1, epoch: 2, isr: ids(1),
@@ -40,15 +41,15 @@ func TestBuildAlterISR(t *testing.T) {
 			want: next(0, 6, func(p *metadata.PartitionRecord) {
 				p.Replicas, p.ISR, p.AddingReplicas, p.RemovingReplicas = ids(1, 2, 4), ids(1, 2, 4), ids(), ids()
 			})},
-		{name: "not the leader", partition: 1, broker: 2, epoch: 2, isr: ids(1, 2), wantCode: metadata.CodeNotPartitionLeader},
-		{name: "stale epoch", partition: 1, broker: 1, epoch: 1, isr: ids(1, 2), wantCode: metadata.CodeStalePartitionEpoch},
-		{name: "future epoch", partition: 1, broker: 1, epoch: 3, isr: ids(1, 2), wantCode: metadata.CodeStalePartitionEpoch},
-		{name: "FENCED member", partition: 1, broker: 1, epoch: 2, isr: ids(1, 5), wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "not a replica", partition: 1, broker: 1, epoch: 2, isr: ids(1, 3), wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "without the leader", partition: 1, broker: 1, epoch: 2, isr: ids(2), wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "repeated member", partition: 1, broker: 1, epoch: 2, isr: ids(1, 1), wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "empty", partition: 1, broker: 1, epoch: 2, isr: ids(), wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "unknown partition", partition: 9, broker: 1, epoch: 0, isr: ids(1), wantCode: metadata.CodePartitionNotFound},
+		{name: "not the leader", partition: 1, broker: 2, epoch: 2, isr: ids(1, 2), wantCode: contract.CodeNotPartitionLeader},
+		{name: "stale epoch", partition: 1, broker: 1, epoch: 1, isr: ids(1, 2), wantCode: contract.CodeStalePartitionEpoch},
+		{name: "future epoch", partition: 1, broker: 1, epoch: 3, isr: ids(1, 2), wantCode: contract.CodeStalePartitionEpoch},
+		{name: "FENCED member", partition: 1, broker: 1, epoch: 2, isr: ids(1, 5), wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "not a replica", partition: 1, broker: 1, epoch: 2, isr: ids(1, 3), wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "without the leader", partition: 1, broker: 1, epoch: 2, isr: ids(2), wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "repeated member", partition: 1, broker: 1, epoch: 2, isr: ids(1, 1), wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "empty", partition: 1, broker: 1, epoch: 2, isr: ids(), wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "unknown partition", partition: 9, broker: 1, epoch: 0, isr: ids(1), wantCode: contract.CodePartitionNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
 )
 
 // Limits on the strings clients give. They keep the log and every answer
@@ -27,13 +27,13 @@ const (
 // with '-'; 1 to MaxHostLength characters in all.
 func checkHost(field, h string) error {
 	bad := func(why string) error {
-		return metadata.Errorf(metadata.CodeInvalidRequest, "%s must be a host name or an IP address; %q %s", field, clip(h), why)
+		return contract.Errorf(contract.CodeInvalidRequest, "%s must be a host name or an IP address; %q %s", field, clip(h), why)
 	}
 	switch {
 	case h == "":
-		return metadata.Errorf(metadata.CodeInvalidRequest, "%s is required", field)
+		return contract.Errorf(contract.CodeInvalidRequest, "%s is required", field)
 	case len(h) > MaxHostLength:
-		return metadata.Errorf(metadata.CodeInvalidRequest, "%s is %d bytes long; the limit is %d", field, len(h), MaxHostLength)
+		return contract.Errorf(contract.CodeInvalidRequest, "%s is %d bytes long; the limit is %d", field, len(h), MaxHostLength)
 	}
 	if _, err := netip.ParseAddr(h); err == nil {
 		return nil
@@ -60,14 +60,14 @@ func checkHost(field, h string) error {
 // control characters, no line breaks); empty means no rack.
 func checkRackID(r string) error {
 	if !utf8.ValidString(r) {
-		return metadata.Errorf(metadata.CodeInvalidRequest, "rackId is not valid UTF-8")
+		return contract.Errorf(contract.CodeInvalidRequest, "rackId is not valid UTF-8")
 	}
 	if n := utf8.RuneCountInString(r); n > MaxRackIDLength {
-		return metadata.Errorf(metadata.CodeInvalidRequest, "rackId is %d characters long; the limit is %d", n, MaxRackIDLength)
+		return contract.Errorf(contract.CodeInvalidRequest, "rackId is %d characters long; the limit is %d", n, MaxRackIDLength)
 	}
 	for _, c := range r {
 		if !unicode.IsPrint(c) {
-			return metadata.Errorf(metadata.CodeInvalidRequest, "rackId contains the non-printable character %U", c)
+			return contract.Errorf(contract.CodeInvalidRequest, "rackId contains the non-printable character %U", c)
 		}
 	}
 	return nil

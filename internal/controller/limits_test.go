@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/contract"
 )
 
 func TestCheckHost(t *testing.T) {
@@ -45,7 +45,7 @@ func TestCheckHost(t *testing.T) {
 				}
 				return
 			}
-			if metadata.CodeOf(err) != metadata.CodeInvalidRequest || !strings.Contains(err.Error(), tt.wantMsg) {
+			if CodeOf(err) != contract.CodeInvalidRequest || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("err = %v, want INVALID_REQUEST mentioning %q", err, tt.wantMsg)
 			}
 			if len(err.Error()) > 300 {
@@ -80,7 +80,7 @@ func TestCheckRackID(t *testing.T) {
 				}
 				return
 			}
-			if metadata.CodeOf(err) != metadata.CodeInvalidRequest || !strings.Contains(err.Error(), tt.wantMsg) {
+			if CodeOf(err) != contract.CodeInvalidRequest || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("err = %v, want INVALID_REQUEST mentioning %q", err, tt.wantMsg)
 			}
 		})

@@ -3,6 +3,7 @@ package controller
 import (
 	"slices"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -10,11 +11,8 @@ import (
 // cursor, in the list's order (topics by name, brokers by id), and names
 // the cursor of the next page when more items follow. The cursor is the
 // last item's key, not a position, so items created or deleted between
-// pages never make a page skip or repeat another item.
-const (
-	DefaultListLimit = 1000
-	MaxListLimit     = 10_000
-)
+// pages never make a page skip or repeat another item. The limits are
+// the contract's (contract.DefaultListLimit, contract.MaxListLimit).
 
 // TopicPage selects a page of GET /v1/topics.
 type TopicPage struct {
@@ -33,9 +31,9 @@ type BrokerPage struct {
 }
 
 // topicPage lists the topics of img in page.
-func topicPage(img *metadata.Image, page TopicPage) TopicList {
+func topicPage(img *metadata.Image, page TopicPage) contract.TopicList {
 	topics, more := img.TopicsAfter(page.After, page.Limit)
-	out := TopicList{Topics: make([]metadata.TopicView, 0, len(topics))}
+	out := contract.TopicList{Topics: make([]metadata.TopicView, 0, len(topics))}
 	for _, t := range topics {
 		out.Topics = append(out.Topics, metadata.TopicView{Name: t.Name, TopicUUID: t.TopicUUID, Partitions: img.PartitionCount(t.TopicUUID)})
 	}
@@ -48,7 +46,7 @@ func topicPage(img *metadata.Image, page TopicPage) TopicList {
 
 // brokerPage lists the brokers of img with status (BrokersAll: every
 // one) in page.
-func brokerPage(img metadata.Reader, status string, page BrokerPage) BrokerList {
+func brokerPage(img metadata.Reader, status string, page BrokerPage) contract.BrokerList {
 	all := img.Brokers() // by id
 	start := 0
 	if page.After != nil {
@@ -59,7 +57,7 @@ func brokerPage(img metadata.Reader, status string, page BrokerPage) BrokerList 
 			start = len(all)
 		}
 	}
-	out := BrokerList{Brokers: []metadata.RegisterBrokerRecord{}}
+	out := contract.BrokerList{Brokers: []metadata.RegisterBrokerRecord{}}
 	i := start
 	for ; i < len(all) && (page.Limit == 0 || len(out.Brokers) < page.Limit); i++ {
 		if status == BrokersAll || all[i].BrokerStatus == status {

@@ -14,9 +14,6 @@ import (
 	"github.com/yakt/yakt/internal/metadata"
 )
 
-// DefaultBrokerSessionTimeout is Kafka's broker.session.timeout.ms.
-const DefaultBrokerSessionTimeout = 9 * time.Second
-
 // MaxFencesPerCheck bounds how many brokers one liveness check fences.
 // Many sessions expiring at once more often means the leader could not
 // hear its brokers than that they all died; fencing the longest-silent

@@ -5,29 +5,20 @@ import (
 	"math"
 	"slices"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
-
-// CreatePartitionRequest is POST /v1/topics/{name}/partitions. PartitionID
-// defaults to the next free id (the highest + 1, or 0); ISR (absent or
-// null) defaults to Replicas; Leader defaults to the first of the ISR.
-type CreatePartitionRequest struct {
-	PartitionID *int32  `json:"partitionId,omitempty"`
-	Replicas    []int32 `json:"replicas"`
-	ISR         []int32 `json:"ISR,omitempty"`
-	Leader      *int32  `json:"leader,omitempty"`
-}
 
 // validate checks what needs no state: a non-negative partitionId,
 // replicas non-empty, non-negative and distinct, the ISR non-empty,
 // distinct and within the replicas, the leader in the ISR. It returns the
 // partition with the defaults filled in (PartitionID -1 when the server
 // must choose it).
-func (req CreatePartitionRequest) validate() (metadata.PartitionRecord, error) {
+func validateCreatePartition(req contract.CreatePartitionRequest) (metadata.PartitionRecord, error) {
 	p := metadata.PartitionRecord{PartitionID: -1, RemovingReplicas: []int32{}, AddingReplicas: []int32{}}
 	if req.PartitionID != nil {
 		if *req.PartitionID < 0 {
-			return p, metadata.Errorf(metadata.CodeInvalidRequest, "partitionId must be >= 0, got %d", *req.PartitionID)
+			return p, contract.Errorf(contract.CodeInvalidRequest, "partitionId must be >= 0, got %d", *req.PartitionID)
 		}
 		p.PartitionID = *req.PartitionID
 	}
@@ -68,8 +59,8 @@ func (req CreatePartitionRequest) validate() (metadata.PartitionRecord, error) {
 	return p, nil
 }
 
-func invalidAssignment(format string, args ...any) *metadata.Error {
-	return metadata.Errorf(metadata.CodeInvalidReplicaAssignment, format, args...)
+func invalidAssignment(format string, args ...any) *contract.Error {
+	return contract.Errorf(contract.CodeInvalidReplicaAssignment, format, args...)
 }
 
 // firstDuplicate returns an id listed twice in ids, if any.
@@ -88,16 +79,16 @@ func firstDuplicate(ids []int32) (int32, bool) {
 // partition of topic and returns it with its offset. TOPIC_NOT_FOUND,
 // PARTITION_ALREADY_EXISTS, INVALID_REPLICA_ASSIGNMENT (see validate; also
 // a replica that is not a registered broker or is CLOSED).
-func (c *Controller) CreatePartition(ctx context.Context, topic string, req CreatePartitionRequest) (metadata.Record, int64, error) {
-	p, err := req.validate()
+func (c *Controller) CreatePartition(ctx context.Context, topic string, req contract.CreatePartitionRequest) (metadata.Record, int64, error) {
+	p, err := validateCreatePartition(req)
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
-	var raced []metadata.Code
+	var raced []metadata.Reason
 	if p.PartitionID < 0 {
 		// Two requests may pick the same next free id; the later one
 		// picks again rather than fail with an id it never asked for.
-		raced = append(raced, metadata.CodePartitionAlreadyExists)
+		raced = append(raced, metadata.ReasonPartitionAlreadyExists)
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
 		return buildCreatePartition(img, topic, p)
@@ -123,7 +114,7 @@ func buildCreatePartition(img metadata.Reader, topic string, p metadata.Partitio
 		}
 		p.PartitionID = id
 	} else if _, ok := img.Partition(t.TopicUUID, p.PartitionID); ok {
-		return nil, metadata.Errorf(metadata.CodePartitionAlreadyExists, "partition %d of topic %q already exists", p.PartitionID, topic)
+		return nil, contract.Errorf(contract.CodePartitionAlreadyExists, "partition %d of topic %q already exists", p.PartitionID, topic)
 	}
 	for _, id := range p.Replicas {
 		if err := checkReplicaBroker(img, id); err != nil {
@@ -142,7 +133,7 @@ func nextPartitionID(parts []metadata.PartitionRecord) (int32, error) {
 	}
 	last := parts[len(parts)-1].PartitionID
 	if last == math.MaxInt32 {
-		return 0, metadata.Errorf(metadata.CodeInvalidRequest, "partition ids are exhausted; give partitionId explicitly")
+		return 0, contract.Errorf(contract.CodeInvalidRequest, "partition ids are exhausted; give partitionId explicitly")
 	}
 	return last + 1, nil
 }
@@ -177,14 +168,9 @@ func lookupPartition(img metadata.Reader, topic string, id int32) (metadata.Part
 	}
 	p, ok := img.Partition(t.TopicUUID, id)
 	if !ok {
-		return metadata.PartitionRecord{}, metadata.Errorf(metadata.CodePartitionNotFound, "partition %d of topic %q not found", id, topic)
+		return metadata.PartitionRecord{}, contract.Errorf(contract.CodePartitionNotFound, "partition %d of topic %q not found", id, topic)
 	}
 	return p, nil
-}
-
-// AddReplicaRequest is POST /v1/topics/{name}/partitions/{partitionId}/replicas.
-type AddReplicaRequest struct {
-	BrokerID *int32 `json:"brokerId"`
 }
 
 // AddReplica proposes the partition's next state with broker added to
@@ -192,17 +178,17 @@ type AddReplicaRequest struct {
 // up), partitionEpoch + 1, and returns it with its offset.
 // INVALID_REPLICA_ASSIGNMENT if the broker is already a replica, is not
 // registered or is CLOSED; TOPIC_NOT_FOUND, PARTITION_NOT_FOUND.
-func (c *Controller) AddReplica(ctx context.Context, topic string, partition int32, req AddReplicaRequest) (metadata.Record, int64, error) {
+func (c *Controller) AddReplica(ctx context.Context, topic string, partition int32, req contract.AddReplicaRequest) (metadata.Record, int64, error) {
 	if req.BrokerID == nil {
-		return metadata.Record{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId is required")
+		return metadata.Record{}, 0, contract.Errorf(contract.CodeInvalidRequest, "brokerId is required")
 	}
 	if *req.BrokerID < 0 {
-		return metadata.Record{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
+		return metadata.Record{}, 0, contract.Errorf(contract.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
 	}
 	broker := *req.BrokerID
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
 		return buildAddReplica(img, topic, partition, broker)
-	}, metadata.CodeStalePartitionEpoch)
+	}, metadata.ReasonStalePartitionEpoch)
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}
@@ -245,7 +231,7 @@ func withReplica(p metadata.PartitionRecord, broker int32) (metadata.PartitionRe
 func (c *Controller) RemoveReplica(ctx context.Context, topic string, partition, broker int32) (metadata.Record, int64, error) {
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
 		return buildRemoveReplica(img, topic, partition, broker)
-	}, metadata.CodeStalePartitionEpoch)
+	}, metadata.ReasonStalePartitionEpoch)
 	if err != nil {
 		return metadata.Record{}, 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -75,31 +76,31 @@ func TestCreatePartitionRequestValidate(t *testing.T) {
 		name     string
 		body     string
 		want     metadata.PartitionRecord
-		wantCode metadata.Code
+		wantCode contract.Code
 	}{
 		{name: "defaults", body: `{"replicas":[3,1,2]}`, want: p(-1, ids(3, 1, 2), ids(3, 1, 2), 3)},
 		{name: "null ISR is the default", body: `{"replicas":[3,1],"ISR":null}`, want: p(-1, ids(3, 1), ids(3, 1), 3)},
 		{name: "explicit", body: `{"partitionId":4,"replicas":[1,2,3],"ISR":[2,3],"leader":3}`, want: p(4, ids(1, 2, 3), ids(2, 3), 3)},
 		{name: "leader defaults to the first of the ISR", body: `{"replicas":[1,2,3],"ISR":[3,2]}`, want: p(-1, ids(1, 2, 3), ids(3, 2), 3)},
-		{name: "negative partitionId", body: `{"partitionId":-1,"replicas":[1]}`, wantCode: metadata.CodeInvalidRequest},
-		{name: "no replicas", body: `{}`, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "empty replicas", body: `{"replicas":[]}`, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "negative replica", body: `{"replicas":[1,-1]}`, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "duplicate replica", body: `{"replicas":[1,2,1]}`, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "empty ISR", body: `{"replicas":[1],"ISR":[]}`, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "duplicate ISR member", body: `{"replicas":[1,2],"ISR":[2,2]}`, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "ISR not within replicas", body: `{"replicas":[1,2],"ISR":[1,3]}`, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "leader not in ISR", body: `{"replicas":[1,2],"ISR":[1],"leader":2}`, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "leader -1", body: `{"replicas":[1,2],"leader":-1}`, wantCode: metadata.CodeInvalidReplicaAssignment},
+		{name: "negative partitionId", body: `{"partitionId":-1,"replicas":[1]}`, wantCode: contract.CodeInvalidRequest},
+		{name: "no replicas", body: `{}`, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "empty replicas", body: `{"replicas":[]}`, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "negative replica", body: `{"replicas":[1,-1]}`, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "duplicate replica", body: `{"replicas":[1,2,1]}`, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "empty ISR", body: `{"replicas":[1],"ISR":[]}`, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "duplicate ISR member", body: `{"replicas":[1,2],"ISR":[2,2]}`, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "ISR not within replicas", body: `{"replicas":[1,2],"ISR":[1,3]}`, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "leader not in ISR", body: `{"replicas":[1,2],"ISR":[1],"leader":2}`, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "leader -1", body: `{"replicas":[1,2],"leader":-1}`, wantCode: contract.CodeInvalidReplicaAssignment},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var req CreatePartitionRequest
+			var req contract.CreatePartitionRequest
 			if err := json.Unmarshal([]byte(tt.body), &req); err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			got, err := req.validate()
-			if code := metadata.CodeOf(err); code != tt.wantCode {
+			got, err := validateCreatePartition(req)
+			if code := CodeOf(err); code != tt.wantCode {
 				t.Fatalf("code = %q (%v), want %q", code, err, tt.wantCode)
 			}
 			if err != nil {
@@ -117,12 +118,12 @@ func TestNextPartitionID(t *testing.T) {
 		name     string
 		ids      []int32
 		want     int32
-		wantCode metadata.Code
+		wantCode contract.Code
 	}{
 		{"none", nil, 0, ""},
 		{"after the highest", []int32{0, 1, 5}, 6, ""},
 		{"gaps are not filled", []int32{3}, 4, ""},
-		{"exhausted", []int32{math.MaxInt32}, 0, metadata.CodeInvalidRequest},
+		{"exhausted", []int32{math.MaxInt32}, 0, contract.CodeInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,7 +132,7 @@ func TestNextPartitionID(t *testing.T) {
 				parts = append(parts, metadata.PartitionRecord{PartitionID: id})
 			}
 			got, err := nextPartitionID(parts)
-			if code := metadata.CodeOf(err); code != tt.wantCode || got != tt.want {
+			if code := CodeOf(err); code != tt.wantCode || got != tt.want {
 				t.Fatalf("nextPartitionID = %d, %q; want %d, %q", got, code, tt.want, tt.wantCode)
 			}
 		})
@@ -157,25 +158,25 @@ func TestBuildCreatePartition(t *testing.T) {
 		name     string
 		topic    string
 		body     string
-		wantCode metadata.Code
+		wantCode contract.Code
 		want     []metadata.Body
 	}{
 		{name: "next free id", topic: "t", body: `{"replicas":[2,3]}`, want: bodies(prt("ut", 3, 0, ids(2, 3), ids(2, 3), 2))},
 		{name: "first partition is 0", topic: "empty", body: `{"replicas":[1]}`, want: bodies(prt("ue", 0, 0, ids(1), ids(1), 1))},
 		{name: "explicit id in a gap", topic: "t", body: `{"partitionId":1,"replicas":[1,4],"ISR":[1],"leader":1}`,
 			want: bodies(prt("ut", 1, 0, ids(1, 4), ids(1), 1))},
-		{name: "existing id", topic: "t", body: `{"partitionId":0,"replicas":[1]}`, wantCode: metadata.CodePartitionAlreadyExists},
-		{name: "unknown topic", topic: "nope", body: `{"replicas":[1]}`, wantCode: metadata.CodeTopicNotFound},
-		{name: "unregistered broker", topic: "t", body: `{"replicas":[1,9]}`, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "CLOSED broker", topic: "t", body: `{"replicas":[5,1]}`, wantCode: metadata.CodeInvalidReplicaAssignment},
+		{name: "existing id", topic: "t", body: `{"partitionId":0,"replicas":[1]}`, wantCode: contract.CodePartitionAlreadyExists},
+		{name: "unknown topic", topic: "nope", body: `{"replicas":[1]}`, wantCode: contract.CodeTopicNotFound},
+		{name: "unregistered broker", topic: "t", body: `{"replicas":[1,9]}`, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "CLOSED broker", topic: "t", body: `{"replicas":[5,1]}`, wantCode: contract.CodeInvalidReplicaAssignment},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var req CreatePartitionRequest
+			var req contract.CreatePartitionRequest
 			if err := json.Unmarshal([]byte(tt.body), &req); err != nil {
 				t.Fatal(err)
 			}
-			p, err := req.validate()
+			p, err := validateCreatePartition(req)
 			if err != nil {
 				t.Fatalf("validate: %v", err)
 			}
@@ -194,15 +195,15 @@ func TestBuildAddReplica(t *testing.T) {
 		topic     string
 		partition int32
 		broker    int32
-		wantCode  metadata.Code
+		wantCode  contract.Code
 		want      []metadata.Body
 	}{
 		{name: "joins replicas and addingReplicas, not the ISR", topic: "t", partition: 0, broker: 4, want: bodies(added)},
-		{name: "already a replica", topic: "t", partition: 0, broker: 2, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "CLOSED broker", topic: "t", partition: 0, broker: 5, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "unregistered broker", topic: "t", partition: 0, broker: 9, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "unknown partition", topic: "t", partition: 7, broker: 4, wantCode: metadata.CodePartitionNotFound},
-		{name: "unknown topic", topic: "nope", partition: 0, broker: 4, wantCode: metadata.CodeTopicNotFound},
+		{name: "already a replica", topic: "t", partition: 0, broker: 2, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "CLOSED broker", topic: "t", partition: 0, broker: 5, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "unregistered broker", topic: "t", partition: 0, broker: 9, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "unknown partition", topic: "t", partition: 7, broker: 4, wantCode: contract.CodePartitionNotFound},
+		{name: "unknown topic", topic: "nope", partition: 0, broker: 4, wantCode: contract.CodeTopicNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,7 +231,7 @@ func TestBuildRemoveReplica(t *testing.T) {
 		topic     string
 		partition int32
 		broker    int32
-		wantCode  metadata.Code
+		wantCode  contract.Code
 		want      []metadata.Body
 	}{
 		{name: "leader leaves: the first ALIVE ISR member in replica order leads", topic: "t", partition: 0, broker: 1,
@@ -245,10 +246,10 @@ func TestBuildRemoveReplica(t *testing.T) {
 			want: bodies(want(func(p *metadata.PartitionRecord) {
 				p.Replicas, p.ISR, p.AddingReplicas, p.RemovingReplicas = ids(1, 2, 3), ids(1, 2, 3), ids(), ids(3)
 			}))},
-		{name: "not a replica", topic: "t", partition: 0, broker: 9, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "last replica", topic: "t", partition: 1, broker: 1, wantCode: metadata.CodeInvalidReplicaAssignment},
-		{name: "unknown partition", topic: "t", partition: 7, broker: 1, wantCode: metadata.CodePartitionNotFound},
-		{name: "unknown topic", topic: "nope", partition: 0, broker: 1, wantCode: metadata.CodeTopicNotFound},
+		{name: "not a replica", topic: "t", partition: 0, broker: 9, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "last replica", topic: "t", partition: 1, broker: 1, wantCode: contract.CodeInvalidReplicaAssignment},
+		{name: "unknown partition", topic: "t", partition: 7, broker: 1, wantCode: contract.CodePartitionNotFound},
+		{name: "unknown topic", topic: "nope", partition: 0, broker: 1, wantCode: contract.CodeTopicNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,22 +5,9 @@ import (
 	"math"
 	"sort"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
-
-// AllocateProducerIDsRequest is POST /v1/producer-ids. Without ProducerID
-// the next free block is given; with it, the block starting there.
-type AllocateProducerIDsRequest struct {
-	BrokerID   *int32 `json:"brokerId"`
-	ProducerID *int64 `json:"producerId,omitempty"`
-}
-
-// ProducerIDsResponse is POST /v1/producer-ids's answer.
-type ProducerIDsResponse struct {
-	Record          metadata.Record `json:"record"` // the ProducerIdsRecord
-	FirstProducerID int64           `json:"firstProducerId"`
-	Size            int64           `json:"size"`
-}
 
 // maxFirstProducerID is the highest first id of a whole block.
 const maxFirstProducerID = math.MaxInt64 - metadata.ProducerIDBlockSize
@@ -33,30 +20,30 @@ const maxFirstProducerID = math.MaxInt64 - metadata.ProducerIDBlockSize
 //
 // Concurrent requests for the next free block get disjoint blocks: each
 // is validated against a forecast holding the blocks proposed before it.
-func (c *Controller) AllocateProducerIDs(ctx context.Context, req AllocateProducerIDsRequest) (ProducerIDsResponse, int64, error) {
+func (c *Controller) AllocateProducerIDs(ctx context.Context, req contract.AllocateProducerIDsRequest) (contract.ProducerIDsResponse, int64, error) {
 	switch {
 	case req.BrokerID == nil:
-		return ProducerIDsResponse{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId is required")
+		return contract.ProducerIDsResponse{}, 0, contract.Errorf(contract.CodeInvalidRequest, "brokerId is required")
 	case *req.BrokerID < 0:
-		return ProducerIDsResponse{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
+		return contract.ProducerIDsResponse{}, 0, contract.Errorf(contract.CodeInvalidRequest, "brokerId must be >= 0, got %d", *req.BrokerID)
 	case req.ProducerID != nil && (*req.ProducerID < 0 || *req.ProducerID > maxFirstProducerID):
-		return ProducerIDsResponse{}, 0, metadata.Errorf(metadata.CodeInvalidRequest, "producerId must be 0..%d, got %d", int64(maxFirstProducerID), *req.ProducerID)
+		return contract.ProducerIDsResponse{}, 0, contract.Errorf(contract.CodeInvalidRequest, "producerId must be 0..%d, got %d", int64(maxFirstProducerID), *req.ProducerID)
 	}
 	broker := *req.BrokerID
 	// A broker epoch that moved on is always a race (the broker re-asks at
 	// its new epoch); a taken block is one only when the server chose it.
-	raced := []metadata.Code{metadata.CodeStaleBrokerEpoch}
+	raced := []metadata.Reason{metadata.ReasonStaleBrokerEpoch}
 	if req.ProducerID == nil {
-		raced = append(raced, metadata.CodeProducerIDAlreadyAllocated)
+		raced = append(raced, metadata.ReasonProducerIDAlreadyAllocated)
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
 		return buildAllocateProducerIDs(img, broker, req.ProducerID, nextFreeBlock)
 	}, raced...)
 	if err != nil {
-		return ProducerIDsResponse{}, 0, err
+		return contract.ProducerIDsResponse{}, 0, err
 	}
 	rec := applied[0]
-	return ProducerIDsResponse{
+	return contract.ProducerIDsResponse{
 		Record: rec, FirstProducerID: rec.Body.(*metadata.ProducerIdsRecord).ProducerID, Size: metadata.ProducerIDBlockSize,
 	}, rec.Offset, nil
 }
@@ -69,13 +56,13 @@ func buildAllocateProducerIDs(img metadata.Reader, broker int32, first *int64, n
 		return nil, err
 	}
 	if b.BrokerStatus != metadata.StatusAlive {
-		return nil, metadata.Errorf(metadata.CodeBrokerNotActive, "broker %d is %s; producer ids go to ALIVE brokers", broker, b.BrokerStatus)
+		return nil, contract.Errorf(contract.CodeBrokerNotActive, "broker %d is %s; producer ids go to ALIVE brokers", broker, b.BrokerStatus)
 	}
 	var start int64
 	if first != nil {
 		start = *first
 		if o, ok := overlappingBlock(img.ProducerIDs().Blocks, start); ok {
-			return nil, metadata.Errorf(metadata.CodeProducerIDAlreadyAllocated, "producer ids [%d, %d) overlap [%d, %d), given to broker %d",
+			return nil, contract.Errorf(contract.CodeProducerIDAlreadyAllocated, "producer ids [%d, %d) overlap [%d, %d), given to broker %d",
 				start, start+metadata.ProducerIDBlockSize, o.ProducerID, o.ProducerID+metadata.ProducerIDBlockSize, o.BrokerID)
 		}
 	} else if start, err = nextFree(img.ProducerIDs().NextProducerID); err != nil {
@@ -104,7 +91,7 @@ func overlappingBlock(blocks []metadata.ProducerIdsRecord, first int64) (metadat
 // once the id space is exhausted.
 func nextFreeBlock(imageNext int64) (int64, error) {
 	if imageNext > maxFirstProducerID {
-		return 0, metadata.Errorf(metadata.CodeProducerIDAlreadyAllocated, "producer ids are exhausted")
+		return 0, contract.Errorf(contract.CodeProducerIDAlreadyAllocated, "producer ids are exhausted")
 	}
 	return imageNext, nil
 }

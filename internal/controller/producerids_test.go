@@ -3,6 +3,7 @@ package controller
 import (
 	"testing"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -45,8 +46,8 @@ func TestNextFreeBlock(t *testing.T) {
 	if got, err := nextFreeBlock(maxFirstProducerID); err != nil || got != maxFirstProducerID {
 		t.Fatalf("nextFreeBlock(last block) = %d, %v; want %d", got, err, int64(maxFirstProducerID))
 	}
-	if _, err := nextFreeBlock(maxFirstProducerID + 1); metadata.CodeOf(err) != metadata.CodeProducerIDAlreadyAllocated {
-		t.Fatalf("nextFreeBlock past the last block: err %v, want %s", err, metadata.CodeProducerIDAlreadyAllocated)
+	if _, err := nextFreeBlock(maxFirstProducerID + 1); CodeOf(err) != contract.CodeProducerIDAlreadyAllocated {
+		t.Fatalf("nextFreeBlock past the last block: err %v, want %s", err, metadata.ReasonProducerIDAlreadyAllocated)
 	}
 }
 
@@ -61,17 +62,17 @@ func TestBuildAllocateProducerIDs(t *testing.T) {
 		name     string
 		broker   int32
 		first    *int64
-		wantCode metadata.Code
+		wantCode contract.Code
 		want     []metadata.Body
 	}{
 		{name: "next free block at the broker's epoch", broker: 1,
 			want: bodies(&metadata.ProducerIdsRecord{BrokerID: 1, BrokerEpoch: 3, ProducerID: 13000})},
 		{name: "chosen block", broker: 1, first: at(4000),
 			want: bodies(&metadata.ProducerIdsRecord{BrokerID: 1, BrokerEpoch: 3, ProducerID: 4000})},
-		{name: "chosen block overlaps", broker: 1, first: at(5500), wantCode: metadata.CodeProducerIDAlreadyAllocated},
-		{name: "unknown broker", broker: 9, wantCode: metadata.CodeBrokerNotFound},
-		{name: "FENCED broker", broker: 2, wantCode: metadata.CodeBrokerNotActive},
-		{name: "CLOSED broker", broker: 3, wantCode: metadata.CodeBrokerNotActive},
+		{name: "chosen block overlaps", broker: 1, first: at(5500), wantCode: contract.CodeProducerIDAlreadyAllocated},
+		{name: "unknown broker", broker: 9, wantCode: contract.CodeBrokerNotFound},
+		{name: "FENCED broker", broker: 2, wantCode: contract.CodeBrokerNotActive},
+		{name: "CLOSED broker", broker: 3, wantCode: contract.CodeBrokerNotActive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,13 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
-
-// ShutdownResponse is POST /v1/brokers/{brokerId}/shutdown's answer.
-type ShutdownResponse struct {
-	PartitionsMoved int `json:"partitionsMoved"`
-}
 
 // ControlledShutdown prepares broker id to stop (Kafka's controlled
 // shutdown): it becomes FENCED (epoch + 1) and, in the same atomic batch,
@@ -21,7 +17,7 @@ type ShutdownResponse struct {
 // offline (leader -1) and keeps it in the ISR, so it leads again when it
 // returns. partitionsMoved counts the partitions whose leadership passed
 // to another broker.
-func (c *Controller) ControlledShutdown(ctx context.Context, id int32) (ShutdownResponse, int64, error) {
+func (c *Controller) ControlledShutdown(ctx context.Context, id int32) (contract.ShutdownResponse, int64, error) {
 	// partitionsMoved is not visible in the records (a partition the
 	// broker only followed changes too, and a large departure spans
 	// several batches), so it travels as the first batch's answer, for a
@@ -32,13 +28,13 @@ func (c *Controller) ControlledShutdown(ctx context.Context, id int32) (Shutdown
 		return binary.AppendUvarint(nil, uint64(leadersToMove(before, id)))
 	})
 	if err != nil {
-		return ShutdownResponse{}, 0, err
+		return contract.ShutdownResponse{}, 0, err
 	}
 	moved, n := binary.Uvarint(answer)
 	if n <= 0 {
-		return ShutdownResponse{}, 0, fmt.Errorf("controller: shutdown of broker %d at offset %d: bad stored answer %x", id, applied[0].Offset, answer)
+		return contract.ShutdownResponse{}, 0, fmt.Errorf("controller: shutdown of broker %d at offset %d: bad stored answer %x", id, applied[0].Offset, answer)
 	}
-	return ShutdownResponse{PartitionsMoved: int(moved)}, applied[0].Offset, nil
+	return contract.ShutdownResponse{PartitionsMoved: int32(moved)}, applied[0].Offset, nil
 }
 
 // leadersToMove counts the partitions id leads in img whose leadership

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/raftnode"
 )
@@ -73,7 +74,7 @@ type speculative struct {
 
 // errContended ends a write whose forecast and committed state kept
 // disagreeing: nothing of it was applied.
-var errContended = metadata.Errorf(metadata.CodeNotReady,
+var errContended = contract.Errorf(contract.CodeNotReady,
 	"the write was not applied: concurrent writes kept changing what it depends on; retry")
 
 // readyTerm waits until this node leads and has applied its first entry of
@@ -88,7 +89,7 @@ func (c *Controller) readyTerm(ctx context.Context) (uint64, error) {
 			c.spec.mu.Lock()
 			c.spec.cur = nil // the forecast dies with the leadership
 			c.spec.mu.Unlock()
-			return 0, metadata.Errorf(metadata.CodeNoLeader, "this node is not the leader")
+			return 0, contract.Errorf(contract.CodeNoLeader, "this node is not the leader")
 		}
 		// A new leader: raft answers a read barrier once an entry of the
 		// term has committed, and it returns once that entry is applied.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync/atomic"
 
+	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/raftnode"
 )
@@ -20,14 +21,11 @@ type StateMachine struct {
 	recordsApplied atomic.Uint64 // metrics
 }
 
-// DefaultTailRecords bounds the in-memory record tail served to
-// "updates since offset" fetches; older offsets get a snapshot.
-const DefaultTailRecords = 100_000
-
-// NewStateMachine returns an empty state with a tail of tailRecords.
+// NewStateMachine returns an empty state with a tail of tailRecords
+// (0: defaults.TailRecords).
 func NewStateMachine(tailRecords int) *StateMachine {
 	if tailRecords <= 0 {
-		tailRecords = DefaultTailRecords
+		tailRecords = defaults.TailRecords
 	}
 	sm := &StateMachine{tail: metadata.NewTail(tailRecords)}
 	sm.image.Store(metadata.Empty)

@@ -6,37 +6,25 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
-// CreateTopicRequest is POST /v1/topics.
-type CreateTopicRequest struct {
-	Name              string `json:"name"`
-	Partitions        *int32 `json:"partitions,omitempty"`
-	ReplicationFactor *int32 `json:"replicationFactor,omitempty"`
-}
-
-// TopicDetail is a topic with its partitions' current state.
-type TopicDetail struct {
-	Topic      metadata.TopicRecord       `json:"topic"`
-	Partitions []metadata.PartitionRecord `json:"partitions"`
-}
-
 // CreateTopic proposes a TopicRecord and, when partitions are asked for,
 // PartitionRecords placed over the ALIVE brokers, all in one batch.
-func (c *Controller) CreateTopic(ctx context.Context, req CreateTopicRequest) (TopicDetail, int64, error) {
+func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRequest) (contract.TopicDetail, int64, error) {
 	if err := metadata.ValidateTopicName(req.Name); err != nil {
-		return TopicDetail{}, 0, err
+		return contract.TopicDetail{}, 0, err
 	}
 	if strings.HasPrefix(req.Name, metadata.ReservedTopicPrefix) {
 		// Replay accepts such names (a future internal topic is one); only
 		// clients are refused.
-		return TopicDetail{}, 0, metadata.Errorf(metadata.CodeInvalidTopicName,
+		return contract.TopicDetail{}, 0, contract.Errorf(contract.CodeInvalidTopicName,
 			"topic name %q is reserved: names starting with %q are for internal topics", req.Name, metadata.ReservedTopicPrefix)
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
 		if _, ok := img.Topic(req.Name); ok {
-			return nil, metadata.Errorf(metadata.CodeTopicAlreadyExists, "topic %q already exists", req.Name)
+			return nil, contract.Errorf(contract.CodeTopicAlreadyExists, "topic %q already exists", req.Name)
 		}
 		if other, ok := img.CollidingTopic(req.Name); ok {
 			return nil, metadata.CollisionError(req.Name, other)
@@ -55,15 +43,15 @@ func (c *Controller) CreateTopic(ctx context.Context, req CreateTopicRequest) (T
 		return recs, nil
 	})
 	if err != nil {
-		return TopicDetail{}, 0, err
+		return contract.TopicDetail{}, 0, err
 	}
 	return topicDetail(applied), applied[0].Offset, nil
 }
 
 // topicDetail is CreateTopic's answer from its applied batch (a
 // TopicRecord, then its PartitionRecords).
-func topicDetail(applied []metadata.Record) TopicDetail {
-	out := TopicDetail{Topic: *applied[0].Body.(*metadata.TopicRecord), Partitions: []metadata.PartitionRecord{}}
+func topicDetail(applied []metadata.Record) contract.TopicDetail {
+	out := contract.TopicDetail{Topic: *applied[0].Body.(*metadata.TopicRecord), Partitions: []metadata.PartitionRecord{}}
 	for _, r := range applied[1:] {
 		out.Partitions = append(out.Partitions, *r.Body.(*metadata.PartitionRecord))
 	}
@@ -71,20 +59,20 @@ func topicDetail(applied []metadata.Record) TopicDetail {
 }
 
 // Topic returns one topic and its partitions.
-func (c *Controller) Topic(ctx context.Context, name string, stale bool) (TopicDetail, error) {
+func (c *Controller) Topic(ctx context.Context, name string, stale bool) (contract.TopicDetail, error) {
 	img, err := c.Image(ctx, stale)
 	if err != nil {
-		return TopicDetail{}, err
+		return contract.TopicDetail{}, err
 	}
 	t, ok := img.Topic(name)
 	if !ok {
-		return TopicDetail{}, metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", clip(name))
+		return contract.TopicDetail{}, contract.Errorf(contract.CodeTopicNotFound, "topic %q not found", clip(name))
 	}
 	parts := img.Partitions(t.TopicUUID)
 	if parts == nil {
 		parts = []metadata.PartitionRecord{}
 	}
-	return TopicDetail{Topic: t, Partitions: parts}, nil
+	return contract.TopicDetail{Topic: t, Partitions: parts}, nil
 }
 
 // placePartitions places replicas over the ALIVE brokers with
@@ -96,7 +84,7 @@ func placePartitions(img *metadata.Image, topicUUID string, partitions, replicat
 		n = *partitions
 	}
 	if n < 1 || n > MaxPartitionsPerRequest {
-		return nil, metadata.Errorf(metadata.CodeInvalidRequest, "partitions must be 1..%d, got %d", MaxPartitionsPerRequest, n)
+		return nil, contract.Errorf(contract.CodeInvalidRequest, "partitions must be 1..%d, got %d", MaxPartitionsPerRequest, n)
 	}
 	var alive []placedBroker
 	for _, b := range img.Brokers() {
@@ -109,10 +97,10 @@ func placePartitions(img *metadata.Image, topicUUID string, partitions, replicat
 		rf = *replicationFactor
 	}
 	if rf < 1 {
-		return nil, metadata.Errorf(metadata.CodeInvalidReplicaAssignment, "replicationFactor must be >= 1 and there must be ALIVE brokers (have %d)", len(alive))
+		return nil, contract.Errorf(contract.CodeInvalidReplicaAssignment, "replicationFactor must be >= 1 and there must be ALIVE brokers (have %d)", len(alive))
 	}
 	if int(rf) > len(alive) {
-		return nil, metadata.Errorf(metadata.CodeInvalidReplicaAssignment, "replicationFactor %d exceeds the %d ALIVE brokers", rf, len(alive))
+		return nil, contract.Errorf(contract.CodeInvalidReplicaAssignment, "replicationFactor %d exceeds the %d ALIVE brokers", rf, len(alive))
 	}
 	out := make([]*metadata.PartitionRecord, n)
 	for p, replicas := range assignReplicas(alive, int(n), int(rf)) {
@@ -126,27 +114,20 @@ func placePartitions(img *metadata.Image, topicUUID string, partitions, replicat
 	return out, nil
 }
 
-// TopicList is GET /v1/topics: topics sorted by name, and the cursor of
-// the next page when the answer is a page with more after it.
-type TopicList struct {
-	Topics []metadata.TopicView `json:"topics"`
-	Next   *string              `json:"next,omitempty"`
-}
-
 // ListTopics lists the topics of page (list_page.go) with their partition
 // counts, sorted by name.
-func (c *Controller) ListTopics(ctx context.Context, stale bool, page TopicPage) (TopicList, error) {
-	if page.Limit < 0 || page.Limit > MaxListLimit {
-		return TopicList{}, metadata.Errorf(metadata.CodeInvalidRequest, "limit must be 1..%d", MaxListLimit)
+func (c *Controller) ListTopics(ctx context.Context, stale bool, page TopicPage) (contract.TopicList, error) {
+	if page.Limit < 0 || page.Limit > contract.MaxListLimit {
+		return contract.TopicList{}, contract.Errorf(contract.CodeInvalidRequest, "limit must be 1..%d", contract.MaxListLimit)
 	}
 	img, err := c.Image(ctx, stale)
 	if err != nil {
-		return TopicList{}, err
+		return contract.TopicList{}, err
 	}
 	return topicPage(img, page), nil
 }
 
-func listTopics(img *metadata.Image) TopicList { return topicPage(img, TopicPage{}) }
+func listTopics(img *metadata.Image) contract.TopicList { return topicPage(img, TopicPage{}) }
 
 // DeleteTopic proposes a RemoveTopicRecord; the topic's partitions go with
 // it. It returns the applied record and its offset. TOPIC_NOT_FOUND if no
@@ -169,8 +150,8 @@ func buildDeleteTopic(img metadata.Reader, name string) ([]metadata.Record, erro
 	return []metadata.Record{{Body: &metadata.RemoveTopicRecord{TopicUUID: t.TopicUUID, Name: t.Name}}}, nil
 }
 
-func topicNotFound(name string) *metadata.Error {
-	return metadata.Errorf(metadata.CodeTopicNotFound, "topic %q not found", clip(name))
+func topicNotFound(name string) *contract.Error {
+	return contract.Errorf(contract.CodeTopicNotFound, "topic %q not found", clip(name))
 }
 
 // maxRaceRetries bounds how often write tries a request again after
@@ -196,7 +177,7 @@ const maxRaceRetries = 32
 //
 // A request whose idempotency key is already known is answered with that
 // key's records from the committed state (knownAnswer).
-func (c *Controller) write(ctx context.Context, build func(img *metadata.Image) ([]metadata.Record, error), raced ...metadata.Code) ([]metadata.Record, error) {
+func (c *Controller) write(ctx context.Context, build func(img *metadata.Image) ([]metadata.Record, error), raced ...metadata.Reason) ([]metadata.Record, error) {
 	applied, _, err := c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
 		recs, err := build(img)
 		return recs, nil, err
@@ -207,7 +188,7 @@ func (c *Controller) write(ctx context.Context, build func(img *metadata.Image) 
 // writeAnswer is write for operations whose answer needs more than their
 // records: build also returns answer bytes, which are stored with the
 // request's idempotency key and returned again on a replay.
-func (c *Controller) writeAnswer(ctx context.Context, build func(img *metadata.Image) ([]metadata.Record, []byte, error), raced ...metadata.Code) ([]metadata.Record, []byte, error) {
+func (c *Controller) writeAnswer(ctx context.Context, build func(img *metadata.Image) ([]metadata.Record, []byte, error), raced ...metadata.Reason) ([]metadata.Record, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		sp, err := c.speculate(ctx, build)
 		if err != nil {
@@ -228,9 +209,9 @@ func (c *Controller) writeAnswer(ctx context.Context, build func(img *metadata.I
 		applied, answer, replayed, err := c.outcome(ctx, res, err, sp.answer)
 		c.settleProposal(sp, err == nil && !replayed)
 		var me *metadata.Error
-		if err == nil || attempt == maxRaceRetries || !errors.As(err, &me) || !slices.Contains(raced, me.Code) {
+		if err == nil || attempt == maxRaceRetries || !errors.As(err, &me) || !slices.Contains(raced, me.Reason) {
 			return applied, answer, err
 		}
-		c.log.Debug("write raced; rebuilding", "code", me.Code, "attempt", attempt+1)
+		c.log.Debug("write raced; rebuilding", "reason", me.Reason, "attempt", attempt+1)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -11,7 +12,7 @@ func TestListTopics(t *testing.T) {
 	img := imageOf(t, broker(1, metadata.StatusAlive, 0),
 		bodies(top("orders", "u1"), top("audit", "u2"), top("zeta", "u3"),
 			prt("u1", 0, 0, ids(1), ids(1), 1), prt("u1", 1, 0, ids(1), ids(1), 1), prt("u3", 0, 0, ids(1), ids(1), 1)))
-	want := TopicList{Topics: []metadata.TopicView{
+	want := contract.TopicList{Topics: []metadata.TopicView{
 		{Name: "audit", TopicUUID: "u2", Partitions: 0},
 		{Name: "orders", TopicUUID: "u1", Partitions: 2},
 		{Name: "zeta", TopicUUID: "u3", Partitions: 1},
@@ -29,11 +30,11 @@ func TestBuildDeleteTopic(t *testing.T) {
 	tests := []struct {
 		name     string
 		topic    string
-		wantCode metadata.Code
+		wantCode contract.Code
 		want     []metadata.Body
 	}{
 		{name: "removes it", topic: "orders", want: bodies(&metadata.RemoveTopicRecord{TopicUUID: "u1", Name: "orders"})},
-		{name: "unknown", topic: "nope", wantCode: metadata.CodeTopicNotFound},
+		{name: "unknown", topic: "nope", wantCode: contract.CodeTopicNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -64,4 +65,4 @@ func buildUnfence(img metadata.Reader, id int32, limit int) ([]metadata.Record, 
 	return append([]metadata.Record{{Body: change}}, parts...), more, nil
 }
 
-var errNotFenced = metadata.Errorf(metadata.CodeBrokerNotActive, "broker is not FENCED")
+var errNotFenced = contract.Errorf(contract.CodeBrokerNotActive, "broker is not FENCED")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/client"
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/inspect"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/server"
@@ -86,8 +87,8 @@ func TestOfflineTools(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{})
 	cl := newClient(t, c.URLs())
 	for i := int32(1); i <= 3; i++ {
-		if _, _, err := cl.RegisterBroker(ctx, client.RegisterBrokerRequest{BrokerID: i, BrokerHost: "10.0.0." + fmt.Sprint(i),
-			BrokerPort: "9092", RackID: fmt.Sprintf("r%d", i)}); err != nil {
+		if _, _, err := cl.RegisterBroker(ctx, client.RegisterBrokerRequest{BrokerID: ptr(i), BrokerHost: "10.0.0." + fmt.Sprint(i),
+			BrokerPort: contract.PortOf("9092"), RackID: fmt.Sprintf("r%d", i)}); err != nil {
 			t.Fatalf("register broker %d: %v", i, err)
 		}
 	}

@@ -322,7 +322,7 @@ func TestSnapshotV1Errors(t *testing.T) {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Errorf("error %v does not match ErrCorrupt", err)
 			}
-			if !strings.Contains(err.Error(), tt.wantMsg) && !strings.Contains(string(CodeOf(err)), tt.wantMsg) {
+			if !strings.Contains(err.Error(), tt.wantMsg) && !strings.Contains(ReasonOf(err).String(), tt.wantMsg) {
 				t.Errorf("error %q does not mention %q", err, tt.wantMsg)
 			}
 		})

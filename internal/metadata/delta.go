@@ -167,17 +167,17 @@ func (d *Delta) setBroker(b *RegisterBrokerRecord) {
 
 func (d *Delta) registerBroker(r *RegisterBrokerRecord) error {
 	if r.BrokerID < 0 {
-		return Errorf(CodeInvalidRequest, "broker id %d is negative", r.BrokerID)
+		return Errorf(ReasonInvalid, "broker id %d is negative", r.BrokerID)
 	}
 	if !ValidStatus(r.BrokerStatus) {
-		return Errorf(CodeInvalidRequest, "broker %d: status %q is not ALIVE, FENCED or CLOSED", r.BrokerID, r.BrokerStatus)
+		return Errorf(ReasonInvalid, "broker %d: status %q is not ALIVE, FENCED or CLOSED", r.BrokerID, r.BrokerStatus)
 	}
 	if old, ok := d.cur.cluster.brokers.get(hashInt(int64(r.BrokerID)), r.BrokerID); ok {
 		if old.BrokerStatus != StatusClosed {
-			return Errorf(CodeBrokerAlreadyRegistered, "broker %d is already registered (%s)", r.BrokerID, old.BrokerStatus)
+			return Errorf(ReasonBrokerAlreadyRegistered, "broker %d is already registered (%s)", r.BrokerID, old.BrokerStatus)
 		}
 		if r.Epoch <= old.Epoch {
-			return Errorf(CodeStaleBrokerEpoch, "broker %d re-registers at epoch %d; it was closed at epoch %d", r.BrokerID, r.Epoch, old.Epoch)
+			return Errorf(ReasonStaleBrokerEpoch, "broker %d re-registers at epoch %d; it was closed at epoch %d", r.BrokerID, r.Epoch, old.Epoch)
 		}
 	}
 	b := *r
@@ -189,13 +189,13 @@ func (d *Delta) changeBroker(r *BrokerRegistrationChangeBrokerRecord) error {
 	old, ok := d.cur.cluster.brokers.get(hashInt(int64(r.BrokerID)), r.BrokerID)
 	switch {
 	case !ok:
-		return Errorf(CodeBrokerNotFound, "broker %d is not registered", r.BrokerID)
+		return Errorf(ReasonBrokerNotFound, "broker %d is not registered", r.BrokerID)
 	case old.BrokerStatus == StatusClosed:
-		return Errorf(CodeBrokerNotActive, "broker %d is CLOSED", r.BrokerID)
+		return Errorf(ReasonBrokerNotActive, "broker %d is CLOSED", r.BrokerID)
 	case old.Epoch == math.MaxInt64 || r.Epoch != old.Epoch+1:
-		return Errorf(CodeStaleBrokerEpoch, "broker %d: change at epoch %d, want %d", r.BrokerID, r.Epoch, old.Epoch+1)
+		return Errorf(ReasonStaleBrokerEpoch, "broker %d: change at epoch %d, want %d", r.BrokerID, r.Epoch, old.Epoch+1)
 	case !ValidStatus(r.BrokerStatus):
-		return Errorf(CodeInvalidRequest, "broker %d: status %q is not ALIVE, FENCED or CLOSED", r.BrokerID, r.BrokerStatus)
+		return Errorf(ReasonInvalid, "broker %d: status %q is not ALIVE, FENCED or CLOSED", r.BrokerID, r.BrokerStatus)
 	}
 	b := *old
 	b.BrokerHost, b.BrokerPort, b.SecurityProtocol = r.BrokerHost, r.BrokerPort, r.SecurityProtocol
@@ -209,12 +209,12 @@ func (d *Delta) createTopic(r *TopicRecord) error {
 		return err
 	}
 	if r.TopicUUID == "" {
-		return Errorf(CodeInvalidRequest, "topic %q has no topicUUID", r.Name)
+		return Errorf(ReasonInvalid, "topic %q has no topicUUID", r.Name)
 	}
 	topics := d.cur.topics
 	hn, hu := hashString(r.Name), hashString(r.TopicUUID)
 	if _, ok := topics.byName.get(hn, r.Name); ok {
-		return Errorf(CodeTopicAlreadyExists, "topic %q already exists", r.Name)
+		return Errorf(ReasonTopicAlreadyExists, "topic %q already exists", r.Name)
 	}
 	key := TopicCollisionKey(r.Name)
 	hk := hashString(key)
@@ -222,7 +222,7 @@ func (d *Delta) createTopic(r *TopicRecord) error {
 		return CollisionError(r.Name, other)
 	}
 	if t, ok := topics.byUUID.get(hu, r.TopicUUID); ok {
-		return Errorf(CodeTopicAlreadyExists, "topic id %s already exists (topic %q)", r.TopicUUID, t.rec.Name)
+		return Errorf(ReasonTopicAlreadyExists, "topic id %s already exists (topic %q)", r.TopicUUID, t.rec.Name)
 	}
 	d.cur.topics = &topicsImage{
 		byName: topics.byName.set(d.ed, hn, r.Name, r.TopicUUID),
@@ -237,7 +237,7 @@ func (d *Delta) removeTopic(r *RemoveTopicRecord) error {
 	hu := hashString(r.TopicUUID)
 	t, ok := topics.byUUID.get(hu, r.TopicUUID)
 	if !ok || t.rec.Name != r.Name {
-		return Errorf(CodeTopicNotFound, "topic %q with id %s not found", r.Name, r.TopicUUID)
+		return Errorf(ReasonTopicNotFound, "topic %q with id %s not found", r.Name, r.TopicUUID)
 	}
 	d.cur.topics = &topicsImage{
 		byName: topics.byName.del(d.ed, hashString(r.Name), r.Name),
@@ -252,22 +252,22 @@ func (d *Delta) partition(r *PartitionRecord) error {
 	hu := hashString(r.TopicUUID)
 	t, ok := topics.byUUID.get(hu, r.TopicUUID)
 	if !ok {
-		return Errorf(CodeTopicNotFound, "partition %d: topic id %s not found", r.PartitionID, r.TopicUUID)
+		return Errorf(ReasonTopicNotFound, "partition %d: topic id %s not found", r.PartitionID, r.TopicUUID)
 	}
 	hp := hashInt(int64(r.PartitionID))
 	if old, ok := t.parts.get(hp, r.PartitionID); ok {
 		if r.PartitionEpoch == 0 {
-			return Errorf(CodePartitionAlreadyExists, "partition %d of topic %q already exists", r.PartitionID, t.rec.Name)
+			return Errorf(ReasonPartitionAlreadyExists, "partition %d of topic %q already exists", r.PartitionID, t.rec.Name)
 		}
 		if old.epoch == math.MaxInt64 || r.PartitionEpoch != old.epoch+1 {
-			return Errorf(CodeStalePartitionEpoch, "partition %d of topic %q: change at epoch %d, want %d",
+			return Errorf(ReasonStalePartitionEpoch, "partition %d of topic %q: change at epoch %d, want %d",
 				r.PartitionID, t.rec.Name, r.PartitionEpoch, old.epoch+1)
 		}
 	} else if r.PartitionEpoch < 0 {
-		return Errorf(CodeInvalidRequest, "partition %d of topic %q: negative partition epoch %d", r.PartitionID, t.rec.Name, r.PartitionEpoch)
+		return Errorf(ReasonInvalid, "partition %d of topic %q: negative partition epoch %d", r.PartitionID, t.rec.Name, r.PartitionEpoch)
 	}
 	if err := checkAssignment(r); err != nil {
-		return Errorf(CodeInvalidReplicaAssignment, "partition %d of topic %q: %s", r.PartitionID, t.rec.Name, err)
+		return Errorf(ReasonInvalidReplicaAssignment, "partition %d of topic %q: %s", r.PartitionID, t.rec.Name, err)
 	}
 	nt := &topicImage{rec: t.rec, parts: t.parts.set(d.ed, hp, r.PartitionID, newPartState(r))}
 	d.cur.topics = &topicsImage{byName: topics.byName, byKey: topics.byKey, byUUID: topics.byUUID.set(d.ed, hu, r.TopicUUID, nt)}
@@ -374,26 +374,26 @@ func duplicate(ids []int32) (int32, bool) {
 func (d *Delta) producerIDs(r *ProducerIdsRecord) error {
 	b, ok := d.cur.cluster.brokers.get(hashInt(int64(r.BrokerID)), r.BrokerID)
 	if !ok {
-		return Errorf(CodeBrokerNotFound, "producer ids for broker %d: broker is not registered", r.BrokerID)
+		return Errorf(ReasonBrokerNotFound, "producer ids for broker %d: broker is not registered", r.BrokerID)
 	}
 	if !d.snapshot {
 		if b.BrokerStatus != StatusAlive {
-			return Errorf(CodeBrokerNotActive, "producer ids for broker %d: broker is %s", r.BrokerID, b.BrokerStatus)
+			return Errorf(ReasonBrokerNotActive, "producer ids for broker %d: broker is %s", r.BrokerID, b.BrokerStatus)
 		}
 		if r.BrokerEpoch != b.Epoch {
-			return Errorf(CodeStaleBrokerEpoch, "producer ids for broker %d at epoch %d: broker is at epoch %d", r.BrokerID, r.BrokerEpoch, b.Epoch)
+			return Errorf(ReasonStaleBrokerEpoch, "producer ids for broker %d at epoch %d: broker is at epoch %d", r.BrokerID, r.BrokerEpoch, b.Epoch)
 		}
 	}
 	const size = ProducerIDBlockSize
 	if r.ProducerID < 0 || r.ProducerID > math.MaxInt64-size {
-		return Errorf(CodeProducerIDAlreadyAllocated, "producer id %d is outside [0, %d]", r.ProducerID, int64(math.MaxInt64-size))
+		return Errorf(ReasonProducerIDAlreadyAllocated, "producer id %d is outside [0, %d]", r.ProducerID, int64(math.MaxInt64-size))
 	}
 	pids := d.cur.pids
 	k := r.ProducerID / size
 	for w := k - 1; w <= k+1; w++ {
 		o, ok := pids.blocks.get(hashInt(w), w)
 		if ok && o.ProducerID < r.ProducerID+size && r.ProducerID < o.ProducerID+size {
-			return Errorf(CodeProducerIDAlreadyAllocated, "producer ids [%d, %d) overlap [%d, %d), given to broker %d",
+			return Errorf(ReasonProducerIDAlreadyAllocated, "producer ids [%d, %d) overlap [%d, %d), given to broker %d",
 				r.ProducerID, r.ProducerID+size, o.ProducerID, o.ProducerID+size, o.BrokerID)
 		}
 	}

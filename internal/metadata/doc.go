@@ -104,7 +104,9 @@
 // # Errors
 //
 // Three classes: *Error (a request or record that does not fit; nothing
-// changed; every node agrees), ErrOffsetCompacted (serve a snapshot), and
+// changed; every node agrees; its Reason says why, and the controller
+// maps reasons to the API's codes: this package knows no HTTP),
+// ErrOffsetCompacted (serve a snapshot), and
 // everything else: ErrCorrupt from the decoders (bytes that do not decode)
 // or a plain error from Replay (a record without a known body). Those are
 // corruption or a bug: stop the node.

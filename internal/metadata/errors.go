@@ -5,103 +5,87 @@ import (
 	"fmt"
 )
 
-// Code is a stable, machine-readable error code from docs/api.md's table. The
-// HTTP layer maps each code to its status; every other layer only picks one.
-type Code string
+// Reason says why replay refused a record (or why a check replay shares
+// with the controller refused its input). Every node refuses a record
+// identically, so the reason is part of the replicated state machine's
+// behaviour; the controller maps each to the API's error code.
+type Reason uint8
 
-// The codes of docs/api.md, grouped by their HTTP status.
+// The reasons. ReasonNone is no replay error at all.
 const (
-	// 400
-	CodeInvalidRequest           Code = "INVALID_REQUEST"
-	CodeInvalidTopicName         Code = "INVALID_TOPIC_NAME"
-	CodeInvalidReplicaAssignment Code = "INVALID_REPLICA_ASSIGNMENT"
-	// 404
-	CodeBrokerNotFound    Code = "BROKER_NOT_FOUND"
-	CodeTopicNotFound     Code = "TOPIC_NOT_FOUND"
-	CodePartitionNotFound Code = "PARTITION_NOT_FOUND"
-	CodeNotFound          Code = "NOT_FOUND" // no such path
-	// 405: a known path with another method; the answer carries Allow.
-	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
-	// 409: a fetch offset beyond the high watermark; the answer carries
-	// highWatermark.
-	CodeOffsetOutOfRange Code = "OFFSET_OUT_OF_RANGE"
-	// 409
-	CodeBrokerAlreadyRegistered    Code = "BROKER_ALREADY_REGISTERED"
-	CodeTopicAlreadyExists         Code = "TOPIC_ALREADY_EXISTS"
-	CodePartitionAlreadyExists     Code = "PARTITION_ALREADY_EXISTS"
-	CodeBrokerNotActive            Code = "BROKER_NOT_ACTIVE"
-	CodeStaleBrokerEpoch           Code = "STALE_BROKER_EPOCH"
-	CodeProducerIDAlreadyAllocated Code = "PRODUCER_ID_ALREADY_ALLOCATED"
-	CodeStalePartitionEpoch        Code = "STALE_PARTITION_EPOCH"
-	CodeNotPartitionLeader         Code = "NOT_PARTITION_LEADER"
-	// 410
-	CodeOffsetCompacted Code = "OFFSET_COMPACTED"
-	// 422: an Idempotency-Key sent again with a different request.
-	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
-	// 413
-	CodePayloadTooLarge Code = "PAYLOAD_TOO_LARGE"
-	// 503
-	CodeNoLeader Code = "NO_LEADER"
-	CodeNotReady Code = "NOT_READY"
-	// 503 with Retry-After: the node streams as many full metadata
-	// answers as it is configured to; retry shortly or ask another node.
-	CodeTooManyFullFetches Code = "TOO_MANY_FULL_FETCHES"
-	// 503 with Retry-After: the node handles as many requests at once as
-	// it is configured to; retry shortly or ask another node.
-	CodeOverloaded Code = "OVERLOADED"
-	// 504: not committed in time; the write may still commit.
-	CodeTimeout Code = "TIMEOUT"
-	// 500: never part of docs/api.md's table; the answer for anything unexpected.
-	CodeInternal Code = "INTERNAL"
+	ReasonNone                       Reason = iota
+	ReasonInvalid                           // malformed record or request
+	ReasonInvalidTopicName                  // Kafka's topic name rules
+	ReasonInvalidReplicaAssignment          // replicas, ISR or leader do not fit together
+	ReasonBrokerNotFound                    // the broker id was never registered
+	ReasonTopicNotFound                     // no such topic (name or id)
+	ReasonBrokerAlreadyRegistered           // the id is registered and not CLOSED
+	ReasonTopicAlreadyExists                // the name or id is taken
+	ReasonPartitionAlreadyExists            // the partition id is taken
+	ReasonBrokerNotActive                   // the broker is CLOSED, or not ALIVE where it must be
+	ReasonStaleBrokerEpoch                  // the broker epoch is not the one expected
+	ReasonProducerIDAlreadyAllocated        // the producer-id block overlaps one given before
+	ReasonStalePartitionEpoch               // the partition epoch is not the one expected
+	ReasonIdempotencyKeyReused              // the key came with another request first
 )
 
-// Codes lists every Code above, in the order of docs/api.md's table followed by
-// CodeInternal, so a mapping (code -> HTTP status) can be checked complete.
-var Codes = []Code{
-	CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment,
-	CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeNotFound,
-	CodeMethodNotAllowed, CodeOffsetOutOfRange,
-	CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
-	CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated,
-	CodeStalePartitionEpoch, CodeNotPartitionLeader,
-	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge,
-	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeTimeout, CodeInternal,
+var reasonNames = [...]string{
+	ReasonNone: "NONE", ReasonInvalid: "INVALID", ReasonInvalidTopicName: "INVALID_TOPIC_NAME",
+	ReasonInvalidReplicaAssignment: "INVALID_REPLICA_ASSIGNMENT", ReasonBrokerNotFound: "BROKER_NOT_FOUND",
+	ReasonTopicNotFound: "TOPIC_NOT_FOUND", ReasonBrokerAlreadyRegistered: "BROKER_ALREADY_REGISTERED",
+	ReasonTopicAlreadyExists: "TOPIC_ALREADY_EXISTS", ReasonPartitionAlreadyExists: "PARTITION_ALREADY_EXISTS",
+	ReasonBrokerNotActive: "BROKER_NOT_ACTIVE", ReasonStaleBrokerEpoch: "STALE_BROKER_EPOCH",
+	ReasonProducerIDAlreadyAllocated: "PRODUCER_ID_ALREADY_ALLOCATED", ReasonStalePartitionEpoch: "STALE_PARTITION_EPOCH",
+	ReasonIdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED",
 }
 
-// Error is a request or record that does not fit the current state, or
-// input that is invalid: the "bad input, nothing changed" class. Replay
-// returns it for a record that no longer applies; every node rejects such a
-// record identically, and its waiting request is answered with Code.
-// Check for it with errors.As, never by message.
+// Reasons lists every reason but ReasonNone, so a mapping can be checked
+// complete.
+var Reasons = []Reason{
+	ReasonInvalid, ReasonInvalidTopicName, ReasonInvalidReplicaAssignment, ReasonBrokerNotFound,
+	ReasonTopicNotFound, ReasonBrokerAlreadyRegistered, ReasonTopicAlreadyExists, ReasonPartitionAlreadyExists,
+	ReasonBrokerNotActive, ReasonStaleBrokerEpoch, ReasonProducerIDAlreadyAllocated, ReasonStalePartitionEpoch,
+	ReasonIdempotencyKeyReused,
+}
+
+// String is the reason's name, for logs and tests.
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", r)
+}
+
+// Error is a record or input that does not fit the current state, or is
+// invalid: the "bad input, nothing changed" class. Replay returns it for a
+// record that no longer applies; every node rejects such a record
+// identically, and its waiting request is answered with the API code of
+// Reason. Check for it with errors.As, never by message.
 type Error struct {
-	Code    Code
+	Reason  Reason
 	Message string // human readable; safe to show to clients
 }
 
-// Error returns the message, or the code when there is no message.
+// Error returns the message, or the reason when there is no message.
 func (e *Error) Error() string {
 	if e.Message != "" {
 		return e.Message
 	}
-	return string(e.Code)
+	return e.Reason.String()
 }
 
-// Errorf returns an *Error with code and a formatted message.
-func Errorf(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+// Errorf returns an *Error with reason and a formatted message.
+func Errorf(reason Reason, format string, args ...any) *Error {
+	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
-// CodeOf returns the Code of the first *Error in err's chain, "" for a nil
-// err and CodeInternal for any other error.
-func CodeOf(err error) Code {
-	if err == nil {
-		return ""
+// ReasonOf returns the Reason of the first *Error in err's chain, and
+// ReasonNone for a nil err or any other error.
+func ReasonOf(err error) Reason {
+	if me, ok := errors.AsType[*Error](err); ok {
+		return me.Reason
 	}
-	var me *Error
-	if errors.As(err, &me) {
-		return me.Code
-	}
-	return CodeInternal
+	return ReasonNone
 }
 
 // ErrCorrupt is matched (errors.Is) by every error DecodeRecords and

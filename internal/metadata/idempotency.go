@@ -36,27 +36,10 @@ const (
 	// MaxIdempotencyBytes caps the table's size, counted as each entry's
 	// key, answer, fingerprint and encoded records plus a fixed overhead.
 	MaxIdempotencyBytes = 64 << 20
-	// MaxIdempotencyKeyLength is the longest key accepted, in bytes.
-	MaxIdempotencyKeyLength = 128
 	// idempotencyEntryOverhead is what an entry costs beyond its variable
 	// parts, for the byte bound.
 	idempotencyEntryOverhead = 96
 )
-
-// ValidateIdempotencyKey checks a key as the API accepts it: 1 to
-// MaxIdempotencyKeyLength printable ASCII characters (0x20 to 0x7E). It
-// returns nil or an *Error with CodeInvalidRequest.
-func ValidateIdempotencyKey(key string) *Error {
-	if key == "" || len(key) > MaxIdempotencyKeyLength {
-		return Errorf(CodeInvalidRequest, "Idempotency-Key must be 1 to %d characters long, got %d", MaxIdempotencyKeyLength, len(key))
-	}
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; c < 0x20 || c > 0x7e {
-			return Errorf(CodeInvalidRequest, "Idempotency-Key must be printable ASCII; byte %d is 0x%02x", i, c)
-		}
-	}
-	return nil
-}
 
 // Fingerprint identifies the request a key was first used with (the API
 // uses a SHA-256 of the request). Replay only compares fingerprints.
@@ -260,7 +243,7 @@ func (s *state) idempotency(key string) (IdempotencyEntry, bool) {
 //   - key known with the same fingerprint: nothing applies and the first
 //     answer is returned (replayed != nil, err == nil);
 //   - key known with another fingerprint: nothing applies, and err is an
-//     *Error with CodeIdempotencyKeyReused;
+//     *Error with ReasonIdempotencyKeyReused;
 //   - otherwise the records replay as ReplayBatch does; if they apply, the
 //     key is remembered with them.
 //
@@ -275,7 +258,7 @@ func (d *Delta) ReplayEntry(offset int64, b Batch) (replayed *IdempotencyEntry, 
 	if k := b.Idempotency; k != nil {
 		if e, ok := d.cur.keys.byKey.get(hashString(k.Key), k.Key); ok {
 			if e.Fingerprint != k.Fingerprint {
-				return nil, Errorf(CodeIdempotencyKeyReused,
+				return nil, Errorf(ReasonIdempotencyKeyReused,
 					"Idempotency-Key %q was first used at offset %d for a different request", k.Key, e.Offset)
 			}
 			return e, nil

@@ -174,7 +174,7 @@ func TestRecordsCanonical(t *testing.T) {
 	if _, err := ImageFromRecords(im.Records(), 25); err != nil {
 		t.Errorf("ImageFromRecords: %v", err)
 	}
-	if err := NewDelta(Empty).ReplayBatch(im.Records()); CodeOf(err) != CodeStaleBrokerEpoch {
+	if err := NewDelta(Empty).ReplayBatch(im.Records()); ReasonOf(err) != ReasonStaleBrokerEpoch {
 		t.Errorf("live replay of snapshot records = %v, want STALE_BROKER_EPOCH for broker 1's old block", err)
 	}
 }

@@ -54,21 +54,21 @@ const MaxTopicNameLength = 249
 
 // ValidateTopicName applies Kafka's rules: 1 to 249 characters of
 // [a-zA-Z0-9._-], and neither "." nor "..". It returns nil or an *Error with
-// CodeInvalidTopicName.
+// ReasonInvalidTopicName.
 func ValidateTopicName(name string) *Error {
 	switch {
 	case name == "":
-		return Errorf(CodeInvalidTopicName, "topic name is empty")
+		return Errorf(ReasonInvalidTopicName, "topic name is empty")
 	case name == "." || name == "..":
-		return Errorf(CodeInvalidTopicName, "topic name cannot be %q", name)
+		return Errorf(ReasonInvalidTopicName, "topic name cannot be %q", name)
 	case len(name) > MaxTopicNameLength:
-		return Errorf(CodeInvalidTopicName, "topic name is %d characters long; the limit is %d", len(name), MaxTopicNameLength)
+		return Errorf(ReasonInvalidTopicName, "topic name is %d characters long; the limit is %d", len(name), MaxTopicNameLength)
 	}
 	// By character, not byte, so the message quotes what the client sent
 	// ('ï', not the first byte of its UTF-8 encoding).
 	for _, c := range name {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return Errorf(CodeInvalidTopicName, "topic name %q contains %q; allowed are ASCII letters, digits, '.', '_' and '-'", name, c)
+			return Errorf(ReasonInvalidTopicName, "topic name %q contains %q; allowed are ASCII letters, digits, '.', '_' and '-'", name, c)
 		}
 	}
 	return nil
@@ -82,7 +82,7 @@ func TopicCollisionKey(name string) string { return strings.ReplaceAll(name, "."
 // CollisionError refuses name for colliding with the topic existing
 // (INVALID_TOPIC_NAME, as Kafka's InvalidTopicException).
 func CollisionError(name, existing string) *Error {
-	return Errorf(CodeInvalidTopicName, "topic name %q collides with the existing topic %q: '.' and '_' are interchangeable in topic names", name, existing)
+	return Errorf(ReasonInvalidTopicName, "topic name %q collides with the existing topic %q: '.' and '_' are interchangeable in topic names", name, existing)
 }
 
 // ReservedTopicPrefix starts the names of internal topics (Kafka's

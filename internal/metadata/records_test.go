@@ -144,47 +144,45 @@ func TestValidateTopicName(t *testing.T) {
 			if (err == nil) != tt.ok {
 				t.Fatalf("ValidateTopicName(%q) = %v, want ok=%v", tt.topic, err, tt.ok)
 			}
-			if err != nil && err.Code != CodeInvalidTopicName {
-				t.Errorf("code = %s", err.Code)
+			if err != nil && err.Reason != ReasonInvalidTopicName {
+				t.Errorf("code = %s", err.Reason)
 			}
 		})
 	}
 }
 
 func TestErrors(t *testing.T) {
-	e := Errorf(CodeTopicNotFound, "topic %q not found", "x")
+	e := Errorf(ReasonTopicNotFound, "topic %q not found", "x")
 	wrapped := fmt.Errorf("ctx: %w", e)
 	tests := []struct {
 		name     string
 		err      error
-		wantCode Code
+		wantCode Reason
 		wantMsg  string
 	}{
-		{"nil", nil, "", ""},
-		{"coded", e, CodeTopicNotFound, `topic "x" not found`},
-		{"wrapped", wrapped, CodeTopicNotFound, `ctx: topic "x" not found`},
-		{"no message", &Error{Code: CodeTimeout}, CodeTimeout, "TIMEOUT"},
-		{"plain", errors.New("boom"), CodeInternal, "boom"},
+		{"nil", nil, ReasonNone, ""},
+		{"coded", e, ReasonTopicNotFound, `topic "x" not found`},
+		{"wrapped", wrapped, ReasonTopicNotFound, `ctx: topic "x" not found`},
+		{"no message", &Error{Reason: ReasonStaleBrokerEpoch}, ReasonStaleBrokerEpoch, "STALE_BROKER_EPOCH"},
+		{"plain", errors.New("boom"), ReasonNone, "boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := CodeOf(tt.err); got != tt.wantCode {
-				t.Errorf("CodeOf = %q, want %q", got, tt.wantCode)
+			if got := ReasonOf(tt.err); got != tt.wantCode {
+				t.Errorf("ReasonOf = %v, want %v", got, tt.wantCode)
 			}
 			if tt.err != nil && tt.err.Error() != tt.wantMsg {
 				t.Errorf("Error() = %q, want %q", tt.err.Error(), tt.wantMsg)
 			}
 		})
 	}
-	seen := map[Code]bool{}
-	for _, c := range Codes {
-		if seen[c] || c == "" || strings.ToUpper(string(c)) != string(c) {
-			t.Errorf("Codes: bad or repeated code %q", c)
+	seen := map[string]bool{}
+	for _, r := range Reasons {
+		name := r.String()
+		if seen[name] || r == ReasonNone || strings.HasPrefix(name, "Reason(") {
+			t.Errorf("Reasons: bad or repeated reason %v", r)
 		}
-		seen[c] = true
-	}
-	if len(Codes) != 26 {
-		t.Errorf("len(Codes) = %d, want 26: docs/api.md's codes defined so far plus INTERNAL", len(Codes))
+		seen[name] = true
 	}
 }
 

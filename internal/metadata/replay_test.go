@@ -29,7 +29,7 @@ func TestReplayRules(t *testing.T) {
 	tests := []struct {
 		name     string
 		rec      Body
-		wantCode Code                          // "" when the record applies
+		wantCode Reason                        // ReasonNone when the record applies
 		check    func(t *testing.T, im *Image) // state after a successful replay
 	}{
 		// RegisterBrokerRecord
@@ -38,24 +38,24 @@ func TestReplayRules(t *testing.T) {
 				t.Errorf("Broker(7) = %+v, %v", got, ok)
 			}
 		}},
-		{name: "register ALIVE id again", rec: brk(1, 3, StatusAlive), wantCode: CodeBrokerAlreadyRegistered},
-		{name: "register FENCED id again", rec: brk(2, 2, StatusAlive), wantCode: CodeBrokerAlreadyRegistered},
-		{name: "re-register CLOSED id at old epoch", rec: brk(3, 1, StatusAlive), wantCode: CodeStaleBrokerEpoch},
-		{name: "re-register CLOSED id below old epoch", rec: brk(3, 0, StatusAlive), wantCode: CodeStaleBrokerEpoch},
+		{name: "register ALIVE id again", rec: brk(1, 3, StatusAlive), wantCode: ReasonBrokerAlreadyRegistered},
+		{name: "register FENCED id again", rec: brk(2, 2, StatusAlive), wantCode: ReasonBrokerAlreadyRegistered},
+		{name: "re-register CLOSED id at old epoch", rec: brk(3, 1, StatusAlive), wantCode: ReasonStaleBrokerEpoch},
+		{name: "re-register CLOSED id below old epoch", rec: brk(3, 0, StatusAlive), wantCode: ReasonStaleBrokerEpoch},
 		{name: "re-register CLOSED id at higher epoch", rec: brk(3, 2, StatusAlive), check: func(t *testing.T, im *Image) {
 			if got, _ := im.Broker(3); got != *brk(3, 2, StatusAlive) {
 				t.Errorf("Broker(3) = %+v", got)
 			}
 		}},
-		{name: "register with bad status", rec: brk(8, 0, "DEAD"), wantCode: CodeInvalidRequest},
-		{name: "register negative id", rec: brk(-1, 0, StatusAlive), wantCode: CodeInvalidRequest},
+		{name: "register with bad status", rec: brk(8, 0, "DEAD"), wantCode: ReasonInvalid},
+		{name: "register negative id", rec: brk(-1, 0, StatusAlive), wantCode: ReasonInvalid},
 
 		// BrokerRegistrationChangeBrokerRecord
-		{name: "change unknown broker", rec: chg(9, 1, StatusAlive), wantCode: CodeBrokerNotFound},
-		{name: "change CLOSED broker", rec: chg(3, 2, StatusAlive), wantCode: CodeBrokerNotActive},
-		{name: "change at current epoch", rec: chg(1, 2, StatusFenced), wantCode: CodeStaleBrokerEpoch},
-		{name: "change skipping an epoch", rec: chg(1, 4, StatusFenced), wantCode: CodeStaleBrokerEpoch},
-		{name: "change to bad status", rec: chg(1, 3, "SLEEPING"), wantCode: CodeInvalidRequest},
+		{name: "change unknown broker", rec: chg(9, 1, StatusAlive), wantCode: ReasonBrokerNotFound},
+		{name: "change CLOSED broker", rec: chg(3, 2, StatusAlive), wantCode: ReasonBrokerNotActive},
+		{name: "change at current epoch", rec: chg(1, 2, StatusFenced), wantCode: ReasonStaleBrokerEpoch},
+		{name: "change skipping an epoch", rec: chg(1, 4, StatusFenced), wantCode: ReasonStaleBrokerEpoch},
+		{name: "change to bad status", rec: chg(1, 3, "SLEEPING"), wantCode: ReasonInvalid},
 		{name: "change updates every field", rec: chg(2, 2, StatusAlive), check: func(t *testing.T, im *Image) {
 			want := *brk(2, 0, StatusAlive)
 			want.BrokerHost, want.BrokerPort, want.SecurityProtocol, want.Epoch = "10.0.1.2", "9093", ProtocolSSL, 2
@@ -80,16 +80,16 @@ func TestReplayRules(t *testing.T) {
 				t.Errorf("Partitions of a new topic = %#v, want empty", ps)
 			}
 		}},
-		{name: "create topic with existing name", rec: top("orders", "u-other"), wantCode: CodeTopicAlreadyExists},
-		{name: "create topic with existing UUID", rec: top("other", uo), wantCode: CodeTopicAlreadyExists},
-		{name: "create topic named ..", rec: top("..", "u-x"), wantCode: CodeInvalidTopicName},
-		{name: "create topic with a slash", rec: top("a/b", "u-x"), wantCode: CodeInvalidTopicName},
-		{name: "create topic with empty name", rec: top("", "u-x"), wantCode: CodeInvalidTopicName},
-		{name: "create topic with 250 chars", rec: top(strings.Repeat("a", 250), "u-x"), wantCode: CodeInvalidTopicName},
-		{name: "create topic without UUID", rec: top("x", ""), wantCode: CodeInvalidRequest},
+		{name: "create topic with existing name", rec: top("orders", "u-other"), wantCode: ReasonTopicAlreadyExists},
+		{name: "create topic with existing UUID", rec: top("other", uo), wantCode: ReasonTopicAlreadyExists},
+		{name: "create topic named ..", rec: top("..", "u-x"), wantCode: ReasonInvalidTopicName},
+		{name: "create topic with a slash", rec: top("a/b", "u-x"), wantCode: ReasonInvalidTopicName},
+		{name: "create topic with empty name", rec: top("", "u-x"), wantCode: ReasonInvalidTopicName},
+		{name: "create topic with 250 chars", rec: top(strings.Repeat("a", 250), "u-x"), wantCode: ReasonInvalidTopicName},
+		{name: "create topic without UUID", rec: top("x", ""), wantCode: ReasonInvalid},
 
 		// PartitionRecord
-		{name: "partition of unknown topic", rec: prt("u-none", 0, 0, 1), wantCode: CodeTopicNotFound},
+		{name: "partition of unknown topic", rec: prt("u-none", 0, 0, 1), wantCode: ReasonTopicNotFound},
 		{name: "create partition", rec: prt(uo, 1, 0, 2, 1), check: func(t *testing.T, im *Image) {
 			got, ok := im.Partition(uo, 1)
 			if d := diffJSON(prt(uo, 1, 0, 2, 1), got); !ok || d != "" {
@@ -101,32 +101,32 @@ func TestReplayRules(t *testing.T) {
 				t.Errorf("epoch = %d", got.PartitionEpoch)
 			}
 		}},
-		{name: "create partition at negative epoch", rec: prt(uo, 5, -1, 1), wantCode: CodeInvalidRequest},
-		{name: "create existing partition", rec: p0(0), wantCode: CodePartitionAlreadyExists},
-		{name: "change partition at current epoch", rec: p0(1), wantCode: CodeStalePartitionEpoch},
-		{name: "change partition skipping an epoch", rec: p0(3), wantCode: CodeStalePartitionEpoch},
+		{name: "create partition at negative epoch", rec: prt(uo, 5, -1, 1), wantCode: ReasonInvalid},
+		{name: "create existing partition", rec: p0(0), wantCode: ReasonPartitionAlreadyExists},
+		{name: "change partition at current epoch", rec: p0(1), wantCode: ReasonStalePartitionEpoch},
+		{name: "change partition skipping an epoch", rec: p0(3), wantCode: ReasonStalePartitionEpoch},
 		{name: "change partition", rec: with(p0(2), func(r *PartitionRecord) { r.ISR, r.Leader = []int32{2}, 2 }), check: func(t *testing.T, im *Image) {
 			want := with(p0(2), func(r *PartitionRecord) { r.ISR, r.Leader = []int32{2}, 2 })
 			if got, _ := im.Partition(uo, 0); diffJSON(want, got) != "" {
 				t.Errorf("Partition(0):\n%s", diffJSON(want, got))
 			}
 		}},
-		{name: "change partition with bad assignment", rec: with(p0(2), func(r *PartitionRecord) { r.Leader = 9 }), wantCode: CodeInvalidReplicaAssignment},
-		{name: "no replicas", rec: prt(uo, 1, 0), wantCode: CodeInvalidReplicaAssignment},
-		{name: "duplicate replicas", rec: prt(uo, 1, 0, 1, 2, 1), wantCode: CodeInvalidReplicaAssignment},
-		{name: "negative replica", rec: prt(uo, 1, 0, -1), wantCode: CodeInvalidReplicaAssignment},
-		{name: "negative partition id", rec: prt(uo, -1, 0, 1), wantCode: CodeInvalidReplicaAssignment},
-		{name: "ISR not within replicas", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.ISR = []int32{1, 3} }), wantCode: CodeInvalidReplicaAssignment},
-		{name: "duplicate in ISR", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.ISR = []int32{1, 1} }), wantCode: CodeInvalidReplicaAssignment},
-		{name: "leader not in ISR", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.ISR = []int32{1}; r.Leader = 2 }), wantCode: CodeInvalidReplicaAssignment},
+		{name: "change partition with bad assignment", rec: with(p0(2), func(r *PartitionRecord) { r.Leader = 9 }), wantCode: ReasonInvalidReplicaAssignment},
+		{name: "no replicas", rec: prt(uo, 1, 0), wantCode: ReasonInvalidReplicaAssignment},
+		{name: "duplicate replicas", rec: prt(uo, 1, 0, 1, 2, 1), wantCode: ReasonInvalidReplicaAssignment},
+		{name: "negative replica", rec: prt(uo, 1, 0, -1), wantCode: ReasonInvalidReplicaAssignment},
+		{name: "negative partition id", rec: prt(uo, -1, 0, 1), wantCode: ReasonInvalidReplicaAssignment},
+		{name: "ISR not within replicas", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.ISR = []int32{1, 3} }), wantCode: ReasonInvalidReplicaAssignment},
+		{name: "duplicate in ISR", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.ISR = []int32{1, 1} }), wantCode: ReasonInvalidReplicaAssignment},
+		{name: "leader not in ISR", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.ISR = []int32{1}; r.Leader = 2 }), wantCode: ReasonInvalidReplicaAssignment},
 		{name: "no leader is allowed", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.ISR, r.Leader = []int32{}, NoLeader }), check: func(t *testing.T, im *Image) {
 			if got, _ := im.Partition(uo, 1); got.Leader != NoLeader {
 				t.Errorf("leader = %d", got.Leader)
 			}
 		}},
-		{name: "adding not within replicas", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.AddingReplicas = []int32{3} }), wantCode: CodeInvalidReplicaAssignment},
-		{name: "removing not within replicas", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.RemovingReplicas = []int32{3} }), wantCode: CodeInvalidReplicaAssignment},
-		{name: "adding and removing the same", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.AddingReplicas, r.RemovingReplicas = []int32{2}, []int32{2} }), wantCode: CodeInvalidReplicaAssignment},
+		{name: "adding not within replicas", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.AddingReplicas = []int32{3} }), wantCode: ReasonInvalidReplicaAssignment},
+		{name: "removing not within replicas", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.RemovingReplicas = []int32{3} }), wantCode: ReasonInvalidReplicaAssignment},
+		{name: "adding and removing the same", rec: with(prt(uo, 1, 0, 1, 2), func(r *PartitionRecord) { r.AddingReplicas, r.RemovingReplicas = []int32{2}, []int32{2} }), wantCode: ReasonInvalidReplicaAssignment},
 		{name: "reassignment in progress", rec: with(prt(uo, 1, 0, 1, 2, 3, 4), func(r *PartitionRecord) {
 			r.ISR, r.AddingReplicas, r.RemovingReplicas = []int32{1, 2}, []int32{3, 4}, []int32{1, 2}
 		}), check: func(t *testing.T, im *Image) {
@@ -139,19 +139,19 @@ func TestReplayRules(t *testing.T) {
 				t.Errorf("replicas = %v", got.Replicas)
 			}
 		}},
-		{name: "many replicas with a duplicate (map path)", rec: prt(uo, 1, 0, append(seq(0, 40), 39)...), wantCode: CodeInvalidReplicaAssignment},
+		{name: "many replicas with a duplicate (map path)", rec: prt(uo, 1, 0, append(seq(0, 40), 39)...), wantCode: ReasonInvalidReplicaAssignment},
 
 		// ProducerIdsRecord
-		{name: "producer ids for unknown broker", rec: pid(9, 0, 5000), wantCode: CodeBrokerNotFound},
-		{name: "producer ids for FENCED broker", rec: pid(2, 1, 5000), wantCode: CodeBrokerNotActive},
-		{name: "producer ids for CLOSED broker", rec: pid(3, 1, 5000), wantCode: CodeBrokerNotActive},
-		{name: "producer ids at old broker epoch", rec: pid(1, 1, 5000), wantCode: CodeStaleBrokerEpoch},
-		{name: "producer ids at future broker epoch", rec: pid(1, 3, 5000), wantCode: CodeStaleBrokerEpoch},
-		{name: "producer ids same block", rec: pid(1, 2, 1000), wantCode: CodeProducerIDAlreadyAllocated},
-		{name: "producer ids overlapping below", rec: pid(1, 2, 1), wantCode: CodeProducerIDAlreadyAllocated},
-		{name: "producer ids overlapping above", rec: pid(1, 2, 1999), wantCode: CodeProducerIDAlreadyAllocated},
-		{name: "producer ids negative", rec: pid(1, 2, -1000), wantCode: CodeProducerIDAlreadyAllocated},
-		{name: "producer ids past the int64 range", rec: pid(1, 2, 1<<63-1000), wantCode: CodeProducerIDAlreadyAllocated},
+		{name: "producer ids for unknown broker", rec: pid(9, 0, 5000), wantCode: ReasonBrokerNotFound},
+		{name: "producer ids for FENCED broker", rec: pid(2, 1, 5000), wantCode: ReasonBrokerNotActive},
+		{name: "producer ids for CLOSED broker", rec: pid(3, 1, 5000), wantCode: ReasonBrokerNotActive},
+		{name: "producer ids at old broker epoch", rec: pid(1, 1, 5000), wantCode: ReasonStaleBrokerEpoch},
+		{name: "producer ids at future broker epoch", rec: pid(1, 3, 5000), wantCode: ReasonStaleBrokerEpoch},
+		{name: "producer ids same block", rec: pid(1, 2, 1000), wantCode: ReasonProducerIDAlreadyAllocated},
+		{name: "producer ids overlapping below", rec: pid(1, 2, 1), wantCode: ReasonProducerIDAlreadyAllocated},
+		{name: "producer ids overlapping above", rec: pid(1, 2, 1999), wantCode: ReasonProducerIDAlreadyAllocated},
+		{name: "producer ids negative", rec: pid(1, 2, -1000), wantCode: ReasonProducerIDAlreadyAllocated},
+		{name: "producer ids past the int64 range", rec: pid(1, 2, 1<<63-1000), wantCode: ReasonProducerIDAlreadyAllocated},
 		{name: "producer ids touching below", rec: pid(1, 2, 0), check: func(t *testing.T, im *Image) {
 			want := ProducerIDsState{NextProducerID: 2000, Blocks: []ProducerIdsRecord{*pid(1, 2, 0), *pid(1, 2, 1000)}}
 			if d := diffJSON(want, im.ProducerIDs()); d != "" {
@@ -171,8 +171,8 @@ func TestReplayRules(t *testing.T) {
 		}},
 
 		// RemoveTopicRecord
-		{name: "remove unknown topic", rec: rmTop("none", "u-none"), wantCode: CodeTopicNotFound},
-		{name: "remove with mismatched name", rec: rmTop("other", uo), wantCode: CodeTopicNotFound},
+		{name: "remove unknown topic", rec: rmTop("none", "u-none"), wantCode: ReasonTopicNotFound},
+		{name: "remove with mismatched name", rec: rmTop("other", uo), wantCode: ReasonTopicNotFound},
 		{name: "remove topic", rec: rmTop("orders", uo), check: func(t *testing.T, im *Image) {
 			_, ok := im.Topic("orders")
 			_, ok2 := im.TopicByUUID(uo)
@@ -188,10 +188,10 @@ func TestReplayRules(t *testing.T) {
 			d := NewDelta(before)
 			err := d.Replay(Record{Offset: 100, Timestamp: t0, Body: tt.rec})
 			after := d.Apply(before.Offset())
-			if got := CodeOf(err); got != tt.wantCode {
+			if got := ReasonOf(err); got != tt.wantCode {
 				t.Fatalf("Replay(%s) code = %q, want %q (err: %v)", tt.rec.RecordName(), got, tt.wantCode, err)
 			}
-			if tt.wantCode != "" {
+			if tt.wantCode != ReasonNone {
 				var me *Error
 				if !errors.As(err, &me) || me.Message == "" {
 					t.Errorf("error %v is not an *Error with a message", err)
@@ -259,13 +259,13 @@ func TestReplayBatchAtomic(t *testing.T) {
 	tests := []struct {
 		name     string
 		batch    []Body
-		wantCode Code
+		wantCode Reason
 	}{
-		{"third record fails: duplicate topic", []Body{top("a", "u-a"), prt("u-a", 0, 0, 1), top("a", "u-a2"), prt("u-a", 1, 0, 1)}, CodeTopicAlreadyExists},
-		{"third record fails: partition of removed topic", []Body{brk(5, 0, StatusAlive), rmTop("orders", "u-orders"), prt("u-orders", 1, 0, 1)}, CodeTopicNotFound},
-		{"third record fails: overlapping block", []Body{pid(1, 2, 10000), pid(1, 2, 20000), pid(1, 2, 10500)}, CodeProducerIDAlreadyAllocated},
-		{"third record fails: stale epoch after change", []Body{chg(1, 3, StatusAlive), chg(1, 4, StatusAlive), chg(1, 4, StatusAlive)}, CodeStaleBrokerEpoch},
-		{"last of many fails", []Body{top("b", "u-b"), prt("u-b", 0, 0, 1), prt("u-b", 1, 0, 2), prt("u-b", 2, 0, 1, 2), prt("u-b", 2, 0, 1)}, CodePartitionAlreadyExists},
+		{"third record fails: duplicate topic", []Body{top("a", "u-a"), prt("u-a", 0, 0, 1), top("a", "u-a2"), prt("u-a", 1, 0, 1)}, ReasonTopicAlreadyExists},
+		{"third record fails: partition of removed topic", []Body{brk(5, 0, StatusAlive), rmTop("orders", "u-orders"), prt("u-orders", 1, 0, 1)}, ReasonTopicNotFound},
+		{"third record fails: overlapping block", []Body{pid(1, 2, 10000), pid(1, 2, 20000), pid(1, 2, 10500)}, ReasonProducerIDAlreadyAllocated},
+		{"third record fails: stale epoch after change", []Body{chg(1, 3, StatusAlive), chg(1, 4, StatusAlive), chg(1, 4, StatusAlive)}, ReasonStaleBrokerEpoch},
+		{"last of many fails", []Body{top("b", "u-b"), prt("u-b", 0, 0, 1), prt("u-b", 1, 0, 2), prt("u-b", 2, 0, 1, 2), prt("u-b", 2, 0, 1)}, ReasonPartitionAlreadyExists},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,7 +280,7 @@ func TestReplayBatchAtomic(t *testing.T) {
 				}
 			}
 			err := d.ReplayBatch(recsAt(22, tt.batch...))
-			if got := CodeOf(err); got != tt.wantCode {
+			if got := ReasonOf(err); got != tt.wantCode {
 				t.Fatalf("ReplayBatch code = %q, want %q (err: %v)", got, tt.wantCode, err)
 			}
 			if !strings.Contains(err.Error(), "record ") {
@@ -411,7 +411,7 @@ func TestOneRecordBatchesReplayInPlace(t *testing.T) {
 	wantApplied := cloneImage(t, applied)
 
 	// Refused: an existing name, as a one-record batch.
-	if err := d.ReplayBatch(recsAt(300, top("t-007", "u-other"))); CodeOf(err) != CodeTopicAlreadyExists {
+	if err := d.ReplayBatch(recsAt(300, top("t-007", "u-other"))); ReasonOf(err) != ReasonTopicAlreadyExists {
 		t.Fatalf("duplicate topic: %v", err)
 	}
 	for i := range 200 {

@@ -737,7 +737,7 @@ func readSnapshotV2(br *bufio.Reader) (*Image, error) {
 		}
 		if _, ok := cluster.brokers.get(hashInt(int64(b.BrokerID)), b.BrokerID); !ok {
 			return nil, fmt.Errorf("producer-id block %d of %d: %w", i, h.blocks,
-				Errorf(CodeBrokerNotFound, "producer ids for broker %d: broker is not registered", b.BrokerID))
+				Errorf(ReasonBrokerNotFound, "producer ids for broker %d: broker is not registered", b.BrokerID))
 		}
 		k := b.ProducerID / ProducerIDBlockSize
 		blocks = append(blocks, hentry[int64, ProducerIdsRecord]{hash: hashInt(k), key: k, val: b})
@@ -845,14 +845,14 @@ func (s *snapReader) topic(topics *topicsImage, prevName string) (*topicImage, e
 		return nil, err
 	}
 	if uuid == "" {
-		return nil, Errorf(CodeInvalidRequest, "topic %q has no topicUUID", name)
+		return nil, Errorf(ReasonInvalid, "topic %q has no topicUUID", name)
 	}
 	key := TopicCollisionKey(name)
 	if other, ok := topics.byKey.get(hashString(key), key); ok {
 		return nil, CollisionError(name, other)
 	}
 	if o, ok := topics.byUUID.get(hashString(uuid), uuid); ok {
-		return nil, Errorf(CodeTopicAlreadyExists, "topic id %s already exists (topic %q)", uuid, o.rec.Name)
+		return nil, Errorf(ReasonTopicAlreadyExists, "topic id %s already exists (topic %q)", uuid, o.rec.Name)
 	}
 	// The partitions are read into scratch (which grows only with bytes
 	// actually read, whatever n claims), then copied once into exactly
@@ -875,7 +875,7 @@ func (s *snapReader) topic(topics *topicsImage, prevName string) (*topicImage, e
 		}
 		p.ids = ids[base:]
 		if err := checkPartState(&p); err != nil {
-			return nil, Errorf(CodeInvalidReplicaAssignment, "partition %d of topic %q: %s", id, name, err)
+			return nil, Errorf(ReasonInvalidReplicaAssignment, "partition %d of topic %q: %s", id, name, err)
 		}
 		p.ids = nil // set to the slab's below
 		prev = int64(id)

@@ -339,21 +339,21 @@ func TestSnapshotV2Errors(t *testing.T) {
 		{"bad status", craft([4]int64{1, 0, 0, 0}, brokerItem(1, 3)), "status 3"},
 		{"fewer items than counted", craft([4]int64{3, 0, 0, 0}, b0, b1), "ends before"},
 		{"more items than counted", craft([4]int64{1, 0, 0, 0}, b0, b1), "after the last item"},
-		{"invalid topic name", craft([4]int64{0, 1, 0, 0}, topicItem("a/b", "u", 0)), string(CodeInvalidTopicName)},
-		{"empty topic uuid", craft([4]int64{0, 1, 0, 0}, topicItem("a", "", 0)), string(CodeInvalidRequest)},
+		{"invalid topic name", craft([4]int64{0, 1, 0, 0}, topicItem("a/b", "u", 0)), ReasonInvalidTopicName.String()},
+		{"empty topic uuid", craft([4]int64{0, 1, 0, 0}, topicItem("a", "", 0)), ReasonInvalid.String()},
 		{"topics out of order", craft([4]int64{0, 2, 0, 0}, topicItem("b", "u1", 0), topicItem("a", "u2", 0)), "out of order"},
 		{"duplicate topic name", craft([4]int64{0, 2, 0, 0}, topicItem("a", "u1", 0), topicItem("a", "u2", 0)), "out of order"},
-		{"duplicate topic uuid", craft([4]int64{0, 2, 0, 0}, topicItem("a", "u", 0), topicItem("b", "u", 0)), string(CodeTopicAlreadyExists)},
-		{"colliding topic names", craft([4]int64{0, 2, 0, 0}, topicItem("a.b", "u1", 0), topicItem("a_b", "u2", 0)), string(CodeInvalidTopicName)},
+		{"duplicate topic uuid", craft([4]int64{0, 2, 0, 0}, topicItem("a", "u", 0), topicItem("b", "u", 0)), ReasonTopicAlreadyExists.String()},
+		{"colliding topic names", craft([4]int64{0, 2, 0, 0}, topicItem("a.b", "u1", 0), topicItem("a_b", "u2", 0)), ReasonInvalidTopicName.String()},
 		{"duplicate partition", craft([4]int64{2, 1, 0, 0}, b0, b1, topicItem("t", "u", 2), okPart, partItem(0, []uint64{0}, 0, nil, 0, nil, nil)), "out of order"},
 		{"no replicas", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, nil, 0, nil, 0, nil, nil)), "no replicas"},
-		{"duplicate replica", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, []uint64{3, 3}, 0, nil, 0, nil, nil)), string(CodeInvalidReplicaAssignment)},
+		{"duplicate replica", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, []uint64{3, 3}, 0, nil, 0, nil, nil)), ReasonInvalidReplicaAssignment.String()},
 		{"replica beyond int32", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, []uint64{1 << 31}, 0, nil, 0, nil, nil)), "not a broker id"},
 		{"ISR position out of range", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, []uint64{4, 5}, 2, []uint64{2}, 0, nil, nil)), "position 2 of 2"},
-		{"ISR lists a replica twice", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, []uint64{4, 5}, 3, []uint64{1, 1}, 0, nil, nil)), string(CodeInvalidReplicaAssignment)},
+		{"ISR lists a replica twice", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, []uint64{4, 5}, 3, []uint64{1, 1}, 0, nil, nil)), ReasonInvalidReplicaAssignment.String()},
 		{"leader beyond the ISR", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, []uint64{4, 5}, 2, []uint64{1}, 2, nil, nil)), "leader"},
-		{"adding and removing", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, []uint64{4, 5}, 0, nil, 1, []uint64{1}, []uint64{1})), string(CodeInvalidReplicaAssignment)},
-		{"producer ids of an unknown broker", craft([4]int64{1, 0, 1, 0}, b0, pidItem(0, 5)), string(CodeBrokerNotFound)},
+		{"adding and removing", craft([4]int64{0, 1, 0, 0}, topicItem("t", "u", 1), partItem(1, []uint64{4, 5}, 0, nil, 1, []uint64{1}, []uint64{1})), ReasonInvalidReplicaAssignment.String()},
+		{"producer ids of an unknown broker", craft([4]int64{1, 0, 1, 0}, b0, pidItem(0, 5)), ReasonBrokerNotFound.String()},
 		{"producer ids out of range", craft([4]int64{1, 0, 1, 0}, b0, pidItem(1<<63, 0)), "out of range"},
 		{"truncated key", craft([4]int64{0, 0, 0, 1}, []byte{9, 1}), "idempotency key"},
 	}
@@ -366,8 +366,8 @@ func TestSnapshotV2Errors(t *testing.T) {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Errorf("error %v does not match ErrCorrupt", err)
 			}
-			if !strings.Contains(err.Error(), tt.want) && string(CodeOf(err)) != tt.want {
-				t.Errorf("error %q (code %s) does not mention %q", err, CodeOf(err), tt.want)
+			if !strings.Contains(err.Error(), tt.want) && ReasonOf(err).String() != tt.want {
+				t.Errorf("error %q (code %s) does not mention %q", err, ReasonOf(err), tt.want)
 			}
 		})
 	}

@@ -27,7 +27,7 @@ func TestTopicNameCollision(t *testing.T) {
 				t.Fatalf("CollidingTopic(%q) = %q, %v; want %q", tt.name, got, ok, tt.existing)
 			}
 			err := NewDelta(base).Replay(Record{Offset: 10, Timestamp: t0, Body: top(tt.name, "u-new")})
-			if CodeOf(err) != CodeInvalidTopicName || !strings.Contains(err.Error(), tt.existing) {
+			if ReasonOf(err) != ReasonInvalidTopicName || !strings.Contains(err.Error(), tt.existing) {
 				t.Fatalf("replay %q over %q: %v, want INVALID_TOPIC_NAME naming it", tt.name, tt.existing, err)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/storage"
 	"github.com/yakt/yakt/internal/transport"
 	"github.com/yakt/yakt/internal/vfs"
@@ -95,18 +96,18 @@ type Config struct {
 	DataDir      string
 	StateMachine StateMachine
 
-	TickInterval    time.Duration // default 100ms (the heartbeat interval)
-	ElectionTicks   int           // default 10 (election timeout ~1s)
+	TickInterval    time.Duration // default defaults.HeartbeatInterval
+	ElectionTicks   int           // default defaults.ElectionTicks
 	HeartbeatTicks  int           // default 1
-	SnapshotEntries uint64        // snapshot after this many applied entries; default 10000
+	SnapshotEntries uint64        // snapshot after this many applied entries; default defaults.SnapshotEntries
 	// SnapshotBytes: snapshot after this many bytes of applied entry data
-	// too; default DefaultSnapshotBytes. A few hundred large entries (a
+	// too; default defaults.SnapshotBytes. A few hundred large entries (a
 	// fill of topics with thousands of partitions) never reach
 	// SnapshotEntries, yet without a snapshot a restart replays them all
 	// and memory holds them all.
 	SnapshotBytes    uint64
-	SnapshotInterval time.Duration // snapshot on this timer when anything changed; default 1h
-	CompactionMargin uint64        // entries kept before a snapshot for slow followers; default 5000
+	SnapshotInterval time.Duration // snapshot on this timer when anything changed; default defaults.SnapshotInterval
+	CompactionMargin uint64        // entries kept before a snapshot for slow followers; default defaults.CompactionMargin
 	// CompactionMarginBytes bounds that margin by entry data bytes;
 	// default SnapshotBytes (a follower further behind than one
 	// snapshot's worth of log is as well served by the snapshot).
@@ -117,11 +118,6 @@ type Config struct {
 	Metrics               *Metrics // default: unregistered metrics
 	Logger                *slog.Logger
 }
-
-// DefaultSnapshotBytes is Config.SnapshotBytes' default, the size Kafka's
-// KRaft controllers also snapshot after
-// (metadata.log.max.record.bytes.between.snapshots).
-const DefaultSnapshotBytes = 20 << 20
 
 // Validate fills defaults and checks required fields.
 func (c *Config) Validate() error {
@@ -138,10 +134,10 @@ func (c *Config) Validate() error {
 		return errors.New("raftnode: PeerListener, StateMachine and DataDir are required")
 	}
 	if c.TickInterval <= 0 {
-		c.TickInterval = 100 * time.Millisecond
+		c.TickInterval = defaults.HeartbeatInterval
 	}
 	if c.ElectionTicks <= 0 {
-		c.ElectionTicks = 10
+		c.ElectionTicks = defaults.ElectionTicks
 	}
 	if c.HeartbeatTicks <= 0 {
 		c.HeartbeatTicks = 1
@@ -150,16 +146,16 @@ func (c *Config) Validate() error {
 		return errors.New("raftnode: election ticks must exceed heartbeat ticks")
 	}
 	if c.SnapshotEntries == 0 {
-		c.SnapshotEntries = 10000
+		c.SnapshotEntries = defaults.SnapshotEntries
 	}
 	if c.SnapshotInterval <= 0 {
-		c.SnapshotInterval = time.Hour
+		c.SnapshotInterval = defaults.SnapshotInterval
 	}
 	if c.CompactionMargin == 0 {
-		c.CompactionMargin = 5000
+		c.CompactionMargin = defaults.CompactionMargin
 	}
 	if c.SnapshotBytes == 0 {
-		c.SnapshotBytes = DefaultSnapshotBytes
+		c.SnapshotBytes = defaults.SnapshotBytes
 	}
 	if c.CompactionMarginBytes == 0 {
 		c.CompactionMarginBytes = c.SnapshotBytes

@@ -23,6 +23,7 @@ import (
 
 	"github.com/yakt/yakt/internal/api"
 	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/raftnode"
 	"github.com/yakt/yakt/internal/vfs"
 )
@@ -42,23 +43,23 @@ type Config struct {
 	TickInterval     time.Duration
 	ElectionTicks    int
 	SnapshotEntries  uint64
-	SnapshotBytes    uint64 // default raftnode.DefaultSnapshotBytes
+	SnapshotBytes    uint64 // default defaults.SnapshotBytes
 	SnapshotInterval time.Duration
 	CompactionMargin uint64
 	SegmentSizeBytes int64
 	FS               vfs.FS // storage's file system; nil: the real one (tests crash or fail it)
 	RequestTimeout   time.Duration
-	FullFetchAfter   time.Duration // default controller.DefaultFullFetchAfter
-	// BrokerSessionTimeout: default controller.DefaultBrokerSessionTimeout.
+	FullFetchAfter   time.Duration // default defaults.FullFetchAfter
+	// BrokerSessionTimeout: default defaults.BrokerSessionTimeout.
 	BrokerSessionTimeout time.Duration
 	// ForwardDialTimeout bounds a follower's dial to the leader when it
-	// forwards a write; default api.DefaultForwardDialTimeout.
+	// forwards a write; default defaults.ForwardDialTimeout.
 	ForwardDialTimeout time.Duration
 	// ForwardOverHTTP: followers forward writes as a second HTTP request
 	// instead of on the peer connection (see api.Config).
 	ForwardOverHTTP bool
 	// MaxFullFetches bounds the full metadata answers the node streams at
-	// once; default api.DefaultMaxFullFetches.
+	// once; default defaults.MaxFullFetches.
 	MaxFullFetches int
 	// MaxInFlightRequests bounds the API requests the node handles at
 	// once; beyond it a request is refused with 503 OVERLOADED and
@@ -69,7 +70,8 @@ type Config struct {
 	// internals and lets any caller spend the node's CPU.
 	DebugPprof bool
 	// LivenessInterval is how often the leader checks broker sessions
-	// (default 1s); 0 with a test clock is fine, tests call FenceExpired.
+	// (default defaults.LivenessInterval); 0 with a test clock is fine,
+	// tests call FenceExpired.
 	LivenessInterval time.Duration
 	Clock            controller.Clock // default the system clock; tests inject one
 
@@ -157,12 +159,12 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	registerTransportMetrics(cfg.Registry, node)
-	ctrl := controller.New(controller.Config{Node: node, State: state, Logger: log,
+	ctrl := controller.New(controller.Config{Node: node, ClusterID: cfg.ClusterID, FS: cfg.FS, State: state, Logger: log,
 		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter, BrokerSessionTimeout: cfg.BrokerSessionTimeout,
 		UnsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier})
 	cfg.Registry.MustRegister(ctrl.MetricsCollector())
 	apiServer := api.New(api.Config{
-		ClusterID: cfg.ClusterID, Node: node, Controller: ctrl, Gatherer: cfg.Registry,
+		Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, ForwardOverHTTP: cfg.ForwardOverHTTP, Logger: log,
 		MaxFullFetches: cfg.MaxFullFetches, MaxInFlightRequests: cfg.MaxInFlightRequests,
 	})
@@ -180,7 +182,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		},
 	}
 	if cfg.LivenessInterval <= 0 {
-		cfg.LivenessInterval = time.Second
+		cfg.LivenessInterval = defaults.LivenessInterval
 	}
 	livenessCtx, stopLiveness := context.WithCancel(context.Background())
 	s.stopLiveness = stopLiveness

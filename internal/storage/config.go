@@ -6,15 +6,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/vfs"
 )
 
 const (
-	// DefaultSegmentSizeBytes is the WAL segment preallocation size.
-	DefaultSegmentSizeBytes = 64 << 20
-	// DefaultKeepSnapshots is how many snapshot files pruning keeps.
-	DefaultKeepSnapshots = 3
-
 	minSegmentSizeBytes = 4 << 10
 	maxClusterIDBytes   = 1 << 10
 )
@@ -29,11 +25,11 @@ type Config struct {
 	// NodeID is written on first start and checked on every later one.
 	NodeID uint64
 	// SegmentSizeBytes is the WAL segment preallocation size; default
-	// 64 MiB, at least 4 KiB. A single frame larger than this gets a
+	// defaults.SegmentSizeBytes, at least 4 KiB. A single frame larger than this gets a
 	// segment of its own.
 	SegmentSizeBytes int64
 	// KeepSnapshots is how many snapshot files are kept when pruning;
-	// default 3.
+	// default defaults.KeepSnapshots.
 	KeepSnapshots int
 	// RetainEntries is how many entries before the snapshot's index Open
 	// keeps in the log, of those the WAL still holds (Compact deletes only
@@ -79,13 +75,13 @@ func (c *Config) Validate() error {
 	}
 	switch {
 	case c.SegmentSizeBytes == 0:
-		c.SegmentSizeBytes = DefaultSegmentSizeBytes
+		c.SegmentSizeBytes = defaults.SegmentSizeBytes
 	case c.SegmentSizeBytes < minSegmentSizeBytes:
 		return fmt.Errorf("storage: config: SegmentSizeBytes %d is below the minimum %d", c.SegmentSizeBytes, minSegmentSizeBytes)
 	}
 	switch {
 	case c.KeepSnapshots == 0:
-		c.KeepSnapshots = DefaultKeepSnapshots
+		c.KeepSnapshots = defaults.KeepSnapshots
 	case c.KeepSnapshots < 0:
 		return fmt.Errorf("storage: config: KeepSnapshots %d is negative", c.KeepSnapshots)
 	}

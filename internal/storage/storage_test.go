@@ -10,6 +10,8 @@ import (
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/yakt/yakt/internal/defaults"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -21,7 +23,7 @@ func TestConfigValidate(t *testing.T) {
 		check   func(*testing.T, Config)
 	}{
 		{name: "defaults", mutate: func(*Config) {}, check: func(t *testing.T, c Config) {
-			if c.SegmentSizeBytes != DefaultSegmentSizeBytes || c.KeepSnapshots != DefaultKeepSnapshots || c.Logger == nil {
+			if c.SegmentSizeBytes != defaults.SegmentSizeBytes || c.KeepSnapshots != defaults.KeepSnapshots || c.Logger == nil {
 				t.Errorf("defaults not filled: %+v", c)
 			}
 		}},

@@ -2,7 +2,6 @@ package testcluster_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/testcluster"
 )
@@ -63,10 +63,7 @@ func TestAPIEndpoints(t *testing.T) {
 		})
 		var firsts []int64
 		for _, r := range resps {
-			var out struct {
-				FirstProducerID int64 `json:"firstProducerId"`
-				Size            int64 `json:"size"`
-			}
+			var out contract.ProducerIDsResponse
 			if r.Status != http.StatusCreated || r.JSON(&out) != nil || out.Size != metadata.ProducerIDBlockSize {
 				t.Fatalf("allocation: %d %s", r.Status, r.Body)
 			}
@@ -252,9 +249,7 @@ func coreCases(f *apiFixture) []apiCase {
 	newTopic := f.topic + "-new"
 	hasMode := func(mode string) func(t *testing.T, resp *testcluster.Response) {
 		return func(t *testing.T, resp *testcluster.Response) {
-			var a struct {
-				Mode string `json:"mode"`
-			}
+			var a contract.FetchResponse
 			if err := resp.JSON(&a); err != nil || a.Mode != mode {
 				t.Fatalf("want mode %q, got %s", mode, resp.Body)
 			}
@@ -263,9 +258,7 @@ func coreCases(f *apiFixture) []apiCase {
 	return []apiCase{
 		{name: "create topic/with partitions", method: post, path: "/v1/topics", body: map[string]any{"name": newTopic, "partitions": 3, "replicationFactor": 2},
 			status: http.StatusCreated, check: func(t *testing.T, resp *testcluster.Response) {
-				var d struct {
-					Partitions []struct{ Replicas []int32 } `json:"partitions"`
-				}
+				var d contract.TopicDetail
 				if err := resp.JSON(&d); err != nil || len(d.Partitions) != 3 || len(d.Partitions[0].Replicas) != 2 {
 					t.Fatalf("created %s", resp.Body)
 				}
@@ -292,11 +285,8 @@ func coreCases(f *apiFixture) []apiCase {
 		{name: "snapshots/list", method: get, path: "/v1/snapshots", status: http.StatusOK},
 		{name: "snapshots/latest", method: get, path: "/v1/snapshots/latest", status: http.StatusOK},
 		{name: "quorum", method: get, path: "/v1/quorum", status: http.StatusOK, check: func(t *testing.T, resp *testcluster.Response) {
-			var q struct {
-				LeaderID uint64            `json:"leaderId"`
-				Voters   []json.RawMessage `json:"voters"`
-			}
-			if err := resp.JSON(&q); err != nil || q.LeaderID == 0 || len(q.Voters) != 3 {
+			var q contract.Quorum
+			if err := resp.JSON(&q); err != nil || q.LeaderID <= 0 || len(q.Voters) != 3 {
 				t.Fatalf("quorum %s", resp.Body)
 			}
 		}},
@@ -327,9 +317,7 @@ func entityCases(c *testcluster.Cluster, node uint64, f *apiFixture) []apiCase {
 		return out
 	}
 	brokerList := func(t *testing.T, resp *testcluster.Response) map[int32]metadata.RegisterBrokerRecord {
-		var out struct {
-			Brokers []metadata.RegisterBrokerRecord
-		}
+		var out contract.BrokerList
 		if err := resp.JSON(&out); err != nil {
 			t.Fatal(err)
 		}
@@ -393,11 +381,7 @@ func entityCases(c *testcluster.Cluster, node uint64, f *apiFixture) []apiCase {
 	}
 	pids := func(broker int32, epoch int64, first int64) func(*testing.T, *testcluster.Response) {
 		return func(t *testing.T, resp *testcluster.Response) {
-			var out struct {
-				Record          metadata.Record `json:"record"`
-				FirstProducerID int64           `json:"firstProducerId"`
-				Size            int64           `json:"size"`
-			}
+			var out contract.ProducerIDsResponse
 			if err := resp.JSON(&out); err != nil {
 				t.Fatal(err)
 			}

@@ -94,6 +94,7 @@ type Cluster struct {
 	servers map[uint64]*server.Server // nil while a node is down
 	disks   map[uint64]*vfs.Crashable // with Options.CrashableDisks: each node's current one
 	Client  *http.Client
+	clients clients // API, NodeAPI
 	// Net is the fault-injecting network between the nodes when
 	// Options.Network is set, nil otherwise.
 	Net *netfault.Network

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -121,11 +122,7 @@ func TestFetchCompactedOffsetGetsSnapshotAndLog410(t *testing.T) {
 	if err != nil || resp.Status != http.StatusCreated {
 		t.Fatalf("POST /v1/snapshots: %v %v", err, resp)
 	}
-	var entry struct {
-		Offset    int64  `json:"offset"`
-		SizeBytes int64  `json:"sizeBytes"`
-		Checksum  string `json:"checksum"`
-	}
+	var entry contract.Snapshot
 	if err := resp.JSON(&entry); err != nil || entry.Offset == 0 || entry.SizeBytes == 0 || entry.Checksum == "" {
 		t.Fatalf("snapshot entry %s: %v", resp.Body, err)
 	}
@@ -134,10 +131,7 @@ func TestFetchCompactedOffsetGetsSnapshotAndLog410(t *testing.T) {
 	if err != nil || resp.Status != http.StatusOK {
 		t.Fatalf("GET /v1/log: %v %v", err, resp)
 	}
-	var page struct {
-		Records    []struct{ Offset int64 } `json:"records"`
-		NextOffset int64                    `json:"nextOffset"`
-	}
+	var page contract.LogPage
 	if err := resp.JSON(&page); err != nil || len(page.Records) == 0 || page.NextOffset != page.Records[len(page.Records)-1].Offset+1 {
 		t.Fatalf("log page %s: %v", resp.Body, err)
 	}
@@ -154,16 +148,14 @@ func TestFetchCompactedOffsetGetsSnapshotAndLog410(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var gone struct {
-		SnapshotOffset *int64 `json:"snapshotOffset"`
-	}
-	if resp.Status != http.StatusGone || resp.ErrorCode() != "OFFSET_COMPACTED" || resp.JSON(&gone) != nil || gone.SnapshotOffset == nil || *gone.SnapshotOffset != entry.Offset {
+	var gone contract.ErrorBody
+	if resp.Status != http.StatusGone || resp.ErrorCode() != "OFFSET_COMPACTED" || resp.JSON(&gone) != nil || gone.SnapshotOffset == nil || *gone.SnapshotOffset != int64(entry.Offset) {
 		t.Fatalf("GET /v1/log?fromOffset=1 after compaction = %d %s, want 410 with snapshotOffset %d", resp.Status, resp.Body, entry.Offset)
 	}
 
 	// The snapshot list and download.
 	resp, err = c.Do(ctx, f, http.MethodGet, "/v1/snapshots", nil)
-	var list []struct{ Offset int64 }
+	var list []contract.Snapshot
 	if err != nil || resp.Status != http.StatusOK || resp.JSON(&list) != nil || len(list) == 0 || list[0].Offset != entry.Offset {
 		t.Fatalf("GET /v1/snapshots = %v %v", err, resp)
 	}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/yakt/yakt/contract"
 )
 
 // Response is a decoded HTTP answer.
@@ -28,17 +30,15 @@ func (r *Response) JSON(v any) error {
 
 // ErrorCode is the API error code in the body, "" if none.
 func (r *Response) ErrorCode() string {
-	var e struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
+	var e contract.ErrorBody
 	_ = json.Unmarshal(r.Body, &e)
-	return e.Error.Code
+	return string(e.Error.Code)
 }
 
 // Do sends method path to node id. body is JSON-encoded unless it is a
-// string or []byte, which are sent as is.
+// string or []byte, which are sent as is. It is for checking one node's
+// raw answer (status, headers, error body) on purpose; API and NodeAPI
+// are the way to get things done.
 func (c *Cluster) Do(ctx context.Context, id uint64, method, path string, body any) (*Response, error) {
 	return Do(ctx, c.Client, c.URL(id), method, path, body)
 }

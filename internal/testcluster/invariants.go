@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/yakt/yakt/contract"
 )
 
 // LeaderView is what one node says about leadership: in term Term the
@@ -87,7 +89,9 @@ func (c *Cluster) StartMonitor(epochTopic string) *Monitor {
 
 // StartMonitor watches the processes over HTTP: leadership from each
 // node's own view (GET /v1/quorum?stale=true), epochs by linearizable
-// reads.
+// reads. It sends raw requests rather than using package client on
+// purpose: each poll must be that one node's answer, tried once with a
+// short timeout, never retried on or redirected to another node.
 func (p *Processes) StartMonitor(epochTopic string) *Monitor {
 	client := &http.Client{Timeout: 300 * time.Millisecond}
 	return StartMonitor(MonitorConfig{
@@ -97,14 +101,11 @@ func (p *Processes) StartMonitor(epochTopic string) *Monitor {
 				return LeaderView{}, false
 			}
 			resp, err := Do(ctx, client, p.URL(id), http.MethodGet, "/v1/quorum?stale=true", nil)
-			var q struct {
-				LeaderID    uint64 `json:"leaderId"`
-				LeaderEpoch uint64 `json:"leaderEpoch"`
-			}
-			if err != nil || resp.Status != http.StatusOK || resp.JSON(&q) != nil {
+			var q contract.Quorum
+			if err != nil || resp.Status != http.StatusOK || resp.JSON(&q) != nil || q.LeaderID < 0 {
 				return LeaderView{}, false
 			}
-			return LeaderView{Term: q.LeaderEpoch, Leader: q.LeaderID}, true
+			return LeaderView{Term: uint64(q.LeaderEpoch), Leader: uint64(q.LeaderID)}, true
 		},
 		URL: func(id uint64) string {
 			if !p.Running(id) {
@@ -158,12 +159,7 @@ func (m *Monitor) watchEpochs(ctx context.Context, cfg MonitorConfig, id uint64)
 }
 
 func (m *Monitor) pollEpochs(ctx context.Context, client *http.Client, base, topic string, id uint64) {
-	var brokers struct {
-		Brokers []struct {
-			BrokerID int32 `json:"brokerId"`
-			Epoch    int64 `json:"epoch"`
-		} `json:"brokers"`
-	}
+	var brokers contract.BrokerList
 	if resp, err := Do(ctx, client, base, http.MethodGet, "/v1/brokers?status=all", nil); err == nil && resp.Status == http.StatusOK && resp.JSON(&brokers) == nil {
 		m.mu.Lock()
 		m.polls++
@@ -178,12 +174,7 @@ func (m *Monitor) pollEpochs(ctx context.Context, client *http.Client, base, top
 	if topic == "" {
 		return
 	}
-	var parts struct {
-		Partitions []struct {
-			PartitionID    int32 `json:"partitionId"`
-			PartitionEpoch int64 `json:"partitionEpoch"`
-		} `json:"partitions"`
-	}
+	var parts contract.TopicDetail
 	if resp, err := Do(ctx, client, base, http.MethodGet, "/v1/topics/"+topic, nil); err == nil && resp.Status == http.StatusOK && resp.JSON(&parts) == nil {
 		m.mu.Lock()
 		m.polls++

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/client"
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/testcluster"
 )
@@ -190,7 +191,7 @@ func runKeyedFailover(t *testing.T, kf keyedFailover) {
 	brokers := []int32{1, 2}
 	for _, b := range brokers {
 		cctx, ccancel := context.WithTimeout(ctx, 60*time.Second)
-		_, _, err := cl.RegisterBroker(cctx, client.RegisterBrokerRequest{BrokerID: b, BrokerHost: fmt.Sprintf("broker-%d", b), BrokerPort: "9092"})
+		_, _, err := cl.RegisterBroker(cctx, client.RegisterBrokerRequest{BrokerID: &b, BrokerHost: fmt.Sprintf("broker-%d", b), BrokerPort: contract.PortOf("9092")})
 		ccancel()
 		if err != nil {
 			t.Fatalf("register broker %d: %v", b, err)

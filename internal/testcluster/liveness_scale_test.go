@@ -3,13 +3,12 @@ package testcluster_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/testcluster"
 )
@@ -26,8 +25,8 @@ func TestLeaderStallDoesNotFenceLiveBrokers(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Clock: clock, BrokerSessionTimeout: 9 * time.Second, LivenessInterval: time.Second})
 	lead := c.MustLeader()
 	ctx := ctxFor(t, 60*time.Second)
-	for id := 1; id <= 4; id++ {
-		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
+	for id := int32(1); id <= 4; id++ {
+		ok(c.NodeAPI(lead).RegisterBroker(apiCtx(t), contract.RegisterBrokerRequest{BrokerID: &id, BrokerHost: "h", BrokerPort: contract.PortNumber(9092)})).must(t)
 	}
 	status := func(id int32) string {
 		b, _ := c.Server(lead).State.Image().Broker(id)
@@ -38,8 +37,8 @@ func TestLeaderStallDoesNotFenceLiveBrokers(t *testing.T) {
 	step := func() {
 		t.Helper()
 		clock.Advance(time.Second)
-		for id := 1; id <= 3; id++ {
-			c.Must(t, lead, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": 0}, http.StatusOK, "")
+		for id := int32(1); id <= 3; id++ {
+			fetch(t, c, lead, id, 0)
 		}
 		if _, err := c.Server(lead).Controller.FenceExpired(ctx); err != nil {
 			t.Fatal(err)
@@ -102,12 +101,8 @@ func registerBrokers(tb testing.TB, c *testcluster.Cluster, node uint64, n int) 
 				if int(id) > n {
 					return
 				}
-				port := controller.Port{}
-				if err := port.UnmarshalJSON([]byte("9092")); err != nil {
-					errs <- err
-					return
-				}
-				if _, _, err := ctrl.RegisterBroker(ctx, controller.RegisterBrokerRequest{BrokerID: &id, BrokerHost: "h", BrokerPort: port}); err != nil {
+				req := contract.RegisterBrokerRequest{BrokerID: &id, BrokerHost: "h", BrokerPort: contract.PortNumber(9092)}
+				if _, _, err := ctrl.RegisterBroker(ctx, req); err != nil {
 					errs <- fmt.Errorf("register broker %d: %w", id, err)
 					return
 				}
@@ -159,12 +154,15 @@ func TestTenThousandBrokersHeartbeatingDuringWritesAndSnapshots(t *testing.T) {
 		}
 		wg.Wait()
 		if sec%3 == 0 {
-			c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": fmt.Sprintf("w-%d", sec), "partitions": 50, "replicationFactor": 3}, http.StatusCreated, "")
+			ok(c.NodeAPI(lead).CreateTopic(apiCtx(t), contract.CreateTopicRequest{Name: fmt.Sprintf("w-%d", sec),
+				Partitions: contract.Int32(50), ReplicationFactor: contract.Int32(3)})).must(t)
 			writes++
 		}
 		if sec%10 == 5 { // a snapshot on every node, the leader included
 			for _, node := range c.IDs() {
-				c.Must(t, node, http.MethodPost, "/v1/snapshots", nil, http.StatusCreated, "")
+				if _, err := c.NodeAPI(node).TakeSnapshot(apiCtx(t)); err != nil {
+					t.Fatalf("snapshot on node %d: %v", node, err)
+				}
 			}
 		}
 		fenced, err := srv.Controller.FenceExpired(ctx)

@@ -3,11 +3,12 @@ package testcluster_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/client"
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -17,14 +18,14 @@ import (
 // leader failover every broker gets a full session before anyone is fenced.
 func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 	c, clock, lead, ctx := livenessCluster(t)
-	c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": "live"}, http.StatusCreated, "")
-	for p, reps := range [][]int{{1, 2, 3}, {2, 1}, {1}} {
-		c.Must(t, lead, http.MethodPost, "/v1/topics/live/partitions", map[string]any{"partitionId": p, "replicas": reps}, http.StatusCreated, "")
+	ok(c.NodeAPI(lead).CreateTopic(apiCtx(t), contract.CreateTopicRequest{Name: "live"})).must(t)
+	for p, reps := range [][]int32{{1, 2, 3}, {2, 1}, {1}} {
+		ok(c.NodeAPI(lead).CreatePartition(apiCtx(t), "live", contract.CreatePartitionRequest{PartitionID: contract.Int32(int32(p)), Replicas: reps})).must(t)
 	}
-	heartbeat := func(node uint64, ids ...int) {
+	heartbeat := func(node uint64, ids ...int32) {
 		t.Helper()
 		for _, id := range ids {
-			c.Must(t, node, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": 0}, http.StatusOK, "")
+			fetch(t, c, node, id, 0)
 		}
 	}
 	fence := func(node uint64) []int32 {
@@ -50,21 +51,12 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 	if got := fence(lead); fmt.Sprint(got) != "[1]" {
 		t.Fatalf("fenced %v, want [1]", got)
 	}
-	var b struct {
-		BrokerStatus string `json:"brokerStatus"`
-		Epoch        int64  `json:"epoch"`
-	}
-	if err := c.Must(t, f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK, "").JSON(&b); err != nil || b.BrokerStatus != "FENCED" || b.Epoch != 1 {
+	if b, err := c.NodeAPI(f).Broker(apiCtx(t), 1); err != nil || b.BrokerStatus != contract.StatusFenced || b.Epoch != 1 {
 		t.Fatalf("broker 1 after fencing: %+v %v", b, err)
 	}
-	type part struct {
-		Leader         int32   `json:"leader"`
-		ISR            []int32 `json:"ISR"`
-		PartitionEpoch int64   `json:"partitionEpoch"`
-	}
-	partition := func(id int) part {
-		var p part
-		if err := c.Must(t, f, http.MethodGet, fmt.Sprintf("/v1/topics/live/partitions/%d", id), nil, http.StatusOK, "").JSON(&p); err != nil {
+	partition := func(id int32) contract.Partition {
+		p, err := c.NodeAPI(f).Partition(apiCtx(t), "live", id)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -83,11 +75,11 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 	// registration it stays FENCED; then it is ALIVE again (epoch + 1) and
 	// the partition it was the last ISR member of gets it back as leader.
 	heartbeat(f, 1) // offset 0: not caught up
-	if err := c.Must(t, f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK, "").JSON(&b); err != nil || b.BrokerStatus != "FENCED" {
+	if b, err := c.NodeAPI(f).Broker(apiCtx(t), 1); err != nil || b.BrokerStatus != contract.StatusFenced {
 		t.Fatalf("broker 1 unfenced before catching up: %+v %v", b, err)
 	}
-	c.Must(t, f, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": 1, "offset": c.Server(lead).Node.AppliedIndex()}, http.StatusOK, "")
-	if err := c.Must(t, f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK, "").JSON(&b); err != nil || b.BrokerStatus != "ALIVE" || b.Epoch != 2 {
+	fetch(t, c, f, 1, int64(c.Server(lead).Node.AppliedIndex()))
+	if b, err := c.NodeAPI(f).Broker(apiCtx(t), 1); err != nil || b.BrokerStatus != contract.StatusAlive || b.Epoch != 2 {
 		t.Fatalf("broker 1 after catching up: %+v %v, want ALIVE at epoch 2", b, err)
 	}
 	if p := partition(2); p.Leader != 1 || fmt.Sprint(p.ISR) != "[1]" || p.PartitionEpoch != 2 {
@@ -118,51 +110,48 @@ func TestSilentBrokerIsFencedAndNoMassFencingAfterFailover(t *testing.T) {
 // registration change; every node's state agrees.
 func TestFencedFollowerLeavesEveryISR(t *testing.T) {
 	c, clock, lead, ctx := livenessCluster(t)
-	c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": "f"}, http.StatusCreated, "")
+	ok(c.NodeAPI(lead).CreateTopic(apiCtx(t), contract.CreateTopicRequest{Name: "f"})).must(t)
 	// Broker 3 leads nothing: it follows in 0..2 and is out of sync in 3.
-	layout := []map[string]any{
-		{"partitionId": 0, "replicas": []int{1, 2, 3}},
-		{"partitionId": 1, "replicas": []int{2, 3}},
-		{"partitionId": 2, "replicas": []int{1, 3}},
-		{"partitionId": 3, "replicas": []int{2, 3}, "ISR": []int{2}},
+	layout := []contract.CreatePartitionRequest{
+		{PartitionID: contract.Int32(0), Replicas: []int32{1, 2, 3}},
+		{PartitionID: contract.Int32(1), Replicas: []int32{2, 3}},
+		{PartitionID: contract.Int32(2), Replicas: []int32{1, 3}},
+		{PartitionID: contract.Int32(3), Replicas: []int32{2, 3}, ISR: []int32{2}},
 	}
 	for _, p := range layout {
-		c.Must(t, lead, http.MethodPost, "/v1/topics/f/partitions", p, http.StatusCreated, "")
+		ok(c.NodeAPI(lead).CreatePartition(apiCtx(t), "f", p)).must(t)
 	}
 	clock.Advance(10 * time.Second)
-	for _, id := range []int{1, 2} {
-		c.Must(t, lead, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": 0}, http.StatusOK, "")
+	for _, id := range []int32{1, 2} {
+		fetch(t, c, lead, id, 0)
 	}
 	got, err := c.Server(lead).Controller.FenceExpired(ctx)
 	if err != nil || fmt.Sprint(got) != "[3]" {
 		t.Fatalf("fenced %v (%v), want [3]", got, err)
 	}
 	type part struct {
-		Leader         int32   `json:"leader"`
-		ISR            []int32 `json:"ISR"`
-		PartitionEpoch int64   `json:"partitionEpoch"`
+		Leader         int32
+		ISR            []int32
+		PartitionEpoch int64
 	}
 	want := []part{{1, []int32{1, 2}, 1}, {2, []int32{2}, 1}, {1, []int32{1}, 1}, {2, []int32{2}, 0}}
 	// Read on every node: the batch is the same everywhere.
 	for _, node := range c.IDs() {
-		var d struct {
-			Partitions []part `json:"partitions"`
-		}
-		if err := c.Must(t, node, http.MethodGet, "/v1/topics/f", nil, http.StatusOK, "").JSON(&d); err != nil {
+		d, err := c.NodeAPI(node).Topic(apiCtx(t), "f")
+		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(d.Partitions) != fmt.Sprint(want) {
-			t.Fatalf("node %d partitions after fencing broker 3:\n got  %v\n want %v", node, d.Partitions, want)
+		got := make([]part, len(d.Partitions))
+		for i, p := range d.Partitions {
+			got[i] = part{p.Leader, p.ISR, p.PartitionEpoch}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("node %d partitions after fencing broker 3:\n got  %v\n want %v", node, got, want)
 		}
 	}
 	// The registration change and the partition changes share one offset.
-	var log struct {
-		Records []struct {
-			Name   string `json:"name"`
-			Offset int64  `json:"offset"`
-		} `json:"records"`
-	}
-	if err := c.Must(t, lead, http.MethodGet, "/v1/log?fromOffset=0&limit=1000", nil, http.StatusOK, "").JSON(&log); err != nil {
+	log, err := c.NodeAPI(lead).Log(apiCtx(t), 0, 1000)
+	if err != nil {
 		t.Fatal(err)
 	}
 	n := len(log.Records)
@@ -170,7 +159,7 @@ func TestFencedFollowerLeavesEveryISR(t *testing.T) {
 		t.Fatalf("log holds %d records", n)
 	}
 	batch := log.Records[n-4:]
-	if batch[0].Name != "BrokerRegistrationChangeBrokerRecord" {
+	if batch[0].Body.RecordName() != "BrokerRegistrationChangeBrokerRecord" {
 		t.Fatalf("last batch %+v does not start with the registration change", batch)
 	}
 	for _, r := range batch {
@@ -188,8 +177,19 @@ func livenessCluster(t *testing.T) (*testcluster.Cluster, *testcluster.FakeClock
 	clock := testcluster.NewFakeClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	c := testcluster.New(t, testcluster.Options{Clock: clock, BrokerSessionTimeout: 9 * time.Second, LivenessInterval: time.Hour})
 	lead := c.MustLeader()
-	for id := 1; id <= 3; id++ {
-		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
+	for id := int32(1); id <= 3; id++ {
+		ok(c.NodeAPI(lead).RegisterBroker(apiCtx(t), contract.RegisterBrokerRequest{BrokerID: &id, BrokerHost: "h", BrokerPort: contract.PortNumber(9092)})).must(t)
 	}
 	return c, clock, lead, ctxFor(t, 30*time.Second)
+}
+
+// fetch is broker id's BrokerMgmt fetch (its heartbeat) from offset,
+// through node.
+func fetch(t *testing.T, c *testcluster.Cluster, node uint64, id int32, offset int64) contract.FetchResponse {
+	t.Helper()
+	res, err := c.NodeAPI(node).BrokerFetch(apiCtx(t), id, client.FetchOptions{Offset: &offset})
+	if err != nil {
+		t.Fatalf("broker %d fetch via node %d: %v", id, node, err)
+	}
+	return res
 }

@@ -3,41 +3,18 @@ package testcluster
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
+
+	"github.com/yakt/yakt/contract"
 )
 
-// CreateTopic creates a topic through any running node, retrying on
-// unavailability (503, 504, connection errors; see outcomeOf) across nodes
-// until ctx ends.
-// It returns nil once the topic is known to exist: a 201, or a 409 after an
-// earlier attempt whose outcome was unknown (that attempt committed).
+// CreateTopic creates a topic through the cluster's client (API), which
+// retries across nodes under one idempotency key until an answer settles
+// it or ctx ends: nil means the topic was created by this call.
 func (c *Cluster) CreateTopic(ctx context.Context, name string) error {
-	ambiguous := false
-	for attempt := 0; ; attempt++ {
-		ids := c.IDs()
-		id := ids[attempt%len(ids)]
-		if c.Server(id) != nil {
-			rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			resp, err := c.Do(rctx, id, http.MethodPost, "/v1/topics", map[string]any{"name": name})
-			cancel()
-			switch o := outcomeOf(true, resp, err); {
-			case o == unknown:
-				ambiguous = true
-			case o == failed:
-				// Definitely not applied: try again.
-			case resp.Status == http.StatusCreated:
-				return nil
-			case resp.Status == http.StatusConflict && ambiguous:
-				return nil
-			default:
-				return fmt.Errorf("create topic %q on node %d: %d %s", name, id, resp.Status, resp.Body)
-			}
-		}
-		if err := waitTick(ctx); err != nil {
-			return fmt.Errorf("create topic %q: %w", name, err)
-		}
+	if _, _, err := c.API().CreateTopic(ctx, contract.CreateTopicRequest{Name: name}); err != nil {
+		return fmt.Errorf("create topic %q: %w", name, err)
 	}
+	return nil
 }
 
 // TopicNames lists the topics node id holds in its local (stale) state.

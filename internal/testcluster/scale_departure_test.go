@@ -3,13 +3,13 @@ package testcluster_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/testcluster"
 )
@@ -24,7 +24,8 @@ const batchSize = 10_000
 func fillTopics(t *testing.T, c *testcluster.Cluster, lead uint64, prefix string, topics, rf int) {
 	t.Helper()
 	for i := range topics {
-		c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": fmt.Sprintf("%s-%d", prefix, i), "partitions": 10_000, "replicationFactor": rf}, http.StatusCreated, "")
+		ok(c.NodeAPI(lead).CreateTopic(apiCtx(t), contract.CreateTopicRequest{Name: fmt.Sprintf("%s-%d", prefix, i),
+			Partitions: contract.Int32(10_000), ReplicationFactor: contract.Int32(int32(rf))})).must(t)
 	}
 	if err := c.WaitConverged(ctxFor(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func fillTopics(t *testing.T, c *testcluster.Cluster, lead uint64, prefix string
 func heartbeatCaughtUp(t *testing.T, c *testcluster.Cluster, node uint64, brokers ...int) {
 	t.Helper()
 	for _, id := range brokers {
-		c.Must(t, node, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": id, "offset": c.Server(node).Node.AppliedIndex()}, http.StatusOK, "")
+		fetch(t, c, node, int32(id), int64(c.Server(node).Node.AppliedIndex()))
 	}
 }
 
@@ -316,9 +317,9 @@ func TestReturnAndDeleteBeyondOneBatch(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
 	// Only broker 1 is ALIVE while the topics are placed: it is every
 	// partition's only replica.
-	c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": 1, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
+	ok(c.NodeAPI(lead).RegisterBroker(apiCtx(t), contract.RegisterBrokerRequest{BrokerID: contract.Int32(1), BrokerHost: "h", BrokerPort: contract.PortNumber(9092)})).must(t)
 	fillTopics(t, c, lead, "solo", 1, 1)
-	c.Must(t, lead, http.MethodPost, "/v1/topics/solo-0/partitions", map[string]any{"replicas": []int{1}}, http.StatusCreated, "")
+	ok(c.NodeAPI(lead).CreatePartition(apiCtx(t), "solo-0", contract.CreatePartitionRequest{Replicas: []int32{1}})).must(t)
 
 	clock.Advance(10 * time.Second)
 	fenced, err := c.Server(lead).Controller.FenceExpired(ctx)
@@ -337,7 +338,7 @@ func TestReturnAndDeleteBeyondOneBatch(t *testing.T) {
 
 	// Broker 1 comes back caught up: its heartbeat unfences it with the
 	// first batch, the next check regains the rest.
-	c.Must(t, lead, http.MethodPost, "/v1/metadata/fetch", map[string]any{"brokerId": 1, "offset": c.Server(lead).Node.AppliedIndex()}, http.StatusOK, "")
+	fetch(t, c, lead, 1, int64(c.Server(lead).Node.AppliedIndex()))
 	regained := 0
 	for _, p := range partitionsOf(c.Server(lead).State.Image()) {
 		if p.Leader == 1 {
@@ -360,7 +361,7 @@ func TestReturnAndDeleteBeyondOneBatch(t *testing.T) {
 		}
 	}
 
-	c.Must(t, lead, http.MethodDelete, "/v1/topics/solo-0", nil, http.StatusOK, "")
+	ok(c.NodeAPI(lead).DeleteTopic(apiCtx(t), "solo-0")).must(t)
 	if _, ok := c.Server(lead).State.Image().Topic("solo-0"); ok {
 		t.Fatal("solo-0 (10,001 partitions) still exists after DELETE")
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -14,20 +15,12 @@ import (
 func TestControlledShutdownLeavesNoPartitionOffline(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{})
 	lead := c.MustLeader()
-	for id := 1; id <= 3; id++ {
-		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092, "rackId": "r"}, http.StatusCreated, "")
-	}
-	c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": "big", "partitions": 3000, "replicationFactor": 3}, http.StatusCreated, "")
+	registerBrokersAPI(t, c, 3)
+	ok(c.API().CreateTopic(apiCtx(t), contract.CreateTopicRequest{Name: "big", Partitions: contract.Int32(3000), ReplicationFactor: contract.Int32(3)})).must(t)
 
-	type partition struct {
-		Leader int32   `json:"leader"`
-		ISR    []int32 `json:"ISR"`
-	}
-	partitions := func() []partition {
-		var d struct {
-			Partitions []partition `json:"partitions"`
-		}
-		if err := c.Must(t, lead, http.MethodGet, "/v1/topics/big", nil, http.StatusOK, "").JSON(&d); err != nil {
+	partitions := func() []contract.Partition {
+		d, err := c.NodeAPI(lead).Topic(apiCtx(t), "big")
+		if err != nil {
 			t.Fatal(err)
 		}
 		return d.Partitions
@@ -43,11 +36,8 @@ func TestControlledShutdownLeavesNoPartitionOffline(t *testing.T) {
 	}
 
 	f := followers(c, lead)[0]
-	var out struct {
-		PartitionsMoved int `json:"partitionsMoved"`
-	}
-	if err := c.Must(t, f, http.MethodPost, "/v1/brokers/1/shutdown", nil, http.StatusOK, "").JSON(&out); err != nil || out.PartitionsMoved != 1000 {
-		t.Fatalf("shutdown moved %d partitions (%v), want 1000", out.PartitionsMoved, err)
+	if moved, _, err := c.NodeAPI(f).ControlledShutdown(apiCtx(t), 1); err != nil || moved != 1000 {
+		t.Fatalf("shutdown moved %d partitions (%v), want 1000", moved, err)
 	}
 	for i, p := range partitions() {
 		if p.Leader == 1 || p.Leader == -1 {
@@ -57,15 +47,14 @@ func TestControlledShutdownLeavesNoPartitionOffline(t *testing.T) {
 			t.Fatalf("partition %d keeps broker 1 in its ISR %v", i, p.ISR)
 		}
 	}
-	var b struct {
-		BrokerStatus string `json:"brokerStatus"`
-	}
-	if err := c.Must(t, f, http.MethodGet, "/v1/brokers/1", nil, http.StatusOK, "").JSON(&b); err != nil || b.BrokerStatus != "FENCED" {
+	if b, err := c.NodeAPI(f).Broker(apiCtx(t), 1); err != nil || b.BrokerStatus != contract.StatusFenced {
 		t.Fatalf("broker 1 after shutdown: %+v %v", b, err)
 	}
-	c.Must(t, f, http.MethodPost, "/v1/brokers/99/shutdown", nil, http.StatusNotFound, "BROKER_NOT_FOUND")
-	c.Must(t, f, http.MethodDelete, "/v1/brokers/3", nil, http.StatusOK, "")
-	c.Must(t, f, http.MethodPost, "/v1/brokers/3/shutdown", nil, http.StatusConflict, "BROKER_NOT_ACTIVE")
+	_, _, err := c.NodeAPI(f).ControlledShutdown(apiCtx(t), 99)
+	wantAPIError(t, err, http.StatusNotFound, contract.CodeBrokerNotFound)
+	ok(c.NodeAPI(f).UnregisterBroker(apiCtx(t), 3)).must(t)
+	_, _, err = c.NodeAPI(f).ControlledShutdown(apiCtx(t), 3)
+	wantAPIError(t, err, http.StatusConflict, contract.CodeBrokerNotActive)
 }
 
 // TestDepartureBeyondOneBatch shuts down a broker in sync for 12,000
@@ -77,30 +66,20 @@ func TestControlledShutdownLeavesNoPartitionOffline(t *testing.T) {
 func TestDepartureBeyondOneBatch(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{})
 	lead := c.MustLeader()
-	for id := 1; id <= 2; id++ {
-		c.Must(t, lead, http.MethodPost, "/v1/brokers", map[string]any{"brokerId": id, "brokerHost": "h", "brokerPort": 9092}, http.StatusCreated, "")
-	}
+	registerBrokersAPI(t, c, 2)
 	for _, name := range []string{"a", "b"} {
-		c.Must(t, lead, http.MethodPost, "/v1/topics", map[string]any{"name": name, "partitions": 6000, "replicationFactor": 2}, http.StatusCreated, "")
+		ok(c.API().CreateTopic(apiCtx(t), contract.CreateTopicRequest{Name: name, Partitions: contract.Int32(6000), ReplicationFactor: contract.Int32(2)})).must(t)
 	}
 	before := c.Server(lead).Node.AppliedIndex()
-	var out struct {
-		PartitionsMoved int `json:"partitionsMoved"`
-	}
-	if err := c.Must(t, lead, http.MethodPost, "/v1/brokers/2/shutdown", nil, http.StatusOK, "").JSON(&out); err != nil || out.PartitionsMoved != 6000 {
-		t.Fatalf("shutdown moved %d partitions (%v), want the 6000 broker 2 led", out.PartitionsMoved, err)
+	if moved, _, err := c.NodeAPI(lead).ControlledShutdown(apiCtx(t), 2); err != nil || moved != 6000 {
+		t.Fatalf("shutdown moved %d partitions (%v), want the 6000 broker 2 led", moved, err)
 	}
 	if batches := c.Server(lead).Node.AppliedIndex() - before; batches < 2 {
 		t.Fatalf("the shutdown committed %d entries, want at least 2 batches", batches)
 	}
 	for _, name := range []string{"a", "b"} {
-		var d struct {
-			Partitions []struct {
-				Leader int32   `json:"leader"`
-				ISR    []int32 `json:"ISR"`
-			} `json:"partitions"`
-		}
-		if err := c.Must(t, followers(c, lead)[0], http.MethodGet, "/v1/topics/"+name, nil, http.StatusOK, "").JSON(&d); err != nil {
+		d, err := c.NodeAPI(followers(c, lead)[0]).Topic(apiCtx(t), name)
+		if err != nil {
 			t.Fatal(err)
 		}
 		for i, p := range d.Partitions {

@@ -2,7 +2,6 @@ package testcluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/lincheck"
 )
 
@@ -145,6 +145,9 @@ func (w *Workload) FinalReads(target string) {
 	}
 }
 
+// workloadClient sends raw requests rather than using package client on
+// purpose: the history needs each call's own outcome (one attempt, no
+// idempotency key, no retry), as the linearizability check models it.
 type workloadClient struct {
 	w       *Workload
 	id      int
@@ -306,17 +309,6 @@ func (c *workloadClient) errorResult(resp *Response) lincheck.Result {
 	return lincheck.Result("unexpected " + resp.ErrorCode())
 }
 
-// recordFields decodes a record envelope's fields.
-func recordFields(b []byte, v any) error {
-	var env struct {
-		Fields json.RawMessage `json:"fields"`
-	}
-	if err := json.Unmarshal(b, &env); err != nil {
-		return err
-	}
-	return json.Unmarshal(env.Fields, v)
-}
-
 func (c *workloadClient) topicCreate(name string) {
 	in := lincheck.Input{Kind: lincheck.TopicCreate, Key: "topic/" + name}
 	call := c.w.History.Begin(c.id, in)
@@ -325,11 +317,7 @@ func (c *workloadClient) topicCreate(name string) {
 		if r.Status != http.StatusCreated {
 			return lincheck.Output{Result: c.errorResult(r)}
 		}
-		var body struct {
-			Topic struct {
-				TopicUUID string `json:"topicUUID"`
-			} `json:"topic"`
-		}
+		var body contract.TopicDetail
 		if err := r.JSON(&body); err != nil || body.Topic.TopicUUID == "" {
 			c.w.Acks.unexpected("create topic %s: undecodable %s", name, r.Body)
 		}
@@ -355,11 +343,7 @@ func (c *workloadClient) topicGet(name string) {
 		if r.Status != http.StatusOK {
 			return lincheck.Output{Result: c.errorResult(r)}
 		}
-		var body struct {
-			Topic struct {
-				TopicUUID string `json:"topicUUID"`
-			} `json:"topic"`
-		}
+		var body contract.TopicDetail
 		if err := r.JSON(&body); err != nil || body.Topic.TopicUUID == "" {
 			c.w.Acks.unexpected("get topic %s: undecodable %s", name, r.Body)
 		}
@@ -378,14 +362,20 @@ func (c *workloadClient) brokerWrite(kind lincheck.Kind, id int32, host, method,
 		if r.Status != okStatus {
 			return lincheck.Output{Result: c.errorResult(r)}
 		}
-		var f struct {
-			Epoch *int64 `json:"epoch"`
+		var rec contract.Record
+		epoch := int64(-1)
+		if err := r.JSON(&rec); err == nil {
+			switch b := rec.Body.(type) {
+			case *contract.Broker:
+				epoch = b.Epoch
+			case *contract.BrokerRegistrationChangeBrokerRecord:
+				epoch = b.Epoch
+			}
 		}
-		if err := recordFields(r.Body, &f); err != nil || f.Epoch == nil {
+		if epoch < 0 {
 			c.w.Acks.unexpected("%s broker %d: undecodable %s", kind, id, r.Body)
-			return lincheck.Output{Result: lincheck.OK, Epoch: -1}
 		}
-		return lincheck.Output{Result: lincheck.OK, Epoch: *f.Epoch}
+		return lincheck.Output{Result: lincheck.OK, Epoch: epoch}
 	})
 }
 
@@ -413,11 +403,7 @@ func (c *workloadClient) brokerGet(id int32) {
 		if r.Status != http.StatusOK {
 			return lincheck.Output{Result: c.errorResult(r)}
 		}
-		var b struct {
-			BrokerHost   string `json:"brokerHost"`
-			Epoch        int64  `json:"epoch"`
-			BrokerStatus string `json:"brokerStatus"`
-		}
+		var b contract.Broker
 		if err := r.JSON(&b); err != nil || b.BrokerStatus == "" {
 			c.w.Acks.unexpected("get broker %d: undecodable %s", id, r.Body)
 		}
@@ -435,17 +421,14 @@ func (c *workloadClient) allocatePIDs() {
 		return
 	}
 	c.record(call, o, resp, func(r *Response) lincheck.Output {
-		var b struct {
-			First int64 `json:"firstProducerId"`
-			Size  int64 `json:"size"`
-		}
+		var b contract.ProducerIDsResponse
 		if err := r.JSON(&b); err != nil || b.Size <= 0 {
 			c.w.Acks.unexpected("allocate producer ids: undecodable %s", r.Body)
 		}
 		c.w.Acks.mu.Lock()
-		c.w.Acks.PIDBlocks = append(c.w.Acks.PIDBlocks, [2]int64{b.First, b.Size})
+		c.w.Acks.PIDBlocks = append(c.w.Acks.PIDBlocks, [2]int64{b.FirstProducerID, b.Size})
 		c.w.Acks.mu.Unlock()
-		return lincheck.Output{Result: lincheck.OK, FirstProducerID: b.First, Size: b.Size}
+		return lincheck.Output{Result: lincheck.OK, FirstProducerID: b.FirstProducerID, Size: b.Size}
 	})
 }
 

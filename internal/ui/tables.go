@@ -53,7 +53,7 @@ func (h *Handler) serveTopics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	topics, more := img.TopicsAfter(r.URL.Query().Get("after"), int(limit))
-	out := topicPage{NodeID: h.cfg.Node.ID(), HighWatermark: img.Offset(), Topics: make([]topicRow, 0, len(topics))}
+	out := topicPage{NodeID: h.cfg.Controller.NodeID(), HighWatermark: img.Offset(), Topics: make([]topicRow, 0, len(topics))}
 	for _, t := range topics {
 		row := topicRow{Name: t.Name, TopicUUID: t.TopicUUID}
 		img.EachPartition(t.TopicUUID, func(p *metadata.PartitionRecord) {
@@ -120,7 +120,7 @@ func (h *Handler) serveBrokers(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	node := h.cfg.Node
+	node := h.cfg.Controller
 	if !node.IsLeader() && r.Header.Get(headerForwarded) == "" && h.relayBrokers(w, r) {
 		return
 	}
@@ -130,7 +130,7 @@ func (h *Handler) serveBrokers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	out := brokerPage{NodeID: node.ID(), LeaderView: node.IsLeader(), HighWatermark: img.Offset(), Brokers: []brokerRow{}}
+	out := brokerPage{NodeID: node.NodeID(), LeaderView: node.IsLeader(), HighWatermark: img.Offset(), Brokers: []brokerRow{}}
 	for _, b := range img.Brokers() { // sorted by id
 		if int64(b.BrokerID) <= after {
 			continue
@@ -156,7 +156,7 @@ func (h *Handler) serveBrokers(w http.ResponseWriter, r *http.Request) {
 // reports false, having written nothing, when there is no leader to ask
 // or it gave no 200 in time.
 func (h *Handler) relayBrokers(w http.ResponseWriter, r *http.Request) bool {
-	node := h.cfg.Node
+	node := h.cfg.Controller
 	lead := node.Leader()
 	addr, ok := node.PeerHTTPAddr(lead)
 	if lead == 0 || !ok {
@@ -172,7 +172,7 @@ func (h *Handler) relayBrokers(w http.ResponseWriter, r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	req.Header.Set(headerForwarded, strconv.FormatUint(node.ID(), 10))
+	req.Header.Set(headerForwarded, strconv.FormatUint(node.NodeID(), 10))
 	// No kept-alive connections: a refresh every few seconds does not
 	// need them, and a stale one to a dead leader would only cost the
 	// fallback.

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/internal/controller"
-	"github.com/yakt/yakt/internal/raftnode"
 )
 
 // Defaults of Config.
@@ -32,8 +31,6 @@ const (
 
 // Config configures a Handler.
 type Config struct {
-	ClusterID  string
-	Node       *raftnode.Node
 	Controller *controller.Controller
 	Logger     *slog.Logger
 	// MaxStreams bounds concurrent GET /ui/events streams; one more is
@@ -127,7 +124,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b bytes.Buffer
-	if err := h.page.Execute(&b, pageData{ClusterID: h.cfg.ClusterID, NodeID: h.cfg.Node.ID()}); err != nil {
+	if err := h.page.Execute(&b, pageData{ClusterID: h.cfg.Controller.ClusterID(), NodeID: h.cfg.Controller.NodeID()}); err != nil {
 		h.log.Error("render dashboard", "err", err)
 		writeError(w, http.StatusInternalServerError, "INTERNAL", "could not render the dashboard; see the server log")
 		return

@@ -28,7 +28,7 @@ func dashboard(t *testing.T, maxStreams int, keepAlive time.Duration) (*testclus
 		t.Fatalf("no leader: %v", err)
 	}
 	s := c.Server(1)
-	h := ui.New(ui.Config{ClusterID: "c1", Node: s.Node, Controller: s.Controller, MaxStreams: maxStreams, KeepAlive: keepAlive})
+	h := ui.New(ui.Config{Controller: s.Controller, MaxStreams: maxStreams, KeepAlive: keepAlive})
 	mux := http.NewServeMux()
 	for _, rt := range h.Routes() {
 		mux.Handle(rt.Pattern, rt.Handler)

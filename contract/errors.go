@@ -1,0 +1,149 @@
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Code is a stable, machine-readable error code from docs/api.md's table.
+// Every error answer carries one in ErrorBody.
+type Code string
+
+// The codes of docs/api.md, grouped by their HTTP status (Code.Status).
+const (
+	// 400
+	CodeInvalidRequest           Code = "INVALID_REQUEST"
+	CodeInvalidTopicName         Code = "INVALID_TOPIC_NAME"
+	CodeInvalidReplicaAssignment Code = "INVALID_REPLICA_ASSIGNMENT"
+	// 404
+	CodeBrokerNotFound    Code = "BROKER_NOT_FOUND"
+	CodeTopicNotFound     Code = "TOPIC_NOT_FOUND"
+	CodePartitionNotFound Code = "PARTITION_NOT_FOUND"
+	CodeNotFound          Code = "NOT_FOUND" // no such path
+	// 405: a known path with another method; the answer carries Allow.
+	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
+	// 409: a fetch offset beyond the high watermark; the answer carries
+	// highWatermark.
+	CodeOffsetOutOfRange Code = "OFFSET_OUT_OF_RANGE"
+	// 409
+	CodeBrokerAlreadyRegistered    Code = "BROKER_ALREADY_REGISTERED"
+	CodeTopicAlreadyExists         Code = "TOPIC_ALREADY_EXISTS"
+	CodePartitionAlreadyExists     Code = "PARTITION_ALREADY_EXISTS"
+	CodeBrokerNotActive            Code = "BROKER_NOT_ACTIVE"
+	CodeStaleBrokerEpoch           Code = "STALE_BROKER_EPOCH"
+	CodeProducerIDAlreadyAllocated Code = "PRODUCER_ID_ALREADY_ALLOCATED"
+	CodeStalePartitionEpoch        Code = "STALE_PARTITION_EPOCH"
+	CodeNotPartitionLeader         Code = "NOT_PARTITION_LEADER"
+	// 410: the answer carries snapshotOffset.
+	CodeOffsetCompacted Code = "OFFSET_COMPACTED"
+	// 422: an Idempotency-Key sent again with a different request.
+	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
+	// 413
+	CodePayloadTooLarge Code = "PAYLOAD_TOO_LARGE"
+	// 503
+	CodeNoLeader Code = "NO_LEADER"
+	CodeNotReady Code = "NOT_READY"
+	// 503 with Retry-After: the node streams as many full metadata
+	// answers as it is configured to; retry shortly or ask another node.
+	CodeTooManyFullFetches Code = "TOO_MANY_FULL_FETCHES"
+	// 503 with Retry-After: the node handles as many requests at once as
+	// it is configured to; retry shortly or ask another node.
+	CodeOverloaded Code = "OVERLOADED"
+	// 504: not committed in time; the write may still commit.
+	CodeTimeout Code = "TIMEOUT"
+	// 500: never part of docs/api.md's table; the answer for anything
+	// unexpected.
+	CodeInternal Code = "INTERNAL"
+)
+
+// Codes lists every Code above, in the order of docs/api.md's table
+// followed by CodeInternal.
+var Codes = []Code{
+	CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment,
+	CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeNotFound,
+	CodeMethodNotAllowed, CodeOffsetOutOfRange,
+	CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
+	CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated,
+	CodeStalePartitionEpoch, CodeNotPartitionLeader,
+	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge,
+	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeTimeout, CodeInternal,
+}
+
+// Status is the HTTP status docs/api.md answers code with; 500 for
+// CodeInternal and for codes this version does not know.
+func (c Code) Status() int {
+	switch c {
+	case CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment:
+		return http.StatusBadRequest
+	case CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeNotFound:
+		return http.StatusNotFound
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeOffsetOutOfRange, CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
+		CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated, CodeStalePartitionEpoch,
+		CodeNotPartitionLeader:
+		return http.StatusConflict
+	case CodeOffsetCompacted:
+		return http.StatusGone
+	case CodeIdempotencyKeyReused:
+		return http.StatusUnprocessableEntity
+	case CodePayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded:
+		return http.StatusServiceUnavailable
+	case CodeTimeout:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// Error is an error with its code: what the server answers as ErrorBody.
+// Check for it with errors.As, never by message.
+type Error struct {
+	Code    Code
+	Message string // human readable; safe to show to clients
+}
+
+// Error returns the message, or the code when there is no message.
+func (e *Error) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return string(e.Code)
+}
+
+// Errorf returns an *Error with code and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the Code of the first *Error in err's chain, "" for a nil
+// err and CodeInternal for any other error.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrorBody is every error answer's body.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+	// SnapshotOffset accompanies OFFSET_COMPACTED: the offset of the
+	// snapshot that holds the compacted records' effect.
+	SnapshotOffset *int64 `json:"snapshotOffset,omitempty"`
+	// HighWatermark accompanies OFFSET_OUT_OF_RANGE: the newest offset the
+	// fetch could have asked for.
+	HighWatermark *int64 `json:"highWatermark,omitempty"`
+}
+
+// ErrorDetail is ErrorBody's error.
+type ErrorDetail struct {
+	Code      Code   `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestId,omitempty"` // on 500 INTERNAL: the id the server logged it under
+}

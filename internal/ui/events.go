@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
 )
 
@@ -51,7 +52,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if h.base.Err() != nil {
-		writeError(w, http.StatusServiceUnavailable, "NOT_READY", "this node is shutting down")
+		writeError(w, contract.CodeNotReady, "this node is shutting down")
 		return
 	}
 	select {
@@ -59,7 +60,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		defer func() { <-h.streams }()
 	default:
 		w.Header().Set("Retry-After", streamRetryAfter)
-		writeError(w, http.StatusServiceUnavailable, "OVERLOADED",
+		writeError(w, contract.CodeOverloaded,
 			fmt.Sprintf("this node already serves %d dashboard event streams; retry later or open the dashboard on another node", cap(h.streams)))
 		return
 	}
@@ -70,7 +71,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 
 	img, err := h.cfg.Controller.Image(ctx, true)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "NOT_READY", "this node's state is not available: "+err.Error())
+		writeError(w, contract.CodeNotReady, "this node's state is not available: "+err.Error())
 		return
 	}
 	off := from

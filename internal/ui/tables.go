@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
 )
 
@@ -49,7 +50,7 @@ func (h *Handler) serveTopics(w http.ResponseWriter, r *http.Request) {
 	}
 	img, err := h.cfg.Controller.Image(r.Context(), true)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "NOT_READY", "this node's state is not available: "+err.Error())
+		writeError(w, contract.CodeNotReady, "this node's state is not available: "+err.Error())
 		return
 	}
 	topics, more := img.TopicsAfter(r.URL.Query().Get("after"), int(limit))
@@ -126,7 +127,7 @@ func (h *Handler) serveBrokers(w http.ResponseWriter, r *http.Request) {
 	}
 	img, err := h.cfg.Controller.Image(r.Context(), true)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "NOT_READY", "this node's state is not available: "+err.Error())
+		writeError(w, contract.CodeNotReady, "this node's state is not available: "+err.Error())
 		return
 	}
 	now := time.Now()

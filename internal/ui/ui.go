@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
 )
 
@@ -126,7 +127,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	if err := h.page.Execute(&b, pageData{ClusterID: h.cfg.Controller.ClusterID(), NodeID: h.cfg.Controller.NodeID()}); err != nil {
 		h.log.Error("render dashboard", "err", err)
-		writeError(w, http.StatusInternalServerError, "INTERNAL", "could not render the dashboard; see the server log")
+		writeError(w, contract.CodeInternal, "could not render the dashboard; see the server log")
 		return
 	}
 	hd := w.Header()
@@ -158,13 +159,13 @@ func checkQuery(w http.ResponseWriter, r *http.Request, allowed ...string) bool 
 		}
 		switch {
 		case !ok:
-			writeError(w, http.StatusBadRequest, "INVALID_REQUEST", fmt.Sprintf("unknown query parameter %q", truncate(k)))
+			writeError(w, contract.CodeInvalidRequest, fmt.Sprintf("unknown query parameter %q", truncate(k)))
 			return false
 		case len(vs) != 1:
-			writeError(w, http.StatusBadRequest, "INVALID_REQUEST", fmt.Sprintf("query parameter %q given more than once", k))
+			writeError(w, contract.CodeInvalidRequest, fmt.Sprintf("query parameter %q given more than once", k))
 			return false
 		case vs[0] == "":
-			writeError(w, http.StatusBadRequest, "INVALID_REQUEST", fmt.Sprintf("query parameter %q is empty", k))
+			writeError(w, contract.CodeInvalidRequest, fmt.Sprintf("query parameter %q is empty", k))
 			return false
 		}
 	}
@@ -180,7 +181,7 @@ func queryInt(w http.ResponseWriter, r *http.Request, name string, def, lo, hi i
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || v[0] == '+' || v[0] == '-' && lo >= 0 || n < lo || n > hi {
-		writeError(w, http.StatusBadRequest, "INVALID_REQUEST",
+		writeError(w, contract.CodeInvalidRequest,
 			fmt.Sprintf("query parameter %q must be an integer from %d to %d; got %q", name, lo, hi, truncate(v)))
 		return 0, false
 	}
@@ -194,9 +195,10 @@ func truncate(s string) string {
 	return s
 }
 
-// writeError answers in the API's error shape (docs/api.md).
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+// writeError answers in the API's error shape and with the code's status
+// (docs/api.md).
+func writeError(w http.ResponseWriter, code contract.Code, msg string) {
+	writeJSON(w, code.Status(), contract.ErrorBody{Error: contract.ErrorDetail{Code: code, Message: msg}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -3,8 +3,21 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/yakt/yakt/internal/buildinfo"
 	"github.com/yakt/yakt/internal/raftnode"
 )
+
+// registerBuildInfo exposes which build runs, as yakt_build_info 1 with
+// the build in its labels (the value `yakt version` prints), so a
+// dashboard can tell a half-finished rolling upgrade.
+func registerBuildInfo(reg prometheus.Registerer) {
+	bi := buildinfo.Get()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "yakt_build_info",
+		Help:        "Always 1; the labels name the running build's version, commit and Go version.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "commit": bi.Commit, "goversion": bi.GoVersion},
+	}, func() float64 { return 1 }))
+}
 
 // registerTransportMetrics exposes the peer transport's counters. A
 // second process running as one of the peers (a copied data directory)

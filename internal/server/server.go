@@ -118,6 +118,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Registry = prometheus.NewRegistry()
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	registerBuildInfo(cfg.Registry)
 	var err error
 	peerL := cfg.PeerListener
 	if peerL == nil {

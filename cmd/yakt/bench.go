@@ -11,18 +11,25 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
-// runBench dispatches `yakt bench <name>`.
-func runBench(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "write" {
-		return runBenchWrite(args[1:], stdout, stderr)
+// newBenchCmd is `yakt bench scale|write`.
+func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure a cluster of 3 server processes (see docs/operations.md)",
+		Long: `'bench scale': start 3 server processes, fill them and measure; 'bench write': writes and reads
+per second through the HTTP API of 3 server processes (see docs/operations.md).`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprintln(stderr, "usage: yakt bench scale|write [flags]  (run 'yakt bench scale -h' or 'yakt bench write -h' for the flags)")
+			return exitStatus(exitUsage)
+		},
 	}
-	if len(args) == 0 || args[0] != "scale" {
-		fmt.Fprintln(stderr, "usage: yakt bench scale|write [flags]  (run 'yakt bench scale -h' or 'yakt bench write -h' for the flags)")
-		return 2
-	}
-	return runBenchScale(args[1:], stdout, stderr)
+	cmd.AddCommand(newBenchScaleCmd(stdout, stderr), newBenchWriteCmd(stdout, stderr))
+	return cmd
 }
 
 // benchSetup ends a bench command's flag checks: it reports err (exit

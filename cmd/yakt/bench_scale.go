@@ -2,21 +2,35 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/yakt/yakt/internal/scalebench"
 )
 
-// runBenchScale starts three `yakt server` processes of this very binary,
-// fills them through the HTTP API and prints what it measured. It never
-// runs in CI: the CI-sized run of the same load is
-// TestSnapshotAtScaleKeepsLeader (internal/testcluster).
-func runBenchScale(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("yakt bench scale", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func newBenchScaleCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scale",
+		Short: "Start 3 server processes, fill them with partitions and brokers, and measure",
+		Example: `  yakt bench scale --partitions 200000 --brokers 1000 --heartbeat-duration 2m
+  yakt bench scale --runs 3 --json > scale.json`,
+		Args: noArgs,
+	}
+	run := benchScaleFlags(cmd.Flags(), stdout, stderr)
+	cmd.RunE = func(*cobra.Command, []string) error { return exitStatus(run()) }
+	return cmd
+}
+
+// benchScaleFlags declares yakt bench scale's flags on fs and returns
+// what runs it once they are parsed. It starts three `yakt server`
+// processes of this very binary, fills them through the HTTP API and
+// prints what it measured. It never runs in CI: the CI-sized run of the
+// same load is TestSnapshotAtScaleKeepsLeader (internal/testcluster).
+func benchScaleFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 	var (
 		partitions = fs.Int("partitions", 2000000, "partitions in all (a multiple of --partitions-per-topic)")
 		perTopic   = fs.Int("partitions-per-topic", 10000, "partitions per created topic (at most 10,000, the API's limit per request)")
@@ -33,11 +47,16 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 		serverArgs = fs.String("server-args", "", "extra flags of 'yakt server' for every node, space-separated (e.g. \"--snapshot-entries 10000\")")
 		logLevel   = fs.String("log-level", "info", "progress log level on stderr: debug, info, warn or error")
 	)
-	err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	return func() int {
+		return runBenchScale(partitions, perTopic, brokers, hbWorkers, fillConc, regConc, writeConc, runs,
+			hbDur, hbPeriod, timeout, jsonOut, serverArgs, logLevel, stdout, stderr)
 	}
-	if err == nil && (*runs < 1 || *perTopic < 1 || *perTopic > 10000 || *hbWorkers < 1 || *fillConc < 1 || *regConc < 1 || *writeConc < 1 || *hbPeriod <= 0) {
+}
+
+func runBenchScale(partitions, perTopic, brokers, hbWorkers, fillConc, regConc, writeConc, runs *int,
+	hbDur, hbPeriod, timeout *time.Duration, jsonOut *bool, serverArgs, logLevel *string, stdout, stderr io.Writer) int {
+	var err error
+	if *runs < 1 || *perTopic < 1 || *perTopic > 10000 || *hbWorkers < 1 || *fillConc < 1 || *regConc < 1 || *writeConc < 1 || *hbPeriod <= 0 {
 		err = errors.New("--runs, --partitions-per-topic (1..10000), --heartbeat-workers, the client counts and --heartbeat-interval must be positive")
 	}
 	if err == nil && (*partitions < 1 || *partitions%*perTopic != 0 || *brokers < 3) {

@@ -2,22 +2,36 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/yakt/yakt/internal/writebench"
 )
 
-// runBenchWrite starts three `yakt server` processes of this very binary
-// per run and measures closed-loop topic creates and linearizable reads
-// through the HTTP API, as users see them.
-func runBenchWrite(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("yakt bench write", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func newBenchWriteCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "write",
+		Short: "Writes and reads per second through the HTTP API of 3 server processes",
+		Example: `  yakt bench write
+  yakt bench write --clients 1,16,64 --duration 30s --runs 3 --json > write.json`,
+		Args: noArgs,
+	}
+	run := benchWriteFlags(cmd.Flags(), stdout, stderr)
+	cmd.RunE = func(*cobra.Command, []string) error { return exitStatus(run()) }
+	return cmd
+}
+
+// benchWriteFlags declares yakt bench write's flags on fs and returns
+// what runs it once they are parsed. It starts three `yakt server`
+// processes of this very binary per run and measures closed-loop topic
+// creates and linearizable reads through the HTTP API, as users see them.
+func benchWriteFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 	var (
 		clients    = fs.String("clients", "1,64,256", "a write row for each of these client counts, comma-separated")
 		readers    = fs.Int("read-clients", 64, "clients of the read row (0: no read row)")
@@ -29,14 +43,14 @@ func runBenchWrite(args []string, stdout, stderr io.Writer) int {
 		serverArgs = fs.String("server-args", "", "extra flags of 'yakt server' for every node, space-separated (e.g. \"--debug-pprof\")")
 		logLevel   = fs.String("log-level", "info", "progress log level on stderr: debug, info, warn or error")
 	)
-	err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	return func() int {
+		return runBenchWrite(clients, readers, runs, duration, warmup, timeout, jsonOut, serverArgs, logLevel, stdout, stderr)
 	}
-	var counts []int
-	if err == nil {
-		counts, err = parseCounts(*clients)
-	}
+}
+
+func runBenchWrite(clients *string, readers, runs *int, duration, warmup, timeout *time.Duration, jsonOut *bool,
+	serverArgs, logLevel *string, stdout, stderr io.Writer) int {
+	counts, err := parseCounts(*clients)
 	if err == nil && (*runs < 1 || *readers < 0 || *duration <= 0 || *warmup < 0) {
 		err = errors.New("--runs and --duration must be positive, --read-clients and --warmup at least 0")
 	}

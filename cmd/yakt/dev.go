@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/yakt/yakt/internal/server"
 )
 
@@ -22,9 +24,27 @@ import (
 // for load.
 const maxDevBrokers = 100
 
-func runDev(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("yakt dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a whole local cluster (3 or 5 nodes) and simulated brokers in this process",
+		Long: `Run a whole local cluster in this process: 3 or 5 nodes on 127.0.0.1 (HTTP on 8001.., peers on
+7001..) and simulated brokers that register and heartbeat through the API, for trying YAKt and its
+commands. The data lives in a temporary directory removed on exit, unless --data-dir is given.
+Ctrl-C stops it.`,
+		Example: `  yakt dev
+  yakt dev --nodes 5 --brokers 6
+  yakt dev --http-port 0 --peer-port 0     # any free ports`,
+		Args: noArgs,
+	}
+	run := devFlags(cmd.Flags(), stdout, stderr)
+	cmd.RunE = func(*cobra.Command, []string) error { return exitStatus(run()) }
+	return cmd
+}
+
+// devFlags declares yakt dev's flags on fs and returns what runs the
+// cluster once they are parsed.
+func devFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 	var (
 		nodes    = fs.Int("nodes", 3, "cluster size: 3 or 5")
 		dataDir  = fs.String("data-dir", "", "data directory (default: a temporary directory removed on exit)")
@@ -34,7 +54,14 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		brokerHB = fs.Duration("broker-heartbeat-interval", 2*time.Second, "how often each simulated broker heartbeats (BrokerMgmt fetch)")
 		nf       nodeFlags
 	)
-	log, code, ok := parseCommand(fs, &nf, args, stderr)
+	nf.register(fs)
+	return func() int {
+		return runDev(nodes, dataDir, httpBase, peerBase, brokers, brokerHB, &nf, stdout, stderr)
+	}
+}
+
+func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, brokerHB *time.Duration, nf *nodeFlags, stdout, stderr io.Writer) int {
+	log, code, ok := nf.logger("yakt dev", stderr)
 	if !ok {
 		return code
 	}

@@ -1,24 +1,38 @@
-// Command yakt runs YAKt, a KRaft-style metadata quorum.
+// Command yakt runs YAKt, a KRaft-style metadata quorum, and operates it.
 //
 //	yakt server --node-id 1 --data-dir DIR --listen-peer 127.0.0.1:7001 \
 //	    --listen-http 127.0.0.1:8001 --voters 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003
 //	yakt dev [--nodes 3|5] [--brokers N] [--data-dir DIR]
-//	yakt bench scale [--partitions N] [--brokers N] [--heartbeat-duration D] [--runs N] [--json]
-//	yakt bench write [--clients 1,64,256] [--read-clients N] [--duration D] [--runs N] [--json]
+//	yakt bench scale|write [flags]
+//	yakt quorum describe --status | --replication
+//	yakt endpoint status | health
+//	yakt topics create | list | describe | delete
+//	yakt brokers list | describe | unregister | shutdown
+//	yakt producer-ids allocate --broker N
+//	yakt snapshot save FILE
+//	yakt log tail [--from N]
+//	yakt version
 //
 // Every flag can also be set as an environment variable: --node-id is
-// YAKT_NODE_ID. A flag given on the command line wins over the variable.
+// YAKT_NODE_ID, --endpoints YAKT_ENDPOINTS. A flag given on the command
+// line wins over the variable. The commands are built with cobra, the
+// command library of etcdctl and kubectl, so they behave as operators of
+// those expect (--help on every command, flags anywhere after the
+// command, shell completion).
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/yakt/yakt/internal/buildinfo"
 	"github.com/yakt/yakt/internal/server"
 )
 
@@ -26,61 +40,142 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command line args and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return exitOK
 	}
-	switch args[0] {
-	case "server":
-		return runServer(args[1:], stdout, stderr)
-	case "dev":
-		return runDev(args[1:], stdout, stderr)
-	case "bench":
-		return runBench(args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		usage(stdout)
-		return 0
+	if ee, ok := errors.AsType[*exitError](err); ok {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), ee.err)
+		}
+		return ee.code
 	}
-	fmt.Fprintf(stderr, "yakt: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	// Anything else is cobra's own refusal of the command line (unknown
+	// command or flag, wrong arguments), or a flag value it could not
+	// parse: a usage error.
+	fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd.CommandPath(), err, cmd.CommandPath())
+	return exitUsage
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `yakt — a KRaft-style metadata quorum
-
-Commands:
-  server   run one node of a cluster
-  dev      run a whole local cluster (3 or 5 nodes) and simulated brokers in this process
-  bench    'bench scale': start 3 server processes, fill them and measure; 'bench write': writes
-           and reads per second through the HTTP API of 3 server processes (see docs/operations.md)
-
-Run 'yakt <command> -h' for the flags of a command. Every flag may also be
-given as a YAKT_ environment variable (--node-id = YAKT_NODE_ID).
-`)
+// groups are the command groups other files add subcommands to. Each is
+// created once, in newRootCmd.
+type groups struct {
+	snapshot, log, quorum, topics, brokers *cobra.Command
 }
 
-// parseFlags parses args, then fills every flag not given on the command
-// line from its YAKT_ environment variable.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+// newRootCmd builds the whole command tree. Commands write to stdout and
+// stderr, never to os.Stdout directly, so tests run them in process.
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "yakt",
+		Short: "YAKt, a KRaft-style metadata quorum: run it, and operate it",
+		Long: `YAKt is a KRaft-style metadata quorum. 'yakt server' runs one node and 'yakt dev' a local
+cluster; the other commands operate a running cluster through its HTTP API, from any node.
+
+Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_NODE_ID,
+--endpoints YAKT_ENDPOINTS); a flag on the command line wins over the variable.
+
+` + exitCodesHelp,
+		Example: `  yakt dev
+  yakt quorum describe --status
+  yakt --endpoints http://10.0.0.1:8001,http://10.0.0.2:8001 topics list -o json
+  YAKT_ENDPOINTS=http://10.0.0.1:8001 yakt endpoint health`,
+		Version:       buildinfo.Get().Version,
+		SilenceErrors: true, // run prints them, with the exit status they map to
+		SilenceUsage:  true, // a failed request is not a usage mistake
+		// No Args: cobra then refuses an unknown command with suggestions
+		// ("Did you mean this? server").
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SetOut(stderr)
+			_ = cmd.Help()
+			return &exitError{code: exitUsage}
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			return g.check()
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetVersionTemplate(versionTemplate)
+	g.register(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError(err)
+	})
+
+	root.AddGroup(&cobra.Group{ID: "run", Title: "Run a cluster:"},
+		&cobra.Group{ID: "ops", Title: "Operate a running cluster (--endpoints):"})
+	for _, c := range []*cobra.Command{newServerCmd(stdout, stderr), newDevCmd(stdout, stderr), newBenchCmd(stdout, stderr)} {
+		c.GroupID = "run"
+		root.AddCommand(c)
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	gr := groups{
+		snapshot: newGroup("snapshot", "Save a snapshot of a running cluster to a file"),
+		log:      newGroup("log", "Read the metadata log"),
+		quorum:   newGroup("quorum", "Describe the raft quorum (kafka-metadata-quorum's fields)"),
+		topics:   newGroup("topics", "Create, list, describe and delete topics"),
+		brokers:  newGroup("brokers", "List, describe, unregister and shut down brokers"),
+	}
+	gr.snapshot.AddCommand(newSnapshotSaveCmd(g))
+	gr.log.AddCommand(newLogTailCmd(g))
+	gr.quorum.AddCommand(newQuorumDescribeCmd(g))
+	gr.topics.AddCommand(newTopicsCreateCmd(g), newTopicsListCmd(g), newTopicsDescribeCmd(g), newTopicsDeleteCmd(g))
+	gr.brokers.AddCommand(newBrokersListCmd(g), newBrokersDescribeCmd(g), newBrokersUnregisterCmd(g), newBrokersShutdownCmd(g))
+	for _, c := range []*cobra.Command{gr.quorum, newEndpointCmd(g), gr.topics, gr.brokers, newProducerIDsCmd(g),
+		gr.snapshot, gr.log, newVersionCmd(g)} {
+		c.GroupID = "ops"
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// newGroup is a command that only holds subcommands. Without one (or with
+// an unknown one) it shows its help and exits with the usage status.
+func newGroup(name, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   name,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SetOut(cmd.ErrOrStderr())
+			_ = cmd.Help()
+			if len(args) > 0 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q", args[0])}
+			}
+			return &exitError{code: exitUsage}
+		},
+	}
+}
+
+// noArgs refuses positional arguments with the message the commands have
+// always given.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(args, " "))
+	}
+	return nil
+}
+
+// applyEnv fills every flag of fs not given on the command line from its
+// YAKT_ environment variable.
+func applyEnv(fs *pflag.FlagSet) error {
 	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || err != nil || f.Name == "help" || f.Name == "version" {
 			return
 		}
 		env := envName(f.Name)
 		if v, ok := os.LookupEnv(env); ok {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", env, v, e)
+				err = usageError(fmt.Errorf("%s=%q: %w", env, v, e))
 			}
 		}
 	})
@@ -91,25 +186,6 @@ func envName(flagName string) string {
 	return "YAKT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseCommand registers the node flags on fs, parses args and makes the
-// logger. When it cannot, it has said why on stderr and code is the exit
-// status (0 for -h).
-func parseCommand(fs *flag.FlagSet, nf *nodeFlags, args []string, stderr io.Writer) (log *slog.Logger, code int, ok bool) {
-	nf.register(fs)
-	err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil, 0, false
-	}
-	if err == nil {
-		log, err = newLogger(stderr, nf.logLevel)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
-		return nil, 2, false
-	}
-	return log, 0, true
-}
-
 // newLogger logs text to a terminal and JSON otherwise.
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var lvl slog.Level
@@ -117,10 +193,18 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: server.ReadableLogValues}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(slog.NewTextHandler(w, opts)), nil
-		}
+	if isTerminal(w) {
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

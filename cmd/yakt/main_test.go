@@ -2,17 +2,27 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
+
+// parseFlags parses args as a command does: the command line, then the
+// YAKT_ environment for every flag not given.
+func parseFlags(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return applyEnv(fs)
+}
 
 func TestFlagsFallBackToYaktEnvironment(t *testing.T) {
 	t.Setenv("YAKT_NODE_ID", "7")
 	t.Setenv("YAKT_DATA_DIR", "/from/env")
 	t.Setenv("YAKT_ELECTION_TIMEOUT", "3s")
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	id := fs.Uint64("node-id", 0, "")
 	dir := fs.String("data-dir", "", "")
 	var nf nodeFlags
@@ -33,7 +43,7 @@ func TestFlagsFallBackToYaktEnvironment(t *testing.T) {
 
 func TestBadEnvironmentValueNamesTheVariable(t *testing.T) {
 	t.Setenv("YAKT_NODE_ID", "seven")
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	fs.Uint64("node-id", 0, "")
 	err := parseFlags(fs, nil)
 	if err == nil || !strings.Contains(err.Error(), "YAKT_NODE_ID") {

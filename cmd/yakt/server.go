@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/server"
@@ -31,7 +34,7 @@ type nodeFlags struct {
 	logLevel         string
 }
 
-func (nf *nodeFlags) register(fs *flag.FlagSet) {
+func (nf *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&nf.heartbeat, "heartbeat-interval", defaults.HeartbeatInterval, "raft heartbeat interval (one raft tick)")
 	fs.DurationVar(&nf.electionTimeout, "election-timeout", defaults.ElectionTimeout, "raft election timeout (randomised up to twice this)")
 	fs.Uint64Var(&nf.snapshotEntries, "snapshot-entries", defaults.SnapshotEntries, "take a snapshot after this many applied entries")
@@ -70,9 +73,37 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 	return nil
 }
 
-func runServer(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("yakt server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// logger makes the logger of --log-level. When it cannot, it has said
+// why on stderr and code is the exit status.
+func (nf *nodeFlags) logger(name string, stderr io.Writer) (log *slog.Logger, code int, ok bool) {
+	log, err := newLogger(stderr, nf.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return nil, 2, false
+	}
+	return log, 0, true
+}
+
+func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run one node of a cluster",
+		Long: `Run one node of a cluster: its raft peer port and its HTTP API. Give every node the same
+--voters (and --cluster-id); each node's --node-id names its own entry.`,
+		Example: `  yakt server --node-id 1 --data-dir /var/lib/yakt --cluster-id prod-1 \
+      --listen-peer 10.0.0.1:7001 --listen-http 10.0.0.1:8001 \
+      --voters 1@10.0.0.1:7001,2@10.0.0.2:7001,3@10.0.0.3:7001
+  YAKT_NODE_ID=2 YAKT_DATA_DIR=/var/lib/yakt yakt server --voters ...`,
+		Args: noArgs,
+	}
+	run := serverFlags(cmd.Flags(), stdout, stderr)
+	cmd.RunE = func(*cobra.Command, []string) error { return exitStatus(run()) }
+	return cmd
+}
+
+// serverFlags declares yakt server's flags on fs and returns what runs
+// the server once they are parsed.
+func serverFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 	var (
 		nodeID     = fs.Uint64("node-id", 0, "this node's id (must appear in --voters)")
 		dataDir    = fs.String("data-dir", "", "data directory (WAL and snapshots)")
@@ -82,7 +113,14 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		clusterID  = fs.String("cluster-id", "", "cluster id (default: derived from --voters)")
 		nf         nodeFlags
 	)
-	log, code, ok := parseCommand(fs, &nf, args, stderr)
+	nf.register(fs)
+	return func() int {
+		return runServer(nodeID, dataDir, listenPeer, listenHTTP, voters, clusterID, &nf, stdout, stderr)
+	}
+}
+
+func runServer(nodeID *uint64, dataDir, listenPeer, listenHTTP, voters, clusterID *string, nf *nodeFlags, stdout, stderr io.Writer) int {
+	log, code, ok := nf.logger("yakt server", stderr)
 	if !ok {
 		return code
 	}

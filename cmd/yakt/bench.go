@@ -22,6 +22,8 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Measure a cluster of 3 server processes (see docs/operations.md)",
 		Long: `'bench scale': start 3 server processes, fill them and measure; 'bench write': writes and reads
 per second through the HTTP API of 3 server processes (see docs/operations.md).`,
+		Example: `  yakt bench write --duration 30s
+  yakt bench scale --partitions 200000 --brokers 1000`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(*cobra.Command, []string) error {
 			fmt.Fprintln(stderr, "usage: yakt bench scale|write [flags]  (run 'yakt bench scale -h' or 'yakt bench write -h' for the flags)")

@@ -130,7 +130,7 @@ func newBrokersShutdownCmd(g *globals) *cobra.Command {
 				if g.json() {
 					return g.printJSON(map[string]any{"brokerId": id, "partitionsMoved": moved})
 				}
-				_, err = fmt.Fprintf(g.stdout, "Broker %d shut down: FENCED, %d partitions moved to another leader.\n", id, moved)
+				_, err = fmt.Fprintf(g.stdout, "Broker %d shut down: FENCED, %d %s moved to another leader.\n", id, moved, plural(int(moved), "partition", "partitions"))
 				return err
 			})
 		})
@@ -138,6 +138,7 @@ func newBrokersShutdownCmd(g *globals) *cobra.Command {
 
 func newProducerIDsCmd(g *globals) *cobra.Command {
 	cmd := newGroup("producer-ids", "Allocate producer id blocks")
+	cmd.Example = "  yakt producer-ids allocate --broker 1"
 	var broker int32
 	var first int64
 	alloc := command("allocate", "Allocate a block of 1000 producer ids to an ALIVE broker",
@@ -163,4 +164,11 @@ func newProducerIDsCmd(g *globals) *cobra.Command {
 	alloc.Flags().Int64Var(&first, "first-id", -1, "the block's first id (default: the next free block)")
 	cmd.AddCommand(alloc)
 	return cmd
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

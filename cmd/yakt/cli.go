@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -190,12 +191,21 @@ func (g *globals) printJSON(v any) error {
 // table writes rows under a header, columns aligned as kubectl and
 // etcdctl print them.
 func (g *globals) table(header []string, rows [][]string) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 3, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
-	if err := tw.Flush(); err != nil {
+	_ = tw.Flush() // into a buffer: cannot fail
+	// An empty last column (no ERRORS) would leave padding at the ends.
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line != "" {
+			out.WriteString(strings.TrimRight(line, " \n") + "\n")
+		}
+	}
+	if _, err := io.WriteString(g.stdout, out.String()); err != nil {
 		return &exitError{code: exitAPI, err: fmt.Errorf("write output: %w", err)}
 	}
 	return nil

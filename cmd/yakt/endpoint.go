@@ -23,6 +23,7 @@ func newEndpointCmd(g *globals) *cobra.Command {
 	cmd.Long = `Ask each of --endpoints separately about itself, as etcdctl endpoint does: a node that cannot
 be reached is a row with its error, not a failed command. The exit status is 3 when any endpoint
 failed (status) or is not healthy (health).`
+	cmd.Example = "  yakt endpoint status\n  yakt endpoint health"
 	cmd.AddCommand(newEndpointStatusCmd(g), newEndpointHealthCmd(g))
 	return cmd
 }

@@ -124,6 +124,11 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 		topics:   newGroup("topics", "Create, list, describe and delete topics"),
 		brokers:  newGroup("brokers", "List, describe, unregister and shut down brokers"),
 	}
+	gr.snapshot.Example = "  yakt snapshot save backup.snap"
+	gr.log.Example = "  yakt log tail --from 1 --no-follow"
+	gr.quorum.Example = "  yakt quorum describe --status\n  yakt quorum describe --replication"
+	gr.topics.Example = "  yakt topics create orders --partitions 6\n  yakt topics describe orders"
+	gr.brokers.Example = "  yakt brokers list\n  yakt brokers shutdown 2"
 	gr.snapshot.AddCommand(newSnapshotSaveCmd(g))
 	gr.log.AddCommand(newLogTailCmd(g))
 	gr.quorum.AddCommand(newQuorumDescribeCmd(g))

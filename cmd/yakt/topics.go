@@ -35,7 +35,8 @@ func newTopicsCreateCmd(g *globals) *cobra.Command {
 				if g.json() {
 					return g.printJSON(out)
 				}
-				_, err = fmt.Fprintf(g.stdout, "Created topic %s (TopicId %s, %d partitions).\n", out.Topic.Name, out.Topic.TopicUUID, len(out.Partitions))
+				_, err = fmt.Fprintf(g.stdout, "Created topic %s (TopicId %s, %d %s).\n", out.Topic.Name, out.Topic.TopicUUID,
+					len(out.Partitions), plural(len(out.Partitions), "partition", "partitions"))
 				return err
 			})
 		})

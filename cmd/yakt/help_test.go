@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// Every command says how it is used: --help exits 0 and shows examples.
+func TestEveryCommandHasHelpWithExamples(t *testing.T) {
+	var walk func(c *cobra.Command)
+	n := 0
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.Name() == "help" || c.Name() == "completion" || (c.HasParent() && c.Parent().Name() == "completion") {
+			return // cobra's own
+		}
+		n++
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%q has no examples", c.CommandPath())
+		}
+		args := append(strings.Fields(c.CommandPath())[1:], "--help")
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != 0 || !strings.Contains(out.String(), "Examples:") {
+			t.Errorf("yakt %s: exit %d, examples shown: %v; stderr %q", strings.Join(args, " "), code,
+				strings.Contains(out.String(), "Examples:"), errOut.String())
+		}
+	}
+	walk(newRootCmd(io.Discard, io.Discard))
+	if n < 20 {
+		t.Fatalf("walked %d commands, want every one of yakt's", n)
+	}
+}
+
+// Command-line mistakes exit 2 before anything is sent: the endpoint is
+// dead, so a mistake that slipped through would exit 3 instead.
+func TestUsageErrorsExit2(t *testing.T) {
+	dead := []string{"--endpoints", "http://127.0.0.1:1"}
+	cases := [][]string{
+		{"topics", "list", "--endpoints", ""}, // an empty list, not the default
+	}
+	for _, args := range [][]string{
+		{},
+		{"topics"},
+		{"topics", "lst"},
+		{"topics", "create"},
+		{"topics", "create", "a", "b"},
+		{"topics", "create", "a", "--partitions", "many"},
+		{"topics", "list", "extra"},
+		{"brokers", "describe"},
+		{"brokers", "describe", "-1"},
+		{"brokers", "shutdown", "x"},
+		{"brokers", "list", "--status", "gone"},
+		{"quorum", "describe"},
+		{"quorum", "describe", "--status", "--replication"},
+		{"producer-ids", "allocate"},
+		{"snapshot", "save"},
+		{"log", "tail", "--limit", "-1"},
+		{"endpoint", "status", "--nope"},
+		{"version", "-o", "yaml"},
+		{"version", "--timeout", "0s"},
+	} {
+		cases = append(cases, append(slices.Clone(dead), args...))
+	}
+	for _, args := range cases {
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != exitUsage || errOut.Len() == 0 {
+			t.Errorf("yakt %s: exit %d, stderr %q; want exit 2 and a message", strings.Join(args, " "), code, errOut.String())
+		}
+	}
+}

@@ -34,7 +34,7 @@ type endpointStatus struct {
 	Endpoint         string   `json:"endpoint"`
 	ID               uint64   `json:"id"`
 	Version          string   `json:"version"`
-	LogSizeBytes     int64    `json:"logSizeBytes"`
+	DBSizeBytes      int64    `json:"dbSizeBytes"`
 	SnapshotBytes    int64    `json:"snapshotSizeBytes"`
 	IsLeader         bool     `json:"isLeader"`
 	Leader           uint64   `json:"leader"`
@@ -44,9 +44,10 @@ type endpointStatus struct {
 	Errors           []string `json:"errors,omitempty"`
 }
 
-// logSizeMetrics are the gauges a node may report its log's size on disk
-// in; the first one present is used.
-var logSizeMetrics = []string{"yakt_log_size_bytes", "yakt_wal_size_bytes"}
+// dbSizeMetric is the gauge of what a node keeps on disk (WAL segments and
+// snapshot files): etcdctl's DB SIZE. A node of a version without it
+// shows "-".
+const dbSizeMetric = "yakt_log_size_bytes"
 
 func newEndpointStatusCmd(g *globals) *cobra.Command {
 	return command("status", "Each endpoint's id, version, sizes, leadership, term and indexes",
@@ -79,11 +80,11 @@ func newEndpointStatusCmd(g *globals) *cobra.Command {
 					table = append(table, []string{r.Endpoint, "", "", "", "", "", "", "", "", joinErrors(r.Errors)})
 					continue
 				}
-				table = append(table, []string{r.Endpoint, strconv.FormatUint(r.ID, 10), r.Version, size(r.LogSizeBytes), size(r.SnapshotBytes),
+				table = append(table, []string{r.Endpoint, strconv.FormatUint(r.ID, 10), r.Version, size(r.DBSizeBytes), size(r.SnapshotBytes),
 					strconv.FormatBool(r.IsLeader), strconv.FormatUint(r.RaftTerm, 10), strconv.FormatUint(r.RaftIndex, 10),
 					strconv.FormatUint(r.RaftAppliedIndex, 10), ""})
 			}
-			if err := g.table([]string{"ENDPOINT", "ID", "VERSION", "LOG SIZE", "SNAPSHOT SIZE", "IS LEADER", "RAFT TERM",
+			if err := g.table([]string{"ENDPOINT", "ID", "VERSION", "DB SIZE", "SNAPSHOT SIZE", "IS LEADER", "RAFT TERM",
 				"RAFT INDEX", "RAFT APPLIED INDEX", "ERRORS"}, table); err != nil {
 				return err
 			}
@@ -108,7 +109,7 @@ func eachEndpoint[R any](c *client.Client, fn func(endpoint string) R) []R {
 // statusOf reads one node's /metrics: every figure comes from one
 // answer, so they agree with each other.
 func statusOf(ctx context.Context, c *client.Client, ep string) endpointStatus {
-	st := endpointStatus{Endpoint: ep, LogSizeBytes: -1, SnapshotBytes: -1}
+	st := endpointStatus{Endpoint: ep, DBSizeBytes: -1, SnapshotBytes: -1}
 	meta, err := c.PingAt(ctx, ep)
 	if err != nil {
 		st.Errors = append(st.Errors, err.Error())
@@ -167,11 +168,8 @@ func statusOf(ctx context.Context, c *client.Client, ep string) endpointStatus {
 	if v, ok := gauge("yakt_snapshot_size_bytes"); ok {
 		st.SnapshotBytes = int64(v)
 	}
-	for _, name := range logSizeMetrics {
-		if v, ok := gauge(name); ok {
-			st.LogSizeBytes = int64(v)
-			break
-		}
+	if v, ok := gauge(dbSizeMetric); ok {
+		st.DBSizeBytes = int64(v)
 	}
 	return st
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -73,5 +74,20 @@ func TestUsageErrorsExit2(t *testing.T) {
 		if code := run(args, &out, &errOut); code != exitUsage || errOut.Len() == 0 {
 			t.Errorf("yakt %s: exit %d, stderr %q; want exit 2 and a message", strings.Join(args, " "), code, errOut.String())
 		}
+	}
+}
+
+func TestProgressBarDrawsToTheEnd(t *testing.T) {
+	var out bytes.Buffer
+	p := &progressBar{w: &out, total: 200, start: time.Now()}
+	p.Write(make([]byte, 50)) // the first write draws at once
+	if !strings.Contains(out.String(), "[=======") || !strings.Contains(out.String(), " 25%") {
+		t.Fatalf("a quarter through: %q", out.String())
+	}
+	p.Write(make([]byte, 150))
+	p.finish()
+	last := out.String()[strings.LastIndex(out.String(), "\r"):]
+	if !strings.Contains(last, "["+strings.Repeat("=", 30)+"] 100%") || !strings.Contains(last, "200 B / 200 B") || !strings.HasSuffix(last, "\n") {
+		t.Fatalf("at the end: %q", last)
 	}
 }

@@ -105,6 +105,8 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate(versionTemplate)
+	root.SetUsageTemplate(root.UsageTemplate() +
+		"\nExit status: 0 success, 1 the cluster refused the request, 2 usage error, 3 the cluster\ncould not answer (unreachable, no leader, --timeout); see 'yakt --help'.\n")
 	g.register(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError(err)

@@ -131,6 +131,8 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	gr.quorum.Example = "  yakt quorum describe --status\n  yakt quorum describe --replication"
 	gr.topics.Example = "  yakt topics create orders --partitions 6\n  yakt topics describe orders"
 	gr.brokers.Example = "  yakt brokers list\n  yakt brokers shutdown 2"
+	// The online subcommands. Offline ones (snapshot status and restore,
+	// log dump, shell: internal/inspect) join these same groups.
 	gr.snapshot.AddCommand(newSnapshotSaveCmd(g))
 	gr.log.AddCommand(newLogTailCmd(g))
 	gr.quorum.AddCommand(newQuorumDescribeCmd(g))

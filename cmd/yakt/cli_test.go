@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -127,6 +128,28 @@ func TestCLIAgainstACluster(t *testing.T) {
 		x.json(&got, "version")
 		if got != bi || got.GoVersion != runtime.Version() {
 			t.Fatalf("yakt version -o json = %+v, want %+v", got, bi)
+		}
+		// Each node exports the same build as yakt_build_info.
+		for _, ep := range api.Endpoints() {
+			text, err := api.MetricsAt(ctx, ep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fams, err := parseMetrics(text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := fams["yakt_build_info"]
+			if f == nil || len(f.Metric) != 1 || f.Metric[0].GetGauge().GetValue() != 1 {
+				t.Fatalf("%s: yakt_build_info is %v, want one gauge at 1", ep, f)
+			}
+			labels := map[string]string{}
+			for _, l := range f.Metric[0].Label {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if want := map[string]string{"version": bi.Version, "commit": bi.Commit, "goversion": bi.GoVersion}; !maps.Equal(labels, want) {
+				t.Errorf("%s: yakt_build_info labels %v, want %v", ep, labels, want)
+			}
 		}
 	})
 

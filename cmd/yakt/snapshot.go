@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/yakt/yakt/client"
 	"github.com/yakt/yakt/internal/storage"
@@ -88,9 +89,9 @@ func (g *globals) saveSnapshot(file string, take bool) error {
 		return err
 	}
 	// The file's own checksums, and that it is the snapshot announced.
-	snap, err := storage.ReadSnapshotFile(part)
-	if err == nil && snap.Metadata.Index != dl.Offset {
-		err = fmt.Errorf("the file holds offset %d, the node announced %d", snap.Metadata.Index, dl.Offset)
+	md, err := verifySnapshotFile(part)
+	if err == nil && md.Index != dl.Offset {
+		err = fmt.Errorf("the file holds offset %d, the node announced %d", md.Index, dl.Offset)
 	}
 	if err != nil {
 		os.Remove(part)
@@ -103,13 +104,21 @@ func (g *globals) saveSnapshot(file string, take bool) error {
 	if err := syncDir(filepath.Dir(file)); err != nil {
 		return &exitError{code: exitAPI, err: err}
 	}
-	saved.File, saved.Node, saved.Endpoint, saved.Offset, saved.Term = file, dl.Node, ep, snap.Metadata.Index, snap.Metadata.Term
+	saved.File, saved.Node, saved.Endpoint, saved.Offset, saved.Term = file, dl.Node, ep, md.Index, md.Term
 	if g.json() {
 		return g.printJSON(saved)
 	}
 	_, err = fmt.Fprintf(g.stdout, "Snapshot saved to %s: offset %d, term %d, %s (%d bytes), %s, from node %d.\n",
 		file, saved.Offset, saved.Term, size(saved.SizeBytes), saved.SizeBytes, saved.Checksum, saved.Node)
 	return err
+}
+
+// verifySnapshotFile checks a snapshot file's header, metadata and body
+// checksums as a node reading it would, and returns its metadata. It holds
+// the data in memory while it checks (storage's reader for tools).
+func verifySnapshotFile(path string) (raftpb.SnapshotMetadata, error) {
+	snap, err := storage.ReadSnapshotFile(path)
+	return snap.Metadata, err
 }
 
 // pickLeader returns the endpoint of the leader, or the first endpoint

@@ -105,8 +105,12 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate(versionTemplate)
-	root.SetUsageTemplate(root.UsageTemplate() +
+	usage := root.UsageTemplate()
+	root.SetUsageTemplate(usage +
 		"\nExit status: 0 success, 1 the cluster refused the request, 2 usage error, 3 the cluster\ncould not answer (unreachable, no leader, --timeout); see 'yakt --help'.\n")
+	// server, dev and bench run a cluster: the operating flags and exit
+	// statuses are not theirs to show.
+	runUsage := strings.Replace(usage, "{{if .HasAvailableInheritedFlags}}\n\nGlobal Flags:\n{{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}", "", 1)
 	g.register(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError(err)
@@ -116,6 +120,7 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 		&cobra.Group{ID: "ops", Title: "Operate a running cluster (--endpoints):"})
 	for _, c := range []*cobra.Command{newServerCmd(stdout, stderr), newDevCmd(stdout, stderr), newBenchCmd(stdout, stderr)} {
 		c.GroupID = "run"
+		c.SetUsageTemplate(runUsage)
 		root.AddCommand(c)
 	}
 

@@ -165,17 +165,38 @@ func (g *globals) context(bounded bool) (context.Context, context.CancelFunc) {
 	return ctx, func() { cancel(); stop() }
 }
 
-// call runs fn with a client and a context bounded by --timeout, and
-// classifies its error.
-func (g *globals) call(fn func(ctx context.Context, c *client.Client) error) error {
+// withClient runs fn with a client of --endpoints and a context that
+// ends on Ctrl-C and, when bounded, after --timeout.
+func (g *globals) withClient(bounded bool, fn func(ctx context.Context, c *client.Client) error) error {
 	c, err := g.client()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ctx, cancel := g.context(true)
+	ctx, cancel := g.context(bounded)
 	defer cancel()
-	return failed(fn(ctx, c))
+	return fn(ctx, c)
+}
+
+// call runs fn with a client and a context bounded by --timeout, and
+// classifies its error.
+func (g *globals) call(fn func(ctx context.Context, c *client.Client) error) error {
+	return failed(g.withClient(true, fn))
+}
+
+// report prints v as JSON, or rows under header as a table, and then
+// returns status: what the rows said of the command's outcome.
+func (g *globals) report(v any, header []string, rows [][]string, status error) error {
+	var err error
+	if g.json() {
+		err = g.printJSON(v)
+	} else {
+		err = g.table(header, rows)
+	}
+	if err != nil {
+		return err
+	}
+	return status
 }
 
 // printJSON prints v indented.

@@ -54,41 +54,23 @@ func newEndpointStatusCmd(g *globals) *cobra.Command {
 		`  yakt endpoint status
   yakt endpoint status --endpoints http://10.0.0.1:8001,http://10.0.0.2:8001 -o json`,
 		noArgs, func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := g.context(true)
-			defer cancel()
-			rows := eachEndpoint(c, func(ep string) endpointStatus { return statusOf(ctx, c, ep) })
-			var bad error
-			for _, r := range rows {
-				if len(r.Errors) > 0 {
-					bad = &exitError{code: exitUnavailable, err: fmt.Errorf("%s: %s", r.Endpoint, r.Errors[0])}
+			return g.withClient(true, func(ctx context.Context, c *client.Client) error {
+				rows := eachEndpoint(c, func(ep string) endpointStatus { return statusOf(ctx, c, ep) })
+				var bad error
+				var table [][]string
+				for _, r := range rows {
+					if len(r.Errors) > 0 {
+						bad = &exitError{code: exitUnavailable, err: fmt.Errorf("%s: %s", r.Endpoint, r.Errors[0])}
+						table = append(table, []string{r.Endpoint, "", "", "", "", "", "", "", "", joinErrors(r.Errors)})
+						continue
+					}
+					table = append(table, []string{r.Endpoint, strconv.FormatUint(r.ID, 10), r.Version, size(r.DBSizeBytes), size(r.SnapshotBytes),
+						strconv.FormatBool(r.IsLeader), strconv.FormatUint(r.RaftTerm, 10), strconv.FormatUint(r.RaftIndex, 10),
+						strconv.FormatUint(r.RaftAppliedIndex, 10), ""})
 				}
-			}
-			if g.json() {
-				if err := g.printJSON(rows); err != nil {
-					return err
-				}
-				return bad
-			}
-			var table [][]string
-			for _, r := range rows {
-				if len(r.Errors) > 0 {
-					table = append(table, []string{r.Endpoint, "", "", "", "", "", "", "", "", joinErrors(r.Errors)})
-					continue
-				}
-				table = append(table, []string{r.Endpoint, strconv.FormatUint(r.ID, 10), r.Version, size(r.DBSizeBytes), size(r.SnapshotBytes),
-					strconv.FormatBool(r.IsLeader), strconv.FormatUint(r.RaftTerm, 10), strconv.FormatUint(r.RaftIndex, 10),
-					strconv.FormatUint(r.RaftAppliedIndex, 10), ""})
-			}
-			if err := g.table([]string{"ENDPOINT", "ID", "VERSION", "DB SIZE", "SNAPSHOT SIZE", "IS LEADER", "RAFT TERM",
-				"RAFT INDEX", "RAFT APPLIED INDEX", "ERRORS"}, table); err != nil {
-				return err
-			}
-			return bad
+				return g.report(rows, []string{"ENDPOINT", "ID", "VERSION", "DB SIZE", "SNAPSHOT SIZE", "IS LEADER", "RAFT TERM",
+					"RAFT INDEX", "RAFT APPLIED INDEX", "ERRORS"}, table, bad)
+			})
 		})
 }
 
@@ -220,44 +202,28 @@ func newEndpointHealthCmd(g *globals) *cobra.Command {
 		`  yakt endpoint health
   yakt endpoint health --endpoints http://10.0.0.3:8001 && echo node 3 is serving`,
 		noArgs, func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := g.context(true)
-			defer cancel()
-			rows := eachEndpoint(c, func(ep string) endpointHealth {
-				start := time.Now()
-				r, _, err := c.ReadyAt(ctx, ep)
-				h := endpointHealth{Endpoint: ep, Health: err == nil && r.Status == contract.Ready, Took: time.Since(start).Round(time.Microsecond).String()}
-				switch {
-				case err != nil:
-					h.Error = err.Error()
-				case r.Status != contract.Ready:
-					h.Error = r.Reason
+			return g.withClient(true, func(ctx context.Context, c *client.Client) error {
+				rows := eachEndpoint(c, func(ep string) endpointHealth {
+					start := time.Now()
+					r, _, err := c.ReadyAt(ctx, ep)
+					h := endpointHealth{Endpoint: ep, Health: err == nil && r.Status == contract.Ready, Took: time.Since(start).Round(time.Microsecond).String()}
+					switch {
+					case err != nil:
+						h.Error = err.Error()
+					case r.Status != contract.Ready:
+						h.Error = r.Reason
+					}
+					return h
+				})
+				var bad error
+				var table [][]string
+				for _, h := range rows {
+					if !h.Health {
+						bad = &exitError{code: exitUnavailable, err: errors.New("not every endpoint is healthy")}
+					}
+					table = append(table, []string{h.Endpoint, strconv.FormatBool(h.Health), h.Took, h.Error})
 				}
-				return h
+				return g.report(rows, []string{"ENDPOINT", "HEALTH", "TOOK", "ERROR"}, table, bad)
 			})
-			var bad error
-			for _, h := range rows {
-				if !h.Health {
-					bad = &exitError{code: exitUnavailable, err: errors.New("not every endpoint is healthy")}
-				}
-			}
-			if g.json() {
-				if err := g.printJSON(rows); err != nil {
-					return err
-				}
-				return bad
-			}
-			var table [][]string
-			for _, h := range rows {
-				table = append(table, []string{h.Endpoint, strconv.FormatBool(h.Health), h.Took, h.Error})
-			}
-			if err := g.table([]string{"ENDPOINT", "HEALTH", "TOOK", "ERROR"}, table); err != nil {
-				return err
-			}
-			return bad
 		})
 }

@@ -35,18 +35,13 @@ func newLogTailCmd(g *globals) *cobra.Command {
 			if fromGiven && from < 1 {
 				return usageError(errors.New("--from must be 1 or more"))
 			}
-			c, err := g.client()
-			if err != nil {
+			return failed(g.withClient(false, func(ctx context.Context, c *client.Client) error {
+				err := g.tail(ctx, c, from, fromGiven, limit, !noFollow, interval)
+				if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+					return nil // interrupted: the normal end of following
+				}
 				return err
-			}
-			defer c.Close()
-			ctx, cancel := g.context(false)
-			defer cancel()
-			err = g.tail(ctx, c, from, fromGiven, limit, !noFollow, interval)
-			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-				return nil // interrupted: the normal end of following
-			}
-			return failed(err)
+			}))
 		})
 	cmd.Long = `Print the metadata log's records (GET /v1/log) from --from on, and, unless --no-follow, keep
 following new ones until interrupted (Ctrl-C ends it with exit status 0). Without --from it starts

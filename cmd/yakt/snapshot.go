@@ -56,15 +56,12 @@ is removed.`
 }
 
 func (g *globals) saveSnapshot(file string, take bool) error {
-	c, err := g.client()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	// The download runs until done or Ctrl-C; each step before it is
 	// bounded.
-	ctx, cancel := g.context(false)
-	defer cancel()
+	return g.withClient(false, func(ctx context.Context, c *client.Client) error { return g.save(ctx, c, file, take) })
+}
+
+func (g *globals) save(ctx context.Context, c *client.Client, file string, take bool) error {
 	ep, err := g.pickLeader(ctx, c)
 	if err != nil {
 		return err

@@ -9,8 +9,9 @@
 //	yakt topics create | list | describe | delete
 //	yakt brokers list | describe | unregister | shutdown
 //	yakt producer-ids allocate --broker N
-//	yakt snapshot save FILE
-//	yakt log tail [--from N]
+//	yakt snapshot save FILE | status FILE | restore FILE --data-dir D --node-id N --voters V
+//	yakt log tail [--from N] | dump --data-dir D [--from N]
+//	yakt shell [--snapshot FILE]
 //	yakt version
 //
 // Every flag can also be set as an environment variable: --node-id is
@@ -125,7 +126,7 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	}
 
 	gr := groups{
-		snapshot: newGroup("snapshot", "Save a snapshot of a running cluster to a file"),
+		snapshot: newGroup("snapshot", "Save a snapshot of a running cluster; look into and restore snapshot files"),
 		log:      newGroup("log", "Read the metadata log"),
 		quorum:   newGroup("quorum", "Describe the raft quorum (kafka-metadata-quorum's fields)"),
 		topics:   newGroup("topics", "Create, list, describe and delete topics"),
@@ -136,15 +137,15 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	gr.quorum.Example = "  yakt quorum describe --status\n  yakt quorum describe --replication"
 	gr.topics.Example = "  yakt topics create orders --partitions 6\n  yakt topics describe orders"
 	gr.brokers.Example = "  yakt brokers list\n  yakt brokers shutdown 2"
-	// The online subcommands. Offline ones (snapshot status and restore,
-	// log dump, shell: internal/inspect) join these same groups.
-	gr.snapshot.AddCommand(newSnapshotSaveCmd(g))
-	gr.log.AddCommand(newLogTailCmd(g))
+	// Online subcommands beside offline ones (snapshot status and
+	// restore, log dump, shell: offline.go, over internal/inspect).
+	gr.snapshot.AddCommand(newSnapshotSaveCmd(g), newSnapshotStatusCmd(g), newSnapshotRestoreCmd(g))
+	gr.log.AddCommand(newLogTailCmd(g), newLogDumpCmd(g))
 	gr.quorum.AddCommand(newQuorumDescribeCmd(g))
 	gr.topics.AddCommand(newTopicsCreateCmd(g), newTopicsListCmd(g), newTopicsDescribeCmd(g), newTopicsDeleteCmd(g))
 	gr.brokers.AddCommand(newBrokersListCmd(g), newBrokersDescribeCmd(g), newBrokersUnregisterCmd(g), newBrokersShutdownCmd(g))
 	for _, c := range []*cobra.Command{gr.quorum, newEndpointCmd(g), gr.topics, gr.brokers, newProducerIDsCmd(g),
-		gr.snapshot, gr.log, newVersionCmd(g)} {
+		gr.snapshot, gr.log, newShellCmd(g), newVersionCmd(g)} {
 		c.GroupID = "ops"
 		root.AddCommand(c)
 	}

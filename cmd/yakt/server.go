@@ -109,17 +109,18 @@ func serverFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 		dataDir    = fs.String("data-dir", "", "data directory (WAL and snapshots)")
 		listenPeer = fs.String("listen-peer", "", "address for raft peer traffic (default: this node's --voters address)")
 		listenHTTP = fs.String("listen-http", defaults.ListenHTTP, "address for the HTTP API")
+		advertise  = fs.String("advertise-http", "", "host:port of the HTTP API that the other nodes reach this one at (default: --listen-http; required when that is a wildcard address such as 0.0.0.0:8001)")
 		voters     = fs.String("voters", "", "voter set as id@host:port,... (peer addresses, Kafka's controller.quorum.voters form)")
 		clusterID  = fs.String("cluster-id", "", "cluster id (default: derived from --voters)")
 		nf         nodeFlags
 	)
 	nf.register(fs)
 	return func() int {
-		return runServer(nodeID, dataDir, listenPeer, listenHTTP, voters, clusterID, &nf, stdout, stderr)
+		return runServer(nodeID, dataDir, listenPeer, listenHTTP, advertise, voters, clusterID, &nf, stdout, stderr)
 	}
 }
 
-func runServer(nodeID *uint64, dataDir, listenPeer, listenHTTP, voters, clusterID *string, nf *nodeFlags, stdout, stderr io.Writer) int {
+func runServer(nodeID *uint64, dataDir, listenPeer, listenHTTP, advertise, voters, clusterID *string, nf *nodeFlags, stdout, stderr io.Writer) int {
 	log, code, ok := nf.logger("yakt server", stderr)
 	if !ok {
 		return code
@@ -142,7 +143,7 @@ func runServer(nodeID *uint64, dataDir, listenPeer, listenHTTP, voters, clusterI
 		*listenPeer = self
 	}
 	cfg := server.Config{NodeID: *nodeID, ClusterID: *clusterID, DataDir: *dataDir, Voters: vs,
-		ListenPeer: *listenPeer, ListenHTTP: *listenHTTP, Logger: log}
+		ListenPeer: *listenPeer, ListenHTTP: *listenHTTP, AdvertiseHTTP: *advertise, Logger: log}
 	if err := nf.apply(&cfg); err != nil {
 		fmt.Fprintln(stderr, "yakt server:", err)
 		return 2

@@ -35,10 +35,16 @@ type Config struct {
 	DataDir   string
 	Voters    map[uint64]string // node id -> peer address
 
-	ListenPeer   string       // used when PeerListener is nil
-	ListenHTTP   string       // used when HTTPListener is nil
-	PeerListener net.Listener // optional, already bound
-	HTTPListener net.Listener // optional, already bound
+	ListenPeer string // used when PeerListener is nil
+	ListenHTTP string // used when HTTPListener is nil
+	// AdvertiseHTTP is the HTTP address this node gives its peers (they
+	// relay reads to the leader's and list every voter's). Default: the
+	// bound HTTP address, which must then name one interface: on a
+	// wildcard address (0.0.0.0, [::]) the node refuses to start
+	// without it, since peers would take "[::]:8001" for themselves.
+	AdvertiseHTTP string
+	PeerListener  net.Listener // optional, already bound
+	HTTPListener  net.Listener // optional, already bound
 
 	TickInterval     time.Duration
 	ElectionTicks    int
@@ -133,6 +139,12 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.ListenHTTP, err)
 		}
 	}
+	advertise, err := advertisedHTTP(cfg.AdvertiseHTTP, httpL.Addr())
+	if err != nil {
+		peerL.Close()
+		httpL.Close()
+		return nil, err
+	}
 	log := cfg.Logger.With("node", cfg.NodeID)
 	state := controller.NewStateMachine(0)
 	node, err := raftnode.StartContext(ctx, raftnode.Config{
@@ -140,7 +152,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		ClusterID:        cfg.ClusterID,
 		Peers:            cfg.Voters,
 		PeerListener:     peerL,
-		HTTPAddr:         httpL.Addr().String(),
+		HTTPAddr:         advertise,
 		DataDir:          cfg.DataDir,
 		StateMachine:     state,
 		TickInterval:     cfg.TickInterval,
@@ -198,7 +210,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			log.Error("HTTP server stopped", "err", err)
 		}
 	}()
-	log.Info("node started", "cluster", cfg.ClusterID, "http", httpL.Addr().String(), "peer", peerL.Addr().String(), "data", cfg.DataDir,
+	log.Info("node started", "cluster", cfg.ClusterID, "http", httpL.Addr().String(), "advertisedHTTP", advertise, "peer", peerL.Addr().String(), "data", cfg.DataDir,
 		"incarnation", fmt.Sprintf("%016x", node.Incarnation()))
 	return s, nil
 }
@@ -298,4 +310,19 @@ func withPprof(api http.Handler) http.Handler {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/", api)
 	return mux
+}
+
+// advertisedHTTP is the HTTP address a node gives its peers: the one
+// configured, else the bound one unless it is a wildcard address.
+func advertisedHTTP(configured string, bound net.Addr) (string, error) {
+	if configured != "" {
+		if _, _, err := net.SplitHostPort(configured); err != nil {
+			return "", fmt.Errorf("advertised HTTP address %q: %w", configured, err)
+		}
+		return configured, nil
+	}
+	if tcp, ok := bound.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return "", fmt.Errorf("the HTTP API listens on every interface (%s): set --advertise-http to the host:port the other nodes reach this one at", bound)
+	}
+	return bound.String(), nil
 }

@@ -74,3 +74,7 @@ func (n *Node) RemoveMember(ctx context.Context, id uint64, dir storage.Director
 func (n *Node) TransferLeadershipTo(ctx context.Context, id uint64) error {
 	return errors.New("not implemented")
 }
+
+// Self is this node as a member would record it (its role as applied
+// here: Voter is false for an observer and for a node not yet added).
+func (n *Node) Self() Member { return Member{NodeID: n.cfg.NodeID} }

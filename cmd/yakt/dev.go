@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/yakt/yakt/internal/server"
+	"github.com/yakt/yakt/internal/storage"
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 // maxDevBrokers bounds --brokers: the simulation is for trying the API, not
@@ -128,9 +130,16 @@ func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, broke
 		}
 		wg.Wait()
 	}
+	// A new cluster gets a fresh id; a --data-dir from an earlier run
+	// keeps the one its directories were formatted with.
+	clusterID := newClusterID()
+	if _, err := storage.ReadIdentity(vfs.OS, filepath.Join(dir, "node-1")); err == nil {
+		clusterID = ""
+	}
 	for i := 1; i <= *nodes; i++ {
 		cfg := base
 		cfg.NodeID, cfg.DataDir, cfg.Voters = uint64(i), filepath.Join(dir, fmt.Sprintf("node-%d", i)), voters
+		cfg.ClusterID = clusterID
 		cfg.PeerListener, cfg.HTTPListener = peerLs[i-1], httpLs[i-1]
 		s, err := server.Start(cfg)
 		if err != nil {

@@ -124,6 +124,9 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 		c.SetUsageTemplate(runUsage)
 		root.AddCommand(c)
 	}
+	format := newFormatCmd(g)
+	format.GroupID = "run"
+	root.AddCommand(format)
 
 	gr := groups{
 		snapshot: newGroup("snapshot", "Save a snapshot of a running cluster; look into and restore snapshot files"),

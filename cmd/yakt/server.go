@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -88,11 +89,21 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run one node of a cluster",
-		Long: `Run one node of a cluster: its raft peer port and its HTTP API. Give every node the same
---voters (and --cluster-id); each node's --node-id names its own entry.`,
-		Example: `  yakt server --node-id 1 --data-dir /var/lib/yakt --cluster-id prod-1 \
+		Long: `Run one node of a cluster: its raft peer port and its HTTP API.
+
+A new cluster is bootstrapped by giving every first node the same --voters and --cluster-id
+(each node's --node-id names its own entry); that formats each data directory and writes the
+first voter set into the log. From then on the membership lives in the log: --voters only
+bootstraps, and a later node joins a running cluster with --join (the HTTP address of any
+member), as an observer that an operator promotes with 'yakt quorum add-voter'. A formatted
+data directory remembers its cluster id, node id and directory id (see 'yakt format').`,
+		Example: `  # bootstrap a new cluster: the same --voters and --cluster-id on all three
+  yakt server --node-id 1 --data-dir /var/lib/yakt --cluster-id prod-1 \
       --listen-peer 10.0.0.1:7001 --listen-http 10.0.0.1:8001 \
       --voters 1@10.0.0.1:7001,2@10.0.0.2:7001,3@10.0.0.3:7001
+  # a fourth node joins it as an observer
+  yakt server --node-id 4 --data-dir /var/lib/yakt --listen-peer 10.0.0.4:7001 \
+      --listen-http 10.0.0.4:8001 --join 10.0.0.1:8001
   YAKT_NODE_ID=2 YAKT_DATA_DIR=/var/lib/yakt yakt server --voters ...`,
 		Args: noArgs,
 	}
@@ -105,45 +116,66 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 // the server once they are parsed.
 func serverFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 	var (
-		nodeID     = fs.Uint64("node-id", 0, "this node's id (must appear in --voters)")
-		dataDir    = fs.String("data-dir", "", "data directory (WAL and snapshots)")
-		listenPeer = fs.String("listen-peer", "", "address for raft peer traffic (default: this node's --voters address)")
-		listenHTTP = fs.String("listen-http", defaults.ListenHTTP, "address for the HTTP API")
-		advertise  = fs.String("advertise-http", "", "host:port of the HTTP API that the other nodes reach this one at (default: --listen-http; required when that is a wildcard address such as 0.0.0.0:8001)")
-		voters     = fs.String("voters", "", "voter set as id@host:port,... (peer addresses, Kafka's controller.quorum.voters form)")
-		clusterID  = fs.String("cluster-id", "", "cluster id (default: derived from --voters)")
-		nf         nodeFlags
+		o  serverOpts
+		nf nodeFlags
 	)
+	fs.Uint64Var(&o.nodeID, "node-id", 0, "this node's id")
+	fs.StringVar(&o.dataDir, "data-dir", "", "data directory (WAL and snapshots)")
+	fs.StringVar(&o.listenPeer, "listen-peer", "", "address for raft peer traffic (default: this node's --voters address)")
+	fs.StringVar(&o.listenHTTP, "listen-http", defaults.ListenHTTP, "address for the HTTP API")
+	fs.StringVar(&o.advertiseHTTP, "advertise-http", "", "host:port of the HTTP API that the other nodes reach this one at (default: --listen-http; required when that is a wildcard address such as 0.0.0.0:8001)")
+	fs.StringVar(&o.advertisePeer, "advertise-peer", "", "host:port the other nodes dial this one's peer port at, recorded in the membership (default: this node's --voters entry, else --listen-peer; required when that is a wildcard address)")
+	fs.StringVar(&o.voters, "voters", "", "bootstraps a new cluster: its first voters as id@host:port,... (peer addresses, Kafka's controller.quorum.voters form); ignored once the log exists, except as addresses of members the log has none for")
+	fs.StringVar(&o.join, "join", "", "join a running cluster through these members' HTTP addresses (host:port,...): added as an observer, then promoted with 'yakt quorum add-voter'")
+	fs.StringVar(&o.clusterID, "cluster-id", "", "the cluster's id: required to bootstrap a new cluster (the same on every node); a formatted data directory knows it")
 	nf.register(fs)
-	return func() int {
-		return runServer(nodeID, dataDir, listenPeer, listenHTTP, advertise, voters, clusterID, &nf, stdout, stderr)
-	}
+	return func() int { return runServer(&o, &nf, stdout, stderr) }
 }
 
-func runServer(nodeID *uint64, dataDir, listenPeer, listenHTTP, advertise, voters, clusterID *string, nf *nodeFlags, stdout, stderr io.Writer) int {
+// serverOpts are yakt server's own flags.
+type serverOpts struct {
+	nodeID                          uint64
+	dataDir, listenPeer, listenHTTP string
+	advertiseHTTP, advertisePeer    string
+	voters, join, clusterID         string
+}
+
+func runServer(o *serverOpts, nf *nodeFlags, stdout, stderr io.Writer) int {
 	log, code, ok := nf.logger("yakt server", stderr)
 	if !ok {
 		return code
 	}
-	vs, err := server.ParseVoters(*voters)
-	if err != nil {
-		fmt.Fprintln(stderr, "yakt server: --voters:", err)
-		return 2
+	var vs map[uint64]string
+	if o.voters != "" {
+		var err error
+		if vs, err = server.ParseVoters(o.voters); err != nil {
+			fmt.Fprintln(stderr, "yakt server: --voters:", err)
+			return 2
+		}
 	}
-	if *dataDir == "" {
+	var join []string
+	for _, j := range strings.Split(o.join, ",") {
+		if j = strings.TrimSpace(j); j != "" {
+			join = append(join, j)
+		}
+	}
+	switch {
+	case o.dataDir == "":
 		fmt.Fprintln(stderr, "yakt server: --data-dir is required")
 		return 2
-	}
-	self, ok := vs[*nodeID]
-	if !ok {
-		fmt.Fprintf(stderr, "yakt server: --node-id %d is not in --voters\n", *nodeID)
+	case o.nodeID == 0:
+		fmt.Fprintln(stderr, "yakt server: --node-id is required (a positive integer)")
 		return 2
 	}
-	if *listenPeer == "" {
-		*listenPeer = self
+	if o.listenPeer == "" {
+		o.listenPeer = vs[o.nodeID]
 	}
-	cfg := server.Config{NodeID: *nodeID, ClusterID: *clusterID, DataDir: *dataDir, Voters: vs,
-		ListenPeer: *listenPeer, ListenHTTP: *listenHTTP, AdvertiseHTTP: *advertise, Logger: log}
+	if o.listenPeer == "" {
+		fmt.Fprintf(stderr, "yakt server: --listen-peer is required when --voters has no entry for node %d\n", o.nodeID)
+		return 2
+	}
+	cfg := server.Config{NodeID: o.nodeID, ClusterID: o.clusterID, DataDir: o.dataDir, Voters: vs, Join: join,
+		ListenPeer: o.listenPeer, ListenHTTP: o.listenHTTP, AdvertiseHTTP: o.advertiseHTTP, AdvertisePeer: o.advertisePeer, Logger: log}
 	if err := nf.apply(&cfg); err != nil {
 		fmt.Fprintln(stderr, "yakt server:", err)
 		return 2

@@ -3,6 +3,7 @@ package raftnode
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -37,7 +38,14 @@ const applyQueue = 64
 type applyJob struct {
 	ents    []raftpb.Entry // committed, in order; conf changes only advance the index
 	swap    *swapJob
-	capture *raftpb.SnapshotMetadata // capture the state at its Index
+	capture *snapshotCapture
+}
+
+// snapshotCapture asks for the state at md.Index; members is the
+// membership as of that index, which the file carries beside it.
+type snapshotCapture struct {
+	md      raftpb.SnapshotMetadata
+	members []byte
 }
 
 // swapJob installs the state decoded from a snapshot the leader sent,
@@ -79,7 +87,7 @@ func (n *Node) applyLoop() {
 			case job.swap != nil:
 				err = n.swapIn(job.swap)
 			case job.capture != nil:
-				n.captureSnapshot(*job.capture)
+				n.captureSnapshot(job.capture)
 			}
 			if err != nil {
 				n.applyErr = err
@@ -170,7 +178,8 @@ func (n *Node) swapIn(j *swapJob) error {
 // captureSnapshot captures the state, now at exactly md.Index, and starts
 // the goroutine that writes it; the result reaches the loop on snapResc
 // either way (finishSnapshot).
-func (n *Node) captureSnapshot(md raftpb.SnapshotMetadata) {
+func (n *Node) captureSnapshot(c *snapshotCapture) {
+	md := c.md
 	write, err := n.cfg.StateMachine.CaptureSnapshot(md.Index)
 	if err != nil {
 		n.snapResc <- snapshotResult{md: md, err: fmt.Errorf("capture: %w", err)} // buffered: one run at a time
@@ -181,7 +190,7 @@ func (n *Node) captureSnapshot(md raftpb.SnapshotMetadata) {
 	n.snapWG.Add(1)
 	go func() {
 		defer n.snapWG.Done()
-		info, err := n.storage.WriteSnapshot(md, func(w io.Writer) error {
+		info, err := n.storage.WriteSnapshot(md, c.members, func(w io.Writer) error {
 			return write(abortWriter{w: w, abort: n.snapAbort})
 		})
 		n.snapResc <- snapshotResult{md: md, info: info, err: err}
@@ -203,13 +212,21 @@ func (n *Node) handEntries(ents []raftpb.Entry) error {
 			if err := cc.Unmarshal(e.Data); err != nil {
 				return fmt.Errorf("decode conf change %d: %w", e.Index, err)
 			}
+			prev := n.membersView.Load()
+			op := n.applyMemberChange(cc)
 			n.confState = *n.rn.ApplyConfChange(cc)
+			n.membersChanged(prev)
+			n.log.Info("membership changed", "index", e.Index, "change", cc.Type.String(), "member", cc.NodeID,
+				"voters", n.confState.Voters, "observers", n.confState.Learners)
+			n.finishConf(op)
 		case raftpb.EntryConfChangeV2:
 			var cc raftpb.ConfChangeV2
 			if err := cc.Unmarshal(e.Data); err != nil {
 				return fmt.Errorf("decode conf change %d: %w", e.Index, err)
 			}
+			prev := n.membersView.Load()
 			n.confState = *n.rn.ApplyConfChange(cc)
+			n.membersChanged(prev)
 		}
 	}
 	n.handed = ents[len(ents)-1].Index
@@ -235,7 +252,20 @@ func (n *Node) restoreSnapshot(snap raftpb.Snapshot, inc *incomingSnapshot) erro
 		return err
 	}
 	n.handed = idx
+	prev := n.membersView.Load()
 	n.confState = snap.Metadata.ConfState
+	if inc.members != nil {
+		n.members = inc.members
+	} else {
+		// From a leader of an earlier version: keep what this node knew
+		// of the members that remain.
+		for id := range n.members {
+			if !slices.Contains(n.confState.Voters, id) && !slices.Contains(n.confState.Learners, id) {
+				delete(n.members, id)
+			}
+		}
+	}
+	n.membersChanged(prev)
 	n.snapIndex = idx
 	n.snapBytesAt = n.appliedBytes
 	n.lastSnapAt = time.Now()

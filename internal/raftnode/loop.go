@@ -49,6 +49,7 @@ func (n *Node) run() {
 			n.rn.Tick()
 			n.retryReadIndex()
 			n.remember()
+			n.maybePinMembers()
 		case m := <-n.recvc:
 			n.step(m)
 			n.drainRecv()
@@ -71,6 +72,8 @@ func (n *Node) run() {
 			return
 		case inc := <-n.snapInc:
 			n.stepIncoming(inc)
+		case req := <-n.confc:
+			n.proposeConfChange(req)
 		case to := <-n.transferc:
 			n.rn.TransferLeader(to)
 		case <-snapTimer.C:
@@ -89,6 +92,9 @@ func (n *Node) run() {
 		// A received snapshot the Ready did not install, raft ignored
 		// (this node has it already): delete its file.
 		n.discardIncoming()
+		// A membership change proposed above and absent from the Readys
+		// just handled was refused by raft.
+		n.dropUnappendedConf()
 	}
 }
 
@@ -305,6 +311,7 @@ func (n *Node) handleReady() error {
 	}
 	n.countAppended(rd)
 	n.trackAppended(rd.Entries)
+	n.trackConfAppended(rd.Entries)
 	if rd.SoftState != nil {
 		n.onSoftState(rd.SoftState) // after trackAppended: see its comment
 	}
@@ -405,6 +412,14 @@ func (n *Node) onSoftState(ss *raft.SoftState) {
 		}
 	}
 	n.metrics.setLeader(ss.Lead, n.cfg.NodeID)
+	if n.leading {
+		// As raft does on election: a change may sit unapplied anywhere
+		// in the log it inherited, so none is proposed before all of it
+		// is applied.
+		n.confPending, _ = n.storage.LastIndex()
+	} else {
+		n.failConf()
+	}
 	if ss.RaftState != raft.StateLeader {
 		// Proposals whose entries reached the log were tracked by
 		// trackAppended and may still commit; any others never will.

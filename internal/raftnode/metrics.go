@@ -42,6 +42,9 @@ type Metrics struct {
 	commitDuration   prometheus.Histogram
 	electionDuration prometheus.Histogram
 	peerRTT          *prometheus.HistogramVec
+	voters           prometheus.Gauge
+	observers        prometheus.Gauge
+	refusedPeers     prometheus.Counter
 
 	// node is what the scrape-time collector reads (storage, transport,
 	// the leader's view of the voters); nil until the node starts.
@@ -97,6 +100,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		peerRTT: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "yakt_peer_round_trip_time_seconds",
 			Help:    "On the leader, time from sending a raft heartbeat to a peer to receiving its answer.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"peer"}),
+		refusedPeers: prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_peer_connections_refused_total",
+			Help: "Peer connections refused because the peer is not a member, or presents another directory id than its member's (a wiped or replaced node)."}),
+		voters:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_quorum_voters", Help: "Voters in the membership this node has applied."}),
+		observers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_quorum_observers", Help: "Observers (non-voting members) in the membership this node has applied."}),
 	}
 	m.setState(raft.StateFollower)
 	if reg != nil {
@@ -105,7 +112,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.snapshotDuration, m.snapshotsInProgress, m.snapshotsInstalled, m.snapshotsSent, m.snapshotSendFails,
 			m.walRemoveFailures,
 			m.leaderID, m.state, m.votedFor, m.logEndOffset, m.entriesAppended, m.bytesAppended, m.entriesApplied,
-			m.commitDuration, m.electionDuration, m.peerRTT,
+			m.commitDuration, m.electionDuration, m.peerRTT, m.voters, m.observers, m.refusedPeers,
 			nodeCollector{m})
 	}
 	return m
@@ -238,10 +245,7 @@ func (n *Node) noteHeartbeats(msgs []raftpb.Message) {
 		if msgs[i].Type != raftpb.MsgHeartbeat {
 			continue
 		}
-		c := n.heartbeats[msgs[i].To]
-		if c == nil {
-			continue
-		}
+		c := n.heartbeatClock(msgs[i].To, true)
 		if now == 0 {
 			now = time.Now().UnixNano()
 		}
@@ -253,7 +257,7 @@ func (n *Node) noteHeartbeats(msgs []raftpb.Message) {
 
 // heartbeatAnswered stops peer's clock (transport goroutine).
 func (n *Node) heartbeatAnswered(peer uint64) {
-	c := n.heartbeats[peer]
+	c := n.heartbeatClock(peer, false)
 	if c == nil {
 		return
 	}
@@ -264,6 +268,33 @@ func (n *Node) heartbeatAnswered(peer uint64) {
 	if rtt := time.Duration(time.Now().UnixNano() - at); rtt >= 0 && rtt <= n.electionTimeout() {
 		n.metrics.peerRTT.WithLabelValues(strconv.FormatUint(peer, 10)).Observe(rtt.Seconds())
 	}
+}
+
+// heartbeatClock returns peer's clock, creating it when create is set
+// (peers come and go with membership changes).
+func (n *Node) heartbeatClock(peer uint64, create bool) *heartbeatClock {
+	if c, ok := n.heartbeats.Load(peer); ok {
+		return c.(*heartbeatClock)
+	}
+	if !create {
+		return nil
+	}
+	c, _ := n.heartbeats.LoadOrStore(peer, &heartbeatClock{})
+	return c.(*heartbeatClock)
+}
+
+// setMembers publishes the voter and observer counts (raft loop).
+func (m *Metrics) setMembers(members []Member) {
+	var voters, observers int
+	for _, mb := range members {
+		if mb.Voter {
+			voters++
+		} else {
+			observers++
+		}
+	}
+	m.voters.Set(float64(voters))
+	m.observers.Set(float64(observers))
 }
 
 func (n *Node) electionTimeout() time.Duration {

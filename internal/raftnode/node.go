@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -90,9 +91,23 @@ type Result struct {
 type Config struct {
 	NodeID       uint64
 	ClusterID    string
-	Peers        map[uint64]string // voters: node id -> peer address
-	PeerListener net.Listener      // bound peer listener (required)
-	HTTPAddr     string            // advertised to peers for request forwarding
+	// Peers bootstraps a new cluster: on an empty log (and without Join)
+	// they become its voters, node id -> peer address. On a node with a
+	// log, the log's membership wins; Peers only supply the address of a
+	// member whose record has none (a cluster bootstrapped before member
+	// records) and the first peers a joining node dials.
+	Peers map[uint64]string
+	// Join starts a node with an empty log without bootstrapping: it waits
+	// for the leader to add it (as an observer) and send it a snapshot.
+	Join         bool
+	PeerListener net.Listener // bound peer listener (required)
+	PeerAddr     string       // advertised to peers as where to dial this node; default Peers[NodeID]
+	// PeerDialAddrs, when set, are where this node dials those peers
+	// instead of the addresses the membership records: for a network
+	// that routes each pair of nodes differently (the fault tests'
+	// proxies). Members it does not name are dialed as recorded.
+	PeerDialAddrs map[uint64]string
+	HTTPAddr     string       // advertised to peers for request forwarding
 	DataDir      string
 	StateMachine StateMachine
 
@@ -127,8 +142,8 @@ func (c *Config) Validate() error {
 	if c.ClusterID == "" {
 		return errors.New("raftnode: cluster id is required")
 	}
-	if _, ok := c.Peers[c.NodeID]; !ok {
-		return fmt.Errorf("raftnode: node %d is not among the voters", c.NodeID)
+	if c.PeerAddr == "" {
+		c.PeerAddr = c.Peers[c.NodeID]
 	}
 	if c.PeerListener == nil || c.StateMachine == nil || c.DataDir == "" {
 		return errors.New("raftnode: PeerListener, StateMachine and DataDir are required")
@@ -293,10 +308,21 @@ type Node struct {
 	commitClocks  []commitClock         // this node's entries not yet committed, by index (metrics)
 	leaderLostAt  time.Time             // when the leader was lost; zero while one is known (metrics)
 
-	// For metrics, read off the loop: heartbeat clocks per peer (the map
-	// is fixed at start) and the leader's latest view of the voters.
-	heartbeats map[uint64]*heartbeatClock
+	// For metrics, read off the loop: heartbeat clocks per peer
+	// (uint64 -> *heartbeatClock) and the leader's latest view of the voters.
+	heartbeats sync.Map
 	progress   atomic.Pointer[progressView]
+
+	// Membership (membership.go). dirID is this node's directory id;
+	// members, confWaiters, confPending and removed are the loop's;
+	// membersView is what readers off the loop see.
+	dirID       storage.DirectoryID
+	members     map[uint64]memberRecord
+	membersView atomic.Pointer[membersView]
+	confc       chan *confReq
+	confWaiters map[uint64]*confWaiter
+	confPending uint64 // index of the newest membership change in the leader's log
+	removed     bool
 }
 
 // Start is StartContext without a deadline.
@@ -358,12 +384,10 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		readsInFlight: make(map[string]*readBatch),
 		nextPropID:    randomUint64(),
 		lastSnapAt:    time.Now(),
-		heartbeats:    make(map[uint64]*heartbeatClock, len(cfg.Peers)),
-	}
-	for id := range cfg.Peers {
-		if id != cfg.NodeID {
-			n.heartbeats[id] = &heartbeatClock{}
-		}
+		dirID:         st.Identity().DirectoryID,
+		members:       make(map[uint64]memberRecord),
+		confc:         make(chan *confReq),
+		confWaiters:   make(map[uint64]*confWaiter),
 	}
 	opened := time.Now()
 	if err := n.restore(); err != nil {
@@ -375,13 +399,34 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 	last, _ := st.LastIndex()
 	log.Info("storage opened and state restored", "open", opened.Sub(opening).Round(time.Millisecond),
 		"restore", time.Since(opened).Round(time.Millisecond), "snapshot_index", n.snapIndex, "last_index", last)
+	peers := make(map[uint64]string)
+	for id, addr := range cfg.Peers {
+		peers[id] = addr // a joining node's first contacts; a bootstrapping node's voters
+	}
+	if view := n.membersView.Load(); view.known {
+		clear(peers)
+		for _, m := range view.list {
+			if m.PeerAddr != "" {
+				peers[m.NodeID] = m.PeerAddr
+			}
+		}
+	}
+	for id, addr := range cfg.PeerDialAddrs {
+		if _, ok := peers[id]; ok {
+			peers[id] = addr
+		}
+	}
+	delete(peers, cfg.NodeID)
 	n.transport, err = transport.New(transport.Config{
-		NodeID:    cfg.NodeID,
-		ClusterID: cfg.ClusterID,
-		Listener:  cfg.PeerListener,
-		Peers:     cfg.Peers,
-		HTTPAddr:  cfg.HTTPAddr,
-		Handler:   n.receive,
+		NodeID:      cfg.NodeID,
+		ClusterID:   cfg.ClusterID,
+		DirectoryID: n.dirID,
+		Listener:    cfg.PeerListener,
+		Peers:       peers,
+		PeerAddr:    cfg.PeerAddr,
+		HTTPAddr:    cfg.HTTPAddr,
+		Admit:       n.admit,
+		Handler:     n.receive,
 		OnUnreachable: func(peer uint64) {
 			n.reportUnreachable(peer)
 		},
@@ -415,7 +460,17 @@ func (n *Node) restore() error {
 		return fmt.Errorf("load snapshot: %w", err)
 	}
 	if !raft.IsEmptySnap(snap) {
-		prepared, err := n.prepareRestore(n.storage.OpenSnapshot(snap.Metadata))
+		sr, err := n.storage.OpenSnapshot(snap.Metadata)
+		if err == nil {
+			n.members, err = decodeMembers(sr.Members)
+			if err != nil {
+				sr.Close()
+			}
+		}
+		var prepared any
+		if err == nil {
+			prepared, err = n.prepareRestore(sr, nil)
+		}
 		if err == nil {
 			err = n.cfg.StateMachine.SwapIn(snap.Metadata.Index, prepared)
 		}
@@ -440,6 +495,7 @@ func (n *Node) restore() error {
 		CheckQuorum:               true,
 		PreVote:                   true,
 		DisableProposalForwarding: true,
+		StepDownOnRemoval:         true,
 		Logger:                    newRaftLogger(n.log),
 	})
 	if err != nil {
@@ -453,18 +509,41 @@ func (n *Node) restore() error {
 		n.metrics.votedFor.Set(float64(hs.Vote))
 		n.metrics.term.Set(float64(hs.Term))
 	}
-	if last == 0 && raft.IsEmptySnap(snap) {
-		peers := make([]raft.Peer, 0, len(n.cfg.Peers))
-		for id := range n.cfg.Peers {
-			peers = append(peers, raft.Peer{ID: id})
+	switch {
+	case last > 0 || !raft.IsEmptySnap(snap):
+	case n.cfg.Join:
+		n.log.Info("joining: waiting for the leader to add this node", "cluster", n.cfg.ClusterID, "directory_id", n.dirID.String())
+	default:
+		if err := n.bootstrap(rn); err != nil {
+			return err
 		}
-		sort.Slice(peers, func(i, j int) bool { return peers[i].ID < peers[j].ID })
-		if err := rn.Bootstrap(peers); err != nil {
-			return fmt.Errorf("bootstrap raft: %w", err)
-		}
-		n.log.Info("bootstrapped new cluster", "voters", len(peers), "cluster", n.cfg.ClusterID)
 	}
 	n.rn = rn
+	n.membersChanged(nil)
+	return nil
+}
+
+// bootstrap starts a new cluster with Config.Peers as its voters. Every
+// node of the new cluster writes the same first entries, so their member
+// records hold only what all of them know: ids and peer addresses; the
+// leader records directory ids and HTTP addresses as it learns them.
+func (n *Node) bootstrap(rn *raft.RawNode) error {
+	if _, ok := n.cfg.Peers[n.cfg.NodeID]; !ok {
+		return fmt.Errorf("raftnode: bootstrapping a new cluster, but node %d is not among the voters", n.cfg.NodeID)
+	}
+	peers := make([]raft.Peer, 0, len(n.cfg.Peers))
+	for id, addr := range n.cfg.Peers {
+		cx, err := json.Marshal(confContext{Member: &memberRecord{NodeID: id, PeerAddr: addr}})
+		if err != nil {
+			return err
+		}
+		peers = append(peers, raft.Peer{ID: id, Context: cx})
+	}
+	sort.Slice(peers, func(i, j int) bool { return peers[i].ID < peers[j].ID })
+	if err := rn.Bootstrap(peers); err != nil {
+		return fmt.Errorf("bootstrap raft: %w", err)
+	}
+	n.log.Info("bootstrapped new cluster", "voters", len(peers), "cluster", n.cfg.ClusterID, "directory_id", n.dirID.String())
 	return nil
 }
 
@@ -520,12 +599,19 @@ func (n *Node) AppliedNotify() (uint64, <-chan struct{}) {
 	return n.applied.Load(), n.appliedNotify
 }
 
-// PeerHTTPAddr is the HTTP address a peer advertised, for forwarding.
+// PeerHTTPAddr is the HTTP address a peer advertises, for forwarding:
+// what its latest connection said, else what the membership records.
 func (n *Node) PeerHTTPAddr(id uint64) (string, bool) {
 	if id == n.cfg.NodeID {
 		return n.cfg.HTTPAddr, true
 	}
-	return n.transport.PeerHTTPAddr(id)
+	if addr, ok := n.transport.PeerHTTPAddr(id); ok && addr != "" {
+		return addr, true
+	}
+	if m, ok := n.membersView.Load().get(id); ok && m.HTTPAddr != "" {
+		return m.HTTPAddr, true
+	}
+	return "", false
 }
 
 // Done is closed when the node's loop has stopped; Err tells why.

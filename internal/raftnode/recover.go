@@ -13,6 +13,7 @@ import (
 
 	"github.com/yakt/yakt/internal/storage"
 	"github.com/yakt/yakt/internal/transport"
+	"github.com/yakt/yakt/internal/vfs"
 )
 
 // Recovering a lost snapshot.
@@ -85,6 +86,14 @@ func fetchLostSnapshot(ctx context.Context, cfg Config, log *slog.Logger, stCfg 
 		return errors.New("no peers to fetch a snapshot from; restore the data directory from a backup")
 	}
 	slices.Sort(peers)
+	fs := stCfg.FS
+	if fs == nil {
+		fs = vfs.OS
+	}
+	self, err := storage.ReadIdentity(fs, stCfg.Dir)
+	if err != nil {
+		return err
+	}
 	var leader uint64
 	var lastWarn time.Time
 	wait := fetchBackoffMin
@@ -98,11 +107,15 @@ func fetchLostSnapshot(ctx context.Context, cfg Config, log *slog.Logger, stCfg 
 			var size int64
 			md, err := transport.FetchSnapshot(ctx, transport.FetchConfig{
 				NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, Peer: id, Addr: cfg.Peers[id],
+				DirectoryID: self.DirectoryID, PeerAddr: cfg.PeerAddr,
 			}, need, func(md raftpb.SnapshotMetadata, r io.Reader) error {
 				cr := &countingReader{r: r}
-				err := storage.InstallSnapshotFrom(stCfg, md, cr)
-				size = cr.n
-				return err
+				defer func() { size = cr.n }()
+				members, rest, err := readMembersFrame(cr)
+				if err != nil {
+					return err
+				}
+				return storage.InstallSnapshotFrom(stCfg, md, members, rest)
 			})
 			if err == nil {
 				log.Warn("replaced the lost snapshot with one fetched from a peer", "peer", id, "index", md.Index,

@@ -76,7 +76,7 @@ func (r *reports) deliver(rn *raft.RawNode) {
 // reportUnreachable is the transport's OnUnreachable. A heartbeat in
 // flight to peer may be lost with the connection: its clock stops.
 func (n *Node) reportUnreachable(peer uint64) {
-	if c := n.heartbeats[peer]; c != nil {
+	if c := n.heartbeatClock(peer, false); c != nil {
 		c.sentAt.Store(0)
 	}
 	n.reports.addUnreachable(peer)

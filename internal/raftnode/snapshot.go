@@ -65,7 +65,8 @@ type snapshotResult struct {
 type incomingSnapshot struct {
 	msg      raftpb.Message // Snapshot.Data empty
 	info     storage.SnapshotInfo
-	prepared any  // nil: not decoded (raft was expected to ignore it)
+	members  map[uint64]memberRecord // nil: the leader sent none
+	prepared any                     // nil: not decoded (raft was expected to ignore it)
 	decoded  bool // prepared is valid
 }
 
@@ -179,7 +180,7 @@ func (n *Node) startSnapshot() {
 	}
 	// The apply goroutine captures the state when the job's turn comes:
 	// every job before it applied, none after, so at exactly md.Index.
-	if err := n.hand(applyJob{capture: &md}); err != nil {
+	if err := n.hand(applyJob{capture: &snapshotCapture{md: md, members: n.encodeMembers()}}); err != nil {
 		return // the loop learns why from applyErrc
 	}
 	n.snapRun = &snapshotRun{md: md, start: time.Now(), appliedBytes: n.appliedBytes}
@@ -277,12 +278,29 @@ func (n *Node) openSnapshot(md raftpb.SnapshotMetadata) (transport.SnapshotFile,
 	if err != nil {
 		return transport.SnapshotFile{}, err
 	}
-	return transport.SnapshotFile{Metadata: sr.Metadata, Size: sr.Size, Data: sr}, nil
+	return withMembers(sr), nil
+}
+
+// withMembers is a snapshot file as a peer receives it: its members
+// frame, if it has one, then the state machine's data.
+func withMembers(sr *storage.SnapshotReader) transport.SnapshotFile {
+	if sr.Members == nil {
+		return transport.SnapshotFile{Metadata: sr.Metadata, Size: sr.Size, Data: sr}
+	}
+	frame := membersFrame(sr.Members)
+	return transport.SnapshotFile{Metadata: sr.Metadata, Size: int64(len(frame)) + sr.Size,
+		Data: readCloser{Reader: io.MultiReader(bytes.NewReader(frame), sr), Closer: sr}}
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // receivedSnapshot is what receiveSnapshotData left for receiveSnapshot.
 type receivedSnapshot struct {
 	info     storage.SnapshotInfo
+	members  map[uint64]memberRecord // nil: the leader sent none
 	prepared any
 	decoded  bool
 }
@@ -298,12 +316,21 @@ type receivedSnapshot struct {
 // learns the send failed and tries again later.
 func (n *Node) receiveSnapshotData(m raftpb.Message, r io.Reader) ([]byte, error) {
 	md := m.Snapshot.Metadata
-	info, err := n.storage.ReceiveSnapshot(md, r)
+	rawMembers, r, err := readMembersFrame(r)
+	var members map[uint64]memberRecord
+	if err == nil && rawMembers != nil {
+		members, err = decodeMembers(rawMembers)
+	}
 	if err != nil {
 		n.log.Warn("refused a snapshot from the leader", "from", m.From, "index", md.Index, "err", err)
 		return nil, err
 	}
-	rs := receivedSnapshot{info: info}
+	info, err := n.storage.ReceiveSnapshot(md, rawMembers, r)
+	if err != nil {
+		n.log.Warn("refused a snapshot from the leader", "from", m.From, "index", md.Index, "err", err)
+		return nil, err
+	}
+	rs := receivedSnapshot{info: info, members: members}
 	// Raft ignores a snapshot this node has committed past: no need to
 	// decode it (it is still stepped, so raft answers the leader).
 	if md.Index > n.commit.Load() {
@@ -357,7 +384,7 @@ func (n *Node) receiveSnapshot(m raftpb.Message) {
 	snap := *m.Snapshot
 	snap.Data = nil
 	m.Snapshot = &snap
-	inc := &incomingSnapshot{msg: m, info: rs.info, prepared: rs.prepared, decoded: rs.decoded}
+	inc := &incomingSnapshot{msg: m, info: rs.info, members: rs.members, prepared: rs.prepared, decoded: rs.decoded}
 	select {
 	case n.snapInc <- inc:
 	case <-n.stopc:

@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/tracker"
 
+	"github.com/yakt/yakt/internal/storage"
 	"github.com/yakt/yakt/internal/transport"
 )
 
@@ -43,12 +44,14 @@ type Status struct {
 	// from for that long counts as unreachable.
 	ElectionTimeout time.Duration
 	Voters          []VoterStatus // sorted by id
+	Observers       []VoterStatus // non-voting members (raft learners), sorted by id
 }
 
 // VoterStatus is one voter as this node sees it.
 type VoterStatus struct {
-	ID       uint64
-	PeerAddr string // from the voter set
+	ID          uint64
+	DirectoryID storage.DirectoryID // zero while not yet known
+	PeerAddr    string              // from the membership
 	HTTPAddr string // advertised in the voter's handshake; "" if unknown
 	// Match is the highest index known replicated there, valid when
 	// MatchKnown (see Status.ProgressAt).
@@ -167,8 +170,10 @@ func (n *Node) liveStatus() Status {
 		ElectionTimeout: n.cfg.TickInterval * time.Duration(n.cfg.ElectionTicks),
 	}
 	now := time.Now()
-	for _, id := range n.confState.Voters {
-		v := VoterStatus{ID: id, PeerAddr: n.cfg.Peers[id]}
+	view := n.membersView.Load()
+	for _, id := range append(slices.Clone(n.confState.Voters), n.confState.Learners...) {
+		m, _ := view.get(id)
+		v := VoterStatus{ID: id, DirectoryID: m.DirectoryID, PeerAddr: m.PeerAddr}
 		v.HTTPAddr, _ = n.PeerHTTPAddr(id)
 		if pr, ok := rs.Progress[id]; ok {
 			v.Match, v.MatchKnown, v.Active, v.State = pr.Match, true, pr.RecentActive, progressState(pr)
@@ -180,9 +185,14 @@ func (n *Node) liveStatus() Status {
 			v.LastContact = n.transport.LastContact(id)
 			v.LastHeard = n.transport.LastHeard(id)
 		}
-		st.Voters = append(st.Voters, v)
+		if slices.Contains(n.confState.Learners, id) {
+			st.Observers = append(st.Observers, v)
+		} else {
+			st.Voters = append(st.Voters, v)
+		}
 	}
 	sort.Slice(st.Voters, func(i, j int) bool { return st.Voters[i].ID < st.Voters[j].ID })
+	sort.Slice(st.Observers, func(i, j int) bool { return st.Observers[i].ID < st.Observers[j].ID })
 	return st
 }
 

@@ -5,8 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,10 +28,31 @@ import (
 
 // Config is everything a node needs; cmd/yakt maps flags onto it.
 type Config struct {
-	NodeID    uint64
-	ClusterID string // default: derived from Voters (see DefaultClusterID)
+	NodeID uint64
+	// ClusterID is required to bootstrap a new cluster; a formatted data
+	// directory supplies it (and a different one given here is refused),
+	// and a joining node learns it from the member it joins through.
+	ClusterID string
 	DataDir   string
-	Voters    map[uint64]string // node id -> peer address
+	// Voters bootstraps a new cluster (node id -> peer address) when the
+	// data directory holds no log yet. Once the cluster runs, its
+	// membership lives in the log and Voters only names the address of a
+	// member the log has none for (clusters bootstrapped before member
+	// records).
+	Voters map[uint64]string
+	// Join lists HTTP addresses (host:port or URLs) of members of a
+	// running cluster. A node with an empty log joins through them: it
+	// learns the cluster id and the members (formatting an unformatted
+	// directory), starts without bootstrapping and asks the leader to add
+	// it as an observer, until that is done. Promoting it to voter is the
+	// operator's step (yakt quorum add-voter).
+	Join []string
+	// AdvertisePeer is the peer address the other nodes dial this one at,
+	// recorded in the membership. Default: this node's Voters entry, else
+	// the bound peer address (refused when that is a wildcard address).
+	AdvertisePeer string
+	// PeerDialAddrs: see raftnode.Config (tests' fault network).
+	PeerDialAddrs map[uint64]string
 
 	ListenPeer string // used when PeerListener is nil
 	ListenHTTP string // used when HTTPListener is nil
@@ -104,6 +123,9 @@ type Server struct {
 
 	stopLiveness context.CancelFunc
 	livenessDone chan struct{} // closed when the liveness loop returns
+
+	stopJoining context.CancelFunc // nil unless joining
+	joinDone    chan struct{}      // closed when the join loop returns
 }
 
 // Start is StartContext without a deadline.
@@ -117,15 +139,15 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.ClusterID == "" {
-		cfg.ClusterID = DefaultClusterID(cfg.Voters)
+	join, err := resolveIdentity(ctx, &cfg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	registerBuildInfo(cfg.Registry)
-	var err error
 	peerL := cfg.PeerListener
 	if peerL == nil {
 		if peerL, err = net.Listen("tcp", cfg.ListenPeer); err != nil {
@@ -145,13 +167,26 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		httpL.Close()
 		return nil, err
 	}
+	advertisePeer, err := advertisedPeer(cfg.AdvertisePeer, cfg.Voters[cfg.NodeID], peerL.Addr())
+	if err != nil {
+		peerL.Close()
+		httpL.Close()
+		return nil, err
+	}
 	log := cfg.Logger.With("node", cfg.NodeID)
 	state := controller.NewStateMachine(0)
+	peers := cfg.Voters
+	if join != nil {
+		peers = join.peers
+	}
 	node, err := raftnode.StartContext(ctx, raftnode.Config{
 		NodeID:           cfg.NodeID,
 		ClusterID:        cfg.ClusterID,
-		Peers:            cfg.Voters,
+		Peers:            peers,
+		Join:             len(cfg.Join) > 0,
 		PeerListener:     peerL,
+		PeerAddr:         advertisePeer,
+		PeerDialAddrs:    cfg.PeerDialAddrs,
 		HTTPAddr:         advertise,
 		DataDir:          cfg.DataDir,
 		StateMachine:     state,
@@ -210,7 +245,10 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			log.Error("HTTP server stopped", "err", err)
 		}
 	}()
-	log.Info("node started", "cluster", cfg.ClusterID, "http", httpL.Addr().String(), "advertisedHTTP", advertise, "peer", peerL.Addr().String(), "data", cfg.DataDir,
+	if len(cfg.Join) > 0 {
+		s.startJoin(cfg.Join)
+	}
+	log.Info("node started", "cluster", cfg.ClusterID, "directory_id", node.DirectoryID().String(), "peer_address", advertisePeer, "http", httpL.Addr().String(), "advertisedHTTP", advertise, "peer", peerL.Addr().String(), "data", cfg.DataDir,
 		"incarnation", fmt.Sprintf("%016x", node.Incarnation()))
 	return s, nil
 }
@@ -244,15 +282,8 @@ func (s *Server) Kill() {
 	s.api.Close()
 	s.stopLiveness()
 	<-s.livenessDone
+	s.stopJoin()
 	s.Node.Stop()
-}
-
-// DefaultClusterID derives a cluster id from the voter set, so nodes
-// started with the same --voters agree without another flag, and a node
-// pointed at a different cluster's peers is refused.
-func DefaultClusterID(voters map[uint64]string) string {
-	sum := sha256.Sum256([]byte(FormatVoters(voters)))
-	return "yakt-" + hex.EncodeToString(sum[:6])
 }
 
 // ParseVoters parses KRaft's "id@host:port,id@host:port" voter list.
@@ -323,6 +354,25 @@ func advertisedHTTP(configured string, bound net.Addr) (string, error) {
 	}
 	if tcp, ok := bound.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
 		return "", fmt.Errorf("the HTTP API listens on every interface (%s): set --advertise-http to the host:port the other nodes reach this one at", bound)
+	}
+	return bound.String(), nil
+}
+
+// advertisedPeer is the peer address this node records in the
+// membership: the one configured, else its --voters entry, else the bound
+// one unless it is a wildcard address.
+func advertisedPeer(configured, voter string, bound net.Addr) (string, error) {
+	if configured == "" {
+		configured = voter
+	}
+	if configured != "" {
+		if _, _, err := net.SplitHostPort(configured); err != nil {
+			return "", fmt.Errorf("advertised peer address %q: %w", configured, err)
+		}
+		return configured, nil
+	}
+	if tcp, ok := bound.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return "", fmt.Errorf("the peer port listens on every interface (%s): set --advertise-peer to the host:port the other nodes reach this one at", bound)
 	}
 	return bound.String(), nil
 }

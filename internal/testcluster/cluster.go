@@ -189,7 +189,7 @@ func (c *Cluster) Start(id uint64) {
 		// one; bound that wait so a broken recovery fails the test.
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		s, err = server.StartContext(ctx, server.Config{
-			NodeID: id, DataDir: c.dirs[id], Voters: c.addressBook(id), ClusterID: "testcluster",
+			NodeID: id, DataDir: c.dirs[id], Voters: c.voters, PeerDialAddrs: c.addressBook(id), ClusterID: "testcluster",
 			UnsafeReadsWithoutBarrier: c.opts.UnsafeReadsWithoutBarrier,
 			ListenPeer:                c.voters[id], ListenHTTP: c.http[id],
 			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,

@@ -78,7 +78,7 @@ func TestSendBatchesQueuedMessages(t *testing.T) {
 			t.Fatalf("got seq %d, want %d", m.Index, seq)
 		}
 	}
-	flushes := a.tr.peers[2].flushes.Load()
+	flushes := a.tr.peerMap()[2].flushes.Load()
 	t.Logf("%d messages in %d flushes", count, flushes)
 	if want := uint64((count + maxBatch - 1) / maxBatch); flushes > want {
 		t.Errorf("%d messages took %d flushes, want at most %d", count, flushes, want)
@@ -256,7 +256,7 @@ func TestClusterMismatch(t *testing.T) {
 	if peer := recv(t, a.unreachable, "OnUnreachable on the refused node"); peer != 2 && peer != 3 {
 		t.Fatalf("unreachable peer %d", peer)
 	}
-	_, _, err := a.tr.peers[2].dial(context.Background(), streamMessage)
+	_, _, err := a.tr.peerMap()[2].dial(context.Background(), streamMessage)
 	if !errors.Is(err, ErrClusterMismatch) {
 		t.Fatalf("dial across clusters: got %v, want ErrClusterMismatch", err)
 	}

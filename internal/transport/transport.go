@@ -116,8 +116,9 @@ type Config struct {
 	// A non-nil error refuses the connection; its text (cut to 256 bytes)
 	// is sent to the peer as the reason. It runs on the connection's
 	// goroutine, before anything from the connection is delivered, and
-	// must be fast and must not call Revoke, SetPeer or RemovePeer
-	// synchronously; it may call PeerInfo and Peers.
+	// must be fast. It may call the Transport's methods, except Revoke for
+	// the node it is admitting: a hello admitted across a Revoke is
+	// admitted again, so that would never end.
 	Admit func(from uint64, dir [16]byte, peerAddr string) error
 	// Handler is called for each received message, in order per
 	// connection, from one goroutine per inbound connection (so

@@ -479,6 +479,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no cluster id", edit: func(c *Config) { c.ClusterID = "" }, errHas: "cluster id"},
 		{name: "long cluster id", edit: func(c *Config) { c.ClusterID = strings.Repeat("c", maxStringBytes+1) }, errHas: "cluster id"},
 		{name: "long http addr", edit: func(c *Config) { c.HTTPAddr = strings.Repeat("h", maxStringBytes+1) }, errHas: "http"},
+		{name: "long peer addr", edit: func(c *Config) { c.PeerAddr = strings.Repeat("p", maxStringBytes+1) }, errHas: "peer address"},
 		{name: "no listener", edit: func(c *Config) { c.Listener = nil }, errHas: "listener"},
 		{name: "no handler", edit: func(c *Config) { c.Handler = nil }, errHas: "handler"},
 		{name: "peer without address", edit: func(c *Config) { c.Peers[3] = "" }, errHas: "peer 3"},

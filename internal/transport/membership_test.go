@@ -531,6 +531,17 @@ func TestDialerFallsBackToVersion4(t *testing.T) {
 	if v := recv(t, old.versions, "snapshot hello"); v != 4 {
 		t.Fatalf("snapshot hello in version %d, want 4", v)
 	}
+	// Once versionRetryAfter has passed, version 5 is tried again first.
+	p := a.tr.peerMap()[2]
+	p.oldVersionSince.Store(time.Now().Add(-versionRetryAfter - time.Second).UnixNano())
+	if _, release, err = p.dial(context.Background(), streamSnapshot); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if v1, v2 := recv(t, old.versions, "hello after the retry period"), recv(t, old.versions, "its fallback"); v1 != 5 || v2 != 4 {
+		t.Fatalf("hellos after the retry period in versions %d, %d; want 5, then 4", v1, v2)
+	}
+
 	fc := FetchConfig{NodeID: 1, ClusterID: testCluster, Peer: 2, Addr: old.ln.Addr().String(), DialTimeout: waitTimeout}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()

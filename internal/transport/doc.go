@@ -25,7 +25,8 @@
 //
 // # Connections
 //
-// Each node dials each peer in Config.Peers:
+// Each node dials each peer in its peer set (Config.Peers at New, then
+// as SetPeer and RemovePeer change it; see Membership):
 //
 //   - one long-lived message stream, redialed with exponential backoff
 //     (50ms doubling to 2s, each wait jittered into [d/2, d]) whenever it
@@ -83,6 +84,36 @@
 // no read deadline, since raft may legitimately be quiet; TCP keepalive
 // (15s) notices a vanished host.
 //
+// # Membership
+//
+// The peer set changes while the transport runs. SetPeer adds a peer
+// (starting its message and snapshot senders) or moves one to a new
+// address: its outbound connections close and the next dial goes to the
+// new address, at once rather than after a backoff (messages queued
+// meanwhile may be dropped; raft retransmits). A dial that was already
+// under way to the old address is discarded when it completes. RemovePeer
+// stops the peer's senders and request stream and returns once their
+// goroutines have exited; its queues are dropped, Send treats it as an
+// unknown node (dropped, logged once) and Request refuses it with
+// ErrRequestNotRun. Peers returns the current set. After Close all three
+// do nothing. Inbound connections are not limited to the peer set: a
+// node being added may dial in before it is known here.
+//
+// Which nodes may connect is Config.Admit's decision. Each node sends
+// its data directory id (random, drawn when the directory is formatted)
+// and its peer address in every hello; every hello that passed the
+// cluster and node id checks, of every stream kind, is passed to Admit
+// before anything from the connection is delivered, and an error refuses
+// it with ack 5 and the error's text as the reason. That is how a node
+// whose disk was wiped, which comes back under its old id with a new
+// directory id, is kept from being taken for the old member. Both sides
+// warn, once a minute per peer and reason; the dialer's error wraps
+// ErrNotAdmitted and carries the reason, and it keeps redialing with
+// backoff. An admission holds for the connection's life: when membership
+// changes what Admit answers, Revoke(id) closes every inbound connection
+// from id, so its next hello is admitted again (a hello being admitted
+// while Revoke runs is admitted again too).
+//
 // # Forwarded requests
 //
 // Request sends an HTTP-like request (method, path and query, the header
@@ -117,33 +148,47 @@
 // unbounded goroutines. A slot is freed by the answer, never by the
 // caller leaving, since the peer may still be running the request.
 //
-// # Wire format (version 4)
+// # Wire format (version 5)
 //
 // All integers are big-endian. A dialer opens every connection with a
 // hello:
 //
 //	magic      4 bytes  "YAKT"
-//	version    1 byte   4
+//	version    1 byte   5
 //	stream     1 byte   1 = message, 2 = snapshot, 3 = fetch, 4 = request
 //	from       8 bytes  dialer's node id
 //	to         8 bytes  node id the dialer means to reach
 //	incarnation 8 bytes dialer's incarnation
 //	clusterLen 2 bytes, cluster id   (at most 1024 bytes)
 //	httpLen    2 bytes, dialer's advertised HTTP address (at most 1024 bytes)
+//	dirID      16 bytes dialer's data directory id (all zero: unknown)
+//	peerLen    2 bytes, dialer's advertised peer address (at most 1024 bytes)
 //
 // The acceptor answers with one byte: 0 ok, 1 cluster id mismatch, 2 node
 // id refused (to is not the acceptor, or from is 0 or the acceptor's own
 // id), 3 unsupported version, 4 another incarnation of from is connected
-// (the dialer's error wraps ErrDuplicateNode). Earlier versions (1: no
-// incarnation, no keepalives; 2: no checksum after snapshot data; 3: no
-// request stream) are not spoken, and a node of one refuses this version
-// with ack 3 (the dialer logs "unsupported protocol version"): every node
-// of a cluster must run a build with the same version. After a refusal it closes the connection;
-// on a cluster mismatch it logs a warning naming both cluster ids, and the
-// dialer's error wraps ErrClusterMismatch. A hello with bad magic or
-// malformed fields is not answered: the connection is just closed. The
-// dialer allows DialTimeout for the TCP dial and again for the handshake;
-// the acceptor allows 5s for the hello.
+// (the dialer's error wraps ErrDuplicateNode), 5 not admitted (Admit
+// refused it), which alone is followed by a reason: 2-byte length and at
+// most 256 bytes of text (the dialer's error wraps ErrNotAdmitted and
+// quotes it). After a refusal it closes the connection; on a cluster
+// mismatch it logs a warning naming both cluster ids, and the dialer's
+// error wraps ErrClusterMismatch. A hello with bad magic or malformed
+// fields is not answered: the connection is just closed. The dialer
+// allows DialTimeout for the TCP dial and again for the handshake; the
+// acceptor allows 5s for the hello.
+//
+// Version 4, the previous release's, is the same hello without dirID and
+// peerLen, and has no ack 5. So that a cluster can be upgraded one node
+// at a time, both directions still work with it: an acceptor takes a
+// version 4 hello (Admit sees directory id zero and peer address ""), and
+// a dialer whose version 5 hello a peer refuses with ack 3 redials it at
+// once in version 4 and keeps speaking version 4 to that peer for 5
+// minutes before it tries version 5 again (one refused dial each time, so
+// an upgraded peer is spoken to in version 5 within minutes). A
+// FetchSnapshot refused with ack 3 is retried in version 4 the same way.
+// Older versions (1: no incarnation, no keepalives; 2: no checksum after
+// snapshot data; 3: no request stream) are refused with ack 3 and not
+// spoken: a node of one of them cannot join a cluster of this release.
 //
 // A message stream then carries frames, dialer to acceptor only:
 //
@@ -221,14 +266,16 @@
 //
 // PeerHTTPAddr is what a peer advertised in its latest inbound hello, so
 // a follower can still forward HTTP requests to the leader (the API's
-// HTTP hop, kept as a fallback). LastContact is when
+// HTTP hop, kept as a fallback). PeerInfo adds the directory id and peer
+// address of the latest admitted hello: how raftnode learns a new
+// member's address and checks its directory id. LastContact is when
 // the last message (of either stream) from that peer arrived; LastHeard
 // also counts keepalives, so it shows that the peer's process is up and
 // connected even when raft has nothing to say.
 //
 // # Non-goals
 //
-// No TLS or authentication: the cluster id guards against misconfiguration,
-// not attackers; run the peer port on a trusted network. Peers are fixed at
-// New; membership changes need a new Transport.
+// No TLS or authentication: the cluster id and Admit guard against
+// misconfiguration and stale nodes, not attackers (a directory id and an
+// address are the peer's word); run the peer port on a trusted network.
 package transport

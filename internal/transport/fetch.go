@@ -58,6 +58,10 @@ type FetchConfig struct {
 	Peer        uint64 // the node asked
 	Addr        string // its peer address
 	DialTimeout time.Duration
+	// DirectoryID and PeerAddr are the asking node's, sent in the hello as
+	// a Transport sends Config's (the peer's Admit sees them).
+	DirectoryID [16]byte
+	PeerAddr    string
 }
 
 // FetchSnapshot asks peer cfg.Peer for a snapshot at index >= minIndex
@@ -73,22 +77,21 @@ func FetchSnapshot(ctx context.Context, cfg FetchConfig, minIndex uint64, sink f
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = time.Second
 	}
-	if len(cfg.ClusterID) > maxStringBytes {
-		return raftpb.SnapshotMetadata{}, fmt.Errorf("transport: cluster id longer than %d bytes", maxStringBytes)
+	if len(cfg.ClusterID) > maxStringBytes || len(cfg.PeerAddr) > maxStringBytes {
+		return raftpb.SnapshotMetadata{}, fmt.Errorf("transport: cluster id or peer address longer than %d bytes", maxStringBytes)
 	}
-	d := net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: keepAlivePeriod}
-	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	// As a Transport does: a peer still on the previous release refuses
+	// protocolVersion, and is asked again in its version.
+	conn, stop, err := fetchDial(ctx, &cfg, 0)
+	if errors.Is(err, errUnsupportedVersion) && ctx.Err() == nil {
+		conn, stop, err = fetchDial(ctx, &cfg, minProtocolVersion)
+	}
 	if err != nil {
 		return raftpb.SnapshotMetadata{}, err
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 
-	h := hello{kind: streamFetch, from: cfg.NodeID, to: cfg.Peer, clusterID: cfg.ClusterID}
-	if err := handshake(conn, &h, cfg.DialTimeout); err != nil {
-		return raftpb.SnapshotMetadata{}, ctxErr(ctx, err)
-	}
 	var req [8]byte
 	binary.BigEndian.PutUint64(req[:], minIndex)
 	if err := conn.SetDeadline(time.Now().Add(fetchAnswerTimeout)); err != nil {
@@ -108,6 +111,26 @@ func FetchSnapshot(ctx context.Context, cfg FetchConfig, minIndex uint64, sink f
 	br := bufio.NewReaderSize(&connReader{conn: conn, timeout: snapshotIOTimeout}, 64<<10)
 	md, err := readFetchAnswer(br, code[0], cfg.Peer, minIndex, sink)
 	return md, ctxErr(ctx, err)
+}
+
+// fetchDial connects to cfg.Addr and runs the handshake in version (0:
+// protocolVersion). The connection closes when ctx ends, until stop is
+// called.
+func fetchDial(ctx context.Context, cfg *FetchConfig, version uint8) (net.Conn, func() bool, error) {
+	d := net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: keepAlivePeriod}
+	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	h := hello{version: version, kind: streamFetch, from: cfg.NodeID, to: cfg.Peer, clusterID: cfg.ClusterID,
+		dirID: cfg.DirectoryID, peerAddr: cfg.PeerAddr}
+	if err := handshake(conn, &h, cfg.DialTimeout); err != nil {
+		stop()
+		conn.Close()
+		return nil, nil, ctxErr(ctx, err)
+	}
+	return conn, stop, nil
 }
 
 // readFetchAnswer decodes the answer after its code byte, streaming the

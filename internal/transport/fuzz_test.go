@@ -15,6 +15,9 @@ import (
 func FuzzReadStream(f *testing.F) {
 	msgHello := (&hello{kind: streamMessage, from: 1, to: 2, clusterID: "c", httpAddr: "h:1"}).marshal()
 	snapHello := (&hello{kind: streamSnapshot, from: 1, to: 2, clusterID: "c"}).marshal()
+	v5Hello := (&hello{kind: streamRequest, from: 1, to: 2, incarnation: 9, clusterID: "c", httpAddr: "h:1",
+		dirID: [16]byte{1, 2, 3, 15: 0xff}, peerAddr: "p:2"}).marshal()
+	v4Hello := (&hello{version: minProtocolVersion, kind: streamMessage, from: 1, to: 2, clusterID: "c", httpAddr: "h:1"}).marshal()
 	var frames bytes.Buffer
 	fw := frameWriter{w: &frames}
 	for _, m := range []raftpb.Message{app(1, 2, 1), {Type: raftpb.MsgHeartbeat, From: 1, To: 2, Term: 4}} {
@@ -36,14 +39,27 @@ func FuzzReadStream(f *testing.F) {
 	f.Add(append(msgHello, frames.Bytes()...))
 	f.Add(append(snapHello, snap.Bytes()...))
 	f.Add(append(msgHello, 0xff, 0xff, 0xff, 0xff))
+	f.Add(v5Hello)
+	f.Add(v5Hello[:len(v5Hello)-3])
+	f.Add(append(v4Hello, frames.Bytes()...))
+	f.Add(notAdmittedAnswer("node 1 is not a member"))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
 	f.Add([]byte{})
 
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The dialer's side of a refusal: the reason after ack 5.
+		if len(data) > 0 && ack(data[0]) == ackNotAdmitted {
+			if reason, err := readAdmitReason(bytes.NewReader(data[1:])); err == nil && len(reason) > maxAdmitReasonBytes {
+				t.Fatalf("reason of %d bytes accepted", len(reason))
+			}
+		}
 		r := bytes.NewReader(data)
 		h, err := readHello(r)
 		if err != nil {
 			return
+		}
+		if v := h.wireVersion(); v < minProtocolVersion || v > protocolVersion {
+			t.Fatalf("accepted a hello of version %d", v)
 		}
 		if consumed := data[:len(data)-r.Len()]; !bytes.Equal(h.marshal(), consumed) {
 			t.Fatalf("hello %+v re-encodes to %x, read from %x", h, h.marshal(), consumed)

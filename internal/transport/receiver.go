@@ -93,7 +93,30 @@ func (t *Transport) serveConn(conn net.Conn) {
 		}
 		return
 	}
-	r, in, held := t.claim(&h, conn, log)
+	var r *remote
+	var in *inbound
+	var held *heldStream
+	for {
+		// A Revoke between Admit and claim would miss this connection, so
+		// claim refuses a hello admitted before a Revoke and it is
+		// admitted again.
+		gen := t.revocations(h.from)
+		if err := t.runAdmit(&h); err != nil {
+			reason := err.Error()
+			_, _ = conn.Write(notAdmittedAnswer(reason)) // closing anyway
+			level := slog.LevelDebug
+			if t.shouldWarnRefusal(h.from, ackNotAdmitted, reason) {
+				level = slog.LevelWarn
+			}
+			log.Log(t.ctx, level, "rejected peer connection: not admitted", "reason", reason,
+				"directory_id", fmtDirID(h.dirID), "peer_addr", h.peerAddr, "version", h.wireVersion())
+			return
+		}
+		var stale bool
+		if r, in, held, stale = t.claim(&h, conn, log, gen); !stale {
+			break
+		}
+	}
 	if held != nil {
 		t.refusedDuplicates.Add(1)
 		_, _ = conn.Write([]byte{byte(ackDuplicateNode)}) // closing anyway
@@ -118,8 +141,8 @@ func (t *Transport) serveConn(conn net.Conn) {
 		log.Log(t.ctx, level, "refused peer connection: another process is already connected as this node id; is a copy of that node (a copied data directory?) running?", attrs...)
 		return
 	}
-	defer t.released(r, in)
-	if p := t.peers[h.from]; p != nil && in != nil {
+	defer t.released(r, conn, in)
+	if p := t.peerMap()[h.from]; p != nil && in != nil {
 		select {
 		case p.wake <- struct{}{}:
 		default:
@@ -133,7 +156,7 @@ func (t *Transport) serveConn(conn net.Conn) {
 		return
 	}
 	log.Debug("accepted peer connection")
-	if p := t.peers[h.from]; p != nil {
+	if p := t.peerMap()[h.from]; p != nil {
 		// Counted from here: the handshake is not the peer's traffic.
 		cr.received = &p.counters.received
 		conn = &countingConn{Conn: conn, sent: &p.counters.sent}
@@ -177,10 +200,29 @@ func (t *Transport) admit(h *hello) ack {
 	return ackOK
 }
 
+// runAdmit passes an admissible hello to Config.Admit.
+func (t *Transport) runAdmit(h *hello) error {
+	if t.cfg.Admit == nil {
+		return nil
+	}
+	return t.cfg.Admit(h.from, h.dirID, h.peerAddr)
+}
+
+// revocations is how many times Revoke was called for id.
+func (t *Transport) revocations(id uint64) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.revoked[id]
+}
+
 // shouldWarnRefusal rate-limits refusal warnings to one per
-// refusalWarnEvery for each (peer, reason).
-func (t *Transport) shouldWarnRefusal(from uint64, a ack) bool {
-	key := refusalKey{from, a}
+// refusalWarnEvery for each (peer, reason, detail); detail is Admit's
+// reason for ackNotAdmitted, "" otherwise.
+func (t *Transport) shouldWarnRefusal(from uint64, a ack, detail ...string) bool {
+	key := refusalKey{from: from, reason: a}
+	if len(detail) > 0 {
+		key.detail = detail[0]
+	}
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -231,10 +273,17 @@ const refusalRestartPending ack = 255
 // the peer keeps one at a time, so the old one is a leftover of a
 // connection it already gave up on. in is the new message stream, nil for
 // other kinds.
-func (t *Transport) claim(h *hello, conn net.Conn, log *slog.Logger) (r *remote, in *inbound, held *heldStream) {
+//
+// stale reports, claiming nothing, that Revoke(h.from) ran since the hello
+// was admitted (gen is revocations before Admit): it must be admitted
+// again.
+func (t *Transport) claim(h *hello, conn net.Conn, log *slog.Logger, gen uint64) (r *remote, in *inbound, held *heldStream, stale bool) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.revoked[h.from] != gen {
+		return nil, nil, nil, true
+	}
 	r = t.remotes[h.from]
 	if r == nil {
 		r = &remote{}
@@ -244,14 +293,19 @@ func (t *Transport) claim(h *hello, conn net.Conn, log *slog.Logger) (r *remote,
 	if old != nil && old.incarnation != h.incarnation {
 		silent := now.Sub(time.Unix(0, old.lastHeard.Load()))
 		if silent < t.silentAfter() {
-			return nil, nil, &heldStream{addr: old.conn.RemoteAddr().String(), incarnation: old.incarnation, silent: silent}
+			return nil, nil, &heldStream{addr: old.conn.RemoteAddr().String(), incarnation: old.incarnation, silent: silent}, false
 		}
 	}
 	if h.httpAddr != "" {
 		r.httpAddr = h.httpAddr
 	}
+	r.admitted, r.dirID, r.peerAddr = true, h.dirID, h.peerAddr
+	if r.conns == nil {
+		r.conns = make(map[net.Conn]struct{})
+	}
+	r.conns[conn] = struct{}{}
 	if h.kind != streamMessage {
-		return r, nil, nil
+		return r, nil, nil, false
 	}
 	in = &inbound{conn: conn, incarnation: h.incarnation}
 	in.lastHeard.Store(now.UnixNano())
@@ -267,16 +321,15 @@ func (t *Transport) claim(h *hello, conn net.Conn, log *slog.Logger) (r *remote,
 	}
 	r.msg = in
 	t.acceptedStreams.Add(1)
-	return r, in, nil
+	return r, in, nil, false
 }
 
-func (t *Transport) released(r *remote, in *inbound) {
-	if in == nil {
-		return
-	}
+// released forgets an inbound connection claim admitted.
+func (t *Transport) released(r *remote, conn net.Conn, in *inbound) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if r.msg == in {
+	delete(r.conns, conn)
+	if in != nil && r.msg == in {
 		r.msg = nil
 	}
 }

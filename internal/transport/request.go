@@ -112,12 +112,12 @@ func notRun(to uint64, err error) error {
 // closed by the peer: both are refused "not run" at once, which is what a
 // caller that waits for another leader needs.
 func (t *Transport) Request(ctx context.Context, to uint64, req *Request) (*Response, error) {
-	p := t.peers[to]
+	p := t.peerMap()[to]
 	if p == nil {
 		return nil, notRun(to, errors.New("not a peer"))
 	}
-	if t.ctx.Err() != nil {
-		return nil, notRun(to, errors.New("transport closed"))
+	if p.ctx.Err() != nil {
+		return nil, notRun(to, errors.New("peer removed or transport closed"))
 	}
 	var budget time.Duration
 	if d, ok := ctx.Deadline(); ok {
@@ -165,7 +165,7 @@ func (p *peer) requestConn(ctx context.Context) (*reqConn, error) {
 	t := p.t
 	dctx, cancel := context.WithTimeout(ctx, t.cfg.DialTimeout)
 	defer cancel()
-	stop := context.AfterFunc(t.ctx, cancel)
+	stop := context.AfterFunc(p.ctx, cancel)
 	defer stop()
 	conn, release, err := p.dial(dctx, streamRequest)
 	if err != nil {
@@ -176,32 +176,17 @@ func (p *peer) requestConn(ctx context.Context) (*reqConn, error) {
 		slots:   make(chan struct{}, maxRequestsInFlight),
 		dead:    make(chan struct{}),
 		pending: make(map[uint64]*pendingReq)}
-	if !t.goTracked(c.readLoop) {
+	if !p.goRun(c.readLoop) {
 		release()
-		return nil, errors.New("transport closed")
+		return nil, errors.New("peer removed or transport closed")
 	}
-	if !t.goTracked(c.writeLoop) {
-		c.fail(errors.New("transport closed"))
-		return nil, errors.New("transport closed")
+	if !p.goRun(c.writeLoop) {
+		c.fail(errors.New("peer removed or transport closed"))
+		return nil, errors.New("peer removed or transport closed")
 	}
 	p.req.Store(c)
 	p.log.Debug("opened request stream")
 	return c, nil
-}
-
-// goTracked runs f on a goroutine Close waits for, unless Close has begun.
-func (t *Transport) goTracked(f func()) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.ctx.Err() != nil {
-		return false
-	}
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		f()
-	}()
-	return true
 }
 
 // reqConn is the dialer's side of one request stream.
@@ -332,7 +317,7 @@ func (c *reqConn) fail(err error) {
 	close(c.dead)
 	c.release()
 	c.p.req.CompareAndSwap(c, nil)
-	if c.p.t.ctx.Err() == nil {
+	if c.p.ctx.Err() == nil {
 		c.p.log.Info("request stream closed", "err", err, "pending", len(pend))
 	}
 	for _, pr := range pend {
@@ -356,8 +341,8 @@ func (c *reqConn) writeLoop() {
 		select {
 		case <-c.dead:
 			return
-		case <-c.p.t.ctx.Done():
-			c.fail(c.p.t.ctx.Err())
+		case <-c.p.ctx.Done():
+			c.fail(c.p.ctx.Err())
 			return
 		case it = <-c.outq:
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,10 +22,24 @@ import (
 // for the message stream, and another pair for snapshots, so a snapshot
 // being streamed never delays heartbeats.
 type peer struct {
-	t    *Transport
-	id   uint64
-	addr string
-	log  *slog.Logger
+	t   *Transport
+	id  uint64
+	log *slog.Logger
+
+	// ctx ends when the peer is removed or the transport closes; wg counts
+	// the peer's goroutines (each also counted in t.wg), so RemovePeer can
+	// wait for them.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	addr  string                // guarded by t.mu; SetPeer changes it
+	conns map[net.Conn]struct{} // guarded by t.mu; open outbound connections
+
+	// oldVersionSince is when the peer last refused protocolVersion (unix
+	// nanoseconds; 0: it did not): dials speak minProtocolVersion to it
+	// until versionRetryAfter has passed.
+	oldVersionSince atomic.Int64
 
 	msgc  chan raftpb.Message // drained only by runMessages
 	snapc chan raftpb.Message // drained only by runSnapshots
@@ -44,35 +59,123 @@ type peer struct {
 	reqDial chan struct{}
 }
 
+// start runs the peer's senders. t.mu must be held.
+func (p *peer) start() {
+	p.goLocked(p.runMessages)
+	p.goLocked(p.runSnapshots)
+}
+
+// goLocked runs f on a goroutine that RemovePeer and Close wait for,
+// unless the peer is already stopped. t.mu must be held: RemovePeer
+// cancels p.ctx under it, so no goroutine starts after its Wait began.
+func (p *peer) goLocked(f func()) bool {
+	if p.ctx.Err() != nil {
+		return false
+	}
+	p.t.wg.Add(1)
+	p.wg.Add(1)
+	go func() {
+		defer p.t.wg.Done()
+		defer p.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// goRun is goLocked for callers not holding t.mu.
+func (p *peer) goRun(f func()) bool {
+	p.t.mu.Lock()
+	defer p.t.mu.Unlock()
+	return p.goLocked(f)
+}
+
+// address is where the peer is dialed now.
+func (p *peer) address() string {
+	p.t.mu.Lock()
+	defer p.t.mu.Unlock()
+	return p.addr
+}
+
+// track registers an outbound connection dialed to addr, for Close,
+// RemovePeer and SetPeer to close. It refuses (the caller closes conn)
+// once the peer is stopped or has moved away from addr meanwhile.
+func (p *peer) track(conn net.Conn, addr string) error {
+	t := p.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case p.ctx.Err() != nil:
+		return fmt.Errorf("peer %d removed or transport closed: %w", p.id, p.ctx.Err())
+	case p.addr != addr:
+		return fmt.Errorf("peer %d moved from %s to %s", p.id, addr, p.addr)
+	}
+	t.conns[conn] = struct{}{}
+	p.conns[conn] = struct{}{}
+	return nil
+}
+
+func (p *peer) untrack(conn net.Conn) {
+	p.t.mu.Lock()
+	defer p.t.mu.Unlock()
+	delete(p.t.conns, conn)
+	delete(p.conns, conn)
+}
+
 // dial connects to the peer and runs the handshake. The returned release
 // func closes the connection; until it is called, Close of the transport
-// also closes it, which unblocks any read or write on it.
+// (and RemovePeer, and SetPeer moving the peer) also closes it, which
+// unblocks any read or write on it.
+//
+// It speaks protocolVersion, unless the peer refused that recently: a
+// peer still on the previous release answers ackBadVersion, and is then
+// redialed at once, and for versionRetryAfter, with minProtocolVersion.
 func (p *peer) dial(ctx context.Context, kind streamKind) (net.Conn, func(), error) {
+	var version uint8 // protocolVersion
+	if since := p.oldVersionSince.Load(); since != 0 {
+		if time.Since(time.Unix(0, since)) < versionRetryAfter {
+			version = minProtocolVersion
+		} else {
+			p.oldVersionSince.CompareAndSwap(since, 0)
+		}
+	}
+	conn, release, err := p.dialVersion(ctx, kind, version)
+	if version == 0 && errors.Is(err, errUnsupportedVersion) && ctx.Err() == nil {
+		if p.oldVersionSince.Swap(time.Now().UnixNano()) == 0 {
+			p.log.Info("peer speaks an older protocol version: using it", "version", minProtocolVersion,
+				"retry_newer_after", versionRetryAfter)
+		}
+		conn, release, err = p.dialVersion(ctx, kind, minProtocolVersion)
+	}
+	return conn, release, err
+}
+
+func (p *peer) dialVersion(ctx context.Context, kind streamKind, version uint8) (net.Conn, func(), error) {
 	t := p.t
+	addr := p.address()
 	d := net.Dialer{Timeout: t.cfg.DialTimeout, KeepAlive: keepAlivePeriod}
-	conn, err := d.DialContext(ctx, "tcp", p.addr)
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !t.track(conn) {
+	if err := p.track(conn, addr); err != nil {
 		conn.Close()
-		return nil, nil, t.ctx.Err()
+		return nil, nil, err
 	}
 	release := func() {
-		t.untrack(conn)
+		p.untrack(conn)
 		conn.Close()
 	}
-	h := hello{kind: kind, from: t.cfg.NodeID, to: p.id, incarnation: t.cfg.Incarnation,
-		clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr}
+	h := hello{version: version, kind: kind, from: t.cfg.NodeID, to: p.id, incarnation: t.cfg.Incarnation,
+		clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr, dirID: t.cfg.DirectoryID, peerAddr: t.cfg.PeerAddr}
 	if err := handshake(conn, &h, t.cfg.DialTimeout); err != nil {
 		release()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	return &countingConn{Conn: conn, sent: &p.counters.sent, received: &p.counters.received}, release, nil
 }
 
-// handshake writes h and waits for the acceptor's ack, all within
-// timeout.
+// handshake writes h and waits for the acceptor's ack (and, for
+// ackNotAdmitted, its reason), all within timeout.
 func handshake(conn net.Conn, h *hello, timeout time.Duration) error {
 	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return err
@@ -84,6 +187,13 @@ func handshake(conn net.Conn, h *hello, timeout time.Duration) error {
 	if _, err := io.ReadFull(conn, a[:]); err != nil {
 		return fmt.Errorf("read handshake ack: %w", err)
 	}
+	if ack(a[0]) == ackNotAdmitted {
+		reason, err := readAdmitReason(conn)
+		if err != nil {
+			reason = fmt.Sprintf("(reason unreadable: %v)", err)
+		}
+		return fmt.Errorf("handshake refused: %w", &notAdmittedError{reason: reason})
+	}
 	if err := ack(a[0]).err(); err != nil {
 		return fmt.Errorf("handshake refused: %w", err)
 	}
@@ -94,7 +204,6 @@ func handshake(conn net.Conn, h *hello, timeout time.Duration) error {
 // msgc until Close. While disconnected it redials with backoff and drops
 // what is queued: raft retransmits, and stale heartbeats are worthless.
 func (p *peer) runMessages() {
-	defer p.t.wg.Done()
 	bo := p.newBackoff()
 	failing := false // logged the current run of failures already
 	// dupSince is the first of the current run of ErrDuplicateNode
@@ -102,11 +211,12 @@ func (p *peer) runMessages() {
 	var dupSince time.Time
 	dupLogged := false
 	for {
-		conn, release, err := p.dial(p.t.ctx, streamMessage)
+		conn, release, err := p.dial(p.ctx, streamMessage)
 		if err != nil {
-			if p.t.ctx.Err() != nil {
+			if p.ctx.Err() != nil {
 				return
 			}
+			var refused *notAdmittedError
 			dup := errors.Is(err, ErrDuplicateNode)
 			if !dup {
 				dupSince, dupLogged = time.Time{}, false
@@ -127,6 +237,14 @@ func (p *peer) runMessages() {
 				dupLogged = true
 			case dup:
 				p.log.Debug("cannot connect to peer", "err", err)
+			case errors.As(err, &refused):
+				level := slog.LevelDebug
+				if p.t.shouldWarnRefusal(p.id, ackNotAdmitted, refused.reason) {
+					level = slog.LevelWarn
+				}
+				p.log.Log(p.ctx, level, "peer refused to admit us", "reason", refused.reason,
+					"directory_id", fmtDirID(p.t.cfg.DirectoryID), "err", err)
+				failing = true
 			case !failing:
 				p.log.Warn("cannot connect to peer", "err", err)
 				failing = true
@@ -143,12 +261,12 @@ func (p *peer) runMessages() {
 		case <-p.wake: // this connection is the news
 		default:
 		}
-		p.log.Info("connected to peer", "stream", streamMessage)
+		p.log.Info("connected to peer", "stream", streamMessage, "addr", conn.RemoteAddr().String())
 		failing, dupSince, dupLogged = false, time.Time{}, false
 		bo = p.newBackoff()
 		err = p.stream(conn)
 		release()
-		if p.t.ctx.Err() != nil {
+		if p.ctx.Err() != nil {
 			return
 		}
 		p.log.Warn("lost connection to peer", "stream", streamMessage, "err", err)
@@ -171,9 +289,13 @@ func (p *peer) stream(conn net.Conn) error {
 	// when the connection dies. Watching for that notices a restarted peer
 	// before the next write has to fail.
 	dead := make(chan struct{})
+	// Counters are above zero (this goroutine holds them), so no lock is
+	// needed to add.
 	p.t.wg.Add(1)
+	p.wg.Add(1)
 	go func() {
 		defer p.t.wg.Done()
+		defer p.wg.Done()
 		defer close(dead)
 		var b [1]byte
 		_, _ = conn.Read(b[:]) // any outcome means the stream is over
@@ -191,8 +313,8 @@ func (p *peer) stream(conn net.Conn) error {
 	for {
 		var m raftpb.Message
 		select {
-		case <-p.t.ctx.Done():
-			return p.t.ctx.Err()
+		case <-p.ctx.Done():
+			return p.ctx.Err()
 		case <-dead:
 			return errPeerClosed
 		case <-keepalive.C:
@@ -253,7 +375,7 @@ func (p *peer) dropFor(d time.Duration) bool {
 			return true
 		case <-p.wake:
 			return true
-		case <-p.t.ctx.Done():
+		case <-p.ctx.Done():
 			return false
 		}
 	}
@@ -262,15 +384,14 @@ func (p *peer) dropFor(d time.Duration) bool {
 // runSnapshots sends each queued MsgSnap on its own snapshot stream and
 // reports the outcome.
 func (p *peer) runSnapshots() {
-	defer p.t.wg.Done()
 	for {
 		select {
-		case <-p.t.ctx.Done():
+		case <-p.ctx.Done():
 			return
 		case m := <-p.snapc:
 			start := time.Now()
 			size, err := p.sendSnapshot(&m)
-			if p.t.ctx.Err() != nil {
+			if p.ctx.Err() != nil {
 				return
 			}
 			if err != nil {
@@ -312,7 +433,7 @@ func (p *peer) sendSnapshot(m *raftpb.Message) (int64, error) {
 	if size < 0 || uint64(size) > maxStreamedSnapshotBytes {
 		return 0, fmt.Errorf("snapshot of %d bytes exceeds %d", size, uint64(maxStreamedSnapshotBytes))
 	}
-	conn, release, err := p.dial(p.t.ctx, streamSnapshot)
+	conn, release, err := p.dial(p.ctx, streamSnapshot)
 	if err != nil {
 		return 0, err
 	}
@@ -364,3 +485,6 @@ func (b *backoff) step() time.Duration {
 	b.next = min(2*b.next, b.max)
 	return d/2 + rand.N(d/2+1)
 }
+
+// fmtDirID formats a directory id for logs.
+func fmtDirID(id [16]byte) string { return fmt.Sprintf("%x", id[:]) }

@@ -24,8 +24,9 @@ type peerCounters struct {
 
 // PeerStats returns the counters of every configured peer, by node id.
 func (t *Transport) PeerStats() map[uint64]PeerStats {
-	out := make(map[uint64]PeerStats, len(t.peers))
-	for id, p := range t.peers {
+	peers := t.peerMap()
+	out := make(map[uint64]PeerStats, len(peers))
+	for id, p := range peers {
 		out[id] = PeerStats{SentBytes: p.counters.sent.Load(), ReceivedBytes: p.counters.received.Load(),
 			SendFailures: p.counters.failures.Load()}
 	}

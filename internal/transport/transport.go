@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -30,6 +31,22 @@ var ErrClusterMismatch = errors.New("transport: peer belongs to another cluster"
 // node's peers take over this one once the other process is gone.
 var ErrDuplicateNode = errors.New("transport: peer is connected to another process with this node id")
 
+// ErrNotAdmitted is the reason a dial fails when the peer's Config.Admit
+// refused this node (for example: its directory id is not the member's
+// the peer knows, as after the disk was wiped). The error carries the
+// reason the peer gave. The dialer keeps retrying with backoff: the
+// peer's membership may change.
+var ErrNotAdmitted = errors.New("transport: peer did not admit this node")
+
+// notAdmittedError is a dial's ErrNotAdmitted with the peer's reason.
+type notAdmittedError struct{ reason string }
+
+func (e *notAdmittedError) Error() string {
+	return fmt.Sprintf("%v: %q", ErrNotAdmitted, e.reason)
+}
+
+func (e *notAdmittedError) Unwrap() error { return ErrNotAdmitted }
+
 // Timeouts that are not worth a Config field. Each bounds how long one
 // stuck peer can hold one goroutine.
 const (
@@ -48,6 +65,11 @@ const (
 	// keepAlivePeriod is the TCP keepalive on every peer connection, so a
 	// peer host that vanished is noticed on idle connections.
 	keepAlivePeriod = 15 * time.Second
+
+	// versionRetryAfter is how long a dialer keeps speaking
+	// minProtocolVersion to a peer that refused protocolVersion before it
+	// tries protocolVersion again (the peer may have been upgraded).
+	versionRetryAfter = 5 * time.Minute
 
 	// refusalWarnEvery rate-limits the acceptor's warning about a node it
 	// refuses (other cluster, wrong id, duplicate), which redials with
@@ -80,6 +102,24 @@ type Config struct {
 	Listener  net.Listener      // already bound; required. Close closes it.
 	Peers     map[uint64]string // node id -> peer address host:port, may include self (ignored)
 	HTTPAddr  string            // this node's advertised HTTP address, sent in the handshake so peers can forward HTTP requests to the leader
+	// DirectoryID is this node's data directory id, sent in every hello
+	// so peers can tell a member from a node that reuses its id on a wiped
+	// disk (Admit). Zero means unknown.
+	DirectoryID [16]byte
+	// PeerAddr is this node's advertised peer address, sent in every hello
+	// (at most 1024 bytes); may be empty.
+	PeerAddr string
+	// Admit (optional) decides whether a peer may open a stream to this
+	// node: every inbound hello that passed the cluster and node id
+	// checks, of every stream kind, is passed to it, with the directory id
+	// and peer address the peer sent (zero and "" from a version 4 peer).
+	// A non-nil error refuses the connection; its text (cut to 256 bytes)
+	// is sent to the peer as the reason. It runs on the connection's
+	// goroutine, before anything from the connection is delivered, and
+	// must be fast. It may call the Transport's methods, except Revoke for
+	// the node it is admitting: a hello admitted across a Revoke is
+	// admitted again, so that would never end.
+	Admit func(from uint64, dir [16]byte, peerAddr string) error
 	// Handler is called for each received message, in order per
 	// connection, from one goroutine per inbound connection (so
 	// concurrently across peers and between a peer's message and snapshot
@@ -159,6 +199,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("transport: cluster id longer than %d bytes", maxStringBytes)
 	case len(c.HTTPAddr) > maxStringBytes:
 		return fmt.Errorf("transport: http address longer than %d bytes", maxStringBytes)
+	case len(c.PeerAddr) > maxStringBytes:
+		return fmt.Errorf("transport: peer address longer than %d bytes", maxStringBytes)
 	case c.Listener == nil:
 		return errors.New("transport: listener is required")
 	case c.Handler == nil:
@@ -207,7 +249,10 @@ type Transport struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine this transport started
 
-	peers map[uint64]*peer // immutable after New; self excluded
+	// peers maps node id to its sender; self excluded. The map is never
+	// modified once stored: SetPeer and RemovePeer store a new one (under
+	// mu), so Send reads it without a lock.
+	peers atomic.Pointer[map[uint64]*peer]
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -218,6 +263,9 @@ type Transport struct {
 	remotes       map[uint64]*remote       // guarded by mu; peers that connected to us
 	warnedUnknown map[uint64]bool          // guarded by mu; unknown destinations already logged
 	refusalWarned map[refusalKey]time.Time // guarded by mu; last refusal warning per peer and reason
+	// revoked counts Revoke calls per node id (guarded by mu): a hello
+	// admitted before a Revoke it did not see is admitted again.
+	revoked map[uint64]uint64
 
 	reqHandler atomic.Pointer[RequestHandler] // serves peers' forwarded requests; nil: answered "not run"
 
@@ -228,6 +276,7 @@ type Transport struct {
 type refusalKey struct {
 	from   uint64
 	reason ack
+	detail string // Admit's reason for ackNotAdmitted
 }
 
 // remote is what inbound handshakes and messages taught us about a peer.
@@ -236,6 +285,13 @@ type remote struct {
 	lastHeard   atomic.Int64 // unix nanoseconds of the last frame, keepalives included; 0 if none
 	httpAddr    string       // guarded by Transport.mu
 	msg         *inbound     // guarded by Transport.mu; newest inbound message stream, nil if none
+	// From the latest admitted hello, guarded by Transport.mu.
+	admitted bool
+	dirID    [16]byte
+	peerAddr string
+	// conns are the open admitted inbound connections of every kind
+	// (guarded by Transport.mu), closed by Revoke.
+	conns map[net.Conn]struct{}
 }
 
 // inbound is one accepted message stream.
@@ -259,36 +315,176 @@ func New(cfg Config) (*Transport, error) {
 		log:           cfg.Logger.With("component", "transport", "node", cfg.NodeID),
 		ctx:           ctx,
 		cancel:        cancel,
-		peers:         make(map[uint64]*peer, len(cfg.Peers)),
 		conns:         make(map[net.Conn]struct{}),
 		remotes:       make(map[uint64]*remote),
 		warnedUnknown: make(map[uint64]bool),
 		refusalWarned: make(map[refusalKey]time.Time),
+		revoked:       make(map[uint64]uint64),
 	}
+	peers := make(map[uint64]*peer, len(cfg.Peers))
 	for id, addr := range cfg.Peers {
-		if id == cfg.NodeID {
-			continue
-		}
-		t.peers[id] = &peer{
-			t:     t,
-			id:    id,
-			addr:  addr,
-			log:   t.log.With("peer", id, "addr", addr),
-			msgc:  make(chan raftpb.Message, cfg.QueueSize),
-			snapc: make(chan raftpb.Message, snapshotQueueSize),
-			wake:  make(chan struct{}, 1),
-
-			reqDial: make(chan struct{}, 1),
+		if id != cfg.NodeID {
+			peers[id] = t.newPeer(id, addr)
 		}
 	}
+	t.peers.Store(&peers)
 	t.wg.Add(1)
 	go t.acceptLoop()
-	for _, p := range t.peers {
-		t.wg.Add(2)
-		go p.runMessages()
-		go p.runSnapshots()
+	t.mu.Lock()
+	for _, p := range peers {
+		p.start()
 	}
+	t.mu.Unlock()
 	return t, nil
+}
+
+func (t *Transport) newPeer(id uint64, addr string) *peer {
+	ctx, cancel := context.WithCancel(t.ctx)
+	return &peer{
+		t:      t,
+		id:     id,
+		addr:   addr,
+		conns:  make(map[net.Conn]struct{}),
+		ctx:    ctx,
+		cancel: cancel,
+		log:    t.log.With("peer", id),
+		msgc:   make(chan raftpb.Message, t.cfg.QueueSize),
+		snapc:  make(chan raftpb.Message, snapshotQueueSize),
+		wake:   make(chan struct{}, 1),
+
+		reqDial: make(chan struct{}, 1),
+	}
+}
+
+// peerMap is the current peer set; never modify it.
+func (t *Transport) peerMap() map[uint64]*peer { return *t.peers.Load() }
+
+// SetPeer adds peer id at addr, starting its message and snapshot
+// senders, or moves a known peer to addr: its outbound connections close
+// and the next dial uses addr (messages queued meanwhile may be dropped;
+// raft retransmits). Self, id 0 and an empty or overlong address are
+// ignored (logged), as is everything after Close.
+func (t *Transport) SetPeer(id uint64, addr string) {
+	if id == t.cfg.NodeID {
+		return
+	}
+	if id == 0 || addr == "" || len(addr) > maxStringBytes {
+		t.log.Warn("ignoring bad peer", "peer", id, "addr", addr)
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return
+	}
+	old := t.peerMap()
+	if p := old[id]; p != nil {
+		if p.addr == addr {
+			return
+		}
+		p.log.Info("peer moved: reconnecting to its new address", "previous_addr", p.addr, "addr", addr)
+		p.addr = addr
+		// The senders notice their connections close and redial at once:
+		// wake cuts the backoff short.
+		for c := range p.conns {
+			c.Close()
+		}
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	p := t.newPeer(id, addr)
+	peers := maps.Clone(old)
+	peers[id] = p
+	t.peers.Store(&peers)
+	delete(t.warnedUnknown, id)
+	p.start()
+	p.log.Info("peer added", "addr", addr)
+}
+
+// RemovePeer stops peer id's senders and returns once their goroutines
+// have exited; its queued messages are dropped and its outbound
+// connections closed. Requests to it fail with ErrRequestNotRun, and Send
+// drops messages for it as for any unknown node. Inbound connections from
+// it stay until Revoke (and Admit) turn it away.
+func (t *Transport) RemovePeer(id uint64) {
+	t.mu.Lock()
+	old := t.peerMap()
+	p := old[id]
+	if p == nil || t.ctx.Err() != nil {
+		t.mu.Unlock()
+		return
+	}
+	peers := maps.Clone(old)
+	delete(peers, id)
+	t.peers.Store(&peers)
+	// NB: cancel under mu: goRun checks p.ctx under mu, so no goroutine of
+	// p starts after this and the Wait below sees them all.
+	p.cancel()
+	for c := range p.conns {
+		c.Close()
+	}
+	t.mu.Unlock()
+	p.wg.Wait()
+	for drained := false; !drained; {
+		select {
+		case <-p.msgc:
+		case <-p.snapc:
+		default:
+			drained = true
+		}
+	}
+	p.log.Info("peer removed")
+}
+
+// Peers returns a copy of the current peer set: node id to peer address.
+func (t *Transport) Peers() map[uint64]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[uint64]string, len(t.peerMap()))
+	for id, p := range t.peerMap() {
+		out[id] = p.addr
+	}
+	return out
+}
+
+// Revoke closes every inbound connection from node id, of every stream
+// kind, so the node's next hello goes through Config.Admit again. A hello
+// being admitted concurrently is admitted again too. Call it when
+// membership changes what Admit answers.
+func (t *Transport) Revoke(id uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return
+	}
+	t.revoked[id]++
+	r := t.remotes[id]
+	if r == nil {
+		return
+	}
+	for c := range r.conns {
+		c.Close()
+	}
+	if len(r.conns) > 0 {
+		t.log.Info("revoked peer's connections: it must be admitted again", "peer", id, "connections", len(r.conns))
+	}
+}
+
+// PeerInfo returns what peer id sent in its latest admitted inbound hello:
+// its directory id and peer address (zero and "" from a version 4 peer),
+// and its HTTP address (as PeerHTTPAddr). ok is false if no hello from it
+// was ever admitted.
+func (t *Transport) PeerInfo(id uint64) (dir [16]byte, peerAddr, httpAddr string, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.remotes[id]
+	if r == nil || !r.admitted {
+		return dir, "", "", false
+	}
+	return r.dirID, r.peerAddr, r.httpAddr, true
 }
 
 // Send queues msgs for their destinations (m.To) and returns without
@@ -302,9 +498,10 @@ func (t *Transport) Send(msgs []raftpb.Message) {
 	if t.closed.Load() {
 		return
 	}
+	peers := t.peerMap()
 	for i := range msgs {
 		m := &msgs[i]
-		p := t.peers[m.To]
+		p := peers[m.To]
 		if p == nil {
 			if m.To != t.cfg.NodeID {
 				t.warnUnknown(m.To)
@@ -452,7 +649,7 @@ func (t *Transport) untrack(conn net.Conn) {
 // unreachable and snapshotStatus run the optional callbacks, never after
 // Close began.
 func (t *Transport) unreachable(id uint64) {
-	if p := t.peers[id]; p != nil {
+	if p := t.peerMap()[id]; p != nil {
 		p.counters.failures.Add(1)
 	}
 	if f := t.cfg.OnUnreachable; f != nil && t.ctx.Err() == nil {

@@ -78,7 +78,7 @@ func TestSendBatchesQueuedMessages(t *testing.T) {
 			t.Fatalf("got seq %d, want %d", m.Index, seq)
 		}
 	}
-	flushes := a.tr.peers[2].flushes.Load()
+	flushes := a.tr.peerMap()[2].flushes.Load()
 	t.Logf("%d messages in %d flushes", count, flushes)
 	if want := uint64((count + maxBatch - 1) / maxBatch); flushes > want {
 		t.Errorf("%d messages took %d flushes, want at most %d", count, flushes, want)
@@ -256,7 +256,7 @@ func TestClusterMismatch(t *testing.T) {
 	if peer := recv(t, a.unreachable, "OnUnreachable on the refused node"); peer != 2 && peer != 3 {
 		t.Fatalf("unreachable peer %d", peer)
 	}
-	_, _, err := a.tr.peers[2].dial(context.Background(), streamMessage)
+	_, _, err := a.tr.peerMap()[2].dial(context.Background(), streamMessage)
 	if !errors.Is(err, ErrClusterMismatch) {
 		t.Fatalf("dial across clusters: got %v, want ErrClusterMismatch", err)
 	}
@@ -375,6 +375,9 @@ func TestBadBytesCloseConnection(t *testing.T) {
 		{name: "random garbage", send: garbage, wantAck: none},
 		{name: "truncated hello", send: good[:10], closeSend: true, wantAck: none},
 		{name: "unsupported version", send: []byte("YAKT\x09"), wantAck: int(ackBadVersion)},
+		{name: "version 3", send: []byte("YAKT\x03"), wantAck: int(ackBadVersion)},
+		{name: "oversized peer address", send: cat(good[:len(good)-2], u32(0xffff0000)[:2]), wantAck: none},
+		{name: "truncated directory id", send: good[:len(good)-10], closeSend: true, wantAck: none},
 		{name: "unknown stream kind", send: badKind, wantAck: none},
 		{name: "oversized cluster id", send: hugeString, wantAck: none},
 		{name: "other cluster", send: helloFrom(streamMessage, 7, 2, "nope"), wantAck: int(ackClusterMismatch)},
@@ -476,6 +479,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no cluster id", edit: func(c *Config) { c.ClusterID = "" }, errHas: "cluster id"},
 		{name: "long cluster id", edit: func(c *Config) { c.ClusterID = strings.Repeat("c", maxStringBytes+1) }, errHas: "cluster id"},
 		{name: "long http addr", edit: func(c *Config) { c.HTTPAddr = strings.Repeat("h", maxStringBytes+1) }, errHas: "http"},
+		{name: "long peer addr", edit: func(c *Config) { c.PeerAddr = strings.Repeat("p", maxStringBytes+1) }, errHas: "peer address"},
 		{name: "no listener", edit: func(c *Config) { c.Listener = nil }, errHas: "listener"},
 		{name: "no handler", edit: func(c *Config) { c.Handler = nil }, errHas: "handler"},
 		{name: "peer without address", edit: func(c *Config) { c.Peers[3] = "" }, errHas: "peer 3"},

@@ -19,8 +19,14 @@ const (
 	// protocolVersion 2 added the incarnation to the hello and keepalive
 	// frames to message streams; 3 a CRC-32C after the data of snapshot
 	// records and fetch answers, so either can be streamed; 4 the request
-	// stream (request.go), which a version 3 node would close unanswered.
-	protocolVersion = 4
+	// stream (request.go), which a version 3 node would close unanswered;
+	// 5 the dialer's directory id and peer address to the hello, and ack 5
+	// (not admitted) with its reason.
+	protocolVersion = 5
+	// minProtocolVersion is the oldest hello an acceptor takes and a dialer
+	// falls back to when a peer refuses protocolVersion: the previous
+	// release speaks it, so a cluster can be upgraded one node at a time.
+	minProtocolVersion = 4
 
 	// maxFrameBytes bounds one length-prefixed raftpb.Message. raft's own
 	// MaxSizePerMsg keeps appends far below it; a bigger prefix means a
@@ -35,8 +41,10 @@ const (
 	// maxStreamedSnapshotBytes bounds the data streamed to a SnapshotSink
 	// or a FetchSnapshot sink: disk, not memory.
 	maxStreamedSnapshotBytes = 1 << 40
-	// maxStringBytes bounds the cluster id and HTTP address in a hello.
+	// maxStringBytes bounds the cluster id, HTTP and peer address in a hello.
 	maxStringBytes = 1024
+	// maxAdmitReasonBytes bounds the reason after an ackNotAdmitted.
+	maxAdmitReasonBytes = 256
 	// snapshotChunkBytes is how much snapshot data one write carries; each
 	// chunk gets a fresh write deadline.
 	snapshotChunkBytes = 1 << 20
@@ -80,6 +88,7 @@ const (
 	ackBadNodeID       ack = 2 // hello.to is not the acceptor, or hello.from is invalid
 	ackBadVersion      ack = 3 // protocol version not spoken by the acceptor
 	ackDuplicateNode   ack = 4 // another live process is connected as hello.from
+	ackNotAdmitted     ack = 5 // Config.Admit refused the hello; a reason string follows
 )
 
 // err maps a refusal to the error the dialer returns.
@@ -95,6 +104,8 @@ func (a ack) err() error {
 		return errUnsupportedVersion
 	case ackDuplicateNode:
 		return ErrDuplicateNode
+	case ackNotAdmitted:
+		return ErrNotAdmitted
 	}
 	return fmt.Errorf("%w: unknown ack %d", errProtocol, uint8(a))
 }
@@ -113,13 +124,25 @@ var (
 
 // hello is the first thing a dialer writes on every connection.
 type hello struct {
+	// version is the protocol version the hello is encoded in: 0 (meaning
+	// protocolVersion) or minProtocolVersion, which has no dirID or peerAddr.
+	version  uint8
 	kind     streamKind
 	from, to uint64
 	// incarnation identifies the process run of node from (Config.Incarnation):
 	// two processes claiming one node id differ here.
 	incarnation uint64
 	clusterID   string
-	httpAddr    string // from's advertised HTTP address, may be empty
+	httpAddr    string   // from's advertised HTTP address, may be empty
+	dirID       [16]byte // from's data directory id; zero: unknown (or a version 4 hello)
+	peerAddr    string   // from's advertised peer address, may be empty
+}
+
+func (h *hello) wireVersion() uint8 {
+	if h.version == 0 {
+		return protocolVersion
+	}
+	return h.version
 }
 
 // helloPrefixBytes is magic + version; helloFixedBytes the fixed fields
@@ -132,9 +155,10 @@ const (
 // marshal encodes h. Callers keep the strings within maxStringBytes
 // (Config.Validate checks them).
 func (h *hello) marshal() []byte {
-	b := make([]byte, 0, helloPrefixBytes+helloFixedBytes+2+len(h.clusterID)+len(h.httpAddr))
+	v := h.wireVersion()
+	b := make([]byte, 0, helloPrefixBytes+helloFixedBytes+2+len(h.clusterID)+len(h.httpAddr)+16+2+len(h.peerAddr))
 	b = append(b, magic...)
-	b = append(b, protocolVersion, byte(h.kind))
+	b = append(b, v, byte(h.kind))
 	b = binary.BigEndian.AppendUint64(b, h.from)
 	b = binary.BigEndian.AppendUint64(b, h.to)
 	b = binary.BigEndian.AppendUint64(b, h.incarnation)
@@ -142,11 +166,18 @@ func (h *hello) marshal() []byte {
 	b = append(b, h.clusterID...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.httpAddr)))
 	b = append(b, h.httpAddr...)
+	if v < 5 {
+		return b
+	}
+	b = append(b, h.dirID[:]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(h.peerAddr)))
+	b = append(b, h.peerAddr...)
 	return b
 }
 
-// readHello decodes a hello. It returns errUnsupportedVersion (after
-// reading only magic and version) when the version is not ours, an
+// readHello decodes a hello of version minProtocolVersion or
+// protocolVersion. It returns errUnsupportedVersion (after reading only
+// magic and version) for any other version, an
 // errProtocol-wrapped error for anything malformed, and io errors as is.
 func readHello(r io.Reader) (hello, error) {
 	var h hello
@@ -157,8 +188,12 @@ func readHello(r io.Reader) (hello, error) {
 	if string(pre[:len(magic)]) != magic {
 		return h, fmt.Errorf("%w: bad magic %q", errProtocol, pre[:len(magic)])
 	}
-	if v := pre[len(magic)]; v != protocolVersion {
-		return h, fmt.Errorf("%w: got %d, speak %d", errUnsupportedVersion, v, protocolVersion)
+	v := pre[len(magic)]
+	if v < minProtocolVersion || v > protocolVersion {
+		return h, fmt.Errorf("%w: got %d, speak %d to %d", errUnsupportedVersion, v, minProtocolVersion, protocolVersion)
+	}
+	if v != protocolVersion {
+		h.version = v
 	}
 	var fixed [helloFixedBytes]byte
 	if _, err := io.ReadFull(r, fixed[:]); err != nil {
@@ -182,7 +217,42 @@ func readHello(r io.Reader) (hello, error) {
 	if h.httpAddr, err = readString(r, binary.BigEndian.Uint16(n[:])); err != nil {
 		return h, err
 	}
+	if v < 5 {
+		return h, nil
+	}
+	var tail [16 + 2]byte
+	if _, err := io.ReadFull(r, tail[:]); err != nil {
+		return h, unexpected(err)
+	}
+	copy(h.dirID[:], tail[:16])
+	if h.peerAddr, err = readString(r, binary.BigEndian.Uint16(tail[16:])); err != nil {
+		return h, err
+	}
 	return h, nil
+}
+
+// notAdmittedAnswer is what an acceptor writes to refuse a hello that
+// Config.Admit refused: the ack, then the reason (2-byte length, text cut
+// to maxAdmitReasonBytes) so the dialer can log why.
+func notAdmittedAnswer(reason string) []byte {
+	if len(reason) > maxAdmitReasonBytes {
+		reason = reason[:maxAdmitReasonBytes]
+	}
+	b := []byte{byte(ackNotAdmitted)}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(reason)))
+	return append(b, reason...)
+}
+
+// readAdmitReason reads the reason after an ackNotAdmitted.
+func readAdmitReason(r io.Reader) (string, error) {
+	var n [2]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return "", unexpected(err)
+	}
+	if l := binary.BigEndian.Uint16(n[:]); l > maxAdmitReasonBytes {
+		return "", fmt.Errorf("%w: refusal reason of %d bytes exceeds %d", errProtocol, l, maxAdmitReasonBytes)
+	}
+	return readString(r, binary.BigEndian.Uint16(n[:]))
 }
 
 func readString(r io.Reader, n uint16) (string, error) {

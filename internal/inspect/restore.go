@@ -114,7 +114,7 @@ func Restore(ctx context.Context, snapshotFile string, opts RestoreOptions) (err
 	if sr.Metadata.Index != md.Index || sr.Metadata.Term != md.Term {
 		return fmt.Errorf("restore: %w: %s changed while being restored", ErrCorruptSnapshot, snapshotFile)
 	}
-	info, err := st.ReceiveSnapshot(md, sr)
+	info, err := st.ReceiveSnapshot(md, nil, sr)
 	if err != nil {
 		return fmt.Errorf("restore: write snapshot: %w", err)
 	}

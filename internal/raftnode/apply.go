@@ -181,7 +181,7 @@ func (n *Node) captureSnapshot(md raftpb.SnapshotMetadata) {
 	n.snapWG.Add(1)
 	go func() {
 		defer n.snapWG.Done()
-		info, err := n.storage.WriteSnapshot(md, func(w io.Writer) error {
+		info, err := n.storage.WriteSnapshot(md, nil, func(w io.Writer) error {
 			return write(abortWriter{w: w, abort: n.snapAbort})
 		})
 		n.snapResc <- snapshotResult{md: md, info: info, err: err}

@@ -100,7 +100,7 @@ func fetchLostSnapshot(ctx context.Context, cfg Config, log *slog.Logger, stCfg 
 				NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, Peer: id, Addr: cfg.Peers[id],
 			}, need, func(md raftpb.SnapshotMetadata, r io.Reader) error {
 				cr := &countingReader{r: r}
-				err := storage.InstallSnapshotFrom(stCfg, md, cr)
+				err := storage.InstallSnapshotFrom(stCfg, md, nil, cr)
 				size = cr.n
 				return err
 			})

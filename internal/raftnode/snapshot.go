@@ -298,7 +298,7 @@ type receivedSnapshot struct {
 // learns the send failed and tries again later.
 func (n *Node) receiveSnapshotData(m raftpb.Message, r io.Reader) ([]byte, error) {
 	md := m.Snapshot.Metadata
-	info, err := n.storage.ReceiveSnapshot(md, r)
+	info, err := n.storage.ReceiveSnapshot(md, nil, r)
 	if err != nil {
 		n.log.Warn("refused a snapshot from the leader", "from", m.From, "index", md.Index, "err", err)
 		return nil, err

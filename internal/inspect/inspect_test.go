@@ -213,7 +213,7 @@ func testSnapshotStatus(t *testing.T, f *fixture) {
 		t.Errorf("counts %+v, want %+v", got, want)
 	}
 	if info.ImageOffset != f.keyedAt || info.Offset != f.snapIndex || info.Term == 0 || info.SizeBytes != st.Size() ||
-		info.FormatVersion != 2 || info.EncodingVersion != 2 || !slices.Equal(info.Voters, []uint64{1, 2, 3}) || info.LastRecordTime == nil {
+		info.FormatVersion != 3 || info.EncodingVersion != 2 || !slices.Equal(info.Voters, []uint64{1, 2, 3}) || info.LastRecordTime == nil {
 		t.Errorf("status %+v", info)
 	}
 

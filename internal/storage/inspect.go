@@ -70,9 +70,9 @@ func ReadDir(dir string) (*DirView, error) {
 		defer lock.Close()
 	}
 	d := disk{vfs.OS}
-	id, _, err := readMeta(d, dir)
+	id, _, err := readMeta(d, dir) // its errors name dir
 	if err != nil {
-		return nil, fmt.Errorf("storage: %s is not a data directory: %w", dir, err)
+		return nil, err
 	}
 	v := &DirView{Dir: dir, NodeID: id.NodeID, ClusterID: id.ClusterID, DirectoryID: id.DirectoryID}
 

@@ -121,7 +121,7 @@ func readMeta(d disk, dir string) (Identity, int, error) {
 // nothing: a tool's call, safe on a directory a node has open. A directory
 // formatted before directory ids (meta version 1) has a zero DirectoryID
 // until the next Open assigns one. A missing meta file wraps
-// ErrNotFormatted.
+// ErrNotFormatted. A nil fsys is vfs.OS.
 func ReadIdentity(fsys vfs.FS, dir string) (Identity, error) {
 	if fsys == nil {
 		fsys = vfs.OS
@@ -135,7 +135,7 @@ func ReadIdentity(fsys vfs.FS, dir string) (Identity, error) {
 // drawn at random. It refuses, changing nothing, a directory that already
 // has a meta file or holds WAL or snapshot files (ErrFormatted): a
 // directory's identity is chosen once, and a node started on it later
-// (Open) checks it.
+// (Open) checks it. A nil fsys is vfs.OS.
 func Format(fsys vfs.FS, dir string, id Identity) error {
 	if fsys == nil {
 		fsys = vfs.OS

@@ -12,6 +12,7 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/yakt/yakt/internal/raftnode"
 	"github.com/yakt/yakt/internal/server"
 	"github.com/yakt/yakt/internal/storage"
 )
@@ -63,7 +64,7 @@ func Restore(ctx context.Context, snapshotFile string, opts RestoreOptions) (err
 	}
 	clusterID := opts.ClusterID
 	if clusterID == "" {
-		clusterID = server.DefaultClusterID(voters)
+		return errors.New("restore: no cluster id given: a restored cluster is a new one, and its nodes must share a fresh id")
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -114,7 +115,7 @@ func Restore(ctx context.Context, snapshotFile string, opts RestoreOptions) (err
 	if sr.Metadata.Index != md.Index || sr.Metadata.Term != md.Term {
 		return fmt.Errorf("restore: %w: %s changed while being restored", ErrCorruptSnapshot, snapshotFile)
 	}
-	info, err := st.ReceiveSnapshot(md, sr)
+	info, err := st.ReceiveSnapshot(md, raftnode.BootstrapMembers(voters), sr)
 	if err != nil {
 		return fmt.Errorf("restore: write snapshot: %w", err)
 	}

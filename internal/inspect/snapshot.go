@@ -29,7 +29,7 @@ type SnapshotInfo struct {
 	// at: the log continues at Offset+1.
 	Offset uint64 `json:"offset"`
 	Term   uint64 `json:"term"`
-	// FormatVersion is the file's format (1 or 2, internal/storage);
+	// FormatVersion is the file's format (1, 2 or 3, internal/storage);
 	// EncodingVersion the image encoding inside it (1 or 2,
 	// internal/metadata).
 	FormatVersion   int       `json:"formatVersion"`

@@ -652,6 +652,19 @@ func (n *Node) encodeMembers() []byte {
 	return b
 }
 
+// BootstrapMembers is the membership a snapshot of a new cluster carries
+// (a restored backup): voters' ids and peer addresses; the leader records
+// directory ids and HTTP addresses as it learns them.
+func BootstrapMembers(voters map[uint64]string) []byte {
+	f := membersFile{Version: 1}
+	for id, addr := range voters {
+		f.Members = append(f.Members, memberRecord{NodeID: id, PeerAddr: addr})
+	}
+	slices.SortFunc(f.Members, func(a, b memberRecord) int { return cmpUint(a.NodeID, b.NodeID) })
+	b, _ := json.Marshal(f) // plain strings and numbers: cannot fail
+	return b
+}
+
 // decodeMembers reads a snapshot's table; nil (a snapshot from before
 // member records) is an empty table.
 func decodeMembers(b []byte) (map[uint64]memberRecord, error) {

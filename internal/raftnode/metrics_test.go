@@ -37,8 +37,9 @@ func metricsNode(t *testing.T) (*Node, *prometheus.Registry) {
 		cfg:        Config{NodeID: 1, TickInterval: 100 * time.Millisecond, ElectionTicks: 10},
 		metrics:    NewMetrics(reg),
 		reports:    newReports(),
-		heartbeats: map[uint64]*heartbeatClock{2: {}, 3: {}},
 	}
+	n.heartbeatClock(2, true)
+	n.heartbeatClock(3, true)
 	return n, reg
 }
 
@@ -65,9 +66,9 @@ func TestHeartbeatRoundTrips(t *testing.T) {
 	n, reg := metricsNode(t)
 	hb := func(to uint64) raftpb.Message { return raftpb.Message{Type: raftpb.MsgHeartbeat, From: 1, To: to} }
 	n.noteHeartbeats([]raftpb.Message{hb(2), {Type: raftpb.MsgApp, To: 3}})
-	first := n.heartbeats[2].sentAt.Load()
+	first := n.heartbeatClock(2, false).sentAt.Load()
 	n.noteHeartbeats([]raftpb.Message{hb(2)}) // the first is still unanswered: its clock runs on
-	if n.heartbeats[2].sentAt.Load() != first || n.heartbeats[3].sentAt.Load() != 0 {
+	if n.heartbeatClock(2, false).sentAt.Load() != first || n.heartbeatClock(3, false).sentAt.Load() != 0 {
 		t.Fatal("a second heartbeat restarted the clock, or an append started one")
 	}
 	n.heartbeatAnswered(2)

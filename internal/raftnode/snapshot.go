@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,7 +68,7 @@ type incomingSnapshot struct {
 	info     storage.SnapshotInfo
 	members  map[uint64]memberRecord // nil: the leader sent none
 	prepared any                     // nil: not decoded (raft was expected to ignore it)
-	decoded  bool // prepared is valid
+	decoded  bool                    // prepared is valid
 }
 
 // TakeSnapshot snapshots the applied state now (POST /v1/snapshots) and

@@ -21,6 +21,9 @@ type Config struct {
 	// Dir is the data directory; created if missing.
 	Dir string
 	// ClusterID is written on first start and checked on every later one.
+	// Empty means "whatever the directory says": a formatted directory
+	// (Format, or an earlier start) supplies it, and Open fills it in; an
+	// unformatted one then refuses to start.
 	ClusterID string
 	// NodeID is written on first start and checked on every later one.
 	NodeID uint64
@@ -66,9 +69,6 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeID == 0 {
 		return errors.New("storage: config: NodeID must not be 0")
-	}
-	if c.ClusterID == "" {
-		return errors.New("storage: config: ClusterID is required")
 	}
 	if len(c.ClusterID) > maxClusterIDBytes {
 		return fmt.Errorf("storage: config: ClusterID is %d bytes, at most %d allowed", len(c.ClusterID), maxClusterIDBytes)

@@ -29,7 +29,7 @@
 //
 // # Data directory
 //
-//	<Dir>/meta                           identity, written once
+//	<Dir>/meta                           identity, written once (upgraded once)
 //	<Dir>/LOCK                           flock'ed while open (Linux)
 //	<Dir>/wal/<seq>-<firstIndex>.wal     WAL segments, %016x-%016x
 //	<Dir>/snap/<term>-<index>.snap       snapshots, %016x-%016x
@@ -45,11 +45,31 @@
 //
 // # meta
 //
-//	"YAKTMETA" | version u32 (=1) | node id u64 | cluster id length u16 |
-//	cluster id bytes | crc32c of everything before it, u32
+// Version 2:
 //
-// Open refuses a directory whose meta names another node or cluster
-// (*IdentityError, ErrIdentityMismatch), or whose meta does not verify.
+//	"YAKTMETA" | version u32 (=2) | node id u64 | cluster id length u16 |
+//	cluster id bytes | directory id, 16 bytes |
+//	crc32c of everything before it, u32
+//
+// Version 1, written by earlier releases, is the same without the
+// directory id. The directory id (DirectoryID) names one formatting of the
+// directory, drawn at random: a node whose disk was wiped comes back with
+// another one, so the quorum can tell it from the member whose log and
+// vote it lost.
+//
+// Format writes the meta file of a directory that has none and holds no
+// WAL or snapshot files (otherwise ErrFormatted, nothing changed), drawing
+// the directory id unless given one; ReadIdentity reads it without
+// changing anything (a version 1 file gives a zero DirectoryID, a missing
+// one ErrNotFormatted). Open formats a directory that has neither a meta
+// file nor WAL or snapshot files (first start; Config.ClusterID is then
+// required), and otherwise checks the meta file: it refuses another node
+// or cluster (*IdentityError, ErrIdentityMismatch; an empty
+// Config.ClusterID takes the directory's) and a meta file that does not
+// verify. A version 1 file is upgraded in place to version 2 with a new
+// random directory id (atomic rewrite, logged at info), once: later Opens
+// read it back. InstallSnapshotFrom and ReadDir read either version and
+// change neither.
 //
 // # WAL segments
 //
@@ -170,19 +190,27 @@
 //
 // # Snapshot files
 //
-// Version 2, written and read as a stream with bounded memory:
+// Version 3, written and read as a stream with bounded memory:
 //
 //	offset  size
 //	0       4     magic "YKSN"
-//	4       4     version u32 (=2)
+//	4       4     version u32 (=3)
 //	8       8     created at, Unix nanoseconds (i64)
-//	16      4     metadata length m (u32)
+//	16      4     metadata section length m (u32)
 //	20      4     crc32c of bytes 0..20
-//	24      m     raftpb.SnapshotMetadata marshalled
+//	24      4     raft metadata length k (u32)
+//	28      k     raftpb.SnapshotMetadata marshalled
+//	28+k    m-4-k members: the quorum's membership, as the raft layer
+//	              encoded it (opaque here; SnapshotReader.Members)
 //	24+m    n     data: the state machine's snapshot, as it wrote it
 //	end-16  8     n (u64)
-//	end-8   4     crc32c of metadata and data
+//	end-8   4     crc32c of the metadata section and data
 //	end-4   4     crc32c of the 12 bytes before it
+//
+// k and the members' length are each at most 1 MiB; a larger length is
+// damage, refused before anything is allocated. Version 2, from earlier
+// releases, has the same layout except that the metadata section (at most
+// 1 MiB) is the raft metadata alone; it stays readable, with nil members.
 //
 // A writer does not know n until the state machine has written the data,
 // hence the trailer. Storage keeps only the metadata in memory: raft's

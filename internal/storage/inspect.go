@@ -23,6 +23,9 @@ type DirView struct {
 	Dir       string
 	NodeID    uint64
 	ClusterID string
+	// DirectoryID is zero for a directory formatted before directory ids
+	// that no node has opened since (Open assigns one).
+	DirectoryID DirectoryID
 	// HardState is the WAL's newest hard state, before Open's fix-up of
 	// Commit.
 	HardState raftpb.HardState
@@ -67,15 +70,11 @@ func ReadDir(dir string) (*DirView, error) {
 		defer lock.Close()
 	}
 	d := disk{vfs.OS}
-	b, err := d.fs.ReadFile(filepath.Join(dir, metaFileName))
+	id, _, err := readMeta(d, dir) // its errors name dir
 	if err != nil {
-		return nil, fmt.Errorf("storage: %s is not a data directory (no readable meta file): %w", dir, err)
+		return nil, err
 	}
-	id, err := decodeMeta(b)
-	if err != nil {
-		return nil, fmt.Errorf("storage: meta file of %s is damaged: %w", dir, err)
-	}
-	v := &DirView{Dir: dir, NodeID: id.nodeID, ClusterID: id.clusterID}
+	v := &DirView{Dir: dir, NodeID: id.NodeID, ClusterID: id.ClusterID, DirectoryID: id.DirectoryID}
 
 	snapFiles, err := d.listSnapshotFiles(filepath.Join(dir, "snap"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -143,10 +142,5 @@ func (r *SnapshotReader) Info() SnapshotInfo {
 	return info
 }
 
-// Version is the file format's version (1 or 2; see doc.go).
-func (r *SnapshotReader) Version() int {
-	if r.f == nil {
-		return snapVersion1
-	}
-	return snapVersion
-}
+// Version is the file format's version (1, 2 or 3; see doc.go).
+func (r *SnapshotReader) Version() int { return r.version }

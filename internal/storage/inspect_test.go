@@ -45,6 +45,9 @@ func TestReadDirChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if id, err := ReadIdentity(nil, dir); err != nil || v.DirectoryID != id.DirectoryID || id.DirectoryID.IsZero() {
+		t.Errorf("view's directory id %q, meta file's %v (%v)", v.DirectoryID, id, err)
+	}
 	if v.NodeID != 1 || v.ClusterID != "test-cluster" || v.Snapshot.Index != 6 || v.SnapshotMetadata.Term != 2 ||
 		len(v.SnapshotMetadata.ConfState.Voters) != 3 || v.HardState.Commit != 8 {
 		t.Errorf("view %+v", v)

@@ -85,14 +85,15 @@ func (e *errLost) Error() string { return "storage: " + e.reason }
 // Errors: a *CorruptError from reading the WAL, an *IdentityError, or an
 // error for a snapshot older than the WAL's newest marker or for I/O.
 func InstallSnapshot(cfg Config, snap raftpb.Snapshot) error {
-	return InstallSnapshotFrom(cfg, snap.Metadata, bytes.NewReader(snap.Data))
+	return InstallSnapshotFrom(cfg, snap.Metadata, nil, bytes.NewReader(snap.Data))
 }
 
 // InstallSnapshotFrom is InstallSnapshot with the data streamed from r
-// into the file (bounded memory whatever its size). r must end with
-// io.EOF only when all the data arrived intact; an error from it installs
-// nothing.
-func InstallSnapshotFrom(cfg Config, md raftpb.SnapshotMetadata, r io.Reader) error {
+// into the file (bounded memory whatever its size), and members, the
+// quorum's membership as the raft layer encodes it, stored beside md. r
+// must end with io.EOF only when all the data arrived intact; an error
+// from it installs nothing.
+func InstallSnapshotFrom(cfg Config, md raftpb.SnapshotMetadata, members []byte, r io.Reader) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func InstallSnapshotFrom(cfg Config, md raftpb.SnapshotMetadata, r io.Reader) er
 	if lock != nil {
 		defer lock.Close()
 	}
-	if err := checkIdentity(&cfg, filepath.Join(cfg.Dir, metaFileName), false); err != nil {
+	if _, err := checkIdentity(&cfg, false, false); err != nil {
 		return err
 	}
 	d := disk{cfg.FS}
@@ -129,7 +130,7 @@ func InstallSnapshotFrom(cfg Config, md raftpb.SnapshotMetadata, r io.Reader) er
 		cfg.Logger.Warn("storage: installed snapshot disagrees with the local log; the log will be replaced by it",
 			"snapshot_index", md.Index, "snapshot_term", md.Term, "local_term", t)
 	}
-	info, err := d.writeSnapshotTemp(filepath.Join(cfg.Dir, "snap"), md, time.Now(), func(w io.Writer) error {
+	info, err := d.writeSnapshotTemp(filepath.Join(cfg.Dir, "snap"), md, members, time.Now(), func(w io.Writer) error {
 		_, err := io.Copy(w, r)
 		return err
 	})

@@ -28,13 +28,15 @@ import (
 const (
 	snapMagic        = "YKSN"
 	snapVersion1     = 1 // whole raftpb.Snapshot in one body; read only
-	snapVersion      = 2 // metadata, streamed data, trailer
+	snapVersion2     = 2 // metadata, streamed data, trailer; read only
+	snapVersion      = 3 // version 2 with the membership beside the metadata
 	snapHeaderSize   = 32
 	snapV2HeaderSize = 24
 	snapTrailerSize  = 16
 	snapSuffix       = ".snap"
-	// maxSnapMetaBytes bounds a version 2 file's metadata (a ConfState):
-	// a bigger length is damage, refused before any allocation.
+	// maxSnapMetaBytes bounds a file's raft metadata (a ConfState), and
+	// separately its membership: a bigger length is damage, refused before
+	// any allocation.
 	maxSnapMetaBytes = 1 << 20
 	snapIOBuffer     = 1 << 20
 )
@@ -114,11 +116,16 @@ func ReadSnapshotFile(path string) (raftpb.Snapshot, error) {
 // returns an error instead of io.EOF when the file's checksum does not
 // match, so a reader that reached io.EOF has read verified data.
 type SnapshotReader struct {
-	Metadata  raftpb.SnapshotMetadata
+	Metadata raftpb.SnapshotMetadata
+	// Members is the quorum's membership stored beside Metadata (opaque
+	// here: the raft layer encodes it); nil for a version 1 or 2 file,
+	// written before it was stored, and when none was given.
+	Members   []byte
 	CreatedAt time.Time
 	Size      int64 // data bytes
 	r         io.Reader
 	f         vfs.File // nil for a version 1 file, read whole
+	version   int
 	info      SnapshotInfo
 }
 
@@ -185,7 +192,7 @@ func (d disk) openSnapshotFile(path string, f vfs.File) (*SnapshotReader, error)
 		if err != nil {
 			return nil, err
 		}
-		return &SnapshotReader{Metadata: snap.Metadata, CreatedAt: createdAt, Size: int64(len(snap.Data)),
+		return &SnapshotReader{Metadata: snap.Metadata, CreatedAt: createdAt, Size: int64(len(snap.Data)), version: snapVersion1,
 			r: bytes.NewReader(snap.Data), info: snapshotInfo(path, int64(len(b)), crc32.Checksum(b, crcTable), snap.Metadata, createdAt)}, nil
 	}
 	if size < snapV2HeaderSize+snapTrailerSize {
@@ -197,12 +204,18 @@ func (d disk) openSnapshotFile(path string, f vfs.File) (*SnapshotReader, error)
 	if crc32.Checksum(h[:20], crcTable) != binary.LittleEndian.Uint32(h[20:24]) {
 		return nil, errors.New("header checksum mismatch")
 	}
-	if v := binary.LittleEndian.Uint32(h[4:8]); v != snapVersion {
-		return nil, fmt.Errorf("unsupported version %d", v)
+	version := binary.LittleEndian.Uint32(h[4:8])
+	maxMeta := int64(maxSnapMetaBytes)
+	switch version {
+	case snapVersion2:
+	case snapVersion:
+		maxMeta = 4 + 2*maxSnapMetaBytes // length, metadata, members
+	default:
+		return nil, fmt.Errorf("unsupported version %d", version)
 	}
 	createdAt := time.Unix(0, int64(binary.LittleEndian.Uint64(h[8:16])))
 	mlen := int64(binary.LittleEndian.Uint32(h[16:20]))
-	if mlen > maxSnapMetaBytes || snapV2HeaderSize+mlen+snapTrailerSize > size {
+	if mlen > maxMeta || snapV2HeaderSize+mlen+snapTrailerSize > size {
 		return nil, fmt.Errorf("metadata of %d bytes does not fit a file of %d", mlen, size)
 	}
 	var tr [snapTrailerSize]byte
@@ -220,8 +233,15 @@ func (d disk) openSnapshotFile(path string, f vfs.File) (*SnapshotReader, error)
 	if _, err := f.ReadAt(mb, snapV2HeaderSize); err != nil {
 		return nil, err
 	}
+	mdb, members := mb, []byte(nil)
+	if version == snapVersion {
+		var err error
+		if mdb, members, err = splitMetaSection(mb); err != nil {
+			return nil, err
+		}
+	}
 	var md raftpb.SnapshotMetadata
-	if err := md.Unmarshal(mb); err != nil {
+	if err := md.Unmarshal(mdb); err != nil {
 		return nil, fmt.Errorf("decode metadata: %w", err)
 	}
 	// The whole-file checksum is what Snapshots lists; it is known only
@@ -231,13 +251,51 @@ func (d disk) openSnapshotFile(path string, f vfs.File) (*SnapshotReader, error)
 	whole.Write(mb)
 	body := crc32.New(crcTable)
 	body.Write(mb)
-	sr := &SnapshotReader{Metadata: md, CreatedAt: createdAt, Size: dataLen, f: f,
+	sr := &SnapshotReader{Metadata: md, Members: members, CreatedAt: createdAt, Size: dataLen, f: f, version: int(version),
 		info: snapshotInfo(path, size, 0, md, createdAt)}
 	sr.r = &verifyingReader{
 		r:    bufio.NewReaderSize(io.NewSectionReader(f, snapV2HeaderSize+mlen, dataLen), snapIOBuffer),
 		body: body, whole: whole, want: binary.LittleEndian.Uint32(tr[8:12]), trailer: tr, info: &sr.info,
 	}
 	return sr, nil
+}
+
+// splitMetaSection splits a version 3 file's metadata section into the
+// raft metadata and the membership (nil when empty).
+func splitMetaSection(b []byte) (md, members []byte, err error) {
+	if len(b) < 4 {
+		return nil, nil, fmt.Errorf("metadata section of %d bytes has no metadata length", len(b))
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n > maxSnapMetaBytes || uint64(n) > uint64(len(b)-4) {
+		return nil, nil, fmt.Errorf("metadata of %d bytes does not fit a metadata section of %d", n, len(b))
+	}
+	md, rest := b[4:4+n], b[4+n:]
+	if len(rest) > maxSnapMetaBytes {
+		return nil, nil, fmt.Errorf("membership of %d bytes, at most %d allowed", len(rest), maxSnapMetaBytes)
+	}
+	if len(rest) > 0 {
+		members = rest
+	}
+	return md, members, nil
+}
+
+// metaSection encodes a version 3 file's metadata section.
+func metaSection(md raftpb.SnapshotMetadata, members []byte) ([]byte, error) {
+	mb, err := md.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("storage: marshal snapshot metadata: %w", err)
+	}
+	if len(mb) > maxSnapMetaBytes {
+		return nil, fmt.Errorf("storage: snapshot metadata of %d bytes, at most %d allowed", len(mb), maxSnapMetaBytes)
+	}
+	if len(members) > maxSnapMetaBytes {
+		return nil, fmt.Errorf("storage: snapshot membership of %d bytes, at most %d allowed", len(members), maxSnapMetaBytes)
+	}
+	b := make([]byte, 0, 4+len(mb)+len(members))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(mb)))
+	b = append(b, mb...)
+	return append(b, members...), nil
 }
 
 // verifyingReader passes a version 2 file's data through, checking the
@@ -310,23 +368,23 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeSnapshotTemp streams a version 2 snapshot file for md into a fresh
+// writeSnapshotTemp streams a snapshot file for md and members into a fresh
 // temp file in dir and fsyncs it; write produces the data. The returned
 // info's Path is the temp file, which publishSnapshot renames.
-func (d disk) writeSnapshotTemp(dir string, md raftpb.SnapshotMetadata, now time.Time, write func(io.Writer) error) (SnapshotInfo, error) {
+func (d disk) writeSnapshotTemp(dir string, md raftpb.SnapshotMetadata, members []byte, now time.Time, write func(io.Writer) error) (SnapshotInfo, error) {
 	now = time.Unix(0, now.UnixNano()) // what reading the file back gives
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:]) // never fails (crypto/rand panics instead)
 	tmp := filepath.Join(dir, snapName(md.Term, md.Index)+"."+hex.EncodeToString(rnd[:])+tmpSuffix)
-	mb, err := md.Marshal()
+	mb, err := metaSection(md, members)
 	if err != nil {
-		return SnapshotInfo{}, fmt.Errorf("storage: marshal snapshot metadata: %w", err)
+		return SnapshotInfo{}, err
 	}
 	f, err := d.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return SnapshotInfo{}, fmt.Errorf("storage: create snapshot file: %w", err)
 	}
-	info, err := writeSnapshotV2(f, mb, md, now, write)
+	info, err := writeSnapshotBody(f, snapVersion, mb, md, now, write)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -341,12 +399,14 @@ func (d disk) writeSnapshotTemp(dir string, md raftpb.SnapshotMetadata, now time
 	return info, nil
 }
 
-func writeSnapshotV2(f io.Writer, mb []byte, md raftpb.SnapshotMetadata, now time.Time, write func(io.Writer) error) (SnapshotInfo, error) {
+// writeSnapshotBody writes a version 2 or 3 file: header, metadata
+// section mb (its layout is the version's), data, trailer.
+func writeSnapshotBody(f io.Writer, version uint32, mb []byte, md raftpb.SnapshotMetadata, now time.Time, write func(io.Writer) error) (SnapshotInfo, error) {
 	bw := bufio.NewWriterSize(f, snapIOBuffer)
 	whole := crc32.New(crcTable)
 	var h [snapV2HeaderSize]byte
 	copy(h[:], snapMagic)
-	binary.LittleEndian.PutUint32(h[4:8], snapVersion)
+	binary.LittleEndian.PutUint32(h[4:8], version)
 	binary.LittleEndian.PutUint64(h[8:16], uint64(now.UnixNano()))
 	binary.LittleEndian.PutUint32(h[16:20], uint32(len(mb)))
 	binary.LittleEndian.PutUint32(h[20:24], crc32.Checksum(h[:20], crcTable))
@@ -390,7 +450,7 @@ func (d disk) publishSnapshot(info SnapshotInfo) (SnapshotInfo, error) {
 // writeSnapshotFile makes snap durable under dir (temp, fsync, rename,
 // fsync dir).
 func (d disk) writeSnapshotFile(dir string, snap *raftpb.Snapshot, now time.Time) (SnapshotInfo, error) {
-	info, err := d.writeSnapshotTemp(dir, snap.Metadata, now, func(w io.Writer) error {
+	info, err := d.writeSnapshotTemp(dir, snap.Metadata, nil, now, func(w io.Writer) error {
 		_, err := w.Write(snap.Data)
 		return err
 	})

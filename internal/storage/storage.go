@@ -25,6 +25,7 @@ type Storage struct {
 	snapDir string
 	disk    disk     // cfg.FS
 	lock    *os.File // flock'ed dir/LOCK (on the real file system); nil off Linux
+	id      Identity // the meta file's, set by open and never changed
 
 	closed atomic.Bool
 
@@ -42,6 +43,11 @@ type Storage struct {
 }
 
 var _ raft.Storage = (*Storage)(nil)
+
+// Identity returns the data directory's identity: cluster id (the
+// configured one, or the directory's when none was), node id and
+// directory id (never zero: Open assigns one to an older directory).
+func (s *Storage) Identity() Identity { return s.id }
 
 // Open formats cfg.Dir on first start, checks its identity on later ones,
 // loads the newest valid snapshot, replays the WAL and returns storage ready
@@ -101,9 +107,11 @@ func (s *Storage) open() error {
 	if err != nil {
 		return fmt.Errorf("storage: list snapshots: %w", err)
 	}
-	if err := checkIdentity(&s.cfg, filepath.Join(s.cfg.Dir, metaFileName), len(segs) == 0 && len(snapFiles) == 0); err != nil {
+	id, err := checkIdentity(&s.cfg, len(segs) == 0 && len(snapFiles) == 0, true)
+	if err != nil {
 		return err
 	}
+	s.id = id
 	if len(segs) == 0 && len(snapFiles) > 0 {
 		return fmt.Errorf("storage: %s has snapshots but no WAL segments; the hard state (term, vote) is lost", s.cfg.Dir)
 	}
@@ -288,7 +296,7 @@ func (s *Storage) ApplySnapshot(snap raftpb.Snapshot) error {
 	if err := s.checkNewer(snap.Metadata.Index); err != nil {
 		return err
 	}
-	info, err := s.ReceiveSnapshot(snap.Metadata, bytes.NewReader(snap.Data))
+	info, err := s.ReceiveSnapshot(snap.Metadata, nil, bytes.NewReader(snap.Data))
 	if err != nil {
 		return err
 	}
@@ -319,12 +327,13 @@ func (s *Storage) checkNewer(index uint64) error {
 // only when all the data arrived intact (an error otherwise, which
 // discards the file). Safe from any goroutine, concurrently with the raft
 // goroutine's calls: it touches only its own file. Memory stays bounded
-// whatever the size.
-func (s *Storage) ReceiveSnapshot(md raftpb.SnapshotMetadata, r io.Reader) (SnapshotInfo, error) {
+// whatever the size. members (the quorum's membership, opaque here) is
+// stored beside md; OpenSnapshot's reader returns it.
+func (s *Storage) ReceiveSnapshot(md raftpb.SnapshotMetadata, members []byte, r io.Reader) (SnapshotInfo, error) {
 	if s.closed.Load() {
 		return SnapshotInfo{}, ErrClosed
 	}
-	return s.disk.writeSnapshotTemp(s.snapDir, md, time.Now(), func(w io.Writer) error {
+	return s.disk.writeSnapshotTemp(s.snapDir, md, members, time.Now(), func(w io.Writer) error {
 		_, err := io.Copy(w, r)
 		return err
 	})
@@ -386,7 +395,7 @@ func (s *Storage) CreateSnapshot(index uint64, cs *raftpb.ConfState, data []byte
 	if err != nil {
 		return raftpb.Snapshot{}, err
 	}
-	info, err := s.WriteSnapshot(md, func(w io.Writer) error {
+	info, err := s.WriteSnapshot(md, nil, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
@@ -426,12 +435,13 @@ func (s *Storage) SnapshotMetadata(index uint64, cs *raftpb.ConfState) (raftpb.S
 // info; RecordSnapshot then makes it the node's snapshot. It is meant to
 // run off the raft goroutine, concurrently with Save and the raft.Storage
 // methods: it touches only its own file. An error from write discards the
-// file.
-func (s *Storage) WriteSnapshot(md raftpb.SnapshotMetadata, write func(io.Writer) error) (SnapshotInfo, error) {
+// file. members (the quorum's membership, opaque here) is stored beside
+// md; OpenSnapshot's reader returns it.
+func (s *Storage) WriteSnapshot(md raftpb.SnapshotMetadata, members []byte, write func(io.Writer) error) (SnapshotInfo, error) {
 	if s.closed.Load() {
 		return SnapshotInfo{}, ErrClosed
 	}
-	info, err := s.disk.writeSnapshotTemp(s.snapDir, md, time.Now(), write)
+	info, err := s.disk.writeSnapshotTemp(s.snapDir, md, members, time.Now(), write)
 	if err != nil {
 		return SnapshotInfo{}, err
 	}

@@ -29,7 +29,9 @@ func TestConfigValidate(t *testing.T) {
 		}},
 		{name: "no dir", mutate: func(c *Config) { c.Dir = "" }, wantErr: "Dir"},
 		{name: "node 0", mutate: func(c *Config) { c.NodeID = 0 }, wantErr: "NodeID"},
-		{name: "no cluster", mutate: func(c *Config) { c.ClusterID = "" }, wantErr: "ClusterID"},
+		// A formatted directory supplies it; Open refuses an unformatted
+		// one (TestOpenAdoptsClusterID).
+		{name: "no cluster", mutate: func(c *Config) { c.ClusterID = "" }},
 		{name: "huge cluster id", mutate: func(c *Config) { c.ClusterID = strings.Repeat("x", 2000) }, wantErr: "ClusterID"},
 		{name: "tiny segments", mutate: func(c *Config) { c.SegmentSizeBytes = 100 }, wantErr: "SegmentSizeBytes"},
 		{name: "negative keep", mutate: func(c *Config) { c.KeepSnapshots = -1 }, wantErr: "KeepSnapshots"},

@@ -42,7 +42,7 @@ func TestReceivedSnapshotIsAdoptedOrRefused(t *testing.T) {
 	data := bytes.Repeat([]byte("leader state "), 200_000) // > 2 MiB: several buffer fills
 
 	broken := errors.New("snapshot data checksum mismatch")
-	if _, err := s.ReceiveSnapshot(md, failingReader{bytes.NewReader(data[:len(data)/2]), broken}); !errors.Is(err, broken) {
+	if _, err := s.ReceiveSnapshot(md, nil, failingReader{bytes.NewReader(data[:len(data)/2]), broken}); !errors.Is(err, broken) {
 		t.Fatalf("ReceiveSnapshot of a broken stream = %v, want %v", err, broken)
 	}
 	if names := dirNames(t, filepath.Join(dir, "snap")); len(names) != 0 {
@@ -52,7 +52,7 @@ func TestReceivedSnapshotIsAdoptedOrRefused(t *testing.T) {
 		t.Fatalf("snapshot %d after a refused one, want none", snap.Metadata.Index)
 	}
 
-	info, err := s.ReceiveSnapshot(md, bytes.NewReader(data))
+	info, err := s.ReceiveSnapshot(md, nil, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -322,6 +322,11 @@ type Node struct {
 	confc       chan *confReq
 	confWaiters map[uint64]*confWaiter
 	confPending uint64 // index of the newest membership change in the leader's log
+	// snapForMember is the index of the last change that added a member:
+	// a snapshot at least that new is taken at once, since raft sends a
+	// node that must catch up by snapshot only one whose configuration
+	// includes it.
+	snapForMember uint64
 	removed     bool
 }
 

@@ -151,7 +151,8 @@ func (n *Node) maybeSnapshot(byTimer bool) {
 	if applied <= n.snapIndex || time.Now().Before(n.snapRetryAt) {
 		return
 	}
-	if applied-n.snapIndex >= n.cfg.SnapshotEntries || n.appliedBytes-n.snapBytesAt >= n.cfg.SnapshotBytes || (byTimer && time.Since(n.lastSnapAt) >= n.cfg.SnapshotInterval) {
+	if applied-n.snapIndex >= n.cfg.SnapshotEntries || n.appliedBytes-n.snapBytesAt >= n.cfg.SnapshotBytes || (byTimer && time.Since(n.lastSnapAt) >= n.cfg.SnapshotInterval) ||
+		n.snapForMember > n.snapIndex {
 		n.startSnapshot()
 	}
 }

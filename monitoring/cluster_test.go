@@ -46,7 +46,7 @@ func startCluster(t *testing.T) *testCluster {
 		cfgs: map[uint64]server.Config{}}
 	for id := uint64(1); id <= 3; id++ {
 		c.cfgs[id] = server.Config{
-			NodeID: id, DataDir: t.TempDir(), Voters: voters,
+			NodeID: id, ClusterID: "monitoring", DataDir: t.TempDir(), Voters: voters,
 			PeerListener: peerLs[id], HTTPListener: httpLs[id],
 			TickInterval: 50 * time.Millisecond, BrokerSessionTimeout: time.Minute,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

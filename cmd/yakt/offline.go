@@ -54,6 +54,8 @@ func newSnapshotRestoreCmd(g *globals) *cobra.Command {
 				return usageError(errors.New("--node-id is required"))
 			case opts.Voters == "":
 				return usageError(errors.New("--voters is required"))
+			case opts.ClusterID == "":
+				return usageError(errors.New("--cluster-id is required: the restored cluster is a new one, and all its nodes get the same fresh id"))
 			}
 			ctx, cancel := g.context(false)
 			defer cancel()
@@ -73,7 +75,7 @@ the metadata again without an offset (docs/operations.md, "Back up and restore")
 	fs.StringVar(&opts.DataDir, "data-dir", "", "the new node's data directory (must be empty or absent)")
 	fs.Uint64Var(&opts.NodeID, "node-id", 0, "the new node's id (one of --voters)")
 	fs.StringVar(&opts.Voters, "voters", "", "the new cluster's voters, as 'yakt server --voters' takes them: 1@host:port,...")
-	fs.StringVar(&opts.ClusterID, "cluster-id", "", "the new cluster's id, as its servers will be given it (default: derived from --voters)")
+	fs.StringVar(&opts.ClusterID, "cluster-id", "", "the new cluster's id, the same for each of its nodes (required; yakt format draws fresh ones)")
 	return cmd
 }
 

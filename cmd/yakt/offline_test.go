@@ -168,7 +168,7 @@ func TestOfflineCommands(t *testing.T) {
 			dir := filepath.Join(base, fmt.Sprintf("node-%d", id))
 			x.ok("snapshot", "restore", snap, "--data-dir", dir, "--node-id", fmt.Sprint(id), "--voters", voters, "--cluster-id", "restored")
 			if id == 1 {
-				x.fails(exitAPI, "not empty", "snapshot", "restore", snap, "--data-dir", dir, "--node-id", "1", "--voters", voters)
+				x.fails(exitAPI, "not empty", "snapshot", "restore", snap, "--data-dir", dir, "--node-id", "1", "--voters", voters, "--cluster-id", "restored")
 			}
 			httpL, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {

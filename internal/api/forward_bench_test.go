@@ -43,7 +43,7 @@ func benchNodes(b *testing.B, overHTTP bool) (map[uint64]*server.Server, uint64)
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := server.Start(server.Config{NodeID: id, DataDir: filepath.Join(dir, fmt.Sprint(id)), Voters: voters,
+		s, err := server.Start(server.Config{NodeID: id, ClusterID: "forward-bench", DataDir: filepath.Join(dir, fmt.Sprint(id)), Voters: voters,
 			PeerListener: peerLs[id], HTTPListener: hl, ForwardOverHTTP: overHTTP,
 			TickInterval: 50 * time.Millisecond, ElectionTicks: 20,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -216,7 +216,7 @@ func (n *Node) handEntries(ents []raftpb.Entry) error {
 			op := n.applyMemberChange(cc)
 			n.confState = *n.rn.ApplyConfChange(cc)
 			n.membersChanged(prev)
-			if cc.Type == raftpb.ConfChangeAddLearnerNode || cc.Type == raftpb.ConfChangeAddNode {
+			if cc.Type == raftpb.ConfChangeAddLearnerNode {
 				n.snapForMember = e.Index
 			}
 			n.log.Info("membership changed", "index", e.Index, "change", cc.Type.String(), "member", cc.NodeID,

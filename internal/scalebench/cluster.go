@@ -109,6 +109,7 @@ func (c *Cluster) Launch(id uint64) error {
 		"--listen-peer", c.peer[id],
 		"--listen-http", c.http[id],
 		"--voters", c.voters(),
+		"--cluster-id", "scalebench",
 	}, c.args...)
 	log, err := os.OpenFile(c.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -26,7 +26,7 @@ func TestWildcardHTTPAddressNeedsAnAdvertisedOne(t *testing.T) {
 		return l.Addr().String()
 	}
 	peer := peerAddr()
-	_, err := Start(Config{NodeID: 1, DataDir: t.TempDir(), Voters: map[uint64]string{1: peer},
+	_, err := Start(Config{NodeID: 1, ClusterID: "advertise", DataDir: t.TempDir(), Voters: map[uint64]string{1: peer},
 		ListenPeer: peer, ListenHTTP: "0.0.0.0:0", TickInterval: 20 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "--advertise-http") {
 		t.Fatalf("start on 0.0.0.0 without an advertised address: %v, want a refusal naming --advertise-http", err)
@@ -41,7 +41,7 @@ func TestWildcardHTTPAddressNeedsAnAdvertisedOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	advertised := net.JoinHostPort("127.0.0.1", port)
-	s, err := Start(Config{NodeID: 1, DataDir: t.TempDir(), Voters: map[uint64]string{1: peer},
+	s, err := Start(Config{NodeID: 1, ClusterID: "advertise", DataDir: t.TempDir(), Voters: map[uint64]string{1: peer},
 		ListenPeer: peer, HTTPListener: httpL, AdvertiseHTTP: advertised, TickInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("start with --advertise-http: %v", err)

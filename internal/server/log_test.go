@@ -61,7 +61,7 @@ func TestLogsHaveNoDuplicateKeysAndReadableValues(t *testing.T) {
 	servers := map[uint64]*Server{}
 	start := func(id uint64) {
 		t.Helper()
-		cfg := Config{NodeID: id, DataDir: dirs[id], Voters: voters, TickInterval: 50 * time.Millisecond,
+		cfg := Config{NodeID: id, ClusterID: "logs", DataDir: dirs[id], Voters: voters, TickInterval: 50 * time.Millisecond,
 			PeerListener: peerLs[id], HTTPListener: httpLs[id], Logger: log}
 		if cfg.PeerListener == nil { // a restart: the same addresses again
 			cfg.ListenPeer, cfg.ListenHTTP = voters[id], httpAddrs[id]

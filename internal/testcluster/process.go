@@ -151,6 +151,7 @@ func (p *Processes) launch(id uint64) (*proc, *LogBuffer, int) {
 		"--listen-peer", p.voters[id],
 		"--listen-http", p.http[id],
 		"--voters", server.FormatVoters(p.voters),
+		"--cluster-id", "testcluster-processes",
 		"--heartbeat-interval", processHeartbeat, "--election-timeout", processElectionTimeout,
 	}, p.Args...)
 	cmd := exec.Command(p.bin, args...)

@@ -34,9 +34,9 @@ func histogramCounts(t *testing.T, reg *prometheus.Registry) map[string]uint64 {
 func metricsNode(t *testing.T) (*Node, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
 	n := &Node{
-		cfg:        Config{NodeID: 1, TickInterval: 100 * time.Millisecond, ElectionTicks: 10},
-		metrics:    NewMetrics(reg),
-		reports:    newReports(),
+		cfg:     Config{NodeID: 1, TickInterval: 100 * time.Millisecond, ElectionTicks: 10},
+		metrics: NewMetrics(reg),
+		reports: newReports(),
 	}
 	n.heartbeatClock(2, true)
 	n.heartbeatClock(3, true)

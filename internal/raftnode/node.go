@@ -89,8 +89,8 @@ type Result struct {
 
 // Config configures a Node. Zero fields take the defaults in Validate.
 type Config struct {
-	NodeID       uint64
-	ClusterID    string
+	NodeID    uint64
+	ClusterID string
 	// Peers bootstraps a new cluster: on an empty log (and without Join)
 	// they become its voters, node id -> peer address. On a node with a
 	// log, the log's membership wins; Peers only supply the address of a
@@ -107,9 +107,9 @@ type Config struct {
 	// that routes each pair of nodes differently (the fault tests'
 	// proxies). Members it does not name are dialed as recorded.
 	PeerDialAddrs map[uint64]string
-	HTTPAddr     string       // advertised to peers for request forwarding
-	DataDir      string
-	StateMachine StateMachine
+	HTTPAddr      string // advertised to peers for request forwarding
+	DataDir       string
+	StateMachine  StateMachine
 
 	TickInterval    time.Duration // default defaults.HeartbeatInterval
 	ElectionTicks   int           // default defaults.ElectionTicks
@@ -327,7 +327,7 @@ type Node struct {
 	// node that must catch up by snapshot only one whose configuration
 	// includes it.
 	snapForMember uint64
-	removed     bool
+	removed       bool
 }
 
 // Start is StartContext without a deadline.

@@ -52,7 +52,7 @@ type VoterStatus struct {
 	ID          uint64
 	DirectoryID storage.DirectoryID // zero while not yet known
 	PeerAddr    string              // from the membership
-	HTTPAddr string // advertised in the voter's handshake; "" if unknown
+	HTTPAddr    string              // advertised in the voter's handshake; "" if unknown
 	// Match is the highest index known replicated there, valid when
 	// MatchKnown (see Status.ProgressAt).
 	Match      uint64

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/raft/v3/raftpb"
+
 	"github.com/yakt/yakt/internal/storage"
 )
 
@@ -303,4 +305,50 @@ func TestMembershipSurvivesSnapshotsAndRestarts(t *testing.T) {
 		t.Fatal("node 4 lost its own membership across the restart")
 	}
 	c.propose("after restart")
+}
+
+// TestClusterFromBeforeMemberRecords starts nodes on logs written the way
+// an earlier release bootstrapped them (configuration changes without
+// member records, so no addresses or directory ids in the log): the
+// nodes find each other through Config.Peers, and the leader records
+// every member's directory id and addresses as their connections
+// present them.
+func TestClusterFromBeforeMemberRecords(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	for id := uint64(1); id <= 3; id++ {
+		st, err := storage.Open(storage.Config{Dir: c.dirs[id], ClusterID: "raftnode-test", NodeID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ents []raftpb.Entry
+		for i := uint64(1); i <= 3; i++ {
+			cc := raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: i}
+			data, err := cc.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ents = append(ents, raftpb.Entry{Type: raftpb.EntryConfChange, Term: 1, Index: i, Data: data})
+		}
+		if err := st.Save(raftpb.HardState{Term: 1, Commit: 3}, ents, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id := uint64(1); id <= 3; id++ {
+		c.start(id)
+	}
+	c.propose("after the upgrade")
+	c.waitPinned()
+	for id, n := range c.nodes {
+		for _, m := range n.Members() {
+			if want := c.proxies[m.NodeID].addr(); m.PeerAddr != want {
+				t.Errorf("node %d records member %d at %q, want %q", id, m.NodeID, m.PeerAddr, want)
+			}
+			if m.DirectoryID != c.nodes[m.NodeID].DirectoryID() {
+				t.Errorf("node %d records member %d with directory id %s, want %s", id, m.NodeID, m.DirectoryID, c.nodes[m.NodeID].DirectoryID())
+			}
+		}
+	}
 }

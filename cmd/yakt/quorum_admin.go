@@ -163,23 +163,27 @@ asked (GET /v1/node). Prints the resulting quorum as 'quorum describe --replicat
 	return cmd
 }
 
+// promoteMargin is the time a promotion's answer needs besides the
+// leader's wait for the observer: the change's commit (the server allows
+// it a second) and the round trip.
+const promoteMargin = 2 * time.Second
+
 // promoteWhenCaughtUp promotes observer id, asking again while the
-// leader says it has not caught up, until ctx ends. Each ask lets the
-// leader wait as long as ctx allows (the server caps it at its request
-// timeout).
+// leader says it has not caught up and ctx leaves time for another ask.
+// Each ask lets the leader wait as long as ctx allows (the server caps
+// the wait at its request timeout).
 func promoteWhenCaughtUp(ctx context.Context, c *client.Client, id uint64, dir string) (client.Quorum, error) {
 	for {
 		wait := int64(0)
 		if dl, ok := ctx.Deadline(); ok {
-			// Leave the answer time to come back before ctx ends.
-			wait = max(0, time.Until(dl).Milliseconds()-1000)
+			wait = max(0, (time.Until(dl) - promoteMargin).Milliseconds())
 		}
 		q, _, err := c.PromoteVoter(ctx, client.PromoteVoterRequest{NodeID: id, DirectoryID: dir, WaitMs: wait})
-		if !errors.Is(err, client.ErrNotCaughtUp) || wait == 0 || ctx.Err() != nil {
-			if errors.Is(err, client.ErrNotCaughtUp) {
-				err = fmt.Errorf("node %d is an observer now but has not caught up to be promoted; run 'yakt quorum promote --node-id %d' later (or a longer --timeout): %w", id, id, err)
-			}
+		if !errors.Is(err, client.ErrNotCaughtUp) {
 			return q, err
+		}
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) <= promoteMargin {
+			return q, fmt.Errorf("node %d is an observer but has not caught up to be promoted in time; run 'yakt quorum promote --node-id %d' later, or add-voter with a longer --timeout: %w", id, id, err)
 		}
 	}
 }

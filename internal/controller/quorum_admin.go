@@ -86,17 +86,17 @@ func (c *Controller) PromoteVoter(ctx context.Context, req contract.PromoteVoter
 		return contract.Quorum{}, contract.Errorf(contract.CodeInvalidRequest, "field \"waitMs\" must be 0 or more, got %d", req.WaitMs)
 	}
 	// One context bounds both the wait for the observer and the change's
-	// commit, so the commit gets a grace beyond the caller's wait.
+	// commit: the commit gets a grace beyond the caller's wait, and the
+	// wait ends that much before the request's deadline, so an observer
+	// that does not catch up is answered NOT_CAUGHT_UP (nothing changed)
+	// rather than TIMEOUT.
 	wait := time.Duration(min(req.WaitMs, int64(time.Hour/time.Millisecond))) * time.Millisecond
+	if dl, ok := ctx.Deadline(); ok {
+		wait = max(0, min(wait, time.Until(dl)-promoteCommitGrace))
+	}
 	pctx, cancel := context.WithTimeout(ctx, wait+promoteCommitGrace)
 	defer cancel()
 	if err := c.node.PromoteObserver(pctx, req.NodeID, dir); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			// Our own bound ended it, not the request's: the observer is
-			// still catching up.
-			return contract.Quorum{}, contract.Errorf(contract.CodeNotCaughtUp,
-				"node %d has not caught up with the leader's log within %v; retry later or wait longer", req.NodeID, wait)
-		}
 		return contract.Quorum{}, membershipError(err, req.NodeID)
 	}
 	return c.Quorum(ctx)

@@ -68,7 +68,7 @@ func (c *Controller) AddObserver(ctx context.Context, req contract.QuorumMember)
 	if err := c.node.AddObserver(ctx, m); err != nil {
 		return contract.Quorum{}, membershipError(err, m.NodeID)
 	}
-	return c.Quorum(ctx)
+	return c.quorumAfterChange(ctx)
 }
 
 // PromoteVoter makes an observer a voter. The leader waits up to
@@ -99,7 +99,7 @@ func (c *Controller) PromoteVoter(ctx context.Context, req contract.PromoteVoter
 	if err := c.node.PromoteObserver(pctx, req.NodeID, dir); err != nil {
 		return contract.Quorum{}, membershipError(err, req.NodeID)
 	}
-	return c.Quorum(ctx)
+	return c.quorumAfterChange(ctx)
 }
 
 // RemoveMember removes voter or observer id (with directory id dir, ""
@@ -122,7 +122,7 @@ func (c *Controller) RemoveMember(ctx context.Context, id uint64, dir string) (c
 	if err != nil {
 		return contract.Quorum{}, membershipError(err, id)
 	}
-	return c.Quorum(ctx)
+	return c.quorumAfterChange(ctx)
 }
 
 // TransferLeader hands the leadership to voter req.NodeID (0: the most
@@ -132,6 +132,19 @@ func (c *Controller) TransferLeader(ctx context.Context, req contract.TransferLe
 		return membershipError(err, req.NodeID)
 	}
 	return nil
+}
+
+// quorumDescribeTimeout bounds describing the quorum after a change.
+const quorumDescribeTimeout = 2 * time.Second
+
+// quorumAfterChange describes the quorum once a change is applied. The
+// change may have used up the request's time (a promotion waits as long
+// as it may), and failing now would answer TIMEOUT for a change that is
+// done: the description gets a little time of its own.
+func (c *Controller) quorumAfterChange(ctx context.Context) (contract.Quorum, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quorumDescribeTimeout)
+	defer cancel()
+	return c.Quorum(ctx)
 }
 
 // membershipError maps the node's membership errors to the contract's

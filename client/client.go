@@ -243,6 +243,12 @@ type call struct {
 	write bool
 	// maxWait is a long poll's wait, added to the attempt deadline.
 	maxWait time.Duration
+	// unkeyed: a write sent without an Idempotency-Key (the server would
+	// ignore it).
+	unkeyed bool
+	// once: a write that must not be resent after it may have been
+	// applied; its unknown outcome ends the call (ErrUnknownOutcome).
+	once bool
 }
 
 // outcome is what an attempt tells the retry loop.
@@ -271,7 +277,7 @@ func (c *Client) run(ctx context.Context, cl call) (Meta, error) {
 		}
 	}
 	var key string
-	if cl.write {
+	if cl.write && !cl.unkeyed {
 		var err error
 		if key, err = idempotencyKey(ctx); err != nil {
 			return Meta{}, err
@@ -306,6 +312,9 @@ func (c *Client) run(ctx context.Context, cl call) (Meta, error) {
 			return meta, err
 		case maybeApplied:
 			unknown = true
+			if cl.once {
+				return meta, fmt.Errorf("client: %s %s: %w: %w", cl.method, cl.path, ErrUnknownOutcome, err)
+			}
 		}
 		lastErr, lastEP = err, endpoint
 		if ctx.Err() != nil {

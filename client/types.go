@@ -24,4 +24,9 @@ type (
 	Voter           = contract.Voter
 	Quorum          = contract.Quorum
 	Snapshot        = contract.Snapshot
+	// Quorum membership.
+	QuorumMember          = contract.QuorumMember
+	PromoteVoterRequest   = contract.PromoteVoterRequest
+	TransferLeaderRequest = contract.TransferLeaderRequest
+	NodeIdentity          = contract.NodeIdentity
 )

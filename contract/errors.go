@@ -20,7 +20,8 @@ const (
 	CodeBrokerNotFound    Code = "BROKER_NOT_FOUND"
 	CodeTopicNotFound     Code = "TOPIC_NOT_FOUND"
 	CodePartitionNotFound Code = "PARTITION_NOT_FOUND"
-	CodeNotFound          Code = "NOT_FOUND" // no such path
+	CodeMemberNotFound    Code = "MEMBER_NOT_FOUND" // no quorum member with that node (and directory) id
+	CodeNotFound          Code = "NOT_FOUND"        // no such path
 	// 405: a known path with another method; the answer carries Allow.
 	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
 	// 409: a fetch offset beyond the high watermark; the answer carries
@@ -35,6 +36,11 @@ const (
 	CodeProducerIDAlreadyAllocated Code = "PRODUCER_ID_ALREADY_ALLOCATED"
 	CodeStalePartitionEpoch        Code = "STALE_PARTITION_EPOCH"
 	CodeNotPartitionLeader         Code = "NOT_PARTITION_LEADER"
+	// 409: quorum membership (docs/api.md, "Quorum membership").
+	CodeMembershipChangeInProgress Code = "MEMBERSHIP_CHANGE_IN_PROGRESS"
+	CodeNotCaughtUp                Code = "NOT_CAUGHT_UP"
+	CodeMemberExists               Code = "MEMBER_EXISTS"
+	CodeLastVoter                  Code = "LAST_VOTER"
 	// 410: the answer carries snapshotOffset.
 	CodeOffsetCompacted Code = "OFFSET_COMPACTED"
 	// 422: an Idempotency-Key sent again with a different request.
@@ -61,11 +67,12 @@ const (
 // followed by CodeInternal.
 var Codes = []Code{
 	CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment,
-	CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeNotFound,
+	CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeMemberNotFound, CodeNotFound,
 	CodeMethodNotAllowed, CodeOffsetOutOfRange,
 	CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
 	CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated,
 	CodeStalePartitionEpoch, CodeNotPartitionLeader,
+	CodeMembershipChangeInProgress, CodeNotCaughtUp, CodeMemberExists, CodeLastVoter,
 	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge,
 	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeTimeout, CodeInternal,
 }
@@ -76,13 +83,13 @@ func (c Code) Status() int {
 	switch c {
 	case CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment:
 		return http.StatusBadRequest
-	case CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeNotFound:
+	case CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeMemberNotFound, CodeNotFound:
 		return http.StatusNotFound
 	case CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	case CodeOffsetOutOfRange, CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
 		CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated, CodeStalePartitionEpoch,
-		CodeNotPartitionLeader:
+		CodeNotPartitionLeader, CodeMembershipChangeInProgress, CodeNotCaughtUp, CodeMemberExists, CodeLastVoter:
 		return http.StatusConflict
 	case CodeOffsetCompacted:
 		return http.StatusGone

@@ -32,10 +32,13 @@ const (
 	VoterUnknown     = "unknown"     // stale answer: reachable from the answering node, progress unknown there
 )
 
-// Voter is one voter in a Quorum. Nil pointers are values the answering
+// Voter is one voter or observer in a Quorum. Nil pointers are values the answering
 // node does not know; they are never reported as 0.
 type Voter struct {
-	NodeID        uint64 `json:"nodeId"`
+	NodeID uint64 `json:"nodeId"`
+	// DirectoryID is the member's directory id, "" when unknown (a
+	// directory formatted before directory ids).
+	DirectoryID   string `json:"directoryId"`
 	PeerAddress   string `json:"peerAddress"`
 	HTTPAddress   string `json:"httpAddress,omitempty"`
 	LogEndOffset  *int64 `json:"logEndOffset"`
@@ -62,7 +65,8 @@ type Quorum struct {
 	LeaderEpoch   int64   `json:"leaderEpoch"`
 	HighWatermark int64   `json:"highWatermark"`
 	Voters        []Voter `json:"voters"`
-	Observers     []Voter `json:"observers"`
+	// Observers replicate the log without voting (status as for voters).
+	Observers []Voter `json:"observers"`
 }
 
 // Snapshot is a row of GET /v1/snapshots (newest first) and

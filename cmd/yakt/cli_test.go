@@ -163,7 +163,7 @@ func TestCLIAgainstACluster(t *testing.T) {
 			`(?m)^HighWatermark:\s+[1-9]\d*$`,
 			`(?m)^MaxFollowerLag:\s+\d+$`,
 			`(?m)^MaxFollowerLagTimeMs:\s+\d+$`,
-			`(?m)^CurrentVoters:\s+\[1,2,3\]$`,
+			`(?m)^CurrentVoters:\s+\[\{"id": 1, "directoryId": "[A-Za-z0-9_-]{22}", "endpoints": \["127\.0\.0\.1:\d+"\]\}, \{"id": 2, .*\{"id": 3, [^\n]*\]$`,
 			`(?m)^CurrentObservers:\s+\[\]$`,
 		} {
 			if !regexp.MustCompile(re).MatchString(out) {
@@ -179,7 +179,7 @@ func TestCLIAgainstACluster(t *testing.T) {
 
 		out = x.ok("quorum", "describe", "--replication")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) != 4 || strings.Join(strings.Fields(lines[0]), " ") != "NodeId LogEndOffset Lag LastFetchTimestamp LastCaughtUpTimestamp Status" {
+		if len(lines) != 4 || strings.Join(strings.Fields(lines[0]), " ") != "NodeId DirectoryId LogEndOffset Lag LastFetchTimestamp LastCaughtUpTimestamp Status" {
 			t.Fatalf("quorum describe --replication:\n%s", out)
 		}
 		now := time.Now().UnixMilli()
@@ -189,8 +189,8 @@ func TestCLIAgainstACluster(t *testing.T) {
 			if f[0] == strconv.FormatUint(leader, 10) {
 				status = "Leader"
 			}
-			fetched, _ := strconv.ParseInt(f[3], 10, 64)
-			if f[0] != strconv.Itoa(i+1) || f[5] != status || now-fetched > 60_000 || fetched > now {
+			fetched, _ := strconv.ParseInt(f[4], 10, 64)
+			if f[0] != strconv.Itoa(i+1) || len(f[1]) != 22 || f[6] != status || now-fetched > 60_000 || fetched > now {
 				t.Errorf("replica row %q: want node %d, %s, fetched within the last minute", line, i+1, status)
 			}
 		}
@@ -200,6 +200,15 @@ func TestCLIAgainstACluster(t *testing.T) {
 			t.Errorf("quorum describe --replication -o json = %+v", rep)
 		}
 		x.fails(exitUsage, "exactly one of --status and --replication", "quorum", "describe")
+	})
+
+	t.Run("quorum add-voter checks the node it asks", func(t *testing.T) {
+		// Node 1 answers at its HTTP address: it is not node 4.
+		x.fails(exitAPI, "is node 1, not 4", "quorum", "add-voter", "--node-id", "4", "--http-address", strings.TrimPrefix(tc.URL(1), "http://"))
+		out := x.ok("quorum", "describe", "--status")
+		if !regexp.MustCompile(`(?m)^CurrentObservers:\s+\[\]$`).MatchString(out) {
+			t.Errorf("a refused add-voter changed the quorum:\n%s", out)
+		}
 	})
 
 	t.Run("endpoint status and health", func(t *testing.T) {
@@ -559,6 +568,9 @@ func TestCLIAgainstACluster(t *testing.T) {
 		for _, args := range [][]string{
 			{"topics", "list"}, {"topics", "describe", "orders"}, {"quorum", "describe", "--status"},
 			{"topics", "create", "x"}, {"snapshot", "save", filepath.Join(t.TempDir(), "x.snap")},
+			{"quorum", "add-voter", "--node-id", "4", "--http-address", "127.0.0.1:1"},
+			{"quorum", "add-observer", "--node-id", "4", "--directory-id", "AQEBAQEBAQEBAQEBAQEBAQ", "--peer-address", "127.0.0.1:1"},
+			{"quorum", "promote", "--node-id", "4"}, {"quorum", "remove-voter", "--node-id", "3"}, {"quorum", "transfer-leader"},
 		} {
 			start := time.Now()
 			dead.fails(exitUnavailable, "connection refused", append(args, "--timeout", "1s")...)
@@ -626,4 +638,52 @@ func corruptingProxy(t *testing.T, target string, announce bool) string {
 	srv := httptest.NewServer(rp)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestCLIQuorumMembership changes a 3-node cluster's membership with the
+// quorum commands: an observer that never runs is added, shown with its
+// directory id, refused promotion within --timeout and removed; the
+// leadership moves to a named voter. Needs the membership core.
+func TestCLIQuorumMembership(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	tc := testcluster.New(t, testcluster.Options{})
+	lead := tc.MustLeader()
+	x := cli{t: t, eps: strings.Join(tc.URLs(), ",")}
+	dir := storage.NewDirectoryID().String()
+	peer := testcluster.ReserveAddr(t)
+
+	out := x.ok("quorum", "add-observer", "--node-id", "4", "--directory-id", dir, "--peer-address", peer)
+	if !regexp.MustCompile(`(?m)^4\s+` + dir + `\s.*Observer$`).MatchString(out) {
+		t.Fatalf("add-observer printed:\n%s", out)
+	}
+	out = x.ok("quorum", "describe", "--status")
+	if !strings.Contains(out, `CurrentObservers:       [{"id": 4, "directoryId": "`+dir+`"}]`) || strings.Contains(out, zeroDirectoryID) {
+		t.Errorf("describe --status after adding observer 4, all directory ids known:\n%s", out)
+	}
+	out = x.ok("quorum", "describe", "--replication")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 5 || !strings.HasPrefix(lines[4], "4 ") || strings.Contains(out, zeroDirectoryID) {
+		t.Errorf("describe --replication: voters, then observer 4, all directory ids known:\n%s", out)
+	}
+	// It never runs, so it never catches up: refused (exit 1) within --timeout.
+	start := time.Now()
+	_, errOut, code := x.run("quorum", "add-voter", "--node-id", "4", "--peer-address", peer, "--directory-id", dir, "--timeout", "4s")
+	if code != exitAPI || !strings.Contains(errOut, "has not caught up") || time.Since(start) > 10*time.Second {
+		t.Errorf("add-voter of an observer that never runs: exit %d after %v, stderr %q", code, time.Since(start), errOut)
+	}
+	x.fails(exitAPI, "MEMBER_NOT_FOUND", "quorum", "promote", "--node-id", "9")
+	_, errOut, code = x.run("quorum", "remove-voter", "--node-id", "4", "--directory-id", dir)
+	if code != 0 || !strings.Contains(errOut, "stop its process") {
+		t.Errorf("remove-voter: exit %d, stderr %q", code, errOut)
+	}
+	to := uint64(1)
+	if to == lead {
+		to = 2
+	}
+	var st quorumStatus
+	x.json(&st, "quorum", "transfer-leader", "--to", strconv.FormatUint(to, 10))
+	if st.LeaderID != int64(to) || len(st.CurrentObservers) != 0 || len(st.Voters) != 3 {
+		t.Errorf("transfer-leader --to %d: %+v", to, st)
+	}
 }

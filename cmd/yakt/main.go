@@ -5,6 +5,7 @@
 //	yakt dev [--nodes 3|5] [--brokers N] [--data-dir DIR]
 //	yakt bench scale|write [flags]
 //	yakt quorum describe --status | --replication
+//	yakt quorum add-voter | add-observer | promote | remove-voter | transfer-leader --node-id N
 //	yakt endpoint status | health
 //	yakt topics create | list | describe | delete
 //	yakt brokers list | describe | unregister | shutdown
@@ -131,20 +132,20 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	gr := groups{
 		snapshot: newGroup("snapshot", "Save a snapshot of a running cluster; look into and restore snapshot files"),
 		log:      newGroup("log", "Read the metadata log"),
-		quorum:   newGroup("quorum", "Describe the raft quorum (kafka-metadata-quorum's fields)"),
+		quorum:   newGroup("quorum", "Describe the raft quorum (kafka-metadata-quorum's fields); add, promote and remove its members"),
 		topics:   newGroup("topics", "Create, list, describe and delete topics"),
 		brokers:  newGroup("brokers", "List, describe, unregister and shut down brokers"),
 	}
 	gr.snapshot.Example = "  yakt snapshot save backup.snap"
 	gr.log.Example = "  yakt log tail --from 1 --no-follow"
-	gr.quorum.Example = "  yakt quorum describe --status\n  yakt quorum describe --replication"
+	gr.quorum.Example = "  yakt quorum describe --status\n  yakt quorum describe --replication\n  yakt quorum add-voter --node-id 4 --http-address 10.0.0.4:8001"
 	gr.topics.Example = "  yakt topics create orders --partitions 6\n  yakt topics describe orders"
 	gr.brokers.Example = "  yakt brokers list\n  yakt brokers shutdown 2"
 	// Online subcommands beside offline ones (snapshot status and
 	// restore, log dump, shell: offline.go, over internal/inspect).
 	gr.snapshot.AddCommand(newSnapshotSaveCmd(g), newSnapshotStatusCmd(g), newSnapshotRestoreCmd(g))
 	gr.log.AddCommand(newLogTailCmd(g), newLogDumpCmd(g))
-	gr.quorum.AddCommand(newQuorumDescribeCmd(g))
+	gr.quorum.AddCommand(newQuorumCmds(g)...)
 	gr.topics.AddCommand(newTopicsCreateCmd(g), newTopicsListCmd(g), newTopicsDescribeCmd(g), newTopicsDeleteCmd(g))
 	gr.brokers.AddCommand(newBrokersListCmd(g), newBrokersDescribeCmd(g), newBrokersUnregisterCmd(g), newBrokersShutdownCmd(g))
 	for _, c := range []*cobra.Command{gr.quorum, newEndpointCmd(g), gr.topics, gr.brokers, newProducerIDsCmd(g),

@@ -25,6 +25,10 @@ type quorumStatus struct {
 	MaxFollowerLagTimeMs *int64   `json:"maxFollowerLagTimeMs"`
 	CurrentVoters        []uint64 `json:"currentVoters"`
 	CurrentObservers     []uint64 `json:"currentObservers"`
+	// Voters and Observers are the members with their directory ids and
+	// (voters') peer addresses, as kafka-metadata-quorum prints them.
+	Voters    []quorumMember `json:"voters"`
+	Observers []quorumMember `json:"observers"`
 	// ViewOf is the node whose view this is; Stale says it is not the
 	// live leader's (docs/api.md, GET /v1/quorum).
 	ViewOf  uint64 `json:"viewOf"`
@@ -32,9 +36,19 @@ type quorumStatus struct {
 	StaleMs *int64 `json:"staleMs"`
 }
 
-// quorumReplica is one row of `quorum describe --replication`.
+// quorumMember is a member in `quorum describe --status`.
+type quorumMember struct {
+	NodeID      uint64 `json:"id"`
+	DirectoryID string `json:"directoryId"` // "" when unknown
+	PeerAddress string `json:"peerAddress"`
+}
+
+// quorumReplica is one row of `quorum describe --replication`: voters,
+// then observers.
 type quorumReplica struct {
-	NodeID       uint64 `json:"nodeId"`
+	NodeID      uint64 `json:"nodeId"`
+	DirectoryID string `json:"directoryId"` // "" when unknown
+
 	LogEndOffset *int64 `json:"logEndOffset"`
 	Lag          *int64 `json:"lag"`
 	// LastFetchTimestamp is when the answering node last heard from the
@@ -81,6 +95,10 @@ func newQuorumDescribeCmd(g *globals) *cobra.Command {
 view (any node relays it). When no leader answers, the answering node's own last known view is shown,
 marked stale on stderr, and the exit status is 3.
 
+--status lists the voters with their directory ids and peer addresses, then the observers (members that
+replicate the log without voting). --replication has one row per replica, voters then observers;
+DirectoryId is AAAAAAAAAAAAAAAAAAAAAA when unknown (a directory formatted before directory ids).
+
 --replication columns: LogEndOffset and Lag are as the leader knows them; LastFetchTimestamp is when
 the leader last heard from the replica (ms since the epoch); LastCaughtUpTimestamp is the same when
 the replica's Lag is 0, and -1 (unknown) otherwise. -1 is any value the answering node does not know.`
@@ -99,9 +117,11 @@ func staleAge(ms *int64) string {
 
 func quorumStatusOf(q client.Quorum) quorumStatus {
 	s := quorumStatus{ClusterID: q.ClusterID, LeaderID: q.LeaderID, LeaderEpoch: q.LeaderEpoch, HighWatermark: q.HighWatermark,
-		CurrentVoters: []uint64{}, CurrentObservers: []uint64{}, ViewOf: q.NodeID, Stale: q.Stale, StaleMs: q.StaleMs}
+		CurrentVoters: []uint64{}, CurrentObservers: []uint64{}, Voters: []quorumMember{}, Observers: []quorumMember{},
+		ViewOf: q.NodeID, Stale: q.Stale, StaleMs: q.StaleMs}
 	for _, v := range q.Voters {
 		s.CurrentVoters = append(s.CurrentVoters, v.NodeID)
+		s.Voters = append(s.Voters, quorumMember{NodeID: v.NodeID, DirectoryID: v.DirectoryID, PeerAddress: v.PeerAddress})
 		if int64(v.NodeID) == q.LeaderID {
 			continue
 		}
@@ -110,6 +130,7 @@ func quorumStatusOf(q client.Quorum) quorumStatus {
 	}
 	for _, o := range q.Observers {
 		s.CurrentObservers = append(s.CurrentObservers, o.NodeID)
+		s.Observers = append(s.Observers, quorumMember{NodeID: o.NodeID, DirectoryID: o.DirectoryID, PeerAddress: o.PeerAddress})
 	}
 	if q.LeaderID >= 0 && len(q.Voters) == 1 {
 		// A single voter has no followers to lag.
@@ -130,7 +151,7 @@ func maxKnown(cur, v *int64) *int64 {
 func quorumReplicasOf(q client.Quorum, now time.Time) []quorumReplica {
 	var out []quorumReplica
 	add := func(v client.Voter, observer bool) {
-		r := quorumReplica{NodeID: v.NodeID, LogEndOffset: v.LogEndOffset, Lag: v.Lag, Status: replicaStatus(v.Status, observer)}
+		r := quorumReplica{NodeID: v.NodeID, DirectoryID: v.DirectoryID, LogEndOffset: v.LogEndOffset, Lag: v.Lag, Status: replicaStatus(v.Status, observer)}
 		if v.LastContactMs != nil {
 			t := now.Add(-time.Duration(*v.LastContactMs) * time.Millisecond).UnixMilli()
 			r.LastFetchTimestamp = &t
@@ -165,13 +186,6 @@ func (g *globals) printQuorumStatus(s quorumStatus) error {
 	if g.json() {
 		return g.printJSON(s)
 	}
-	ids := func(v []uint64) string {
-		parts := make([]string, len(v))
-		for i, id := range v {
-			parts[i] = strconv.FormatUint(id, 10)
-		}
-		return "[" + strings.Join(parts, ",") + "]"
-	}
 	_, err := fmt.Fprintf(g.stdout, `ClusterId:              %s
 LeaderId:               %d
 LeaderEpoch:            %d
@@ -181,7 +195,7 @@ MaxFollowerLagTimeMs:   %s
 CurrentVoters:          %s
 CurrentObservers:       %s
 `, s.ClusterID, s.LeaderID, s.LeaderEpoch, s.HighWatermark, orMinus1(s.MaxFollowerLag), orMinus1(s.MaxFollowerLagTimeMs),
-		ids(s.CurrentVoters), ids(s.CurrentObservers))
+		memberList(s.Voters, true), memberList(s.Observers, false))
 	return failed(err)
 }
 
@@ -197,10 +211,10 @@ func (g *globals) printQuorumReplication(rs []quorumReplica, now time.Time, huma
 	}
 	var rows [][]string
 	for _, r := range rs {
-		rows = append(rows, []string{strconv.FormatUint(r.NodeID, 10), orMinus1(r.LogEndOffset), orMinus1(r.Lag),
+		rows = append(rows, []string{strconv.FormatUint(r.NodeID, 10), directoryOrZero(r.DirectoryID), orMinus1(r.LogEndOffset), orMinus1(r.Lag),
 			ts(r.LastFetchTimestamp), ts(r.LastCaughtUpTimestamp), r.Status})
 	}
-	return g.table([]string{"NodeId", "LogEndOffset", "Lag", "LastFetchTimestamp", "LastCaughtUpTimestamp", "Status"}, rows)
+	return g.table([]string{"NodeId", "DirectoryId", "LogEndOffset", "Lag", "LastFetchTimestamp", "LastCaughtUpTimestamp", "Status"}, rows)
 }
 
 // orMinus1 prints an unknown value as -1, Kafka's way.

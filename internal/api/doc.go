@@ -43,6 +43,12 @@
 // forwarding HTTP connection closed. In-flight forwards are bounded per
 // leader by the transport (1024 per stream; more wait for a slot).
 //
+// Quorum membership changes (handlers_quorum.go) are writes too, but
+// never resendable: the change itself may move or remove the leader, and
+// a resend to the next leader would repeat it. A leader asked to remove
+// itself hands its leadership over, waits for the next leader and
+// forwards the same request there once.
+//
 // Config.ForwardOverHTTP keeps the HTTP hop (a second HTTP request to
 // the leader's advertised HTTP address, fresh connections for requests
 // that are not resendable) for comparison and as a fallback. A node

@@ -126,7 +126,7 @@ func (f *forwarder) serve(ctx context.Context, w http.ResponseWriter, r *http.Re
 			lastLeader = lead
 			ans, sent, err := f.once(ctx, r, body, lead, addr, resendable)
 			if err == nil {
-				ans.relay(w)
+				ans.relay(w, membershipPatterns[r.Pattern])
 				return
 			}
 			lastErr = err
@@ -286,9 +286,11 @@ func (s *Server) serveForwarded(ctx context.Context, from uint64, req *transport
 	h := make(http.Header, len(rec.header))
 	for k, vs := range rec.header {
 		switch k {
-		case HeaderNode, HeaderLeader, HeaderRequestID, "Content-Length":
+		case HeaderNode, HeaderRequestID, "Content-Length":
 			continue // relay drops them: the follower sets its own
 		}
+		// X-Yakt-Leader travels: relay keeps it only for a membership
+		// change, whose leader after the change the follower may not know.
 		if !hopByHop[k] {
 			h[k] = vs
 		}
@@ -308,12 +310,19 @@ func attemptErr(ctx context.Context, err error) error {
 // X-Request-Id stay this node's (set by common): X-Yakt-Node names the
 // node the client talked to, which is what clients map endpoints by. Every
 // other header, X-Yakt-Offset and X-Yakt-Replayed among them, is the
-// leader's.
-func (a forwarded) relay(w http.ResponseWriter) {
+// leader's. With leaderMoved (a membership change, which may move the
+// leadership) the leader's X-Yakt-Leader wins too: it names the leader
+// after the change, which this node may not know yet.
+func (a forwarded) relay(w http.ResponseWriter, leaderMoved bool) {
 	h := w.Header()
 	for k, vs := range a.header {
 		switch k {
-		case HeaderNode, HeaderLeader, HeaderRequestID, "Content-Length":
+		case HeaderLeader:
+			if leaderMoved && len(vs) > 0 && vs[0] != "" {
+				h.Set(HeaderLeader, vs[0])
+			}
+			continue
+		case HeaderNode, HeaderRequestID, "Content-Length":
 			continue
 		}
 		if hopByHop[k] {
@@ -386,8 +395,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, next http.Handl
 
 // resendable reports whether a forward of r may be sent again after it
 // may have reached the leader: the leader deduplicates a keyed write, and
-// a fetch's heartbeat applies nothing on the caller's behalf.
+// a fetch's heartbeat applies nothing on the caller's behalf. A
+// membership change never is (membershipPatterns).
 func resendable(r *http.Request) bool {
+	if membershipPatterns[r.Pattern] {
+		return false
+	}
 	return r.Header.Get(HeaderIdempotencyKey) != "" || r.Pattern == heartbeatPattern || r.Pattern == heartbeatBatchPattern
 }
 

@@ -321,6 +321,10 @@ func TestForwardResendable(t *testing.T) {
 		{"POST /v1/topics", "k1", true},
 		{"POST /v1/topics", "", false},
 		{"POST /v1/producer-ids", "", false},
+		{"POST /v1/quorum/leader", "k2", false},
+		{"DELETE /v1/quorum/members/{nodeId}", "k3", false},
+		{"POST /v1/quorum/observers", "k4", false},
+		{"POST /v1/quorum/voters", "k5", false},
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.Pattern = tc.pattern

@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/yakt/yakt/internal/api"
+	"github.com/yakt/yakt/internal/storage"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -106,7 +107,7 @@ func TestOpenAPIServedAndRouted(t *testing.T) {
 		t.Fatalf("GET /v1/openapi.json: %s, %d bytes; want the embedded document", resp.Header.Get("Content-Type"), len(resp.Body))
 	}
 	doc := loadOpenAPI(t, resp.Body)
-	fill := strings.NewReplacer("{brokerId}", "999999", "{name}", "no-such-topic", "{partitionId}", "999999", "{file}", "app.js")
+	fill := strings.NewReplacer("{brokerId}", "999999", "{name}", "no-such-topic", "{partitionId}", "999999", "{file}", "app.js", "{nodeId}", "999999")
 	client := &http.Client{Timeout: 30 * time.Second}
 	for _, op := range operations(doc) {
 		method, path, _ := strings.Cut(op, " ")
@@ -161,26 +162,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		if status >= 400 {
 			code = map[int]string{400: "INVALID_REQUEST", 409: "TOPIC_ALREADY_EXISTS"}[status]
 		}
-		resp := c.Must(t, 1, method, path, body, status, code)
-		item := doc.Paths.Find(template)
-		if item == nil || item.Operations()[method] == nil {
-			t.Fatalf("%s %s is not in the document", method, template)
-		}
-		ref := item.Operations()[method].Responses.Status(status)
-		if ref == nil {
-			t.Fatalf("%s %s: status %d is not in the document", method, template, status)
-		}
-		mt := ref.Value.Content.Get("application/json")
-		if mt == nil {
-			t.Fatalf("%s %s %d: no JSON schema", method, template, status)
-		}
-		var v any
-		if err := json.Unmarshal(resp.Body, &v); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		if err := mt.Schema.Value.VisitJSON(v); err != nil {
-			t.Errorf("%s %s answered %s\nwhich does not match the document: %v", method, path, resp.Body, err)
-		}
+		checkAnswer(t, doc, c, method, template, path, body, status, code)
 	}
 	check("POST", "/v1/brokers", "/v1/brokers", map[string]any{"brokerId": 1, "brokerHost": "10.0.0.1", "brokerPort": "9092", "rackId": "r1"}, 201)
 	check("POST", "/v1/brokers", "/v1/brokers", map[string]any{"brokerId": 2, "brokerHost": "10.0.0.2", "brokerPort": 9092}, 201)
@@ -209,4 +191,50 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	check("GET", "/v1/topics", "/v1/topics?limit=0", nil, 400)
 	check("GET", "/ui/api/topics", "/ui/api/topics", nil, 200)
 	check("GET", "/ui/api/brokers", "/ui/api/brokers", nil, 200)
+	check("GET", "/v1/node", "/v1/node", nil, 200)
+	check("POST", "/v1/quorum/voters", "/v1/quorum/voters", map[string]any{"nodeId": 0}, 400)
+	check("DELETE", "/v1/quorum/members/{nodeId}", "/v1/quorum/members/0", nil, 400)
+}
+
+// TestOpenAPIMatchesMembershipAnswers checks the quorum membership
+// answers against the document. Needs the membership core.
+func TestOpenAPIMatchesMembershipAnswers(t *testing.T) {
+	doc := loadOpenAPI(t, api.OpenAPI())
+	c := testcluster.New(t, testcluster.Options{Nodes: 1})
+	c.MustLeader()
+	dir := storage.NewDirectoryID().String()
+	obs := map[string]any{"nodeId": 2, "directoryId": dir, "peerAddress": testcluster.ReserveAddr(t)}
+	checkAnswer(t, doc, c, "POST", "/v1/quorum/observers", "/v1/quorum/observers", obs, 200, "")
+	checkAnswer(t, doc, c, "GET", "/v1/quorum", "/v1/quorum", nil, 200, "")
+	checkAnswer(t, doc, c, "POST", "/v1/quorum/voters", "/v1/quorum/voters", map[string]any{"nodeId": 2}, 409, "NOT_CAUGHT_UP")
+	checkAnswer(t, doc, c, "POST", "/v1/quorum/voters", "/v1/quorum/voters", map[string]any{"nodeId": 3}, 404, "MEMBER_NOT_FOUND")
+	checkAnswer(t, doc, c, "DELETE", "/v1/quorum/members/{nodeId}", "/v1/quorum/members/2?directoryId="+dir, nil, 200, "")
+	checkAnswer(t, doc, c, "DELETE", "/v1/quorum/members/{nodeId}", "/v1/quorum/members/1", nil, 409, "LAST_VOTER")
+	checkAnswer(t, doc, c, "POST", "/v1/quorum/leader", "/v1/quorum/leader", map[string]any{"nodeId": 7}, 404, "MEMBER_NOT_FOUND")
+}
+
+// checkAnswer sends method path to node 1 of c, wants status and code,
+// and checks the answer against the document's schema for template.
+func checkAnswer(t *testing.T, doc *openapi3.T, c *testcluster.Cluster, method, template, path string, body any, status int, code string) {
+	t.Helper()
+	resp := c.Must(t, 1, method, path, body, status, code)
+	item := doc.Paths.Find(template)
+	if item == nil || item.Operations()[method] == nil {
+		t.Fatalf("%s %s is not in the document", method, template)
+	}
+	ref := item.Operations()[method].Responses.Status(status)
+	if ref == nil {
+		t.Fatalf("%s %s: status %d is not in the document", method, template, status)
+	}
+	mt := ref.Value.Content.Get("application/json")
+	if mt == nil {
+		t.Fatalf("%s %s %d: no JSON schema", method, template, status)
+	}
+	var v any
+	if err := json.Unmarshal(resp.Body, &v); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if err := mt.Schema.Value.VisitJSON(v); err != nil {
+		t.Errorf("%s %s answered %s\nwhich does not match the document: %v", method, path, resp.Body, err)
+	}
 }

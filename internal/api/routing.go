@@ -15,12 +15,14 @@ import (
 // twice or empty, is INVALID_REQUEST: a typo (?ofset=5) must not silently
 // change the answer. Writes read none. Routes not listed here take any.
 var queryParams = map[string][]string{
-	"GET /v1/brokers":            {"after", "limit", "stale", "status"},
-	"GET /v1/brokers/{brokerId}": {"stale"},
-	"GET /v1/log":                {"fromOffset", "limit", "stale"},
-	"GET /v1/metadata":           {"maxWaitMs", "offset", "stale", "timestamp"},
-	"GET /v1/topics":             {"after", "limit", "stale"},
-	"GET /v1/topics/{name}":      {"stale"},
+	"GET /v1/brokers":                                {"after", "limit", "stale", "status"},
+	"GET /v1/brokers/{brokerId}":                     {"stale"},
+	"GET /v1/log":                                    {"fromOffset", "limit", "stale"},
+	"GET /v1/metadata":                               {"maxWaitMs", "offset", "stale", "timestamp"},
+	"GET /v1/node":                                   {},
+	"DELETE /v1/quorum/members/{nodeId}":             {"directoryId"},
+	"GET /v1/topics":                                 {"after", "limit", "stale"},
+	"GET /v1/topics/{name}":                          {"stale"},
 	"GET /v1/topics/{name}/partitions/{partitionId}": {"stale"},
 	"POST /v1/metadata/fetch":                        {"stale"},
 }

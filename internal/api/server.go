@@ -110,8 +110,13 @@ var routes = []route{
 	{"GET /v1/metadata", (*Server).serveClientFetch, false},
 	{"GET /v1/openapi.json", (*Server).serveOpenAPI, false},
 	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false}, // served here; its heartbeat goes to the leader
+	{"GET /v1/node", (*Server).serveNode, false},
 	{"POST /v1/producer-ids", (*Server).serveAllocateProducerIDs, true},
 	{"GET /v1/quorum", (*Server).serveQuorum, false},
+	{"POST /v1/quorum/leader", (*Server).serveTransferLeader, true},
+	{"DELETE /v1/quorum/members/{nodeId}", (*Server).serveRemoveMember, true},
+	{"POST /v1/quorum/observers", (*Server).serveAddObserver, true},
+	{"POST /v1/quorum/voters", (*Server).servePromoteVoter, true},
 	{"GET /v1/snapshots", (*Server).serveListSnapshots, false},
 	{"POST /v1/snapshots", (*Server).serveTakeSnapshot, false},
 	{"GET /v1/snapshots/latest", (*Server).serveLatestSnapshot, false},
@@ -177,7 +182,7 @@ func New(cfg Config) *Server {
 		}
 		h := rt.handler
 		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
-		if rt.write && rt.pattern != heartbeatPattern && rt.pattern != heartbeatBatchPattern {
+		if rt.write && rt.pattern != heartbeatPattern && rt.pattern != heartbeatBatchPattern && !membershipPatterns[rt.pattern] {
 			hf = s.idempotent(hf)
 		}
 		if rt.write {

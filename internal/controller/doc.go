@@ -15,5 +15,8 @@
 // *metadata.Error; APIError maps both to the contract's codes, and every
 // front door answers errors through it. The controller also owns the raft
 // node for the front doors: readiness, the quorum view (Quorum) and
-// snapshot files (Snapshots, TakeSnapshot, OpenLatestSnapshot).
+// snapshot files (Snapshots, TakeSnapshot, OpenLatestSnapshot), and the
+// quorum's membership (quorum_admin.go: Node, AddObserver, PromoteVoter,
+// RemoveMember, TransferLeader), whose node errors membershipError maps
+// to the contract's codes.
 package controller

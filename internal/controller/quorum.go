@@ -1,11 +1,13 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/yakt/yakt/contract"
@@ -85,11 +87,14 @@ func (c *Controller) Quorum(ctx context.Context) (contract.Quorum, error) {
 	if err != nil {
 		return contract.Quorum{}, nodeError(err)
 	}
-	return describeQuorum(c.clusterID, st, time.Now()), nil
+	return describeQuorum(c.clusterID, st, c.node.Members(), time.Now()), nil
 }
 
-// describeQuorum turns a node's Status into the quorum's description.
-func describeQuorum(clusterID string, st raftnode.Status, now time.Time) contract.Quorum {
+// describeQuorum turns a node's Status and the members it has applied
+// into the quorum's description: voters, then observers (members that do
+// not vote), each sorted by node id. A member's progress comes from the
+// Status row of its id; a member Status has no row for yet gets none.
+func describeQuorum(clusterID string, st raftnode.Status, members []raftnode.Member, now time.Time) contract.Quorum {
 	live := st.State == "leader"
 	resp := contract.Quorum{ClusterID: clusterID, NodeID: st.ID, Stale: !live, LeaderID: -1,
 		LeaderEpoch: int64(st.Term), HighWatermark: int64(st.Commit), Voters: []contract.Voter{}, Observers: []contract.Voter{}}
@@ -105,47 +110,84 @@ func describeQuorum(clusterID string, st raftnode.Status, now time.Time) contrac
 	if live {
 		resp.StaleMs = ptr(int64(0))
 	}
-	for _, v := range st.Voters {
-		qv := contract.Voter{NodeID: v.ID, PeerAddress: v.PeerAddr, HTTPAddress: v.HTTPAddr}
-		// The leader judges reachability by raft messages (a follower whose
-		// raft loop is wedged does not answer them); other nodes by
-		// anything, keepalives included, as voters send each other no raft
-		// messages while a leader is in charge.
-		heard := v.LastHeard
-		if live {
-			heard = v.LastContact
-		}
-		if !heard.IsZero() {
-			qv.LastContactMs = ptr(max(0, now.Sub(heard).Milliseconds()))
-		}
-		reachable := !heard.IsZero() && now.Sub(heard) < st.ElectionTimeout
-		if v.MatchKnown {
-			qv.LogEndOffset = ptr(int64(v.Match))
-			if !st.ProgressAt.IsZero() && (live || v.ID != st.ID) {
-				qv.Lag = ptr(int64(st.ProgressLastIndex - min(v.Match, st.ProgressLastIndex)))
+	byID := make(map[uint64]raftnode.Member, len(members))
+	for _, m := range members {
+		byID[m.NodeID] = m
+	}
+	add := func(v raftnode.VoterStatus) {
+		qv := describeMember(st, v, live, now)
+		m, ok := byID[v.ID]
+		if ok {
+			qv.DirectoryID = m.DirectoryID.String()
+			if qv.PeerAddress == "" {
+				qv.PeerAddress = m.PeerAddr
+			}
+			if qv.HTTPAddress == "" {
+				qv.HTTPAddress = m.HTTPAddr
 			}
 		}
-		switch {
-		case v.ID == st.ID && live:
-			qv.Status = contract.VoterLeader
-		case v.ID == st.ID && st.Leader != 0:
-			qv.Status = contract.VoterFollower
-		case v.ID == st.ID:
-			qv.Status = contract.VoterCandidate
-		case !reachable:
-			qv.Status = contract.VoterUnreachable
-		case v.ID == st.Leader:
-			qv.Status = contract.VoterLeader
-		case !live:
-			qv.Status = contract.VoterUnknown
-		case v.State == "replicate":
-			qv.Status = contract.VoterFollower
-		default:
-			qv.Status = contract.VoterLagging
+		if ok && !m.Voter {
+			resp.Observers = append(resp.Observers, qv)
+		} else {
+			resp.Voters = append(resp.Voters, qv)
 		}
-		resp.Voters = append(resp.Voters, qv)
 	}
+	seen := make(map[uint64]bool, len(st.Voters))
+	for _, v := range st.Voters {
+		seen[v.ID] = true
+		add(v)
+	}
+	for _, m := range members {
+		if !seen[m.NodeID] {
+			add(raftnode.VoterStatus{ID: m.NodeID, PeerAddr: m.PeerAddr, HTTPAddr: m.HTTPAddr})
+		}
+	}
+	byNode := func(a, b contract.Voter) int { return cmp.Compare(a.NodeID, b.NodeID) }
+	slices.SortFunc(resp.Voters, byNode)
+	slices.SortFunc(resp.Observers, byNode)
 	return resp
+}
+
+// describeMember is one voter's or observer's row.
+func describeMember(st raftnode.Status, v raftnode.VoterStatus, live bool, now time.Time) contract.Voter {
+	qv := contract.Voter{NodeID: v.ID, PeerAddress: v.PeerAddr, HTTPAddress: v.HTTPAddr}
+	// The leader judges reachability by raft messages (a follower whose
+	// raft loop is wedged does not answer them); other nodes by
+	// anything, keepalives included, as voters send each other no raft
+	// messages while a leader is in charge.
+	heard := v.LastHeard
+	if live {
+		heard = v.LastContact
+	}
+	if !heard.IsZero() {
+		qv.LastContactMs = ptr(max(0, now.Sub(heard).Milliseconds()))
+	}
+	reachable := !heard.IsZero() && now.Sub(heard) < st.ElectionTimeout
+	if v.MatchKnown {
+		qv.LogEndOffset = ptr(int64(v.Match))
+		if !st.ProgressAt.IsZero() && (live || v.ID != st.ID) {
+			qv.Lag = ptr(int64(st.ProgressLastIndex - min(v.Match, st.ProgressLastIndex)))
+		}
+	}
+	switch {
+	case v.ID == st.ID && live:
+		qv.Status = contract.VoterLeader
+	case v.ID == st.ID && st.Leader != 0:
+		qv.Status = contract.VoterFollower
+	case v.ID == st.ID:
+		qv.Status = contract.VoterCandidate
+	case !reachable:
+		qv.Status = contract.VoterUnreachable
+	case v.ID == st.Leader:
+		qv.Status = contract.VoterLeader
+	case !live:
+		qv.Status = contract.VoterUnknown
+	case v.State == "replicate":
+		qv.Status = contract.VoterFollower
+	default:
+		qv.Status = contract.VoterLagging
+	}
+	return qv
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -132,8 +132,8 @@ func describeQuorum(clusterID string, st raftnode.Status, members []raftnode.Mem
 			resp.Voters = append(resp.Voters, qv)
 		}
 	}
-	seen := make(map[uint64]bool, len(st.Voters))
-	for _, v := range st.Voters {
+	seen := make(map[uint64]bool, len(st.Voters)+len(st.Observers))
+	for _, v := range append(slices.Clone(st.Voters), st.Observers...) {
 		seen[v.ID] = true
 		add(v)
 	}

@@ -492,8 +492,10 @@ func (n *Node) membersChanged(prev *membersView) {
 	}
 	for id := range peers {
 		if _, ok := view.get(id); !ok && view.known {
+			// Its connections to this node stay until they break (its next
+			// hello is refused): a removed leader's request for its own
+			// removal, forwarded here, is answered on one of them.
 			n.transport.RemovePeer(id)
-			n.transport.Revoke(id)
 		}
 	}
 }

@@ -650,6 +650,11 @@ func TestCLIQuorumMembership(t *testing.T) {
 	}
 	tc := testcluster.New(t, testcluster.Options{})
 	lead := tc.MustLeader()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := tc.WaitDirectoryIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
 	x := cli{t: t, eps: strings.Join(tc.URLs(), ",")}
 	dir := storage.NewDirectoryID().String()
 	peer := testcluster.ReserveAddr(t)

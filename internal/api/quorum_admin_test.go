@@ -134,6 +134,11 @@ func TestNodeIdentity(t *testing.T) {
 func TestQuorumMembershipChanges(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{RequestTimeout: 10 * time.Second})
 	lead := c.MustLeader()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitDirectoryIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
 	f := followerOf(c, lead)
 	dir := storage.NewDirectoryID().String()
 	peer := testcluster.ReserveAddr(t)
@@ -214,7 +219,7 @@ func TestQuorumMembershipChanges(t *testing.T) {
 		t.Fatalf("one voter should be left, %d: %+v", lead, q)
 	}
 	// The one-voter cluster still takes writes.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	w, err := c.Do(ctx, lead, "POST", "/v1/topics", map[string]any{"name": "after-shrinking"})
 	if err != nil || w.Status != http.StatusCreated {

@@ -205,8 +205,19 @@ func (n *Node) PromoteObserver(ctx context.Context, id uint64, dir storage.Direc
 // voter and returns ErrNotLeader, so the caller retries on the new leader.
 func (n *Node) RemoveMember(ctx context.Context, id uint64, dir storage.DirectoryID) error {
 	if id == n.cfg.NodeID && n.IsLeader() {
-		if m, ok := n.membersView.Load().get(id); ok && !dir.IsZero() && !m.DirectoryID.IsZero() && m.DirectoryID != dir {
-			return fmt.Errorf("%w: node %d has directory id %s, not %s", ErrUnknownMember, id, m.DirectoryID, dir)
+		view := n.membersView.Load()
+		m, ok := view.get(id)
+		if !ok || (!dir.IsZero() && !m.DirectoryID.IsZero() && m.DirectoryID != dir) {
+			return fmt.Errorf("%w: node %d with directory id %s", ErrUnknownMember, id, dirText(dir))
+		}
+		voters := 0
+		for _, v := range view.list {
+			if v.Voter {
+				voters++
+			}
+		}
+		if voters == 1 {
+			return ErrLastVoter
 		}
 		if err := n.TransferLeadership(ctx); err != nil {
 			return fmt.Errorf("hand leadership over before removing this node: %w", err)
@@ -267,7 +278,29 @@ func (n *Node) TransferLeadershipTo(ctx context.Context, id uint64) error {
 }
 
 // changeMembers hands one change to the loop and waits for its outcome.
+// A change behind another that is not applied yet (an operator's, or the
+// leader's own recording of a member's identity) waits its turn, within
+// ctx: changes apply within a round trip or two.
 func (n *Node) changeMembers(ctx context.Context, kind confKind, rec memberRecord) error {
+	for {
+		err := n.changeMembersOnce(ctx, kind, rec)
+		if !errors.Is(err, ErrChangeInProgress) {
+			return err
+		}
+		t := time.NewTimer(n.cfg.TickInterval)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-n.donec:
+			t.Stop()
+			return ErrStopped
+		}
+	}
+}
+
+func (n *Node) changeMembersOnce(ctx context.Context, kind confKind, rec memberRecord) error {
 	if !n.IsLeader() {
 		if n.Leader() == 0 {
 			return ErrNoLeader

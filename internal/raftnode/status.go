@@ -239,7 +239,19 @@ func (n *Node) TransferLeadership(ctx context.Context) error {
 			}
 		}
 		if best.ID == raft.None {
-			return ErrNoLeader // no live follower to hand over to
+			// No follower has answered yet (a leader's progress starts
+			// blank on election): wait a tick for one, until ctx ends.
+			t := time.NewTimer(n.cfg.TickInterval)
+			select {
+			case <-t.C:
+				continue
+			case <-ctx.Done():
+				t.Stop()
+				return ErrNoLeader // no live follower to hand over to
+			case <-n.donec:
+				t.Stop()
+				return ErrStopped
+			}
 		}
 		select {
 		case n.transferc <- best.ID:

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -90,6 +91,9 @@ type Cluster struct {
 	voters  map[uint64]string
 	http    map[uint64]string
 	dirs    map[uint64]string
+	// joining names the nodes that start with --join (through the
+	// other nodes' HTTP addresses) rather than bootstrapping.
+	joining map[uint64]bool
 	mu      sync.Mutex
 	servers map[uint64]*server.Server // nil while a node is down
 	disks   map[uint64]*vfs.Crashable // with Options.CrashableDisks: each node's current one
@@ -106,7 +110,7 @@ func New(t testing.TB, opts Options) *Cluster {
 	opts.defaults()
 	c := &Cluster{
 		t: t, opts: opts,
-		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{},
+		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{}, joining: map[uint64]bool{},
 		servers: map[uint64]*server.Server{}, disks: map[uint64]*vfs.Crashable{},
 		Client: &http.Client{Timeout: 15 * time.Second},
 	}
@@ -189,7 +193,7 @@ func (c *Cluster) Start(id uint64) {
 		// one; bound that wait so a broken recovery fails the test.
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		s, err = server.StartContext(ctx, server.Config{
-			NodeID: id, DataDir: c.dirs[id], Voters: c.voters, PeerDialAddrs: c.addressBook(id), ClusterID: "testcluster",
+			NodeID: id, DataDir: c.dirs[id], Voters: c.voters, PeerDialAddrs: c.addressBook(id), ClusterID: "testcluster", Join: c.joinVia(id),
 			UnsafeReadsWithoutBarrier: c.opts.UnsafeReadsWithoutBarrier,
 			ListenPeer:                c.voters[id], ListenHTTP: c.http[id],
 			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,
@@ -211,6 +215,60 @@ func (c *Cluster) Start(id uint64) {
 	c.mu.Lock()
 	c.servers[id] = s
 	c.mu.Unlock()
+}
+
+// AddNode prepares node id (not one of the cluster's yet): addresses and
+// an empty data directory. StartJoining then starts it.
+func (c *Cluster) AddNode(id uint64) {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.dirs[id]; ok {
+		c.t.Fatalf("node %d already exists", id)
+	}
+	c.voters[id] = ReserveAddr(c.t)
+	c.http[id] = ReserveAddr(c.t)
+	c.dirs[id] = filepath.Join(c.t.TempDir(), fmt.Sprintf("node-%d", id))
+}
+
+// StartJoining starts node id as a node joining the running cluster
+// (--join, through the other nodes' HTTP addresses): with an empty data
+// directory it asks to be added as an observer, as an operator's new or
+// replaced node does. Later starts of it join the same way.
+func (c *Cluster) StartJoining(id uint64) {
+	c.t.Helper()
+	c.mu.Lock()
+	c.joining[id] = true
+	c.mu.Unlock()
+	c.Start(id)
+}
+
+// WipeDataDir deletes node id's data directory (the node must be down),
+// as a lost disk does.
+func (c *Cluster) WipeDataDir(id uint64) {
+	c.t.Helper()
+	if c.Server(id) != nil {
+		c.t.Fatalf("node %d is running", id)
+	}
+	if err := os.RemoveAll(c.dirs[id]); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *Cluster) joinVia(id uint64) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.joining[id] {
+		return nil
+	}
+	var out []string
+	for other, addr := range c.http {
+		if other != id {
+			out = append(out, addr)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // addressBook is where node id dials its peers: through the fault

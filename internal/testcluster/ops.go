@@ -39,3 +39,25 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 	}
 	return c.WaitApplied(ctx, c.Server(lead).Node.CommitIndex())
 }
+
+// WaitDirectoryIDs waits until the leader's membership records every
+// member's directory id (the leader records them as the members'
+// connections present them, moments after the cluster starts).
+func (c *Cluster) WaitDirectoryIDs(ctx context.Context) error {
+	return WaitFor(ctx, func() bool {
+		lead, err := c.Leader(ctx)
+		if err != nil {
+			return false
+		}
+		s := c.Server(lead)
+		if s == nil {
+			return false
+		}
+		for _, m := range s.Node.Members() {
+			if m.DirectoryID.IsZero() {
+				return false
+			}
+		}
+		return true
+	})
+}

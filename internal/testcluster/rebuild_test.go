@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/client"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -81,32 +82,52 @@ func assertSameState(t *testing.T, c *testcluster.Cluster) {
 	}
 }
 
-// TestRebuildFromEmptyDirectoryConverges wipes a node's data directory and
-// checks it rebuilds exactly the others' state from their log and, after
-// compaction, their snapshot. The cluster is restarted around the wipe: a
-// running leader still remembers how far the lost node had replicated, and
-// raft cannot take that node back under the same id (see
-// docs/operations.md, "Losing a data directory").
+// TestRebuildFromEmptyDirectoryConverges replaces a node whose data
+// directory was lost, the way docs/operations.md says, while the other
+// two serve: the wiped node comes back with a new directory id (so it is
+// a new member, never the old one with its log and vote forgotten), the
+// old member is removed, the new one joins as an observer, catches up
+// from the others' snapshot (their log is compacted) and is promoted; it
+// then holds exactly the others' state.
 func TestRebuildFromEmptyDirectoryConverges(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{SnapshotEntries: 15, CompactionMargin: 3})
 	lead := c.MustLeader()
 	f := followers(c, lead)[0]
 	mixedWorkload(t, c, f, 0)
-	c.Kill(f)
-	mixedWorkload(t, c, lead, 1) // enough entries for the others to snapshot and compact
-	assertSameState(t, c)
-
-	c.StopAll()
-	if err := os.RemoveAll(c.DataDir(f)); err != nil {
+	ctx := ctxFor(t, 60*time.Second)
+	if err := c.WaitDirectoryIDs(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range c.IDs() {
-		c.Start(id)
+	var oldDir string
+	for _, m := range c.Server(lead).Node.Members() {
+		if m.NodeID == f {
+			oldDir = m.DirectoryID.String()
+		}
 	}
-	c.MustLeader()
+	c.Kill(f)
+	mixedWorkload(t, c, lead, 1) // enough entries for the others to snapshot and compact
+	c.WipeDataDir(f)
+
+	if _, _, err := c.API().RemoveMember(ctx, f, oldDir); err != nil {
+		t.Fatalf("remove the lost member: %v", err)
+	}
+	c.StartJoining(f)
+	newDir := c.Server(f).Node.DirectoryID().String()
+	if newDir == oldDir {
+		t.Fatal("the wiped node came back with its old directory id")
+	}
+	// It asks to be added as an observer as it starts.
+	if err := testcluster.WaitFor(ctx, func() bool {
+		q, err := c.API().Quorum(ctx)
+		return err == nil && slices.ContainsFunc(q.Observers, func(v client.Voter) bool { return v.NodeID == f && v.DirectoryID == newDir })
+	}); err != nil {
+		t.Fatalf("the replacement never became an observer: %v", err)
+	}
+	if _, _, err := c.API().PromoteVoter(ctx, client.PromoteVoterRequest{NodeID: f, DirectoryID: newDir, WaitMs: 20_000}); err != nil {
+		t.Fatalf("promote the replacement: %v", err)
+	}
 	assertSameState(t, c)
 
-	ctx := ctxFor(t, 5*time.Second)
 	st, err := c.Server(f).Node.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +135,10 @@ func TestRebuildFromEmptyDirectoryConverges(t *testing.T) {
 	if st.SnapshotIndex == 0 {
 		t.Fatal("the wiped node rebuilt without a snapshot although the log was compacted")
 	}
-	// And it keeps up with new writes.
+	// It votes now, and keeps up with new writes.
+	if !c.Server(f).Node.Self().Voter {
+		t.Fatal("the replacement is not a voter")
+	}
 	mixedWorkload(t, c, f, 2)
 	assertSameState(t, c)
 }

@@ -86,11 +86,11 @@ func (o *Options) defaults() {
 
 // Cluster is a set of in-process nodes.
 type Cluster struct {
-	t       testing.TB
-	opts    Options
-	voters  map[uint64]string
-	http    map[uint64]string
-	dirs    map[uint64]string
+	t      testing.TB
+	opts   Options
+	voters map[uint64]string
+	http   map[uint64]string
+	dirs   map[uint64]string
 	// joining names the nodes that start with --join (through the
 	// other nodes' HTTP addresses) rather than bootstrapping.
 	joining map[uint64]bool

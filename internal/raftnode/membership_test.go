@@ -125,6 +125,18 @@ func TestMembershipGrowPromoteShrink(t *testing.T) {
 	if got := c.sms[4].value(); got == 0 {
 		t.Fatal("the observer applied nothing")
 	}
+	// An observer serves linearizable reads: its read barrier (ReadIndex
+	// through the leader) returns once it has applied what the leader
+	// had committed.
+	res = c.propose("read through the observer")
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := n4.ReadBarrier(rctx); err != nil {
+		t.Fatalf("read barrier on the observer: %v", err)
+	}
+	rcancel()
+	if n4.AppliedIndex() < res.Index {
+		t.Fatalf("the observer's read barrier returned at applied index %d, before %d", n4.AppliedIndex(), res.Index)
+	}
 	// Adding it again is a no-op; under another directory id it is refused.
 	c.change("add observer 4 again", func(ctx context.Context, lead *Node) error {
 		return lead.AddObserver(ctx, n4.Self())
@@ -351,4 +363,42 @@ func TestClusterFromBeforeMemberRecords(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMemberMovesToANewAddress restarts a follower behind a new address
+// (a new peer proxy; the others were never told): its connections
+// advertise the new address, the leader records it, and every node dials
+// it there. The old address is gone, so the quorum depends on that.
+func TestMemberMovesToANewAddress(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	for id := uint64(1); id <= 3; id++ {
+		c.start(id)
+	}
+	c.propose("before the move")
+	c.waitPinned()
+	lead := c.leader().ID()
+	moved := lead%3 + 1
+	c.stop(moved)
+	c.proxies[moved].close()
+	c.proxies[moved] = newPeerProxy(t)
+	newAddr := c.proxies[moved].addr()
+	c.start(moved)
+	waitFor(t, 30*time.Second, "every node to record the new address", func() bool {
+		for _, n := range c.nodes {
+			m, ok := n.membersView.Load().get(moved)
+			if !ok || m.PeerAddr != newAddr {
+				return false
+			}
+		}
+		return true
+	})
+	// With the third node down, a write commits only if the leader
+	// reaches the moved node at its new address.
+	for id := uint64(1); id <= 3; id++ {
+		if id != lead && id != moved {
+			c.stop(id)
+		}
+	}
+	res := c.propose("after the move")
+	c.waitApplied(moved, res.Index, 10*time.Second)
 }

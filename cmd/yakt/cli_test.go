@@ -673,7 +673,7 @@ func TestCLIQuorumMembership(t *testing.T) {
 	}
 	// It never runs, so it never catches up: refused (exit 1) within --timeout.
 	start := time.Now()
-	_, errOut, code := x.run("quorum", "add-voter", "--node-id", "4", "--peer-address", peer, "--directory-id", dir, "--timeout", "4s")
+	_, errOut, code := x.run("quorum", "add-voter", "--node-id", "4", "--timeout", "4s") // an observer already: no identity flags needed
 	if code != exitAPI || !strings.Contains(errOut, "has not caught up") || time.Since(start) > 10*time.Second {
 		t.Errorf("add-voter of an observer that never runs: exit %d after %v, stderr %q", code, time.Since(start), errOut)
 	}

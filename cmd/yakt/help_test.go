@@ -63,8 +63,6 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"quorum", "add-voter"},
 		{"quorum", "add-voter", "--node-id", "0", "--http-address", "127.0.0.1:8004"},
 		{"quorum", "add-voter", "--node-id", "x"},
-		{"quorum", "add-voter", "--node-id", "4"},
-		{"quorum", "add-voter", "--node-id", "4", "--directory-id", "AQEBAQEBAQEBAQEBAQEBAQ"},
 		{"quorum", "add-voter", "--node-id", "4", "--directory-id", "short", "--peer-address", "10.0.0.4:7001"},
 		{"quorum", "add-voter", "--node-id", "4", "--http-address", "no-port"},
 		{"quorum", "add-voter", "4"},

@@ -32,6 +32,9 @@ type memberFlags struct {
 	directoryID string
 	peerAddress string
 	httpAddress string
+	// mayBeMember: the node may be a member already (add-voter promotes
+	// an observer), so its identity flags are needed only if it is not.
+	mayBeMember bool
 }
 
 func (m *memberFlags) register(cmd *cobra.Command, identity bool) {
@@ -62,7 +65,7 @@ func (m *memberFlags) check(identity bool) error {
 			return usageError(fmt.Errorf("%s %q: want host:port", flag, v))
 		}
 	}
-	if (m.directoryID == "" || m.peerAddress == "") && m.httpAddress == "" {
+	if !m.mayBeMember && (m.directoryID == "" || m.peerAddress == "") && m.httpAddress == "" {
 		return usageError(errors.New("give --directory-id and --peer-address, or --http-address to ask the new node for them"))
 	}
 	return nil
@@ -75,6 +78,9 @@ func (m *memberFlags) identity(ctx context.Context, c *client.Client, clusterID 
 	out := client.QuorumMember{NodeID: m.nodeID, DirectoryID: m.directoryID, PeerAddress: m.peerAddress, HTTPAddress: m.httpAddress}
 	if out.DirectoryID != "" && out.PeerAddress != "" {
 		return out, nil
+	}
+	if m.httpAddress == "" {
+		return out, usageError(fmt.Errorf("node %d is not a member yet: give --directory-id and --peer-address, or --http-address to ask the new node for them", m.nodeID))
 	}
 	n, _, err := c.NodeAt(ctx, "http://"+m.httpAddress)
 	if err != nil {
@@ -113,9 +119,11 @@ func memberIn(q client.Quorum, id uint64) (v client.Voter, voter, found bool) {
 }
 
 func newQuorumAddVoterCmd(g *globals) *cobra.Command {
-	var m memberFlags
+	m := memberFlags{mayBeMember: true}
 	cmd := command("add-voter", "Add a node to the quorum as a voter: as an observer first, promoted once it has caught up",
-		`  # the new node runs and was formatted for this cluster; ask it who it is
+		`  # node 4 was started with --join (it is an observer already): promote it once caught up
+  yakt quorum add-voter --node-id 4 --timeout 2m
+  # the new node runs and was formatted for this cluster; ask it who it is
   yakt quorum add-voter --node-id 4 --http-address 10.0.0.4:8001 --timeout 2m
   # or name it in full
   yakt quorum add-voter --node-id 4 --directory-id Zt5cH3uQTqW8e1oLm2pB0g --peer-address 10.0.0.4:7001`,
@@ -156,8 +164,9 @@ observer (it replicates the log but does not vote), then promoted to voter once 
 with the leader's, waiting for that up to --timeout. A node already an observer is only promoted; one
 already a voter is left as it is.
 
-The new node must be running, formatted for this cluster (its directory id names this formatting of its
-data directory). Give its --directory-id and --peer-address, or its --http-address, where they are
+A node started with --join is added as an observer by itself: then --node-id is all this needs. Otherwise
+the new node must be running, formatted for this cluster (its directory id names this formatting of its
+data directory): give its --directory-id and --peer-address, or its --http-address, where they are
 asked (GET /v1/node). Prints the resulting quorum as 'quorum describe --replication' does.`
 	m.register(cmd, true)
 	return cmd

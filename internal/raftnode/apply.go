@@ -212,9 +212,12 @@ func (n *Node) handEntries(ents []raftpb.Entry) error {
 			if err := cc.Unmarshal(e.Data); err != nil {
 				return fmt.Errorf("decode conf change %d: %w", e.Index, err)
 			}
+			n.confState = *n.rn.ApplyConfChange(cc)
+			if e.Index <= n.membersFrom {
+				continue // replayed on start: the table already holds it (loadMembers)
+			}
 			prev := n.membersView.Load()
 			op := n.applyMemberChange(cc)
-			n.confState = *n.rn.ApplyConfChange(cc)
 			n.membersChanged(prev)
 			if cc.Type == raftpb.ConfChangeAddLearnerNode {
 				n.snapForMember = e.Index
@@ -257,6 +260,8 @@ func (n *Node) restoreSnapshot(snap raftpb.Snapshot, inc *incomingSnapshot) erro
 	n.handed = idx
 	prev := n.membersView.Load()
 	n.confState = snap.Metadata.ConfState
+	n.membersFrom = 0
+	n.legacyMembers = inc.members == nil
 	if inc.members != nil {
 		n.members = inc.members
 	} else {

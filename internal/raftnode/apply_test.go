@@ -19,6 +19,9 @@ func TestApplyRunsOffTheRaftLoop(t *testing.T) {
 	for id := uint64(1); id <= 3; id++ {
 		c.start(id)
 	}
+	// The leader records the members' directory ids first: entries
+	// this test does not count on.
+	c.waitPinned()
 	lead := c.leader()
 	first := c.propose("first")
 	sm := c.sms[lead.ID()]
@@ -158,6 +161,9 @@ func TestApplyFailureStopsTheNode(t *testing.T) {
 	for id := uint64(1); id <= 3; id++ {
 		c.start(id)
 	}
+	// The leader records the members' directory ids first: entries
+	// this test does not count on.
+	c.waitPinned()
 	lead := c.leader()
 	first := c.propose("first")
 	c.sms[lead.ID()].failApply.Store(true)

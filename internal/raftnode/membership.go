@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"slices"
 	"time"
@@ -476,9 +477,14 @@ func (n *Node) applyMemberChange(cc raftpb.ConfChange) uint64 {
 // changed: it publishes the view, points the transport at the members'
 // addresses, and makes peers whose record changed handshake again.
 func (n *Node) membersChanged(prev *membersView) {
-	view := &membersView{known: len(n.confState.Voters) > 0 || len(n.confState.Learners) > 0}
+	n.publishMembers(prev, n.confState)
+}
+
+// publishMembers is membersChanged with the roles of cs.
+func (n *Node) publishMembers(prev *membersView, cs raftpb.ConfState) {
+	view := &membersView{known: len(cs.Voters) > 0 || len(cs.Learners) > 0}
 	for id, rec := range n.members {
-		if !slices.Contains(n.confState.Voters, id) && !slices.Contains(n.confState.Learners, id) {
+		if !slices.Contains(cs.Voters, id) && !slices.Contains(cs.Learners, id) {
 			continue // a record raft does not know (cannot happen from a valid log)
 		}
 		addr := rec.PeerAddr
@@ -486,12 +492,16 @@ func (n *Node) membersChanged(prev *membersView) {
 			addr = n.cfg.Peers[id] // a cluster bootstrapped before member records
 		}
 		view.list = append(view.list, Member{NodeID: id, DirectoryID: rec.DirectoryID, PeerAddr: addr, HTTPAddr: rec.HTTPAddr,
-			Voter: slices.Contains(n.confState.Voters, id)})
+			Voter: slices.Contains(cs.Voters, id)})
 	}
-	for _, ids := range [][]uint64{n.confState.Voters, n.confState.Learners} {
-		for _, id := range ids {
-			if _, ok := n.members[id]; !ok {
-				view.list = append(view.list, Member{NodeID: id, PeerAddr: n.cfg.Peers[id], Voter: slices.Contains(n.confState.Voters, id)})
+	if n.legacyMembers {
+		// A snapshot from before member records: its configuration's
+		// members have none until the leader records them.
+		for _, ids := range [][]uint64{cs.Voters, cs.Learners} {
+			for _, id := range ids {
+				if _, ok := n.members[id]; !ok {
+					view.list = append(view.list, Member{NodeID: id, PeerAddr: n.cfg.Peers[id], Voter: slices.Contains(cs.Voters, id)})
+				}
 			}
 		}
 	}
@@ -519,7 +529,12 @@ func (n *Node) membersChanged(prev *membersView) {
 		if peers[m.NodeID] != addr {
 			n.transport.SetPeer(m.NodeID, addr)
 		}
-		if old, ok := prev.get(m.NodeID); ok && old.DirectoryID != m.DirectoryID && !old.DirectoryID.IsZero() {
+		// A member added, or recorded under another directory id: any
+		// connection admitted under an earlier identity (the old disk of
+		// a replaced node, say) must handshake again. A removal cuts
+		// nothing: raft counts no message from a non-member, and the
+		// removed node's own request for its removal is answered on one.
+		if old, ok := prev.get(m.NodeID); !ok || old.DirectoryID != m.DirectoryID {
 			n.transport.Revoke(m.NodeID)
 		}
 	}
@@ -541,6 +556,67 @@ func cmpUint(a, b uint64) int {
 		return 1
 	}
 	return 0
+}
+
+// loadMembers builds the membership as of the committed log on start,
+// before the transport admits anyone: the snapshot's table, then every
+// committed change after it. Raft re-delivers those changes for the
+// loop to apply to its configuration, but the table and the view stay
+// as built here until the replay passes them (membersFrom), so a
+// restarting node never admits a peer under an identity the log has
+// already replaced.
+func (n *Node) loadMembers(snapCS raftpb.ConfState) error {
+	hs, _, err := n.storage.InitialState()
+	if err != nil {
+		return err
+	}
+	first, err := n.storage.FirstIndex()
+	if err != nil {
+		return err
+	}
+	lo := max(n.snapIndex+1, first)
+	cs := snapCS
+	if hs.Commit >= lo {
+		ents, err := n.storage.Entries(lo, hs.Commit+1, math.MaxUint64)
+		if err != nil {
+			return fmt.Errorf("read committed entries %d..%d: %w", lo, hs.Commit, err)
+		}
+		for _, e := range ents {
+			if e.Type != raftpb.EntryConfChange {
+				continue
+			}
+			var cc raftpb.ConfChange
+			if err := cc.Unmarshal(e.Data); err != nil {
+				return fmt.Errorf("decode conf change %d: %w", e.Index, err)
+			}
+			n.applyMemberChange(cc)
+			cs = withRole(cs, cc)
+		}
+		n.membersFrom = hs.Commit
+	}
+	n.publishMembers(nil, cs)
+	return nil
+}
+
+// withRole is cs after cc, as far as roles go (one change at a time,
+// the only kind this node proposes).
+func withRole(cs raftpb.ConfState, cc raftpb.ConfChange) raftpb.ConfState {
+	del := func(ids []uint64) []uint64 { return slices.DeleteFunc(slices.Clone(ids), func(x uint64) bool { return x == cc.NodeID }) }
+	switch cc.Type {
+	case raftpb.ConfChangeAddNode:
+		cs.Learners = del(cs.Learners)
+		if !slices.Contains(cs.Voters, cc.NodeID) {
+			cs.Voters = append(slices.Clone(cs.Voters), cc.NodeID)
+		}
+	case raftpb.ConfChangeAddLearnerNode:
+		cs.Voters = del(cs.Voters)
+		if !slices.Contains(cs.Learners, cc.NodeID) {
+			cs.Learners = append(slices.Clone(cs.Learners), cc.NodeID)
+		}
+	case raftpb.ConfChangeRemoveNode:
+		cs.Voters, cs.Learners = del(cs.Voters), del(cs.Learners)
+	}
+	return cs
 }
 
 // admit is the transport's Admit: a peer's connection is let through only

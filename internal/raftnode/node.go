@@ -322,6 +322,13 @@ type Node struct {
 	confc       chan *confReq
 	confWaiters map[uint64]*confWaiter
 	confPending uint64 // index of the newest membership change in the leader's log
+	// membersFrom: the table was built on start from the committed log
+	// up to here (loadMembers); replayed changes up to it leave it alone.
+	membersFrom uint64
+	// legacyMembers: the snapshot the table came from had no member
+	// records (written before them), so configuration members without a
+	// record are listed with the addresses Config.Peers gives.
+	legacyMembers bool
 	// snapForMember is the index of the last change that added a member:
 	// a snapshot at least that new is taken at once, since raft sends a
 	// node that must catch up by snapshot only one whose configuration
@@ -468,6 +475,7 @@ func (n *Node) restore() error {
 		sr, err := n.storage.OpenSnapshot(snap.Metadata)
 		if err == nil {
 			n.members, err = decodeMembers(sr.Members)
+			n.legacyMembers = sr.Members == nil
 			if err != nil {
 				sr.Close()
 			}
@@ -524,8 +532,7 @@ func (n *Node) restore() error {
 		}
 	}
 	n.rn = rn
-	n.membersChanged(nil)
-	return nil
+	return n.loadMembers(n.confState)
 }
 
 // bootstrap starts a new cluster with Config.Peers as its voters. Every

@@ -601,7 +601,9 @@ func (n *Node) loadMembers(snapCS raftpb.ConfState) error {
 // withRole is cs after cc, as far as roles go (one change at a time,
 // the only kind this node proposes).
 func withRole(cs raftpb.ConfState, cc raftpb.ConfChange) raftpb.ConfState {
-	del := func(ids []uint64) []uint64 { return slices.DeleteFunc(slices.Clone(ids), func(x uint64) bool { return x == cc.NodeID }) }
+	del := func(ids []uint64) []uint64 {
+		return slices.DeleteFunc(slices.Clone(ids), func(x uint64) bool { return x == cc.NodeID })
+	}
 	switch cc.Type {
 	case raftpb.ConfChangeAddNode:
 		cs.Learners = del(cs.Learners)

@@ -67,6 +67,23 @@
 // leaving it to time out. A context that expires first yields
 // context.DeadlineExceeded: the entry may still commit.
 //
+// # Membership
+//
+// The voters and observers (raft learners) are the log's, not the
+// configuration's: Config.Peers only bootstraps a new cluster (or names
+// members a log from before member records has no address for), and
+// Config.Join starts a node that waits to be added. Changes are etcd
+// raft ConfChanges, one at a time, each carrying the member's record
+// (node id, directory id, peer and HTTP addresses); snapshots carry the
+// table beside the ConfState, and a node starting builds it from its
+// snapshot and committed log before its transport admits anyone. The
+// transport admits a peer only under the directory id its record holds,
+// which is what keeps a node whose disk was wiped from voting as the
+// member it was. The leader records what the log does not know yet: a
+// directory id first seen on a connection, a new address a member
+// advertises. membership.go has the rules; AddObserver, PromoteObserver,
+// RemoveMember and TransferLeadershipTo are the operations.
+//
 // # A lost snapshot
 //
 // When every snapshot file that could rebuild the state fails its checksum

@@ -106,9 +106,30 @@ func snapshotCheckInterval(d time.Duration) time.Duration {
 }
 
 func (n *Node) step(m raftpb.Message) {
+	if m.Type == raftpb.MsgHeartbeat {
+		// A leader says an entry is committed here only once this node
+		// acknowledged it durably, so a heartbeat committing past this
+		// log's end is meant for a member whose log this node does not
+		// have: a replaced directory the leader still counts as the old
+		// member. etcd raft would panic on it; drop it and say why.
+		if last, err := n.storage.LastIndex(); err == nil && m.Commit > last {
+			n.warnForeignHeartbeat(m, last)
+			return
+		}
+	}
 	if err := n.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
 		n.log.Debug("step message", "type", m.Type, "from", m.From, "err", err)
 	}
+}
+
+// warnForeignHeartbeat logs a dropped heartbeat, once a minute.
+func (n *Node) warnForeignHeartbeat(m raftpb.Message, last uint64) {
+	if time.Since(n.foreignWarnedAt) < time.Minute {
+		return
+	}
+	n.foreignWarnedAt = time.Now()
+	n.log.Error("the leader counts this node as a member holding entries this log does not have: is this a replaced or wiped data directory? Remove the old member (yakt quorum remove-voter) so this one can join as a new one",
+		"leader", m.From, "leader_commit", m.Commit, "last_index", last, "directory_id", n.dirID.String())
 }
 
 // drainRecv steps every message already queued, so one Ready covers them.

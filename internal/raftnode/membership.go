@@ -655,14 +655,18 @@ func (n *Node) maybePinMembers() {
 	if ts := n.termStart.Load(); ts == nil || n.handed < ts.index {
 		return // entries of earlier terms may still change the table
 	}
-	ids := make([]uint64, 0, len(n.members))
-	for id := range n.members {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		rec := n.members[id]
+	// The view, not the table: a member of a snapshot from before member
+	// records has no record yet, and this is how it gets one.
+	for _, m := range n.membersView.Load().list {
+		id := m.NodeID
+		rec, ok := n.members[id]
+		if !ok {
+			rec = memberRecord{NodeID: id}
+		}
 		want := rec
+		if want.PeerAddr == "" {
+			want.PeerAddr = m.PeerAddr
+		}
 		if id == n.cfg.NodeID {
 			want.DirectoryID, want.PeerAddr, want.HTTPAddr = n.dirID, n.cfg.PeerAddr, n.cfg.HTTPAddr
 			if want.PeerAddr == "" {

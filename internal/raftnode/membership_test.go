@@ -402,3 +402,59 @@ func TestMemberMovesToANewAddress(t *testing.T) {
 	res := c.propose("after the move")
 	c.waitApplied(moved, res.Index, 10*time.Second)
 }
+
+// TestWipedNodeWaitsToBeReplaced starts a node on a wiped directory
+// before the operator removed its old member: the leader still sends
+// the old member's heartbeats there, which commit entries this log never
+// had. The node must neither crash (etcd raft panics on such a
+// heartbeat) nor be counted; once the old member is removed and the new
+// one added and promoted, it catches up and votes.
+func TestWipedNodeWaitsToBeReplaced(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	for id := uint64(1); id <= 3; id++ {
+		c.start(id)
+	}
+	c.propose("before the disk is lost")
+	c.waitPinned()
+	lead := c.leader()
+	wiped := lead.ID()%3 + 1
+	oldDir := c.nodes[wiped].DirectoryID()
+	c.stop(wiped)
+	if err := os.RemoveAll(c.dirs[wiped]); err != nil {
+		t.Fatal(err)
+	}
+	tune := c.tune
+	c.tune = func(cfg *Config) {
+		if tune != nil {
+			tune(cfg)
+		}
+		if cfg.NodeID == wiped {
+			cfg.Join = true
+		}
+	}
+	nw := c.start(wiped)
+	base := counterValue(c.metrics[lead.ID()].refusedPeers)
+	waitFor(t, 30*time.Second, "the leader to refuse the wiped node's connections", func() bool {
+		return counterValue(c.metrics[lead.ID()].refusedPeers) >= base+3
+	})
+	select {
+	case <-nw.Done():
+		t.Fatalf("the wiped node stopped: %v", nw.Err())
+	default:
+	}
+	if len(nw.Members()) != 0 {
+		t.Fatalf("the wiped node knows members before it was added: %+v", nw.Members())
+	}
+	c.change("remove the old member", func(ctx context.Context, lead *Node) error {
+		return lead.RemoveMember(ctx, wiped, oldDir)
+	})
+	c.change("add the new one", func(ctx context.Context, lead *Node) error {
+		return lead.AddObserver(ctx, nw.Self())
+	})
+	c.change("promote it", func(ctx context.Context, lead *Node) error {
+		return lead.PromoteObserver(ctx, wiped, nw.DirectoryID())
+	})
+	c.waitMembers(map[uint64]bool{1: true, 2: true, 3: true})
+	res := c.propose("after the replacement")
+	c.waitApplied(wiped, res.Index, 10*time.Second)
+}

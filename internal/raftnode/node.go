@@ -325,6 +325,9 @@ type Node struct {
 	// membersFrom: the table was built on start from the committed log
 	// up to here (loadMembers); replayed changes up to it leave it alone.
 	membersFrom uint64
+	// foreignWarnedAt: when a heartbeat meant for another log was last
+	// logged (loop only).
+	foreignWarnedAt time.Time
 	// legacyMembers: the snapshot the table came from had no member
 	// records (written before them), so configuration members without a
 	// record are listed with the addresses Config.Peers gives.

@@ -128,10 +128,15 @@ func (p *peer) untrack(conn net.Conn) {
 //
 // It speaks protocolVersion, unless the peer refused that recently: a
 // peer still on the previous release answers ackBadVersion, and is then
-// redialed at once, and for versionRetryAfter, with minProtocolVersion.
+// redialed at once, and for versionRetryAfter, with minProtocolVersion
+// (message streams excepted: see below).
 func (p *peer) dial(ctx context.Context, kind streamKind) (net.Conn, func(), error) {
 	var version uint8 // protocolVersion
-	if since := p.oldVersionSince.Load(); since != 0 {
+	// A message stream is redialed only when it broke, as when the peer
+	// restarts (on the new release, in a rolling upgrade): it tries the
+	// newer version first every time, so the peer's directory id is
+	// learnt as soon as it can send one.
+	if since := p.oldVersionSince.Load(); since != 0 && kind != streamMessage {
 		if time.Since(time.Unix(0, since)) < versionRetryAfter {
 			version = minProtocolVersion
 		} else {

@@ -102,7 +102,22 @@ func (c *Cluster) voters() string {
 }
 
 // Launch starts node id's process without waiting for it.
-func (c *Cluster) Launch(id uint64) error {
+func (c *Cluster) Launch(id uint64) error { return c.launch(id, nil) }
+
+// LaunchJoining starts node id's process joining the running cluster
+// through the other nodes (--join), as a replaced node is started.
+func (c *Cluster) LaunchJoining(id uint64) error {
+	var via []string
+	for other, addr := range c.http {
+		if other != id {
+			via = append(via, addr)
+		}
+	}
+	sort.Strings(via)
+	return c.launch(id, []string{"--join", strings.Join(via, ",")})
+}
+
+func (c *Cluster) launch(id uint64, extra []string) error {
 	args := append([]string{"server",
 		"--node-id", strconv.FormatUint(id, 10),
 		"--data-dir", c.DataDir(id),
@@ -110,7 +125,7 @@ func (c *Cluster) Launch(id uint64) error {
 		"--listen-http", c.http[id],
 		"--voters", c.voters(),
 		"--cluster-id", "scalebench",
-	}, c.args...)
+	}, append(extra, c.args...)...)
 	log, err := os.OpenFile(c.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("node %d log: %w", id, err)

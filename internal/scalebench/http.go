@@ -93,10 +93,15 @@ type Quorum struct {
 	LeaderID      int64  `json:"leaderId"`
 	LeaderEpoch   uint64 `json:"leaderEpoch"`
 	HighWatermark int64  `json:"highWatermark"`
-	Voters        []struct {
-		NodeID      uint64 `json:"nodeId"`
-		HTTPAddress string `json:"httpAddress"`
-	} `json:"voters"`
+	Voters        []QuorumMember `json:"voters"`
+	Observers     []QuorumMember `json:"observers"`
+}
+
+// QuorumMember is a voter or observer in a Quorum.
+type QuorumMember struct {
+	NodeID      uint64 `json:"nodeId"`
+	DirectoryID string `json:"directoryId"`
+	HTTPAddress string `json:"httpAddress"`
 }
 
 // GetQuorum asks base for the quorum (the leader's view, relayed).

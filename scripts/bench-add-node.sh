@@ -104,10 +104,16 @@ for run in $(seq 1 "$RUNS"); do
 	"$YAKT" server --node-id 4 --data-dir "$dir/n4" --listen-peer "$(peer 4)" --listen-http "$(http 4)" \
 		--join "$(http 1),$(http 2),$(http 3)" --broker-session-timeout 1h >"$dir/log4" 2>&1 &
 	pids+=($!)
+	deadline=$(($(date +%s) + 300))
 	while :; do
 		target=$(metric "$l" yakt_raft_commit_index)
 		got=$(metric 4 yakt_raft_applied_index)
 		[ "$got" -ge 0 ] && [ "$got" -ge "$target" ] && [ "$target" -gt 0 ] && break
+		if [ "$(date +%s)" -gt "$deadline" ]; then
+			echo "node 4 did not catch up in 5 minutes (applied $got, leader's commit $target); its log:" >&2
+			tail -20 "$dir/log4" >&2
+			exit 1
+		fi
 		sleep 0.05
 	done
 	a=$(since "$t")

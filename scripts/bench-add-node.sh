@@ -46,10 +46,10 @@ peer() { echo "127.0.0.1:$((BASE_PORT + $1))"; }
 http() { echo "127.0.0.1:$((BASE_PORT + 10 + $1))"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-metric() { # metric NODE NAME: the value of an unlabelled metric, or -1
-	curl -s --max-time 2 "http://$(http "$1")/metrics" | awk -v n="$2" '$1 == n { printf "%d", $2; f = 1 } END { if (!f) print -1 }'
+metric() { # metric NODE NAME: the value of an unlabelled metric, or -1 (not up yet)
+	{ curl -s --max-time 2 "http://$(http "$1")/metrics" || true; } | awk -v n="$2" '$1 == n { printf "%d", $2; f = 1 } END { if (!f) print -1 }'
 }
-leader() { curl -s --max-time 2 "http://$(http 1)/v1/quorum" | sed -n 's/.*"leaderId":\([0-9-]*\).*/\1/p'; }
+leader() { { curl -s --max-time 2 "http://$(http 1)/v1/quorum" || true; } | sed -n 's/.*"leaderId":\([0-9-]*\).*/\1/p'; }
 wait_ready() { # wait_ready NODE: until GET /readyz answers 200 (a read barrier)
 	for _ in $(seq 1 600); do
 		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$(http "$1")/readyz")" = 200 ] && return 0

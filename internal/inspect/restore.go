@@ -32,10 +32,9 @@ type RestoreOptions struct {
 	// takes it ("1@host:port,2@host:port,..."); every node's restore and
 	// every `yakt server` of the new cluster must be given the same.
 	Voters string
-	// ClusterID is the new cluster's id, as `yakt server --cluster-id`
-	// will be given it. Empty: the id `yakt server` derives from Voters
-	// when it is given none. Give a fresh one so that a surviving node of
-	// the old cluster is refused by the new one's nodes.
+	// ClusterID is the new cluster's id (required), the same for each of
+	// its nodes; the restored directories are formatted with it. A fresh
+	// one keeps a surviving node of the old cluster out of the new one.
 	ClusterID string
 	// SegmentSizeBytes is the WAL segment size (0: storage's default);
 	// tests use less.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -492,4 +493,11 @@ func (b *backoff) step() time.Duration {
 }
 
 // fmtDirID formats a directory id for logs.
-func fmtDirID(id [16]byte) string { return fmt.Sprintf("%x", id[:]) }
+// fmtDirID prints a directory id as everything else in YAKt does (Kafka's
+// UUID text: unpadded base64url); "" when unknown.
+func fmtDirID(id [16]byte) string {
+	if id == [16]byte{} {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(id[:])
+}

@@ -50,6 +50,7 @@ func (n *Node) run() {
 			n.retryReadIndex()
 			n.remember()
 			n.maybePinMembers()
+			n.dropLeftPeers()
 		case m := <-n.recvc:
 			n.step(m)
 			n.drainRecv()

@@ -540,10 +540,35 @@ func (n *Node) publishMembers(prev *membersView, cs raftpb.ConfState) {
 	}
 	for id := range peers {
 		if _, ok := view.get(id); !ok && view.known {
-			// Its connections to this node stay until they break (its next
-			// hello is refused): a removed leader's request for its own
-			// removal, forwarded here, is answered on one of them.
+			if _, ok := n.leaving[id]; !ok {
+				n.leaving[id] = time.Now()
+			}
+		}
+	}
+}
+
+// removedPeerGrace is how long a removed member stays a peer of the
+// transport: raft sends it nothing more, but requests forwarded to or
+// through it (a removed leader's request for its own removal, relayed
+// by a follower) are answered on its connections.
+const removedPeerGrace = 30 * time.Second
+
+// dropLeftPeers removes from the transport the members removed more than
+// removedPeerGrace ago (loop, on ticks). Their next hello is refused
+// anyway: they are no members.
+func (n *Node) dropLeftPeers() {
+	if len(n.leaving) == 0 {
+		return
+	}
+	view := n.membersView.Load()
+	for id, at := range n.leaving {
+		if _, back := view.get(id); back {
+			delete(n.leaving, id) // added again meanwhile
+			continue
+		}
+		if time.Since(at) >= removedPeerGrace {
 			n.transport.RemovePeer(id)
+			delete(n.leaving, id)
 		}
 	}
 }

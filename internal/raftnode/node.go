@@ -325,6 +325,9 @@ type Node struct {
 	// membersFrom: the table was built on start from the committed log
 	// up to here (loadMembers); replayed changes up to it leave it alone.
 	membersFrom uint64
+	// leaving: removed members still peers of the transport, since when
+	// (dropLeftPeers).
+	leaving map[uint64]time.Time
 	// foreignWarnedAt: when a heartbeat meant for another log was last
 	// logged (loop only).
 	foreignWarnedAt time.Time
@@ -403,6 +406,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		members:       make(map[uint64]memberRecord),
 		confc:         make(chan *confReq),
 		confWaiters:   make(map[uint64]*confWaiter),
+		leaving:       make(map[uint64]time.Time),
 	}
 	opened := time.Now()
 	if err := n.restore(); err != nil {

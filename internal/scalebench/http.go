@@ -88,11 +88,11 @@ func Do(ctx context.Context, c *http.Client, method, url string, body, out any) 
 
 // Quorum is the part of GET /v1/quorum the load needs.
 type Quorum struct {
-	NodeID        uint64 `json:"nodeId"`
-	Stale         bool   `json:"stale"`
-	LeaderID      int64  `json:"leaderId"`
-	LeaderEpoch   uint64 `json:"leaderEpoch"`
-	HighWatermark int64  `json:"highWatermark"`
+	NodeID        uint64         `json:"nodeId"`
+	Stale         bool           `json:"stale"`
+	LeaderID      int64          `json:"leaderId"`
+	LeaderEpoch   uint64         `json:"leaderEpoch"`
+	HighWatermark int64          `json:"highWatermark"`
 	Voters        []QuorumMember `json:"voters"`
 	Observers     []QuorumMember `json:"observers"`
 }

@@ -529,12 +529,15 @@ func (n *Node) publishMembers(prev *membersView, cs raftpb.ConfState) {
 		if peers[m.NodeID] != addr {
 			n.transport.SetPeer(m.NodeID, addr)
 		}
-		// A member added, or recorded under another directory id: any
-		// connection admitted under an earlier identity (the old disk of
-		// a replaced node, say) must handshake again. A removal cuts
-		// nothing: raft counts no message from a non-member, and the
-		// removed node's own request for its removal is answered on one.
-		if old, ok := prev.get(m.NodeID); !ok || old.DirectoryID != m.DirectoryID {
+		// A member added, or recorded under another directory id than a
+		// known one: any connection admitted under an earlier identity
+		// (the old disk of a replaced node, say) must handshake again.
+		// Recording the directory id of a member that had none cuts
+		// nothing (its connections presented that id: it is learnt from
+		// them), nor does a removal: raft counts no message from a
+		// non-member, and the removed node's own request for its removal
+		// is answered on one.
+		if old, ok := prev.get(m.NodeID); view.known && (!ok || !old.DirectoryID.IsZero() && old.DirectoryID != m.DirectoryID) {
 			n.transport.Revoke(m.NodeID)
 		}
 	}

@@ -2,6 +2,7 @@ package raftnode
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -182,22 +183,9 @@ func (n *Node) AddObserver(ctx context.Context, m Member) error {
 // returns once the change is applied here (ErrNotCaughtUp if ctx ends
 // first). Leader only. Promoting a voter is a no-op.
 func (n *Node) PromoteObserver(ctx context.Context, id uint64, dir storage.DirectoryID) error {
-	for {
-		err := n.changeMembers(ctx, confPromote, memberRecord{NodeID: id, DirectoryID: dir})
-		if !errors.Is(err, ErrNotCaughtUp) {
-			return err
-		}
-		t := time.NewTimer(n.cfg.TickInterval)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-n.donec:
-			t.Stop()
-			return ErrStopped
-		}
-	}
+	return n.retryWhile(ctx, ErrNotCaughtUp, func() error {
+		return n.changeMembers(ctx, confPromote, memberRecord{NodeID: id, DirectoryID: dir})
+	})
 }
 
 // RemoveMember removes voter or observer id (with directory id dir; zero:
@@ -283,9 +271,15 @@ func (n *Node) TransferLeadershipTo(ctx context.Context, id uint64) error {
 // leader's own recording of a member's identity) waits its turn, within
 // ctx: changes apply within a round trip or two.
 func (n *Node) changeMembers(ctx context.Context, kind confKind, rec memberRecord) error {
+	return n.retryWhile(ctx, ErrChangeInProgress, func() error { return n.changeMembersOnce(ctx, kind, rec) })
+}
+
+// retryWhile calls f once a tick while it fails with target, until ctx
+// ends (then f's last error) or the node stops.
+func (n *Node) retryWhile(ctx context.Context, target error, f func() error) error {
 	for {
-		err := n.changeMembersOnce(ctx, kind, rec)
-		if !errors.Is(err, ErrChangeInProgress) {
+		err := f()
+		if !errors.Is(err, target) {
 			return err
 		}
 		t := time.NewTimer(n.cfg.TickInterval)
@@ -505,7 +499,7 @@ func (n *Node) publishMembers(prev *membersView, cs raftpb.ConfState) {
 			}
 		}
 	}
-	slices.SortFunc(view.list, func(a, b Member) int { return cmpUint(a.NodeID, b.NodeID) })
+	slices.SortFunc(view.list, func(a, b Member) int { return cmp.Compare(a.NodeID, b.NodeID) })
 	n.membersView.Store(view)
 	n.metrics.setMembers(view.list)
 	_, isMember := view.get(n.cfg.NodeID)
@@ -576,15 +570,6 @@ func (n *Node) dropLeftPeers() {
 	}
 }
 
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // loadMembers builds the membership as of the committed log on start,
 // before the transport admits anyone: the snapshot's table, then every
@@ -792,7 +777,7 @@ func (n *Node) encodeMembers() []byte {
 	for _, rec := range n.members {
 		f.Members = append(f.Members, rec)
 	}
-	slices.SortFunc(f.Members, func(a, b memberRecord) int { return cmpUint(a.NodeID, b.NodeID) })
+	slices.SortFunc(f.Members, func(a, b memberRecord) int { return cmp.Compare(a.NodeID, b.NodeID) })
 	b, _ := json.Marshal(f) // plain strings and numbers: cannot fail
 	return b
 }
@@ -805,7 +790,7 @@ func BootstrapMembers(voters map[uint64]string) []byte {
 	for id, addr := range voters {
 		f.Members = append(f.Members, memberRecord{NodeID: id, PeerAddr: addr})
 	}
-	slices.SortFunc(f.Members, func(a, b memberRecord) int { return cmpUint(a.NodeID, b.NodeID) })
+	slices.SortFunc(f.Members, func(a, b memberRecord) int { return cmp.Compare(a.NodeID, b.NodeID) })
 	b, _ := json.Marshal(f) // plain strings and numbers: cannot fail
 	return b
 }

@@ -570,7 +570,6 @@ func (n *Node) dropLeftPeers() {
 	}
 }
 
-
 // loadMembers builds the membership as of the committed log on start,
 // before the transport admits anyone: the snapshot's table, then every
 // committed change after it. Raft re-delivers those changes for the

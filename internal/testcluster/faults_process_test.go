@@ -149,12 +149,18 @@ func processLeader(t *testing.T, p *testcluster.Processes) uint64 {
 // same offset, and the producer-id blocks from the leader.
 func processViews(t *testing.T, p *testcluster.Processes, lead uint64) (map[uint64][]byte, [][2]int64) {
 	t.Helper()
+	return processViewsOf(t, p, p.IDs(), lead)
+}
+
+// processViewsOf is processViews over the given members only.
+func processViewsOf(t *testing.T, p *testcluster.Processes, members []uint64, lead uint64) (map[uint64][]byte, [][2]int64) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	views := map[uint64][]byte{}
 	err := testcluster.WaitFor(ctx, func() bool {
 		offsets := map[int64]bool{}
-		for _, id := range p.IDs() {
+		for _, id := range members {
 			resp, err := testcluster.Do(ctx, p.Client, p.URL(id), http.MethodGet, "/v1/metadata", nil)
 			var m struct {
 				Snapshot json.RawMessage `json:"snapshot"`

@@ -93,7 +93,7 @@ func StartProcesses(t testing.TB, bin string, n int, args ...string) *Processes 
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			for id, buf := range p.logs {
-				t.Logf("--- node %d log (last 16 KiB) ---\n%s", id, buf.Tail(16 << 10))
+				t.Logf("--- node %d log (last 16 KiB) ---\n%s", id, buf.Tail(16<<10))
 			}
 		}
 	})

@@ -45,7 +45,25 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, size runSiz
 	go func() { defer close(done); w.Run(runCtx) }()
 	pace := func(lo, hi time.Duration) bool { return testcluster.PaceBetween(runCtx, rng, lo, hi) }
 	var faults testcluster.FaultCounts
-	for pace(300*time.Millisecond, 900*time.Millisecond) {
+	// Membership changes are among the faults: a follower loses its disk
+	// and is replaced (removed, rejoined with --join as a new member,
+	// promoted) while the workload runs — once at a random early step,
+	// then at most once more.
+	members := &memberOps{t: t, p: p, rng: rng, acks: acks, members: map[uint64]bool{}}
+	for _, id := range p.IDs() {
+		members.members[id] = true
+	}
+	api := members.api()
+	replaceAt, replaced := 1+rng.IntN(4), 0
+	for step := 1; pace(300*time.Millisecond, 900*time.Millisecond); step++ {
+		if step == replaceAt || (replaced == 1 && rng.IntN(8) == 0) {
+			replaced++
+			start := time.Now()
+			f := members.replace(members.ctx(), api, false)
+			acks.Fault("replace a wiped follower")
+			t.Logf("step %d: replaced wiped node %d in %v", step, f, time.Since(start).Round(time.Millisecond))
+			continue
+		}
 		id, lead := p.IDs()[rng.IntN(nodes)], false
 		if rng.IntN(2) == 0 {
 			if l := processLeaderNow(runCtx, p); l != 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
 	"sync"
@@ -205,17 +206,24 @@ func (m *memberOps) remove(ctx context.Context, cl *client.Client, id uint64, di
 	m.p.Kill9(id)
 }
 
-// send sends one request to node id in the background, for a crash to
-// follow it at once; wait waits for its answer (ignored: the crash
-// leaves its outcome unknown, and the caller settles the change).
+// send sends one request to node id in the background and returns once
+// the request is written (or failed), for a crash to follow at once;
+// wait waits for its answer (ignored: the crash leaves its outcome
+// unknown, and the caller settles the change).
 func (m *memberOps) send(id uint64, method, path string, body any) (wait func()) {
-	done := make(chan struct{})
+	done, wrote := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(func() { close(wrote) }) }}
 	go func() {
 		defer close(done)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(httptrace.WithClientTrace(context.Background(), trace), 30*time.Second)
 		defer cancel()
 		_, _ = testcluster.Do(ctx, m.p.Client, m.p.URL(id), method, path, body)
 	}()
+	select {
+	case <-wrote:
+	case <-done:
+	}
 	return func() { <-done }
 }
 

@@ -59,7 +59,7 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, size runSiz
 		if step == replaceAt || (replaced == 1 && rng.IntN(8) == 0) {
 			replaced++
 			start := time.Now()
-			f := members.replace(members.ctx(), api, false)
+			f := members.replace(members.ctx(), api, false, false)
 			acks.Fault("replace a wiped follower")
 			t.Logf("step %d: replaced wiped node %d in %v", step, f, time.Since(start).Round(time.Millisecond))
 			continue

@@ -239,10 +239,15 @@ func (m *memberOps) crash(kind string, nodes ...uint64) {
 }
 
 // join starts node id with --join and waits until it is an observer
-// (with a directory id other than notDir) and returns its record.
-func (m *memberOps) join(ctx context.Context, id uint64, notDir string) contract.Voter {
+// (with a directory id other than notDir) and returns its record. With
+// crash, the node is SIGKILLed as soon as it answers (it asks to join as
+// it starts) and started again.
+func (m *memberOps) join(ctx context.Context, id uint64, notDir string, crash bool) contract.Voter {
 	m.t.Helper()
 	m.p.StartJoining(id)
+	if crash {
+		m.crash("kill -9 the joining node right after it asks to join", id)
+	}
 	v := m.waitRole(ctx, id, contract.RoleObserver, notDir)
 	m.members[id] = true
 	return v
@@ -253,8 +258,9 @@ func (m *memberOps) join(ctx context.Context, id uint64, notDir string) contract
 // rejoins with --join as a new member; when isolate is set it is frozen
 // (SIGSTOP) while the cluster moves more than the promotion threshold
 // ahead, the promotion must be refused with NOT_CAUGHT_UP, and once
-// resumed it is promoted. It returns the replaced node.
-func (m *memberOps) replace(ctx context.Context, cl *client.Client, isolate bool) uint64 {
+// resumed it is promoted. With crash, the new node is SIGKILLed right
+// after it asks to join. It returns the replaced node.
+func (m *memberOps) replace(ctx context.Context, cl *client.Client, isolate, crash bool) uint64 {
 	m.t.Helper()
 	lead := m.leader(ctx)
 	var followers []uint64
@@ -276,7 +282,7 @@ func (m *memberOps) replace(ctx context.Context, cl *client.Client, isolate bool
 	m.p.WipeDataDir(f)
 	m.acks.Fault("wipe a follower's data directory")
 	m.remove(ctx, cl, f, old.DirectoryID)
-	v := m.join(ctx, f, old.DirectoryID)
+	v := m.join(ctx, f, old.DirectoryID, crash)
 	if isolate {
 		m.isolateDuringPromotion(ctx, cl, f, v.DirectoryID)
 	}
@@ -342,8 +348,8 @@ func (m *memberOps) isolateDuringPromotion(ctx context.Context, cl *client.Clien
 // it grows 3 to 5 (the joining node and the leader SIGKILLed between the
 // add and the promotion; the leader and the joining node right after the
 // promotion is asked), replaces a node whose data directory was wiped
-// (the new member frozen during its promotion, which is refused until it
-// is back), and shrinks 5 to 3 by removing the leader (which hands over
+// (the new member SIGKILLed right after it asks to join, then frozen
+// during its promotion, which is refused until it is back), and shrinks 5 to 3 by removing the leader (which hands over
 // first) and a follower (the leader SIGKILLed right after the removal is
 // asked). Every member's view of the voters converges after each change;
 // the history is linearizable, every acknowledged write is in the final
@@ -379,13 +385,13 @@ func TestMembershipChangesOnProcessesUnderWorkload(t *testing.T) {
 	cl := m.api()
 
 	// Grow to 4: node 4 joins; it and the leader crash before the promotion.
-	m.join(m.ctx(), 4, "")
+	m.join(m.ctx(), 4, "", false)
 	m.crash("kill -9 the joining node and the leader between add and promote", 4, m.leader(ctx))
 	m.promote(m.ctx(), cl, 4, "")
 	m.waitAgree(m.ctx(), []uint64{1, 2, 3, 4}, nil)
 
 	// Grow to 5: the leader and node 5 crash right after the promotion is asked.
-	m.join(m.ctx(), 5, "")
+	m.join(m.ctx(), 5, "", false)
 	lead := m.leader(ctx)
 	wait := m.send(lead, http.MethodPost, "/v1/quorum/voters", map[string]any{"nodeId": 5, "waitMs": 20_000})
 	m.crash("kill -9 the leader and the joining node right after the promotion is asked", lead, 5)
@@ -394,7 +400,7 @@ func TestMembershipChangesOnProcessesUnderWorkload(t *testing.T) {
 	m.waitAgree(m.ctx(), []uint64{1, 2, 3, 4, 5}, nil)
 
 	// Replace a wiped follower, isolated during its promotion.
-	replaced := m.replace(m.ctx(), cl, true)
+	replaced := m.replace(m.ctx(), cl, true, true)
 	m.waitAgree(m.ctx(), []uint64{1, 2, 3, 4, 5}, nil)
 	t.Logf("replaced node %d", replaced)
 

@@ -364,7 +364,7 @@ func TestMembershipChangesOnProcessesUnderWorkload(t *testing.T) {
 		"--heartbeat-interval", faultTick.String(), "--election-timeout", election.String())
 	m := &memberOps{t: t, p: p, rng: rand.New(rand.NewPCG(uint64(seed), 3)), acks: testcluster.NewAcks(),
 		members: map[uint64]bool{1: true, 2: true, 3: true}}
-	ctx := m.ctx()
+	ctx := m.ctx() // the start; each change below has its own deadline
 	if err := p.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -386,13 +386,13 @@ func TestMembershipChangesOnProcessesUnderWorkload(t *testing.T) {
 
 	// Grow to 4: node 4 joins; it and the leader crash before the promotion.
 	m.join(m.ctx(), 4, "", false)
-	m.crash("kill -9 the joining node and the leader between add and promote", 4, m.leader(ctx))
+	m.crash("kill -9 the joining node and the leader between add and promote", 4, m.leader(m.ctx()))
 	m.promote(m.ctx(), cl, 4, "")
 	m.waitAgree(m.ctx(), []uint64{1, 2, 3, 4}, nil)
 
 	// Grow to 5: the leader and node 5 crash right after the promotion is asked.
 	m.join(m.ctx(), 5, "", false)
-	lead := m.leader(ctx)
+	lead := m.leader(m.ctx())
 	wait := m.send(lead, http.MethodPost, "/v1/quorum/voters", map[string]any{"nodeId": 5, "waitMs": 20_000})
 	m.crash("kill -9 the leader and the joining node right after the promotion is asked", lead, 5)
 	wait()
@@ -405,12 +405,12 @@ func TestMembershipChangesOnProcessesUnderWorkload(t *testing.T) {
 	t.Logf("replaced node %d", replaced)
 
 	// Shrink to 4: remove the leader, which hands over first.
-	lead = m.leader(ctx)
+	lead = m.leader(m.ctx())
 	m.remove(m.ctx(), cl, lead, "")
 	m.waitAgree(m.ctx(), ids(m.members), nil)
 	// Shrink to 3: remove a follower; the new leader crashes right after
 	// the removal is asked.
-	lead = m.leader(ctx)
+	lead = m.leader(m.ctx())
 	var followers []uint64
 	for _, id := range ids(m.members) {
 		if id != lead {
@@ -429,7 +429,7 @@ func TestMembershipChangesOnProcessesUnderWorkload(t *testing.T) {
 
 	stopRun()
 	<-done
-	lead = m.leader(ctx)
+	lead = m.leader(m.ctx())
 	views, blocks := processViewsOf(t, p, ids(m.members), lead)
 	checkRun(t, w, mon, views, blocks, p.URL(lead), "membership", seed, runSize{Definite: 300, Writes: 100})
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -50,6 +51,11 @@ type Options struct {
 	Network bool
 	// NetworkSeed seeds the network's random delay and loss.
 	NetworkSeed int64
+	// Spares are nodes Nodes+1..Nodes+Spares, prepared (addresses, data
+	// directory, the fault network's links) but not started and not
+	// among the bootstrapping voters: StartJoining adds one while the
+	// cluster runs, its links already behind the fault network.
+	Spares int
 	// UnsafeReadsWithoutBarrier: the deliberate stale-read bug (see
 	// server.Config), for the test proving the checker catches it.
 	UnsafeReadsWithoutBarrier bool
@@ -88,7 +94,8 @@ func (o *Options) defaults() {
 type Cluster struct {
 	t      testing.TB
 	opts   Options
-	voters map[uint64]string
+	voters map[uint64]string // every node's peer address, spares and added ones too
+	boot   map[uint64]string // the voters that bootstrap the cluster
 	http   map[uint64]string
 	dirs   map[uint64]string
 	// joining names the nodes that start with --join (through the
@@ -110,16 +117,19 @@ func New(t testing.TB, opts Options) *Cluster {
 	opts.defaults()
 	c := &Cluster{
 		t: t, opts: opts,
-		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{}, joining: map[uint64]bool{},
+		voters: map[uint64]string{}, boot: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{}, joining: map[uint64]bool{},
 		servers: map[uint64]*server.Server{}, disks: map[uint64]*vfs.Crashable{},
 		Client: &http.Client{Timeout: 15 * time.Second},
 	}
 	base := t.TempDir()
-	for i := 1; i <= opts.Nodes; i++ {
+	for i := 1; i <= opts.Nodes+opts.Spares; i++ {
 		id := uint64(i)
 		c.voters[id] = ReserveAddr(t)
 		c.http[id] = ReserveAddr(t)
 		c.dirs[id] = filepath.Join(base, fmt.Sprintf("node-%d", i))
+		if i <= opts.Nodes {
+			c.boot[id] = c.voters[id]
+		}
 	}
 	t.Cleanup(c.StopAll)
 	if opts.Network {
@@ -130,7 +140,7 @@ func New(t testing.TB, opts Options) *Cluster {
 		c.Net = n
 		t.Cleanup(n.Close) // runs before StopAll: cleanups run last-in first-out
 	}
-	for id := range c.voters {
+	for id := range c.boot {
 		c.Start(id)
 	}
 	return c
@@ -193,7 +203,7 @@ func (c *Cluster) Start(id uint64) {
 		// one; bound that wait so a broken recovery fails the test.
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		s, err = server.StartContext(ctx, server.Config{
-			NodeID: id, DataDir: c.dirs[id], Voters: c.voters, PeerDialAddrs: c.addressBook(id), ClusterID: "testcluster", Join: c.joinVia(id),
+			NodeID: id, DataDir: c.dirs[id], Voters: c.votersFor(id), PeerDialAddrs: c.addressBook(id), ClusterID: "testcluster", Join: c.joinVia(id),
 			UnsafeReadsWithoutBarrier: c.opts.UnsafeReadsWithoutBarrier,
 			ListenPeer:                c.voters[id], ListenHTTP: c.http[id],
 			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,
@@ -253,6 +263,17 @@ func (c *Cluster) WipeDataDir(id uint64) {
 	if err := os.RemoveAll(c.dirs[id]); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// votersFor is node id's --voters: the bootstrapping voters, or for a
+// joining node every node's address (its first contacts).
+func (c *Cluster) votersFor(id uint64) map[uint64]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.joining[id] {
+		return maps.Clone(c.voters)
+	}
+	return c.boot
 }
 
 func (c *Cluster) joinVia(id uint64) []string {

@@ -45,7 +45,25 @@ func processFaults(t *testing.T, name string, seed int64, nodes int, size runSiz
 	go func() { defer close(done); w.Run(runCtx) }()
 	pace := func(lo, hi time.Duration) bool { return testcluster.PaceBetween(runCtx, rng, lo, hi) }
 	var faults testcluster.FaultCounts
-	for pace(300*time.Millisecond, 900*time.Millisecond) {
+	// Membership changes are among the faults: a follower loses its disk
+	// and is replaced (removed, rejoined with --join as a new member,
+	// promoted) while the workload runs — once at a random early step,
+	// then at most once more.
+	members := &memberOps{t: t, p: p, rng: rng, acks: acks, members: map[uint64]bool{}}
+	for _, id := range p.IDs() {
+		members.members[id] = true
+	}
+	api := members.api()
+	replaceAt, replaced := 1+rng.IntN(4), 0
+	for step := 1; pace(300*time.Millisecond, 900*time.Millisecond); step++ {
+		if step == replaceAt || (replaced == 1 && rng.IntN(8) == 0) {
+			replaced++
+			start := time.Now()
+			f := members.replace(members.ctx(), api, false, false)
+			acks.Fault("replace a wiped follower")
+			t.Logf("step %d: replaced wiped node %d in %v", step, f, time.Since(start).Round(time.Millisecond))
+			continue
+		}
 		id, lead := p.IDs()[rng.IntN(nodes)], false
 		if rng.IntN(2) == 0 {
 			if l := processLeaderNow(runCtx, p); l != 0 {
@@ -149,12 +167,18 @@ func processLeader(t *testing.T, p *testcluster.Processes) uint64 {
 // same offset, and the producer-id blocks from the leader.
 func processViews(t *testing.T, p *testcluster.Processes, lead uint64) (map[uint64][]byte, [][2]int64) {
 	t.Helper()
+	return processViewsOf(t, p, p.IDs(), lead)
+}
+
+// processViewsOf is processViews over the given members only.
+func processViewsOf(t *testing.T, p *testcluster.Processes, members []uint64, lead uint64) (map[uint64][]byte, [][2]int64) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	views := map[uint64][]byte{}
 	err := testcluster.WaitFor(ctx, func() bool {
 		offsets := map[int64]bool{}
-		for _, id := range p.IDs() {
+		for _, id := range members {
 			resp, err := testcluster.Do(ctx, p.Client, p.URL(id), http.MethodGet, "/v1/metadata", nil)
 			var m struct {
 				Snapshot json.RawMessage `json:"snapshot"`

@@ -1,9 +1,12 @@
 package testcluster
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -14,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/server"
 )
 
@@ -48,14 +52,19 @@ const (
 type Processes struct {
 	t      testing.TB
 	bin    string
-	voters map[uint64]string
+	base   string            // parent of the data directories
+	boot   string            // --voters of the nodes that bootstrapped the cluster
+	voters map[uint64]string // every node's peer address, added ones included
 	http   map[uint64]string
 	dirs   map[uint64]string
 	Args   []string // extra flags for every node
 	mu     sync.Mutex
 	procs  map[uint64]*proc
 	logs   map[uint64]*LogBuffer
-	Client *http.Client
+	// joining are the nodes started with --join (the others' HTTP
+	// addresses) rather than the bootstrap flags.
+	joining map[uint64]bool
+	Client  *http.Client
 	// portWait is how long Start keeps relaunching a process whose port
 	// is in use.
 	portWait time.Duration
@@ -68,23 +77,23 @@ func StartProcesses(t testing.TB, bin string, n int, args ...string) *Processes 
 	p := &Processes{
 		t: t, bin: bin, Args: args,
 		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{},
-		procs: map[uint64]*proc{}, logs: map[uint64]*LogBuffer{},
+		procs: map[uint64]*proc{}, logs: map[uint64]*LogBuffer{}, joining: map[uint64]bool{},
 		Client: &http.Client{Timeout: 10 * time.Second},
 		// Generous: a -race build takes a while to exec on a loaded machine.
 		portWait: 15 * time.Second,
 	}
-	base := t.TempDir()
+	p.base = t.TempDir()
 	for i := 1; i <= n; i++ {
-		id := uint64(i)
-		p.voters[id] = ReserveAddr(t)
-		p.http[id] = ReserveAddr(t)
-		p.dirs[id] = filepath.Join(base, fmt.Sprintf("node-%d", i))
+		p.AddNode(uint64(i))
 	}
+	p.boot = server.FormatVoters(p.voters)
 	t.Cleanup(func() {
 		p.KillAll()
 		if t.Failed() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
 			for id, buf := range p.logs {
-				t.Logf("--- node %d log (last 4 KiB) ---\n%s", id, buf.Tail(4096))
+				t.Logf("--- node %d log (last 16 KiB) ---\n%s", id, buf.Tail(16<<10))
 			}
 		}
 	})
@@ -94,11 +103,65 @@ func StartProcesses(t testing.TB, bin string, n int, args ...string) *Processes 
 	return p
 }
 
-// IDs are the node ids, 1..N.
-func (p *Processes) IDs() []uint64 { return nodeIDs(len(p.voters)) }
+// IDs are the node ids, 1..N, added ones included.
+func (p *Processes) IDs() []uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return nodeIDs(len(p.voters))
+}
+
+// AddNode reserves node id's ports and data directory without starting
+// it: StartJoining starts it. Ids are added in order, after the
+// bootstrapping ones (IDs stay 1..N).
+func (p *Processes) AddNode(id uint64) {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if id != uint64(len(p.voters))+1 {
+		p.t.Fatalf("add node %d: the next id is %d", id, len(p.voters)+1)
+	}
+	p.voters[id] = ReserveAddr(p.t)
+	p.http[id] = ReserveAddr(p.t)
+	p.dirs[id] = filepath.Join(p.base, fmt.Sprintf("node-%d", id))
+}
+
+// StartJoining starts node id with --join and every other node's HTTP
+// address instead of the bootstrap flags, from then on (restarts too): on
+// an empty data directory it formats it with a new directory id and asks
+// to be added as an observer until it is.
+func (p *Processes) StartJoining(id uint64) {
+	p.t.Helper()
+	p.mu.Lock()
+	p.joining[id] = true
+	p.mu.Unlock()
+	p.Start(id)
+}
+
+// WipeDataDir deletes node id's data directory, as a lost disk would: it
+// comes back with a new directory id. The node must be stopped.
+func (p *Processes) WipeDataDir(id uint64) {
+	p.t.Helper()
+	if p.Running(id) {
+		p.t.Fatalf("wipe node %d's data directory: it is running", id)
+	}
+	if err := os.RemoveAll(p.dirs[id]); err != nil {
+		p.t.Fatalf("wipe node %d's data directory: %v", id, err)
+	}
+}
+
+// PeerAddr is node id's peer address.
+func (p *Processes) PeerAddr(id uint64) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.voters[id]
+}
 
 // URL is node id's HTTP base URL.
-func (p *Processes) URL(id uint64) string { return "http://" + p.http[id] }
+func (p *Processes) URL(id uint64) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return "http://" + p.http[id]
+}
 
 // URLs are every node's HTTP base URL, stopped ones included.
 func (p *Processes) URLs() []string { return urls(p.IDs(), p.URL) }
@@ -129,7 +192,7 @@ func (p *Processes) Start(id uint64) {
 		if strings.Contains(out, "address already in use") {
 			p.t.Fatalf("start node %d: its port (peer %s, HTTP %s) stayed in use for %v, though reserved for this "+
 				"test process in %s; a program that does not take the lock files holds it:\n%s",
-				id, p.voters[id], p.http[id], p.portWait, portDir, out)
+				id, p.PeerAddr(id), p.URL(id), p.portWait, portDir, out)
 		}
 		p.t.Fatalf("start node %d: %v; its output:\n%s", id, err, out)
 	}
@@ -145,17 +208,27 @@ type proc struct {
 // launch starts node id's process and a goroutine that reaps it. It
 // returns the process, the node's log and the log's length before it.
 func (p *Processes) launch(id uint64) (*proc, *LogBuffer, int) {
-	args := append([]string{"server",
+	p.mu.Lock()
+	args := []string{"server",
 		"--node-id", strconv.FormatUint(id, 10),
 		"--data-dir", p.dirs[id],
 		"--listen-peer", p.voters[id],
 		"--listen-http", p.http[id],
-		"--voters", server.FormatVoters(p.voters),
 		"--cluster-id", "testcluster-processes",
 		"--heartbeat-interval", processHeartbeat, "--election-timeout", processElectionTimeout,
-	}, p.Args...)
-	cmd := exec.Command(p.bin, args...)
-	p.mu.Lock()
+	}
+	if p.joining[id] {
+		var others []string
+		for _, other := range nodeIDs(len(p.http)) {
+			if other != id {
+				others = append(others, p.http[other])
+			}
+		}
+		args = append(args, "--join", strings.Join(others, ","))
+	} else {
+		args = append(args, "--voters", p.boot)
+	}
+	cmd := exec.Command(p.bin, append(args, p.Args...)...)
 	if p.logs[id] == nil {
 		p.logs[id] = &LogBuffer{}
 	}
@@ -195,7 +268,7 @@ func (p *Processes) waitListening(id uint64, pr *proc) error {
 		}
 		if err := waitTick(ctx); err != nil {
 			p.kill(pr)
-			return fmt.Errorf("no answer to GET /healthz on %s within 60 s: %w", p.http[id], err)
+			return fmt.Errorf("no answer to GET /healthz on %s within 60 s: %w", p.URL(id), err)
 		}
 	}
 }
@@ -299,4 +372,43 @@ func (p *Processes) Running(id uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.procs[id] != nil
+}
+
+// Quorum is node id's answer to GET /v1/quorum, its own view when stale
+// (never forwarded), the leader's otherwise.
+func (p *Processes) Quorum(ctx context.Context, id uint64, stale bool) (contract.Quorum, error) {
+	path := "/v1/quorum"
+	if stale {
+		path += "?stale=true"
+	}
+	var q contract.Quorum
+	resp, err := Do(ctx, p.Client, p.URL(id), http.MethodGet, path, nil)
+	if err != nil {
+		return q, fmt.Errorf("node %d: GET %s: %w", id, path, err)
+	}
+	if resp.Status != http.StatusOK {
+		return q, fmt.Errorf("node %d: GET %s: %d %s", id, path, resp.Status, resp.Body)
+	}
+	return q, resp.JSON(&q)
+}
+
+// Metric is the value of the unlabelled counter or gauge name in node
+// id's /metrics.
+func (p *Processes) Metric(ctx context.Context, id uint64, name string) (float64, error) {
+	resp, err := Do(ctx, p.Client, p.URL(id), http.MethodGet, "/metrics", nil)
+	if err != nil {
+		return 0, fmt.Errorf("node %d: GET /metrics: %w", id, err)
+	}
+	if resp.Status != http.StatusOK {
+		return 0, fmt.Errorf("node %d: GET /metrics: %d", id, resp.Status)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(resp.Body))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && f[0] == name {
+			return strconv.ParseFloat(f[1], 64)
+		}
+	}
+	return 0, fmt.Errorf("node %d: no metric %s in /metrics", id, name)
 }

@@ -165,8 +165,6 @@ func membershipError(err error, id uint64) error {
 			"node %d has not caught up with the leader's log; retry later or wait longer", id)
 	case errors.Is(err, raftnode.ErrLastVoter):
 		return contract.Errorf(contract.CodeLastVoter, "removing node %d would leave the quorum without a voter", id)
-	case errors.Is(err, raftnode.ErrRemoved):
-		return contract.Errorf(contract.CodeNotReady, "this node was removed from the quorum; ask another node")
 	}
 	return nodeError(err)
 }

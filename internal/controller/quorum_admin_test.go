@@ -24,7 +24,6 @@ func TestMembershipErrorCodes(t *testing.T) {
 		{raftnode.ErrMemberExists, contract.CodeMemberExists},
 		{raftnode.ErrNotCaughtUp, contract.CodeNotCaughtUp},
 		{raftnode.ErrLastVoter, contract.CodeLastVoter},
-		{raftnode.ErrRemoved, contract.CodeNotReady},
 		{raftnode.ErrNotLeader, contract.CodeNoLeader},
 		{raftnode.ErrNoLeader, contract.CodeNoLeader},
 		{raftnode.ErrStopped, contract.CodeNotReady},

@@ -70,8 +70,6 @@ var (
 	ErrNotCaughtUp = errors.New("raftnode: observer has not caught up")
 	// ErrLastVoter: the change would leave the quorum without a voter.
 	ErrLastVoter = errors.New("raftnode: cannot remove the last voter")
-	// ErrRemoved: this node has been removed from the quorum.
-	ErrRemoved = errors.New("raftnode: this node was removed from the quorum")
 )
 
 // PromoteLagEntries is how far behind the leader's last index an

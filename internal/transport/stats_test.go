@@ -17,12 +17,15 @@ func TestPeerStatsCountTrafficAndFailures(t *testing.T) {
 	m.Entries = nil
 	a.tr.Send([]raftpb.Message{m})
 	recv(t, b.got, "the message")
-	sent := a.tr.PeerStats()[2]
-	// NB: b counts the bytes it read, at least the message's frame.
+	// NB: b counts the bytes it read, at least the message's frame; a
+	// counts them once its write returned, which may be after b got the
+	// message: both are waited for.
 	deadline := time.Now().Add(5 * time.Second)
-	for b.tr.PeerStats()[1].ReceivedBytes < uint64(4+m.Size()) && time.Now().Before(deadline) {
+	for (b.tr.PeerStats()[1].ReceivedBytes < uint64(4+m.Size()) || a.tr.PeerStats()[2].SentBytes < uint64(4+m.Size())) &&
+		time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	sent := a.tr.PeerStats()[2]
 	if got := b.tr.PeerStats()[1].ReceivedBytes; got < uint64(4+m.Size()) {
 		t.Fatalf("node 2 received %d bytes from node 1, want at least a frame of %d", got, 4+m.Size())
 	}

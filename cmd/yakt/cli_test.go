@@ -673,8 +673,8 @@ func TestCLIQuorumMembership(t *testing.T) {
 	}
 	// It never runs, so it never catches up: refused (exit 1) within --timeout.
 	start := time.Now()
-	_, errOut, code := x.run("quorum", "add-voter", "--node-id", "4", "--timeout", "4s") // an observer already: no identity flags needed
-	if code != exitAPI || !strings.Contains(errOut, "has not caught up") || time.Since(start) > 10*time.Second {
+	_, errOut, code := x.run("quorum", "add-voter", "--node-id", "4", "--timeout", "9s") // an observer already: no identity flags needed
+	if code != exitAPI || !strings.Contains(errOut, "has not caught up") || time.Since(start) > 20*time.Second {
 		t.Errorf("add-voter of an observer that never runs: exit %d after %v, stderr %q", code, time.Since(start), errOut)
 	}
 	x.fails(exitAPI, "MEMBER_NOT_FOUND", "quorum", "promote", "--node-id", "9")

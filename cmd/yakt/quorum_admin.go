@@ -174,8 +174,9 @@ asked (GET /v1/node). Prints the resulting quorum as 'quorum describe --replicat
 
 // promoteMargin is the time a promotion's answer needs besides the
 // leader's wait for the observer: the change's commit (the server allows
-// it a second) and the round trip.
-const promoteMargin = 2 * time.Second
+// it a second) and the round trip, which a busy machine stretches; a
+// third of the time left, and at least 2 s.
+func promoteMargin(left time.Duration) time.Duration { return max(2*time.Second, left/3) }
 
 // promoteWhenCaughtUp promotes observer id, asking again while the
 // leader says it has not caught up and ctx leaves time for another ask.
@@ -185,13 +186,14 @@ func promoteWhenCaughtUp(ctx context.Context, c *client.Client, id uint64, dir s
 	for {
 		wait := int64(0)
 		if dl, ok := ctx.Deadline(); ok {
-			wait = max(0, (time.Until(dl) - promoteMargin).Milliseconds())
+			left := time.Until(dl)
+			wait = max(0, (left - promoteMargin(left)).Milliseconds())
 		}
 		q, _, err := c.PromoteVoter(ctx, client.PromoteVoterRequest{NodeID: id, DirectoryID: dir, WaitMs: wait})
 		if !errors.Is(err, client.ErrNotCaughtUp) {
 			return q, err
 		}
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) <= promoteMargin {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) <= 2*promoteMargin(time.Until(dl)) {
 			return q, fmt.Errorf("node %d is an observer but has not caught up to be promoted in time; run 'yakt quorum promote --node-id %d' later, or add-voter with a longer --timeout: %w", id, id, err)
 		}
 	}

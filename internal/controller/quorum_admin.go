@@ -87,12 +87,13 @@ func (c *Controller) PromoteVoter(ctx context.Context, req contract.PromoteVoter
 	}
 	// One context bounds both the wait for the observer and the change's
 	// commit: the commit gets a grace beyond the caller's wait, and the
-	// wait ends that much before the request's deadline, so an observer
-	// that does not catch up is answered NOT_CAUGHT_UP (nothing changed)
-	// rather than TIMEOUT.
+	// wait ends twice that before the request's deadline (the commit's
+	// grace, then the answer's way back, through a follower that relays
+	// it under the same deadline), so an observer that does not catch up
+	// is answered NOT_CAUGHT_UP (nothing changed) rather than TIMEOUT.
 	wait := time.Duration(min(req.WaitMs, int64(time.Hour/time.Millisecond))) * time.Millisecond
 	if dl, ok := ctx.Deadline(); ok {
-		wait = max(0, min(wait, time.Until(dl)-promoteCommitGrace))
+		wait = max(0, min(wait, time.Until(dl)-2*promoteCommitGrace))
 	}
 	pctx, cancel := context.WithTimeout(ctx, wait+promoteCommitGrace)
 	defer cancel()

@@ -174,10 +174,8 @@ func (s *Server) isMember() bool {
 
 func (s *Server) joinLoop(ctx context.Context, urls []string) {
 	self := s.Node.Self()
-	body, _ := json.Marshal(map[string]any{ // contract.QuorumMember
-		"nodeId": self.NodeID, "directoryId": self.DirectoryID.String(),
-		"peerAddress": self.PeerAddr, "httpAddress": self.HTTPAddr,
-	})
+	body, _ := json.Marshal(contract.QuorumMember{NodeID: self.NodeID, DirectoryID: self.DirectoryID.String(),
+		PeerAddress: self.PeerAddr, HTTPAddress: self.HTTPAddr})
 	wait := 200 * time.Millisecond
 	var lastErr string
 	var asked bool

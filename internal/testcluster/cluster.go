@@ -282,8 +282,14 @@ func (c *Cluster) joinVia(id uint64) []string {
 	if !c.joining[id] {
 		return nil
 	}
+	return othersHTTP(c.http, id)
+}
+
+// othersHTTP is every node's HTTP address but id's, sorted: where a
+// joining node asks to be added.
+func othersHTTP(http map[uint64]string, id uint64) []string {
 	var out []string
-	for other, addr := range c.http {
+	for other, addr := range http {
 		if other != id {
 			out = append(out, addr)
 		}

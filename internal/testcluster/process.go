@@ -218,13 +218,7 @@ func (p *Processes) launch(id uint64) (*proc, *LogBuffer, int) {
 		"--heartbeat-interval", processHeartbeat, "--election-timeout", processElectionTimeout,
 	}
 	if p.joining[id] {
-		var others []string
-		for _, other := range nodeIDs(len(p.http)) {
-			if other != id {
-				others = append(others, p.http[other])
-			}
-		}
-		args = append(args, "--join", strings.Join(others, ","))
+		args = append(args, "--join", strings.Join(othersHTTP(p.http, id), ","))
 	} else {
 		args = append(args, "--voters", p.boot)
 	}

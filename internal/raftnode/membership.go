@@ -502,10 +502,8 @@ func (n *Node) publishMembers(prev *membersView, cs raftpb.ConfState) {
 	n.metrics.setMembers(view.list)
 	_, isMember := view.get(n.cfg.NodeID)
 	if _, was := prev.get(n.cfg.NodeID); was && !isMember && view.known {
-		n.removed = true
 		n.log.Error("this node was removed from the quorum: it no longer votes or replicates; stop its process", "directory_id", n.dirID.String())
 	}
-	n.removed = n.removed && !isMember
 	if n.transport == nil {
 		return // restoring: New gets the peers
 	}

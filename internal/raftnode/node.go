@@ -314,7 +314,7 @@ type Node struct {
 	progress   atomic.Pointer[progressView]
 
 	// Membership (membership.go). dirID is this node's directory id;
-	// members, confWaiters, confPending and removed are the loop's;
+	// members, confWaiters and confPending are the loop's;
 	// membersView is what readers off the loop see.
 	dirID       storage.DirectoryID
 	members     map[uint64]memberRecord
@@ -340,7 +340,6 @@ type Node struct {
 	// node that must catch up by snapshot only one whose configuration
 	// includes it.
 	snapForMember uint64
-	removed       bool
 }
 
 // Start is StartContext without a deadline.

@@ -41,6 +41,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,19 @@ type Config struct {
 	// ListPageSize is how many items Topics and Brokers ask each page of
 	// a list for (default 5000; the server takes at most contract.MaxListLimit).
 	ListPageSize int
+	// TLS is used for https:// endpoints (see TLSFromFiles); ignored when
+	// HTTPClient is given (configure its transport instead).
+	TLS *tls.Config
+	// Token, when set, is sent as "Authorization: Bearer <token>" with
+	// every request.
+	Token string
+}
+
+// TLSFromFiles builds a client TLS configuration: caFile (PEM) verifies
+// the servers (empty: the system's roots); certFile and keyFile, both or
+// neither, are the client certificate.
+func TLSFromFiles(caFile, certFile, keyFile string) (*tls.Config, error) {
+	panic("unimplemented")
 }
 
 // Client talks to a YAKt cluster. Safe for concurrent use.

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/auth"
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/ui"
@@ -55,6 +57,22 @@ type Config struct {
 	// loop CPU instead of starving it. Health checks, metrics and the
 	// nodes' internal requests are never refused. 0: no bound.
 	MaxInFlightRequests int
+
+	// Access, when set, authenticates every request (client certificate
+	// or bearer token) and authorizes it by its roles (auth package):
+	// 401 UNAUTHENTICATED without a valid credential, 403 FORBIDDEN for
+	// what the roles do not allow. nil: every request is auth.Anonymous.
+	Access *auth.Store
+	// NodeTLS, when set, is the TLS this node's own HTTPS requests to
+	// other nodes use (forwarding over HTTP, relayed reads, the
+	// dashboard's relays): it presents the node's certificate, which
+	// makes the node the principal "node:<id>" there.
+	NodeTLS *tls.Config
+	// MaxLongPolls bounds the long polls (fetches and log reads that wait
+	// for new records, dashboard event streams) waiting at once; one
+	// more is refused with 429 TOO_MANY_LONG_POLLS and Retry-After.
+	// Default defaults.MaxLongPolls.
+	MaxLongPolls int
 }
 
 // Server holds the handlers. Create with New; serve Handler().

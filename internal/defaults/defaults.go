@@ -66,6 +66,21 @@ const (
 	// MaxInFlightRequests bounds the requests a node handles at once
 	// (--max-inflight-requests); 0 is no bound.
 	MaxInFlightRequests = 0
+	// MaxConnections bounds the open connections of a node's HTTP
+	// listener (--max-connections): above the brokers a cluster serves
+	// (each holds one for its fetch long poll) and below a process's
+	// usual file descriptor limit.
+	MaxConnections = 16384
+	// MaxLongPolls bounds the long polls a node holds at once
+	// (--max-long-polls): one per broker fetching from it, plus watchers.
+	MaxLongPolls = 10000
+	// MaxHeaderBytes bounds a request's header (--max-header-bytes): the
+	// API's headers are a few short fields; a large limit only helps a
+	// client that means harm.
+	MaxHeaderBytes = 64 << 10
+	// ReloadInterval is how often a node checks its certificate and
+	// access files for changes (they are also reloaded on SIGHUP).
+	ReloadInterval = 2 * time.Second
 	// ForwardDialTimeout bounds each dial of a follower to the leader
 	// when it forwards a write. It is well under the election timeout, so
 	// a forward to a leader that vanished gives up on it, re-resolves the

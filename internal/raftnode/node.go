@@ -107,6 +107,9 @@ type Config struct {
 	// that routes each pair of nodes differently (the fault tests'
 	// proxies). Members it does not name are dialed as recorded.
 	PeerDialAddrs map[uint64]string
+	// PeerTLS (optional) secures the peer port with mutual TLS (see
+	// transport.Config.TLS).
+	PeerTLS transport.PeerTLS
 	HTTPAddr      string // advertised to peers for request forwarding
 	DataDir       string
 	StateMachine  StateMachine

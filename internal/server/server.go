@@ -104,6 +104,28 @@ type Config struct {
 	// (see controller.Config); cmd/yakt never sets it.
 	UnsafeReadsWithoutBarrier bool
 
+	// TLSCertFile, TLSKeyFile and TLSCAFile (PEM) turn TLS on for both
+	// listeners: HTTPS on the HTTP port and mutual TLS on the peer port,
+	// where the certificate must name this node (certs.NodeName). All
+	// three or none. They are reloaded when they change and on Reload.
+	TLSCertFile, TLSKeyFile, TLSCAFile string
+	// AccessFile binds principals to roles and holds token hashes (auth
+	// package); required with TLS. Reloaded like the certificates.
+	AccessFile string
+	// Insecure allows plain TCP on a listener bound to a non-loopback
+	// address; without it such a node refuses to start. A warning is
+	// logged at every start.
+	Insecure bool
+	// MaxConnections bounds the open connections of the HTTP listener;
+	// beyond it a connection is answered 503 CONNECTION_LIMIT with
+	// Retry-After and closed. Default defaults.MaxConnections.
+	MaxConnections int
+	// MaxLongPolls: see api.Config.
+	MaxLongPolls int
+	// MaxHeaderBytes bounds a request's header; default
+	// defaults.MaxHeaderBytes.
+	MaxHeaderBytes int
+
 	// Registry receives the node's metrics; nil creates a private one.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,18 @@ func (e *notAdmittedError) Error() string {
 }
 
 func (e *notAdmittedError) Unwrap() error { return ErrNotAdmitted }
+
+// PeerTLS is the mutual TLS of peer connections (certs.PeerTLS).
+type PeerTLS interface {
+	// ServerConfig is the acceptor's: it requires and verifies a client
+	// certificate.
+	ServerConfig() *tls.Config
+	// ClientConfig is the dialer's to node peer (0: any member, for a
+	// snapshot fetch from an address).
+	ClientConfig(peer uint64) *tls.Config
+	// NodeID is the node id the verified peer certificate names.
+	NodeID(cs *tls.ConnectionState) (uint64, error)
+}
 
 // Timeouts that are not worth a Config field. Each bounds how long one
 // stuck peer can hold one goroutine.
@@ -136,6 +149,12 @@ type Config struct {
 	// receiving all of the data intact, failed=true otherwise. It may run on
 	// Send's goroutine (snapshot queue full) and must not block.
 	OnSnapshotStatus func(peer uint64, failed bool)
+	// TLS (optional) runs every peer connection, in both directions and of
+	// every stream kind, over mutual TLS. The acceptor refuses a hello
+	// whose node id is not the one the peer's certificate names (logged);
+	// the dialer accepts only the certificate of the node it dials. nil:
+	// plain TCP.
+	TLS PeerTLS
 	// SnapshotSource (optional) answers a peer's FetchSnapshot: the
 	// snapshot to send, and the leader this node knows of (0 if none) as a
 	// hint for the asker. A snapshot older than minIndex, or an error, is

@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"crypto/tls"
 	"sync"
 	"testing"
 
@@ -15,7 +16,9 @@ type clients struct {
 	byNode map[uint64]*client.Client
 }
 
-func (cs *clients) get(t testing.TB, id uint64, endpoints []string) *client.Client {
+// get is the client of node id (0: every node) at endpoints, made with
+// tlsCfg (nil: plain) on first use.
+func (cs *clients) get(t testing.TB, id uint64, endpoints []string, tlsCfg *tls.Config) *client.Client {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if id == 0 && cs.all != nil {
@@ -24,7 +27,7 @@ func (cs *clients) get(t testing.TB, id uint64, endpoints []string) *client.Clie
 	if cl, ok := cs.byNode[id]; ok && id != 0 {
 		return cl
 	}
-	cl, err := client.New(client.Config{Endpoints: endpoints})
+	cl, err := client.New(client.Config{Endpoints: endpoints, TLS: tlsCfg})
 	if err != nil {
 		t.Fatalf("client for %v: %v", endpoints, err)
 	}
@@ -44,10 +47,12 @@ func (cs *clients) get(t testing.TB, id uint64, endpoints []string) *client.Clie
 // as package client does (writes with an idempotency key until answered).
 // Tests use it to get things done; Do and Must remain for checking one
 // node's raw answer (its status, headers and error body).
-func (c *Cluster) API() *client.Client { return c.clients.get(c.t, 0, c.URLs()) }
+func (c *Cluster) API() *client.Client {
+	return c.clients.get(c.t, 0, c.URLs(), c.ClientTLS("admin"))
+}
 
 // NodeAPI is a client that sends every request to node id only, so a
 // follower's forwarding is exercised as a client talking to it would.
 func (c *Cluster) NodeAPI(id uint64) *client.Client {
-	return c.clients.get(c.t, id, []string{c.URL(id)})
+	return c.clients.get(c.t, id, []string{c.URL(id)}, c.ClientTLS("admin"))
 }

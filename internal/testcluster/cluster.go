@@ -63,7 +63,17 @@ type Options struct {
 	// the YAKT_TEST_LOG level, default warn), for tests that assert on
 	// what a node logged. It must be safe for concurrent use.
 	LogWriter io.Writer
+	// TLS runs the cluster with TLS and authentication on, as a secure
+	// production cluster: a test CA, a certificate per node (spares and
+	// added nodes too), client certificates and tokens for TLSPrincipals
+	// in an access file, all in files the nodes read (and reload). The
+	// cluster's clients (Client, API, NodeAPI, StartMonitor) speak HTTPS
+	// as admin; see ClientTLS, Token, SetAccess, RotateNodeCerts.
+	TLS bool
 }
+
+// clusterID is the cluster id of the in-process clusters.
+const clusterID = "testcluster"
 
 func (o *Options) defaults() {
 	if o.Nodes == 0 {
@@ -109,6 +119,7 @@ type Cluster struct {
 	// Net is the fault-injecting network between the nodes when
 	// Options.Network is set, nil otherwise.
 	Net *netfault.Network
+	sec *security // with Options.TLS
 }
 
 // New starts an in-process cluster and stops it when the test ends.
@@ -119,9 +130,12 @@ func New(t testing.TB, opts Options) *Cluster {
 		t: t, opts: opts,
 		voters: map[uint64]string{}, boot: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{}, joining: map[uint64]bool{},
 		servers: map[uint64]*server.Server{}, disks: map[uint64]*vfs.Crashable{},
-		Client: &http.Client{Timeout: 15 * time.Second},
 	}
 	base := t.TempDir()
+	if opts.TLS {
+		c.sec = newSecurity(t, filepath.Join(base, "tls"), clusterID)
+	}
+	c.Client = httpClient(15*time.Second, c.ClientTLS("admin"))
 	for i := 1; i <= opts.Nodes+opts.Spares; i++ {
 		id := uint64(i)
 		c.voters[id] = ReserveAddr(t)
@@ -172,7 +186,7 @@ func urls(ids []uint64, url func(uint64) string) []string {
 }
 
 // URL is node id's HTTP base URL.
-func (c *Cluster) URL(id uint64) string { return "http://" + c.http[id] }
+func (c *Cluster) URL(id uint64) string { return scheme(c.sec != nil) + c.http[id] }
 
 // URLs are every node's HTTP base URL, down nodes included.
 func (c *Cluster) URLs() []string { return urls(c.IDs(), c.URL) }
@@ -202,8 +216,8 @@ func (c *Cluster) Start(id uint64) {
 		// A node whose snapshot is lost waits in Start for a peer to serve
 		// one; bound that wait so a broken recovery fails the test.
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		s, err = server.StartContext(ctx, server.Config{
-			NodeID: id, DataDir: c.dirs[id], Voters: c.votersFor(id), PeerDialAddrs: c.addressBook(id), ClusterID: "testcluster", Join: c.joinVia(id),
+		cfg := server.Config{
+			NodeID: id, DataDir: c.dirs[id], Voters: c.votersFor(id), PeerDialAddrs: c.addressBook(id), ClusterID: clusterID, Join: c.joinVia(id),
 			UnsafeReadsWithoutBarrier: c.opts.UnsafeReadsWithoutBarrier,
 			ListenPeer:                c.voters[id], ListenHTTP: c.http[id],
 			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,
@@ -212,7 +226,12 @@ func (c *Cluster) Start(id uint64) {
 			FullFetchAfter: c.opts.FullFetchAfter, Clock: c.opts.Clock,
 			BrokerSessionTimeout: c.opts.BrokerSessionTimeout, LivenessInterval: c.opts.LivenessInterval,
 			Logger: testLogger(c.t, id, c.opts.LogWriter),
-		})
+		}
+		if c.sec != nil {
+			cfg.TLSCertFile, cfg.TLSKeyFile = c.sec.node(id)
+			cfg.TLSCAFile, cfg.AccessFile = c.CAFile(), c.AccessFilePath()
+		}
+		s, err = server.StartContext(ctx, cfg)
 		cancel()
 		if err == nil {
 			break
@@ -282,7 +301,13 @@ func (c *Cluster) joinVia(id uint64) []string {
 	if !c.joining[id] {
 		return nil
 	}
-	return othersHTTP(c.http, id)
+	addrs := othersHTTP(c.http, id)
+	if c.sec != nil {
+		for i, a := range addrs {
+			addrs[i] = scheme(true) + a
+		}
+	}
+	return addrs
 }
 
 // othersHTTP is every node's HTTP address but id's, sorted: where a

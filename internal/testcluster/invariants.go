@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"sort"
@@ -30,6 +31,7 @@ type Monitor struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	onStop func() // after the watchers ended; may be nil
 }
 
 // MonitorConfig says how to observe the nodes.
@@ -42,6 +44,8 @@ type MonitorConfig struct {
 	URL func(id uint64) string
 	// EpochTopic's partitions are watched, besides every broker.
 	EpochTopic string
+	// TLS, if set, is the HTTPS configuration of the monitor's requests.
+	TLS *tls.Config
 }
 
 // StartMonitor starts watching; Stop ends it and returns what it found.
@@ -67,7 +71,7 @@ func StartMonitor(cfg MonitorConfig) *Monitor {
 // each running node's raft status, epochs over HTTP.
 func (c *Cluster) StartMonitor(epochTopic string) *Monitor {
 	return StartMonitor(MonitorConfig{
-		IDs: c.IDs(), EpochTopic: epochTopic,
+		IDs: c.IDs(), EpochTopic: epochTopic, TLS: c.ClientTLS("admin"),
 		Leadership: func(ctx context.Context, id uint64) (LeaderView, bool) {
 			s := c.Server(id)
 			if s == nil {
@@ -93,9 +97,9 @@ func (c *Cluster) StartMonitor(epochTopic string) *Monitor {
 // purpose: each poll must be that one node's answer, tried once with a
 // short timeout, never retried on or redirected to another node.
 func (p *Processes) StartMonitor(epochTopic string) *Monitor {
-	client := &http.Client{Timeout: 300 * time.Millisecond}
-	return StartMonitor(MonitorConfig{
-		IDs: p.IDs(), EpochTopic: epochTopic,
+	client := httpClient(300*time.Millisecond, p.clientTLS("admin"))
+	m := StartMonitor(MonitorConfig{
+		IDs: p.IDs(), EpochTopic: epochTopic, TLS: p.clientTLS("admin"),
 		Leadership: func(ctx context.Context, id uint64) (LeaderView, bool) {
 			if !p.Running(id) {
 				return LeaderView{}, false
@@ -114,6 +118,8 @@ func (p *Processes) StartMonitor(epochTopic string) *Monitor {
 			return p.URL(id)
 		},
 	})
+	m.onStop = client.CloseIdleConnections
+	return m
 }
 
 // Stop ends the watch and returns the violations found (nil if none) and
@@ -121,6 +127,9 @@ func (p *Processes) StartMonitor(epochTopic string) *Monitor {
 func (m *Monitor) Stop() ([]string, int) {
 	m.cancel()
 	m.wg.Wait()
+	if m.onStop != nil {
+		m.onStop()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.violations, m.polls
@@ -149,7 +158,8 @@ func (m *Monitor) watchLeadership(ctx context.Context, cfg MonitorConfig, id uin
 }
 
 func (m *Monitor) watchEpochs(ctx context.Context, cfg MonitorConfig, id uint64) {
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := httpClient(2*time.Second, cfg.TLS)
+	defer client.CloseIdleConnections()
 	for ctx.Err() == nil {
 		if base := cfg.URL(id); base != "" {
 			m.pollEpochs(ctx, client, base, cfg.EpochTopic, id)

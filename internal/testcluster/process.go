@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
@@ -68,21 +69,47 @@ type Processes struct {
 	// portWait is how long Start keeps relaunching a process whose port
 	// is in use.
 	portWait time.Duration
+	sec      *security // with ProcessOptions.TLS
+}
+
+// processClusterID is the cluster id of the process clusters.
+const processClusterID = "testcluster-processes"
+
+// ProcessOptions tune StartProcessesWith.
+type ProcessOptions struct {
+	Nodes int
+	// TLS starts every process with TLS and authentication on
+	// (--tls-cert, --tls-key, --tls-ca, --access-file), as
+	// Options.TLS does for in-process clusters; Client speaks HTTPS as
+	// admin.
+	TLS  bool
+	Args []string // extra flags for every node
 }
 
 // StartProcesses starts n `yakt server` processes and kills them when the
 // test ends.
 func StartProcesses(t testing.TB, bin string, n int, args ...string) *Processes {
 	t.Helper()
+	return StartProcessesWith(t, bin, ProcessOptions{Nodes: n, Args: args})
+}
+
+// StartProcessesWith starts opts.Nodes `yakt server` processes and kills
+// them when the test ends.
+func StartProcessesWith(t testing.TB, bin string, opts ProcessOptions) *Processes {
+	t.Helper()
+	n := opts.Nodes
 	p := &Processes{
-		t: t, bin: bin, Args: args,
+		t: t, bin: bin, Args: opts.Args,
 		voters: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{},
 		procs: map[uint64]*proc{}, logs: map[uint64]*LogBuffer{}, joining: map[uint64]bool{},
-		Client: &http.Client{Timeout: 10 * time.Second},
 		// Generous: a -race build takes a while to exec on a loaded machine.
 		portWait: 15 * time.Second,
 	}
 	p.base = t.TempDir()
+	if opts.TLS {
+		p.sec = newSecurity(t, filepath.Join(p.base, "tls"), processClusterID)
+	}
+	p.Client = httpClient(10*time.Second, p.clientTLS("admin"))
 	for i := 1; i <= n; i++ {
 		p.AddNode(uint64(i))
 	}
@@ -160,7 +187,7 @@ func (p *Processes) PeerAddr(id uint64) string {
 func (p *Processes) URL(id uint64) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return "http://" + p.http[id]
+	return scheme(p.sec != nil) + p.http[id]
 }
 
 // URLs are every node's HTTP base URL, stopped ones included.
@@ -208,17 +235,30 @@ type proc struct {
 // launch starts node id's process and a goroutine that reaps it. It
 // returns the process, the node's log and the log's length before it.
 func (p *Processes) launch(id uint64) (*proc, *LogBuffer, int) {
+	var tlsArgs []string
+	if p.sec != nil {
+		cert, key := p.sec.node(id)
+		tlsArgs = []string{"--tls-cert", cert, "--tls-key", key,
+			"--tls-ca", p.sec.path("ca.pem"), "--access-file", p.sec.path("access")}
+	}
 	p.mu.Lock()
 	args := []string{"server",
 		"--node-id", strconv.FormatUint(id, 10),
 		"--data-dir", p.dirs[id],
 		"--listen-peer", p.voters[id],
 		"--listen-http", p.http[id],
-		"--cluster-id", "testcluster-processes",
+		"--cluster-id", processClusterID,
 		"--heartbeat-interval", processHeartbeat, "--election-timeout", processElectionTimeout,
 	}
+	args = append(args, tlsArgs...)
 	if p.joining[id] {
-		args = append(args, "--join", strings.Join(othersHTTP(p.http, id), ","))
+		join := othersHTTP(p.http, id)
+		if p.sec != nil {
+			for i, a := range join {
+				join[i] = scheme(true) + a
+			}
+		}
+		args = append(args, "--join", strings.Join(join, ","))
 	} else {
 		args = append(args, "--voters", p.boot)
 	}
@@ -248,7 +288,7 @@ func (p *Processes) launch(id uint64) (*proc, *LogBuffer, int) {
 func (p *Processes) waitListening(id uint64, pr *proc) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: p.clientTLS("")}}
 	want := strconv.FormatUint(id, 10)
 	for {
 		select {
@@ -405,4 +445,53 @@ func (p *Processes) Metric(ctx context.Context, id uint64, name string) (float64
 		}
 	}
 	return 0, fmt.Errorf("node %d: no metric %s in /metrics", id, name)
+}
+
+// clientTLS is the HTTPS configuration of a client authenticating as
+// principal's client certificate ("": none); nil without TLS.
+func (p *Processes) clientTLS(principal string) *tls.Config {
+	if p.sec == nil {
+		return nil
+	}
+	return p.sec.clientTLS(principal)
+}
+
+// ClientTLS is Cluster.ClientTLS for the processes.
+func (p *Processes) ClientTLS(principal string) *tls.Config { return p.clientTLS(principal) }
+
+func (p *Processes) mustTLS() *security {
+	p.t.Helper()
+	if p.sec == nil {
+		p.t.Fatal("the processes run without TLS (ProcessOptions.TLS)")
+	}
+	return p.sec
+}
+
+// Token is principal's bearer token (one of TLSPrincipals).
+func (p *Processes) Token(principal string) string {
+	s := p.mustTLS()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens[principal]
+}
+
+// CAFile is the CA bundle the processes verify peers and clients by.
+func (p *Processes) CAFile() string { return p.mustTLS().path("ca.pem") }
+
+// WriteAccess replaces the access file every process reads (atomically);
+// Reload or the processes' own polling picks it up.
+func (p *Processes) WriteAccess(lines []string) { p.mustTLS().setAccess(lines) }
+
+// RotateNodeCerts issues every node a fresh certificate and key and
+// writes them over the old files (atomically); Reload or the processes'
+// own polling picks them up.
+func (p *Processes) RotateNodeCerts() { p.mustTLS().rotateNodes() }
+
+// Reload sends SIGHUP to every running node: each reads its certificate,
+// key, CA and access files again. It does not wait for them to have
+// done so.
+func (p *Processes) Reload() {
+	for _, id := range p.IDs() {
+		p.signal(id, syscall.SIGHUP)
+	}
 }

@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -35,8 +36,10 @@ type Workload struct {
 	MoveBroker int32
 	Seed       int64
 	Timeout    time.Duration // per call; default 3s
-	History    *lincheck.Recorder
-	Acks       *Acks
+	// TLS, if set, is the clients' HTTPS configuration (Cluster.ClientTLS).
+	TLS     *tls.Config
+	History *lincheck.Recorder
+	Acks    *Acks
 }
 
 // Acks are acknowledged writes the after-run invariants check against
@@ -48,6 +51,9 @@ type Acks struct {
 	Writes       int             // acknowledged writes of any kind
 	Faults       map[string]int  // faults injected, by kind
 	Errors       []string        // unexpected answers
+	// Failed counts calls that definitely failed (nothing answered, or
+	// 503): the history leaves them out.
+	Failed int
 }
 
 // NewAcks returns empty Acks.
@@ -162,7 +168,7 @@ func (w *Workload) client(id int) *workloadClient {
 	return &workloadClient{
 		w: w, id: id,
 		rng:     rand.New(rand.NewPCG(uint64(w.Seed), uint64(id))),
-		http:    &http.Client{Timeout: w.Timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 2}},
+		http:    &http.Client{Timeout: w.Timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: w.TLS}},
 		targets: w.Targets,
 	}
 }
@@ -253,6 +259,11 @@ func outcomeOf(write bool, resp *Response, err error) outcome {
 func (c *workloadClient) call(write bool, method, path string, body any, ok ...int) (outcome, *Response) {
 	o, resp := c.send(write, method, path, body, ok...)
 	c.failed = o == failed
+	if c.failed {
+		c.w.Acks.mu.Lock()
+		c.w.Acks.Failed++
+		c.w.Acks.mu.Unlock()
+	}
 	return o, resp
 }
 

@@ -410,6 +410,10 @@ type runSize struct {
 // of Target, and must still clear the gate.
 var ciRun = runSize{Min: 10 * time.Second, Max: 40 * time.Second, Target: 6000, Definite: 800, Writes: 200}
 
+// tlsRun is the size of the schedule that repeats one of the others with
+// TLS on: shorter, as the suite's time is bounded, with the same gate.
+var tlsRun = runSize{Min: 8 * time.Second, Max: 25 * time.Second, Target: 3000, Definite: ciRun.Definite, Writes: ciRun.Writes}
+
 // runLength returns a context that ends when the run is long enough.
 func runLength(t *testing.T, w *testcluster.Workload, size runSize) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), size.Max)
@@ -454,7 +458,7 @@ func runFaults(t *testing.T, name string, seed int64, nodes int, size runSize, n
 	setupFixtures(t, c.Client, c.URL(c.MustLeader()))
 	w := &testcluster.Workload{
 		Targets: c.URLs, PIDBroker: pidBroker, EpochTopic: epochsTopic, MoveBroker: moveBroker,
-		Seed: seed, History: lincheck.NewRecorder(), Acks: r.acks,
+		Seed: seed, History: lincheck.NewRecorder(), Acks: r.acks, TLS: c.ClientTLS("admin"),
 	}
 	mon := c.StartMonitor(epochsTopic)
 	t.Cleanup(func() { mon.Stop() }) // when a fault step fails the test
@@ -471,17 +475,25 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	schedules := []struct {
 		name string
 		nem  nemesis
+		tls  bool
 	}{
-		{"crash-leader", crashLeader},
-		{"power-cuts", powerCuts},
-		{"partitions", partitions},
-		{"flaky-network", flakyNetwork},
-		{"mixed", mixed},
+		{"crash-leader", crashLeader, false},
+		{"power-cuts", powerCuts, false},
+		{"partitions", partitions, false},
+		{"flaky-network", flakyNetwork, false},
+		{"mixed", mixed, false},
+		// The same checks hold on a secure cluster: every restart is new
+		// handshakes on both ports, and the workload's clients speak HTTPS.
+		{"crash-leader-tls", crashLeader, true},
 	}
 	total := 0
 	for i, s := range schedules {
 		t.Run(s.name, func(t *testing.T) {
-			total += runFaults(t, s.name, seed+int64(i), 3, ciRun, s.nem, testcluster.Options{Network: true, NetworkSeed: seed + int64(i)})
+			size := ciRun
+			if s.tls {
+				size = tlsRun
+			}
+			total += runFaults(t, s.name, seed+int64(i), 3, size, s.nem, testcluster.Options{Network: true, NetworkSeed: seed + int64(i), TLS: s.tls})
 		})
 	}
 	// Each schedule passed its own gate (checkRun), so a replay of one

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 
 	"github.com/yakt/yakt/internal/certs"
 	"github.com/yakt/yakt/internal/defaults"
+	"github.com/yakt/yakt/internal/lincheck"
 	"github.com/yakt/yakt/internal/testcluster"
 	"github.com/yakt/yakt/internal/transport"
 )
@@ -330,7 +333,9 @@ func expectCreated(t *testing.T, c *testcluster.Cluster, cr cred, path string, b
 }
 
 // clientCred is a client certificate named cn issued by ca for the given
-// validity; the client trusts the cluster's CAs.
+// validity; the client trusts the cluster's CAs. It presents the
+// certificate whatever CAs the server asks for (Go's client would
+// otherwise keep one of a CA the server does not name to itself).
 func clientCred(t *testing.T, c *testcluster.Cluster, ca *certs.Authority, cn string, from, until time.Time) cred {
 	t.Helper()
 	certPEM, keyPEM, err := ca.IssueClient(cn, certs.Validity{NotBefore: from, NotAfter: until})
@@ -341,7 +346,9 @@ func clientCred(t *testing.T, c *testcluster.Cluster, ca *certs.Authority, cn st
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cred{tls: &tls.Config{RootCAs: c.RootCAs(), Certificates: []tls.Certificate{pair}}}
+	return cred{tls: &tls.Config{RootCAs: c.RootCAs(), GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		return &pair, nil
+	}}}
 }
 
 // peerRefusals dials the peer ports as nodes that must be refused. A
@@ -505,4 +512,180 @@ func impostor(t *testing.T, c *testcluster.Cluster, id uint64, self *peerIdentit
 	}
 	t.Logf("impostor's dial: %s", got)
 	return got
+}
+
+// TestTLSRotationUnderLoad rotates every node's certificate, then the
+// CA itself (through a bundle of the old and the new CA), while the
+// fault suite's workload writes and reads and a second writer opens a
+// new connection (a new handshake) for every write: not one call fails,
+// the leader and its term stay, and the history is linearizable. Fresh
+// handshakes on both ports show the new certificates in use.
+func TestTLSRotationUnderLoad(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{TLS: true})
+	lead := c.MustLeader()
+	term := c.Server(lead).Node.Term()
+	setupFixtures(t, c.Client, c.URL(lead))
+	w := &testcluster.Workload{
+		Targets: c.URLs, Clients: 4, PIDBroker: pidBroker, EpochTopic: epochsTopic, MoveBroker: moveBroker,
+		// Generous: a call that times out on a loaded machine would be
+		// an unknown outcome, which this test counts as a failure.
+		Timeout: 20 * time.Second, Seed: 1, TLS: c.ClientTLS("admin"),
+		History: lincheck.NewRecorder(), Acks: testcluster.NewAcks(),
+	}
+	mon := c.StartMonitor(epochsTopic)
+	t.Cleanup(func() { mon.Stop() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	fresh := &freshWriter{c: c}
+	freshDone := make(chan struct{})
+	go func() { defer close(freshDone); fresh.run(ctx) }()
+	stop := func() {
+		cancel()
+		<-done
+		<-freshDone
+	}
+	defer stop()
+
+	// progress waits until the load made n more acknowledged writes and
+	// the fresh writer n/10 more, so each step ran under load.
+	progress := func(step string, n int) {
+		t.Helper()
+		acked, fw := w.Acks.Acknowledged(), fresh.count()
+		wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+		defer wcancel()
+		if err := testcluster.WaitFor(wctx, func() bool {
+			return w.Acks.Acknowledged() >= acked+n && fresh.count() >= fw+n/10
+		}); err != nil {
+			t.Fatalf("%s: the load stalled: %d acknowledged writes, %d fresh ones: %v", step, w.Acks.Acknowledged()-acked, fresh.count()-fw, err)
+		}
+	}
+	progress("before", 100)
+
+	old := servedSerials(t, c)
+	c.RotateNodeCerts()
+	now := servedSerials(t, c)
+	for k, s := range now {
+		if s == old[k] {
+			t.Fatalf("%s still serves certificate %s after the rotation", k, s)
+		}
+	}
+	progress("after the node certificates' rotation", 100)
+
+	oldCA := c.Authority()
+	c.RotateCA()
+	for _, id := range c.IDs() {
+		for _, addr := range []string{c.HTTPAddr(id), c.PeerAddr(id)} {
+			cert := servedCertificate(t, c, addr)
+			if err := cert.CheckSignatureFrom(c.Authority().Cert); err != nil {
+				t.Fatalf("%s serves a certificate the new CA did not sign: %v", addr, err)
+			}
+		}
+	}
+	progress("after the CA's rotation", 100)
+	stop()
+
+	// The old CA is gone from the bundle: its certificates are refused.
+	cr := clientCred(t, c, oldCA, "admin", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	expectRefused(t, c, cr, http.MethodPost, "/v1/topics", map[string]any{"name": "old-ca"}, "certificate", "tls:")
+
+	st := w.History.Stats()
+	t.Logf("rotation under load: %s; %d acknowledged writes; %d fresh-connection writes; %d failed calls",
+		st, w.Acks.Acknowledged(), fresh.count(), w.Acks.Failed)
+	if w.Acks.Failed > 0 || st.Unknown > 0 || len(w.Acks.Errors) > 0 || fresh.err() != nil {
+		t.Errorf("calls failed across the rotation: %d failed, %d unknown, unexpected answers %q, fresh writer: %v",
+			w.Acks.Failed, st.Unknown, w.Acks.Errors, fresh.err())
+	}
+	if violations, _ := mon.Stop(); len(violations) > 0 || mon.Elections() > 0 {
+		t.Errorf("monitor: %d elections, violations %q", mon.Elections(), violations)
+	}
+	if l := c.MustLeader(); l != lead || c.Server(l).Node.Term() != term {
+		t.Errorf("leader %d term %d before, %d term %d after", lead, term, l, c.Server(l).Node.Term())
+	}
+	w.FinalReads(c.URL(lead))
+	if res, err := w.History.Check(time.Minute, visualizationPath(t, "tls-rotation", 1)); err != nil {
+		t.Errorf("history %s: %v", res, err)
+	}
+}
+
+// freshWriter creates topics, each over a new connection (so a new TLS
+// handshake) with the admin certificate of the moment, until ctx ends;
+// it keeps the first error.
+type freshWriter struct {
+	c     *testcluster.Cluster
+	mu    sync.Mutex
+	n     int
+	first error
+}
+
+func (f *freshWriter) run(ctx context.Context) {
+	admin := cred{tls: f.c.ClientTLS("admin")}
+	for i := 0; ctx.Err() == nil; i++ {
+		id := f.c.IDs()[i%len(f.c.IDs())]
+		resp, err := secDo(ctx, f.c, id, admin, http.MethodPost, "/v1/topics", map[string]any{"name": fmt.Sprintf("fresh-%d", i)})
+		if ctx.Err() != nil {
+			return
+		}
+		f.mu.Lock()
+		if err == nil && resp.Status != http.StatusCreated {
+			err = fmt.Errorf("node %d answered %d %s", id, resp.Status, resp.Body)
+		}
+		if err != nil && f.first == nil {
+			f.first = err
+		}
+		if err == nil {
+			f.n++
+		}
+		f.mu.Unlock()
+	}
+}
+
+func (f *freshWriter) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+func (f *freshWriter) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.first
+}
+
+// servedSerials are the serial numbers of the certificates every node
+// serves now on its HTTP and peer ports, by address.
+func servedSerials(t *testing.T, c *testcluster.Cluster) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, id := range c.IDs() {
+		for _, addr := range []string{c.HTTPAddr(id), c.PeerAddr(id)} {
+			out[addr] = servedCertificate(t, c, addr).SerialNumber.String()
+		}
+	}
+	return out
+}
+
+// servedCertificate is the certificate addr presents in a new
+// handshake. The client presents a node certificate of the current CA
+// (the peer port requires one) and checks nothing itself: the caller
+// checks what it got.
+func servedCertificate(t *testing.T, c *testcluster.Cluster, addr string) *x509.Certificate {
+	t.Helper()
+	certPEM, keyPEM, err := c.Authority().IssueNode(c.ClusterID(), 99, []string{"127.0.0.1"},
+		certs.Validity{NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+		&tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		t.Fatalf("TLS handshake with %s: %v", addr, err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0]
 }

@@ -389,23 +389,6 @@ func (c *Cluster) RotateCA() {
 	c.ReloadAll()
 }
 
-// NodeCertificate is the certificate node id's HTTP port serves now
-// (a fresh handshake), e.g. to see that a rotation took effect.
-func (c *Cluster) NodeCertificate(id uint64) (*x509.Certificate, error) {
-	return servedCertificate(c.HTTPAddr(id), c.ClientTLS(""))
-}
-
-func servedCertificate(addr string, cfg *tls.Config) (*x509.Certificate, error) {
-	cfg = cfg.Clone()
-	cfg.ServerName = "127.0.0.1"
-	conn, err := tls.Dial("tcp", addr, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
-	}
-	defer conn.Close()
-	return conn.ConnectionState().PeerCertificates[0], nil
-}
-
 // ReloadAll makes every running node read its certificate, key, CA and
 // access files again now (as SIGHUP does to yakt server), failing the
 // test if one refuses them.
@@ -416,7 +399,7 @@ func (c *Cluster) ReloadAll() {
 		if s == nil {
 			continue
 		}
-		if err := reload(s); err != nil {
+		if err := s.Reload(); err != nil {
 			c.t.Fatalf("reload node %d: %v", id, err)
 		}
 	}

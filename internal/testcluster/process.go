@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -487,11 +488,45 @@ func (p *Processes) WriteAccess(lines []string) { p.mustTLS().setAccess(lines) }
 // own polling picks them up.
 func (p *Processes) RotateNodeCerts() { p.mustTLS().rotateNodes() }
 
-// Reload sends SIGHUP to every running node: each reads its certificate,
-// key, CA and access files again. It does not wait for them to have
-// done so.
+// Reload sends SIGHUP to every running node, so each reads its
+// certificate, key, CA and access files again, and waits until each has
+// logged that it did.
 func (p *Processes) Reload() {
+	p.t.Helper()
+	const done = "reloaded on SIGHUP"
 	for _, id := range p.IDs() {
+		if !p.Running(id) {
+			continue
+		}
+		p.mu.Lock()
+		log := p.logs[id]
+		p.mu.Unlock()
+		from := log.Len()
 		p.signal(id, syscall.SIGHUP)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := WaitFor(ctx, func() bool { return strings.Contains(log.Since(from), done) })
+		cancel()
+		if err != nil {
+			p.t.Fatalf("node %d did not log %q after SIGHUP: %v; its output since:\n%s", id, done, err, log.Since(from))
+		}
 	}
+}
+
+// AccessLine is Cluster.AccessLine for the processes.
+func (p *Processes) AccessLine(principal, roles string) string {
+	s := p.mustTLS()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accessLine(principal, roles)
+}
+
+// ServedCertificate is the certificate node id's HTTP port presents in
+// a new handshake now.
+func (p *Processes) ServedCertificate(id uint64) *x509.Certificate {
+	p.t.Helper()
+	cert, err := servedCertificate(strings.TrimPrefix(p.URL(id), "https://"), p.mustTLS().clientTLS(""))
+	if err != nil {
+		p.t.Fatalf("node %d: %v", id, err)
+	}
+	return cert
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -403,4 +404,17 @@ func (c *Cluster) ReloadAll() {
 			c.t.Fatalf("reload node %d: %v", id, err)
 		}
 	}
+}
+
+// servedCertificate is the certificate addr presents in a new TLS
+// handshake, verified by cfg.
+func servedCertificate(addr string, cfg *tls.Config) (*x509.Certificate, error) {
+	cfg = cfg.Clone()
+	cfg.ServerName = "127.0.0.1"
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0], nil
 }

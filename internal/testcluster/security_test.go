@@ -399,12 +399,36 @@ func peerRefusals(t *testing.T, c *testcluster.Cluster, logs *testcluster.LogBuf
 		{"peer without a certificate (TLS)", noCertPeerTLS{c: c}},
 		{"peer without TLS (plain TCP hello)", nil},
 	}
+	refused := func(id uint64) uint64 { return c.Server(id).Node.TransportStats().RefusedTLS }
 	for _, tc := range cases {
 		before := securityState(t, c)
 		from := logs.Len()
+		counts := map[uint64]uint64{}
+		for _, o := range others {
+			counts[o] = refused(o)
+		}
 		got := impostor(t, c, victim, self, others, tc.tls)
-		// The nodes say why in their logs.
-		table.add(tc.name, got+"; node log: "+firstLine(logs.Since(from)))
+		// Every node it dialed counted the refusal as one for its TLS
+		// credentials (the others would have refused it for nothing else).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := testcluster.WaitFor(ctx, func() bool {
+			for _, o := range others {
+				if refused(o) <= counts[o] {
+					return false
+				}
+			}
+			return true
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: not every node counted a TLS refusal: %v", tc.name, err)
+		}
+		// The nodes say why in their logs, once a minute per reason.
+		nodeLog := firstLine(strings.Join(lines(logs.Since(from), "refused peer connection"), "\n"))
+		if nodeLog == "" {
+			nodeLog = "(logged at debug: the warning is rate-limited)"
+		}
+		table.add(tc.name, got+"; node log: "+nodeLog)
 		unchanged(t, c, before)
 	}
 	// The victim, back with its own certificate, rejoins: the refusals
@@ -420,6 +444,17 @@ func peerRefusals(t *testing.T, c *testcluster.Cluster, logs *testcluster.LogBuf
 type peerIdentity struct {
 	dir      [16]byte
 	peerAddr string
+}
+
+// lines are the lines of s that contain sub.
+func lines(s, sub string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func firstLine(s string) string {
@@ -574,7 +609,9 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 	progress("after the node certificates' rotation", 100)
 
 	oldCA := c.Authority()
+	t.Logf("%s: rotating the CA", time.Now().Format("15:04:05.000"))
 	c.RotateCA()
+	t.Logf("%s: rotated the CA", time.Now().Format("15:04:05.000"))
 	for _, id := range c.IDs() {
 		for _, addr := range []string{c.HTTPAddr(id), c.PeerAddr(id)} {
 			cert := servedCertificate(t, c, addr)
@@ -632,7 +669,7 @@ func (f *freshWriter) run(ctx context.Context) {
 			err = fmt.Errorf("node %d answered %d %s", id, resp.Status, resp.Body)
 		}
 		if err != nil && f.first == nil {
-			f.first = err
+			f.first = fmt.Errorf("at %s: %w", time.Now().Format("15:04:05.000"), err)
 		}
 		if err == nil {
 			f.n++

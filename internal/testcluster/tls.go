@@ -384,8 +384,10 @@ func (c *Cluster) RotateCA() {
 	}
 	s.setBundle(old, next)
 	c.ReloadAll()
+	c.t.Logf("%s: bundle", time.Now().Format("15:04:05.000"))
 	s.switchIssuer()
 	c.ReloadAll()
+	c.t.Logf("%s: switched", time.Now().Format("15:04:05.000"))
 	s.setBundle(next)
 	c.ReloadAll()
 }

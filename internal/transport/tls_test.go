@@ -392,6 +392,24 @@ func TestTLSAndPlainDoNotMix(t *testing.T) {
 		}
 	})
 
+	t.Run("probe", func(t *testing.T) {
+		// A TCP connect and close (a port probe) is no refusal.
+		ln2 := listen(t)
+		var recs logRecords
+		b := tlsNode(t, 2, ln2, map[uint64]string{2: ln2.Addr().String()}, newPeerFiles(t, ca, 2, certs.Validity{}, ca), &recs, nil)
+		c, err := net.Dial("tcp", ln2.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		waitUntil(t, "the probe's connection to be seen closed", func() bool {
+			return len(recs.matching("closed before the TLS handshake")) > 0
+		})
+		if n := b.tr.Stats().RefusedTLS; n != 0 {
+			t.Fatalf("a port probe counted as %d refusals", n)
+		}
+	})
+
 	t.Run("TLS to plain", func(t *testing.T) {
 		ln2, ln1 := listen(t), listen(t)
 		var dialerRecs logRecords

@@ -408,7 +408,7 @@ func TestCARotation(t *testing.T) {
 func TestHTTPConfigs(t *testing.T) {
 	a := newTestAuthority(t, "ca")
 	other := newTestAuthority(t, "other ca")
-	server, _ := loadNode(t, a, 1, a)
+	server, serverFiles := loadNode(t, a, 1, a)
 	client, _ := loadNode(t, a, 2, a)
 
 	withName := func(c *tls.Config, name string) *tls.Config {
@@ -455,6 +455,24 @@ func TestHTTPConfigs(t *testing.T) {
 	bad.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &kp, nil }
 	if _, serr, _ := handshake(t, server.HTTPServerConfig(), bad); serr == nil {
 		t.Fatal("the HTTPS server accepted a client certificate of another CA")
+	}
+	// Once the server's bundle holds that CA too (a CA rotation), the same
+	// configuration accepts it: the bundle is read at each handshake.
+	serverCfg := server.HTTPServerConfig()
+	if _, serr, _ := handshake(t, serverCfg, bad); serr == nil {
+		t.Fatal("the HTTPS server accepted a client certificate of another CA")
+	}
+	serverFiles.write(t, nil, nil, bundle(a, other))
+	if _, err := server.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	state, serr, _ = handshake(t, serverCfg, bad)
+	if serr != nil || len(state.VerifiedChains) == 0 {
+		t.Fatalf("after adding its CA to the bundle, the HTTPS server refused the client certificate: %v", serr)
+	}
+	serverFiles.write(t, nil, nil, bundle(a))
+	if _, err := server.Reload(); err != nil {
+		t.Fatal(err)
 	}
 	// TLS 1.1 is refused.
 	old := anon.Clone()

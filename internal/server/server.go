@@ -289,7 +289,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    cfg.MaxHeaderBytes,
-			ConnContext:       connContext,
+			ConnContext:       api.ConnContext,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}

@@ -550,7 +550,8 @@ func impostor(t *testing.T, c *testcluster.Cluster, id uint64, self *peerIdentit
 }
 
 // TestTLSRotationUnderLoad rotates every node's certificate, then the
-// CA itself (through a bundle of the old and the new CA), while the
+// CA itself (trust a bundle of the old and the new CA, issue from the
+// new one, drop the old one, each step under load), while the
 // fault suite's workload writes and reads and a second writer opens a
 // new connection (a new handshake) for every write: not one call fails,
 // the leader and its term stay, and the history is linearizable. Fresh
@@ -596,7 +597,7 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 			t.Fatalf("%s: the load stalled: %d acknowledged writes, %d fresh ones: %v", step, w.Acks.Acknowledged()-acked, fresh.count()-fw, err)
 		}
 	}
-	progress("before", 100)
+	progress("before", 30)
 
 	old := servedSerials(t, c)
 	c.RotateNodeCerts()
@@ -606,12 +607,14 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 			t.Fatalf("%s still serves certificate %s after the rotation", k, s)
 		}
 	}
-	progress("after the node certificates' rotation", 100)
+	progress("after the node certificates' rotation", 50)
 
 	oldCA := c.Authority()
-	t.Logf("%s: rotating the CA", time.Now().Format("15:04:05.000"))
-	c.RotateCA()
-	t.Logf("%s: rotated the CA", time.Now().Format("15:04:05.000"))
+	c.TrustNewCA()
+	progress("after trusting the new CA", 20)
+	c.IssueFromNewCA()
+	progress("after issuing from the new CA", 20)
+	c.DropOldCA()
 	for _, id := range c.IDs() {
 		for _, addr := range []string{c.HTTPAddr(id), c.PeerAddr(id)} {
 			cert := servedCertificate(t, c, addr)
@@ -620,7 +623,7 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 			}
 		}
 	}
-	progress("after the CA's rotation", 100)
+	progress("after the CA's rotation", 50)
 	stop()
 
 	// The old CA is gone from the bundle: its certificates are refused.
@@ -657,10 +660,26 @@ type freshWriter struct {
 }
 
 func (f *freshWriter) run(ctx context.Context) {
-	admin := cred{tls: f.c.ClientTLS("admin")}
 	for i := 0; ctx.Err() == nil; i++ {
+		// Which certificate it presented, and when, says which step of a
+		// rotation a refused handshake straddled.
+		cfg := f.c.ClientTLS("admin")
+		get := cfg.GetClientCertificate
+		var issuer string
+		var at time.Time
+		cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c, err := get(cri)
+			if err == nil && c.Leaf != nil {
+				issuer, at = c.Leaf.Issuer.CommonName, time.Now()
+			}
+			return c, err
+		}
 		id := f.c.IDs()[i%len(f.c.IDs())]
-		resp, err := secDo(ctx, f.c, id, admin, http.MethodPost, "/v1/topics", map[string]any{"name": fmt.Sprintf("fresh-%d", i)})
+		start := time.Now()
+		resp, err := secDo(ctx, f.c, id, cred{tls: cfg}, http.MethodPost, "/v1/topics", map[string]any{"name": fmt.Sprintf("fresh-%d", i)})
+		if err != nil {
+			err = fmt.Errorf("started %s, presented a certificate of %q at %s: %w", start.Format("15:04:05.000"), issuer, at.Format("15:04:05.000"), err)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -669,7 +688,7 @@ func (f *freshWriter) run(ctx context.Context) {
 			err = fmt.Errorf("node %d answered %d %s", id, resp.Status, resp.Body)
 		}
 		if err != nil && f.first == nil {
-			f.first = fmt.Errorf("at %s: %w", time.Now().Format("15:04:05.000"), err)
+			f.first = fmt.Errorf("node %d at %s: %w", id, time.Now().Format("15:04:05.000"), err)
 		}
 		if err == nil {
 			f.n++

@@ -368,27 +368,43 @@ func (c *Cluster) RotateNodeCerts() {
 	c.ReloadAll()
 }
 
-// RotateCA moves the cluster to a new CA without a restart, as an
-// operator does: the CA file becomes a bundle of the old and the new CA
-// (reloaded everywhere), every node and client certificate is reissued
-// by the new CA (reloaded), then the old CA leaves the bundle (reloaded).
-// Clients trust both CAs from the start. It can run once.
-func (c *Cluster) RotateCA() {
+// A CA rotation moves the cluster to a new CA without a restart, in the
+// three steps an operator takes: TrustNewCA, IssueFromNewCA, DropOldCA.
+// Clients trust both CAs from the start. Between two steps a test lets
+// the handshakes in flight finish (e.g. waits for some more requests):
+// a handshake that began before TrustNewCA and presents a client
+// certificate of the new CA after IssueFromNewCA is refused, as the
+// server took its CA bundle at the handshake's start.
+
+// TrustNewCA makes the CA file a bundle of the current and the new CA
+// and reloads every node.
+func (c *Cluster) TrustNewCA() {
 	c.t.Helper()
 	s := c.mustTLS()
 	s.mu.Lock()
-	old, next := s.ca, s.next
+	cur, next := s.ca, s.next
 	s.mu.Unlock()
-	if old == next {
+	if cur == next {
 		c.t.Fatal("the CA was rotated already")
 	}
-	s.setBundle(old, next)
+	s.setBundle(cur, next)
 	c.ReloadAll()
-	c.t.Logf("%s: bundle", time.Now().Format("15:04:05.000"))
-	s.switchIssuer()
+}
+
+// IssueFromNewCA reissues every node and client certificate with the
+// new CA and reloads every node.
+func (c *Cluster) IssueFromNewCA() {
+	c.t.Helper()
+	c.mustTLS().switchIssuer()
 	c.ReloadAll()
-	c.t.Logf("%s: switched", time.Now().Format("15:04:05.000"))
-	s.setBundle(next)
+}
+
+// DropOldCA leaves only the new CA in the CA file and reloads every
+// node: the old CA's certificates are refused from then on.
+func (c *Cluster) DropOldCA() {
+	c.t.Helper()
+	s := c.mustTLS()
+	s.setBundle(s.next)
 	c.ReloadAll()
 }
 

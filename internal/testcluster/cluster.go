@@ -136,6 +136,9 @@ func New(t testing.TB, opts Options) *Cluster {
 		c.sec = newSecurity(t, filepath.Join(base, "tls"), clusterID)
 	}
 	c.Client = httpClient(15*time.Second, c.ClientTLS("admin"))
+	if opts.TLS {
+		t.Cleanup(c.Client.CloseIdleConnections)
+	}
 	for i := 1; i <= opts.Nodes+opts.Spares; i++ {
 		id := uint64(i)
 		c.voters[id] = ReserveAddr(t)

@@ -412,7 +412,7 @@ var ciRun = runSize{Min: 10 * time.Second, Max: 40 * time.Second, Target: 6000, 
 
 // tlsRun is the size of the schedule that repeats one of the others with
 // TLS on: shorter, as the suite's time is bounded, with the same gate.
-var tlsRun = runSize{Min: 8 * time.Second, Max: 25 * time.Second, Target: 3000, Definite: ciRun.Definite, Writes: ciRun.Writes}
+var tlsRun = runSize{Min: 6 * time.Second, Max: 20 * time.Second, Target: 1200, Definite: ciRun.Definite, Writes: ciRun.Writes}
 
 // runLength returns a context that ends when the run is long enough.
 func runLength(t *testing.T, w *testcluster.Workload, size runSize) context.Context {

@@ -118,7 +118,9 @@ func (p *Processes) StartMonitor(epochTopic string) *Monitor {
 			return p.URL(id)
 		},
 	})
-	m.onStop = client.CloseIdleConnections
+	if p.sec != nil {
+		m.onStop = client.CloseIdleConnections // its own transport's
+	}
 	return m
 }
 
@@ -159,7 +161,9 @@ func (m *Monitor) watchLeadership(ctx context.Context, cfg MonitorConfig, id uin
 
 func (m *Monitor) watchEpochs(ctx context.Context, cfg MonitorConfig, id uint64) {
 	client := httpClient(2*time.Second, cfg.TLS)
-	defer client.CloseIdleConnections()
+	if cfg.TLS != nil {
+		defer client.CloseIdleConnections() // its own transport's
+	}
 	for ctx.Err() == nil {
 		if base := cfg.URL(id); base != "" {
 			m.pollEpochs(ctx, client, base, cfg.EpochTopic, id)

@@ -111,6 +111,9 @@ func StartProcessesWith(t testing.TB, bin string, opts ProcessOptions) *Processe
 		p.sec = newSecurity(t, filepath.Join(p.base, "tls"), processClusterID)
 	}
 	p.Client = httpClient(10*time.Second, p.clientTLS("admin"))
+	if opts.TLS {
+		t.Cleanup(p.Client.CloseIdleConnections)
+	}
 	for i := 1; i <= n; i++ {
 		p.AddNode(uint64(i))
 	}

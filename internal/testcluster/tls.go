@@ -233,7 +233,9 @@ func (s *security) setAccess(lines []string) {
 }
 
 // httpClient is an HTTP client with timeout: plain without TLS (as every
-// client of a plain cluster always was), HTTPS with cfg otherwise.
+// client of a plain cluster always was: on the default transport), HTTPS
+// with cfg otherwise (on a transport of its own, whose idle connections
+// its owner closes).
 func httpClient(timeout time.Duration, cfg *tls.Config) *http.Client {
 	if cfg == nil {
 		return &http.Client{Timeout: timeout}
@@ -299,7 +301,9 @@ func (c *Cluster) ClientTLS(principal string) *tls.Config {
 // ("": none), plain otherwise. Idle connections close when the test ends.
 func (c *Cluster) HTTPClient(principal string) *http.Client {
 	hc := httpClient(15*time.Second, c.ClientTLS(principal))
-	c.t.Cleanup(hc.CloseIdleConnections)
+	if c.sec != nil {
+		c.t.Cleanup(hc.CloseIdleConnections)
+	}
 	return hc
 }
 

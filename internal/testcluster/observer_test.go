@@ -1,6 +1,7 @@
 package testcluster_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
@@ -13,9 +14,16 @@ import (
 // TestObserverServesReads: a node that joined as an observer (it never
 // votes) answers linearizable reads and metadata fetches itself, and
 // forwards writes to the leader, so brokers can be spread over more
-// nodes than the voters.
+// nodes than the voters. With TLS the node joins over HTTPS with its
+// node certificate, and the clients are admin over HTTPS.
 func TestObserverServesReads(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) { observerServesReads(t, secure) })
+	}
+}
+
+func observerServesReads(t *testing.T, secure bool) {
+	c := testcluster.New(t, testcluster.Options{TLS: secure})
 	c.MustLeader()
 	ctx := ctxFor(t, 60*time.Second)
 	c.AddNode(4)

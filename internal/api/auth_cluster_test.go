@@ -502,6 +502,7 @@ func TestLongPollLimit(t *testing.T) {
 		}
 	}
 	c.must(1, "reader-token", "GET", fmt.Sprintf("/v1/metadata?offset=%d", off.HighWatermark), nil, 200, "")
+	c.must(1, "reader-token", "GET", "/ui/events", nil, 429, "TOO_MANY_LONG_POLLS") // a dashboard stream waits too
 	c.must(1, "admin-token", "POST", "/v1/topics", map[string]any{"name": "wake", "partitions": 1}, 201, "")
 	if a := <-held; a.status != 200 || !strings.Contains(a.body, "wake") {
 		t.Fatalf("the held long poll: %d %s", a.status, a.body)

@@ -248,6 +248,20 @@ func TestTLSNodeServesHTTPSAndReloads(t *testing.T) {
 	if got, want := s.sec.files.Leaf().SerialNumber, mustLeaf(t, certPEM).SerialNumber; got.Cmp(want) != 0 {
 		t.Fatalf("after Reload the node's certificate has serial %v, want the new one's %v", got, want)
 	}
+	// The expiry metric follows the certificate loaded now.
+	fams, err := s.cfg.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expiry float64
+	for _, f := range fams {
+		if f.GetName() == "yakt_tls_certificate_expiry_timestamp_seconds" {
+			expiry = f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if want := float64(mustLeaf(t, certPEM).NotAfter.Unix()); expiry != want {
+		t.Fatalf("yakt_tls_certificate_expiry_timestamp_seconds is %v, want the new certificate's %v", expiry, want)
+	}
 	// A broken file is refused and the node keeps the certificate it had.
 	p.write(t, "node.crt", []byte("not a certificate"))
 	if err := s.Reload(); err == nil {

@@ -32,8 +32,8 @@ const (
 
 const exitCodesHelp = `Exit status:
   0  success
-  1  the cluster refused or failed the request (an API error such as TOPIC_NOT_FOUND),
-     or a local step failed (writing a file, a checksum mismatch)
+  1  the cluster refused or failed the request (an API error such as TOPIC_NOT_FOUND,
+     UNAUTHENTICATED or FORBIDDEN), or a local step failed (writing a file, a checksum mismatch)
   2  usage error: unknown command or flag, bad flag value, wrong arguments
   3  the cluster could not be reached or could not answer: no endpoint reachable, no leader
      (NO_LEADER, NOT_READY), or --timeout passed; a write's outcome may then be unknown`

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +76,11 @@ func failed(err error) error {
 	}
 	if _, ok := errors.AsType[*exitError](err); ok {
 		return err
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		// The node answered with a certificate this client does not
+		// trust: a setting to fix, not a cluster to wait for.
+		return &exitError{code: exitAPI, err: fmt.Errorf("%w\n(--cacert must name the CA that signed the nodes' certificates, and each endpoint's host must be in its node's certificate)", err)}
 	}
 	if unavailable(err) {
 		if errors.Is(err, client.ErrUnknownOutcome) {

@@ -225,6 +225,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	registerBuildInfo(cfg.Registry)
+	registerTLSMetrics(cfg.Registry, sec)
 	log := cfg.Logger.With("node", cfg.NodeID)
 	state := controller.NewStateMachine(0)
 	peers := cfg.Voters

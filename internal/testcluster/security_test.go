@@ -585,8 +585,9 @@ func impostor(t *testing.T, c *testcluster.Cluster, id uint64, self *peerIdentit
 // new one, drop the old one, each step under load), while the
 // fault suite's workload writes and reads and a second writer opens a
 // new connection (a new handshake) for every write: not one call fails,
-// the leader and its term stay, and the history is linearizable. Fresh
-// handshakes on both ports show the new certificates in use.
+// the leader and its term stay, no raft connection is redialed, and the
+// history is linearizable. Fresh handshakes on both ports show the new
+// certificates in use.
 func TestTLSRotationUnderLoad(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{TLS: true})
 	lead := c.MustLeader()
@@ -630,6 +631,12 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 	}
 	progress("before", 30)
 
+	// Raft's connections outlive the rotations: no node accepts a new
+	// message stream (a peer redialing) until the end.
+	streams := map[uint64]uint64{}
+	for _, id := range c.IDs() {
+		streams[id] = c.Server(id).Node.TransportStats().AcceptedStreams
+	}
 	old := servedSerials(t, c)
 	c.RotateNodeCerts()
 	now := servedSerials(t, c)
@@ -656,6 +663,11 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 	}
 	progress("after the CA's rotation", 50)
 	stop()
+	for _, id := range c.IDs() {
+		if n := c.Server(id).Node.TransportStats().AcceptedStreams; n != streams[id] {
+			t.Errorf("node %d accepted %d new message streams during the rotations: peers redialed", id, n-streams[id])
+		}
+	}
 
 	// The old CA is gone from the bundle: its certificates are refused.
 	cr := clientCred(t, c, oldCA, "admin", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))

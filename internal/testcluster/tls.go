@@ -251,9 +251,10 @@ func scheme(tlsOn bool) string {
 	return "http://"
 }
 
-// The TLS material of a cluster started with Options.TLS. Every method
-// fails the test on a plain cluster except ClientTLS, which is nil there
-// (so callers can hand it to a client either way).
+// The TLS material of a cluster started with Options.TLS. On a plain
+// cluster every method fails the test but ClusterID, HTTPClient and
+// ClientTLS, which is nil there (so callers can hand it to a client
+// either way).
 
 func (c *Cluster) mustTLS() *security {
 	c.t.Helper()

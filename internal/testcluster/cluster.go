@@ -210,6 +210,17 @@ func (c *Cluster) Start(id uint64) {
 	if c.Server(id) != nil {
 		c.t.Fatalf("node %d already running", id)
 	}
+	if err := c.TryStart(id); err != nil {
+		c.t.Fatalf("start node %d: %v", id, err)
+	}
+}
+
+// TryStart is Start for a start that may be refused: it returns why node
+// id did not start (it stays down) rather than failing the test.
+func (c *Cluster) TryStart(id uint64) error {
+	if c.Server(id) != nil {
+		return fmt.Errorf("node %d already running", id)
+	}
 	var s *server.Server
 	// The port may still be held for a moment by the previous incarnation's
 	// sockets; retry binding briefly.
@@ -240,13 +251,14 @@ func (c *Cluster) Start(id uint64) {
 			break
 		}
 		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
-			c.t.Fatalf("start node %d: %v", id, err)
+			return err
 		}
 		time.Sleep(20 * time.Millisecond) // waiting on the kernel, not on our code
 	}
 	c.mu.Lock()
 	c.servers[id] = s
 	c.mu.Unlock()
+	return nil
 }
 
 // AddNode prepares node id (not one of the cluster's yet): addresses and

@@ -462,8 +462,24 @@ func peerRefusals(t *testing.T, c *testcluster.Cluster, logs *testcluster.LogBuf
 		table.add(tc.name, got+"; node log: "+nodeLog)
 		unchangedStrict(t, c, before)
 	}
+	// A real node cannot even start with another node's certificate: it
+	// would only be refused, and on HTTP it would be that other node.
+	certPEM, keyPEM, err := c.Authority().IssueNode(c.ClusterID(), others[0], []string{"127.0.0.1", "localhost"},
+		certs.Validity{NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := securityState(t, c)
+	c.SetNodeCert(victim, certPEM, keyPEM)
+	err = c.TryStart(victim)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("names node %d", others[0])) {
+		t.Fatalf("node %d started with node %d's certificate: %v", victim, others[0], err)
+	}
+	table.add(fmt.Sprintf("node %d started with node %d's certificate", victim, others[0]), "refuses to start: "+err.Error())
+	unchangedStrict(t, c, before)
 	// The victim, back with its own certificate, rejoins: the refusals
 	// were about the impostors' credentials, nothing else.
+	c.RotateNodeCerts()
 	c.Start(victim)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -145,6 +145,16 @@ func (s *security) issueNode(id uint64) {
 	s.nodes[id] = true
 }
 
+// installNode writes certPEM and keyPEM as node id's certificate and key.
+func (s *security) installNode(id uint64, certPEM, keyPEM []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cert, key := nodeFiles(id)
+	s.writeFile(key, keyPEM)
+	s.writeFile(cert, certPEM)
+	s.nodes[id] = true
+}
+
 // node returns node id's certificate and key files, issuing them first
 // if the node has none yet.
 func (s *security) node(id uint64) (cert, key string) {
@@ -363,6 +373,14 @@ func (c *Cluster) SetAccess(lines []string) {
 	c.t.Helper()
 	c.WriteAccess(lines)
 	c.ReloadAll()
+}
+
+// SetNodeCert replaces node id's certificate and key files with the
+// given ones (PEM), e.g. another node's, without telling the node: the
+// next start or reload reads them. RotateNodeCerts replaces them with
+// fresh ones of the node's own.
+func (c *Cluster) SetNodeCert(id uint64, certPEM, keyPEM []byte) {
+	c.mustTLS().installNode(id, certPEM, keyPEM)
 }
 
 // RotateNodeCerts issues every node a fresh certificate and key, writes

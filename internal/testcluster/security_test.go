@@ -277,6 +277,21 @@ func TestTLSRefusals(t *testing.T) {
 		unchanged(t, c, before)
 	})
 
+	t.Run("client certificate of a stranger", func(t *testing.T) {
+		before := securityState(t, c)
+		valid := func(cn string) cred {
+			return clientCred(t, c, c.Authority(), cn, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+		}
+		// The cluster's CA signed it, so it is mallory; but the access
+		// file gives mallory no role.
+		table.add("CA's client certificate, CN not in the access file", expectStatus(t, c, valid("mallory"), http.MethodPost, "/v1/topics",
+			map[string]any{"name": "by-mallory"}, 403, "FORBIDDEN"))
+		// Only a node certificate (its DNS name) makes a member.
+		table.add("CA's client certificate with CN node:1", expectStatus(t, c, valid("node:1"), http.MethodPost, "/v1/topics",
+			map[string]any{"name": "by-fake-node"}, 401, "UNAUTHENTICATED"))
+		unchanged(t, c, before)
+	})
+
 	t.Run("unknown token", func(t *testing.T) {
 		before := securityState(t, c)
 		cr := cred{tls: c.ClientTLS(""), token: "not-a-token-of-this-cluster"}

@@ -316,8 +316,8 @@ func TestJoinOverTLS(t *testing.T) {
 	}
 	second.TLSCertFile, second.TLSKeyFile = p.write(t, "node-2.crt", certPEM), p.write(t, "node-2.key", keyPEM)
 	second.TLSCAFile, second.AccessFile = first.TLSCAFile, first.AccessFile
-	// Node 1 may still be electing itself: the join's discovery needs an
-	// answer of GET /v1/quorum, which any node gives.
+	// Node 1 may still be electing itself: the join's discovery asks
+	// until node 1 names its peer address (TestDiscoverWaitsForPeerAddresses).
 	s2, err := Start(second)
 	if err != nil {
 		t.Fatalf("start node 2 with --join over TLS: %v", err)

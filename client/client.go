@@ -25,9 +25,19 @@
 //
 // # Reads
 //
-// Reads are retried after a 503 or a connection error, up to MaxAttempts
-// tries or until the context ends. A long poll (FetchOptions.MaxWait)
-// gets an attempt deadline of Config.RequestTimeout plus its wait.
+// Reads are retried after a 503, a 429 (TOO_MANY_LONG_POLLS) or a
+// connection error, up to MaxAttempts tries or until the context ends,
+// never sooner than an answer's Retry-After. A long poll
+// (FetchOptions.MaxWait) gets an attempt deadline of
+// Config.RequestTimeout plus its wait.
+//
+// # Security
+//
+// For https:// endpoints set Config.TLS (TLSFromFiles: the cluster's CA,
+// and a client certificate when the cluster knows the client by one);
+// Config.Token sends a bearer token instead. A 401 UNAUTHENTICATED or
+// 403 FORBIDDEN is final, never retried (ErrUnauthenticated,
+// ErrForbidden).
 //
 // # Types
 //
@@ -42,6 +52,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -50,6 +61,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,8 +72,9 @@ import (
 
 // Config configures a Client.
 type Config struct {
-	// Endpoints are the nodes' base URLs, e.g. http://127.0.0.1:8001.
-	// New copies the slice.
+	// Endpoints are the nodes' base URLs, e.g. http://127.0.0.1:8001 or
+	// https://10.0.0.1:8001; a bare host:port is https when TLS is set,
+	// else http. New copies the slice.
 	Endpoints []string
 	// HTTPClient sends the requests. The default has a transport of its
 	// own that dials with a 2 s timeout, and no overall timeout: each
@@ -95,7 +108,29 @@ type Config struct {
 // the servers (empty: the system's roots); certFile and keyFile, both or
 // neither, are the client certificate.
 func TLSFromFiles(caFile, certFile, keyFile string) (*tls.Config, error) {
-	panic("unimplemented")
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("client: CA file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client: CA file %s holds no PEM certificate", caFile)
+		}
+		cfg.RootCAs = roots
+	}
+	switch {
+	case certFile != "" && keyFile != "":
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client: certificate %s and key %s: %w", certFile, keyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	case certFile != "" || keyFile != "":
+		return nil, errors.New("client: a client certificate needs both its certificate and its key file")
+	}
+	return cfg, nil
 }
 
 // Client talks to a YAKt cluster. Safe for concurrent use.
@@ -116,7 +151,11 @@ func New(cfg Config) (*Client, error) {
 	for i, e := range cfg.Endpoints {
 		e = strings.TrimRight(e, "/")
 		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
-			e = "http://" + e
+			if cfg.TLS != nil {
+				e = "https://" + e
+			} else {
+				e = "http://" + e
+			}
 		}
 		eps[i] = e
 	}
@@ -124,6 +163,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HTTPClient == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		if cfg.TLS != nil {
+			tr.TLSClientConfig = cfg.TLS.Clone()
+		}
 		cfg.HTTPClient = &http.Client{Transport: tr}
 	}
 	if cfg.RequestTimeout <= 0 {
@@ -239,6 +281,18 @@ var (
 	ErrTooManyFullFetches         = &Error{Code: contract.CodeTooManyFullFetches}
 	ErrOverloaded                 = &Error{Code: contract.CodeOverloaded}
 	ErrTimeout                    = &Error{Code: contract.CodeTimeout}
+	ErrUnauthenticated            = &Error{Code: codeUnauthenticated}
+	ErrForbidden                  = &Error{Code: codeForbidden}
+	ErrTooManyLongPolls           = &Error{Code: codeTooManyLongPolls}
+	ErrConnectionLimit            = &Error{Code: codeConnectionLimit}
+)
+
+// The security codes of the contract (docs/api.md).
+const (
+	codeUnauthenticated  contract.Code = "UNAUTHENTICATED"
+	codeForbidden        contract.Code = "FORBIDDEN"
+	codeTooManyLongPolls contract.Code = "TOO_MANY_LONG_POLLS"
+	codeConnectionLimit  contract.Code = "CONNECTION_LIMIT"
 )
 
 // Meta is what every answer says besides its body.
@@ -381,6 +435,7 @@ func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte
 	if key != "" {
 		req.Header.Set(idempotencyKeyHeader, key)
 	}
+	c.authorize(req)
 	// Lost after it may have been sent: a write's outcome is unknown; a
 	// read is simply asked again.
 	lost := notApplied
@@ -422,13 +477,23 @@ func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte
 	} else {
 		apiErr.Code, apiErr.Message = contract.Code("HTTP_"+strconv.Itoa(resp.StatusCode)), strings.TrimSpace(string(data))
 	}
+	// 401 and 403 are final: the same credential gets the same answer
+	// from every node. 429 (too many long polls) and 503 (overloaded, no
+	// leader, connection limit) did nothing: retried after Retry-After.
 	switch {
-	case resp.StatusCode == http.StatusServiceUnavailable:
+	case resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusTooManyRequests:
 		return meta, notApplied, apiErr
 	case resp.StatusCode == http.StatusGatewayTimeout && cl.write:
 		return meta, maybeApplied, apiErr
 	}
 	return meta, settled, apiErr
+}
+
+// authorize adds the bearer token, when the client has one, to req.
+func (c *Client) authorize(req *http.Request) {
+	if c.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
 }
 
 // learn records which node an endpoint is and who leads.

@@ -113,6 +113,7 @@ func (c *Client) LatestSnapshotAt(ctx context.Context, endpoint string) (*Snapsh
 		cancel()
 		return nil, fmt.Errorf("client: %w", err)
 	}
+	c.authorize(req)
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if !started.Stop() && err == nil {
 		// The timer fired as the answer came: the body is already cut off.
@@ -156,6 +157,7 @@ func (c *Client) getAt(ctx context.Context, endpoint, path string, limit int64) 
 	if err != nil {
 		return 0, Meta{}, nil, fmt.Errorf("client: %w", err)
 	}
+	c.authorize(req)
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return 0, Meta{}, nil, fmt.Errorf("client: GET %s via %s: %w", path, endpoint, err)

@@ -16,6 +16,11 @@ const (
 	CodeInvalidRequest           Code = "INVALID_REQUEST"
 	CodeInvalidTopicName         Code = "INVALID_TOPIC_NAME"
 	CodeInvalidReplicaAssignment Code = "INVALID_REPLICA_ASSIGNMENT"
+	// 401: no credential, or one not accepted (the answer carries
+	// WWW-Authenticate: Bearer). Nothing changed.
+	CodeUnauthenticated Code = "UNAUTHENTICATED"
+	// 403: the principal's roles do not allow the request. Nothing changed.
+	CodeForbidden Code = "FORBIDDEN"
 	// 404
 	CodeBrokerNotFound    Code = "BROKER_NOT_FOUND"
 	CodeTopicNotFound     Code = "TOPIC_NOT_FOUND"
@@ -47,6 +52,9 @@ const (
 	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
 	// 413
 	CodePayloadTooLarge Code = "PAYLOAD_TOO_LARGE"
+	// 429 with Retry-After: the node holds as many long polls (fetches
+	// waiting for records, dashboard streams) as it is configured to.
+	CodeTooManyLongPolls Code = "TOO_MANY_LONG_POLLS"
 	// 503
 	CodeNoLeader Code = "NO_LEADER"
 	CodeNotReady Code = "NOT_READY"
@@ -56,6 +64,10 @@ const (
 	// 503 with Retry-After: the node handles as many requests at once as
 	// it is configured to; retry shortly or ask another node.
 	CodeOverloaded Code = "OVERLOADED"
+	// 503 with Retry-After and Connection: close: the listener holds as
+	// many connections as it is configured to; this one is closed after
+	// the answer.
+	CodeConnectionLimit Code = "CONNECTION_LIMIT"
 	// 504: not committed in time; the write may still commit.
 	CodeTimeout Code = "TIMEOUT"
 	// 500: never part of docs/api.md's table; the answer for anything
@@ -67,14 +79,15 @@ const (
 // followed by CodeInternal.
 var Codes = []Code{
 	CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment,
+	CodeUnauthenticated, CodeForbidden,
 	CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeMemberNotFound, CodeNotFound,
 	CodeMethodNotAllowed, CodeOffsetOutOfRange,
 	CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
 	CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated,
 	CodeStalePartitionEpoch, CodeNotPartitionLeader,
 	CodeMembershipChangeInProgress, CodeNotCaughtUp, CodeMemberExists, CodeLastVoter,
-	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge,
-	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeTimeout, CodeInternal,
+	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge, CodeTooManyLongPolls,
+	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeConnectionLimit, CodeTimeout, CodeInternal,
 }
 
 // Status is the HTTP status docs/api.md answers code with; 500 for
@@ -83,6 +96,10 @@ func (c Code) Status() int {
 	switch c {
 	case CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment:
 		return http.StatusBadRequest
+	case CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
 	case CodeBrokerNotFound, CodeTopicNotFound, CodePartitionNotFound, CodeMemberNotFound, CodeNotFound:
 		return http.StatusNotFound
 	case CodeMethodNotAllowed:
@@ -97,7 +114,9 @@ func (c Code) Status() int {
 		return http.StatusUnprocessableEntity
 	case CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded:
+	case CodeTooManyLongPolls:
+		return http.StatusTooManyRequests
+	case CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeConnectionLimit:
 		return http.StatusServiceUnavailable
 	case CodeTimeout:
 		return http.StatusGatewayTimeout

@@ -15,7 +15,8 @@ import (
 // TestWildcardHTTPAddressNeedsAnAdvertisedOne: a node bound to every
 // interface cannot tell its peers "[::]:port" (to them that is
 // themselves), so it refuses to start without --advertise-http, and with
-// one it gives its peers that address.
+// one it gives its peers that address. (Insecure: without TLS, a
+// listener on every interface is refused before that.)
 func TestWildcardHTTPAddressNeedsAnAdvertisedOne(t *testing.T) {
 	peerAddr := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -27,7 +28,7 @@ func TestWildcardHTTPAddressNeedsAnAdvertisedOne(t *testing.T) {
 	}
 	peer := peerAddr()
 	_, err := Start(Config{NodeID: 1, ClusterID: "advertise", DataDir: t.TempDir(), Voters: map[uint64]string{1: peer},
-		ListenPeer: peer, ListenHTTP: "0.0.0.0:0", TickInterval: 20 * time.Millisecond})
+		ListenPeer: peer, ListenHTTP: "0.0.0.0:0", TickInterval: 20 * time.Millisecond, Insecure: true})
 	if err == nil || !strings.Contains(err.Error(), "--advertise-http") {
 		t.Fatalf("start on 0.0.0.0 without an advertised address: %v, want a refusal naming --advertise-http", err)
 	}
@@ -42,7 +43,7 @@ func TestWildcardHTTPAddressNeedsAnAdvertisedOne(t *testing.T) {
 	}
 	advertised := net.JoinHostPort("127.0.0.1", port)
 	s, err := Start(Config{NodeID: 1, ClusterID: "advertise", DataDir: t.TempDir(), Voters: map[uint64]string{1: peer},
-		ListenPeer: peer, HTTPListener: httpL, AdvertiseHTTP: advertised, TickInterval: 20 * time.Millisecond})
+		ListenPeer: peer, HTTPListener: httpL, AdvertiseHTTP: advertised, TickInterval: 20 * time.Millisecond, Insecure: true})
 	if err != nil {
 		t.Fatalf("start with --advertise-http: %v", err)
 	}

@@ -30,7 +30,7 @@ type joinInfo struct {
 // it when this start bootstraps a new cluster or joins one. It returns
 // what a join learnt (nil when not joining or when no member answered a
 // node that already has its identity).
-func resolveIdentity(ctx context.Context, cfg *Config) (*joinInfo, error) {
+func resolveIdentity(ctx context.Context, cfg *Config, sec *security) (*joinInfo, error) {
 	fs := cfg.FS
 	if fs == nil {
 		fs = vfs.OS
@@ -48,7 +48,7 @@ func resolveIdentity(ctx context.Context, cfg *Config) (*joinInfo, error) {
 		// Formatted before (by yakt format, or an earlier start): the
 		// members' addresses help only while its log is empty, so a
 		// cluster that does not answer now is not fatal.
-		info, err := discover(ctx, cfg.Join)
+		info, err := discover(ctx, sec, cfg.Join)
 		if err != nil {
 			cfg.Logger.Warn("no member to join through answered; starting from the data directory's log", "join", cfg.Join, "err", err)
 			return nil, nil
@@ -62,7 +62,7 @@ func resolveIdentity(ctx context.Context, cfg *Config) (*joinInfo, error) {
 	}
 	switch {
 	case len(cfg.Join) > 0:
-		info, err := discover(ctx, cfg.Join)
+		info, err := discover(ctx, sec, cfg.Join)
 		if err != nil {
 			return nil, fmt.Errorf("join: %w", err)
 		}
@@ -83,19 +83,22 @@ func resolveIdentity(ctx context.Context, cfg *Config) (*joinInfo, error) {
 	return nil, fmt.Errorf("data directory %s is not formatted: bootstrap a new cluster with --voters and --cluster-id, join a running one with --join, or run yakt format", cfg.DataDir)
 }
 
-// baseURL turns host:port or a URL into a URL without a trailing slash.
-func baseURL(s string) string {
+// baseURL turns host:port or a URL into a URL without a trailing slash;
+// host:port gets the scheme of the cluster's HTTP API (https with TLS).
+func baseURL(scheme, s string) string {
 	if !strings.Contains(s, "://") {
-		s = "http://" + s
+		s = scheme + "://" + s
 	}
 	return strings.TrimRight(s, "/")
 }
 
 // discover asks the members at urls, in turn, for the quorum.
-func discover(ctx context.Context, urls []string) (*joinInfo, error) {
+func discover(ctx context.Context, sec *security, urls []string) (*joinInfo, error) {
 	var errs []error
+	hc := sec.httpClient(5 * time.Second)
+	defer hc.CloseIdleConnections()
 	for _, u := range urls {
-		q, err := fetchQuorum(ctx, baseURL(u))
+		q, err := fetchQuorum(ctx, hc, baseURL(sec.scheme(), u))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", u, err))
 			continue
@@ -113,15 +116,13 @@ func discover(ctx context.Context, urls []string) (*joinInfo, error) {
 	return nil, fmt.Errorf("no member answered: %w", errors.Join(errs...))
 }
 
-var joinClient = &http.Client{Timeout: 5 * time.Second}
-
-func fetchQuorum(ctx context.Context, base string) (contract.Quorum, error) {
+func fetchQuorum(ctx context.Context, hc *http.Client, base string) (contract.Quorum, error) {
 	var q contract.Quorum
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/quorum", nil)
 	if err != nil {
 		return q, err
 	}
-	resp, err := joinClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return q, err
 	}
@@ -176,6 +177,10 @@ func (s *Server) joinLoop(ctx context.Context, urls []string) {
 	self := s.Node.Self()
 	body, _ := json.Marshal(contract.QuorumMember{NodeID: self.NodeID, DirectoryID: self.DirectoryID.String(),
 		PeerAddress: self.PeerAddr, HTTPAddress: self.HTTPAddr})
+	// With TLS it presents the node's certificate: the members take it
+	// for the node it names.
+	hc := s.sec.httpClient(0)
+	defer hc.CloseIdleConnections()
 	wait := 200 * time.Millisecond
 	var lastErr string
 	var asked bool
@@ -185,7 +190,7 @@ func (s *Server) joinLoop(ctx context.Context, urls []string) {
 			return
 		}
 		if !asked {
-			err := askToJoin(ctx, baseURL(urls[attempt%len(urls)]), body)
+			err := askToJoin(ctx, hc, baseURL(s.sec.scheme(), urls[attempt%len(urls)]), body)
 			switch {
 			case err == nil:
 				asked = true // the change is applied on the leader; wait for its snapshot
@@ -211,7 +216,7 @@ func (s *Server) joinLoop(ctx context.Context, urls []string) {
 	}
 }
 
-func askToJoin(ctx context.Context, base string, body []byte) error {
+func askToJoin(ctx context.Context, hc *http.Client, base string, body []byte) error {
 	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, base+"/v1/quorum/observers", bytes.NewReader(body))
@@ -219,7 +224,7 @@ func askToJoin(ctx context.Context, base string, body []byte) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

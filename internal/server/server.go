@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/raftnode"
+	"github.com/yakt/yakt/internal/transport"
 	"github.com/yakt/yakt/internal/vfs"
 )
 
@@ -148,6 +150,9 @@ type Server struct {
 
 	stopJoining context.CancelFunc // nil unless joining
 	joinDone    chan struct{}      // closed when the join loop returns
+
+	sec       *security
+	stopWatch func() // stops polling the certificate and access files, and waits
 }
 
 // Start is StartContext without a deadline.
@@ -161,15 +166,16 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	join, err := resolveIdentity(ctx, &cfg)
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = defaults.MaxConnections
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = defaults.MaxHeaderBytes
+	}
+	sec, err := loadSecurity(&cfg)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Registry == nil {
-		cfg.Registry = prometheus.NewRegistry()
-		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	registerBuildInfo(cfg.Registry)
 	peerL := cfg.PeerListener
 	if peerL == nil {
 		if peerL, err = net.Listen("tcp", cfg.ListenPeer); err != nil {
@@ -183,23 +189,52 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.ListenHTTP, err)
 		}
 	}
-	advertise, err := advertisedHTTP(cfg.AdvertiseHTTP, httpL.Addr())
-	if err != nil {
+	fail := func(err error) (*Server, error) {
 		peerL.Close()
 		httpL.Close()
 		return nil, err
+	}
+	// Before anything is written to the data directory: a refused start
+	// leaves no trace.
+	if err := sec.checkExposure(&cfg, cfg.Logger.With("node", cfg.NodeID), map[string]net.Listener{"peer": peerL, "HTTP": httpL}); err != nil {
+		return fail(err)
+	}
+	advertise, err := advertisedHTTP(cfg.AdvertiseHTTP, httpL.Addr())
+	if err != nil {
+		return fail(err)
 	}
 	advertisePeer, err := advertisedPeer(cfg.AdvertisePeer, cfg.Voters[cfg.NodeID], peerL.Addr())
 	if err != nil {
-		peerL.Close()
-		httpL.Close()
-		return nil, err
+		return fail(err)
 	}
+	if cfg.ClusterID != "" {
+		if err := sec.checkIdentity(cfg.NodeID, cfg.ClusterID); err != nil {
+			return fail(err)
+		}
+	}
+	join, err := resolveIdentity(ctx, &cfg, sec)
+	if err != nil {
+		return fail(err)
+	}
+	// A joining node learns its cluster id only now.
+	if err := sec.checkIdentity(cfg.NodeID, cfg.ClusterID); err != nil {
+		return fail(err)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	registerBuildInfo(cfg.Registry)
 	log := cfg.Logger.With("node", cfg.NodeID)
 	state := controller.NewStateMachine(0)
 	peers := cfg.Voters
 	if join != nil {
 		peers = join.peers
+	}
+	// A nil *certs.PeerTLS in the interface would not be nil.
+	var peerTLS transport.PeerTLS
+	if sec.tlsOn() {
+		peerTLS = sec.files.ForPeers(cfg.ClusterID)
 	}
 	node, err := raftnode.StartContext(ctx, raftnode.Config{
 		NodeID:           cfg.NodeID,
@@ -209,6 +244,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		PeerListener:     peerL,
 		PeerAddr:         advertisePeer,
 		PeerDialAddrs:    cfg.PeerDialAddrs,
+		PeerTLS:          peerTLS,
 		HTTPAddr:         advertise,
 		DataDir:          cfg.DataDir,
 		StateMachine:     state,
@@ -224,19 +260,22 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:           cfg.Logger,
 	})
 	if err != nil {
-		peerL.Close()
-		httpL.Close()
-		return nil, err
+		return fail(err)
 	}
 	registerTransportMetrics(cfg.Registry, node)
 	ctrl := controller.New(controller.Config{Node: node, ClusterID: cfg.ClusterID, FS: cfg.FS, State: state, Logger: log,
 		Clock: cfg.Clock, FullFetchAfter: cfg.FullFetchAfter, BrokerSessionTimeout: cfg.BrokerSessionTimeout,
 		UnsafeReadsWithoutBarrier: cfg.UnsafeReadsWithoutBarrier})
 	cfg.Registry.MustRegister(ctrl.MetricsCollector())
+	var nodeTLS *tls.Config
+	if sec.tlsOn() {
+		nodeTLS = sec.files.HTTPClientConfig()
+	}
 	apiServer := api.New(api.Config{
 		Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, ForwardOverHTTP: cfg.ForwardOverHTTP, Logger: log,
 		MaxFullFetches: cfg.MaxFullFetches, MaxInFlightRequests: cfg.MaxInFlightRequests,
+		Access: sec.access, NodeTLS: nodeTLS, MaxLongPolls: cfg.MaxLongPolls,
 	})
 	var handler http.Handler = api.Instrument(cfg.Registry, apiServer.Handler())
 	if cfg.DebugPprof {
@@ -244,13 +283,17 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, Node: node, State: state, Controller: ctrl, api: apiServer, httpL: httpL, log: log, served: make(chan struct{}),
+		sec: sec,
 		http: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    cfg.MaxHeaderBytes,
+			ConnContext:       connContext,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}
+	s.startWatching()
 	if cfg.LivenessInterval <= 0 {
 		cfg.LivenessInterval = defaults.LivenessInterval
 	}
@@ -263,14 +306,14 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	}()
 	go func() {
 		defer close(s.served)
-		if err := s.http.Serve(httpL); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(sec.wrapHTTP(httpL, cfg.MaxConnections)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP server stopped", "err", err)
 		}
 	}()
 	if len(cfg.Join) > 0 {
 		s.startJoin(cfg.Join)
 	}
-	log.Info("node started", "cluster", cfg.ClusterID, "directory_id", node.DirectoryID().String(), "peer_address", advertisePeer, "http", httpL.Addr().String(), "advertisedHTTP", advertise, "peer", peerL.Addr().String(), "data", cfg.DataDir,
+	log.Info("node started", "cluster", cfg.ClusterID, "tls", sec.tlsOn(), "authentication", sec.access != nil, "directory_id", node.DirectoryID().String(), "peer_address", advertisePeer, "http", httpL.Addr().String(), "advertisedHTTP", advertise, "peer", peerL.Addr().String(), "data", cfg.DataDir,
 		"incarnation", fmt.Sprintf("%016x", node.Incarnation()))
 	return s, nil
 }
@@ -305,6 +348,7 @@ func (s *Server) Kill() {
 	s.stopLiveness()
 	<-s.livenessDone
 	s.stopJoin()
+	s.stopWatch()
 	s.Node.Stop()
 }
 

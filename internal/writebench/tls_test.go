@@ -158,9 +158,11 @@ func BenchmarkTLSCost(b *testing.B) {
 		b.ReportMetric(mOff[0].OpsPerS, "writes/s-plain")
 		b.ReportMetric(mOn[0].OpsPerS, "writes/s-tls")
 		b.ReportMetric(mOn[0].OpsPerS/mOff[0].OpsPerS, "tls/plain")
-		for _, r := range append(mOff, mOn...) {
-			if r.Errors > 0 {
-				b.Errorf("%d writes failed at %d clients (errors are summed over the runs; the first is named under its table)", r.Errors, r.Clients)
+		for side, rows := range map[string][]Row{"plain": mOff, "TLS": mOn} {
+			for _, r := range rows {
+				if r.Errors > 0 {
+					b.Errorf("%s: %d writes failed at %d clients over the runs; the first is named under its table", side, r.Errors, r.Clients)
+				}
 			}
 		}
 	}

@@ -4,7 +4,9 @@
 // processes, with the servers' CPU per operation. `yakt bench write` runs
 // it; the cluster launcher is scalebench's, so both benchmarks start
 // servers the same way (fsync on, free 127.0.0.1 ports, a temporary
-// directory).
+// directory). Config.TLS runs the same load against a cluster with TLS
+// and an access file, the clients authenticating with a client
+// certificate; BenchmarkTLSCost compares the two.
 package writebench
 
 import (

@@ -444,6 +444,11 @@ func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
+		if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+			// The server's certificate is not one the client trusts:
+			// nothing was sent, and asking again gets the same answer.
+			return Meta{}, settled, fmt.Errorf("client: %s %s via %s: %w", cl.method, cl.path, endpoint, err)
+		}
 		if isDialError(err) {
 			lost = notApplied
 		}

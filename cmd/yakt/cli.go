@@ -82,6 +82,9 @@ func failed(err error) error {
 		}
 		return &exitError{code: exitUnavailable, err: err}
 	}
+	if errors.Is(err, client.ErrUnauthenticated) {
+		err = fmt.Errorf("%w\n(give a credential: --cert and --key, or --token; see docs/security.md)", err)
+	}
 	return &exitError{code: exitAPI, err: err}
 }
 
@@ -113,12 +116,18 @@ type globals struct {
 	endpoints      []string
 	output         string
 	timeout        time.Duration
+	// The client's credentials (docs/security.md).
+	cacert, cert, key, token string
 }
 
 func (g *globals) register(fs *pflag.FlagSet) {
-	fs.StringSliceVar(&g.endpoints, "endpoints", defaultEndpoints, "the nodes' HTTP base URLs, comma-separated (any node answers; the default is what 'yakt dev' starts)")
+	fs.StringSliceVar(&g.endpoints, "endpoints", defaultEndpoints, "the nodes' HTTP base URLs, comma-separated (any node answers; the default is what 'yakt dev' starts; https://host:port with TLS)")
 	fs.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "give up on the cluster after this long (exit status 3)")
+	fs.StringVar(&g.cacert, "cacert", "", "PEM file of the CA that signed the nodes' certificates (default: the system's roots)")
+	fs.StringVar(&g.cert, "cert", "", "PEM file of this client's certificate (with --key): the client is its subject CN")
+	fs.StringVar(&g.key, "key", "", "PEM file of --cert's private key")
+	fs.StringVar(&g.token, "token", "", "bearer token sent with every request; @FILE reads it from FILE (safer than the command line)")
 }
 
 // check validates the global flags.
@@ -147,11 +156,43 @@ func (g *globals) json() bool { return g.output == "json" }
 // client makes a client of the endpoints; each attempt is bounded by
 // --timeout, as the whole command is (see context).
 func (g *globals) client() (*client.Client, error) {
-	c, err := client.New(client.Config{Endpoints: g.endpoints, RequestTimeout: g.timeout})
+	cfg := client.Config{Endpoints: g.endpoints, RequestTimeout: g.timeout}
+	if g.cacert != "" || g.cert != "" || g.key != "" {
+		tlsCfg, err := client.TLSFromFiles(g.cacert, g.cert, g.key)
+		if err != nil {
+			return nil, usageError(fmt.Errorf("--cacert, --cert, --key: %w", err))
+		}
+		cfg.TLS = tlsCfg
+	}
+	token, err := readToken(g.token)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	cfg.Token = token
+	c, err := client.New(cfg)
 	if err != nil {
 		return nil, usageError(err)
 	}
 	return c, nil
+}
+
+// readToken is --token's value: the token, or with @FILE the file's
+// content without surrounding white space (a token on the command line
+// is visible to every user of the machine in the process list).
+func readToken(v string) (string, error) {
+	path, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return strings.TrimSpace(v), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--token: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("--token: %s is empty", path)
+	}
+	return token, nil
 }
 
 // context is a command's context: it ends on Ctrl-C or SIGTERM, and,

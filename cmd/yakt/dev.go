@@ -33,10 +33,16 @@ func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Run a whole local cluster in this process: 3 or 5 nodes on 127.0.0.1 (HTTP on 8001.., peers on
 7001..) and simulated brokers that register and heartbeat through the API, for trying YAKt and its
 commands. The data lives in a temporary directory removed on exit, unless --data-dir is given.
-Ctrl-C stops it.`,
+Ctrl-C stops it.
+
+It is plain HTTP on 127.0.0.1, open to every local user. --secure turns on what a production
+cluster has: it makes a throwaway CA, node certificates, client certificates for admin and reader
+and an access file (in --certs-dir), starts the nodes with TLS and authentication, and prints
+the variables and a curl command to use them (see docs/security.md).`,
 		Example: `  yakt dev
   yakt dev --nodes 5 --brokers 6
-  yakt dev --http-port 0 --peer-port 0     # any free ports`,
+  yakt dev --http-port 0 --peer-port 0     # any free ports
+  yakt dev --secure                        # TLS, client certificates and tokens`,
 		Args: noArgs,
 	}
 	run := devFlags(cmd.Flags(), stdout, stderr)
@@ -55,14 +61,23 @@ func devFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 		brokers  = fs.Int("brokers", 3, "simulated brokers that register and heartbeat through the API (0: none)")
 		brokerHB = fs.Duration("broker-heartbeat-interval", 2*time.Second, "how often each simulated broker heartbeats (BrokerMgmt fetch)")
 		nf       nodeFlags
+		sec      devSecureFlags
 	)
+	fs.BoolVar(&sec.secure, "secure", false, "TLS and authentication: make a throwaway CA, certificates and an access file, and print how to use them")
+	fs.StringVar(&sec.certsDir, "certs-dir", "", "where --secure writes its certificates, keys and access file (default: certs in the data directory)")
 	nf.register(fs)
 	return func() int {
-		return runDev(nodes, dataDir, httpBase, peerBase, brokers, brokerHB, &nf, stdout, stderr)
+		return runDev(nodes, dataDir, httpBase, peerBase, brokers, brokerHB, &nf, &sec, stdout, stderr)
 	}
 }
 
-func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, brokerHB *time.Duration, nf *nodeFlags, stdout, stderr io.Writer) int {
+// devSecureFlags are yakt dev's --secure and --certs-dir.
+type devSecureFlags struct {
+	secure   bool
+	certsDir string
+}
+
+func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, brokerHB *time.Duration, nf *nodeFlags, secFlags *devSecureFlags, stdout, stderr io.Writer) int {
 	log, code, ok := nf.logger("yakt dev", stderr)
 	if !ok {
 		return code
@@ -133,14 +148,30 @@ func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, broke
 	// A new cluster gets a fresh id; a --data-dir from an earlier run
 	// keeps the one its directories were formatted with.
 	clusterID := newClusterID()
-	if _, err := storage.ReadIdentity(vfs.OS, filepath.Join(dir, "node-1")); err == nil {
-		clusterID = ""
+	if id, err := storage.ReadIdentity(vfs.OS, filepath.Join(dir, "node-1")); err == nil {
+		clusterID = id.ClusterID
+	}
+	var pki *devPKI
+	if secFlags.secure {
+		certsDir := secFlags.certsDir
+		if certsDir == "" {
+			certsDir = filepath.Join(dir, "certs")
+		}
+		if pki, err = makeDevPKI(certsDir, clusterID, *nodes, *brokers); err != nil {
+			closeAll(peerLs)
+			closeAll(httpLs)
+			fmt.Fprintln(stderr, "yakt dev --secure:", err)
+			return 1
+		}
 	}
 	for i := 1; i <= *nodes; i++ {
 		cfg := base
 		cfg.NodeID, cfg.DataDir, cfg.Voters = uint64(i), filepath.Join(dir, fmt.Sprintf("node-%d", i)), voters
 		cfg.ClusterID = clusterID
 		cfg.PeerListener, cfg.HTTPListener = peerLs[i-1], httpLs[i-1]
+		if pki != nil {
+			pki.configure(&cfg, i)
+		}
 		s, err := server.Start(cfg)
 		if err != nil {
 			log.Error("start node failed", "node", i, "err", err)
@@ -151,12 +182,15 @@ func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, broke
 		}
 		servers = append(servers, s)
 	}
-	printDevNodes(stdout, servers, dir)
+	printDevNodes(stdout, servers, dir, pki != nil)
 
-	sims, simsDone := startSimBrokers(ctx, *brokers, servers, *brokerHB, log)
+	sims, simsDone := startSimBrokers(ctx, *brokers, servers, *brokerHB, pki, log)
 	if ctx.Err() == nil {
 		printDevBrokers(stdout, sims, *brokerHB, nf.sessionTimeout)
-		printDevTry(stdout, servers, len(sims))
+		if pki != nil {
+			pki.printUse(stdout, servers)
+		}
+		printDevTry(stdout, servers, len(sims), pki)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping the cluster...")
@@ -194,10 +228,14 @@ func closeAll(ls []net.Listener) {
 // startSimBrokers starts n simulated brokers (ids 1..n, ports 9092.., racks
 // r1..) against servers' HTTP endpoints and waits until each is registered
 // or ctx ends. stop ends them and waits for their goroutines.
-func startSimBrokers(ctx context.Context, n int, servers []*server.Server, interval time.Duration, log *slog.Logger) (sims []*simBroker, stop func()) {
+func startSimBrokers(ctx context.Context, n int, servers []*server.Server, interval time.Duration, pki *devPKI, log *slog.Logger) (sims []*simBroker, stop func()) {
+	scheme := "http://"
+	if pki != nil {
+		scheme = "https://"
+	}
 	var endpoints []string
 	for _, s := range servers {
-		endpoints = append(endpoints, "http://"+s.HTTPAddr())
+		endpoints = append(endpoints, scheme+s.HTTPAddr())
 	}
 	// Its own transport, so that stopping closes its connections and no
 	// request of a simulated broker shares a pool with anything else.
@@ -205,6 +243,9 @@ func startSimBrokers(ctx context.Context, n int, servers []*server.Server, inter
 		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
+	}
+	if pki != nil {
+		tr.TLSClientConfig = pki.clientTLS()
 	}
 	httpc := &http.Client{Transport: tr}
 	simCtx, cancel := context.WithCancel(ctx)
@@ -214,6 +255,9 @@ func startSimBrokers(ctx context.Context, n int, servers []*server.Server, inter
 		b := &simBroker{
 			id: int32(i), port: 9091 + i, rack: fmt.Sprintf("r%d", i),
 			endpoints: endpoints, next: (i - 1) % len(endpoints), interval: interval, httpc: httpc, log: log,
+		}
+		if pki != nil {
+			b.token = pki.brokerTokens[int32(i)]
 		}
 		sims = append(sims, b)
 		r := make(chan struct{})
@@ -234,10 +278,14 @@ func startSimBrokers(ctx context.Context, n int, servers []*server.Server, inter
 	}
 }
 
-func printDevNodes(w io.Writer, servers []*server.Server, dir string) {
-	fmt.Fprintf(w, "YAKt dev cluster: %d nodes, data in %s\n\n", len(servers), dir)
+func printDevNodes(w io.Writer, servers []*server.Server, dir string, secure bool) {
+	scheme, what := "http", ""
+	if secure {
+		scheme, what = "https", ", TLS and authentication on"
+	}
+	fmt.Fprintf(w, "YAKt dev cluster: %d nodes%s, data in %s\n\n", len(servers), what, dir)
 	for i, s := range servers {
-		fmt.Fprintf(w, "  node %d  http://%s\n", i+1, s.HTTPAddr())
+		fmt.Fprintf(w, "  node %d  %s://%s\n", i+1, scheme, s.HTTPAddr())
 	}
 }
 
@@ -253,19 +301,24 @@ func printDevBrokers(w io.Writer, sims []*simBroker, interval, session time.Dura
 	}
 }
 
-func printDevTry(w io.Writer, servers []*server.Server, brokers int) {
-	a, z := servers[0].HTTPAddr(), servers[len(servers)-1].HTTPAddr()
+func printDevTry(w io.Writer, servers []*server.Server, brokers int, pki *devPKI) {
+	a, z := "http://"+servers[0].HTTPAddr(), "http://"+servers[len(servers)-1].HTTPAddr()
+	curl := "curl -s"
+	if pki != nil {
+		a, z = "https://"+servers[0].HTTPAddr(), "https://"+servers[len(servers)-1].HTTPAddr()
+		curl = fmt.Sprintf("curl -s --cacert %s --cert %s --key %s", pki.caFile, pki.adminCert, pki.adminKey)
+	}
 	create := fmt.Sprintf(`{"name":"orders","partitions":6,"replicationFactor":%d}`, min(brokers, 3))
 	if brokers == 0 {
 		create = `{"name":"orders"}`
 	}
 	fmt.Fprintf(w, `
 Try:
-  curl -s http://%[1]s/v1/brokers
-  curl -s -XPOST http://%[1]s/v1/topics -d '%[3]s'
-  curl -s http://%[2]s/v1/topics/orders
-  curl -s http://%[1]s/v1/quorum
+  %[4]s %[1]s/v1/brokers
+  %[4]s -XPOST %[1]s/v1/topics -d '%[3]s'
+  %[4]s %[2]s/v1/topics/orders
+  %[4]s %[1]s/v1/quorum
 
 Ctrl-C stops the cluster.
-`, a, z, create)
+`, a, z, create, curl)
 }

@@ -36,6 +36,7 @@ type simBroker struct {
 	endpoints []string // base URLs ("http://127.0.0.1:8001"), any node answers
 	interval  time.Duration
 	httpc     *http.Client
+	token     string // bearer token (yakt dev --secure), "" for none
 	log       *slog.Logger
 
 	// Owned by run's goroutine.
@@ -203,6 +204,9 @@ func (b *simBroker) post(ctx context.Context, url string, body []byte, out any) 
 		return fmt.Errorf("POST %s: %w", url, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if b.token != "" {
+		req.Header.Set("Authorization", "Bearer "+b.token)
+	}
 	resp, err := b.httpc.Do(req)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", url, err)

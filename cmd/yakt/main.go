@@ -2,7 +2,7 @@
 //
 //	yakt server --node-id 1 --data-dir DIR --listen-peer 127.0.0.1:7001 \
 //	    --listen-http 127.0.0.1:8001 --voters 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003
-//	yakt dev [--nodes 3|5] [--brokers N] [--data-dir DIR]
+//	yakt dev [--nodes 3|5] [--brokers N] [--data-dir DIR] [--secure]
 //	yakt bench scale|write [flags]
 //	yakt quorum describe --status | --replication
 //	yakt quorum add-voter | add-observer | promote | remove-voter | transfer-leader --node-id N
@@ -13,6 +13,7 @@
 //	yakt snapshot save FILE | status FILE | restore FILE --data-dir D --node-id N --voters V
 //	yakt log tail [--from N] | dump --data-dir D [--from N]
 //	yakt shell [--snapshot FILE]
+//	yakt token create --principal NAME [--role ROLE]
 //	yakt version
 //
 // Every flag can also be set as an environment variable: --node-id is
@@ -149,7 +150,7 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	gr.topics.AddCommand(newTopicsCreateCmd(g), newTopicsListCmd(g), newTopicsDescribeCmd(g), newTopicsDeleteCmd(g))
 	gr.brokers.AddCommand(newBrokersListCmd(g), newBrokersDescribeCmd(g), newBrokersUnregisterCmd(g), newBrokersShutdownCmd(g))
 	for _, c := range []*cobra.Command{gr.quorum, newEndpointCmd(g), gr.topics, gr.brokers, newProducerIDsCmd(g),
-		gr.snapshot, gr.log, newShellCmd(g), newVersionCmd(g)} {
+		gr.snapshot, gr.log, newShellCmd(g), newTokenCmd(g), newVersionCmd(g)} {
 		c.GroupID = "ops"
 		root.AddCommand(c)
 	}

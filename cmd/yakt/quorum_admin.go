@@ -82,7 +82,10 @@ func (m *memberFlags) identity(ctx context.Context, c *client.Client, clusterID 
 	if m.httpAddress == "" {
 		return out, usageError(fmt.Errorf("node %d is not a member yet: give --directory-id and --peer-address, or --http-address to ask the new node for them", m.nodeID))
 	}
-	n, _, err := c.NodeAt(ctx, "http://"+m.httpAddress)
+	// The new node speaks what the cluster speaks: https when the
+	// endpoints are.
+	scheme, _, _ := strings.Cut(c.Endpoints()[0], "://")
+	n, _, err := c.NodeAt(ctx, scheme+"://"+m.httpAddress)
 	if err != nil {
 		return out, fmt.Errorf("ask the new node at %s who it is: %w", m.httpAddress, err)
 	}

@@ -31,6 +31,9 @@ type nodeFlags struct {
 	snapshotBytes    uint64
 	maxFullFetches   int
 	maxInFlight      int
+	maxConnections   int
+	maxLongPolls     int
+	maxHeaderBytes   int
 	debugPprof       bool
 	logLevel         string
 }
@@ -46,6 +49,9 @@ func (nf *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&nf.sessionTimeout, "broker-session-timeout", defaults.BrokerSessionTimeout, "the leader fences a broker that has not heartbeated (BrokerMgmt fetch) for this long")
 	fs.IntVar(&nf.maxFullFetches, "max-full-fetches", defaults.MaxFullFetches, "full metadata answers (snapshot mode) a node streams at once; more are refused with 503 TOO_MANY_FULL_FETCHES and Retry-After")
 	fs.IntVar(&nf.maxInFlight, "max-inflight-requests", defaults.MaxInFlightRequests, "API requests a node handles at once; more are refused with 503 OVERLOADED and Retry-After so the raft loop keeps its CPU; 0: no bound")
+	fs.IntVar(&nf.maxConnections, "max-connections", defaults.MaxConnections, "open connections the HTTP port keeps at once; one more is answered 503 CONNECTION_LIMIT with Retry-After and closed")
+	fs.IntVar(&nf.maxLongPolls, "max-long-polls", defaults.MaxLongPolls, "long polls (fetches and log reads waiting for records) a node holds at once; one more is refused with 429 TOO_MANY_LONG_POLLS and Retry-After")
+	fs.IntVar(&nf.maxHeaderBytes, "max-header-bytes", defaults.MaxHeaderBytes, "largest request header the HTTP port reads")
 	fs.BoolVar(&nf.debugPprof, "debug-pprof", false, "serve Go's profiler under /debug/pprof/ on the HTTP port (exposes internals: only where the port is trusted)")
 	fs.StringVar(&nf.logLevel, "log-level", defaults.LogLevel, "debug, info, warn or error")
 }
@@ -70,6 +76,10 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 		return errors.New("--max-inflight-requests must be 0 (no bound) or more")
 	}
 	cfg.MaxInFlightRequests = nf.maxInFlight
+	if nf.maxConnections < 1 || nf.maxLongPolls < 1 || nf.maxHeaderBytes < 1024 {
+		return errors.New("--max-connections and --max-long-polls must be at least 1, --max-header-bytes at least 1024")
+	}
+	cfg.MaxConnections, cfg.MaxLongPolls, cfg.MaxHeaderBytes = nf.maxConnections, nf.maxLongPolls, nf.maxHeaderBytes
 	cfg.DebugPprof = nf.debugPprof
 	return nil
 }
@@ -96,14 +106,23 @@ A new cluster is bootstrapped by giving every first node the same --voters and -
 first voter set into the log. From then on the membership lives in the log: --voters only
 bootstraps, and a later node joins a running cluster with --join (the HTTP address of any
 member), as an observer that an operator promotes with 'yakt quorum add-voter'. A formatted
-data directory remembers its cluster id, node id and directory id (see 'yakt format').`,
+data directory remembers its cluster id, node id and directory id (see 'yakt format').
+
+Safe by default: on an address other than loopback a node needs TLS (--tls-cert, --tls-key,
+--tls-ca) and an --access-file, or --insecure for plain TCP on a network you trust (logged as a
+warning at every start). SIGHUP reloads the certificate and access files; they are also
+reloaded when they change. See docs/security.md.`,
 		Example: `  # bootstrap a new cluster: the same --voters and --cluster-id on all three
   yakt server --node-id 1 --data-dir /var/lib/yakt --cluster-id prod-1 \
       --listen-peer 10.0.0.1:7001 --listen-http 10.0.0.1:8001 \
-      --voters 1@10.0.0.1:7001,2@10.0.0.2:7001,3@10.0.0.3:7001
+      --voters 1@10.0.0.1:7001,2@10.0.0.2:7001,3@10.0.0.3:7001 \
+      --tls-cert /etc/yakt/node.crt --tls-key /etc/yakt/node.key --tls-ca /etc/yakt/ca.crt \
+      --access-file /etc/yakt/access
   # a fourth node joins it as an observer
   yakt server --node-id 4 --data-dir /var/lib/yakt --listen-peer 10.0.0.4:7001 \
-      --listen-http 10.0.0.4:8001 --join 10.0.0.1:8001
+      --listen-http 10.0.0.4:8001 --join 10.0.0.1:8001 \
+      --tls-cert /etc/yakt/node.crt --tls-key /etc/yakt/node.key --tls-ca /etc/yakt/ca.crt \
+      --access-file /etc/yakt/access
   YAKT_NODE_ID=2 YAKT_DATA_DIR=/var/lib/yakt yakt server --voters ...`,
 		Args: noArgs,
 	}
@@ -128,6 +147,11 @@ func serverFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 	fs.StringVar(&o.voters, "voters", "", "bootstraps a new cluster: its first voters as id@host:port,... (peer addresses, Kafka's controller.quorum.voters form); ignored once the log exists, except as addresses of members the log has none for")
 	fs.StringVar(&o.join, "join", "", "join a running cluster through these members' HTTP addresses (host:port,...): added as an observer, then promoted with 'yakt quorum add-voter'")
 	fs.StringVar(&o.clusterID, "cluster-id", "", "the cluster's id: required to bootstrap a new cluster (the same on every node); a formatted data directory knows it")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM file of this node's certificate (DNS name node-<id>.<cluster-id> and the names it is reached at): turns on HTTPS and mutual TLS between peers, with --tls-key and --tls-ca (docs/security.md)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM file of --tls-cert's private key")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM file of the cluster's CA (several during a CA rotation): verifies peers and client certificates")
+	fs.StringVar(&o.accessFile, "access-file", "", "file binding principals (client certificate names, token hashes) to roles: turns on authentication; required with TLS (docs/security.md)")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow plain TCP (no TLS) on a non-loopback address: anyone who reaches the ports can change the cluster; only on a network you trust")
 	nf.register(fs)
 	return func() int { return runServer(&o, &nf, stdout, stderr) }
 }
@@ -138,6 +162,9 @@ type serverOpts struct {
 	dataDir, listenPeer, listenHTTP string
 	advertiseHTTP, advertisePeer    string
 	voters, join, clusterID         string
+	tlsCert, tlsKey, tlsCA          string
+	accessFile                      string
+	insecure                        bool
 }
 
 func runServer(o *serverOpts, nf *nodeFlags, stdout, stderr io.Writer) int {
@@ -175,7 +202,8 @@ func runServer(o *serverOpts, nf *nodeFlags, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg := server.Config{NodeID: o.nodeID, ClusterID: o.clusterID, DataDir: o.dataDir, Voters: vs, Join: join,
-		ListenPeer: o.listenPeer, ListenHTTP: o.listenHTTP, AdvertiseHTTP: o.advertiseHTTP, AdvertisePeer: o.advertisePeer, Logger: log}
+		ListenPeer: o.listenPeer, ListenHTTP: o.listenHTTP, AdvertiseHTTP: o.advertiseHTTP, AdvertisePeer: o.advertisePeer, Logger: log,
+		TLSCertFile: o.tlsCert, TLSKeyFile: o.tlsKey, TLSCAFile: o.tlsCA, AccessFile: o.accessFile, Insecure: o.insecure}
 	if err := nf.apply(&cfg); err != nil {
 		fmt.Fprintln(stderr, "yakt server:", err)
 		return 2
@@ -188,16 +216,29 @@ func runServer(o *serverOpts, nf *nodeFlags, stdout, stderr io.Writer) int {
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigc)
-	select {
-	case sig := <-sigc:
-		log.Info("shutting down", "signal", sig.String())
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		srv.Stop(ctx)
-		cancel()
-		return 0
-	case <-srv.Node.Done():
-		srv.Kill()
-		log.Error("node stopped", "err", srv.Node.Err())
-		return 1
+	// SIGHUP reloads the certificate and access files now (they are also
+	// polled): how an operator rotates them without waiting.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := srv.Reload(); err != nil {
+				log.Error("reload on SIGHUP failed; keeping the files loaded before", "err", err)
+			} else {
+				log.Info("reloaded on SIGHUP")
+			}
+		case sig := <-sigc:
+			log.Info("shutting down", "signal", sig.String())
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			srv.Stop(ctx)
+			cancel()
+			return 0
+		case <-srv.Node.Done():
+			srv.Kill()
+			log.Error("node stopped", "err", srv.Node.Err())
+			return 1
+		}
 	}
 }

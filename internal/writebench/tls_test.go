@@ -144,7 +144,11 @@ func BenchmarkTLSCost(b *testing.B) {
 			name string
 			runs []Result
 		}{{"TLS off", off}, {"TLS on", on}} {
-			fmt.Fprintf(&sb, "\n%s, medians of %d runs:\n\n", side.name, len(side.runs))
+			what := "one run"
+			if len(side.runs) > 1 {
+				what = fmt.Sprintf("medians of %d runs", len(side.runs))
+			}
+			fmt.Fprintf(&sb, "\n%s, %s:\n\n", side.name, what)
 			if err := WriteTable(&sb, side.runs); err != nil {
 				b.Fatal(err)
 			}

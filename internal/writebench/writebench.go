@@ -154,7 +154,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (cl *scalebench.Cl
 		cl.Close()
 		os.RemoveAll(dir)
 	}
-	log.Info("starting 3 yakt server processes", "dir", dir, "tls", cfg.TLS)
+	log.Info("starting 3 yakt server processes", "dir", dir)
 	if err := cl.LaunchAll(); err != nil {
 		return cl, stop, err
 	}

@@ -281,18 +281,10 @@ var (
 	ErrTooManyFullFetches         = &Error{Code: contract.CodeTooManyFullFetches}
 	ErrOverloaded                 = &Error{Code: contract.CodeOverloaded}
 	ErrTimeout                    = &Error{Code: contract.CodeTimeout}
-	ErrUnauthenticated            = &Error{Code: codeUnauthenticated}
-	ErrForbidden                  = &Error{Code: codeForbidden}
-	ErrTooManyLongPolls           = &Error{Code: codeTooManyLongPolls}
-	ErrConnectionLimit            = &Error{Code: codeConnectionLimit}
-)
-
-// The security codes of the contract (docs/api.md).
-const (
-	codeUnauthenticated  contract.Code = "UNAUTHENTICATED"
-	codeForbidden        contract.Code = "FORBIDDEN"
-	codeTooManyLongPolls contract.Code = "TOO_MANY_LONG_POLLS"
-	codeConnectionLimit  contract.Code = "CONNECTION_LIMIT"
+	ErrUnauthenticated            = &Error{Code: contract.CodeUnauthenticated}
+	ErrForbidden                  = &Error{Code: contract.CodeForbidden}
+	ErrTooManyLongPolls           = &Error{Code: contract.CodeTooManyLongPolls}
+	ErrConnectionLimit            = &Error{Code: contract.CodeConnectionLimit}
 )
 
 // Meta is what every answer says besides its body.

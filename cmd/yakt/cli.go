@@ -93,7 +93,8 @@ func failed(err error) error {
 func unavailable(err error) bool {
 	if apiErr, ok := errors.AsType[*client.Error](err); ok {
 		switch apiErr.Code {
-		case client.ErrNoLeader.Code, client.ErrNotReady.Code, client.ErrTimeout.Code, "OVERLOADED", client.ErrTooManyFullFetches.Code:
+		case client.ErrNoLeader.Code, client.ErrNotReady.Code, client.ErrTimeout.Code, "OVERLOADED", client.ErrTooManyFullFetches.Code,
+			client.ErrTooManyLongPolls.Code, client.ErrConnectionLimit.Code:
 			return true
 		}
 		return false

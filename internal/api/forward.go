@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,10 +36,13 @@ var errLeaderChanged = errors.New("api: leadership moved while forwarding")
 // never shares http.DefaultTransport: its connections are only to
 // leaders, and its dial timeout is its own. Deadlines come from each
 // request's context, not from the client. keepAlive says whether it keeps
-// connections open between requests.
-func newForwardClient(dialTimeout time.Duration, keepAlive bool) *http.Client {
+// connections open between requests. tlsConf (Config.NodeTLS), when set,
+// is the TLS of its https requests.
+func newForwardClient(dialTimeout time.Duration, keepAlive bool, tlsConf *tls.Config) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
+			TLSClientConfig:     tlsConf,
+			TLSHandshakeTimeout: dialTimeout,
 			DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}).DialContext,
 			DisableKeepAlives:   !keepAlive,
 			MaxIdleConnsPerHost: 32,
@@ -79,6 +83,37 @@ type forwarder struct {
 	// is known.
 	leader func() (id uint64, addr string, ok bool)
 	log    *slog.Logger
+	// scheme is the HTTP hop's: "https" with Config.NodeTLS.
+	scheme string
+	// authOn: requests carry their principal (HeaderPrincipal) to the
+	// leader, which applies its own roles to it.
+	authOn bool
+}
+
+// nodeScheme is the URL scheme of this node's requests to other nodes.
+func nodeScheme(nodeTLS *tls.Config) string {
+	if nodeTLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// setPrincipal puts r's principal in the headers h of its forward. The
+// HTTP hop without a node certificate carries the caller's own
+// Authorization instead (copied with the other headers), which the
+// leader checks itself; with one, the certificate speaks for the node and
+// the caller's token stays here.
+func (f *forwarder) setPrincipal(h http.Header, r *http.Request, nodeCert bool) {
+	h.Del(HeaderPrincipal)
+	if !f.authOn {
+		return
+	}
+	if nodeCert {
+		h.Del("Authorization")
+	}
+	if p := principalOf(r); p.Name != "" && p.Node == 0 {
+		h.Set(HeaderPrincipal, p.Name)
+	}
 }
 
 // forwarded is a leader's complete answer, read before anything is
@@ -207,7 +242,11 @@ func (f *forwarder) once(ctx context.Context, r *http.Request, body []byte, lead
 	// bytes.Reader sets GetBody, so the transport itself resends the
 	// request on a fresh connection when a kept-alive one turns out to be
 	// closed before anything was written to it.
-	out, err := http.NewRequestWithContext(actx, r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+	scheme := f.scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	out, err := http.NewRequestWithContext(actx, r.Method, scheme+"://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return forwarded{}, false, fmt.Errorf("build request to leader %d: %w", lead, err)
 	}
@@ -215,6 +254,7 @@ func (f *forwarder) once(ctx context.Context, r *http.Request, body []byte, lead
 	out.Host = r.Host
 	out.Header.Set(headerForwarded, strconv.FormatUint(f.self, 10))
 	out.Header.Set(HeaderRequestID, requestID(r))
+	f.setPrincipal(out.Header, r, scheme == "https")
 	hc := f.fresh
 	if resendable {
 		hc = f.pooled
@@ -249,6 +289,7 @@ func (f *forwarder) oncePeer(ctx context.Context, r *http.Request, body []byte, 
 	}
 	h[headerForwarded] = []string{strconv.FormatUint(f.self, 10)}
 	h[HeaderRequestID] = []string{requestID(r)}
+	f.setPrincipal(h, r, true)
 	resp, err := f.peers.ForwardRequest(ctx, lead, &transport.Request{Method: r.Method, URI: r.URL.RequestURI(), Header: h, Body: body})
 	if err != nil {
 		return forwarded{}, !errors.Is(err, transport.ErrRequestNotRun),
@@ -260,8 +301,11 @@ func (f *forwarder) oncePeer(ctx context.Context, r *http.Request, body []byte, 
 // serveForwarded runs a request a follower forwarded on the peer
 // connection through this node's whole handler chain, as if it had come
 // over HTTP, and returns the recorded answer. ctx carries the follower's
-// deadline and ends when it gives up.
+// deadline and ends when it gives up. from, the node the transport got it
+// from (which TLS on the peer port authenticates), is its immediate
+// principal: it may name the principal it forwards for (HeaderPrincipal).
 func (s *Server) serveForwarded(ctx context.Context, from uint64, req *transport.Request) (resp *transport.Response, err error) {
+	ctx = context.WithValue(ctx, peerFromKey, from)
 	r, err := http.NewRequestWithContext(ctx, req.Method, req.URI, bytes.NewReader(req.Body))
 	if err != nil {
 		return nil, fmt.Errorf("request forwarded by node %d: %w", from, err)

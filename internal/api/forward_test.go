@@ -32,7 +32,7 @@ func (w tLogWriter) Write(p []byte) (int, error) {
 
 func testForwarder(t *testing.T, leader func() (uint64, string, bool)) *forwarder {
 	f := &forwarder{self: 1, leader: leader, log: slog.New(slog.NewTextHandler(tLogWriter{t}, nil)),
-		pooled: newForwardClient(defaults.ForwardDialTimeout, true), fresh: newForwardClient(defaults.ForwardDialTimeout, false)}
+		pooled: newForwardClient(defaults.ForwardDialTimeout, true, nil), fresh: newForwardClient(defaults.ForwardDialTimeout, false, nil)}
 	t.Cleanup(f.pooled.CloseIdleConnections)
 	return f
 }

@@ -13,6 +13,10 @@ func (s *Server) serveRegisterBroker(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// Without a brokerId the controller refuses it, proposing nothing.
+	if req.BrokerID != nil && !s.actForBroker(w, r, *req.BrokerID) {
+		return
+	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 	rec, offset, err := s.ctrl.RegisterBroker(ctx, req)
@@ -95,6 +99,9 @@ func (s *Server) serveShutdownBroker(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "brokerId")
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if !s.actForBroker(w, r, id) {
 		return
 	}
 	ctx, cancel := s.requestContext(r)

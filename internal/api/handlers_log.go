@@ -23,6 +23,10 @@ func (s *Server) serveBrokerFetch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, contract.Errorf(contract.CodeInvalidRequest, "field \"brokerId\" is required"))
 		return
 	}
+	// A BrokerMgmt fetch is the broker's heartbeat: its own write.
+	if !s.actForBroker(w, r, *body.BrokerID) {
+		return
+	}
 	req := controller.FetchRequest{BrokerID: body.BrokerID, Offset: body.Offset, MaxWait: time.Duration(body.MaxWaitMs) * time.Millisecond,
 		Stale: isStale(r), Heartbeat: s.heartbeat(r)}
 	if body.Timestamp != nil {
@@ -71,6 +75,11 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, req controller.Fe
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 	if req.MaxWait > 0 {
+		release, ok := s.holdLongPoll(w, r)
+		if !ok {
+			return
+		}
+		defer release()
 		ctx, cancel = contextWithExtra(r, s.cfg.RequestTimeout+req.MaxWait)
 		defer cancel()
 	}

@@ -77,6 +77,9 @@ func (s *Server) serveAllocateProducerIDs(w http.ResponseWriter, r *http.Request
 		s.writeError(w, r, err)
 		return
 	}
+	if req.BrokerID != nil && !s.actForBroker(w, r, *req.BrokerID) {
+		return
+	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 	out, offset, err := s.ctrl.AllocateProducerIDs(ctx, req)
@@ -92,6 +95,11 @@ func (s *Server) serveAlterISR(w http.ResponseWriter, r *http.Request) {
 	var req contract.AlterISRRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	// brokerId is the partition leader's, which the controller checks
+	// against the partition: a broker reports only its own partitions.
+	if req.BrokerID != nil && !s.actForBroker(w, r, *req.BrokerID) {
 		return
 	}
 	ctx, cancel := s.requestContext(r)

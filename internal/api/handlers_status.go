@@ -62,13 +62,17 @@ func (s *Server) relayLeaderQuorum(w http.ResponseWriter, r *http.Request) bool 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), min(quorumForwardTimeout, s.cfg.RequestTimeout))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/quorum", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, nodeScheme(s.cfg.NodeTLS)+"://"+addr+"/v1/quorum", nil)
 	if err != nil {
 		return false
 	}
 	req.Header.Set(headerForwarded, strconv.FormatUint(s.ctrl.NodeID(), 10))
 	req.Header.Set(HeaderRequestID, requestID(r))
-	tr := &http.Transport{DisableKeepAlives: true}
+	if v := r.Header.Get("Authorization"); v != "" && s.cfg.NodeTLS == nil {
+		// Without a node certificate the caller's own credential asks.
+		req.Header.Set("Authorization", v)
+	}
+	tr := &http.Transport{DisableKeepAlives: true, TLSClientConfig: s.cfg.NodeTLS}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {

@@ -89,7 +89,10 @@ type Server struct {
 	// inflight holds a token per request being handled (cap
 	// MaxInFlightRequests); nil: no bound.
 	inflight chan struct{}
-	dash     *ui.Handler // the dashboard at /ui (ui.go)
+	// longPolls holds a token per request waiting for new records (cap
+	// MaxLongPolls).
+	longPolls chan struct{}
+	dash      *ui.Handler // the dashboard at /ui (ui.go)
 }
 
 // Headers every response carries (docs/api.md).
@@ -108,45 +111,46 @@ type route struct {
 	pattern string
 	handler func(*Server, http.ResponseWriter, *http.Request)
 	write   bool // writes run on the leader; followers forward them
+	access  accessClass
 }
 
 // routes is the API's route table (docs/api.md), sorted by path then
 // method.
 var routes = []route{
-	{"GET /healthz", (*Server).serveHealthz, false},
-	{"GET /metrics", nil, false}, // served by promhttp, see New
-	{"GET /readyz", (*Server).serveReadyz, false},
-	{"GET /v1/brokers", (*Server).serveListBrokers, false},
-	{"POST /v1/brokers", (*Server).serveRegisterBroker, true},
-	{"DELETE /v1/brokers/{brokerId}", (*Server).serveUnregisterBroker, true},
-	{"GET /v1/brokers/{brokerId}", (*Server).serveGetBroker, false},
-	{"PATCH /v1/brokers/{brokerId}", (*Server).servePatchBroker, true},
-	{"POST /v1/brokers/{brokerId}/shutdown", (*Server).serveShutdownBroker, true},
-	{heartbeatPattern, (*Server).serveBrokerHeartbeat, true},
-	{heartbeatBatchPattern, (*Server).serveBrokerHeartbeats, true},
-	{"GET /v1/log", (*Server).serveLog, false},
-	{"GET /v1/metadata", (*Server).serveClientFetch, false},
-	{"GET /v1/openapi.json", (*Server).serveOpenAPI, false},
-	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false}, // served here; its heartbeat goes to the leader
-	{"GET /v1/node", (*Server).serveNode, false},
-	{"POST /v1/producer-ids", (*Server).serveAllocateProducerIDs, true},
-	{"GET /v1/quorum", (*Server).serveQuorum, false},
-	{"POST /v1/quorum/leader", (*Server).serveTransferLeader, true},
-	{"DELETE /v1/quorum/members/{nodeId}", (*Server).serveRemoveMember, true},
-	{"POST /v1/quorum/observers", (*Server).serveAddObserver, true},
-	{"POST /v1/quorum/voters", (*Server).servePromoteVoter, true},
-	{"GET /v1/snapshots", (*Server).serveListSnapshots, false},
-	{"POST /v1/snapshots", (*Server).serveTakeSnapshot, false},
-	{"GET /v1/snapshots/latest", (*Server).serveLatestSnapshot, false},
-	{"GET /v1/topics", (*Server).serveListTopics, false},
-	{"POST /v1/topics", (*Server).serveCreateTopic, true},
-	{"DELETE /v1/topics/{name}", (*Server).serveDeleteTopic, true},
-	{"GET /v1/topics/{name}", (*Server).serveGetTopic, false},
-	{"POST /v1/topics/{name}/partitions", (*Server).serveCreatePartition, true},
-	{"GET /v1/topics/{name}/partitions/{partitionId}", (*Server).serveGetPartition, false},
-	{"POST /v1/topics/{name}/partitions/{partitionId}/isr", (*Server).serveAlterISR, true},
-	{"POST /v1/topics/{name}/partitions/{partitionId}/replicas", (*Server).serveAddReplica, true},
-	{"DELETE /v1/topics/{name}/partitions/{partitionId}/replicas/{brokerId}", (*Server).serveRemoveReplica, true},
+	{"GET /healthz", (*Server).serveHealthz, false, accessOpen},
+	{"GET /metrics", nil, false, accessRead}, // served by promhttp, see New
+	{"GET /readyz", (*Server).serveReadyz, false, accessOpen},
+	{"GET /v1/brokers", (*Server).serveListBrokers, false, accessRead},
+	{"POST /v1/brokers", (*Server).serveRegisterBroker, true, accessBroker},
+	{"DELETE /v1/brokers/{brokerId}", (*Server).serveUnregisterBroker, true, accessAdmin},
+	{"GET /v1/brokers/{brokerId}", (*Server).serveGetBroker, false, accessRead},
+	{"PATCH /v1/brokers/{brokerId}", (*Server).servePatchBroker, true, accessAdmin},
+	{"POST /v1/brokers/{brokerId}/shutdown", (*Server).serveShutdownBroker, true, accessBroker},
+	{heartbeatPattern, (*Server).serveBrokerHeartbeat, true, accessNode},
+	{heartbeatBatchPattern, (*Server).serveBrokerHeartbeats, true, accessNode},
+	{"GET /v1/log", (*Server).serveLog, false, accessRead},
+	{"GET /v1/metadata", (*Server).serveClientFetch, false, accessRead},
+	{"GET /v1/openapi.json", (*Server).serveOpenAPI, false, accessRead},
+	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false, accessFetch}, // served here; its heartbeat goes to the leader
+	{"GET /v1/node", (*Server).serveNode, false, accessRead},
+	{"POST /v1/producer-ids", (*Server).serveAllocateProducerIDs, true, accessBroker},
+	{"GET /v1/quorum", (*Server).serveQuorum, false, accessRead},
+	{"POST /v1/quorum/leader", (*Server).serveTransferLeader, true, accessAdmin},
+	{"DELETE /v1/quorum/members/{nodeId}", (*Server).serveRemoveMember, true, accessAdmin},
+	{"POST /v1/quorum/observers", (*Server).serveAddObserver, true, accessAdmin},
+	{"POST /v1/quorum/voters", (*Server).servePromoteVoter, true, accessAdmin},
+	{"GET /v1/snapshots", (*Server).serveListSnapshots, false, accessRead},
+	{"POST /v1/snapshots", (*Server).serveTakeSnapshot, false, accessAdmin},
+	{"GET /v1/snapshots/latest", (*Server).serveLatestSnapshot, false, accessRead},
+	{"GET /v1/topics", (*Server).serveListTopics, false, accessRead},
+	{"POST /v1/topics", (*Server).serveCreateTopic, true, accessAdmin},
+	{"DELETE /v1/topics/{name}", (*Server).serveDeleteTopic, true, accessAdmin},
+	{"GET /v1/topics/{name}", (*Server).serveGetTopic, false, accessRead},
+	{"POST /v1/topics/{name}/partitions", (*Server).serveCreatePartition, true, accessAdmin},
+	{"GET /v1/topics/{name}/partitions/{partitionId}", (*Server).serveGetPartition, false, accessRead},
+	{"POST /v1/topics/{name}/partitions/{partitionId}/isr", (*Server).serveAlterISR, true, accessBroker},
+	{"POST /v1/topics/{name}/partitions/{partitionId}/replicas", (*Server).serveAddReplica, true, accessAdmin},
+	{"DELETE /v1/topics/{name}/partitions/{partitionId}/replicas/{brokerId}", (*Server).serveRemoveReplica, true, accessAdmin},
 }
 
 // heartbeatPattern is the leader's part of a BrokerMgmt fetch, which a
@@ -173,14 +177,18 @@ func New(cfg Config) *Server {
 	if cfg.HeartbeatBatchInterval <= 0 {
 		cfg.HeartbeatBatchInterval = defaults.HeartbeatBatchInterval
 	}
+	if cfg.MaxLongPolls <= 0 {
+		cfg.MaxLongPolls = defaults.MaxLongPolls
+	}
 	s := &Server{cfg: cfg, ctrl: cfg.Controller, log: cfg.Logger,
-		fullSlots: make(chan struct{}, cfg.MaxFullFetches)}
+		fullSlots: make(chan struct{}, cfg.MaxFullFetches), longPolls: make(chan struct{}, cfg.MaxLongPolls)}
 	s.hbBatch = &heartbeatBatcher{s: s, interval: cfg.HeartbeatBatchInterval}
 	if cfg.MaxInFlightRequests > 0 {
 		s.inflight = make(chan struct{}, cfg.MaxInFlightRequests)
 	}
 	s.fwd = &forwarder{self: cfg.Controller.NodeID(), log: cfg.Logger,
-		pooled: newForwardClient(cfg.ForwardDialTimeout, true), fresh: newForwardClient(cfg.ForwardDialTimeout, false),
+		pooled: newForwardClient(cfg.ForwardDialTimeout, true, cfg.NodeTLS), fresh: newForwardClient(cfg.ForwardDialTimeout, false, cfg.NodeTLS),
+		scheme: nodeScheme(cfg.NodeTLS), authOn: cfg.Access != nil,
 		leader: func() (uint64, string, bool) {
 			lead := s.ctrl.Leader()
 			if lead == 0 {
@@ -199,8 +207,15 @@ func New(cfg Config) *Server {
 			continue
 		}
 		h := rt.handler
+		internal := rt.pattern == heartbeatPattern || rt.pattern == heartbeatBatchPattern
 		var hf http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
-		if rt.write && rt.pattern != heartbeatPattern && rt.pattern != heartbeatBatchPattern && !membershipPatterns[rt.pattern] {
+		// Logged where they run: on the leader, or here for a write that
+		// runs on any node. Heartbeats are not: thousands a second would
+		// drown the log, and they change nothing a broker asked for.
+		if (rt.write || !strings.HasPrefix(rt.pattern, "GET ") && rt.pattern != "POST /v1/metadata/fetch") && !internal {
+			hf = s.logWrite(hf)
+		}
+		if rt.write && !internal && !membershipPatterns[rt.pattern] {
 			hf = s.idempotent(hf)
 		}
 		if rt.write {
@@ -209,14 +224,14 @@ func New(cfg Config) *Server {
 		if !strings.HasPrefix(rt.pattern, "GET ") {
 			hf = s.checkIdempotencyKey(hf)
 		}
-		mux.Handle(rt.pattern, hf)
+		mux.Handle(rt.pattern, s.authorize(rt.access, hf))
 	}
 	if cfg.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", s.authorize(accessRead, promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
 	}
 	s.newDashboard(mux)
 	// NB: no catch-all "/" pattern, or the mux could not tell 404 from 405.
-	s.handler = s.common(s.limitInFlight(s.routeErrors(mux)))
+	s.handler = s.common(s.limitConnections(s.authenticate(s.limitInFlight(s.routeErrors(mux)))))
 	// Served whatever this node's own setting: its peers choose their hop.
 	cfg.Controller.ServeForwarded(s.serveForwarded)
 	return s

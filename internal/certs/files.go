@@ -74,18 +74,21 @@ func (f *Files) Reload() (changed bool, err error) {
 //
 // It compares the files' contents, not their modification times: a
 // rewrite within the file system's timestamp granularity, or a secret
-// mount swapping a symlink, is still seen. A failure is logged once per
-// distinct content, so a bad file does not flood the log while it stays.
+// mount swapping a symlink, is still seen. Files are rarely replaced all
+// at once (a new certificate lands a moment before its key), so a
+// failure is logged only when the same content still fails at the next
+// check, and once per distinct content, not at every tick.
 func (f *Files) Watch(ctx context.Context, interval time.Duration, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	// The last failure logged: the same bad content (or the same read
-	// error) is not logged again at every tick.
-	var failed [sha256.Size]byte
-	var failedMsg string
+	type failure struct {
+		sum [sha256.Size]byte
+		msg string
+	}
+	var pending, logged failure
 	for {
 		select {
 		case <-ctx.Done():
@@ -93,19 +96,25 @@ func (f *Files) Watch(ctx context.Context, interval time.Duration, log *slog.Log
 		case <-t.C:
 		}
 		sum, err := f.contentSum()
-		if err == nil && (sum == f.current().sum || sum == failed) {
+		if err == nil && (sum == f.current().sum || sum == logged.sum) {
+			pending = failure{}
 			continue
 		}
 		changed, err := f.Reload()
 		switch {
 		case err != nil:
-			if sum == failed && err.Error() == failedMsg {
+			now := failure{sum, err.Error()}
+			if now == logged {
 				continue
 			}
-			failed, failedMsg = sum, err.Error()
+			if now != pending {
+				pending = now // maybe caught halfway through a rotation: look again
+				continue
+			}
+			logged = now
 			log.Error("certificate reload failed; keeping the certificates in use", "cert", f.certFile, "key", f.keyFile, "ca", f.caFile, "err", err)
 		case changed:
-			failed, failedMsg = [sha256.Size]byte{}, ""
+			pending, logged = failure{}, failure{}
 			leaf := f.Leaf()
 			log.Info("certificates reloaded", "cert", f.certFile, "ca", f.caFile, "subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
 		}

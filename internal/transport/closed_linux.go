@@ -12,6 +12,12 @@ func peerClosed(conn net.Conn) bool {
 	if cc, ok := conn.(*countingConn); ok {
 		conn = cc.Conn
 	}
+	tlsOn := false
+	if tc, ok := conn.(*tlsConn); ok {
+		// Peek below the TLS record layer. Our peers close without an
+		// alert (tlsConn.Close), so the FIN is what shows the close.
+		conn, tlsOn = tc.NetConn(), true
+	}
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return false
@@ -26,7 +32,10 @@ func peerClosed(conn net.Conn) bool {
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
 		case err == nil:
-			closed = n == 0 // EOF: the peer sent FIN
+			// EOF: the peer sent FIN. Over TLS an alert record (type 21)
+			// waiting to be read also ends the stream: close_notify or a
+			// fatal error.
+			closed = n == 0 || (tlsOn && b[0] == 21)
 		case err == syscall.EAGAIN, err == syscall.EINTR:
 		default:
 			closed = true // ECONNRESET and the like

@@ -273,9 +273,38 @@
 // also counts keepalives, so it shows that the peer's process is up and
 // connected even when raft has nothing to say.
 //
+// # TLS
+//
+// With Config.TLS every connection, of every stream kind and in both
+// directions, runs over mutual TLS (TLS 1.2 at least); the protocol above
+// runs unchanged inside it. The dialer wraps the TCP connection at once
+// and allows DialTimeout for the TLS handshake, then again for the hello;
+// it accepts only a certificate of the cluster CA that names the node it
+// dials (certs.NodeName), so an address taken over by another node is
+// not spoken to. The acceptor's 5s cover the TLS handshake and the hello.
+// It requires a client certificate of the cluster CA naming a node of
+// the cluster, and refuses (ack 5, reason "certificate names node 2,
+// hello claims node 3") a hello whose from is not the node the
+// certificate names: a node's certificate is its identity, the hello
+// only its claim. A failed TLS handshake (no certificate, another CA,
+// expired) is not answered; plain TCP to a TLS port is answered with ack
+// 5 in the plain protocol ("requires TLS") so the misconfigured node
+// logs why. Each TLS refusal is logged at warning level once a minute per
+// remote host (per node and reason for an identity mismatch), counted in
+// Stats.RefusedTLS, and reported to Config.OnTLSRefused; nothing from the
+// connection is delivered.
+//
+// The certificates are read at each handshake, so a rotation (see
+// certs.Files.Reload) applies to new connections while the established
+// ones carry on. Closing a TLS connection closes the TCP connection
+// without a close_notify alert: every stream is framed, so a cut is seen
+// anyway, and Close never waits for a peer that stopped reading.
+//
 // # Non-goals
 //
-// No TLS or authentication: the cluster id and Admit guard against
-// misconfiguration and stale nodes, not attackers (a directory id and an
-// address are the peer's word); run the peer port on a trusted network.
+// Without TLS there is no authentication: the cluster id and Admit guard
+// against misconfiguration and stale nodes, not attackers (a directory id
+// and an address are the peer's word); run a plain peer port only on a
+// trusted network. With TLS, Admit still decides membership: a valid
+// certificate of a removed node is refused by Admit, not by TLS.
 package transport

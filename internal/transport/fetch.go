@@ -62,6 +62,9 @@ type FetchConfig struct {
 	// a Transport sends Config's (the peer's Admit sees them).
 	DirectoryID [16]byte
 	PeerAddr    string
+	// TLS (optional) runs the exchange over mutual TLS, accepting only
+	// the certificate of node Peer (Config.TLS).
+	TLS PeerTLS
 }
 
 // FetchSnapshot asks peer cfg.Peer for a snapshot at index >= minIndex
@@ -122,7 +125,17 @@ func fetchDial(ctx context.Context, cfg *FetchConfig, version uint8) (net.Conn, 
 	if err != nil {
 		return nil, nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	raw := conn
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	if cfg.TLS != nil {
+		tc, err := clientTLS(ctx, raw, cfg.TLS.ClientConfig(cfg.Peer), cfg.DialTimeout)
+		if err != nil {
+			stop()
+			raw.Close()
+			return nil, nil, ctxErr(ctx, fmt.Errorf("%s: %w", cfg.Addr, err))
+		}
+		conn = tc
+	}
 	h := hello{version: version, kind: streamFetch, from: cfg.NodeID, to: cfg.Peer, clusterID: cfg.ClusterID,
 		dirID: cfg.DirectoryID, peerAddr: cfg.PeerAddr}
 	if err := handshake(conn, &h, cfg.DialTimeout); err != nil {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -59,8 +60,17 @@ func (t *Transport) serveConn(conn net.Conn) {
 	}
 	log := t.log.With("addr", conn.RemoteAddr().String())
 
+	// One deadline covers the TLS handshake and the hello.
 	if err := conn.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
 		return
+	}
+	var tlsState *tls.ConnectionState
+	if t.cfg.TLS != nil {
+		tc, st, ok := t.serverTLS(conn, log)
+		if !ok {
+			return
+		}
+		conn, tlsState = tc, st
 	}
 	cr := &connReader{conn: conn}
 	br := bufio.NewReaderSize(cr, 64<<10)
@@ -91,6 +101,9 @@ func (t *Transport) serveConn(conn net.Conn) {
 		default:
 			log.Log(t.ctx, level, "rejected peer connection: node id mismatch", "to", h.to)
 		}
+		return
+	}
+	if tlsState != nil && !t.checkIdentity(conn, tlsState, &h, log) {
 		return
 	}
 	var r *remote

@@ -167,9 +167,16 @@ func (p *peer) dialVersion(ctx context.Context, kind streamKind, version uint8) 
 		conn.Close()
 		return nil, nil, err
 	}
+	raw := conn
 	release := func() {
-		p.untrack(conn)
-		conn.Close()
+		p.untrack(raw)
+		raw.Close()
+	}
+	if t.cfg.TLS != nil {
+		if conn, err = clientTLS(ctx, raw, t.cfg.TLS.ClientConfig(p.id), t.cfg.DialTimeout); err != nil {
+			release()
+			return nil, nil, fmt.Errorf("%s: %w", addr, err)
+		}
 	}
 	h := hello{version: version, kind: kind, from: t.cfg.NodeID, to: p.id, incarnation: t.cfg.Incarnation,
 		clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr, dirID: t.cfg.DirectoryID, peerAddr: t.cfg.PeerAddr}

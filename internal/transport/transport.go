@@ -155,6 +155,11 @@ type Config struct {
 	// the dialer accepts only the certificate of the node it dials. nil:
 	// plain TCP.
 	TLS PeerTLS
+	// OnTLSRefused (optional) is called for each inbound connection
+	// refused for its TLS credentials: a failed TLS handshake (no
+	// certificate, one of another CA, expired, plain TCP) or a certificate
+	// naming another node than the hello. For metrics; must not block.
+	OnTLSRefused func()
 	// SnapshotSource (optional) answers a peer's FetchSnapshot: the
 	// snapshot to send, and the leader this node knows of (0 if none) as a
 	// hint for the asker. A snapshot older than minIndex, or an error, is
@@ -290,6 +295,7 @@ type Transport struct {
 
 	acceptedStreams   atomic.Uint64 // message streams accepted (Stats)
 	refusedDuplicates atomic.Uint64 // hellos refused as ackDuplicateNode (Stats)
+	refusedTLS        atomic.Uint64 // connections refused for their TLS credentials (Stats)
 }
 
 type refusalKey struct {
@@ -576,11 +582,15 @@ type Stats struct {
 	// RefusedDuplicates counts hellos refused because another incarnation
 	// of the same node id holds a live message stream (ErrDuplicateNode).
 	RefusedDuplicates uint64
+	// RefusedTLS counts inbound connections refused for their TLS
+	// credentials (Config.OnTLSRefused).
+	RefusedTLS uint64
 }
 
 // Stats returns the transport's counters.
 func (t *Transport) Stats() Stats {
-	return Stats{AcceptedStreams: t.acceptedStreams.Load(), RefusedDuplicates: t.refusedDuplicates.Load()}
+	return Stats{AcceptedStreams: t.acceptedStreams.Load(), RefusedDuplicates: t.refusedDuplicates.Load(),
+		RefusedTLS: t.refusedTLS.Load()}
 }
 
 // LastHeard returns when anything (a message or a keepalive) last arrived

@@ -165,7 +165,11 @@ func (h *Handler) relayBrokers(w http.ResponseWriter, r *http.Request) bool {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), relayTimeout)
 	defer cancel()
-	u := "http://" + addr + "/ui/api/brokers"
+	scheme := "http"
+	if h.cfg.RelayTLS != nil {
+		scheme = "https"
+	}
+	u := scheme + "://" + addr + "/ui/api/brokers"
 	if q := r.URL.RawQuery; q != "" {
 		u += "?" + q
 	}
@@ -174,10 +178,14 @@ func (h *Handler) relayBrokers(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	req.Header.Set(headerForwarded, strconv.FormatUint(node.NodeID(), 10))
+	if v := r.Header.Get("Authorization"); v != "" && h.cfg.RelayTLS == nil {
+		// Without a node certificate the caller's own credential asks.
+		req.Header.Set("Authorization", v)
+	}
 	// No kept-alive connections: a refresh every few seconds does not
 	// need them, and a stale one to a dead leader would only cost the
 	// fallback.
-	tr := &http.Transport{DisableKeepAlives: true}
+	tr := &http.Transport{DisableKeepAlives: true, TLSClientConfig: h.cfg.RelayTLS}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {

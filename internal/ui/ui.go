@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,9 @@ type Config struct {
 	// KeepAlive is the idle stream's comment interval; default
 	// DefaultKeepAlive.
 	KeepAlive time.Duration
+	// RelayTLS, when set, is the TLS of the node's own requests to the
+	// leader (https, presenting the node's certificate).
+	RelayTLS *tls.Config
 }
 
 // Handler serves the dashboard. Create with New, register Routes, and

@@ -155,7 +155,7 @@ func BenchmarkTLSCost(b *testing.B) {
 		}
 		mOff, mOn := Median(off).Rows, Median(on).Rows
 		for i := range mOff {
-			fmt.Fprintf(&sb, "\nwrite, %d clients: %.0f writes/s without TLS, %.0f with; TLS/plain = %.3f\n",
+			fmt.Fprintf(&sb, "\nwrite row of %d clients: %.0f writes/s without TLS, %.0f with; TLS/plain = %.3f\n",
 				mOff[i].Clients, mOff[i].OpsPerS, mOn[i].OpsPerS, mOn[i].OpsPerS/mOff[i].OpsPerS)
 		}
 		fmt.Fprint(os.Stdout, sb.String())

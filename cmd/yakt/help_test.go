@@ -81,6 +81,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"endpoint", "status", "--nope"},
 		{"version", "-o", "yaml"},
 		{"version", "--timeout", "0s"},
+		{"topics", "list", "--cert", "/nonexistent/admin.crt"}, // a certificate without its key
+		{"topics", "list", "--cacert", "/nonexistent/ca.crt"},  // a CA file that is not there
+		{"topics", "list", "--token", "@/nonexistent/token"},   // a token file that is not there
+		{"token", "create"},                                    // no principal
 	} {
 		cases = append(cases, append(slices.Clone(dead), args...))
 	}

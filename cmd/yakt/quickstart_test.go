@@ -232,7 +232,7 @@ func startDev(t *testing.T, args ...string) *devProcess {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("yakt dev did not print its banner within 60 s")
 	}
-	nodeLine := regexp.MustCompile(`(?m)^  node (\d+)  http://(\S+)$`)
+	nodeLine := regexp.MustCompile(`(?m)^  node (\d+)  https?://(\S+)$`)
 	for i, m := range nodeLine.FindAllStringSubmatch(d.stdout.String(), -1) {
 		if m[1] != strconv.Itoa(i+1) {
 			t.Fatalf("yakt dev printed node %s as the node number %d:\n%s", m[1], i+1, d.stdout)

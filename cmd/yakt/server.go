@@ -208,11 +208,9 @@ func runServer(o *serverOpts, nf *nodeFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "yakt server:", err)
 		return 2
 	}
-	srv, err := server.Start(cfg)
-	if err != nil {
-		log.Error("start failed", "err", err)
-		return 1
-	}
+	// Signals are caught from before the start: one that arrives while
+	// the node starts is handled once it runs, not by the default action
+	// (SIGHUP would kill the process).
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigc)
@@ -221,6 +219,11 @@ func runServer(o *serverOpts, nf *nodeFlags, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	srv, err := server.Start(cfg)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
 	for {
 		select {
 		case <-hup:

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -257,7 +258,7 @@ func (f *Files) HTTPServerConfig() *tls.Config {
 // checked when the server is addressed by name; Go does not tell the
 // verification an IP address it dialed, so a server dialed by IP is
 // accepted with any server certificate of the cluster CA (only nodes
-// hold those).
+// hold those); DialTLSContext checks IP addresses too.
 func (f *Files) HTTPClientConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -272,6 +273,31 @@ func (f *Files) HTTPClientConfig() *tls.Config {
 			return err
 		},
 	}
+}
+
+// DialTLSContext dials addr over TLS as HTTPClientConfig does, but with
+// Go's own verification against the current CA bundle, so the server's
+// certificate must name addr's host also when it is an IP address. For
+// http.Transport.DialTLSContext (which then ignores TLSClientConfig).
+func (f *Files) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("certs: dial %s: %w", addr, err)
+	}
+	m := f.current()
+	d := tls.Dialer{Config: &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		ServerName: host,
+		RootCAs:    m.pool,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &m.cert, nil
+		},
+	}}
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("certs: TLS dial %s: %w", addr, err)
+	}
+	return conn, nil
 }
 
 // verify checks certs (leaf first, then intermediates) against the

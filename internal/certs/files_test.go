@@ -408,7 +408,7 @@ func TestCARotation(t *testing.T) {
 func TestHTTPConfigs(t *testing.T) {
 	a := newTestAuthority(t, "ca")
 	other := newTestAuthority(t, "other ca")
-	server, _ := loadNode(t, a, 1, a)
+	server, serverFiles := loadNode(t, a, 1, a)
 	client, _ := loadNode(t, a, 2, a)
 
 	withName := func(c *tls.Config, name string) *tls.Config {
@@ -456,6 +456,24 @@ func TestHTTPConfigs(t *testing.T) {
 	if _, serr, _ := handshake(t, server.HTTPServerConfig(), bad); serr == nil {
 		t.Fatal("the HTTPS server accepted a client certificate of another CA")
 	}
+	// Once the server's bundle holds that CA too (a CA rotation), the same
+	// configuration accepts it: the bundle is read at each handshake.
+	serverCfg := server.HTTPServerConfig()
+	if _, serr, _ := handshake(t, serverCfg, bad); serr == nil {
+		t.Fatal("the HTTPS server accepted a client certificate of another CA")
+	}
+	serverFiles.write(t, nil, nil, bundle(a, other))
+	if _, err := server.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	state, serr, _ = handshake(t, serverCfg, bad)
+	if serr != nil || len(state.VerifiedChains) == 0 {
+		t.Fatalf("after adding its CA to the bundle, the HTTPS server refused the client certificate: %v", serr)
+	}
+	serverFiles.write(t, nil, nil, bundle(a))
+	if _, err := server.Reload(); err != nil {
+		t.Fatal(err)
+	}
 	// TLS 1.1 is refused.
 	old := anon.Clone()
 	old.MaxVersion = tls.VersionTLS11
@@ -472,4 +490,83 @@ func TestHTTPConfigs(t *testing.T) {
 	if _, _, cerr := handshake(t, otherServer.HTTPServerConfig(), withName(client.HTTPClientConfig(), "localhost")); cerr == nil {
 		t.Fatal("the HTTPS client accepted a server of another CA")
 	}
+}
+
+// TestDialTLSContext: the dialer for http.Transport checks the host name
+// and the IP address it dials, against the current bundle.
+func TestDialTLSContext(t *testing.T) {
+	a := newTestAuthority(t, "ca")
+	client, clientFiles := loadNode(t, a, 2, a)
+	// Node 1 is reached at 127.0.0.1 and says so; node 3's certificate
+	// names only localhost.
+	server1, _ := loadNode(t, a, 1, a)
+	n3 := newNodeFiles(t)
+	c3, k3, err := a.IssueNode("c", 3, []string{"localhost"}, Validity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n3.write(t, c3, k3, a.CertPEM)
+	server3, err := Load(n3.certFile, n3.keyFile, n3.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(f *Files) (addr string, states <-chan tls.ConnectionState) {
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", f.HTTPServerConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		ch := make(chan tls.ConnectionState, 4)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				tc := c.(*tls.Conn)
+				tc.SetDeadline(time.Now().Add(10 * time.Second))
+				if tc.Handshake() == nil {
+					ch <- tc.ConnectionState()
+				}
+				tc.Close()
+			}
+		}()
+		return ln.Addr().String(), ch
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	addr1, states1 := serve(server1)
+	conn, err := client.DialTLSContext(ctx, "tcp", addr1)
+	if err != nil {
+		t.Fatalf("dial node 1 by IP: %v", err)
+	}
+	conn.Close()
+	if st := <-states1; len(st.PeerCertificates) == 0 || !st.PeerCertificates[0].Equal(client.Leaf()) {
+		t.Fatal("the dialer did not present its certificate")
+	}
+
+	addr3, _ := serve(server3)
+	if conn, err := client.DialTLSContext(ctx, "tcp", addr3); err == nil {
+		conn.Close()
+		t.Fatal("DialTLSContext accepted a certificate that does not name the IP address dialed")
+	}
+
+	// A server of a CA the bundle gains later is accepted from then on.
+	other := newTestAuthority(t, "other ca")
+	otherServer, _ := loadNode(t, other, 1, other)
+	addrO, _ := serve(otherServer)
+	if conn, err := client.DialTLSContext(ctx, "tcp", addrO); err == nil {
+		conn.Close()
+		t.Fatal("DialTLSContext accepted a server of another CA")
+	}
+	clientFiles.write(t, nil, nil, bundle(a, other))
+	if _, err := client.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err = client.DialTLSContext(ctx, "tcp", addrO)
+	if err != nil {
+		t.Fatalf("dial a server of a CA the bundle gained: %v", err)
+	}
+	conn.Close()
 }

@@ -101,7 +101,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "On the leader, time from sending a raft heartbeat to a peer to receiving its answer.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"peer"}),
 		refusedPeers: prometheus.NewCounter(prometheus.CounterOpts{Name: "yakt_peer_connections_refused_total",
-			Help: "Peer connections refused because the peer is not a member, or presents another directory id than its member's (a wiped or replaced node)."}),
+			Help: "Peer connections refused because the peer is not a member, presents another directory id than its member's (a wiped or replaced node), or fails mutual TLS (no certificate, another CA, expired, or a certificate of another node than it claims)."}),
 		voters:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_quorum_voters", Help: "Voters in the membership this node has applied."}),
 		observers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yakt_quorum_observers", Help: "Observers (non-voting members) in the membership this node has applied."}),
 	}

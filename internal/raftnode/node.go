@@ -109,10 +109,10 @@ type Config struct {
 	PeerDialAddrs map[uint64]string
 	// PeerTLS (optional) secures the peer port with mutual TLS (see
 	// transport.Config.TLS).
-	PeerTLS transport.PeerTLS
-	HTTPAddr      string // advertised to peers for request forwarding
-	DataDir       string
-	StateMachine  StateMachine
+	PeerTLS      transport.PeerTLS
+	HTTPAddr     string // advertised to peers for request forwarding
+	DataDir      string
+	StateMachine StateMachine
 
 	TickInterval    time.Duration // default defaults.HeartbeatInterval
 	ElectionTicks   int           // default defaults.ElectionTicks
@@ -447,7 +447,11 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		PeerAddr:    cfg.PeerAddr,
 		HTTPAddr:    cfg.HTTPAddr,
 		Admit:       n.admit,
-		Handler:     n.receive,
+		TLS:         cfg.PeerTLS,
+		OnTLSRefused: func() {
+			n.metrics.refusedPeers.Inc()
+		},
+		Handler: n.receive,
 		OnUnreachable: func(peer uint64) {
 			n.reportUnreachable(peer)
 		},

@@ -107,7 +107,7 @@ func fetchLostSnapshot(ctx context.Context, cfg Config, log *slog.Logger, stCfg 
 			var size int64
 			md, err := transport.FetchSnapshot(ctx, transport.FetchConfig{
 				NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, Peer: id, Addr: cfg.Peers[id],
-				DirectoryID: self.DirectoryID, PeerAddr: cfg.PeerAddr,
+				DirectoryID: self.DirectoryID, PeerAddr: cfg.PeerAddr, TLS: cfg.PeerTLS,
 			}, need, func(md raftpb.SnapshotMetadata, r io.Reader) error {
 				cr := &countingReader{r: r}
 				defer func() { size = cr.n }()

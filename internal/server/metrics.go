@@ -35,3 +35,16 @@ func registerTransportMetrics(reg prometheus.Registerer, node *raftnode.Node) {
 		}, func() float64 { return float64(node.TransportStats().RefusedDuplicates) }),
 	)
 }
+
+// registerTLSMetrics exposes when the node's certificate expires, as
+// loaded now: a rotation that did not happen shows before the
+// handshakes fail.
+func registerTLSMetrics(reg prometheus.Registerer, sec *security) {
+	if !sec.tlsOn() {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "yakt_tls_certificate_expiry_timestamp_seconds",
+		Help: "When this node's current TLS certificate expires (its NotAfter), in seconds since the Unix epoch.",
+	}, func() float64 { return float64(sec.files.Leaf().NotAfter.Unix()) }))
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yakt/yakt/internal/api"
 	"github.com/yakt/yakt/internal/auth"
 	"github.com/yakt/yakt/internal/certs"
 	"github.com/yakt/yakt/internal/defaults"
@@ -180,10 +181,10 @@ func (s *Server) startWatching() {
 	s.stopWatch = func() { cancel(); wg.Wait() }
 }
 
-// serveConfig wraps the HTTP listener: the connection limit on the raw
+// wrapHTTP wraps the HTTP listener: the connection limit on the raw
 // connections (so a flood of handshakes is bounded too), then TLS.
 func (s *security) wrapHTTP(l net.Listener, maxConns int) net.Listener {
-	l = limitListener(l, maxConns)
+	l = api.LimitListener(l, maxConns)
 	if s.tlsOn() {
 		l = tls.NewListener(l, s.files.HTTPServerConfig())
 	}

@@ -248,6 +248,20 @@ func TestTLSNodeServesHTTPSAndReloads(t *testing.T) {
 	if got, want := s.sec.files.Leaf().SerialNumber, mustLeaf(t, certPEM).SerialNumber; got.Cmp(want) != 0 {
 		t.Fatalf("after Reload the node's certificate has serial %v, want the new one's %v", got, want)
 	}
+	// The expiry metric follows the certificate loaded now.
+	fams, err := s.cfg.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expiry float64
+	for _, f := range fams {
+		if f.GetName() == "yakt_tls_certificate_expiry_timestamp_seconds" {
+			expiry = f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if want := float64(mustLeaf(t, certPEM).NotAfter.Unix()); expiry != want {
+		t.Fatalf("yakt_tls_certificate_expiry_timestamp_seconds is %v, want the new certificate's %v", expiry, want)
+	}
 	// A broken file is refused and the node keeps the certificate it had.
 	p.write(t, "node.crt", []byte("not a certificate"))
 	if err := s.Reload(); err == nil {
@@ -275,4 +289,45 @@ func mustLeaf(t *testing.T, certPEM []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestJoinOverTLS: a node with TLS joins a running TLS cluster through
+// its HTTPS address given as host:port: it learns the cluster id there
+// and is added as an observer, both with its node certificate as its
+// credential (the access file names no one but admin).
+func TestJoinOverTLS(t *testing.T) {
+	p := newPKI(t)
+	first := singleNode(t, "join")
+	p.node(t, &first, "join", 1)
+	s1, err := Start(first)
+	if err != nil {
+		t.Fatalf("start node 1: %v", err)
+	}
+	defer s1.Kill()
+	second := Config{NodeID: 2, DataDir: filepath.Join(t.TempDir(), "data"), Join: []string{s1.HTTPAddr()},
+		ListenPeer: "127.0.0.1:0", ListenHTTP: "127.0.0.1:0", TickInterval: 20 * time.Millisecond}
+	// Its own files: node 2's certificate, the same CA and access file.
+	certPEM, keyPEM, err := p.ca.IssueNode("join", 2, []string{"127.0.0.1"}, validity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.TLSCertFile, second.TLSKeyFile = p.write(t, "node-2.crt", certPEM), p.write(t, "node-2.key", keyPEM)
+	second.TLSCAFile, second.AccessFile = first.TLSCAFile, first.AccessFile
+	// Node 1 may still be electing itself: the join's discovery needs an
+	// answer of GET /v1/quorum, which any node gives.
+	s2, err := Start(second)
+	if err != nil {
+		t.Fatalf("start node 2 with --join over TLS: %v", err)
+	}
+	defer s2.Kill()
+	if s2.cfg.ClusterID != "join" {
+		t.Fatalf("node 2 learned cluster id %q, want join", s2.cfg.ClusterID)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !s2.isMember() {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 2 is not a member after 30 s; node 1's members: %+v", s1.Node.Members())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

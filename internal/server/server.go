@@ -225,6 +225,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	registerBuildInfo(cfg.Registry)
+	registerTLSMetrics(cfg.Registry, sec)
 	log := cfg.Logger.With("node", cfg.NodeID)
 	state := controller.NewStateMachine(0)
 	peers := cfg.Voters
@@ -289,7 +290,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    cfg.MaxHeaderBytes,
-			ConnContext:       connContext,
+			ConnContext:       api.ConnContext,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/internal/certs"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -15,12 +16,26 @@ import (
 //
 // It loops on b.N rather than b.Loop because the final in-flight window
 // must drain inside the timed region.
-func BenchmarkSend(b *testing.B) {
+func BenchmarkSend(b *testing.B) { benchmarkSend(b, false) }
+
+// BenchmarkSendTLS is BenchmarkSend over mutual TLS: the price of
+// encrypting the peer port.
+func BenchmarkSendTLS(b *testing.B) { benchmarkSend(b, true) }
+
+func benchmarkSend(b *testing.B, withTLS bool) {
 	const window = 2048
+	var files map[uint64]*peerFiles
+	if withTLS {
+		ca := newAuthority(b, "bench ca")
+		files = map[uint64]*peerFiles{1: newPeerFiles(b, ca, 1, certs.Validity{}, ca), 2: newPeerFiles(b, ca, 2, certs.Validity{}, ca)}
+	}
 	var received atomic.Int64
 	progress := make(chan struct{}, 1)
 	nodes := startCluster(b, 2, func(id uint64, c *Config) {
 		c.Logger = testLogger(b, "bench", nil)
+		if withTLS {
+			c.TLS = files[id].peerTLS()
+		}
 		if id == 2 {
 			c.Handler = func(raftpb.Message) {
 				received.Add(1)

@@ -287,9 +287,10 @@
 // hello claims node 3") a hello whose from is not the node the
 // certificate names: a node's certificate is its identity, the hello
 // only its claim. A failed TLS handshake (no certificate, another CA,
-// expired) is not answered; plain TCP to a TLS port is answered with ack
-// 5 in the plain protocol ("requires TLS") so the misconfigured node
-// logs why. Each TLS refusal is logged at warning level once a minute per
+// expired) is answered only by the TLS alert; plain TCP to a TLS port is
+// answered with ack 5 in the plain protocol ("requires TLS") so the
+// misconfigured node logs why. A connection closed before its first byte
+// (a port probe) is no refusal. Each TLS refusal is logged at warning level once a minute per
 // remote host (per node and reason for an identity mismatch), counted in
 // Stats.RefusedTLS, and reported to Config.OnTLSRefused; nothing from the
 // connection is delivered.

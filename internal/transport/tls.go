@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -55,6 +56,12 @@ func (t *Transport) serverTLS(raw net.Conn, log *slog.Logger) (*tlsConn, *tls.Co
 		return &tlsConn{tc}, &st, true
 	}
 	if t.ctx.Err() != nil {
+		return nil, nil, false
+	}
+	if errors.Is(err, io.EOF) {
+		// Closed before saying anything: a port probe or health check, or
+		// a dialer that gave up. Nobody was refused.
+		log.Debug("peer connection closed before the TLS handshake", "err", err)
 		return nil, nil, false
 	}
 	var rh tls.RecordHeaderError

@@ -27,7 +27,7 @@ type peerFiles struct {
 	files                     *certs.Files
 }
 
-func newAuthority(t *testing.T, name string) *certs.Authority {
+func newAuthority(t testing.TB, name string) *certs.Authority {
 	t.Helper()
 	a, err := certs.NewAuthority(name, time.Now().Add(24*time.Hour))
 	if err != nil {
@@ -38,7 +38,7 @@ func newAuthority(t *testing.T, name string) *certs.Authority {
 
 // newPeerFiles writes node id's certificate issued by ca (valid for v),
 // with a CA bundle of bundle, into a fresh directory and loads them.
-func newPeerFiles(t *testing.T, ca *certs.Authority, id uint64, v certs.Validity, bundle ...*certs.Authority) *peerFiles {
+func newPeerFiles(t testing.TB, ca *certs.Authority, id uint64, v certs.Validity, bundle ...*certs.Authority) *peerFiles {
 	t.Helper()
 	dir := t.TempDir()
 	p := &peerFiles{certFile: filepath.Join(dir, "node.pem"), keyFile: filepath.Join(dir, "node-key.pem"), caFile: filepath.Join(dir, "ca.pem")}
@@ -53,7 +53,7 @@ func newPeerFiles(t *testing.T, ca *certs.Authority, id uint64, v certs.Validity
 
 // write replaces the files: a new certificate of ca for id, and the
 // bundle when one is given. It does not reload.
-func (p *peerFiles) write(t *testing.T, ca *certs.Authority, id uint64, v certs.Validity, bundle ...*certs.Authority) {
+func (p *peerFiles) write(t testing.TB, ca *certs.Authority, id uint64, v certs.Validity, bundle ...*certs.Authority) {
 	t.Helper()
 	certPEM, keyPEM, err := ca.IssueNode(testCluster, id, []string{"127.0.0.1"}, v)
 	if err != nil {
@@ -66,7 +66,7 @@ func (p *peerFiles) write(t *testing.T, ca *certs.Authority, id uint64, v certs.
 	}
 }
 
-func (p *peerFiles) writeBundle(t *testing.T, bundle ...*certs.Authority) {
+func (p *peerFiles) writeBundle(t testing.TB, bundle ...*certs.Authority) {
 	t.Helper()
 	var b []byte
 	for _, a := range bundle {
@@ -85,7 +85,7 @@ func (p *peerFiles) reload(t *testing.T) {
 
 func (p *peerFiles) peerTLS() PeerTLS { return p.files.ForPeers(testCluster) }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -389,6 +389,24 @@ func TestTLSAndPlainDoNotMix(t *testing.T) {
 		expectNone(t, b.got, "message delivered over plain TCP to a TLS port")
 		if st := b.tr.Stats(); st.RefusedTLS == 0 || st.AcceptedStreams != 0 {
 			t.Fatalf("TLS node stats %+v: want refusals and no stream", st)
+		}
+	})
+
+	t.Run("probe", func(t *testing.T) {
+		// A TCP connect and close (a port probe) is no refusal.
+		ln2 := listen(t)
+		var recs logRecords
+		b := tlsNode(t, 2, ln2, map[uint64]string{2: ln2.Addr().String()}, newPeerFiles(t, ca, 2, certs.Validity{}, ca), &recs, nil)
+		c, err := net.Dial("tcp", ln2.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		waitUntil(t, "the probe's connection to be seen closed", func() bool {
+			return len(recs.matching("closed before the TLS handshake")) > 0
+		})
+		if n := b.tr.Stats().RefusedTLS; n != 0 {
+			t.Fatalf("a port probe counted as %d refusals", n)
 		}
 	})
 

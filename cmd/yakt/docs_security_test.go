@@ -193,6 +193,23 @@ func TestSecurityDocAccessFileParses(t *testing.T) {
 	if roles, _ := a.Roles("broker-2"); !slices.Equal(roles, []auth.Role{auth.BrokerRole(2), auth.RoleReader}) {
 		t.Errorf("broker-2: roles %v, want broker:2 and reader", roles)
 	}
+	// The token the "Tokens" section shows yakt token create printing
+	// is the one whose hash the example file gives its principal.
+	out := fenced(docSection(t, securityDoc, "## Tokens"), "text")
+	if len(out) != 1 {
+		t.Fatalf("\"Tokens\" has %d text blocks, want the example of yakt token create alone", len(out))
+	}
+	lines := strings.Split(strings.TrimSpace(out[0]), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "$ yakt token create --principal grafana") {
+		t.Fatalf("the yakt token create example is not the command, the token and the line:\n%s", out[0])
+	}
+	token, line := lines[1], strings.Fields(lines[2])
+	if len(line) != 3 || line[2] != auth.HashToken(token) {
+		t.Errorf("the example's access line %q does not hold the hash of its token (%s)", lines[2], auth.HashToken(token))
+	}
+	if name, ok := a.TokenPrincipal(auth.HashToken(token)); !ok || name != "grafana" {
+		t.Errorf("the example access file gives the example token to %q (%v), want grafana", name, ok)
+	}
 }
 
 // TestSecurityDocListsEveryRoute: the table of roles names every route

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -267,5 +268,41 @@ func TestTLSFromFilesRefusesHalfACertificate(t *testing.T) {
 	}
 	if cfg.RootCAs != nil || len(cfg.Certificates) != 1 {
 		t.Errorf("no CA file: RootCAs %v (want nil: the system's), %d certificates (want 1)", cfg.RootCAs, len(cfg.Certificates))
+	}
+}
+
+// TestUntrustedServerIsNotRetried: a server whose certificate the
+// client does not trust gets the same verdict at every attempt: the
+// call ends at the first with the verification error.
+func TestUntrustedServerIsNotRetried(t *testing.T) {
+	var conns atomic.Int32
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request reached the untrusted server: %s", r.URL)
+	}))
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	s.StartTLS()
+	defer s.Close()
+	// The system's roots: httptest's certificate is not among them.
+	tlsCfg, err := client.TLSFromFiles("", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Config{Endpoints: []string{s.URL}, TLS: tlsCfg, MinBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.Topics(ctx)
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); !ok {
+		t.Fatalf("list topics at an untrusted server: %v, want a certificate verification error", err)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections to the untrusted server, want 1 (no retry)", n)
 	}
 }

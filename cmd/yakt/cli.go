@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,8 +33,8 @@ const (
 
 const exitCodesHelp = `Exit status:
   0  success
-  1  the cluster refused or failed the request (an API error such as TOPIC_NOT_FOUND),
-     or a local step failed (writing a file, a checksum mismatch)
+  1  the cluster refused or failed the request (an API error such as TOPIC_NOT_FOUND,
+     UNAUTHENTICATED or FORBIDDEN), or a local step failed (writing a file, a checksum mismatch)
   2  usage error: unknown command or flag, bad flag value, wrong arguments
   3  the cluster could not be reached or could not answer: no endpoint reachable, no leader
      (NO_LEADER, NOT_READY), or --timeout passed; a write's outcome may then be unknown`
@@ -75,6 +76,11 @@ func failed(err error) error {
 	}
 	if _, ok := errors.AsType[*exitError](err); ok {
 		return err
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		// The node answered with a certificate this client does not
+		// trust: a setting to fix, not a cluster to wait for.
+		return &exitError{code: exitAPI, err: fmt.Errorf("%w\n(--cacert must name the CA that signed the nodes' certificates, and each endpoint's host must be in its node's certificate)", err)}
 	}
 	if unavailable(err) {
 		if errors.Is(err, client.ErrUnknownOutcome) {

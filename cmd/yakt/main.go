@@ -87,7 +87,9 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 		Example: `  yakt dev
   yakt quorum describe --status
   yakt --endpoints http://10.0.0.1:8001,http://10.0.0.2:8001 topics list -o json
-  YAKT_ENDPOINTS=http://10.0.0.1:8001 yakt endpoint health`,
+  YAKT_ENDPOINTS=http://10.0.0.1:8001 yakt endpoint health
+  yakt --endpoints https://10.0.0.1:8001 --cacert ca.crt --cert admin.crt --key admin.key topics list
+  YAKT_TOKEN=@/etc/yakt/reader.token yakt --endpoints https://10.0.0.1:8001 --cacert ca.crt brokers list`,
 		Version:       buildinfo.Get().Version,
 		SilenceErrors: true, // run prints them, with the exit status they map to
 		SilenceUsage:  true, // a failed request is not a usage mistake

@@ -183,8 +183,9 @@ func TestTokenCreate(t *testing.T) {
 // TestDevSecure types what `yakt dev --secure` prints into a shell: the
 // exported variables make the CLI work over TLS as admin, the curl
 // command answers, a request without a credential is refused 401 (exit
-// status 1), the reader's certificate may read but not write, and the
-// admin's token works instead of the certificate.
+// status 1), the reader's certificate may read but not write, the
+// admin's token works instead of the certificate, and without the CA
+// file the nodes are not trusted (exit status 1, saying --cacert).
 func TestDevSecure(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"sh", "curl"} {
@@ -235,6 +236,8 @@ func TestDevSecure(t *testing.T) {
 			" yakt topics list", "secure-orders", 0},
 		{"YAKT_CERT= YAKT_KEY= " + exportLines[4][len("export "):] + " yakt topics list -o json", "secure-orders", 0},
 		{"yakt topics list -o json", "secure-orders", 0},
+		// Without the dev CA the nodes' certificates are not trusted.
+		{"YAKT_CACERT= yakt topics list", "--cacert must name the CA", exitAPI},
 	}
 	for _, s := range steps {
 		out, code := sh.run(t, s.cmd+" 2>&1")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -143,7 +144,13 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, err err
 	if !errors.Is(err, auth.ErrNoCredential) {
 		msg = "credential not accepted: unknown or revoked token, malformed Authorization header, or a certificate that names no one"
 	}
-	s.log.Info("unauthenticated request", "remote", r.RemoteAddr, "method", r.Method, "path", clipInput(r.URL.Path),
+	// A missing credential is usually a misconfigured client or a probe;
+	// a refused one may be a revoked token still in use, or guessing.
+	level := slog.LevelInfo
+	if errors.Is(err, auth.ErrNoCredential) {
+		level = slog.LevelDebug
+	}
+	s.log.Log(r.Context(), level, "unauthenticated request", "remote", r.RemoteAddr, "method", r.Method, "path", clipInput(r.URL.Path),
 		"request", requestID(r), "err", err)
 	w.Header().Set("WWW-Authenticate", "Bearer")
 	s.writeError(w, r, contract.Errorf(contract.CodeUnauthenticated, "%s", msg))

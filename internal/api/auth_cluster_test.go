@@ -22,6 +22,7 @@ import (
 	"github.com/yakt/yakt/internal/auth"
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/raftnode"
+	"github.com/yakt/yakt/internal/transport"
 )
 
 // authNode is one node of a cluster whose API authenticates with an
@@ -70,6 +71,7 @@ type authClusterOptions struct {
 	maxLongPolls    int
 	nodeTLS         map[uint64]*tls.Config // per node, for its own requests to other nodes
 	serverTLS       map[uint64]*tls.Config // per node, HTTPS on its HTTP port
+	peerTLS         map[uint64]transport.PeerTLS
 }
 
 func newAuthCluster(t *testing.T, access string, o authClusterOptions) *authCluster {
@@ -112,7 +114,7 @@ func newAuthCluster(t *testing.T, access string, o authClusterOptions) *authClus
 		node, err := raftnode.StartContext(context.Background(), raftnode.Config{
 			NodeID: id, ClusterID: "auth-test", Peers: voters, PeerListener: peerLs[id], HTTPAddr: httpLs[id].Addr().String(),
 			DataDir: filepath.Join(dir, fmt.Sprint(id)), StateMachine: state, TickInterval: 50 * time.Millisecond, ElectionTicks: 20,
-			Logger: nlog,
+			Logger: nlog, PeerTLS: o.peerTLS[id],
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -381,6 +383,10 @@ func TestAuthReloadRevokes(t *testing.T) {
 	c.must(lead, "admin-token", "POST", "/v1/brokers", brokerBody(9), 201, "") // topics need an ALIVE broker
 	c.must(fol, "alice-token", "POST", "/v1/topics", map[string]any{"name": "a1", "partitions": 1}, 201, "")
 	c.must(fol, "b1-token", "POST", "/v1/brokers", brokerBody(1), 201, "")
+	// A fetch served by the follower: its heartbeat reaches the leader in
+	// the follower's batch, sent as the node.
+	c.must(fol, "b1-token", "POST", "/v1/metadata/fetch", map[string]any{"brokerId": 1}, 200, "")
+	c.must(fol, "b2-token", "POST", "/v1/metadata/fetch", map[string]any{"brokerId": 1}, 403, "FORBIDDEN")
 
 	// alice demoted to reader, broker-1's token revoked.
 	c.writeAccess(strings.Replace(accessFile("alice reader "+auth.HashToken("alice-token")+"\n"), auth.HashToken("b1-token"), "", 1))
@@ -496,6 +502,7 @@ func TestLongPollLimit(t *testing.T) {
 		}
 	}
 	c.must(1, "reader-token", "GET", fmt.Sprintf("/v1/metadata?offset=%d", off.HighWatermark), nil, 200, "")
+	c.must(1, "reader-token", "GET", "/ui/events", nil, 429, "TOO_MANY_LONG_POLLS") // a dashboard stream waits too
 	c.must(1, "admin-token", "POST", "/v1/topics", map[string]any{"name": "wake", "partitions": 1}, 201, "")
 	if a := <-held; a.status != 200 || !strings.Contains(a.body, "wake") {
 		t.Fatalf("the held long poll: %d %s", a.status, a.body)

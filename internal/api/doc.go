@@ -53,4 +53,24 @@
 // the leader's advertised HTTP address, fresh connections for requests
 // that are not resendable) for comparison and as a fallback. A node
 // serves peer-hop requests whatever its own setting.
+//
+// # Authentication and access
+//
+// With Config.Access (an access file, package auth) every request but
+// /healthz and /readyz is authenticated first (access.go: 401
+// UNAUTHENTICATED), and each route of the table has an access class
+// (open, reader, broker-scoped, admin, node-only) checked before the
+// route does anything, a follower's forwarding included (403 FORBIDDEN).
+// A broker-scoped handler also checks, once it has decoded the body, that
+// the principal may act for the broker id the request names. A forward
+// carries the follower's principal in X-Yakt-Principal; the leader
+// believes it only when the forward came from a member node (the peer
+// hop's sender, or a node certificate on the HTTP hop) and applies its own
+// access file's roles to it, so a reload on the leader is enough to take a
+// role away. Each write is logged, with its principal, where it runs.
+//
+// Limits: long polls (fetches with a wait, dashboard streams) hold a slot
+// of Config.MaxLongPolls (429 TOO_MANY_LONG_POLLS beyond it);
+// LimitListener and ConnContext, which the server wires, answer a
+// connection beyond the listener's limit with 503 CONNECTION_LIMIT.
 package api

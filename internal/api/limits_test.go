@@ -2,6 +2,8 @@ package api
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yakt/yakt/internal/certs"
 )
 
 // rawGet sends one GET on conn and reads the answer.
@@ -120,19 +124,17 @@ func TestConnectionLimit(t *testing.T) {
 	for _, c := range append(kept, held...) {
 		c.Close()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, br := dial()
-		resp := rawGet(t, c, br)
-		resp.Body.Close()
-		c.Close()
-		if resp.StatusCode == http.StatusOK {
-			break
-		}
+	c.Close()
+	// The server notices the closes when its reads end.
+	for deadline := time.Now().Add(10 * time.Second); ll.open.Load() > 0; {
 		if time.Now().After(deadline) {
-			t.Fatalf("closed connections never freed their places: %d", resp.StatusCode)
+			t.Fatalf("closed connections never freed their places: %d open", ll.open.Load())
 		}
-		time.Sleep(10 * time.Millisecond) // the server notices closes asynchronously
+		time.Sleep(time.Millisecond) // polling a condition, bounded above
+	}
+	c, br = dial()
+	if resp := rawGet(t, c, br); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a connection after the others closed: %d", resp.StatusCode)
 	}
 }
 
@@ -147,5 +149,60 @@ func TestLimitListenerNoBound(t *testing.T) {
 	}
 	if !strings.HasPrefix(l.Addr().String(), "127.0.0.1:") {
 		t.Fatal(l.Addr())
+	}
+}
+
+// TestConnectionLimitOverTLS: behind TLS (tls.NewListener over
+// LimitListener, as the server wires them) a connection beyond the limit
+// is still answered 503 CONNECTION_LIMIT, after its handshake.
+func TestConnectionLimitOverTLS(t *testing.T) {
+	ca, err := certs.NewAuthority("limits CA", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.IssueNode("limits", 1, []string{"127.0.0.1"}, certs.Validity{NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{log: slog.New(slog.NewTextHandler(tLogWriter{t}, nil))}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{
+		Handler:     s.limitConnections(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })),
+		ConnContext: ConnContext, ReadHeaderTimeout: 10 * time.Second,
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(tls.NewListener(LimitListener(l, 1), &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}))
+	}()
+	defer func() { hs.Close(); <-done }()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	get := func() *http.Response {
+		t.Helper()
+		// A transport per call: a connection of its own.
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		t.Cleanup(tr.CloseIdleConnections)
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + l.Addr().String() + "/v1/topics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first connection: %d", resp.StatusCode)
+	}
+	resp := get()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !resp.Close {
+		t.Fatalf("second connection over TLS: %d, Retry-After %q, close %v", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close)
 	}
 }

@@ -72,7 +72,9 @@ func (s *security) httpClient(timeout time.Duration) *http.Client {
 		return &http.Client{Timeout: timeout}
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = s.files.HTTPClientConfig()
+	// Go's verification against the current CA bundle, host name or IP
+	// address included: the address a join is given must be the node's.
+	tr.DialTLSContext = s.files.DialTLSContext
 	return &http.Client{Timeout: timeout, Transport: tr}
 }
 

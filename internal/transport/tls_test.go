@@ -252,16 +252,17 @@ func TestTLSStreamsFlow(t *testing.T) {
 	}
 }
 
-// refusedAt starts node 2 with a good certificate and node dialer (id
-// dialerID) with dialerTLS, which sends to node 2 until node 2 has
-// refused it at least three times. It returns node 2 and what it logged.
-// Nothing may reach node 2's Handler.
-func refusedAt(t *testing.T, dialerID uint64, acceptorTLS, dialerTLS *peerFiles) (*node, *node, *logRecords) {
+// refusedAt starts node 2 with acceptorTLS and node dialerID with
+// dialerTLS, which sends to node 2 until node 2 has refused it at least
+// three times. It returns both nodes and what node 2 logged. Nothing may
+// reach node 2's Handler.
+func refusedAt(t *testing.T, dialerID uint64, acceptorTLS *peerFiles, dialerTLS PeerTLS) (acceptor, dialer *node, logged *logRecords) {
 	t.Helper()
 	ln2, lnD := listen(t), listen(t)
 	var recs logRecords
 	b := tlsNode(t, 2, ln2, map[uint64]string{2: ln2.Addr().String()}, acceptorTLS, &recs, nil)
-	d := tlsNode(t, dialerID, lnD, map[uint64]string{2: ln2.Addr().String(), dialerID: lnD.Addr().String()}, dialerTLS, nil, func(c *Config) {
+	d := tlsNode(t, dialerID, lnD, map[uint64]string{2: ln2.Addr().String(), dialerID: lnD.Addr().String()}, nil, nil, func(c *Config) {
+		c.TLS = dialerTLS
 		c.redialMin, c.redialMax = 5*time.Millisecond, 20*time.Millisecond
 	})
 	var seq uint64
@@ -271,8 +272,8 @@ func refusedAt(t *testing.T, dialerID uint64, acceptorTLS, dialerTLS *peerFiles)
 		return b.tr.Stats().RefusedTLS >= 3
 	})
 	expectNone(t, b.got, "message delivered from a refused peer")
-	if b.tr.Stats().AcceptedStreams != 0 {
-		t.Fatalf("node 2 accepted %d streams from a refused peer", b.tr.Stats().AcceptedStreams)
+	if n := b.tr.Stats().AcceptedStreams; n != 0 {
+		t.Fatalf("node 2 accepted %d streams from a refused peer", n)
 	}
 	return b, d, &recs
 }
@@ -294,7 +295,7 @@ func warnings(recs []slog.Record) []slog.Record {
 func TestTLSRefusesAnotherNodesCertificate(t *testing.T) {
 	checkLeaks(t)
 	ca := newAuthority(t, "cluster ca")
-	_, d, recs := refusedAt(t, 3, newPeerFiles(t, ca, 2, certs.Validity{}, ca), newPeerFiles(t, ca, 1, certs.Validity{}, ca))
+	_, d, recs := refusedAt(t, 3, newPeerFiles(t, ca, 2, certs.Validity{}, ca), newPeerFiles(t, ca, 1, certs.Validity{}, ca).peerTLS())
 	refusals := recs.matching("its certificate names another node")
 	warns := warnings(refusals)
 	if len(refusals) < 3 || len(warns) != 1 {
@@ -321,32 +322,23 @@ func TestTLSRefusesBadCredentials(t *testing.T) {
 	ca := newAuthority(t, "cluster ca")
 	other := newAuthority(t, "other ca")
 	expired := certs.Validity{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}
-	for name, dialer := range map[string]func() PeerTLS{
-		"no certificate": func() PeerTLS { return noClientCert{newPeerFiles(t, ca, 1, certs.Validity{}, ca).peerTLS()} },
-		"another CA":     func() PeerTLS { return newPeerFiles(t, other, 1, certs.Validity{}, other, ca).peerTLS() },
-		"expired":        func() PeerTLS { return newPeerFiles(t, ca, 1, expired, ca).peerTLS() },
+	for name, tc := range map[string]struct {
+		dialer func() PeerTLS
+		why    string // in the acceptor's logged error
+	}{
+		"no certificate": {func() PeerTLS { return noClientCert{newPeerFiles(t, ca, 1, certs.Validity{}, ca).peerTLS()} }, "certificate"},
+		"another CA":     {func() PeerTLS { return newPeerFiles(t, other, 1, certs.Validity{}, other, ca).peerTLS() }, "unknown authority"},
+		"expired":        {func() PeerTLS { return newPeerFiles(t, ca, 1, expired, ca).peerTLS() }, "expired"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			ln2, ln1 := listen(t), listen(t)
-			var recs logRecords
-			b := tlsNode(t, 2, ln2, map[uint64]string{2: ln2.Addr().String()}, newPeerFiles(t, ca, 2, certs.Validity{}, ca), &recs, nil)
-			d := tlsNode(t, 1, ln1, map[uint64]string{1: ln1.Addr().String(), 2: ln2.Addr().String()}, nil, nil, func(c *Config) {
-				c.TLS = dialer()
-				c.redialMin, c.redialMax = 5*time.Millisecond, 20*time.Millisecond
-			})
-			var seq uint64
-			waitUntil(t, "node 2 to refuse the dialer three times", func() bool {
-				seq++
-				d.tr.Send([]raftpb.Message{app(1, 2, seq)})
-				return b.tr.Stats().RefusedTLS >= 3
-			})
-			expectNone(t, b.got, "message delivered from a refused peer")
-			if n := b.tr.Stats().AcceptedStreams; n != 0 {
-				t.Fatalf("node 2 accepted %d streams", n)
-			}
+			_, _, recs := refusedAt(t, 1, newPeerFiles(t, ca, 2, certs.Validity{}, ca), tc.dialer())
 			refusals := recs.matching("TLS handshake failed")
-			if len(refusals) < 3 || len(warnings(refusals)) != 1 {
-				t.Fatalf("%d handshake refusals logged, %d as warnings; want >= 3, one warning", len(refusals), len(warnings(refusals)))
+			warns := warnings(refusals)
+			if len(refusals) < 3 || len(warns) != 1 {
+				t.Fatalf("%d handshake refusals logged, %d as warnings; want >= 3, one warning", len(refusals), len(warns))
+			}
+			if err := recordAttrs(warns[0])["err"]; !strings.Contains(err, tc.why) {
+				t.Fatalf("refusal logged with err %q, want it to say %q", err, tc.why)
 			}
 		})
 	}

@@ -101,7 +101,9 @@ var (
 // fresh 3-node clusters, alternating plain HTTP and TLS (HTTPS with a
 // client certificate, an access file, peer mutual TLS), so both see the
 // same machine over the same minutes. It prints each side's table and
-// reports the medians of the first row and their ratio. Each run is a
+// reports the medians of the first row and their ratio, and the servers'
+// CPU per write of each side (steadier than throughput on a shared
+// machine). Each run is a
 // full cluster start and its rows: run it once (-benchtime 1x).
 //
 //	go test -run '^$' -bench TLSCost -benchtime 1x ./internal/writebench/ -tls-rounds 3
@@ -113,6 +115,9 @@ func BenchmarkTLSCost(b *testing.B) {
 			b.Fatalf("-tls-clients %q: want positive whole numbers separated by commas", *tlsClients)
 		}
 		counts = append(counts, n)
+	}
+	if *tlsRounds < 1 {
+		b.Fatalf("-tls-rounds %d: want at least 1", *tlsRounds)
 	}
 	bin := *yaktBin
 	if bin == "" {
@@ -155,8 +160,9 @@ func BenchmarkTLSCost(b *testing.B) {
 		}
 		mOff, mOn := Median(off).Rows, Median(on).Rows
 		for i := range mOff {
-			fmt.Fprintf(&sb, "\nwrite row of %d clients: %.0f writes/s without TLS, %.0f with; TLS/plain = %.3f\n",
-				mOff[i].Clients, mOff[i].OpsPerS, mOn[i].OpsPerS, mOn[i].OpsPerS/mOff[i].OpsPerS)
+			fmt.Fprintf(&sb, "\nwrite row of %d clients: %.0f writes/s without TLS, %.0f with; TLS/plain = %.3f; server CPU per write %.3f ms without, %.3f ms with (%+.0f%%)\n",
+				mOff[i].Clients, mOff[i].OpsPerS, mOn[i].OpsPerS, mOn[i].OpsPerS/mOff[i].OpsPerS,
+				mOff[i].ServerCPU, mOn[i].ServerCPU, 100*(mOn[i].ServerCPU/mOff[i].ServerCPU-1))
 		}
 		fmt.Fprint(os.Stdout, sb.String())
 		b.ReportMetric(mOff[0].OpsPerS, "writes/s-plain")

@@ -92,28 +92,62 @@ func baseURL(scheme, s string) string {
 	return strings.TrimRight(s, "/")
 }
 
-// discover asks the members at urls, in turn, for the quorum.
+// discoverWait bounds how long discover asks again a cluster that is
+// still starting: one whose answer names no voter yet, or a voter
+// without its peer address.
+const discoverWait = 30 * time.Second
+
+// discover asks the members at urls, in turn, for the quorum. A member
+// that answers for a cluster still starting is asked again (a joining
+// node that started without its members' peer addresses could not
+// answer them, and would never catch up); when none answers at all,
+// discover fails at once.
 func discover(ctx context.Context, sec *security, urls []string) (*joinInfo, error) {
-	var errs []error
 	hc := sec.httpClient(5 * time.Second)
 	defer hc.CloseIdleConnections()
-	for _, u := range urls {
-		q, err := fetchQuorum(ctx, hc, baseURL(sec.scheme(), u))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", u, err))
-			continue
-		}
-		info := &joinInfo{clusterID: q.ClusterID, peers: make(map[uint64]string)}
-		for _, group := range [][]contract.Voter{q.Voters, q.Observers} {
-			for _, v := range group {
-				if v.PeerAddress != "" {
-					info.peers[v.NodeID] = v.PeerAddress
+	deadline := time.Now().Add(discoverWait)
+	wait := 50 * time.Millisecond
+	for {
+		var errs []error
+		answered := false
+		for _, u := range urls {
+			q, err := fetchQuorum(ctx, hc, baseURL(sec.scheme(), u))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", u, err))
+				continue
+			}
+			answered = true
+			info := &joinInfo{clusterID: q.ClusterID, peers: make(map[uint64]string)}
+			complete := len(q.Voters) > 0
+			for _, group := range [][]contract.Voter{q.Voters, q.Observers} {
+				for _, v := range group {
+					if v.PeerAddress != "" {
+						info.peers[v.NodeID] = v.PeerAddress
+					} else {
+						complete = false
+					}
 				}
 			}
+			if complete {
+				return info, nil
+			}
+			errs = append(errs, fmt.Errorf("%s: the cluster is starting: its answer names no voter yet, or one without its peer address", u))
 		}
-		return info, nil
+		if !answered {
+			return nil, fmt.Errorf("no member answered: %w", errors.Join(errs...))
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the members did not name every voter's peer address within %v: %w", discoverWait, errors.Join(errs...))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (last: %w)", ctx.Err(), errors.Join(errs...))
+		}
+		wait = min(2*wait, time.Second)
 	}
-	return nil, fmt.Errorf("no member answered: %w", errors.Join(errs...))
 }
 
 func fetchQuorum(ctx context.Context, hc *http.Client, base string) (contract.Quorum, error) {

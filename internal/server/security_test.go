@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -9,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,8 +316,8 @@ func TestJoinOverTLS(t *testing.T) {
 	}
 	second.TLSCertFile, second.TLSKeyFile = p.write(t, "node-2.crt", certPEM), p.write(t, "node-2.key", keyPEM)
 	second.TLSCAFile, second.AccessFile = first.TLSCAFile, first.AccessFile
-	// Node 1 may still be electing itself: the join's discovery needs an
-	// answer of GET /v1/quorum, which any node gives.
+	// Node 1 may still be electing itself: the join's discovery asks
+	// until node 1 names its peer address (TestDiscoverWaitsForPeerAddresses).
 	s2, err := Start(second)
 	if err != nil {
 		t.Fatalf("start node 2 with --join over TLS: %v", err)
@@ -329,5 +332,33 @@ func TestJoinOverTLS(t *testing.T) {
 			t.Fatalf("node 2 is not a member after 30 s; node 1's members: %+v", s1.Node.Members())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDiscoverWaitsForPeerAddresses: a member that answers before its
+// cluster has recorded the voters' peer addresses is asked again; a
+// joining node that started without them could not answer the leader.
+func TestDiscoverWaitsForPeerAddresses(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch asked.Add(1) {
+		case 1:
+			io.WriteString(w, `{"clusterId":"starting","voters":[],"observers":[]}`)
+		case 2:
+			io.WriteString(w, `{"clusterId":"starting","voters":[{"nodeId":1}],"observers":[]}`)
+		default:
+			io.WriteString(w, `{"clusterId":"starting","voters":[{"nodeId":1,"peerAddress":"127.0.0.1:7001"}],"observers":[]}`)
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := discover(ctx, &security{}, []string{strings.TrimPrefix(srv.URL, "http://")})
+	if err != nil {
+		t.Fatalf("discover: %v", err)
+	}
+	if info.clusterID != "starting" || info.peers[1] != "127.0.0.1:7001" || asked.Load() != 3 {
+		t.Fatalf("discover learned %+v after %d answers, want cluster starting with node 1 at 127.0.0.1:7001 after 3", info, asked.Load())
 	}
 }

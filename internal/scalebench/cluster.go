@@ -2,6 +2,7 @@ package scalebench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,10 @@ import (
 	"time"
 )
 
+// ClusterID is every Cluster's --cluster-id (the node certificates of a
+// TLS cluster name it).
+const ClusterID = "scalebench"
+
 // Cluster is a cluster of `yakt server` processes on 127.0.0.1, started
 // from bin, with data directories and logs under dir.
 type Cluster struct {
@@ -28,6 +33,13 @@ type Cluster struct {
 	http  map[uint64]string
 	mu    sync.Mutex
 	procs map[uint64]*process
+
+	// TLS, when set before the nodes start, is how this process reaches
+	// their HTTPS: URL is https:// and WaitListening's checks use it.
+	TLS *tls.Config
+	// NodeArgs, when set, adds flags for node id alone (its own
+	// certificate files) to the flags every node gets.
+	NodeArgs func(id uint64) []string
 }
 
 type process struct {
@@ -74,7 +86,12 @@ func (c *Cluster) IDs() []uint64 {
 }
 
 // URL is node id's HTTP base URL.
-func (c *Cluster) URL(id uint64) string { return "http://" + c.http[id] }
+func (c *Cluster) URL(id uint64) string {
+	if c.TLS != nil {
+		return "https://" + c.http[id]
+	}
+	return "http://" + c.http[id]
+}
 
 // URLs are every node's base URL.
 func (c *Cluster) URLs() []string {
@@ -118,13 +135,16 @@ func (c *Cluster) LaunchJoining(id uint64) error {
 }
 
 func (c *Cluster) launch(id uint64, extra []string) error {
+	if c.NodeArgs != nil {
+		extra = append(extra[:len(extra):len(extra)], c.NodeArgs(id)...)
+	}
 	args := append([]string{"server",
 		"--node-id", strconv.FormatUint(id, 10),
 		"--data-dir", c.DataDir(id),
 		"--listen-peer", c.peer[id],
 		"--listen-http", c.http[id],
 		"--voters", c.voters(),
-		"--cluster-id", "scalebench",
+		"--cluster-id", ClusterID,
 	}, append(extra, c.args...)...)
 	log, err := os.OpenFile(c.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -158,7 +178,7 @@ func (c *Cluster) WaitListening(ctx context.Context, id uint64) error {
 	if p == nil {
 		return fmt.Errorf("node %d is not running", id)
 	}
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: c.TLS}}
 	want := strconv.FormatUint(id, 10)
 	for {
 		select {

@@ -3,6 +3,7 @@ package writebench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -21,14 +22,15 @@ import (
 // load is the state one cluster's rows share: how far each client index
 // has numbered its topics, and the topics created so far (for reads).
 type load struct {
-	urls  []*url.URL // node i's base URL; client k talks to node k mod 3
+	urls  []*url.URL  // node i's base URL; client k talks to node k mod 3
+	tls   *tls.Config // https:// nodes: the CA and the client certificate
 	run   int
 	seq   []int64  // next topic number of client index k, across rows
 	paths []string // "/v1/topics/<name>" of every create answered 2xx
 }
 
-func newLoad(bases []string, run int) *load {
-	l := &load{run: run}
+func newLoad(bases []string, run int, tlsCfg *tls.Config) *load {
+	l := &load{run: run, tls: tlsCfg}
 	for _, b := range bases {
 		u, err := url.Parse(b)
 		if err != nil {
@@ -80,8 +82,12 @@ type client struct {
 	errAfter time.Duration // keep the first error that ends after this (the warmup's end)
 }
 
-func newTransport() *http.Transport {
+// newTransport speaks HTTP/1.1 with or without TLS (a Transport with its
+// own TLSClientConfig does not try HTTP/2), so a TLS run differs from a
+// plain one by TLS alone.
+func newTransport(tlsCfg *tls.Config) *http.Transport {
 	return &http.Transport{
+		TLSClientConfig:       tlsCfg,
 		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost:   1,
 		IdleConnTimeout:       90 * time.Second,
@@ -172,7 +178,7 @@ func (l *load) measure(ctx context.Context, workload string, n int, warmup, dur 
 	clients := make([]*client, n)
 	for k := range clients {
 		node := l.urls[k%len(l.urls)]
-		c := &client{k: k, tr: newTransport(), errAfter: warmup, samples: make([]sample, 0, 1024)}
+		c := &client{k: k, tr: newTransport(l.tls), errAfter: warmup, samples: make([]sample, 0, 1024)}
 		c.tmpl = http.Request{Method: http.MethodGet, URL: node, Header: http.Header{}, Host: node.Host, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
 		c.tmpl = *c.tmpl.WithContext(ctx)
 		if workload == "write" {

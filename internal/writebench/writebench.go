@@ -4,7 +4,9 @@
 // processes, with the servers' CPU per operation. `yakt bench write` runs
 // it; the cluster launcher is scalebench's, so both benchmarks start
 // servers the same way (fsync on, free 127.0.0.1 ports, a temporary
-// directory).
+// directory). Config.TLS runs the same load against a cluster with TLS
+// and an access file, the clients authenticating with a client
+// certificate; BenchmarkTLSCost compares the two.
 package writebench
 
 import (
@@ -13,6 +15,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/yakt/yakt/internal/scalebench"
@@ -29,6 +35,10 @@ type Config struct {
 	Run         int           // this run's number, part of every topic name
 	ServerArgs  []string      // extra `yakt server` flags for every node
 	Log         *slog.Logger  // progress; nil: none
+	// TLS runs the cluster as docs/security.md sets one up: HTTPS and
+	// peer mutual TLS with a throwaway CA, an access file, and the load
+	// authenticating with a client certificate (Principal, an admin).
+	TLS bool
 }
 
 // Row is one workload at one client count, over the measured window.
@@ -76,7 +86,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return res, fmt.Errorf("writebench: client count %d: must be at least 1", n)
 		}
 	}
-	cl, stop, err := scalebench.StartTemp(ctx, cfg.Bin, "yakt-bench-write-", cfg.ServerArgs, scalebench.NewClient(4), log)
+	cl, stop, err := start(ctx, cfg, log)
 	defer func() { stop(err != nil) }()
 	if err != nil {
 		return res, err
@@ -87,7 +97,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		// Where to point a profiler (servers started with --debug-pprof).
 		log.Info("node ready", "node", id, "url", cl.URL(id), "pid", cl.PID(id))
 	}
-	lg := newLoad(cl.URLs(), cfg.Run)
+	lg := newLoad(cl.URLs(), cfg.Run, cl.TLS)
 	for _, n := range cfg.Clients {
 		log.Info("write row", "run", cfg.Run, "clients", n, "warmup", cfg.Warmup, "duration", cfg.Duration)
 		row, err := lg.measure(ctx, "write", n, cfg.Warmup, cfg.Duration, pids)
@@ -107,6 +117,51 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		res.Rows = append(res.Rows, row)
 	}
 	return res, nil
+}
+
+// start starts a 3-node cluster in a temporary directory, as
+// scalebench.StartTemp does, with TLS when cfg asks for it, and waits
+// (two minutes at most) until every node is ready. stop closes it, logs
+// each node's log tail first when failed is true, and removes the
+// directory; call it even after an error.
+func start(ctx context.Context, cfg Config, log *slog.Logger) (cl *scalebench.Cluster, stop func(failed bool), err error) {
+	dir, err := os.MkdirTemp("", "yakt-bench-write-")
+	if err != nil {
+		return nil, func(bool) {}, fmt.Errorf("temporary directory: %w", err)
+	}
+	stop = func(bool) { os.RemoveAll(dir) }
+	args := cfg.ServerArgs
+	var sec *secured
+	if cfg.TLS {
+		if sec, err = secure(filepath.Join(dir, "tls"), scalebench.ClusterID, []uint64{1, 2, 3}); err != nil {
+			return nil, stop, err
+		}
+		args = append(slices.Clip(args), sec.args...)
+	}
+	cl, err = scalebench.NewCluster(cfg.Bin, dir, 3, args...)
+	if err != nil {
+		return nil, stop, err
+	}
+	client := scalebench.NewClient(4)
+	if sec != nil {
+		cl.TLS, cl.NodeArgs = sec.client, sec.nodeArgs
+		client.Transport.(*http.Transport).TLSClientConfig = sec.client
+	}
+	stop = func(failed bool) {
+		if failed {
+			cl.LogTails(log)
+		}
+		cl.Close()
+		os.RemoveAll(dir)
+	}
+	log.Info("starting 3 yakt server processes", "dir", dir)
+	if err := cl.LaunchAll(); err != nil {
+		return cl, stop, err
+	}
+	if err := cl.WaitAllReady(ctx, client, 2*time.Minute); err != nil {
+		return cl, stop, fmt.Errorf("start: %w", err)
+	}
+	return cl, stop, nil
 }
 
 // cpuTicks is the utime+stime of pids together, in USER_HZ ticks.

@@ -71,6 +71,11 @@ const (
 	// (each holds one for its fetch long poll) and below a process's
 	// usual file descriptor limit.
 	MaxConnections = 16384
+	// MaxPeerConnections bounds the open connections of a node's peer
+	// port: each member holds a few (messages, snapshots, forwarded
+	// requests), so this is far above any real cluster's need and far
+	// below a process's file descriptor limit.
+	MaxPeerConnections = 256
 	// MaxLongPolls bounds the long polls a node holds at once
 	// (--max-long-polls): one per broker fetching from it, plus watchers.
 	MaxLongPolls = 10000

@@ -89,6 +89,10 @@ const (
 	// backoff forever.
 	refusalWarnEvery = time.Minute
 
+	// defaultMaxInbound is Config.MaxInbound's default: far above what
+	// any cluster's members open, far below a file descriptor limit.
+	defaultMaxInbound = 256
+
 	// minSilentAfter is the least time an inbound message stream must have
 	// been silent (not even a keepalive) before a hello from another
 	// incarnation of the same node may replace it. Keepalives come every
@@ -155,6 +159,13 @@ type Config struct {
 	// the dialer accepts only the certificate of the node it dials. nil:
 	// plain TCP.
 	TLS PeerTLS
+	// MaxInbound bounds the open inbound connections. Members need a few
+	// each (message, snapshot and request streams); beyond the bound a
+	// new connection is closed at once (logged, rate-limited) so that a
+	// flood of connections, each held until its handshake times out,
+	// cannot exhaust the node's file descriptors. Default
+	// defaultMaxInbound.
+	MaxInbound int
 	// OnTLSRefused (optional) is called for each inbound connection
 	// refused for its TLS credentials: a failed TLS handshake (no
 	// certificate, one of another CA, expired, plain TCP) or a certificate
@@ -240,6 +251,9 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.MaxInbound <= 0 {
+		c.MaxInbound = defaultMaxInbound
+	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = time.Second
 	}
@@ -284,6 +298,8 @@ type Transport struct {
 
 	mu            sync.Mutex
 	conns         map[net.Conn]struct{}    // guarded by mu; open connections, closed by Close
+	inbound       int                      // guarded by mu; open inbound connections (MaxInbound)
+	lastFullWarn  time.Time                // guarded by mu; last warning that MaxInbound was reached
 	remotes       map[uint64]*remote       // guarded by mu; peers that connected to us
 	warnedUnknown map[uint64]bool          // guarded by mu; unknown destinations already logged
 	refusalWarned map[refusalKey]time.Time // guarded by mu; last refusal warning per peer and reason
@@ -659,12 +675,23 @@ func (t *Transport) Close() error {
 // track registers an open connection for Close to close. It returns
 // false, leaving conn to the caller to close, once Close has begun.
 // Every tracked connection must be untracked by its owner.
+// track registers an inbound connection, or refuses it when the
+// transport is closing or MaxInbound are open already.
 func (t *Transport) track(conn net.Conn) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ctx.Err() != nil {
 		return false
 	}
+	if t.inbound >= t.cfg.MaxInbound {
+		if now := time.Now(); now.Sub(t.lastFullWarn) >= refusalWarnEvery {
+			t.lastFullWarn = now
+			t.log.Warn("peer port at its connection limit: closed a new connection at once",
+				"addr", conn.RemoteAddr().String(), "limit", t.cfg.MaxInbound)
+		}
+		return false
+	}
+	t.inbound++
 	t.conns[conn] = struct{}{}
 	return true
 }
@@ -672,6 +699,7 @@ func (t *Transport) track(conn net.Conn) bool {
 func (t *Transport) untrack(conn net.Conn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.inbound--
 	delete(t.conns, conn)
 }
 

@@ -240,6 +240,14 @@ func New(cfg Config) *Server {
 // Handler is the root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// AdminOnly serves h to admins (and member nodes) only, with the same
+// headers, connection limit and authentication as the API: for handlers
+// outside the API's routes, such as the profiler (--debug-pprof), that
+// must not be open to whoever reaches the port.
+func (s *Server) AdminOnly(h http.Handler) http.Handler {
+	return s.common(s.limitConnections(s.authenticate(s.authorize(accessAdmin, h))))
+}
+
 type ctxKey int
 
 const requestIDKey ctxKey = 0

@@ -362,3 +362,44 @@ func TestDiscoverWaitsForPeerAddresses(t *testing.T) {
 		t.Fatalf("discover learned %+v after %d answers, want cluster starting with node 1 at 127.0.0.1:7001 after 3", info, asked.Load())
 	}
 }
+
+// TestProfilerNeedsAdmin: with authentication on, --debug-pprof's
+// handlers answer like the API's admin routes: 401 without a credential,
+// 403 to a principal that is not an admin, the profile to an admin.
+func TestProfilerNeedsAdmin(t *testing.T) {
+	p := newPKI(t)
+	cfg := singleNode(t, "pprof")
+	p.node(t, &cfg, "pprof", 1)
+	cfg.DebugPprof = true
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatalf("start with TLS and the profiler: %v", err)
+	}
+	defer s.Kill()
+	url := "https://" + s.HTTPAddr() + "/debug/pprof/cmdline"
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(p.ca.CertPEM)
+	anon := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
+	for _, c := range []struct {
+		who    string
+		client *http.Client
+		want   int
+	}{
+		{"no credential", anon, http.StatusUnauthorized},
+		{"a principal without roles", p.client(t, "stranger"), http.StatusForbidden},
+		{"the admin", p.client(t, "admin"), http.StatusOK},
+	} {
+		resp, err := c.client.Get(url)
+		if err != nil {
+			t.Fatalf("%s: GET %s: %v", c.who, url, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: GET /debug/pprof/cmdline answered %s (%s), want %d", c.who, resp.Status, body, c.want)
+		}
+		if c.want == http.StatusOK && !bytes.Contains(body, []byte("server.test")) {
+			t.Errorf("the admin's profile answer is not the command line: %q", body)
+		}
+	}
+}

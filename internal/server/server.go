@@ -280,7 +280,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	var handler http.Handler = api.Instrument(cfg.Registry, apiServer.Handler())
 	if cfg.DebugPprof {
-		handler = withPprof(handler)
+		handler = withPprof(handler, apiServer.AdminOnly)
 	}
 	s := &Server{
 		cfg: cfg, Node: node, State: state, Controller: ctrl, api: apiServer, httpL: httpL, log: log, served: make(chan struct{}),
@@ -397,15 +397,16 @@ func FormatVoters(voters map[uint64]string) string {
 	return strings.Join(parts, ",")
 }
 
-// withPprof serves net/http/pprof's handlers under /debug/pprof/ and
+// withPprof serves net/http/pprof's handlers under /debug/pprof/, each
+// through guard (admins only when the node authenticates), and
 // everything else with api.
-func withPprof(api http.Handler) http.Handler {
+func withPprof(api http.Handler, guard func(http.Handler) http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/pprof/", guard(http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/cmdline", guard(http.HandlerFunc(pprof.Cmdline)))
+	mux.Handle("/debug/pprof/profile", guard(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/symbol", guard(http.HandlerFunc(pprof.Symbol)))
+	mux.Handle("/debug/pprof/trace", guard(http.HandlerFunc(pprof.Trace)))
 	mux.Handle("/", api)
 	return mux
 }

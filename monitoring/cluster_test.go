@@ -4,21 +4,28 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/yakt/yakt/internal/certs"
 	"github.com/yakt/yakt/internal/server"
 )
 
 // testCluster is three real nodes on 127.0.0.1 with their data in
-// t.TempDir(), stopped when the test ends.
+// t.TempDir(), stopped when the test ends. They run as production should:
+// TLS on both ports and an access file; the test scrapes and writes as an
+// admin with a client certificate (Prometheus would use a reader's).
 type testCluster struct {
 	t       *testing.T
 	servers map[uint64]*server.Server
@@ -42,10 +49,13 @@ func startCluster(t *testing.T) *testCluster {
 		}
 		peerLs[id], httpLs[id], voters[id] = pl, hl, pl.Addr().String()
 	}
-	c := &testCluster{t: t, servers: map[uint64]*server.Server{}, client: &http.Client{Timeout: 10 * time.Second},
+	pki := newTestPKI(t)
+	c := &testCluster{t: t, servers: map[uint64]*server.Server{}, client: pki.adminClient(),
 		cfgs: map[uint64]server.Config{}}
 	for id := uint64(1); id <= 3; id++ {
+		certFile, keyFile := pki.node(id)
 		c.cfgs[id] = server.Config{
+			TLSCertFile: certFile, TLSKeyFile: keyFile, TLSCAFile: pki.caFile, AccessFile: pki.accessFile,
 			NodeID: id, ClusterID: "monitoring", DataDir: t.TempDir(), Voters: voters,
 			PeerListener: peerLs[id], HTTPListener: httpLs[id],
 			TickInterval: 50 * time.Millisecond, BrokerSessionTimeout: time.Minute,
@@ -109,7 +119,68 @@ func (c *testCluster) restart(id uint64) {
 	c.servers[id] = s
 }
 
-func (c *testCluster) url(id uint64) string { return "http://" + c.servers[id].HTTPAddr() }
+func (c *testCluster) url(id uint64) string { return "https://" + c.servers[id].HTTPAddr() }
+
+// testPKI is a throwaway CA and the files the nodes and the test's client
+// use, in a temporary directory.
+type testPKI struct {
+	t                       *testing.T
+	dir, caFile, accessFile string
+	ca                      *certs.Authority
+}
+
+func newTestPKI(t *testing.T) *testPKI {
+	t.Helper()
+	ca, err := certs.NewAuthority("monitoring test CA", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testPKI{t: t, dir: t.TempDir(), ca: ca}
+	p.caFile = p.write("ca.crt", ca.CertPEM)
+	p.accessFile = p.write("access", []byte("admin admin\n"))
+	return p
+}
+
+func (p *testPKI) write(name string, data []byte) string {
+	p.t.Helper()
+	path := filepath.Join(p.dir, name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	return path
+}
+
+func (p *testPKI) validity() certs.Validity {
+	return certs.Validity{NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour)}
+}
+
+// node writes node id's certificate and key.
+func (p *testPKI) node(id uint64) (certFile, keyFile string) {
+	p.t.Helper()
+	certPEM, keyPEM, err := p.ca.IssueNode("monitoring", id, []string{"127.0.0.1"}, p.validity())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return p.write(fmt.Sprintf("node%d.crt", id), certPEM), p.write(fmt.Sprintf("node%d.key", id), keyPEM)
+}
+
+// adminClient is an HTTPS client with the admin's client certificate.
+func (p *testPKI) adminClient() *http.Client {
+	p.t.Helper()
+	certPEM, keyPEM, err := p.ca.IssueClient("admin", p.validity())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(p.ca.CertPEM)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}
+	p.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Timeout: 10 * time.Second, Transport: tr}
+}
 
 // do sends a request and fails the test unless the answer has code want.
 func (c *testCluster) do(id uint64, method, path, body string, want int) {

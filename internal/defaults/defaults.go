@@ -83,6 +83,12 @@ const (
 	// API's headers are a few short fields; a large limit only helps a
 	// client that means harm.
 	MaxHeaderBytes = 64 << 10
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request's header: no real client needs more, and a slow sender
+	// (slowloris) holds a connection at most this long.
+	ReadHeaderTimeout = 5 * time.Second
+	// IdleTimeout closes a kept-alive HTTP connection idle this long.
+	IdleTimeout = 2 * time.Minute
 	// ReloadInterval is how often a node checks its certificate and
 	// access files for changes (they are also reloaded on SIGHUP).
 	ReloadInterval = 2 * time.Second

@@ -403,3 +403,58 @@ func TestProfilerNeedsAdmin(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowAndOversizedHeadersAreCutOff: a connection that sends its
+// header too slowly is closed after ReadHeaderTimeout, and an oversized
+// header is answered 431, while the node goes on serving.
+func TestSlowAndOversizedHeadersAreCutOff(t *testing.T) {
+	cfg := singleNode(t, "limits")
+	cfg.ReadHeaderTimeout = 300 * time.Millisecond
+	cfg.MaxHeaderBytes = 4 << 10
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Kill()
+
+	slow, err := net.Dial("tcp", s.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// The header never ends: the server must close the connection on its
+	// own; the deadline is only there so a broken server fails the test.
+	_ = slow.SetReadDeadline(time.Now().Add(30 * time.Second))
+	b, err := io.ReadAll(slow)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("a connection sending its header slowly was held for 30 s (ReadHeaderTimeout 300 ms)")
+	}
+	if bytes.Contains(b, []byte("200 OK")) {
+		t.Fatalf("an unfinished header was answered: %q", b)
+	}
+
+	req, err := http.NewRequest("GET", "http://"+s.HTTPAddr()+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Padding", strings.Repeat("a", 8<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("oversized header: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("an 8 KiB header with MaxHeaderBytes 4 KiB answered %s, want 431", resp.Status)
+	}
+	resp, err = http.Get("http://" + s.HTTPAddr() + "/healthz")
+	if err != nil {
+		t.Fatalf("the node stopped serving: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz after the cut-offs: %s", resp.Status)
+	}
+}

@@ -127,6 +127,11 @@ type Config struct {
 	// MaxHeaderBytes bounds a request's header; default
 	// defaults.MaxHeaderBytes.
 	MaxHeaderBytes int
+	// ReadHeaderTimeout bounds how long a connection may take to send a
+	// request's header, so slow senders (slowloris) cannot hold
+	// connections; IdleTimeout closes kept-alive connections idle that
+	// long. Defaults defaults.ReadHeaderTimeout and defaults.IdleTimeout.
+	ReadHeaderTimeout, IdleTimeout time.Duration
 
 	// Registry receives the node's metrics; nil creates a private one.
 	Registry *prometheus.Registry
@@ -168,6 +173,12 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxConnections <= 0 {
 		cfg.MaxConnections = defaults.MaxConnections
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = defaults.ReadHeaderTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = defaults.IdleTimeout
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = defaults.MaxHeaderBytes
@@ -287,8 +298,8 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		sec: sec,
 		http: &http.Server{
 			Handler:           handler,
-			ReadHeaderTimeout: 5 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
 			MaxHeaderBytes:    cfg.MaxHeaderBytes,
 			ConnContext:       api.ConnContext,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

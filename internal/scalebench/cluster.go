@@ -207,15 +207,38 @@ func (c *Cluster) WaitListening(ctx context.Context, id uint64) error {
 // when failed is true, and removes the directory; call it even after an
 // error.
 func StartTemp(ctx context.Context, bin, prefix string, serverArgs []string, client *http.Client, log *slog.Logger) (cl *Cluster, stop func(failed bool), err error) {
+	return StartTempWith(ctx, bin, prefix, serverArgs, client, log, nil)
+}
+
+// Setup prepares a cluster before it starts: it may write files into
+// dir (the cluster's temporary directory) and return flags for every
+// node, and then configure the cluster (for example its TLS).
+type Setup func(dir string) (serverArgs []string, configure func(*Cluster), err error)
+
+// StartTempWith is StartTemp with setup (nil: none) run first.
+func StartTempWith(ctx context.Context, bin, prefix string, serverArgs []string, client *http.Client, log *slog.Logger, setup Setup) (cl *Cluster, stop func(failed bool), err error) {
 	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return nil, func(bool) {}, fmt.Errorf("temporary directory: %w", err)
+	}
+	configure := func(*Cluster) {}
+	if setup != nil {
+		extra, conf, err := setup(dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, func(bool) {}, err
+		}
+		serverArgs = append(serverArgs[:len(serverArgs):len(serverArgs)], extra...)
+		if conf != nil {
+			configure = conf
+		}
 	}
 	cl, err = NewCluster(bin, dir, 3, serverArgs...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, func(bool) {}, err
 	}
+	configure(cl)
 	stop = func(failed bool) {
 		if failed {
 			cl.LogTails(log)

@@ -16,9 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/yakt/yakt/internal/scalebench"
@@ -119,49 +117,23 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	return res, nil
 }
 
-// start starts a 3-node cluster in a temporary directory, as
-// scalebench.StartTemp does, with TLS when cfg asks for it, and waits
-// (two minutes at most) until every node is ready. stop closes it, logs
-// each node's log tail first when failed is true, and removes the
-// directory; call it even after an error.
+// start starts a 3-node cluster (scalebench.StartTempWith), with TLS when
+// cfg asks for it: certificates and an access file in the cluster's
+// directory, HTTPS with an admin's client certificate.
 func start(ctx context.Context, cfg Config, log *slog.Logger) (cl *scalebench.Cluster, stop func(failed bool), err error) {
-	dir, err := os.MkdirTemp("", "yakt-bench-write-")
-	if err != nil {
-		return nil, func(bool) {}, fmt.Errorf("temporary directory: %w", err)
-	}
-	stop = func(bool) { os.RemoveAll(dir) }
-	args := cfg.ServerArgs
-	var sec *secured
-	if cfg.TLS {
-		if sec, err = secure(filepath.Join(dir, "tls"), scalebench.ClusterID, []uint64{1, 2, 3}); err != nil {
-			return nil, stop, err
-		}
-		args = append(slices.Clip(args), sec.args...)
-	}
-	cl, err = scalebench.NewCluster(cfg.Bin, dir, 3, args...)
-	if err != nil {
-		return nil, stop, err
-	}
 	client := scalebench.NewClient(4)
-	if sec != nil {
-		cl.TLS, cl.NodeArgs = sec.client, sec.nodeArgs
-		client.Transport.(*http.Transport).TLSClientConfig = sec.client
-	}
-	stop = func(failed bool) {
-		if failed {
-			cl.LogTails(log)
+	var setup scalebench.Setup
+	if cfg.TLS {
+		setup = func(dir string) ([]string, func(*scalebench.Cluster), error) {
+			sec, err := secure(filepath.Join(dir, "tls"), scalebench.ClusterID, []uint64{1, 2, 3})
+			if err != nil {
+				return nil, nil, err
+			}
+			client.Transport.(*http.Transport).TLSClientConfig = sec.client
+			return sec.args, func(cl *scalebench.Cluster) { cl.TLS, cl.NodeArgs = sec.client, sec.nodeArgs }, nil
 		}
-		cl.Close()
-		os.RemoveAll(dir)
 	}
-	log.Info("starting 3 yakt server processes", "dir", dir)
-	if err := cl.LaunchAll(); err != nil {
-		return cl, stop, err
-	}
-	if err := cl.WaitAllReady(ctx, client, 2*time.Minute); err != nil {
-		return cl, stop, fmt.Errorf("start: %w", err)
-	}
-	return cl, stop, nil
+	return scalebench.StartTempWith(ctx, cfg.Bin, "yakt-bench-write-", cfg.ServerArgs, client, log, setup)
 }
 
 // cpuTicks is the utime+stime of pids together, in USER_HZ ticks.

@@ -52,6 +52,12 @@ func loadSecurity(cfg *Config) (*security, error) {
 		}
 		sec.files = f
 	}
+	if cfg.AccessFile != "" && given == 0 && cfg.ForwardOverHTTP {
+		// The nodes' own HTTP requests to each other (forwarded writes,
+		// heartbeat batches) authenticate with their node certificates;
+		// without TLS they would have none and be refused.
+		return nil, errors.New("an access file without TLS needs the peer hop for forwarding: ForwardOverHTTP would send the nodes' own requests without a credential")
+	}
 	if cfg.AccessFile != "" {
 		st, err := auth.OpenStore(cfg.AccessFile)
 		if err != nil {

@@ -147,6 +147,10 @@ func TestUnsafeConfigurationsAreRefused(t *testing.T) {
 	}{
 		{"no key", func(cfg *Config) { p.node(t, cfg, "unsafe", 1); cfg.TLSKeyFile = "" }, "all three of --tls-cert, --tls-key and --tls-ca"},
 		{"no access file", func(cfg *Config) { p.node(t, cfg, "unsafe", 1); cfg.AccessFile = "" }, "docs/security.md"},
+		{"tokens without TLS and forwarding over HTTP", func(cfg *Config) {
+			cfg.AccessFile = p.write(t, "access-plain", []byte("admin admin\n"))
+			cfg.ForwardOverHTTP = true
+		}, "peer hop"},
 		{"plain HTTP on every interface", func(cfg *Config) { cfg.ListenHTTP = "0.0.0.0:0"; cfg.AdvertiseHTTP = "127.0.0.1:1" }, "--insecure"},
 		{"plain peers on every interface", func(cfg *Config) {
 			cfg.ListenPeer = "0.0.0.0:0"

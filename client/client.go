@@ -61,10 +61,12 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yakt/yakt/contract"
@@ -376,7 +378,12 @@ func (c *Client) run(ctx context.Context, cl call) (Meta, error) {
 				return meta, fmt.Errorf("client: %s %s: %w: %w", cl.method, cl.path, ErrUnknownOutcome, err)
 			}
 		}
-		lastErr, lastEP = err, endpoint
+		if ctx.Err() == nil || lastErr == nil || out != notApplied {
+			// An attempt that only ran out of the call's time says less
+			// than the one before it (a refused connection, a 503).
+			lastErr = err
+		}
+		lastEP = endpoint
 		if ctx.Err() != nil {
 			return Meta{}, c.giveUp(ctx, cl, unknown, lastErr)
 		}
@@ -434,6 +441,12 @@ func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte
 	if cl.write {
 		lost = maybeApplied
 	}
+	// A request that never got a connection was not sent, whatever its
+	// error says: a deadline that ends a slow dial is no outcome unknown.
+	var gotConn atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
+	}))
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
@@ -441,7 +454,7 @@ func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte
 			// nothing was sent, and asking again gets the same answer.
 			return Meta{}, settled, fmt.Errorf("client: %s %s via %s: %w", cl.method, cl.path, endpoint, err)
 		}
-		if isDialError(err) {
+		if isDialError(err) || !gotConn.Load() {
 			lost = notApplied
 		}
 		return Meta{}, lost, fmt.Errorf("client: %s %s via %s: %w", cl.method, cl.path, endpoint, err)

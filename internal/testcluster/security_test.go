@@ -739,12 +739,19 @@ func (f *freshWriter) run(ctx context.Context) {
 		// rotation a refused handshake straddled.
 		cfg := f.c.ClientTLS("admin")
 		get := cfg.GetClientCertificate
-		var issuer string
-		var at time.Time
+		// Written by the handshake, which may go on in the transport's
+		// dial goroutine after the request gave up.
+		var (
+			presentedMu sync.Mutex
+			issuer      string
+			at          time.Time
+		)
 		cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			c, err := get(cri)
 			if err == nil && c.Leaf != nil {
+				presentedMu.Lock()
 				issuer, at = c.Leaf.Issuer.CommonName, time.Now()
+				presentedMu.Unlock()
 			}
 			return c, err
 		}
@@ -752,7 +759,9 @@ func (f *freshWriter) run(ctx context.Context) {
 		start := time.Now()
 		resp, err := secDo(ctx, f.c, id, cred{tls: cfg}, http.MethodPost, "/v1/topics", map[string]any{"name": fmt.Sprintf("fresh-%d", i)})
 		if err != nil {
+			presentedMu.Lock()
 			err = fmt.Errorf("started %s, presented a certificate of %q at %s: %w", start.Format("15:04:05.000"), issuer, at.Format("15:04:05.000"), err)
+			presentedMu.Unlock()
 		}
 		if ctx.Err() != nil {
 			return

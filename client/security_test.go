@@ -103,6 +103,22 @@ func (n *tlsNode) seen() []seen {
 
 // caFile writes the servers' certificate (httptest's, the same for
 // every server) as the CA file a client verifies them with.
+// trustingClient is a client of n alone that trusts n's certificate and
+// presents none, with short backoffs; closed when the test ends.
+func trustingClient(t *testing.T, dir string, n *tlsNode) *client.Client {
+	t.Helper()
+	tlsCfg, err := client.TLSFromFiles(caFile(t, dir, n.Server), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Config{Endpoints: []string{n.URL}, TLS: tlsCfg, MinBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 func caFile(t *testing.T, dir string, s *httptest.Server) string {
 	path := filepath.Join(dir, "ca.crt")
 	writeFile(t, path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}))
@@ -194,15 +210,7 @@ func TestAuthErrorsAreFinalAndLimitsAreRetried(t *testing.T) {
 				w.WriteHeader(tc.status)
 				fmt.Fprintf(w, `{"error":{"code":%q,"message":"no"}}`, tc.code)
 			})
-			tlsCfg, err := client.TLSFromFiles(caFile(t, dir, n.Server), "", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := client.New(client.Config{Endpoints: []string{n.URL}, TLS: tlsCfg, MinBackoff: time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := trustingClient(t, dir, n)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if _, _, err := c.CreateTopic(ctx, client.CreateTopicRequest{Name: "orders"}); !errors.Is(err, tc.want) {
@@ -227,15 +235,7 @@ func TestAuthErrorsAreFinalAndLimitsAreRetried(t *testing.T) {
 			}
 			fmt.Fprint(w, `{"topics":[]}`)
 		})
-		tlsCfg, err := client.TLSFromFiles(caFile(t, dir, n.Server), "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := client.New(client.Config{Endpoints: []string{n.URL}, TLS: tlsCfg, MinBackoff: time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := trustingClient(t, dir, n)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		start := time.Now()

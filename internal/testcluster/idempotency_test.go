@@ -19,6 +19,18 @@ import (
 // doKeyed sends one request with the given Idempotency-Key header values
 // (none when keys is empty).
 func doKeyed(ctx context.Context, c *testcluster.Cluster, node uint64, method, path string, body any, keys ...string) (*testcluster.Response, error) {
+	req, err := jsonRequest(ctx, method, c.URL(node)+path, body)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		req.Header.Add("Idempotency-Key", k)
+	}
+	return send(c.Client, req)
+}
+
+// jsonRequest is a request to url with body (nil: none) as JSON.
+func jsonRequest(ctx context.Context, method, url string, body any) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -27,17 +39,19 @@ func doKeyed(ctx context.Context, c *testcluster.Cluster, node uint64, method, p
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.URL(node)+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return nil, err
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	for _, k := range keys {
-		req.Header.Add("Idempotency-Key", k)
-	}
-	resp, err := c.Client.Do(req)
+	return req, nil
+}
+
+// send sends req with client and reads the whole answer.
+func send(client *http.Client, req *http.Request) (*testcluster.Response, error) {
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -1,14 +1,12 @@
 package testcluster_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,20 +37,9 @@ type cred struct {
 // fresh connection each time: a refused handshake must be this
 // request's, and no earlier connection may carry it.
 func secDo(ctx context.Context, c *testcluster.Cluster, id uint64, cr cred, method, path string, body any, header ...string) (*testcluster.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.URL(id)+path, rd)
+	req, err := jsonRequest(ctx, method, c.URL(id)+path, body)
 	if err != nil {
 		return nil, err
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	if cr.token != "" {
 		req.Header.Set("Authorization", "Bearer "+cr.token)
@@ -62,16 +49,7 @@ func secDo(ctx context.Context, c *testcluster.Cluster, id uint64, cr cred, meth
 	}
 	tr := &http.Transport{TLSClientConfig: cr.tls, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr, Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	return &testcluster.Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	return send(&http.Client{Transport: tr, Timeout: 15 * time.Second}, req)
 }
 
 // expectStatus sends the request to every node (a follower's answer

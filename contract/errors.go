@@ -46,6 +46,9 @@ const (
 	CodeNotCaughtUp                Code = "NOT_CAUGHT_UP"
 	CodeMemberExists               Code = "MEMBER_EXISTS"
 	CodeLastVoter                  Code = "LAST_VOTER"
+	// 409: migration from ZooKeeper (docs/migration.md).
+	CodeMigrationInProgress Code = "MIGRATION_IN_PROGRESS" // ZooKeeper is the authority until cutover: YAKt's own metadata writes are refused
+	CodeMigrationPhase      Code = "MIGRATION_PHASE"       // the operation does not apply in the migration's current phase
 	// 410: the answer carries snapshotOffset.
 	CodeOffsetCompacted Code = "OFFSET_COMPACTED"
 	// 422: an Idempotency-Key sent again with a different request.
@@ -68,6 +71,9 @@ const (
 	// many connections as it is configured to; this one is closed after
 	// the answer.
 	CodeConnectionLimit Code = "CONNECTION_LIMIT"
+	// 503: the leader cannot reach ZooKeeper (starting a migration, or a
+	// cutover/rollback that must write to it). Nothing changed.
+	CodeZooKeeperUnavailable Code = "ZOOKEEPER_UNAVAILABLE"
 	// 504: not committed in time; the write may still commit.
 	CodeTimeout Code = "TIMEOUT"
 	// 500: never part of docs/api.md's table; the answer for anything
@@ -86,8 +92,9 @@ var Codes = []Code{
 	CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated,
 	CodeStalePartitionEpoch, CodeNotPartitionLeader,
 	CodeMembershipChangeInProgress, CodeNotCaughtUp, CodeMemberExists, CodeLastVoter,
+	CodeMigrationInProgress, CodeMigrationPhase,
 	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge, CodeTooManyLongPolls,
-	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeConnectionLimit, CodeTimeout, CodeInternal,
+	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeConnectionLimit, CodeZooKeeperUnavailable, CodeTimeout, CodeInternal,
 }
 
 // Status is the HTTP status docs/api.md answers code with; 500 for
@@ -106,7 +113,8 @@ func (c Code) Status() int {
 		return http.StatusMethodNotAllowed
 	case CodeOffsetOutOfRange, CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
 		CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated, CodeStalePartitionEpoch,
-		CodeNotPartitionLeader, CodeMembershipChangeInProgress, CodeNotCaughtUp, CodeMemberExists, CodeLastVoter:
+		CodeNotPartitionLeader, CodeMembershipChangeInProgress, CodeNotCaughtUp, CodeMemberExists, CodeLastVoter,
+		CodeMigrationInProgress, CodeMigrationPhase:
 		return http.StatusConflict
 	case CodeOffsetCompacted:
 		return http.StatusGone
@@ -116,7 +124,7 @@ func (c Code) Status() int {
 		return http.StatusRequestEntityTooLarge
 	case CodeTooManyLongPolls:
 		return http.StatusTooManyRequests
-	case CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeConnectionLimit:
+	case CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeConnectionLimit, CodeZooKeeperUnavailable:
 		return http.StatusServiceUnavailable
 	case CodeTimeout:
 		return http.StatusGatewayTimeout

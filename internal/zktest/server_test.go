@@ -67,7 +67,7 @@ func TestServerServesAndRestarts(t *testing.T) {
 // longer than a broker's session).
 func TestServerSessionExpiresWhileDown(t *testing.T) {
 	s := Start(t)
-	short, err := Dial(s.Addr(), MinSessionTimeout*2)
+	short, err := Dial(s.Addr(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 // TestKafka shares one server between the writer's checks (each under a
 // chroot of its own).
 func TestKafka(t *testing.T) {
+	t.Parallel()
 	s := Start(t)
 	t.Run("Formats", func(t *testing.T) { testFormats(t, s) })
 	t.Run("ReadBack", func(t *testing.T) { testReadBack(t, s) })

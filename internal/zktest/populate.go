@@ -49,7 +49,7 @@ func (d Dataset) Assignment(i int) map[int32][]int32 {
 // populateWorkers is how many writes Populate keeps in flight: ZooKeeper
 // answers one session's requests in order, so enough of them in flight
 // hide the round trips and let the server batch its log writes.
-const populateWorkers = 32
+const populateWorkers = 64
 
 // Populate registers the dataset's brokers (host broker-<id>.kafka.test,
 // port 9092, rack rack-<id mod 3>) and creates its topics, each as

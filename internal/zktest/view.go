@@ -98,7 +98,7 @@ func ReadViewAt(ctx context.Context, addr, chroot string) (*View, error) {
 // readers bounds the requests ReadView has in flight: ZooKeeper answers a
 // session's requests in order, so a pipeline of them hides the round
 // trips.
-const readers = 16
+const readers = 64
 
 // ReadView reads every broker, topic, partition and the producer-id block
 // under chroot ("" for none). A znode that disappears while it is read

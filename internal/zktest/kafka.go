@@ -108,6 +108,25 @@ func (k *Kafka) Close() {
 
 func (k *Kafka) p(path string) string { return k.chroot + path }
 
+// Path is path under the chroot, for reading or writing znodes directly
+// through Conn.
+func (k *Kafka) Path(path string) string { return k.p(path) }
+
+// WriteRaw sets path (under the chroot) to data, creating it and its
+// parents if missing: for tests that need content Kafka never writes
+// (malformed JSON, an unknown version).
+func (k *Kafka) WriteRaw(path string, data []byte) error {
+	path = k.p(path)
+	_, err := k.conn.Set(path, data, -1)
+	if errors.Is(err, zk.ErrNoNode) {
+		return k.createRecursive(path, data)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
 // persistentPaths are the znodes every Kafka 3.x broker makes sure exist
 // when it starts (ZkData.PersistentZkPaths, with a /config/<type> per
 // config entity type).
@@ -309,6 +328,23 @@ func brokerJSON(host string, port int32, rack string, now time.Time) []byte {
 		b = fmt.Appendf(b, `,"rack":%s`, jsonString(rack))
 	}
 	return append(b, '}')
+}
+
+// UpdateBroker rewrites broker id's registration in place, as a broker
+// does when its advertised listeners change (KafkaZkClient.updateBrokerInfo:
+// the znode keeps its czxid, so the broker epoch stays).
+func (k *Kafka) UpdateBroker(id int32, host string, port int32, rack string) error {
+	k.mu.Lock()
+	conn, ok := k.brokers[id]
+	k.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("broker %d is not registered", id)
+	}
+	path := k.p(fmt.Sprintf("/brokers/ids/%d", id))
+	if _, err := conn.Set(path, brokerJSON(host, port, rack, time.Now()), -1); err != nil {
+		return fmt.Errorf("update broker %d: %w", id, err)
+	}
+	return nil
 }
 
 // UnregisterBroker closes broker id's session, as a broker that stops or

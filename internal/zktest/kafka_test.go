@@ -202,6 +202,9 @@ func testReadBack(t *testing.T, s *Server) {
 	if err := k.UnregisterBroker(4); err != nil {
 		t.Fatal(err)
 	}
+	if err := k.UpdateBroker(3, "b3-new", 9999, ""); err != nil {
+		t.Fatal(err)
+	}
 
 	v, err := ReadViewAt(context.Background(), s.Addr(), "/readback")
 	if err != nil {
@@ -215,9 +218,12 @@ func testReadBack(t *testing.T, s *Server) {
 	}
 	for id := int32(1); id <= 3; id++ {
 		b := v.Brokers[id]
-		want := Broker{ID: id, Version: 5, Host: fmt.Sprintf("b%d", id), Port: 9000 + id, SecurityProtocol: "PLAINTEXT",
-			Endpoints: []Endpoint{{"PLAINTEXT", "PLAINTEXT", fmt.Sprintf("b%d", id), 9000 + id}},
-			Rack:      fmt.Sprintf("r%d", id%2), Czxid: epochs[id]}
+		host, port, rack := fmt.Sprintf("b%d", id), 9000+id, fmt.Sprintf("r%d", id%2)
+		if id == 3 {
+			host, port, rack = "b3-new", 9999, "" // updated in place: same epoch
+		}
+		want := Broker{ID: id, Version: 5, Host: host, Port: port, SecurityProtocol: "PLAINTEXT",
+			Endpoints: []Endpoint{{"PLAINTEXT", "PLAINTEXT", host, port}}, Rack: rack, Czxid: epochs[id]}
 		if !reflect.DeepEqual(b, want) {
 			t.Errorf("broker %d = %+v; want %+v", id, b, want)
 		}
@@ -239,6 +245,17 @@ func testReadBack(t *testing.T, s *Server) {
 	}
 	if v.MaxZxid == 0 {
 		t.Error("no zxid seen")
+	}
+
+	// View names the znode it cannot parse.
+	if err := k.WriteRaw("/brokers/topics/bad", []byte(`{"version":3,"partitions":`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadView(context.Background(), k.Conn(), "/readback"); err == nil || !strings.Contains(err.Error(), "/readback/brokers/topics/bad") {
+		t.Fatalf("view of a malformed topic znode: %v", err)
+	}
+	if err := k.Conn().Delete(k.Path("/brokers/topics/bad"), -1); err != nil {
+		t.Fatal(err)
 	}
 
 	if err := k.MarkTopicForDeletion("b"); err != nil {

@@ -32,7 +32,9 @@ import (
 // Each registered broker has its own ZooKeeper session holding its
 // ephemeral /brokers/ids/<id>, as a real broker does; the controller and
 // admin writes go through the Kafka value's own session, which also holds
-// /controller. Methods may be called from several goroutines.
+// /controller. Methods may be called from several goroutines. A call that
+// fails with zk.ErrConnectionClosed (the server restarting) may or may not
+// have been applied, as with Kafka's own client: the caller reads back.
 type Kafka struct {
 	addr   string
 	chroot string

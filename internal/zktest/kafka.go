@@ -102,10 +102,19 @@ func (k *Kafka) Close() {
 	brokers := k.brokers
 	k.brokers = map[int32]*zk.Conn{}
 	k.mu.Unlock()
+	// A close waits up to a second for the server's answer: all at once,
+	// so a test ending with the server down does not wait a second per
+	// broker.
+	var wg sync.WaitGroup
 	for _, c := range brokers {
-		c.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Close()
+		}()
 	}
 	k.conn.Close()
+	wg.Wait()
 }
 
 func (k *Kafka) p(path string) string { return k.chroot + path }

@@ -604,6 +604,51 @@ func (k *Kafka) AddPartitions(name string, added map[int32][]int32) error {
 	return nil
 }
 
+// ReassignPartition records a reassignment of partition p as Kafka's
+// controller does while it moves replicas (KafkaZkClient.setTopicAssignmentRaw
+// behind the controller epoch check): the topic znode's replicas for p
+// become replicas, with adding/removing replicas (nil for none: the
+// reassignment is complete). The rest of the znode, topic id included,
+// is kept; the write is conditional on the version read.
+func (k *Kafka) ReassignPartition(topic string, p int32, replicas, adding, removing []int32) error {
+	topicPath := k.p("/brokers/topics/" + topic)
+	data, st, err := k.conn.Get(topicPath)
+	if err != nil {
+		return fmt.Errorf("reassign %s-%d: read %s: %w", topic, p, topicPath, err)
+	}
+	var tz topicZNode
+	if err := json.Unmarshal(data, &tz); err != nil {
+		return fmt.Errorf("reassign %s-%d: %s: %w", topic, p, topicPath, err)
+	}
+	parts, err := toAssignment(tz.Partitions)
+	if err != nil {
+		return fmt.Errorf("reassign %s-%d: %s: %w", topic, p, topicPath, err)
+	}
+	addingAll, err := toAssignment(tz.Adding)
+	if err != nil {
+		return fmt.Errorf("reassign %s-%d: %s: adding_replicas: %w", topic, p, topicPath, err)
+	}
+	removingAll, err := toAssignment(tz.Removing)
+	if err != nil {
+		return fmt.Errorf("reassign %s-%d: %s: removing_replicas: %w", topic, p, topicPath, err)
+	}
+	if _, ok := parts[p]; !ok {
+		return fmt.Errorf("reassign %s-%d: no such partition", topic, p)
+	}
+	parts[p] = replicas
+	delete(addingAll, p)
+	delete(removingAll, p)
+	if len(adding) > 0 {
+		addingAll[p] = adding
+	}
+	if len(removing) > 0 {
+		removingAll[p] = removing
+	}
+	_, err = k.controllerMulti(fmt.Sprintf("reassign %s-%d", topic, p),
+		&zk.SetDataRequest{Path: topicPath, Data: topicJSON(tz.TopicID, parts, addingAll, removingAll), Version: st.Version})
+	return err
+}
+
 // stateZNode is how this file reads a partition state back to update it.
 type stateZNode struct {
 	Leader          int32   `json:"leader"`

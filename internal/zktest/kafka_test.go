@@ -193,6 +193,15 @@ func testReadBack(t *testing.T, s *Server) {
 	if err := k.AddPartitions("a", map[int32][]int32{1: {1}}); err == nil {
 		t.Fatal("AddPartitions accepted an existing partition")
 	}
+	// Partition 1 moves from 2,3,4 to 1,3,4: mid-way the replicas are the
+	// union, 1 being added and 2 removed.
+	if err := k.ReassignPartition("a", 1, []int32{1, 3, 4, 2}, []int32{1}, []int32{2}); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := get(t, k.Conn(), k.Path("/brokers/topics/a")); !strings.Contains(string(data),
+		`"adding_replicas":{"1":[1]},"removing_replicas":{"1":[2]}`) || !strings.Contains(string(data), `"1":[1,3,4,2]`) {
+		t.Errorf("topic znode mid-reassignment: %s", data)
+	}
 	if err := k.SetTopicConfig("b", map[string]string{"segment.bytes": "1048576"}); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +243,7 @@ func testReadBack(t *testing.T, s *Server) {
 	}
 	wantA := map[int32]Partition{
 		0: {Replicas: []int32{1, 2, 3}, HasState: true, Leader: 2, LeaderEpoch: 1, ISR: []int32{2}, ControllerEpoch: 1, StateVersion: 2},
-		1: {Replicas: []int32{2, 3, 4}, HasState: true, Leader: 2, ISR: []int32{2, 3, 4}, ControllerEpoch: 1},
+		1: {Replicas: []int32{1, 3, 4, 2}, Adding: []int32{1}, Removing: []int32{2}, HasState: true, Leader: 2, ISR: []int32{2, 3, 4}, ControllerEpoch: 1},
 		2: {Replicas: []int32{3, 4, 1}, HasState: true, Leader: 3, ISR: []int32{3, 4, 1}, ControllerEpoch: 1},
 	}
 	if !reflect.DeepEqual(a.Partitions, wantA) {

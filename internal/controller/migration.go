@@ -109,9 +109,9 @@ func (c *Controller) FinalizeMigration(ctx context.Context) (contract.MigrationS
 // ABORTED.
 func (c *Controller) RollbackMigration(ctx context.Context) (contract.MigrationStatus, error) {
 	return c.movePhase(ctx, "rollback", map[string]string{
-		metadata.MigrationDualWrite:  metadata.MigrationFollowing,
-		metadata.MigrationImporting:  metadata.MigrationAborted,
-		metadata.MigrationFollowing:  metadata.MigrationAborted,
+		metadata.MigrationDualWrite: metadata.MigrationFollowing,
+		metadata.MigrationImporting: metadata.MigrationAborted,
+		metadata.MigrationFollowing: metadata.MigrationAborted,
 	})
 }
 

@@ -269,6 +269,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.s = s
 	defer s.close()
+	// A request to a ZooKeeper that is down waits for it to come back;
+	// closing the session is what ends it when the run must stop.
+	defer context.AfterFunc(ctx, s.close)()
 	for {
 		r.activity("waiting", false)
 		if err := s.waitConnected(ctx); err != nil {

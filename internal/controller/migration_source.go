@@ -62,3 +62,7 @@ func (c *Controller) AppliedChanged() <-chan struct{} {
 func (c *Controller) AppliedRecordsAfter(offset int64, limit int) ([]metadata.Record, error) {
 	return c.state.Tail().Since(offset, limit)
 }
+
+// AppliedState is this node's applied state (image and tail): the dual
+// write reads YAKt's changes from it in log order.
+func (c *Controller) AppliedState() *StateMachine { return c.state }

@@ -226,17 +226,17 @@ func TestReconcileBadInputNamesPaths(t *testing.T) {
 	addTopic(m, "orders", idA, 1, 0) // replica 2 is no broker
 	addTopic(m, "noid", "", 1, 0)
 	addTopic(m, "broken", idB, 1, 0)
-	m.topics["broken"].parts[0] = &srcPart{exists: true, err: "/brokers/topics/broken/partitions/0/state: invalid JSON"}
-	m.brokers[7] = &srcBroker{err: "/brokers/ids/7: unknown version 9"}
-	m.pidErr = "/latest_producer_id_block: invalid JSON"
+	m.topics["broken"].parts[0] = &srcPart{exists: true, err: "invalid JSON"}
+	m.brokers[7] = &srcBroker{err: "unknown version 9"}
+	m.pidErr = "invalid JSON"
 	_, probs := allRecords(m, metadata.Empty, topicMode{strict: true})
 	text := failureText(probs)
 	for _, want := range []string{
 		"/brokers/topics/orders: partition 0: replica 2 is not a broker under /brokers/ids",
 		"/brokers/topics/noid: no topic_id",
-		"/brokers/topics/broken/partitions/0/state: /brokers/topics/broken/partitions/0/state: invalid JSON",
-		"/brokers/ids/7: /brokers/ids/7: unknown version 9",
-		"/latest_producer_id_block: ",
+		"/brokers/topics/broken/partitions/0/state: invalid JSON; the topic was not applied",
+		"/brokers/ids/7: unknown version 9; the broker was not applied",
+		"/latest_producer_id_block: invalid JSON",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("failure text lacks %q:\n%s", want, text)

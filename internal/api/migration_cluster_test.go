@@ -179,5 +179,3 @@ func TestMigrationAPI(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling a condition, bounded above
 	}
 }
-
-

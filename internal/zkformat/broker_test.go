@@ -103,7 +103,7 @@ func TestParseBrokerErrors(t *testing.T) {
 		{"array", `[1,2]`, []string{"malformed JSON"}},
 		{"null", `null`, []string{"malformed JSON"}},
 		{"trailing garbage", `{"version":5,"endpoints":["PLAINTEXT://h:1"]} x`, []string{"malformed JSON"}},
-		{"unknown version", `{"version":9,"endpoints":["PLAINTEXT://h:1"]}`, []string{"unknown version 9", "broker"}},
+		{"unknown version", `{"version":9,"endpoints":["PLAINTEXT://h:1"]}`, []string{"unknown version 9 of a broker registration", "reads versions 1-5"}},
 		{"version 0", `{"version":0,"host":"h","port":1}`, []string{"unknown version 0"}},
 		{"no version", `{"endpoints":["PLAINTEXT://h:1"]}`, []string{`missing field "version"`}},
 		{"version a string", `{"version":"5","endpoints":["PLAINTEXT://h:1"]}`, []string{`"version"`}},

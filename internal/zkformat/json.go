@@ -100,7 +100,11 @@ func (o obj) decimalOrString(key string) (int64, error) {
 }
 
 func unknownVersion(path string, v int, what, known string) error {
-	return errorf(path, "unknown version %d of %s; YAKt reads version %s", v, what, known)
+	word := "version"
+	if strings.Contains(known, "-") {
+		word = "versions"
+	}
+	return errorf(path, "unknown version %d of %s; YAKt reads %s %s", v, what, word, known)
 }
 
 // truncate keeps error messages short when a znode holds something large.

@@ -57,7 +57,7 @@ func TestPartitionStateErrors(t *testing.T) {
 		says       []string
 	}{
 		{"not JSON", `{"leader":1`, []string{"malformed JSON"}},
-		{"unknown version", `{"version":2,"leader":1,"leader_epoch":0,"isr":[1],"controller_epoch":1}`, []string{"unknown version 2", "partition state"}},
+		{"unknown version", `{"version":2,"leader":1,"leader_epoch":0,"isr":[1],"controller_epoch":1}`, []string{"unknown version 2", "partition state", "reads version 1"}},
 		{"no version", `{"leader":1,"leader_epoch":0,"isr":[1],"controller_epoch":1}`, []string{`missing field "version"`}},
 		{"no leader", `{"version":1,"leader_epoch":0,"isr":[1],"controller_epoch":1}`, []string{`missing field "leader"`}},
 		{"no leader_epoch", `{"version":1,"leader":1,"isr":[1],"controller_epoch":1}`, []string{`missing field "leader_epoch"`}},
@@ -242,6 +242,35 @@ func TestMigration(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ParseMigration([]byte(c.json))
 			wantError(t, err, PathMigration, c.says...)
+		})
+	}
+}
+
+// /config/topics/<t> is ConfigEntityZNode.encode's: string values only.
+func TestTopicConfig(t *testing.T) {
+	const golden = `{"version":1,"config":{"retention.ms":"86400000","cleanup.policy":"compact"}}`
+	c, err := ParseTopicConfig("orders", []byte(golden))
+	want := map[string]string{"retention.ms": "86400000", "cleanup.policy": "compact"}
+	if err != nil || !reflect.DeepEqual(c, want) {
+		t.Fatalf("ParseTopicConfig = %v, %v; want %v", c, err, want)
+	}
+	sameJSON(t, EncodeTopicConfig(c), golden)
+	sameJSON(t, EncodeTopicConfig(nil), `{"version":1,"config":{}}`)
+	if c, err := ParseTopicConfig("orders", []byte(`{"version":1,"config":{}}`)); err != nil || c != nil {
+		t.Errorf("empty config: %v, %v", c, err)
+	}
+	for _, c := range []struct {
+		name, json string
+		says       []string
+	}{
+		{"not JSON", `{"version":1,"config":`, []string{"malformed JSON"}},
+		{"unknown version", `{"version":2,"config":{}}`, []string{"unknown version 2", "configuration"}},
+		{"no config", `{"version":1}`, []string{`missing field "config"`}},
+		{"a number value", `{"version":1,"config":{"retention.ms":5}}`, []string{`"config"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseTopicConfig("orders", []byte(c.json))
+			wantError(t, err, "/config/topics/orders", c.says...)
 		})
 	}
 }

@@ -64,6 +64,7 @@ const (
 	ProducerIDBlockVersion = 1
 	ControllerVersion      = 2
 	ClusterIDVersion       = "1"
+	TopicConfigVersion     = 1
 	MigrationVersion       = 0
 )
 
@@ -803,6 +804,46 @@ func EncodeClusterID(id string) []byte {
 		Version string `json:"version"`
 		ID      string `json:"id"`
 	}{ClusterIDVersion, id})
+}
+
+// ParseTopicConfig parses /config/topics/<topic> (Kafka's
+// ConfigEntityZNode): the topic's configuration overrides, which a
+// migration does not move but reads to say so.
+func ParseTopicConfig(topic string, data []byte) (map[string]string, error) {
+	path := TopicConfigPath(topic)
+	o, err := object(path, data)
+	if err != nil {
+		return nil, err
+	}
+	v, err := o.version()
+	if err != nil {
+		return nil, err
+	}
+	if v != TopicConfigVersion {
+		return nil, unknownVersion(path, v, "a topic's configuration (Kafka's ConfigEntityZNode)", "1")
+	}
+	var config map[string]string
+	if ok, err := o.decode("config", &config, "an object of strings"); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, o.missing("config")
+	}
+	if len(config) == 0 {
+		return nil, nil
+	}
+	return config, nil
+}
+
+// EncodeTopicConfig is /config/topics/<topic>'s content; Kafka's own dual
+// write creates it empty ({"version":1,"config":{}}) with each topic.
+func EncodeTopicConfig(config map[string]string) []byte {
+	if config == nil {
+		config = map[string]string{}
+	}
+	return mustMarshal(struct {
+		Version int               `json:"version"`
+		Config  map[string]string `json:"config"`
+	}{TopicConfigVersion, config})
 }
 
 // Migration is /migration: which YAKt leader migrates the cluster.

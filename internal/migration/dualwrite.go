@@ -98,11 +98,16 @@ const maxResyncs = 3
 func (w *dualWriter) Run(ctx context.Context) (endOffset int64, err error) {
 	resyncs := 0
 	for {
+		img := w.src.Image()
+		if m, ok := img.Migration(); ok && m.Phase != metadata.MigrationDualWrite {
+			// Not (or no longer) the authority: ZooKeeper is left alone.
+			return img.Offset(), nil
+		}
 		if err := w.takeOver(); err != nil {
 			return 0, err
 		}
 		before := w.offset.Load()
-		end, err := w.runFrom(ctx)
+		end, err := w.runFrom(ctx, img)
 		if err == nil || !errors.Is(err, errResync) || errors.Is(err, errDualWriteFenced) {
 			return end, err
 		}
@@ -124,11 +129,7 @@ func (w *dualWriter) Run(ctx context.Context) (endOffset int64, err error) {
 var errResync = errors.New("ZooKeeper differs from the dual write's view")
 
 // runFrom reconciles ZooKeeper to the current image and follows the tail.
-func (w *dualWriter) runFrom(ctx context.Context) (int64, error) {
-	img := w.src.Image()
-	if m, ok := img.Migration(); ok && m.Phase != metadata.MigrationDualWrite {
-		return img.Offset(), nil
-	}
+func (w *dualWriter) runFrom(ctx context.Context, img *metadata.Image) (int64, error) {
 	view, err := w.readView()
 	if err != nil {
 		return 0, err

@@ -80,6 +80,7 @@ func TestDiffCreatesWhatZooKeeperLacks(t *testing.T) {
 	d := &differ{view: newZkView(), controllerEpoch: 5}
 	checkOps(t, d.all(img), ""+
 		"create /brokers/topics/orders id="+uuidA+" v=3 partitions=map[0:[1 2] 1:[2 3]] adding=map[1:[3]] removing=map[]\n"+
+		"create /config/topics/orders\n"+
 		"create /brokers/topics/orders/partitions\n"+
 		"create /brokers/topics/orders/partitions/0\n"+
 		"create /brokers/topics/orders/partitions/0/state leader=1 leaderEpoch=0 isr=[1 2] controllerEpoch=5\n"+
@@ -154,7 +155,8 @@ func TestDiffPartitionChanges(t *testing.T) {
 				"delete /brokers/topics/t/partitions/1/state@0\n" +
 				"delete /brokers/topics/t/partitions/1@-1\n" +
 				"delete /brokers/topics/t/partitions@-1\n" +
-				"delete /brokers/topics/t@0\n"},
+				"delete /brokers/topics/t@0\n" +
+				"delete /config/topics/t@-1\n"},
 		{"recreated under another id: deleted, then created", []metadata.Body{
 			&metadata.RemoveTopicRecord{Name: "t", TopicUUID: uuidA},
 			&metadata.TopicRecord{Name: "t", TopicUUID: uuidB},
@@ -165,7 +167,9 @@ func TestDiffPartitionChanges(t *testing.T) {
 			"delete /brokers/topics/t/partitions/1@-1\n" +
 			"delete /brokers/topics/t/partitions@-1\n" +
 			"delete /brokers/topics/t@0\n" +
+			"delete /config/topics/t@-1\n" +
 			"create /brokers/topics/t id=" + uuidB + " v=3 partitions=map[0:[1]] adding=map[] removing=map[]\n" +
+			"create /config/topics/t\n" +
 			"create /brokers/topics/t/partitions\n" +
 			"create /brokers/topics/t/partitions/0\n" +
 			"create /brokers/topics/t/partitions/0/state leader=1 leaderEpoch=0 isr=[1] controllerEpoch=9\n"},
@@ -245,6 +249,7 @@ func TestEntryOpsFollowsTheLog(t *testing.T) {
 	want := []string{
 		"",
 		"create /brokers/topics/new id=" + uuidA + " v=3 partitions=map[0:[9]] adding=map[] removing=map[]\n" +
+			"create /config/topics/new\n" +
 			"create /brokers/topics/new/partitions\n" +
 			"create /brokers/topics/new/partitions/0\n" +
 			"create /brokers/topics/new/partitions/0/state leader=9 leaderEpoch=0 isr=[9] controllerEpoch=2\n",
@@ -258,7 +263,8 @@ func TestEntryOpsFollowsTheLog(t *testing.T) {
 			"delete /brokers/topics/new/partitions/1/state@0\n" +
 			"delete /brokers/topics/new/partitions/1@-1\n" +
 			"delete /brokers/topics/new/partitions@-1\n" +
-			"delete /brokers/topics/new@1\n",
+			"delete /brokers/topics/new@1\n" +
+			"delete /config/topics/new@-1\n",
 	}
 	for i, bodies := range entries {
 		var entry []metadata.Record

@@ -13,6 +13,7 @@ import (
 
 	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/api"
+	"github.com/yakt/yakt/internal/metadata"
 )
 
 // migrationHooks stand in for each node's migration driver: Check
@@ -177,5 +178,58 @@ func TestMigrationAPI(t *testing.T) {
 			t.Fatalf("the follower's own view is still %+v", st)
 		}
 		time.Sleep(10 * time.Millisecond) // polling a condition, bounded above
+	}
+}
+
+// TestMigrationAPILifecycle takes a migration through cutover, rollback
+// and finalize over HTTP; the driver's part (the import's end: phase
+// FOLLOWING) is committed through MigrationWrite on the leader, as the
+// driver does.
+func TestMigrationAPILifecycle(t *testing.T) {
+	hooks := &migrationHooks{}
+	var c *authCluster // the hooks run only once it is set
+	c = newAuthCluster(t, accessFile(""), authClusterOptions{migration: hooks.forNode(func() *authCluster { return c })})
+	doc := loadOpenAPI(t, api.OpenAPI())
+	lead, f := c.leader(), c.follower()
+	const admin = "admin-token"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	c.must(f, admin, "POST", "/v1/migration", map[string]any{"zkConnect": "zk:2181"}, 200, "")
+	_, err := c.nodes[lead].ctrl.MigrationWrite(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		cur, _ := img.Migration()
+		cur.Phase, cur.Zxid, cur.TopicsImported, cur.TopicsTotal = metadata.MigrationFollowing, 4242, 3, 3
+		return []metadata.Record{{Body: &cur}}, nil
+	})
+	if err != nil {
+		t.Fatalf("the driver's commit of FOLLOWING: %v", err)
+	}
+	c.must(f, admin, "POST", "/v1/topics", map[string]any{"name": "t1"}, 409, "MIGRATION_IN_PROGRESS")
+	c.must(f, admin, "POST", "/v1/migration/finalize", nil, 409, "MIGRATION_PHASE")
+
+	st := migrationAnswer(t, doc, "POST", "/v1/migration/cutover", c.must(f, admin, "POST", "/v1/migration/cutover", nil, 200, ""))
+	if st.Phase != "DUAL_WRITE" || st.Zxid != 4242 || st.TopicsImported != 3 {
+		t.Fatalf("cutover: %+v", st)
+	}
+	c.must(f, admin, "POST", "/v1/migration/cutover", nil, 409, "MIGRATION_PHASE")
+	c.must(f, admin, "POST", "/v1/topics", map[string]any{"name": "t1"}, 201, "")
+
+	st = migrationAnswer(t, doc, "POST", "/v1/migration/rollback", c.must(lead, admin, "POST", "/v1/migration/rollback", nil, 200, ""))
+	if st.Phase != "FOLLOWING" || st.Zxid != 4242 {
+		t.Fatalf("rollback from DUAL_WRITE: %+v", st)
+	}
+	c.must(f, admin, "DELETE", "/v1/topics/t1", nil, 409, "MIGRATION_IN_PROGRESS")
+	c.must(f, admin, "POST", "/v1/migration/cutover", nil, 200, "")
+	st = migrationAnswer(t, doc, "POST", "/v1/migration/finalize", c.must(f, admin, "POST", "/v1/migration/finalize", nil, 200, ""))
+	if st.Phase != "FINALIZED" {
+		t.Fatalf("finalize: %+v", st)
+	}
+	for _, op := range []string{"cutover", "finalize", "rollback"} {
+		c.must(f, admin, "POST", "/v1/migration/"+op, nil, 409, "MIGRATION_PHASE")
+	}
+	c.must(f, admin, "POST", "/v1/migration", map[string]any{"zkConnect": "zk:2181"}, 409, "MIGRATION_PHASE")
+	c.must(f, admin, "DELETE", "/v1/topics/t1", nil, 200, "")
+	if st := migrationAnswer(t, doc, "GET", "/v1/migration", c.must(f, "reader-token", "GET", "/v1/migration", nil, 200, "")); st.Phase != "FINALIZED" {
+		t.Fatalf("status after finalize: %+v", st)
 	}
 }

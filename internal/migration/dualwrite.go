@@ -52,9 +52,8 @@ type dualWriter struct {
 	migVersion      int32
 	controllerEpoch int32
 
-	writes  atomic.Int64 // znode writes made (creates, sets, deletes), /migration's own not counted
-	pending atomic.Int64 // applied records read but not yet written
-	offset  atomic.Int64 // the last offset whose changes are all in ZooKeeper
+	writes atomic.Int64 // znode writes made (creates, sets, deletes), /migration's own not counted
+	offset atomic.Int64 // the last offset whose changes are all in ZooKeeper
 }
 
 // newDualWriter returns a writer for the leader nodeID in raft term term,
@@ -75,8 +74,22 @@ type dualWriteStats struct {
 	Offset  int64 // every change up to this log offset is in ZooKeeper
 }
 
+// stats counts the pending records in the tail, so the count grows while
+// the writer waits for ZooKeeper; it copies them (at most the tail's
+// bound), which a status read can afford.
 func (w *dualWriter) stats() dualWriteStats {
-	return dualWriteStats{Writes: w.writes.Load(), Pending: w.pending.Load(), Offset: w.offset.Load()}
+	s := dualWriteStats{Writes: w.writes.Load(), Offset: w.offset.Load()}
+	tail := w.src.Tail()
+	recs, err := tail.Since(s.Offset, 0)
+	switch {
+	case err == nil:
+		s.Pending = int64(len(recs))
+	case errors.Is(err, metadata.ErrOffsetCompacted):
+		// Some are gone from the tail (a reconcile will cover them): at
+		// least the ones it holds wait.
+		s.Pending = int64(tail.Len())
+	}
+	return s
 }
 
 // maxResyncs is how many times in a row a write may fail (ZooKeeper not
@@ -140,7 +153,6 @@ func (w *dualWriter) runFrom(ctx context.Context, img *metadata.Image) (int64, e
 	if err := b.flush(); err != nil {
 		return 0, err
 	}
-	w.offset.Store(img.Offset())
 	w.log.Info("dual write: ZooKeeper reconciled", "offset", img.Offset(), "writes", w.writes.Load())
 	return w.follow(ctx, d, img)
 }
@@ -171,7 +183,6 @@ func (w *dualWriter) follow(ctx context.Context, d *differ, img *metadata.Image)
 				continue
 			}
 		}
-		w.pending.Store(int64(len(recs)))
 		for len(recs) > 0 {
 			n := 1
 			for n < len(recs) && recs[n].Offset == recs[0].Offset {
@@ -183,14 +194,12 @@ func (w *dualWriter) follow(ctx context.Context, d *differ, img *metadata.Image)
 				if err := b.flush(); err != nil {
 					return 0, err
 				}
-				w.pending.Store(0)
 				return entry[0].Offset, nil
 			}
 			ops, err := w.entryOps(d, delta, entry)
 			if err != nil {
 				return 0, err
 			}
-			b.records += len(entry)
 			b.add(ops, entry[0].Offset)
 			if err := b.flushFull(); err != nil {
 				return 0, err

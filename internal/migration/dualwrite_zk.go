@@ -277,24 +277,21 @@ type opBatch struct {
 	w   *dualWriter
 	ops []zkOp
 	// ends[i]: once ops[:ends[i].n] are written, every change up to
-	// ends[i].offset is in ZooKeeper, and ends[i].records records with it.
+	// ends[i].offset is in ZooKeeper.
 	ends []batchEnd
 	// offset is the last offset recorded in /migration.
-	offset  int64
-	records int // records of the entries added since the last end flushed
+	offset int64
 }
 
 type batchEnd struct {
-	n       int
-	offset  int64
-	records int
+	n      int
+	offset int64
 }
 
 // add queues the ops of the changes up to offset.
 func (b *opBatch) add(ops []zkOp, offset int64) {
 	b.ops = append(b.ops, ops...)
-	b.ends = append(b.ends, batchEnd{n: len(b.ops), offset: offset, records: b.records})
-	b.records = 0
+	b.ends = append(b.ends, batchEnd{n: len(b.ops), offset: offset})
 }
 
 // flushFull writes whole multis while the queue holds at least one.
@@ -314,11 +311,12 @@ func (b *opBatch) flush() error {
 			return err
 		}
 	}
-	// Entries without writes (brokers, migration state) are done.
-	for _, e := range b.ends {
-		b.w.pending.Add(-int64(e.records))
+	// Entries without writes (brokers, migration state) are done too;
+	// /migration keeps the last offset a write carried.
+	if n := len(b.ends); n > 0 {
+		b.w.advance(b.ends[n-1].offset)
+		b.ends = b.ends[:0]
 	}
-	b.ends = b.ends[:0]
 	return nil
 }
 
@@ -336,10 +334,9 @@ func (b *opBatch) writeOne() error {
 		data = append(data, d)
 		n++
 	}
-	offset, records, ended := b.offset, 0, 0
+	offset, ended := b.offset, 0
 	for ended < len(b.ends) && b.ends[ended].n <= n {
 		offset = b.ends[ended].offset
-		records += b.ends[ended].records
 		ended++
 	}
 	migPath := w.path(zkformat.PathMigration)
@@ -366,10 +363,7 @@ func (b *opBatch) writeOne() error {
 	}
 	w.migVersion++
 	w.writes.Add(int64(n))
-	w.pending.Add(-int64(records))
-	if offset > b.offset {
-		w.offset.Store(offset)
-	}
+	w.advance(offset)
 	b.offset = offset
 	b.ops = b.ops[n:]
 	b.ends = b.ends[ended:]
@@ -424,4 +418,11 @@ func describe(req any) string {
 		return fmt.Sprintf("check %s at version %d", r.Path, r.Version)
 	}
 	return fmt.Sprintf("%T", req)
+}
+
+// advance records that every change up to offset is in ZooKeeper.
+func (w *dualWriter) advance(offset int64) {
+	if offset > w.offset.Load() {
+		w.offset.Store(offset)
+	}
 }

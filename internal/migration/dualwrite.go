@@ -101,13 +101,15 @@ const maxResyncs = 3
 // DUAL_WRITE or ctx ends. It returns the offset of the record that ended
 // DUAL_WRITE (a rollback or finalize) once every change before it is in
 // ZooKeeper; if the image it starts from is no longer in DUAL_WRITE it
-// writes nothing and returns that image's offset. Any error stops it:
-// errDualWriteFenced (errors.Is) when a newer leader took over, for
+// writes nothing and returns that image's offset. While ZooKeeper cannot
+// be reached it waits for the client to reconnect (a new session
+// included), then takes over again and reconciles. Any other error stops
+// it: errDualWriteFenced (errors.Is) when a newer leader took over, for
 // good; otherwise the caller may run a new writer (it takes over again
 // and reconciles, so nothing is lost or written twice).
 //
-// ZooKeeper calls are not interrupted by ctx: closing the connection
-// ends a call that waits for a ZooKeeper that does not answer.
+// A ZooKeeper call in flight is not interrupted by ctx: closing the
+// connection ends one that waits for a ZooKeeper that does not answer.
 func (w *dualWriter) Run(ctx context.Context) (endOffset int64, err error) {
 	resyncs := 0
 	for {
@@ -116,11 +118,19 @@ func (w *dualWriter) Run(ctx context.Context) (endOffset int64, err error) {
 			// Not (or no longer) the authority: ZooKeeper is left alone.
 			return img.Offset(), nil
 		}
-		if err := w.takeOver(); err != nil {
-			return 0, err
-		}
+		end, err := int64(0), w.takeOver()
 		before := w.offset.Load()
-		end, err := w.runFrom(ctx, img)
+		if err == nil {
+			end, err = w.runFrom(ctx, img)
+		}
+		if err != nil && lostConnection(err) && ctx.Err() == nil {
+			// Changes wait (pending) until ZooKeeper is back.
+			w.log.Warn("dual write: waiting for ZooKeeper", "err", err)
+			if err := w.waitConnected(ctx); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if err == nil || !errors.Is(err, errResync) || errors.Is(err, errDualWriteFenced) {
 			return end, err
 		}

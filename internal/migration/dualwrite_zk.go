@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -389,8 +390,11 @@ func multiError(res []zk.MultiResponse, err error, reqs []any) error {
 			return nil
 		}
 	}
-	if errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing) {
-		return fmt.Errorf("migration: dual write: %w", err)
+	if lostConnection(err) || errors.Is(err, zk.ErrClosing) {
+		// Without an answer the multi may or may not have applied: the
+		// writer takes over again (adopting its own /migration) and
+		// reconciles.
+		return fmt.Errorf("%w: %w", errResync, err)
 	}
 	if len(res) == len(reqs) {
 		if e := res[0].Error; errors.Is(e, zk.ErrBadVersion) || errors.Is(e, zk.ErrNoNode) {
@@ -398,11 +402,37 @@ func multiError(res []zk.MultiResponse, err error, reqs []any) error {
 		}
 		for i, r := range res {
 			if r.Error != nil && !strings.Contains(r.Error.Error(), "unknown error") {
-				return fmt.Errorf("%w: %s: %v", errResync, describe(reqs[i]), r.Error)
+				return fmt.Errorf("%w: %s: %w", errResync, describe(reqs[i]), r.Error)
 			}
 		}
 	}
-	return fmt.Errorf("%w: multi of %d ops: %v", errResync, len(reqs), err)
+	return fmt.Errorf("%w: multi of %d ops: %w", errResync, len(reqs), err)
+}
+
+// lostConnection reports whether err means ZooKeeper could not be
+// reached: the client reconnects on its own (with a new session if the
+// old one expired), and the writer, whose znodes are all persistent,
+// carries on once it has.
+func lostConnection(err error) bool {
+	return errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired)
+}
+
+// reconnectPoll is how often waitConnected looks at the connection: the
+// client tells its state changes only to the connection's owner.
+const reconnectPoll = 50 * time.Millisecond
+
+// waitConnected returns once the client has a session again.
+func (w *dualWriter) waitConnected(ctx context.Context) error {
+	t := time.NewTicker(reconnectPoll)
+	defer t.Stop()
+	for w.conn.State() != zk.StateHasSession {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // describe names a multi op for an error.

@@ -47,18 +47,21 @@ type dualWriter struct {
 	term   int32
 	log    *slog.Logger
 
-	// Set by takeOver and advanced by each multi op: the /migration
-	// version this writer expects, and what it wrote there.
-	migVersion      int32
+	// migVersion is the /migration version this writer expects: set by
+	// takeOver, one higher after each multi op (each updates /migration).
+	migVersion int32
+	// controllerEpoch is /controller_epoch as takeOver set it: the
+	// controller_epoch of the state znodes this writer writes.
 	controllerEpoch int32
 
 	writes atomic.Int64 // znode writes made (creates, sets, deletes), /migration's own not counted
 	offset atomic.Int64 // the last offset whose changes are all in ZooKeeper
 }
 
-// newDualWriter returns a writer for the leader nodeID in raft term term,
-// writing under root ("" or a chroot such as /kafka) through conn, which
-// the caller owns. src is the leader's applied state.
+// newDualWriter returns a writer for the leader nodeID in raft term term
+// (written to ZooKeeper as a 32-bit KRaft controller epoch, as Kafka's
+// is), writing under root ("" or a chroot such as /kafka) through conn,
+// which the caller owns. src is the leader's applied state.
 func newDualWriter(conn *zk.Conn, root string, src appliedSource, nodeID uint64, term uint64, log *slog.Logger) *dualWriter {
 	if log == nil {
 		log = slog.Default()

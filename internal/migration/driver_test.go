@@ -498,3 +498,94 @@ func TestCheckZooKeeper(t *testing.T) {
 		t.Fatalf("check of a stopped ZooKeeper took %v", d)
 	}
 }
+
+// waitZnode waits until path exists in ZooKeeper (by an existence watch).
+func (k *kafka) waitZnode(path string, timeout time.Duration) {
+	k.t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		ok, _, ch, err := k.conn.ExistsW(path)
+		k.must(err)
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			k.t.Fatalf("%s not in ZooKeeper within %v", path, timeout)
+		}
+	}
+}
+
+func TestCutoverThenRollbackHandsOver(t *testing.T) {
+	f := newFixture(t, 1)
+	f.k.populate(3, 2, 2)
+	f.start()
+	f.waitFor(20*time.Second, "import", f.equalToZK)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ctl := f.c.Server(f.c.MustLeader()).Controller
+	if _, err := ctl.CutoverMigration(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// YAKt is the authority: its topic reaches ZooKeeper through the
+	// dual writer the driver runs.
+	n := int32(2)
+	if _, _, err := ctl.CreateTopic(ctx, contract.CreateTopicRequest{Name: "from-yakt", Partitions: &n}); err != nil {
+		t.Fatal(err)
+	}
+	f.k.waitZnode(zkformat.PartitionStatePath("from-yakt", 1), 10*time.Second)
+	// Brokers are still followed from ZooKeeper.
+	f.k.broker(9, 9092)
+	f.waitFor(10*time.Second, "broker 9 while dual writing", func(img *metadata.Image) string {
+		if b, ok := img.Broker(9); !ok || b.BrokerStatus != metadata.StatusAlive {
+			return fmt.Sprintf("broker 9: %+v %v", b, ok)
+		}
+		return ""
+	})
+	if ds := f.status().Driver; ds == nil || ds.Activity != "dual-writing" || ds.ZkWrites == 0 {
+		t.Fatalf("driver status while dual writing: %+v", ds)
+	}
+	// Rollback: ZooKeeper is the authority again, and its changes are
+	// followed; YAKt's topic stays, being in ZooKeeper.
+	if _, err := ctl.RollbackMigration(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A ZooKeeper-mode controller is elected again, as Kafka's brokers
+	// do once YAKt gives /controller up.
+	f.k.must(f.k.kz.ElectController(0))
+	f.k.isr("t000", 0, 1, []int32{1, 2})
+	f.waitFor(10*time.Second, "following after the rollback", f.equalToZK)
+	if _, ok := f.leaderImage().Topic("from-yakt"); !ok {
+		t.Fatalf("the topic created while dual writing is gone after the rollback")
+	}
+}
+
+func TestNewLeaderGoesOnFollowing(t *testing.T) {
+	f := newFixture(t, 3)
+	f.k.populate(3, 3, 2)
+	f.start()
+	f.waitFor(20*time.Second, "import", f.equalToZK)
+	old := f.c.MustLeader()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.c.Server(old).Node.TransferLeadership(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.k.topic("after-election", topicID(300), 2, 3)
+	f.k.isr("t001", 0, 2, []int32{2})
+	img := f.waitFor(20*time.Second, "follow on the new leader", func(img *metadata.Image) string {
+		if id := f.c.MustLeader(); id == old {
+			return "leadership not moved yet"
+		}
+		return f.equalToZK(img)
+	})
+	st, _ := img.Migration()
+	if st.Phase != metadata.MigrationFollowing {
+		t.Fatalf("phase %s", st.Phase)
+	}
+	if ds := f.status().Driver; ds == nil || ds.NodeID == old {
+		t.Fatalf("driver status on the new leader: %+v", ds)
+	}
+}

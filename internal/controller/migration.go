@@ -44,6 +44,14 @@ func (c *Controller) StartMigration(ctx context.Context, req contract.MigrationS
 	if err != nil {
 		return contract.MigrationStatus{}, err
 	}
+	// A repeat of a start that committed is answered with its first
+	// answer, not refused because the migration it started runs.
+	if applied, _, ok, err := knownAnswer(ctx, img); ok || err != nil {
+		if err != nil {
+			return contract.MigrationStatus{}, err
+		}
+		return appliedStatus(applied)
+	}
 	if err := startAllowed(img); err != nil {
 		return contract.MigrationStatus{}, err
 	}

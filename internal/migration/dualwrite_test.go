@@ -325,6 +325,7 @@ func TestDualWriteToZooKeeper(t *testing.T) {
 		{"ReconcileIsIdempotent", testDualWriteReconcileIsIdempotent},
 		{"Fencing", testDualWriteFencing},
 		{"SplitsLargeChanges", testDualWriteSplitsLargeChanges},
+		{"FinalizeKeepsTheController", testDualWriteFinalizeKeepsTheController},
 		// Last: it stops the server.
 		{"WaitsForZooKeeper", func(t *testing.T, conn *zk.Conn) { testDualWriteWaitsForZooKeeper(t, s, conn) }},
 	} {
@@ -430,6 +431,9 @@ func testDualWriteTakesOverReconcilesAndFollowsTheLog(t *testing.T, conn *zk.Con
 	}
 	if ZkExists(t, conn, root+"/brokers/topics/after") {
 		t.Error("a topic created after the rollback was written")
+	}
+	if ZkExists(t, conn, root+"/controller") {
+		t.Error("/controller still names YAKt after the rollback: ZooKeeper-mode brokers cannot elect a controller")
 	}
 	// A writer started now leaves ZooKeeper alone.
 	before, _ := MustZkJSON(t, conn, root+"/migration")
@@ -601,4 +605,22 @@ func testDualWriteWaitsForZooKeeper(t *testing.T, s *zktest.Server, conn *zk.Con
 		t.Errorf("%d records pending after the catch-up", p)
 	}
 	CheckZooKeeperEqualsImage(t, conn, root, l.sm.Image())
+}
+
+// Finalize ends the dual write, and YAKt stays the controller ZooKeeper
+// names, so that no ZooKeeper-mode controller comes back.
+func testDualWriteFinalizeKeepsTheController(t *testing.T, conn *zk.Conn) {
+	root := Chroot(t, conn, "final")
+	l := newSMLog(t)
+	l.apply(broker(1))
+	off := l.toDualWrite()
+	r := StartWriter(t, newDualWriter(conn, root, l.sm, 1, 2, NewTestLogger(t)))
+	r.WaitWritten(t, off)
+	final := l.apply(&metadata.ZkMigrationStateRecord{Phase: metadata.MigrationFinalized, ZkConnect: "zk:2181", ZkClusterID: "c"})
+	if end, err := r.Wait(t); err != nil || end != final {
+		t.Fatalf("Run = %d, %v; want the finalize's offset %d", end, err, final)
+	}
+	if ctl, _ := MustZkJSON(t, conn, root+"/controller"); ctl["brokerid"] != 1.0 || ctl["kraftControllerEpoch"] != 2.0 {
+		t.Errorf("/controller = %v after finalize, want YAKt's node 1 at epoch 2", ctl)
+	}
 }

@@ -578,6 +578,12 @@ func (r *RunningWriter) Stats() dualWriteStats { return r.w.stats() }
 // is back they are written, in order, through the same session.
 func testDualWriteWaitsForZooKeeper(t *testing.T, s *zktest.Server, conn *zk.Conn) {
 	root := Chroot(t, conn, "down")
+	// A short session: a client that reconnects while the server is still
+	// starting may get no answer to its session request, and go-zookeeper
+	// then waits ten times two thirds of the session timeout before it
+	// tries again (the session has expired by then; the writer goes on
+	// with a new one).
+	conn = s.Connect(t, 2*time.Second)
 	l := newSMLog(t)
 	l.apply(broker(1), broker(2))
 	l.apply(&metadata.TopicRecord{Name: "t", TopicUUID: uuidA}, part(uuidA, 0, 1, 0, []int32{1, 2}, []int32{1, 2}))

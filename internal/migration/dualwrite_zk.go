@@ -139,8 +139,8 @@ func (w *dualWriter) takeOver() error {
 	if _, err := w.conn.Multi(ops...); err != nil {
 		// Someone wrote one of them since it was read: a newer leader
 		// (the next takeover finds it and stops) or a ZooKeeper-mode
-		// controller election (the next one wins).
-		return fmt.Errorf("migration: dual write: take over %s, %s and %s: %w", migPath, cePath, ctlPath, err)
+		// controller election (the next one wins). Or no answer came.
+		return fmt.Errorf("%w: take over %s, %s and %s: %w", errResync, migPath, cePath, ctlPath, err)
 	}
 	if migExists {
 		w.migVersion = migStat.Version + 1

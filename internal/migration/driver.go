@@ -481,11 +481,25 @@ func (r *runner) follow(ctx context.Context, phase string) error {
 			}
 			continue
 		}
+		// Problems are tried again about every second even when nothing
+		// changes: what they wait for may be outside what is watched.
+		var retry *time.Timer
+		var retryC <-chan time.Time
+		if r.pendingProblems() {
+			retry = time.NewTimer(problemRetry - time.Since(lastRetry))
+			retryC = retry.C
+		}
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-r.s.wake:
 		case <-applied:
+		case <-retryC:
+		}
+		if retry != nil {
+			retry.Stop()
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }

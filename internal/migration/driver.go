@@ -1,10 +1,3 @@
-// Package migration moves a ZooKeeper-mode Kafka cluster's metadata into
-// YAKt without downtime. The Driver runs on every node and acts only on
-// the leader, in the phase the log's ZkMigrationStateRecord names:
-// IMPORTING reads the znodes and commits them in bounded batches,
-// FOLLOWING applies every later ZooKeeper change, DUAL_WRITE writes
-// YAKt's changes back to ZooKeeper in Kafka's formats. docs/migration.md
-// is the operator's guide.
 package migration
 
 import (

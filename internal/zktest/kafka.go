@@ -433,11 +433,15 @@ func CanonicalTopicID(kafkaID string) (string, error) {
 
 // topicJSON is TopicZNode.encode (version 3): every partition's replicas,
 // the partitions being reassigned in adding/removing (empty objects when
-// none), and the topic id.
+// none), and the topic id (left out when "", as Kafka does for a topic
+// without one, which only a topic written raw by a test has here).
 func topicJSON(kafkaID string, replicas, adding, removing map[int32][]int32) []byte {
 	b := []byte(`{"partitions":`)
 	b = appendAssignment(b, replicas)
-	b = fmt.Appendf(b, `,"topic_id":%s,"adding_replicas":`, jsonString(kafkaID))
+	if kafkaID != "" {
+		b = fmt.Appendf(b, `,"topic_id":%s`, jsonString(kafkaID))
+	}
+	b = append(b, `,"adding_replicas":`...)
 	b = appendAssignment(b, adding)
 	b = append(b, `,"removing_replicas":`...)
 	b = appendAssignment(b, removing)

@@ -307,14 +307,17 @@ func (s *Server) Stop() {
 	proc, exited := s.proc, s.exited
 	s.proc = nil
 	s.mu.Unlock()
-	if proc == nil {
-		return
+	if proc != nil {
+		// The group id is the JVM's pid (Setpgid); ESRCH means it is gone.
+		if err := syscall.Kill(-proc.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			proc.Process.Kill()
+		}
 	}
-	// The group id is the JVM's pid (Setpgid); ESRCH means it is gone.
-	if err := syscall.Kill(-proc.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		proc.Process.Kill()
+	// A concurrent Stop that found the process already taken still
+	// returns only once it is gone.
+	if exited != nil {
+		<-exited
 	}
-	<-exited
 }
 
 // Kill is Stop, named for tests that mean a crash: the server stays down

@@ -579,7 +579,8 @@ func TestCutoverThenRollbackHandsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A ZooKeeper-mode controller is elected again, as Kafka's brokers
-	// do once YAKt gives /controller up.
+	// do once YAKt gives /controller up (when the dual write has ended).
+	f.waitStatus(10*time.Second, "the driver following again", func(ds *contract.MigrationDriverStatus) bool { return ds.Activity == "following" })
 	f.k.must(f.k.kz.ElectController(0))
 	f.k.isr("t000", 0, 1, []int32{1, 2})
 	f.waitFor(10*time.Second, "following after the rollback", f.equalToZK)

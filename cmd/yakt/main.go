@@ -12,6 +12,7 @@
 //	yakt producer-ids allocate --broker N
 //	yakt snapshot save FILE | status FILE | restore FILE --data-dir D --node-id N --voters V
 //	yakt log tail [--from N] | dump --data-dir D [--from N]
+//	yakt migrate zookeeper --zk HOST:PORT[/chroot] | status [--watch] | cutover | finalize | rollback
 //	yakt shell [--snapshot FILE]
 //	yakt token create --principal NAME [--role ROLE]
 //	yakt version
@@ -152,7 +153,7 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	gr.topics.AddCommand(newTopicsCreateCmd(g), newTopicsListCmd(g), newTopicsDescribeCmd(g), newTopicsDeleteCmd(g))
 	gr.brokers.AddCommand(newBrokersListCmd(g), newBrokersDescribeCmd(g), newBrokersUnregisterCmd(g), newBrokersShutdownCmd(g))
 	for _, c := range []*cobra.Command{gr.quorum, newEndpointCmd(g), gr.topics, gr.brokers, newProducerIDsCmd(g),
-		gr.snapshot, gr.log, newShellCmd(g), newTokenCmd(g), newVersionCmd(g)} {
+		gr.snapshot, gr.log, newMigrateCmd(g), newShellCmd(g), newTokenCmd(g), newVersionCmd(g)} {
 		c.GroupID = "ops"
 		root.AddCommand(c)
 	}

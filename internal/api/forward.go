@@ -439,13 +439,15 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, next http.Handl
 
 // resendable reports whether a forward of r may be sent again after it
 // may have reached the leader: the leader deduplicates a keyed write, and
-// a fetch's heartbeat applies nothing on the caller's behalf. A
-// membership change never is (membershipPatterns).
+// a fetch's heartbeat or a read the leader answers (GET /v1/migration)
+// applies nothing on the caller's behalf. A membership change never is
+// (membershipPatterns).
 func resendable(r *http.Request) bool {
 	if membershipPatterns[r.Pattern] {
 		return false
 	}
-	return r.Header.Get(HeaderIdempotencyKey) != "" || r.Pattern == heartbeatPattern || r.Pattern == heartbeatBatchPattern
+	return r.Header.Get(HeaderIdempotencyKey) != "" || r.Pattern == heartbeatPattern || r.Pattern == heartbeatBatchPattern ||
+		r.Method == http.MethodGet
 }
 
 // Close stops serving requests peers forward here (they are refused

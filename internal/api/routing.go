@@ -19,6 +19,7 @@ var queryParams = map[string][]string{
 	"GET /v1/brokers/{brokerId}":                     {"stale"},
 	"GET /v1/log":                                    {"fromOffset", "limit", "stale"},
 	"GET /v1/metadata":                               {"maxWaitMs", "offset", "stale", "timestamp"},
+	"GET /v1/migration":                              {"stale"},
 	"GET /v1/node":                                   {},
 	"DELETE /v1/quorum/members/{nodeId}":             {"directoryId"},
 	"GET /v1/topics":                                 {"after", "limit", "stale"},

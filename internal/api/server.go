@@ -73,6 +73,9 @@ type Config struct {
 	// more is refused with 429 TOO_MANY_LONG_POLLS and Retry-After.
 	// Default defaults.MaxLongPolls.
 	MaxLongPolls int
+	// Migration connects the migration routes to this node's migration
+	// driver (handlers_migration.go).
+	Migration MigrationHooks
 }
 
 // Server holds the handlers. Create with New; serve Handler().
@@ -132,6 +135,11 @@ var routes = []route{
 	{"GET /v1/metadata", (*Server).serveClientFetch, false, accessRead},
 	{"GET /v1/openapi.json", (*Server).serveOpenAPI, false, accessRead},
 	{"POST /v1/metadata/fetch", (*Server).serveBrokerFetch, false, accessFetch}, // served here; its heartbeat goes to the leader
+	{"GET /v1/migration", (*Server).serveMigrationStatus, false, accessRead},    // answered by the leader (forwarded)
+	{"POST /v1/migration", (*Server).serveStartMigration, true, accessAdmin},
+	{"POST /v1/migration/cutover", (*Server).serveCutoverMigration, true, accessAdmin},
+	{"POST /v1/migration/finalize", (*Server).serveFinalizeMigration, true, accessAdmin},
+	{"POST /v1/migration/rollback", (*Server).serveRollbackMigration, true, accessAdmin},
 	{"GET /v1/node", (*Server).serveNode, false, accessRead},
 	{"POST /v1/producer-ids", (*Server).serveAllocateProducerIDs, true, accessBroker},
 	{"GET /v1/quorum", (*Server).serveQuorum, false, accessRead},

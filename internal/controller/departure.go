@@ -167,6 +167,9 @@ func (c *Controller) brokerWrite(ctx context.Context, id int32, first func(img *
 func (c *Controller) firstBrokerBatch(ctx context.Context, first func(img *metadata.Image) ([]metadata.Record, bool, error), answer func(*metadata.Image, []metadata.Record) []byte) (applied []metadata.Record, ans []byte, more bool, err error) {
 	var built bool
 	applied, ans, err = c.writeAnswer(ctx, func(img *metadata.Image) ([]metadata.Record, []byte, error) {
+		if err := refuseWhileZkAuthoritative(img); err != nil {
+			return nil, nil, err
+		}
 		recs, m, err := first(img)
 		more, built = m, true
 		if err != nil || answer == nil {
@@ -191,6 +194,9 @@ func (c *Controller) firstBrokerBatch(ctx context.Context, first func(img *metad
 func (c *Controller) settle(ctx context.Context, id int32) error {
 	for {
 		_, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+			if err := refuseWhileZkAuthoritative(img); err != nil {
+				return nil, err
+			}
 			recs, _, err := buildSettle(img, id, MaxPartitionsPerRequest)
 			return recs, err
 		}, departureRaces...)

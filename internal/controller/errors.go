@@ -24,6 +24,7 @@ var codeByReason = [...]contract.Code{
 	metadata.ReasonProducerIDAlreadyAllocated: contract.CodeProducerIDAlreadyAllocated,
 	metadata.ReasonStalePartitionEpoch:        contract.CodeStalePartitionEpoch,
 	metadata.ReasonIdempotencyKeyReused:       contract.CodeIdempotencyKeyReused,
+	metadata.ReasonMigrationPhase:             contract.CodeMigrationPhase,
 }
 
 // CodeForReason is the API code a replay error of reason r is answered

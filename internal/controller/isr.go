@@ -29,6 +29,9 @@ func (c *Controller) AlterISR(ctx context.Context, topic string, partition int32
 		return metadata.Record{}, 0, contract.Errorf(contract.CodeInvalidRequest, "ISR is required")
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		if err := refuseWhileZkAuthoritative(img); err != nil {
+			return nil, err
+		}
 		return buildAlterISR(img, topic, partition, *req.BrokerID, *req.PartitionEpoch, req.ISR)
 	})
 	if err != nil {

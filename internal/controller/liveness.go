@@ -274,8 +274,21 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 	// heartbeats are handled meanwhile.
 	defer func() { c.live.lastCheck, c.live.checkTerm = c.clock.Now(), t.term }()
 
+	// Brokers registered from ZooKeeper never heartbeat YAKt: no broker
+	// is fenced while a migration runs, and each starts a fresh session
+	// once it ends. While ZooKeeper is the authority nothing else is
+	// written either (departures left half done wait for cutover).
+	phase := migrationPhase(c.state.Image())
+	if metadata.MigrationZkAuthoritative(phase) {
+		t.refreshAll(now)
+		return nil, nil
+	}
 	settleErr := c.settlePending(ctx, t.term)
 	if stalled {
+		return nil, settleErr
+	}
+	if metadata.MigrationActive(phase) {
+		t.refreshAll(now)
 		return nil, settleErr
 	}
 
@@ -305,6 +318,9 @@ func (c *Controller) FenceExpired(ctx context.Context) ([]int32, error) {
 		_, _, err := c.brokerWrite(ctx, id, func(img *metadata.Image) ([]metadata.Record, bool, error) {
 			if !isAlive(img, id) {
 				return nil, false, errNotAlive // fenced or closed meanwhile
+			}
+			if metadata.MigrationActive(migrationPhase(img)) {
+				return nil, false, errNotAlive // a migration started meanwhile: see above
 			}
 			// The current table: a fold may have replaced t (same slots).
 			if seen, ok := c.live.table.Load().lastSeen(id); ok && c.clock.Now().Sub(seen) <= c.sessionTimeout {

@@ -91,6 +91,9 @@ func (c *Controller) CreatePartition(ctx context.Context, topic string, req cont
 		raced = append(raced, metadata.ReasonPartitionAlreadyExists)
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		if err := refuseWhileZkAuthoritative(img); err != nil {
+			return nil, err
+		}
 		return buildCreatePartition(img, topic, p)
 	}, raced...)
 	if err != nil {
@@ -187,6 +190,9 @@ func (c *Controller) AddReplica(ctx context.Context, topic string, partition int
 	}
 	broker := *req.BrokerID
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		if err := refuseWhileZkAuthoritative(img); err != nil {
+			return nil, err
+		}
 		return buildAddReplica(img, topic, partition, broker)
 	}, metadata.ReasonStalePartitionEpoch)
 	if err != nil {
@@ -230,6 +236,9 @@ func withReplica(p metadata.PartitionRecord, broker int32) (metadata.PartitionRe
 // last one; TOPIC_NOT_FOUND, PARTITION_NOT_FOUND.
 func (c *Controller) RemoveReplica(ctx context.Context, topic string, partition, broker int32) (metadata.Record, int64, error) {
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		if err := refuseWhileZkAuthoritative(img); err != nil {
+			return nil, err
+		}
 		return buildRemoveReplica(img, topic, partition, broker)
 	}, metadata.ReasonStalePartitionEpoch)
 	if err != nil {

@@ -37,6 +37,9 @@ func (c *Controller) AllocateProducerIDs(ctx context.Context, req contract.Alloc
 		raced = append(raced, metadata.ReasonProducerIDAlreadyAllocated)
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		if err := refuseWhileZkAuthoritative(img); err != nil {
+			return nil, err
+		}
 		return buildAllocateProducerIDs(img, broker, req.ProducerID, nextFreeBlock)
 	}, raced...)
 	if err != nil {

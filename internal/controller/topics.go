@@ -23,6 +23,9 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 			"topic name %q is reserved: names starting with %q are for internal topics", req.Name, metadata.ReservedTopicPrefix)
 	}
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		if err := refuseWhileZkAuthoritative(img); err != nil {
+			return nil, err
+		}
 		if _, ok := img.Topic(req.Name); ok {
 			return nil, contract.Errorf(contract.CodeTopicAlreadyExists, "topic %q already exists", req.Name)
 		}
@@ -134,6 +137,9 @@ func listTopics(img *metadata.Image) contract.TopicList { return topicPage(img, 
 // topic has that name (also when a racing delete won).
 func (c *Controller) DeleteTopic(ctx context.Context, name string) (metadata.Record, int64, error) {
 	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		if err := refuseWhileZkAuthoritative(img); err != nil {
+			return nil, err
+		}
 		return buildDeleteTopic(img, name)
 	})
 	if err != nil {

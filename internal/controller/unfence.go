@@ -32,6 +32,11 @@ func (c *Controller) maybeUnfence(ctx context.Context, id int32, fetchOffset *in
 	if *fetchOffset < c.registrationOffset(id) {
 		return nil // not caught up with its own registration yet
 	}
+	if metadata.MigrationZkAuthoritative(migrationPhase(c.state.Image())) {
+		// ZooKeeper decides who is fenced until cutover: the broker stays
+		// FENCED and its fetch is answered all the same.
+		return nil
+	}
 	// Only the first batch is the heartbeat's business: a broker that
 	// regains more partitions than one batch holds gets the rest from the
 	// next liveness check, so its heartbeat stays quick.
@@ -44,8 +49,8 @@ func (c *Controller) maybeUnfence(ctx context.Context, id int32, fetchOffset *in
 			c.live.addPending(id)
 		}
 	}
-	if errors.Is(err, errNotFenced) {
-		return nil
+	if errors.Is(err, errNotFenced) || CodeOf(err) == contract.CodeMigrationInProgress {
+		return nil // fenced meanwhile, or a migration started meanwhile
 	}
 	return err
 }

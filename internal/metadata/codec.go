@@ -42,12 +42,14 @@ const (
 	typeProducerIDs           = 4
 	typeBrokerRegistrationChg = 5
 	typeRemoveTopic           = 6
+	typeZkMigrationState      = 7
 )
 
 // maxRecordVersion is the newest version this decoder reads, per type id.
 var maxRecordVersion = map[uint64]uint64{
 	typeRegisterBroker: 0, typeTopic: 0, typePartition: 0,
 	typeProducerIDs: 0, typeBrokerRegistrationChg: 0, typeRemoveTopic: 0,
+	typeZkMigrationState: 0,
 }
 
 // Field tags, per record type.
@@ -84,6 +86,15 @@ const (
 	tagBCSecurityProtocol = 4
 	tagBCBrokerStatus     = 5
 	tagBCEpoch            = 6
+	// ZkMigrationStateRecord
+	tagZMPhase          = 1
+	tagZMZkConnect      = 2
+	tagZMZkClusterID    = 3
+	tagZMZxid           = 4
+	tagZMNextProducerID = 5
+	tagZMTopicsImported = 6
+	tagZMTopicsTotal    = 7
+	tagZMError          = 8
 )
 
 // zeroTimeMs is time.Time{}.UnixMilli(): the zero time round-trips as itself.
@@ -216,6 +227,16 @@ func (w *fieldWriter) body(b Body) uint64 {
 		w.str(tagTopicUUID, r.TopicUUID)
 		w.str(tagTopicName, r.Name)
 		return typeRemoveTopic
+	case *ZkMigrationStateRecord:
+		w.str(tagZMPhase, r.Phase)
+		w.str(tagZMZkConnect, r.ZkConnect)
+		w.str(tagZMZkClusterID, r.ZkClusterID)
+		w.int(tagZMZxid, r.Zxid)
+		w.int(tagZMNextProducerID, r.NextProducerID)
+		w.int(tagZMTopicsImported, r.TopicsImported)
+		w.int(tagZMTopicsTotal, r.TopicsTotal)
+		w.str(tagZMError, r.Error)
+		return typeZkMigrationState
 	}
 	return 0
 }
@@ -581,6 +602,32 @@ func decodeBody(typ uint64, b []byte) (Body, error) {
 				r.BrokerStatus = f.str()
 			case tagBCEpoch:
 				r.Epoch = f.int64()
+			default:
+				f.skip()
+			}
+		}
+		return r, f.err
+	case typeZkMigrationState:
+		f.name = NameZkMigrationStateRecord
+		r := new(ZkMigrationStateRecord)
+		for f.next() {
+			switch f.tag {
+			case tagZMPhase:
+				r.Phase = f.str()
+			case tagZMZkConnect:
+				r.ZkConnect = f.str()
+			case tagZMZkClusterID:
+				r.ZkClusterID = f.str()
+			case tagZMZxid:
+				r.Zxid = f.int64()
+			case tagZMNextProducerID:
+				r.NextProducerID = f.int64()
+			case tagZMTopicsImported:
+				r.TopicsImported = f.int64()
+			case tagZMTopicsTotal:
+				r.TopicsTotal = f.int64()
+			case tagZMError:
+				r.Error = f.str()
 			default:
 				f.skip()
 			}

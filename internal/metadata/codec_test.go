@@ -28,6 +28,10 @@ func everyType() []Record {
 		{Timestamp: t0, Body: &BrokerRegistrationChangeBrokerRecord{BrokerID: 0, Epoch: -5}},
 		{Timestamp: t0, Body: rmTop("orders", "6f1c")},
 		{Timestamp: t0, Body: &RemoveTopicRecord{Name: "\x00\xff"}},
+		{Timestamp: t0, Body: mig(MigrationFollowing, 1<<40, 123000)},
+		{Timestamp: t0, Body: &ZkMigrationStateRecord{Phase: MigrationFailed, Zxid: math.MaxInt64, NextProducerID: math.MinInt64,
+			TopicsImported: -1, TopicsTotal: math.MaxInt64, Error: "/brokers/topics/a: bad JSON\n\x00"}},
+		{Timestamp: t0, Body: &ZkMigrationStateRecord{}},
 	}
 }
 
@@ -138,6 +142,11 @@ func TestCodecCompatibility(t *testing.T) {
 			w.int(tagPIDProducerID, 2000)
 		})), &ProducerIdsRecord{ProducerID: 2000}},
 		{"no fields at all", rawRecord(typeRemoveTopic, 0, nil), &RemoveTopicRecord{}},
+		{"migration state: unknown tags skipped, missing ones zero", rawRecord(typeZkMigrationState, 0, fields(func(w *fieldWriter) {
+			w.str(tagZMPhase, MigrationDualWrite)
+			w.int(tagZMZxid, 42)
+			w.str(9, "a later field")
+		})), &ZkMigrationStateRecord{Phase: MigrationDualWrite, Zxid: 42}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

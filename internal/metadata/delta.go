@@ -154,6 +154,8 @@ func (d *Delta) replay(rec Record) error {
 		return d.producerIDs(r)
 	case *RemoveTopicRecord:
 		return d.removeTopic(r)
+	case *ZkMigrationStateRecord:
+		return d.migrationState(r)
 	case nil:
 		return fmt.Errorf("metadata: replay: record at offset %d has no body", rec.Offset)
 	default:
@@ -259,9 +261,13 @@ func (d *Delta) partition(r *PartitionRecord) error {
 		if r.PartitionEpoch == 0 {
 			return Errorf(ReasonPartitionAlreadyExists, "partition %d of topic %q already exists", r.PartitionID, t.rec.Name)
 		}
-		if old.epoch == math.MaxInt64 || r.PartitionEpoch != old.epoch+1 {
-			return Errorf(ReasonStalePartitionEpoch, "partition %d of topic %q: change at epoch %d, want %d",
-				r.PartitionID, t.rec.Name, r.PartitionEpoch, old.epoch+1)
+		// Greater, not exactly one more: a partition migrated from
+		// ZooKeeper carries its state znode's version, which can jump.
+		// Two changes built from the same state both carry current+1, so
+		// the second of a race is still refused.
+		if r.PartitionEpoch <= old.epoch {
+			return Errorf(ReasonStalePartitionEpoch, "partition %d of topic %q: change at epoch %d, want more than %d",
+				r.PartitionID, t.rec.Name, r.PartitionEpoch, old.epoch)
 		}
 	} else if r.PartitionEpoch < 0 {
 		return Errorf(ReasonInvalid, "partition %d of topic %q: negative partition epoch %d", r.PartitionID, t.rec.Name, r.PartitionEpoch)
@@ -387,6 +393,9 @@ func (d *Delta) producerIDs(r *ProducerIdsRecord) error {
 	const size = ProducerIDBlockSize
 	if r.ProducerID < 0 || r.ProducerID > math.MaxInt64-size {
 		return Errorf(ReasonProducerIDAlreadyAllocated, "producer id %d is outside [0, %d]", r.ProducerID, int64(math.MaxInt64-size))
+	}
+	if floor := d.cur.producerIDFloor(); r.ProducerID < floor {
+		return Errorf(ReasonProducerIDAlreadyAllocated, "producer id %d is below %d: ZooKeeper gave out the ids before it", r.ProducerID, floor)
 	}
 	pids := d.cur.pids
 	k := r.ProducerID / size

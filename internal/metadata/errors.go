@@ -27,6 +27,7 @@ const (
 	ReasonProducerIDAlreadyAllocated        // the producer-id block overlaps one given before
 	ReasonStalePartitionEpoch               // the partition epoch is not the one expected
 	ReasonIdempotencyKeyReused              // the key came with another request first
+	ReasonMigrationPhase                    // the migration's phase does not allow that transition
 )
 
 var reasonNames = [...]string{
@@ -36,7 +37,7 @@ var reasonNames = [...]string{
 	ReasonTopicAlreadyExists: "TOPIC_ALREADY_EXISTS", ReasonPartitionAlreadyExists: "PARTITION_ALREADY_EXISTS",
 	ReasonBrokerNotActive: "BROKER_NOT_ACTIVE", ReasonStaleBrokerEpoch: "STALE_BROKER_EPOCH",
 	ReasonProducerIDAlreadyAllocated: "PRODUCER_ID_ALREADY_ALLOCATED", ReasonStalePartitionEpoch: "STALE_PARTITION_EPOCH",
-	ReasonIdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED",
+	ReasonIdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED", ReasonMigrationPhase: "MIGRATION_PHASE",
 }
 
 // Reasons lists every reason but ReasonNone, so a mapping can be checked
@@ -45,7 +46,7 @@ var Reasons = []Reason{
 	ReasonInvalid, ReasonInvalidTopicName, ReasonInvalidReplicaAssignment, ReasonBrokerNotFound,
 	ReasonTopicNotFound, ReasonBrokerAlreadyRegistered, ReasonTopicAlreadyExists, ReasonPartitionAlreadyExists,
 	ReasonBrokerNotActive, ReasonStaleBrokerEpoch, ReasonProducerIDAlreadyAllocated, ReasonStalePartitionEpoch,
-	ReasonIdempotencyKeyReused,
+	ReasonIdempotencyKeyReused, ReasonMigrationPhase,
 }
 
 // String is the reason's name, for logs and tests.

@@ -80,11 +80,19 @@ func build(t testing.TB, bodies ...Body) *Image {
 	return d.Apply(int64(len(bodies)))
 }
 
-// viewJSON renders an image for diffs: its full view, indented.
+// viewJSON renders an image for diffs: its full view, indented, and its
+// migration state when it has one.
 func viewJSON(im *Image) string {
 	b, err := json.MarshalIndent(im.View(true), "", "  ")
 	if err != nil {
 		panic(err)
+	}
+	if m, ok := im.Migration(); ok {
+		mb, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			panic(err)
+		}
+		b = append(append(b, "\nmigration "...), mb...)
 	}
 	return string(b)
 }
@@ -185,6 +193,22 @@ func scenario() []Record {
 		brk(3, 2, StatusAlive),
 		chg(1, 1, StatusAlive),
 		pid(1, 1, 2000),
+		mig(MigrationImporting, 0, 9000),
 		with(prt(p, 0, 2, 4, 1, 2), func(r *PartitionRecord) { r.ISR, r.Leader = []int32{1}, 1 }),
+		mig(MigrationFollowing, 77, 0),
 	)
+}
+
+// mig is a migration state record with the given phase, zxid and
+// NextProducerID, and progress 2 of 2.
+func mig(phase string, zxid, nextProducerID int64) *ZkMigrationStateRecord {
+	return &ZkMigrationStateRecord{Phase: phase, ZkConnect: "zk1:2181,zk2:2181/kafka", ZkClusterID: "zk-cluster",
+		Zxid: zxid, NextProducerID: nextProducerID, TopicsImported: 2, TopicsTotal: 2}
+}
+
+// withMig returns a copy of m changed by f.
+func withMig(m *ZkMigrationStateRecord, f func(*ZkMigrationStateRecord)) *ZkMigrationStateRecord {
+	c := *m
+	f(&c)
+	return &c
 }

@@ -41,6 +41,7 @@ type Reader interface {
 	Partitions(topicUUID string) []PartitionRecord
 	PartitionCount(topicUUID string) int
 	ProducerIDs() ProducerIDsState
+	Migration() (ZkMigrationStateRecord, bool)
 }
 
 var (
@@ -191,14 +192,17 @@ func (im *Image) View(withProducerIDs bool) SnapshotView {
 // Records writes the image as records, the canonical form snapshots use:
 // a RegisterBrokerRecord per broker with its current values, by id; per
 // topic by name, its TopicRecord followed by its PartitionRecords by id;
-// then a ProducerIdsRecord per block, by ProducerID (NextProducerID is the
-// end of the highest block, so the blocks restore it exactly). Every record
+// then a ProducerIdsRecord per block, by ProducerID; last, the migration
+// state as a ZkMigrationStateRecord, if a migration ever started (after
+// the blocks, since blocks below its NextProducerID may predate it).
+// NextProducerID is the greater of the end of the highest block and the
+// migration's NextProducerID, so these restore it exactly. Every record
 // carries Offset() and a zero Timestamp. ImageFromRecords is the inverse.
 func (im *Image) Records() []Record {
 	brokers := im.cluster.sortedBrokers()
 	topics := im.topics.sortedTopics()
 	blocks := im.pids.sortedBlocks()
-	n := len(brokers) + len(topics) + len(blocks)
+	n := len(brokers) + len(topics) + len(blocks) + 1
 	for _, t := range topics {
 		n += t.parts.Len()
 	}
@@ -220,6 +224,10 @@ func (im *Image) Records() []Record {
 		c := b
 		add(&c)
 	}
+	if im.mig != nil {
+		c := *im.mig
+		add(&c)
+	}
 	return out
 }
 
@@ -231,6 +239,9 @@ func (im *Image) Equal(other *Image) bool {
 		return true
 	}
 	if im.offset != other.offset || im.pids.next != other.pids.next {
+		return false
+	}
+	if (im.mig == nil) != (other.mig == nil) || im.mig != nil && *im.mig != *other.mig {
 		return false
 	}
 	if !slices.EqualFunc(im.cluster.sortedBrokers(), other.cluster.sortedBrokers(),
@@ -269,6 +280,9 @@ func bodyEqual(a, b Body) bool {
 	case *RemoveTopicRecord:
 		y, ok := b.(*RemoveTopicRecord)
 		return ok && *x == *y
+	case *ZkMigrationStateRecord:
+		y, ok := b.(*ZkMigrationStateRecord)
+		return ok && *x == *y
 	}
 	return false
 }
@@ -281,6 +295,9 @@ type state struct {
 	topics  *topicsImage
 	pids    *producerIDsImage
 	keys    *keysImage // idempotency keys (idempotency.go)
+	// mig is the migration state (migration.go), nil before any
+	// migration record; never modified once set (a record replaces it).
+	mig *ZkMigrationStateRecord
 }
 
 // clusterImage holds the brokers.

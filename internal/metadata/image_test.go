@@ -110,7 +110,7 @@ func TestScenarioFinalState(t *testing.T) {
 	im := replayAll(t, Empty, scenario(), 0)
 	got := im.View(true)
 	want := SnapshotView{
-		Offset: 25,
+		Offset: 27,
 		Brokers: []RegisterBrokerRecord{
 			{InternalUUID: "uuid-b1-e0", BrokerID: 1, BrokerHost: "10.0.1.1", BrokerPort: "9093", SecurityProtocol: "SSL", BrokerStatus: "ALIVE", RackID: "r1", Epoch: 1},
 			{InternalUUID: "uuid-b2-e0", BrokerID: 2, BrokerHost: "10.0.0.2", BrokerPort: "9092", SecurityProtocol: "PLAINTEXT", BrokerStatus: "ALIVE", RackID: "r1", Epoch: 0},
@@ -124,7 +124,8 @@ func TestScenarioFinalState(t *testing.T) {
 			{PartitionID: 2, TopicUUID: "uuid-orders", Replicas: []int32{3, 1, 2}, ISR: []int32{1, 2}, RemovingReplicas: []int32{}, AddingReplicas: []int32{}, Leader: 1, PartitionEpoch: 1},
 			{PartitionID: 0, TopicUUID: "uuid-payments", Replicas: []int32{4, 1, 2}, ISR: []int32{1}, RemovingReplicas: []int32{}, AddingReplicas: []int32{}, Leader: 1, PartitionEpoch: 2},
 		},
-		ProducerIDs: &ProducerIDsState{NextProducerID: 6000, Blocks: []ProducerIdsRecord{
+		// The migration raised NextProducerID past the blocks.
+		ProducerIDs: &ProducerIDsState{NextProducerID: 9000, Blocks: []ProducerIdsRecord{
 			{BrokerID: 1, BrokerEpoch: 0, ProducerID: 0}, {BrokerID: 2, BrokerEpoch: 0, ProducerID: 1000},
 			{BrokerID: 1, BrokerEpoch: 1, ProducerID: 2000}, {BrokerID: 4, BrokerEpoch: 0, ProducerID: 5000},
 		}},
@@ -135,8 +136,16 @@ func TestScenarioFinalState(t *testing.T) {
 	if got := im.View(false); got.ProducerIDs != nil {
 		t.Errorf("View(false).ProducerIDs = %+v, want nil", got.ProducerIDs)
 	}
-	if want, got := t0.Add(25*1e6), im.MaxTimestamp(); !got.Equal(want) {
+	if want, got := t0.Add(27*1e6), im.MaxTimestamp(); !got.Equal(want) {
 		t.Errorf("MaxTimestamp = %v, want %v", got, want)
+	}
+	// The latest state, keeping the highest NextProducerID any carried.
+	wantMig := *mig(MigrationFollowing, 77, 9000)
+	if got, ok := im.Migration(); !ok || got != wantMig {
+		t.Errorf("Migration() = %+v, %v; want %+v", got, ok, wantMig)
+	}
+	if got, ok := Empty.Migration(); ok || got != (ZkMigrationStateRecord{}) {
+		t.Errorf("Empty.Migration() = %+v, %v; want none", got, ok)
 	}
 }
 
@@ -156,6 +165,8 @@ func TestRecordsCanonical(t *testing.T) {
 			got = append(got, fmt.Sprintf("partition %s/%d", b.TopicUUID, b.PartitionID))
 		case *ProducerIdsRecord:
 			got = append(got, fmt.Sprintf("pids %d", b.ProducerID))
+		case *ZkMigrationStateRecord:
+			got = append(got, fmt.Sprintf("migration %s %d", b.Phase, b.NextProducerID))
 		default:
 			got = append(got, "unexpected "+b.RecordName())
 		}
@@ -165,14 +176,17 @@ func TestRecordsCanonical(t *testing.T) {
 		"topic orders", "partition uuid-orders/0", "partition uuid-orders/1", "partition uuid-orders/2",
 		"topic payments", "partition uuid-payments/0",
 		"pids 0", "pids 1000", "pids 2000", "pids 5000",
+		"migration FOLLOWING 9000", // last: the blocks below its floor predate it
 	}
 	if !reflect.DeepEqual(want, got) {
 		t.Errorf("Records() order (-want +got):\n%s", diffJSON(want, got))
 	}
 	// The snapshot of a CLOSED or re-epoched broker's blocks must load
 	// even though a live ProducerIdsRecord would be rejected.
-	if _, err := ImageFromRecords(im.Records(), 25); err != nil {
+	if back, err := ImageFromRecords(im.Records(), im.Offset()); err != nil {
 		t.Errorf("ImageFromRecords: %v", err)
+	} else if d := diffImages(im, back); d != "" {
+		t.Errorf("ImageFromRecords(Records()) differs:\n%s", d)
 	}
 	if err := NewDelta(Empty).ReplayBatch(im.Records()); ReasonOf(err) != ReasonStaleBrokerEpoch {
 		t.Errorf("live replay of snapshot records = %v, want STALE_BROKER_EPOCH for broker 1's old block", err)

@@ -1,5 +1,10 @@
 package metadata
 
+import (
+	"math"
+	"strconv"
+)
+
 // Migration phases (ZkMigrationStateRecord.Phase). A migration moves a
 // ZooKeeper-mode Kafka cluster's metadata into YAKt: it imports the
 // znodes, follows ZooKeeper while ZooKeeper stays authoritative, and after
@@ -90,7 +95,98 @@ const NameZkMigrationStateRecord = "ZkMigrationStateRecord"
 func (*ZkMigrationStateRecord) RecordName() string { return NameZkMigrationStateRecord }
 
 // Migration returns the latest migration state, and false when no
-// migration has ever started.
-func (im *Image) Migration() (ZkMigrationStateRecord, bool) {
-	return ZkMigrationStateRecord{}, false // implemented with the record's replay
+// migration has ever started. Its NextProducerID is the highest any
+// migration record carried (a later record's 0 or lower value does not
+// give ZooKeeper's ids back); every other field is the latest record's.
+func (im *Image) Migration() (ZkMigrationStateRecord, bool) { return im.state.migration() }
+
+// Migration is Image.Migration as of the records replayed so far.
+func (d *Delta) Migration() (ZkMigrationStateRecord, bool) { return d.cur.migration() }
+
+func (s *state) migration() (ZkMigrationStateRecord, bool) {
+	if s.mig == nil {
+		return ZkMigrationStateRecord{}, false
+	}
+	return *s.mig, true
+}
+
+// migrationPhase is the current phase, MigrationNone before any.
+func (s *state) migrationPhase() string {
+	if s.mig == nil {
+		return MigrationNone
+	}
+	return s.mig.Phase
+}
+
+// producerIDFloor is the first producer id YAKt may give out: ZooKeeper
+// gave out every id below it (0 without a migration).
+func (s *state) producerIDFloor() int64 {
+	if s.mig == nil {
+		return 0
+	}
+	return s.mig.NextProducerID
+}
+
+// checkMigrationFields is what a migration state must hold whatever came
+// before it (replay and the snapshot reader both check it).
+func checkMigrationFields(r *ZkMigrationStateRecord) *Error {
+	switch {
+	case !ValidMigrationPhase(r.Phase):
+		return Errorf(ReasonInvalid, "migration phase %q is not IMPORTING, FOLLOWING, DUAL_WRITE, FINALIZED, ABORTED or FAILED", r.Phase)
+	case r.Zxid < 0:
+		return Errorf(ReasonInvalid, "migration zxid %d is negative", r.Zxid)
+	case r.NextProducerID < 0 || r.NextProducerID > math.MaxInt64-ProducerIDBlockSize:
+		// The bound keeps every later block's end representable, as
+		// ProducerIdsRecord's own bound does.
+		return Errorf(ReasonInvalid, "migration nextProducerId %d is outside [0, %d]", r.NextProducerID, int64(math.MaxInt64-ProducerIDBlockSize))
+	case r.TopicsImported < 0 || r.TopicsTotal < 0:
+		return Errorf(ReasonInvalid, "migration progress %d of %d is negative", r.TopicsImported, r.TopicsTotal)
+	}
+	return nil
+}
+
+// migrationState replays a ZkMigrationStateRecord: the phase must be
+// valid and reachable from the current one (MigrationTransitionAllowed;
+// loading an image's Records() takes any valid phase, since it holds only
+// the latest state). The record becomes the migration state, and the
+// image's NextProducerID rises to its NextProducerID.
+func (d *Delta) migrationState(r *ZkMigrationStateRecord) error {
+	if err := checkMigrationFields(r); err != nil {
+		return err
+	}
+	from := d.cur.migrationPhase()
+	if !d.snapshot && !MigrationTransitionAllowed(from, r.Phase) {
+		if from == MigrationNone {
+			from = "none"
+		}
+		return Errorf(ReasonMigrationPhase, "migration cannot move from phase %s to %s", from, r.Phase)
+	}
+	m := *r
+	m.NextProducerID = max(m.NextProducerID, d.cur.producerIDFloor())
+	d.cur.mig = &m
+	if pids := d.cur.pids; m.NextProducerID > pids.next {
+		d.cur.pids = &producerIDsImage{next: m.NextProducerID, blocks: pids.blocks}
+	}
+	return nil
+}
+
+// appendJSON appends what encoding/json makes of r.
+func (r *ZkMigrationStateRecord) appendJSON(b []byte) []byte {
+	b = append(b, `{"phase":`...)
+	b = appendString(b, r.Phase)
+	b = append(b, `,"zkConnect":`...)
+	b = appendString(b, r.ZkConnect)
+	b = append(b, `,"zkClusterId":`...)
+	b = appendString(b, r.ZkClusterID)
+	b = append(b, `,"zxid":`...)
+	b = strconv.AppendInt(b, r.Zxid, 10)
+	b = append(b, `,"nextProducerId":`...)
+	b = strconv.AppendInt(b, r.NextProducerID, 10)
+	b = append(b, `,"topicsImported":`...)
+	b = strconv.AppendInt(b, r.TopicsImported, 10)
+	b = append(b, `,"topicsTotal":`...)
+	b = strconv.AppendInt(b, r.TopicsTotal, 10)
+	b = append(b, `,"error":`...)
+	b = appendString(b, r.Error)
+	return append(b, '}')
 }

@@ -89,7 +89,7 @@ func CollisionError(name, existing string) *Error {
 // __consumer_offsets, __transaction_state); clients cannot create them.
 const ReservedTopicPrefix = "__"
 
-// Body is the content of a record: one of the six *XRecord pointer types of
+// Body is the content of a record: one of the seven *XRecord pointer types of
 // this package. Records are values once built: code that receives a Body
 // (from a Record, the Tail or a decode) must not modify it.
 type Body interface {
@@ -191,6 +191,8 @@ func NewBody(name string) Body {
 		return new(BrokerRegistrationChangeBrokerRecord)
 	case NameRemoveTopicRecord:
 		return new(RemoveTopicRecord)
+	case NameZkMigrationStateRecord:
+		return new(ZkMigrationStateRecord)
 	}
 	return nil
 }
@@ -356,6 +358,8 @@ func appendBody(b []byte, body Body) ([]byte, error) {
 		return append(b, '}'), nil
 	case *RemoveTopicRecord:
 		return appendTopicFields(b, v.TopicUUID, v.Name), nil
+	case *ZkMigrationStateRecord:
+		return v.appendJSON(b), nil
 	}
 	fields, err := json.Marshal(body)
 	if err != nil {
@@ -501,6 +505,9 @@ func cloneBody(b Body) Body {
 		c := *v
 		return &c
 	case *RemoveTopicRecord:
+		c := *v
+		return &c
+	case *ZkMigrationStateRecord:
 		c := *v
 		return &c
 	}

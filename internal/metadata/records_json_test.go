@@ -58,6 +58,7 @@ func TestRecordAppendJSONMatchesEncodingJSON(t *testing.T) {
 			&ProducerIdsRecord{BrokerID: n32, BrokerEpoch: n64, ProducerID: n64},
 			&BrokerRegistrationChangeBrokerRecord{BrokerID: n32, BrokerHost: s, BrokerPort: s, SecurityProtocol: s, BrokerStatus: s, Epoch: n64},
 			&RemoveTopicRecord{TopicUUID: s, Name: s},
+			&ZkMigrationStateRecord{Phase: s, ZkConnect: s, ZkClusterID: s, Zxid: n64, NextProducerID: n64, TopicsImported: n64, TopicsTotal: n64, Error: s},
 		} {
 			recs = append(recs, Record{Offset: off, Timestamp: at, Body: b})
 		}
@@ -89,7 +90,7 @@ func TestRecordAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 	for _, name := range []string{NameRegisterBrokerRecord, NameTopicRecord, NamePartitionRecord, NameProducerIdsRecord,
-		NameBrokerRegistrationChangeBrokerRecord, NameRemoveTopicRecord} {
+		NameBrokerRegistrationChangeBrokerRecord, NameRemoveTopicRecord, NameZkMigrationStateRecord} {
 		if !seen[name] || NewBody(name) == nil {
 			t.Errorf("record type %s not covered", name)
 		}

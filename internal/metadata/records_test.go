@@ -31,6 +31,8 @@ func TestRecordJSON(t *testing.T) {
 			`{"type":"metadata","name":"BrokerRegistrationChangeBrokerRecord","offset":10,"timestamp":"2026-11-21T16:04:05.123Z","fields":{"brokerId":2,"brokerHost":"10.0.1.2","brokerPort":"9093","securityProtocol":"SSL","brokerStatus":"FENCED","epoch":4}}`},
 		{"RemoveTopicRecord in another zone", Record{Offset: 11, Timestamp: ts.In(time.FixedZone("CET", 3600)), Body: rmTop("orders", "6f1c")},
 			`{"type":"metadata","name":"RemoveTopicRecord","offset":11,"timestamp":"2026-11-21T16:04:05.123Z","fields":{"topicUUID":"6f1c","name":"orders"}}`},
+		{"ZkMigrationStateRecord", Record{Offset: 12, Timestamp: ts, Body: mig(MigrationFollowing, 4294967397, 7000)},
+			`{"type":"metadata","name":"ZkMigrationStateRecord","offset":12,"timestamp":"2026-11-21T16:04:05.123Z","fields":{"phase":"FOLLOWING","zkConnect":"zk1:2181,zk2:2181/kafka","zkClusterId":"zk-cluster","zxid":4294967397,"nextProducerId":7000,"topicsImported":2,"topicsTotal":2,"error":""}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

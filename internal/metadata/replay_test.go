@@ -104,7 +104,13 @@ func TestReplayRules(t *testing.T) {
 		{name: "create partition at negative epoch", rec: prt(uo, 5, -1, 1), wantCode: ReasonInvalid},
 		{name: "create existing partition", rec: p0(0), wantCode: ReasonPartitionAlreadyExists},
 		{name: "change partition at current epoch", rec: p0(1), wantCode: ReasonStalePartitionEpoch},
-		{name: "change partition skipping an epoch", rec: p0(3), wantCode: ReasonStalePartitionEpoch},
+		{name: "change partition skipping epochs (a migrated znode version)", rec: p0(7), check: func(t *testing.T, im *Image) {
+			if got, _ := im.Partition(uo, 0); got.PartitionEpoch != 7 {
+				t.Errorf("epoch = %d, want 7", got.PartitionEpoch)
+			}
+		}},
+		{name: "change partition at epoch 0", rec: with(p0(0), func(r *PartitionRecord) { r.ISR = []int32{2} }), wantCode: ReasonPartitionAlreadyExists},
+		{name: "change partition below its epoch", rec: p0(-1), wantCode: ReasonStalePartitionEpoch},
 		{name: "change partition", rec: with(p0(2), func(r *PartitionRecord) { r.ISR, r.Leader = []int32{2}, 2 }), check: func(t *testing.T, im *Image) {
 			want := with(p0(2), func(r *PartitionRecord) { r.ISR, r.Leader = []int32{2}, 2 })
 			if got, _ := im.Partition(uo, 0); diffJSON(want, got) != "" {
@@ -170,6 +176,38 @@ func TestReplayRules(t *testing.T) {
 			}
 		}},
 
+		// ZkMigrationStateRecord (transitions: TestReplayMigrationTransitions)
+		{name: "migration starts", rec: mig(MigrationImporting, 5, 0), check: func(t *testing.T, im *Image) {
+			if got, ok := im.Migration(); !ok || got != *mig(MigrationImporting, 5, 0) {
+				t.Errorf("Migration() = %+v, %v", got, ok)
+			}
+			if got := im.ProducerIDs(); got.NextProducerID != 2000 || len(got.Blocks) != 1 {
+				t.Errorf("ProducerIDs = %+v, want unchanged", got)
+			}
+		}},
+		{name: "migration raises NextProducerID", rec: mig(MigrationImporting, 5, 123456), check: func(t *testing.T, im *Image) {
+			want := ProducerIDsState{NextProducerID: 123456, Blocks: []ProducerIdsRecord{*pid(1, 2, 1000)}}
+			if d := diffJSON(want, im.ProducerIDs()); d != "" {
+				t.Errorf("ProducerIDs:\n%s", d)
+			}
+		}},
+		{name: "migration NextProducerID below the blocks' end", rec: mig(MigrationImporting, 5, 1500), check: func(t *testing.T, im *Image) {
+			if got := im.ProducerIDs().NextProducerID; got != 2000 {
+				t.Errorf("NextProducerID = %d, want 2000 (never lowered)", got)
+			}
+			if got, _ := im.Migration(); got.NextProducerID != 1500 {
+				t.Errorf("Migration().NextProducerID = %d, want 1500", got.NextProducerID)
+			}
+		}},
+		{name: "migration starting in FOLLOWING", rec: mig(MigrationFollowing, 5, 0), wantCode: ReasonMigrationPhase},
+		{name: "migration starting FINALIZED", rec: mig(MigrationFinalized, 5, 0), wantCode: ReasonMigrationPhase},
+		{name: "migration with no phase", rec: mig(MigrationNone, 5, 0), wantCode: ReasonInvalid},
+		{name: "migration with unknown phase", rec: mig("importing", 5, 0), wantCode: ReasonInvalid},
+		{name: "migration with negative zxid", rec: mig(MigrationImporting, -1, 0), wantCode: ReasonInvalid},
+		{name: "migration with negative NextProducerID", rec: mig(MigrationImporting, 5, -1), wantCode: ReasonInvalid},
+		{name: "migration with NextProducerID past the range", rec: mig(MigrationImporting, 5, 1<<63-999), wantCode: ReasonInvalid},
+		{name: "migration with negative progress", rec: withMig(mig(MigrationImporting, 5, 0), func(r *ZkMigrationStateRecord) { r.TopicsImported = -1 }), wantCode: ReasonInvalid},
+
 		// RemoveTopicRecord
 		{name: "remove unknown topic", rec: rmTop("none", "u-none"), wantCode: ReasonTopicNotFound},
 		{name: "remove with mismatched name", rec: rmTop("other", uo), wantCode: ReasonTopicNotFound},
@@ -199,7 +237,7 @@ func TestReplayRules(t *testing.T) {
 				if diff := diffImages(before, after); diff != "" {
 					t.Errorf("a rejected record changed the image (-before +after):\n%s", diff)
 				}
-				if after.cluster != before.cluster || after.topics != before.topics || after.pids != before.pids {
+				if after.cluster != before.cluster || after.topics != before.topics || after.pids != before.pids || after.mig != before.mig {
 					t.Errorf("a rejected record replaced a sub-image")
 				}
 				return

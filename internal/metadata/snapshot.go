@@ -38,9 +38,12 @@ import (
 //
 // Header tags: 1 offset (varint), 2 maxTimestamp (varint unix ms; absent
 // for the zero time), 3 brokers, 4 topics, 5 producer-id blocks, 6
-// idempotency keys (varint counts; absent means 0). Unknown header tags
+// idempotency keys (varint counts; absent means 0), 7 the migration state
+// (bytes: a ZkMigrationStateRecord's tagged fields as the codec writes
+// them; absent when no migration ever started). Unknown header tags
 // are skipped, so a field can be added without a new version; any other
-// change is a new version byte.
+// change is a new version byte. (A reader from before tag 7 loads such a
+// snapshot without its migration state.)
 //
 //	broker      = idDelta:uvarint uuid epoch:varint status:byte host:str port:str protocol:str rack:str
 //	topic       = name:str uuid partitions:uvarint
@@ -57,7 +60,10 @@ import (
 // the first), so a listing cannot repeat an id. leader is 0 for no leader,
 // else 1 + the leader's position in the ISR. A producer-id block starts
 // startDelta after the end of the previous block (the first after 0), so
-// blocks cannot overlap; NextProducerID is the end of the last block.
+// blocks cannot overlap; NextProducerID is the end of the last block or
+// the migration state's NextProducerID, whichever is greater (only a
+// migration raises it beyond the blocks, and the state keeps the highest
+// value it was raised to).
 // status is 0 ALIVE, 1 FENCED, 2 CLOSED. A partition's topic is the topic
 // item before it. The reader builds each partition straight into the form
 // an image keeps (partstate.go: no per-partition copy of the topic UUID,
@@ -96,6 +102,7 @@ const (
 	tagSnap2Topics       = 4
 	tagSnap2ProducerIDs  = 5
 	tagSnap2Keys         = 6
+	tagSnap2Migration    = 7
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -155,6 +162,15 @@ func WriteSnapshot(w io.Writer, im *Image) error {
 	h.int(tagSnap2Topics, int64(len(topics)))
 	h.int(tagSnap2ProducerIDs, int64(len(blocks)))
 	h.int(tagSnap2Keys, int64(len(keys)))
+	if im.mig != nil {
+		// Written even if empty (it never is: the phase is set), so its
+		// presence alone says a migration started.
+		var m fieldWriter
+		m.body(im.mig)
+		h.key(tagSnap2Migration, wireBytes)
+		h.b = binary.AppendUvarint(h.b, uint64(len(m.b)))
+		h.b = append(h.b, m.b...)
+	}
 	sw.uvarint(uint64(len(h.b)))
 	sw.buf = append(sw.buf, h.b...)
 	sw.endItem()
@@ -651,6 +667,7 @@ type snapHeader struct {
 	offset                        int64
 	maxTime                       time.Time
 	brokers, topics, blocks, keys int64
+	mig                           *ZkMigrationStateRecord // nil: no migration
 }
 
 func (s *snapReader) header() (snapHeader, error) {
@@ -677,6 +694,21 @@ func (s *snapReader) header() (snapHeader, error) {
 			h.blocks = f.int64()
 		case tagSnap2Keys:
 			h.keys = f.int64()
+		case tagSnap2Migration:
+			if !f.want(wireBytes) {
+				break
+			}
+			mb, err := f.r.bytes()
+			if err != nil {
+				f.fail(err)
+				break
+			}
+			body, err := decodeBody(typeZkMigrationState, mb)
+			if err != nil {
+				f.fail(err)
+				break
+			}
+			h.mig = body.(*ZkMigrationStateRecord)
 		default:
 			f.skip()
 		}
@@ -686,6 +718,13 @@ func (s *snapReader) header() (snapHeader, error) {
 	}
 	if h.brokers < 0 || h.topics < 0 || h.blocks < 0 || h.keys < 0 {
 		return h, fmt.Errorf("header has negative counts")
+	}
+	if h.mig != nil {
+		// Any valid phase: the state is the end of a history of
+		// transitions the snapshot does not hold.
+		if err := checkMigrationFields(h.mig); err != nil {
+			return h, fmt.Errorf("header: %w", err)
+		}
 	}
 	return h, nil
 }
@@ -744,6 +783,9 @@ func readSnapshotV2(br *bufio.Reader) (*Image, error) {
 		pids.next = b.ProducerID + ProducerIDBlockSize
 	}
 	pids.blocks = pmapOf(blocks)
+	if h.mig != nil {
+		pids.next = max(pids.next, h.mig.NextProducerID)
+	}
 	var entries []*IdempotencyEntry
 	for i := range h.keys {
 		if err := s.need(); err != nil {
@@ -768,7 +810,7 @@ func readSnapshotV2(br *bufio.Reader) (*Image, error) {
 		return nil, err
 	}
 	return &Image{offset: h.offset, maxTime: h.maxTime,
-		state: state{cluster: cluster, topics: topics, pids: pids, keys: keys}}, nil
+		state: state{cluster: cluster, topics: topics, pids: pids, keys: keys, mig: h.mig}}, nil
 }
 
 func (s *snapReader) broker(prev int64) (*RegisterBrokerRecord, error) {

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/yakt/yakt/contract"
+)
+
+// Migration from ZooKeeper (docs/api.md, "Migration from ZooKeeper"). The
+// operations are writes, run on the leader; GET /v1/migration is answered
+// by the leader too, since only the node running the migration knows what
+// its driver is doing.
+
+// MigrationHooks connect the API to this node's migration driver
+// (internal/migration). Either may be nil: a node without a driver
+// answers 503 ZOOKEEPER_UNAVAILABLE to a start and reports no live status.
+type MigrationHooks struct {
+	// Check connects to ZooKeeper at zkConnect and returns Kafka's
+	// cluster id (from /cluster/id); an error means the migration cannot
+	// start.
+	Check func(ctx context.Context, zkConnect string) (clusterID string, err error)
+	// Status is the driver's live report; nil when this node does not
+	// run the migration.
+	Status func() *contract.MigrationDriverStatus
+}
+
+// driverStatus is the local driver's report, nil without one.
+func (s *Server) driverStatus() *contract.MigrationDriverStatus {
+	if s.cfg.Migration.Status == nil {
+		return nil
+	}
+	d := s.cfg.Migration.Status()
+	if d != nil && d.Problems == nil {
+		cp := *d // the driver's own copy stays as it is
+		cp.Problems = []contract.MigrationProblem{}
+		d = &cp
+	}
+	return d
+}
+
+// replyMigration answers a migration operation or status with the
+// driver's live report added.
+func (s *Server) replyMigration(w http.ResponseWriter, r *http.Request, st contract.MigrationStatus, err error) {
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st.Driver = s.driverStatus()
+	setOffset(w, st.Offset)
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) serveStartMigration(w http.ResponseWriter, r *http.Request) {
+	var req contract.MigrationStartRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	st, err := s.ctrl.StartMigration(ctx, req, s.cfg.Migration.Check)
+	s.replyMigration(w, r, st, err)
+}
+
+// serveCutoverMigration refuses while the driver reports znodes it could
+// not apply: YAKt would take over a state that differs from ZooKeeper's.
+func (s *Server) serveCutoverMigration(w http.ResponseWriter, r *http.Request) {
+	if d := s.driverStatus(); d != nil && len(d.Problems) > 0 {
+		first := d.Problems[0]
+		s.writeError(w, r, contract.Errorf(contract.CodeMigrationPhase,
+			"cutover refused: the migration reports %d znode(s) it could not apply, the first %s (%s); fix them in ZooKeeper (they are retried on every change), then cut over",
+			len(d.Problems), clipInput(first.Path), clipInput(first.Message)))
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	st, err := s.ctrl.CutoverMigration(ctx)
+	s.replyMigration(w, r, st, err)
+}
+
+func (s *Server) serveFinalizeMigration(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	st, err := s.ctrl.FinalizeMigration(ctx)
+	s.replyMigration(w, r, st, err)
+}
+
+func (s *Server) serveRollbackMigration(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	st, err := s.ctrl.RollbackMigration(ctx)
+	s.replyMigration(w, r, st, err)
+}
+
+// serveMigrationStatus answers the state the log holds and, from the
+// leader, its driver's live report: a follower forwards the request to
+// the leader as it forwards writes, unless the caller accepts this node's
+// own view (?stale=true, without a live report unless this node runs the
+// migration).
+func (s *Server) serveMigrationStatus(w http.ResponseWriter, r *http.Request) {
+	if isStale(r) || s.ctrl.IsLeader() {
+		s.serveMigrationStatusLocal(w, r)
+		return
+	}
+	if r.Header.Get(headerForwarded) != "" {
+		s.writeError(w, r, contract.Errorf(contract.CodeNoLeader, "this node is not the leader; retry"))
+		return
+	}
+	s.forward(w, r, http.HandlerFunc(s.serveMigrationStatusLocal))
+}
+
+func (s *Server) serveMigrationStatusLocal(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	st, err := s.ctrl.MigrationStatus(ctx, isStale(r))
+	s.replyMigration(w, r, st, err)
+}

@@ -145,7 +145,7 @@ func stepZooKeeperLost(ctx context.Context, t *testing.T, srv *zktest.Server, zk
 }
 
 func stepCutover(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Client) {
-	st, err := cl.CutoverMigration(ctx)
+	st, _, err := cl.CutoverMigration(ctx)
 	if err != nil {
 		t.Fatalf("cutover: %v", err)
 	}
@@ -187,9 +187,9 @@ func stepCutover(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Clie
 		t.Fatal(err)
 	}
 	s := zt.States[0]
-	if s.Leader != after.Leader || s.Version != after.PartitionEpoch {
+	if s.Leader != after.Leader || s.ZnodeVersion != after.PartitionEpoch {
 		t.Errorf("ZooKeeper's %s-0 state after the ISR change: leader %d, znode version %d; YAKt: leader %d, epoch %d",
-			name, s.Leader, s.Version, after.Leader, after.PartitionEpoch)
+			name, s.Leader, s.ZnodeVersion, after.Leader, after.PartitionEpoch)
 	}
 	if s.LeaderEpoch != zt.States[1].LeaderEpoch {
 		t.Errorf("an ISR change without a new leader changed %s-0's leader_epoch to %d (partition 1 has %d)", name, s.LeaderEpoch, zt.States[1].LeaderEpoch)
@@ -198,7 +198,7 @@ func stepCutover(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Clie
 }
 
 func stepRollback(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Client) {
-	st, err := cl.RollbackMigration(ctx)
+	st, _, err := cl.RollbackMigration(ctx)
 	if err != nil {
 		t.Fatalf("rollback: %v", err)
 	}

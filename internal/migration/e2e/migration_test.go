@@ -17,7 +17,8 @@ import (
 // The migration's admin operations, as an operator's program calls them.
 
 func startMigration(ctx context.Context, cl *client.Client, zkConnect string) (contract.MigrationStatus, error) {
-	return cl.StartMigration(ctx, zkConnect)
+	st, _, err := cl.StartMigration(ctx, zkConnect)
+	return st, err
 }
 
 func migrationStatus(ctx context.Context, cl *client.Client) (contract.MigrationStatus, error) {

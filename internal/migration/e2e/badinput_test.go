@@ -24,8 +24,19 @@ func testBadInput(t *testing.T, srv *zktest.Server) {
 
 	t.Run("ZooKeeperUnreachable", func(t *testing.T) {
 		addr := testcluster.ReserveAddr(t) // reserved, nothing listens there
-		_, err := startMigration(ctx, cl, addr+"/kafka")
+		// The refusal must come promptly: the leader gives ZooKeeper a
+		// session timeout to answer, and a client that retried the 503
+		// would keep an operator waiting until its own deadline.
+		const prompt = 15 * time.Second
+		sctx, cancel := context.WithTimeout(ctx, 2*prompt)
+		defer cancel()
+		began := time.Now()
+		_, err := startMigration(sctx, cl, addr+"/kafka")
+		took := time.Since(began)
 		wantCode(t, "start a migration from "+addr, err, 503, contract.CodeZooKeeperUnavailable)
+		if took > prompt {
+			t.Errorf("the refusal of a start from an unreachable ZooKeeper took %v (error %v), want it within %v", took.Round(time.Millisecond), err, prompt)
+		}
 		st, err := migrationStatus(ctx, cl)
 		if err != nil {
 			t.Fatal(err)

@@ -33,7 +33,10 @@ func testContext(t testing.TB, d time.Duration) context.Context {
 }
 
 // newCluster starts an in-process YAKt cluster of n nodes whose log is
-// not compacted during the test (the checks read it from the start).
+// not compacted during the test (the checks read it from the start), and
+// waits until it has a leader.
 func newCluster(t testing.TB, n int) *testcluster.Cluster {
-	return testcluster.New(t, testcluster.Options{Nodes: n, SnapshotEntries: 1 << 30, CompactionMargin: 1 << 30})
+	c := testcluster.New(t, testcluster.Options{Nodes: n, SnapshotEntries: 1 << 30, CompactionMargin: 1 << 30})
+	c.MustLeader()
+	return c
 }

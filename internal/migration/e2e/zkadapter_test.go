@@ -3,6 +3,9 @@ package e2e_test
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/yakt/yakt/contract"
 
 	"github.com/yakt/yakt/client"
 
@@ -33,4 +36,14 @@ func (k *kafkaZK) topic(ctx context.Context, name string) (zkTopic, bool, error)
 }
 func (k *kafkaZK) controllerEpoch(t testing.TB) int32 { return 0 }
 
-func stopZooKeeper(ctx context.Context, t testing.TB, srv *zktest.Server, cl *client.Client) {}
+// stopZooKeeper stops the ZooKeeper server under a following migration,
+// waits until the driver reports it lost its connection, and starts the
+// server again.
+func stopZooKeeper(ctx context.Context, t testing.TB, srv *zktest.Server, cl *client.Client) {
+	t.Helper()
+	srv.Stop()
+	waitDriver(ctx, t, cl, "driver disconnected from the stopped ZooKeeper", 30*time.Second, func(st contract.MigrationStatus) bool {
+		return st.Driver != nil && !st.Driver.ZkConnected
+	})
+	srv.Restart(t)
+}

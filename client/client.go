@@ -490,7 +490,11 @@ func (c *Client) once(ctx context.Context, endpoint string, cl call, body []byte
 	// 401 and 403 are final: the same credential gets the same answer
 	// from every node. 429 (too many long polls) and 503 (overloaded, no
 	// leader, connection limit) did nothing: retried after Retry-After.
+	// ZOOKEEPER_UNAVAILABLE is final too: the leader could not reach
+	// ZooKeeper, which no other node of this cluster changes.
 	switch {
+	case apiErr.Code == contract.CodeZooKeeperUnavailable:
+		return meta, settled, apiErr
 	case resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusTooManyRequests:
 		return meta, notApplied, apiErr
 	case resp.StatusCode == http.StatusGatewayTimeout && cl.write:

@@ -72,6 +72,7 @@ type authClusterOptions struct {
 	nodeTLS         map[uint64]*tls.Config // per node, for its own requests to other nodes
 	serverTLS       map[uint64]*tls.Config // per node, HTTPS on its HTTP port
 	peerTLS         map[uint64]transport.PeerTLS
+	migration       func(id uint64) api.MigrationHooks // per node; nil: none
 }
 
 func newAuthCluster(t *testing.T, access string, o authClusterOptions) *authCluster {
@@ -120,8 +121,12 @@ func newAuthCluster(t *testing.T, access string, o authClusterOptions) *authClus
 			t.Fatal(err)
 		}
 		ctrl := controller.New(controller.Config{Node: node, ClusterID: "auth-test", State: state, Logger: nlog, BrokerSessionTimeout: time.Hour})
+		var hooks api.MigrationHooks
+		if o.migration != nil {
+			hooks = o.migration(id)
+		}
 		srv := api.New(api.Config{Controller: ctrl, Logger: nlog, Access: store, ForwardOverHTTP: o.forwardOverHTTP,
-			MaxLongPolls: o.maxLongPolls, NodeTLS: o.nodeTLS[id]})
+			MaxLongPolls: o.maxLongPolls, NodeTLS: o.nodeTLS[id], Migration: hooks})
 		hs := &http.Server{Handler: srv.Handler(), ConnContext: api.ConnContext, ReadHeaderTimeout: 5 * time.Second}
 		n := &authNode{id: id, url: "http://" + httpLs[id].Addr().String(), node: node, api: srv, http: hs, served: make(chan struct{})}
 		l := httpLs[id]

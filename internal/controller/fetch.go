@@ -254,10 +254,14 @@ func diffResponse(hw int64, recs []metadata.TailRecord) FetchResponse {
 	return out
 }
 
+// withoutProducerIDs keeps what ClientMgmt is shown: brokers, topics and
+// partitions (no producer-id blocks, no migration state).
 func withoutProducerIDs(recs []metadata.TailRecord) []metadata.TailRecord {
 	out := recs[:0]
 	for _, r := range recs {
-		if _, ok := r.Record().Body.(*metadata.ProducerIdsRecord); !ok {
+		switch r.Record().Body.(type) {
+		case *metadata.ProducerIdsRecord, *metadata.ZkMigrationStateRecord:
+		default:
 			out = append(out, r)
 		}
 	}

@@ -47,7 +47,7 @@ func TestDiffJSONMatchesEncodingJSON(t *testing.T) {
 // A diff Fetch answers from the tail's shared encodings is byte for byte
 // what encoding/json makes of its records, on the first fetch (which
 // encodes them) and on later ones (which copy), for brokers and for
-// clients (no producer ids).
+// clients (no producer ids, no migration state).
 func TestFetchDiffJSONFromTail(t *testing.T) {
 	ts := time.Date(2026, 11, 29, 18, 0, 0, 123456789, time.UTC)
 	sm := NewStateMachine(100)
@@ -56,6 +56,7 @@ func TestFetchDiffJSONFromTail(t *testing.T) {
 		{Offset: 5, Timestamp: ts, Body: &metadata.PartitionRecord{TopicUUID: "u-1", Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1}},
 		{Offset: 6, Timestamp: ts, Body: &metadata.ProducerIdsRecord{BrokerID: 1, ProducerID: 1000}},
 		{Offset: 7, Timestamp: ts.Add(time.Second), Body: &metadata.RemoveTopicRecord{TopicUUID: "u-1", Name: "a<b>&c"}},
+		{Offset: 7, Timestamp: ts.Add(time.Second), Body: &metadata.ZkMigrationStateRecord{Phase: metadata.MigrationImporting, ZkConnect: "zk:2181/k", Zxid: 9}},
 	}
 	sm.Tail().Append(recs)
 	c := New(Config{State: sm})

@@ -7,9 +7,10 @@
 //
 // # Records
 //
-// Six record types (docs/api.md): RegisterBrokerRecord, TopicRecord,
-// PartitionRecord, ProducerIdsRecord, BrokerRegistrationChangeBrokerRecord
-// and RemoveTopicRecord, each a *XRecord implementing Body. A Record is a
+// Seven record types (docs/api.md): RegisterBrokerRecord, TopicRecord,
+// PartitionRecord, ProducerIdsRecord, BrokerRegistrationChangeBrokerRecord,
+// RemoveTopicRecord and ZkMigrationStateRecord (migration.go), each a
+// *XRecord implementing Body. A Record is a
 // Body plus its Offset (the raft index it committed at; records of one
 // entry share it) and Timestamp (set by the leader, millisecond
 // precision). Everything server-chosen (UUIDs, epochs, ids, timestamps)
@@ -44,8 +45,12 @@
 //     for an empty topicUUID; TOPIC_ALREADY_EXISTS if the name or the UUID
 //     exists.
 //   - PartitionRecord: TOPIC_NOT_FOUND for an unknown topicUUID. An
-//     existing partition needs partitionEpoch = current + 1
-//     (PARTITION_ALREADY_EXISTS if it is 0, else STALE_PARTITION_EPOCH);
+//     existing partition needs partitionEpoch > current
+//     (PARTITION_ALREADY_EXISTS if it is 0, else STALE_PARTITION_EPOCH):
+//     greater, not current + 1, because a partition migrated from
+//     ZooKeeper carries its state znode's version, which can jump; two
+//     changes built from one state both carry current + 1, so a race is
+//     still caught;
 //     a new one needs partitionEpoch >= 0 (INVALID_REQUEST). Then
 //     INVALID_REPLICA_ASSIGNMENT unless: partitionId >= 0; replicas
 //     non-empty, distinct, >= 0; ISR, addingReplicas and removingReplicas
@@ -54,11 +59,20 @@
 //   - ProducerIdsRecord: BROKER_NOT_FOUND for an unknown broker;
 //     BROKER_NOT_ACTIVE unless ALIVE; STALE_BROKER_EPOCH unless
 //     brokerEpoch = the broker's epoch; PRODUCER_ID_ALREADY_ALLOCATED if
-//     [producerId, producerId+ProducerIDBlockSize) is out of range or
-//     overlaps a block given before. NextProducerID becomes
+//     [producerId, producerId+ProducerIDBlockSize) is out of range,
+//     starts below the migration's NextProducerID (ZooKeeper gave those
+//     ids out) or overlaps a block given before. NextProducerID becomes
 //     max(NextProducerID, producerId+ProducerIDBlockSize).
 //   - RemoveTopicRecord: TOPIC_NOT_FOUND unless a topic has that UUID and
 //     that name; removes it and all its partitions.
+//   - ZkMigrationStateRecord: INVALID_REQUEST unless the phase is valid
+//     (ValidMigrationPhase) and zxid, nextProducerId, topicsImported and
+//     topicsTotal are >= 0 (nextProducerId at most MaxInt64 -
+//     ProducerIDBlockSize); MIGRATION_PHASE unless
+//     MigrationTransitionAllowed(current phase, phase) (MigrationNone
+//     before any). The record becomes the migration state (Migration),
+//     keeping as its nextProducerId the highest any such record carried;
+//     NextProducerID becomes max(NextProducerID, nextProducerId).
 //
 // A record without a body, or with a foreign Body type, is a bug: Replay
 // returns a plain error (not *Error) and the caller must stop.
@@ -74,13 +88,15 @@
 //
 // WriteSnapshot streams an image in a compact binary form (snapshot.go
 // documents version 2): brokers by id, topics by name each with its
-// partitions by id, producer-id blocks, idempotency keys, its offset and
-// MaxTimestamp, in CRC-32C-checked blocks of about 64 KiB. ReadSnapshot
-// builds the image's maps directly as the blocks arrive, checking what
-// replay would have checked (producer-id blocks need only a registered
-// broker, since a block outlives its broker's epoch); it also reads the
-// version-1 form (the image's Records() replayed into Empty), so files
-// written before version 2 still load and the next snapshot is version 2.
+// partitions by id, producer-id blocks, idempotency keys, its offset,
+// MaxTimestamp and migration state, in CRC-32C-checked blocks of about
+// 64 KiB. ReadSnapshot builds the image's maps directly as the blocks
+// arrive, checking what replay would have checked (producer-id blocks
+// need only a registered broker, since a block outlives its broker's
+// epoch; the migration state needs only valid fields, since the phases
+// before it are not kept); it also reads the version-1 form (the image's
+// Records() replayed into Empty), so files written before version 2
+// still load and the next snapshot is version 2.
 // Equal images write equal bytes.
 //
 // # Idempotency keys

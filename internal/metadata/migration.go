@@ -67,7 +67,8 @@ func MigrationTransitionAllowed(from, to string) bool {
 // ZkMigrationStateRecord records where a migration from ZooKeeper stands.
 // It is committed with every batch the migration writes, so the log says
 // exactly which ZooKeeper state YAKt reflects and a new leader resumes
-// from there. In an Image it is the latest such record.
+// from there. In an Image it is the latest such record, but for
+// NextProducerID: the highest any such record carried (Image.Migration).
 type ZkMigrationStateRecord struct {
 	Phase string `json:"phase"`
 	// ZkConnect is ZooKeeper's connect string, host:port[,host:port...][/chroot].

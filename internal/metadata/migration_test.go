@@ -137,9 +137,12 @@ func TestMigrationProducerIDFloor(t *testing.T) {
 	}
 	// A raise above the blocks survives a snapshot and Records().
 	for name, back := range map[string]func() (*Image, error){
-		"snapshot":          func() (*Image, error) { return DecodeSnapshot(EncodeSnapshot(im)) },
-		"ImageFromRecords":  func() (*Image, error) { return ImageFromRecords(im.Records(), im.Offset()) },
-		"snapshot of those": func() (*Image, error) { i, _ := ImageFromRecords(im.Records(), im.Offset()); return DecodeSnapshot(EncodeSnapshot(i)) },
+		"snapshot":         func() (*Image, error) { return DecodeSnapshot(EncodeSnapshot(im)) },
+		"ImageFromRecords": func() (*Image, error) { return ImageFromRecords(im.Records(), im.Offset()) },
+		"snapshot of those": func() (*Image, error) {
+			i, _ := ImageFromRecords(im.Records(), im.Offset())
+			return DecodeSnapshot(EncodeSnapshot(i))
+		},
 	} {
 		got, err := back()
 		if err != nil {

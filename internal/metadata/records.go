@@ -117,8 +117,9 @@ type TopicRecord struct {
 }
 
 // PartitionRecord creates a partition (PartitionEpoch is then usually 0) or
-// replaces its whole state (PartitionEpoch = current + 1). In JSON its
-// slices are never null: nil encodes as [].
+// replaces its whole state (PartitionEpoch > current: the controller uses
+// current + 1, a migration the ZooKeeper state znode's version). In JSON
+// its slices are never null: nil encodes as [].
 type PartitionRecord struct {
 	PartitionID      int32   `json:"partitionId"`
 	TopicUUID        string  `json:"topicUUID"`

@@ -274,6 +274,9 @@ func TestReplayUntouchedSubImagesShared(t *testing.T) {
 		{"topic", top("x", "u-x"), true, false, true},
 		{"partition", prt("u-orders", 3, 0, 1), true, false, true},
 		{"producer ids", pid(1, 2, 5000), true, true, false},
+		{"migration state", mig(MigrationImporting, 1, 0), true, true, true},
+		{"migration state below the blocks' end", mig(MigrationImporting, 1, 1500), true, true, true},
+		{"migration state raising NextProducerID", mig(MigrationImporting, 1, 5000), true, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -303,6 +306,8 @@ func TestReplayBatchAtomic(t *testing.T) {
 		{"third record fails: partition of removed topic", []Body{brk(5, 0, StatusAlive), rmTop("orders", "u-orders"), prt("u-orders", 1, 0, 1)}, ReasonTopicNotFound},
 		{"third record fails: overlapping block", []Body{pid(1, 2, 10000), pid(1, 2, 20000), pid(1, 2, 10500)}, ReasonProducerIDAlreadyAllocated},
 		{"third record fails: stale epoch after change", []Body{chg(1, 3, StatusAlive), chg(1, 4, StatusAlive), chg(1, 4, StatusAlive)}, ReasonStaleBrokerEpoch},
+		{"third record fails: a migration batch without its end", []Body{mig(MigrationImporting, 1, 90000), top("zk", "u-zk"), prt("u-zk", 0, 0, 9, 9)}, ReasonInvalidReplicaAssignment},
+		{"third record fails: migration phase", []Body{mig(MigrationImporting, 1, 0), mig(MigrationFollowing, 2, 0), mig(MigrationFailed, 3, 0)}, ReasonMigrationPhase},
 		{"last of many fails", []Body{top("b", "u-b"), prt("u-b", 0, 0, 1), prt("u-b", 1, 0, 2), prt("u-b", 2, 0, 1, 2), prt("u-b", 2, 0, 1)}, ReasonPartitionAlreadyExists},
 	}
 	for _, tt := range tests {

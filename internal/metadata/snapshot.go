@@ -163,8 +163,8 @@ func WriteSnapshot(w io.Writer, im *Image) error {
 	h.int(tagSnap2ProducerIDs, int64(len(blocks)))
 	h.int(tagSnap2Keys, int64(len(keys)))
 	if im.mig != nil {
-		// Written even if empty (it never is: the phase is set), so its
-		// presence alone says a migration started.
+		// Absent without a migration, so the bytes of images without
+		// one are what they were before the tag existed.
 		var m fieldWriter
 		m.body(im.mig)
 		h.key(tagSnap2Migration, wireBytes)

@@ -39,8 +39,10 @@ type Driver struct {
 	// status is the live report while a run is active, nil otherwise.
 	// Guarded by mu.
 	status *contract.MigrationDriverStatus
-	// dual is the dual writer at work, for its counters. Guarded by mu.
+	// dual is the dual writer at work, for its counters, and sess the
+	// run's ZooKeeper session, for its state. Guarded by mu.
 	dual *dualWriter
+	sess *zkSession
 }
 
 // New returns a Driver; Run starts it.
@@ -141,6 +143,9 @@ func (d *Driver) Status() *contract.MigrationDriverStatus {
 	}
 	s := *d.status
 	s.Problems = append([]contract.MigrationProblem{}, d.status.Problems...)
+	if d.sess != nil {
+		s.ZkConnected = d.sess.isConnected()
+	}
 	if d.dual != nil {
 		ws := d.dual.stats()
 		s.ZkWrites, s.PendingZkWrites = ws.Writes, ws.Pending
@@ -160,7 +165,7 @@ func (d *Driver) setStatus(f func(s *contract.MigrationDriverStatus)) {
 
 func (d *Driver) clearStatus() {
 	d.mu.Lock()
-	d.status, d.dual = nil, nil
+	d.status, d.dual, d.sess = nil, nil, nil
 	d.mu.Unlock()
 }
 
@@ -269,6 +274,12 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.s = s
 	defer s.close()
+	r.d.mu.Lock()
+	r.d.sess = s
+	r.d.mu.Unlock()
+	// A request to a ZooKeeper that is down waits for it to come back;
+	// closing the session is what ends it when the run must stop.
+	defer context.AfterFunc(ctx, s.close)()
 	for {
 		r.activity("waiting", false)
 		if err := s.waitConnected(ctx); err != nil {
@@ -338,6 +349,7 @@ func (r *runner) readAllRetry(ctx context.Context) (*srcModel, error) {
 			return nil, err
 		}
 		start := time.Now()
+		r.s.startFull()
 		m, err := readAll(r.s)
 		if err == nil {
 			r.log.Debug("migration: read ZooKeeper", "model", m.describe(), "took", time.Since(start))

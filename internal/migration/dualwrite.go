@@ -27,17 +27,15 @@ import (
 // did): this writer must stop for good.
 var errDualWriteFenced = errors.New("migration: dual write fenced: a newer YAKt leader writes to ZooKeeper")
 
-// appliedSource is where the dual write reads YAKt's changes: the
-// leader's applied image and the records applied after it.
-// *controller.Controller is one.
+// appliedSource is where the dual write reads YAKt's changes: the applied
+// image and the tail of applied records after it. The leader's
+// *controller.StateMachine (Controller.AppliedState) is one.
 type appliedSource interface {
-	// Image with stale set is the applied image, without a barrier.
-	Image(ctx context.Context, stale bool) (*metadata.Image, error)
-	AppliedRecordsAfter(offset int64, limit int) ([]metadata.Record, error)
-	AppliedChanged() <-chan struct{}
+	Image() *metadata.Image
+	Tail() *metadata.Tail
 }
 
-var _ appliedSource = (*controller.Controller)(nil)
+var _ appliedSource = (*controller.StateMachine)(nil)
 
 // dualWriter writes YAKt's metadata to ZooKeeper while the migration is in
 // DUAL_WRITE. One Run at a time; its counters may be read concurrently.
@@ -100,11 +98,16 @@ const maxResyncs = 3
 func (w *dualWriter) Run(ctx context.Context) (endOffset int64, err error) {
 	resyncs := 0
 	for {
+		img := w.src.Image()
+		if m, ok := img.Migration(); ok && m.Phase != metadata.MigrationDualWrite {
+			// Not (or no longer) the authority: ZooKeeper is left alone.
+			return img.Offset(), nil
+		}
 		if err := w.takeOver(); err != nil {
 			return 0, err
 		}
 		before := w.offset.Load()
-		end, err := w.runFrom(ctx)
+		end, err := w.runFrom(ctx, img)
 		if err == nil || !errors.Is(err, errResync) || errors.Is(err, errDualWriteFenced) {
 			return end, err
 		}
@@ -126,14 +129,7 @@ func (w *dualWriter) Run(ctx context.Context) (endOffset int64, err error) {
 var errResync = errors.New("ZooKeeper differs from the dual write's view")
 
 // runFrom reconciles ZooKeeper to the current image and follows the tail.
-func (w *dualWriter) runFrom(ctx context.Context) (int64, error) {
-	img, err := w.src.Image(ctx, true)
-	if err != nil {
-		return 0, fmt.Errorf("migration: dual write: read the applied image: %w", err)
-	}
-	if m, ok := img.Migration(); ok && m.Phase != metadata.MigrationDualWrite {
-		return img.Offset(), nil
-	}
+func (w *dualWriter) runFrom(ctx context.Context, img *metadata.Image) (int64, error) {
 	view, err := w.readView()
 	if err != nil {
 		return 0, err
@@ -152,12 +148,13 @@ func (w *dualWriter) runFrom(ctx context.Context) (int64, error) {
 // follow writes the records applied after img, in log order, each raft
 // entry's changes diffed against the state that entry left.
 func (w *dualWriter) follow(ctx context.Context, d *differ, img *metadata.Image) (int64, error) {
+	tail := w.src.Tail()
 	delta := metadata.NewDelta(img)
 	done := img.Offset()
 	b := &opBatch{w: w, offset: done}
 	for {
-		changed := w.src.AppliedChanged()
-		recs, err := w.src.AppliedRecordsAfter(done, 0)
+		changed := tail.Changed()
+		recs, err := tail.Since(done, 0)
 		if errors.Is(err, metadata.ErrOffsetCompacted) {
 			// The writer fell behind the tail (or this node restored a
 			// snapshot): reconcile to the image again.

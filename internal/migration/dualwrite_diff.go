@@ -44,8 +44,8 @@ type zkOp struct {
 	// version, which is YAKt's partition epoch, stays exact).
 	version int32
 	// value is what the znode's data encodes: a zkformat.Topic,
-	// zkformat.PartitionState or zkformat.ProducerIDBlock; nil for the
-	// empty data of container znodes (partitions, partition).
+	// zkformat.PartitionState, zkformat.ProducerIDBlock or topicConfig;
+	// nil for the empty data of container znodes (partitions, partition).
 	value any
 }
 
@@ -58,9 +58,15 @@ func (o zkOp) data() []byte {
 		return zkformat.EncodePartitionState(v)
 	case zkformat.ProducerIDBlock:
 		return zkformat.EncodeProducerIDBlock(v)
+	case topicConfig:
+		return zkformat.EncodeTopicConfig(nil)
 	}
 	return nil
 }
+
+// topicConfig is the value of a topic's config znode: YAKt has no topic
+// configs, so it is empty, as Kafka's own dual write creates it.
+type topicConfig struct{}
 
 // Versions of the znodes the dual write writes: what Kafka 3.x writes.
 const (
@@ -171,6 +177,12 @@ func (d *differ) topic(r metadata.Reader, name string, ops []zkOp) []zkOp {
 		ops = append(ops, zkOp{kind: opSet, path: zkformat.TopicPath(name), version: cur.version, value: want})
 		cur.topic, cur.version = want, cur.version+1
 	}
+	if !d.view.configs[name] {
+		// ZooKeeper-mode brokers and tools expect every topic to have
+		// one; an empty one means the defaults.
+		ops = append(ops, zkOp{kind: opCreate, path: zkformat.TopicConfigPath(name), value: topicConfig{}})
+		d.view.configs[name] = true
+	}
 	if !cur.partitionsNode {
 		ops = append(ops, zkOp{kind: opCreate, path: zkformat.PartitionsPath(name)})
 		cur.partitionsNode = true
@@ -253,7 +265,7 @@ func (d *differ) deleteTopic(name string, t *zkTopic, ops []zkOp) []zkOp {
 	}
 	ops = append(ops, zkOp{kind: opDelete, path: zkformat.TopicPath(name), version: t.version})
 	if d.view.configs[name] {
-		ops = append(ops, zkOp{kind: opDelete, path: zkformat.PathTopicConfigs + "/" + name, version: -1})
+		ops = append(ops, zkOp{kind: opDelete, path: zkformat.TopicConfigPath(name), version: -1})
 		delete(d.view.configs, name)
 	}
 	if d.view.deleting[name] {

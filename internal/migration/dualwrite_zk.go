@@ -98,11 +98,23 @@ func (w *dualWriter) takeOver() error {
 		}
 	}
 
+	var ops []any
+	// The parents of what the dual write creates: a ZooKeeper-mode
+	// cluster has them (its brokers create them at startup), an empty
+	// ensemble may not.
+	for _, p := range []string{"/brokers", zkformat.PathTopics, "/config", zkformat.PathTopicConfigs} {
+		ok, _, err := w.conn.Exists(w.path(p))
+		if err != nil {
+			return fmt.Errorf("migration: dual write: check %s: %w", w.path(p), err)
+		}
+		if !ok {
+			ops = append(ops, &zk.CreateRequest{Path: w.path(p), Acl: zkAcl})
+		}
+	}
 	mig := zkformat.EncodeMigration(zkformat.Migration{
 		Version: migrationZnodeVersion, KRaftControllerID: w.nodeID, KRaftControllerEpoch: w.term,
 		KRaftMetadataOffset: prev.KRaftMetadataOffset, KRaftMetadataEpoch: w.term,
 	})
-	var ops []any
 	if migExists {
 		ops = append(ops, &zk.SetDataRequest{Path: migPath, Data: mig, Version: migStat.Version})
 	} else {

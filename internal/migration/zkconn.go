@@ -197,6 +197,14 @@ func (s *zkSession) takeDirty() (paths map[string]bool, first time.Time, full bo
 	return paths, first, full
 }
 
+// startFull is called as a full read begins: what asked for one is
+// covered by it (a session change during the read asks again).
+func (s *zkSession) startFull() {
+	s.mu.Lock()
+	s.fullRead = false
+	s.mu.Unlock()
+}
+
 // markFull asks for a full read (a read failed midway).
 func (s *zkSession) markFull() {
 	s.mu.Lock()

@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -86,9 +87,14 @@ func (r *reader) seen(st *zk.Stat) {
 	r.mu.Unlock()
 }
 
+// errText is a parse error's message without the path (the problem
+// carries the path).
 func errText(err error) string {
 	if err == nil {
 		return ""
+	}
+	if ze, ok := errors.AsType[*zkformat.Error](err); ok {
+		return ze.Msg
 	}
 	return err.Error()
 }
@@ -189,7 +195,7 @@ func (r *reader) producerIDs() error {
 	}
 	b, perr := zkformat.ParseProducerIDBlock(data)
 	if perr != nil {
-		r.m.pidErr = perr.Error()
+		r.m.pidErr = errText(perr)
 		return nil
 	}
 	r.m.pid = &b

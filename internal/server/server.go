@@ -23,6 +23,7 @@ import (
 	"github.com/yakt/yakt/internal/api"
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/defaults"
+	"github.com/yakt/yakt/internal/migration"
 	"github.com/yakt/yakt/internal/raftnode"
 	"github.com/yakt/yakt/internal/transport"
 	"github.com/yakt/yakt/internal/vfs"
@@ -152,6 +153,9 @@ type Server struct {
 
 	stopLiveness context.CancelFunc
 	livenessDone chan struct{} // closed when the liveness loop returns
+	// migrationDone is closed when the migration driver returns; it runs
+	// on stopLiveness's context.
+	migrationDone chan struct{}
 
 	stopJoining context.CancelFunc // nil unless joining
 	joinDone    chan struct{}      // closed when the join loop returns
@@ -283,11 +287,13 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	if sec.tlsOn() {
 		nodeTLS = sec.files.HTTPClientConfig()
 	}
+	driver := migration.New(migration.Config{Controller: ctrl, NodeID: cfg.NodeID, Logger: log})
 	apiServer := api.New(api.Config{
 		Controller: ctrl, Gatherer: cfg.Registry,
 		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, ForwardOverHTTP: cfg.ForwardOverHTTP, Logger: log,
 		MaxFullFetches: cfg.MaxFullFetches, MaxInFlightRequests: cfg.MaxInFlightRequests,
 		Access: sec.access, NodeTLS: nodeTLS, MaxLongPolls: cfg.MaxLongPolls,
+		Migration: api.MigrationHooks{Check: migration.CheckZooKeeper, Status: driver.Status},
 	})
 	var handler http.Handler = api.Instrument(cfg.Registry, apiServer.Handler())
 	if cfg.DebugPprof {
@@ -315,6 +321,13 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	go func() {
 		defer close(s.livenessDone)
 		ctrl.RunLiveness(livenessCtx, cfg.LivenessInterval)
+	}()
+	// The migration driver lives as long as the liveness loop: both act
+	// only while this node leads, and both stop before the node does.
+	s.migrationDone = make(chan struct{})
+	go func() {
+		defer close(s.migrationDone)
+		driver.Run(livenessCtx)
 	}()
 	go func() {
 		defer close(s.served)
@@ -359,6 +372,7 @@ func (s *Server) Kill() {
 	s.api.Close()
 	s.stopLiveness()
 	<-s.livenessDone
+	<-s.migrationDone
 	s.stopJoin()
 	s.stopWatch()
 	s.Node.Stop()

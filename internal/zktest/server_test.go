@@ -9,22 +9,37 @@ import (
 	"github.com/go-zookeeper/zk"
 )
 
-// TestServerServesAndRestarts checks what tests built on Server rely on:
-// it serves on Addr, data survives a kill -9 and restart on the same
-// address, a session whose client comes back within its timeout keeps its
-// ephemeral znode, and a stopped server refuses clients.
-func TestServerServesAndRestarts(t *testing.T) {
+// TestServer checks what tests built on Server rely on: it serves on
+// Addr; across a kill -9 and restart on the same address the data
+// survives, a session whose client is back within its timeout keeps its
+// ephemeral znode, and a session whose client went away while the server
+// was down expires after the restart; a stopped server refuses clients.
+func TestServer(t *testing.T) {
+	t.Parallel()
 	s := Start(t)
 	conn := s.Connect(t, 10*time.Second)
-	if _, err := conn.Create("/persistent", []byte("kept"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+	acl := zk.WorldACL(zk.PermAll)
+	if _, err := conn.Create("/persistent", []byte("kept"), 0, acl); err != nil {
 		t.Fatalf("create /persistent: %v", err)
 	}
-	if _, err := conn.Create("/ephemeral", []byte("mine"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := conn.Create("/ephemeral", []byte("mine"), zk.FlagEphemeral, acl); err != nil {
 		t.Fatalf("create /ephemeral: %v", err)
 	}
 	session := conn.SessionID()
+	short, err := Dial(s.Addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	if _, err := short.Create("/short", nil, zk.FlagEphemeral, acl); err != nil {
+		t.Fatalf("create /short: %v", err)
+	}
 	addr := s.Addr()
 
+	s.Kill()
+	// /short's owner goes away while the server is down (its close cannot
+	// reach the server).
+	short.Close()
 	s.Restart(t)
 	if s.Addr() != addr {
 		t.Fatalf("address changed across restart: %s -> %s", addr, s.Addr())
@@ -43,8 +58,11 @@ func TestServerServesAndRestarts(t *testing.T) {
 	if st == nil || st.EphemeralOwner != session {
 		t.Fatalf("after restart, /ephemeral = %+v; want owned by session %x", st, session)
 	}
+	// The restarted server restored /short's session too, counted its
+	// timeout again, and expires it.
+	waitGone(t, conn, "/short")
 
-	// Closing the session removes its ephemeral znode at once.
+	// Closing a session removes its ephemeral znode at once.
 	conn.Close()
 	if st := existsStat(t, s, "/ephemeral"); st != nil {
 		t.Fatalf("/ephemeral still there after its session closed: %+v", st)
@@ -61,46 +79,23 @@ func TestServerServesAndRestarts(t *testing.T) {
 	}
 }
 
-// TestServerSessionExpiresWhileDown: a session whose timeout passes while
-// the server is down is expired when the server comes back, and its
-// ephemeral znode is gone (what a migration sees when ZooKeeper is away
-// longer than a broker's session).
-func TestServerSessionExpiresWhileDown(t *testing.T) {
-	s := Start(t)
-	short, err := Dial(s.Addr(), MinSessionTimeout*2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer short.Close()
-	if _, err := short.Create("/short", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatalf("create /short: %v", err)
-	}
-	s.Kill()
-	// Its owner goes away while the server is down (the close cannot
-	// reach the server). The restarted server restores the session from
-	// its log, counts its timeout again and then expires it.
-	short.Close()
-	s.Restart(t)
-	watcher := s.Connect(t, 10*time.Second)
-	deadline := time.Now().Add(30 * time.Second)
+// waitGone waits, by a watch, until path does not exist.
+func waitGone(t *testing.T, c *zk.Conn, path string) {
+	t.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
 	for {
-		ok, _, err := watcher.Exists("/short")
+		ok, _, ch, err := c.ExistsW(path)
 		if err != nil {
-			t.Fatalf("exists /short: %v", err)
+			t.Fatalf("watch %s: %v", path, err)
 		}
 		if !ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("/short still there 30 s after its session's owner went away")
-		}
-		_, _, ch, err := watcher.ExistsW("/short")
-		if err != nil {
-			t.Fatal(err)
+			return
 		}
 		select {
 		case <-ch:
-		case <-time.After(time.Until(deadline)):
+		case <-deadline.C:
+			t.Fatalf("%s still there after 30 s", path)
 		}
 	}
 }
@@ -123,15 +118,18 @@ func existsStat(t *testing.T, s *Server, path string) *zk.Stat {
 }
 
 // getRetrying reads path, retrying while the client reconnects after a
-// server restart (requests in flight then fail with ErrConnectionClosed).
+// server restart (requests in flight then fail with ErrConnectionClosed,
+// and go-zookeeper waits a second between failed connection rounds).
 func getRetrying(c *zk.Conn, path string) ([]byte, *zk.Stat, error) {
 	deadline := time.Now().Add(30 * time.Second)
+	retry := time.NewTicker(50 * time.Millisecond)
+	defer retry.Stop()
 	for {
 		data, st, err := c.Get(path)
 		if err == nil || time.Now().After(deadline) ||
 			!(errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)) {
 			return data, st, err
 		}
-		time.Sleep(50 * time.Millisecond)
+		<-retry.C
 	}
 }

@@ -66,7 +66,6 @@ type Server struct {
 	mu     sync.Mutex
 	proc   *exec.Cmd
 	exited chan struct{} // closed once proc has been waited for
-	starts int
 }
 
 // Start starts a ZooKeeper server on a free 127.0.0.1 port with a data
@@ -118,7 +117,7 @@ func Start(t testing.TB) *Server {
 			break
 		}
 	}
-	t.Fatalf("zktest: start ZooKeeper: %v\ntail of %s:\n%s", lastErr, s.logPath, s.LogTail(40))
+	t.Fatalf("zktest: start ZooKeeper: %v", lastErr) // the cleanup shows the log's tail
 	return nil
 }
 
@@ -204,7 +203,6 @@ func (s *Server) start() error {
 	}()
 	s.mu.Lock()
 	s.proc, s.exited = cmd, exited
-	s.starts++
 	s.mu.Unlock()
 	return waitServing(s.addr, exited, time.Now().Add(startTimeout))
 }
@@ -297,7 +295,7 @@ func (s *Server) Restart(t testing.TB) {
 	began := time.Now()
 	if err := s.start(); err != nil {
 		s.Stop()
-		t.Fatalf("zktest: restart ZooKeeper: %v\ntail of %s:\n%s", err, s.logPath, s.LogTail(40))
+		t.Fatalf("zktest: restart ZooKeeper: %v", err) // Start's cleanup shows the log's tail
 	}
 	t.Logf("zktest: ZooKeeper serving again on %s after %v", s.addr, time.Since(began).Round(time.Millisecond))
 }
@@ -309,14 +307,17 @@ func (s *Server) Stop() {
 	proc, exited := s.proc, s.exited
 	s.proc = nil
 	s.mu.Unlock()
-	if proc == nil {
-		return
+	if proc != nil {
+		// The group id is the JVM's pid (Setpgid); ESRCH means it is gone.
+		if err := syscall.Kill(-proc.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			proc.Process.Kill()
+		}
 	}
-	// The group id is the JVM's pid (Setpgid); ESRCH means it is gone.
-	if err := syscall.Kill(-proc.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		proc.Process.Kill()
+	// A concurrent Stop that found the process already taken still
+	// returns only once it is gone.
+	if exited != nil {
+		<-exited
 	}
-	<-exited
 }
 
 // Kill is Stop, named for tests that mean a crash: the server stays down

@@ -61,6 +61,7 @@ func testCrashDuringFollow(t *testing.T, srv *zktest.Server) {
 	// set again, nothing in between may be missed.
 	changes = append(changes, ld.run(ctx, t, 20, time.Second)...)
 	srv.Restart(t)
+	zk.waitSession(ctx, t)
 	t.Logf("restarted ZooKeeper after %d changes", len(changes))
 	changes = append(changes, ld.run(ctx, t, 40, 2*time.Second)...)
 

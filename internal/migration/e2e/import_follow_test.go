@@ -129,6 +129,7 @@ func stepZooKeeperLost(ctx context.Context, t *testing.T, srv *zktest.Server, zk
 		t.Fatal(err)
 	}
 	stopZooKeeper(ctx, t, srv, cl)
+	zk.waitSession(ctx, t)
 	waitDriver(ctx, t, cl, "driver connected to ZooKeeper again", 60*time.Second, func(st contract.MigrationStatus) bool {
 		return st.Driver != nil && st.Driver.ZkConnected
 	})
@@ -157,6 +158,11 @@ func stepCutover(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Clie
 	waitDriver(ctx, t, cl, "driver dual-writing", 30*time.Second, func(st contract.MigrationStatus) bool {
 		return st.Driver != nil && st.Driver.Activity == "dual-writing"
 	})
+
+	// YAKt holds ZooKeeper's controller role the KRaft way.
+	if _, kraftEpoch := zk.controller(t); kraftEpoch < 0 {
+		t.Errorf("/controller after cutover: kraftControllerEpoch %d, want YAKt's (>= 0)", kraftEpoch)
+	}
 
 	// A topic created through YAKt appears in ZooKeeper in Kafka's format.
 	const name = "created-after-cutover"
@@ -208,7 +214,9 @@ func stepRollback(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Cli
 	// ZooKeeper is the authority again: YAKt refuses its own writes.
 	_, _, err = cl.CreateTopic(ctx, client.CreateTopicRequest{Name: "refused-after-rollback", Partitions: contract.Int32(1), ReplicationFactor: contract.Int32(1)})
 	wantCode(t, "create a topic through YAKt after rollback", err, 409, contract.CodeMigrationInProgress)
-	// ... and follows ZooKeeper's.
+	// ... and follows ZooKeeper's, once a ZooKeeper-mode broker won the
+	// controller election again.
+	zk.electController(t, 1)
 	model, err := zk.read(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -140,7 +140,7 @@ func (l *load) addPartitions(ctx context.Context) (*change, error) {
 	first := int32(len(ts.Partitions))
 	assign := l.assignment(2, 3)
 	c := &change{kind: "addPartitions", what: fmt.Sprintf("%s partitions %d-%d", name, first, first+1), start: time.Now()}
-	if err := l.zk.addPartitions(ctx, name, assign); err != nil {
+	if err := l.zk.addPartitions(ctx, name, first, assign); err != nil {
 		return nil, fmt.Errorf("add partitions to %s: %w", name, err)
 	}
 	for i, reps := range assign {

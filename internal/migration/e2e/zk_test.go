@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/yakt/yakt/internal/testcluster"
-	"github.com/yakt/yakt/internal/zkformat"
 	"github.com/yakt/yakt/internal/zktest"
 )
 
@@ -27,29 +26,27 @@ type layout struct {
 	ISRChanges int
 }
 
-// kafkaZK is one ZooKeeper-mode Kafka cluster's metadata in a chroot of
-// the shared ZooKeeper server, written and read through zktest.
-type kafkaZK struct {
-	t         testing.TB
-	srv       *zktest.Server
-	chroot    string
-	clusterID string
-}
-
-// zkTopic is a topic as ZooKeeper holds it, parsed by zktest's reader.
+// zkTopic is a topic as ZooKeeper holds it, read from the znodes with
+// this package's own JSON types (neither zkformat, which the code under
+// test uses, nor a writer's templates), to check what YAKt wrote.
 type zkTopic struct {
-	Topic  zkformat.Topic
-	States map[int32]zkPartitionState
+	Name       string
+	Version    int    // the topic znode's "version" field
+	TopicID    string // canonical UUID text
+	Partitions map[int32][]int32
+	States     map[int32]zkPartitionState
 }
 
 // zkPartitionState is a partition state znode: its content and its
 // znode version (the partition epoch).
 type zkPartitionState struct {
-	zkformat.PartitionState
-	ZnodeVersion int64
+	Version         int // the "version" field
+	Leader          int32
+	LeaderEpoch     int32
+	ISR             []int32
+	ControllerEpoch int32
+	ZnodeVersion    int64
 }
-
-func (k *kafkaZK) connect() string { return k.srv.Addr() + k.chroot }
 
 // waitZkTopic waits until ZooKeeper holds topic name and cond holds for
 // it, and returns it.
@@ -84,34 +81,34 @@ func waitZkTopic(ctx context.Context, t testing.TB, zk *kafkaZK, name string, wi
 // as its state znode's version.
 func checkZkTopicMatches(t testing.TB, zk *kafkaZK, zt zkTopic, y topicState) {
 	t.Helper()
-	if zt.Topic.TopicID != y.ID {
-		t.Errorf("ZooKeeper topic %s: topic_id %s, YAKt's id %s", zt.Topic.Name, zt.Topic.TopicID, y.ID)
+	if zt.TopicID != y.ID {
+		t.Errorf("ZooKeeper topic %s: topic_id %s, YAKt's id %s", zt.Name, zt.TopicID, y.ID)
 	}
-	if zt.Topic.Version != 3 {
-		t.Errorf("ZooKeeper topic %s: version %d, want 3 (Kafka 3.x's TopicZNode with topic_id)", zt.Topic.Name, zt.Topic.Version)
+	if zt.Version != 3 {
+		t.Errorf("ZooKeeper topic %s: version %d, want 3 (Kafka 3.x's TopicZNode with topic_id)", zt.Name, zt.Version)
 	}
 	ctrlEpoch := zk.controllerEpoch(t)
 	for p, yp := range y.Partitions {
-		if got := zt.Topic.Partitions[p]; !slices.Equal(got, yp.Replicas) {
-			t.Errorf("ZooKeeper %s-%d: replicas %v, YAKt %v", zt.Topic.Name, p, got, yp.Replicas)
+		if got := zt.Partitions[p]; !slices.Equal(got, yp.Replicas) {
+			t.Errorf("ZooKeeper %s-%d: replicas %v, YAKt %v", zt.Name, p, got, yp.Replicas)
 		}
 		s, ok := zt.States[p]
 		if !ok {
-			t.Errorf("ZooKeeper %s-%d: no state znode", zt.Topic.Name, p)
+			t.Errorf("ZooKeeper %s-%d: no state znode", zt.Name, p)
 			continue
 		}
 		if s.Version != 1 {
-			t.Errorf("ZooKeeper %s-%d state: version field %d, want 1", zt.Topic.Name, p, s.Version)
+			t.Errorf("ZooKeeper %s-%d state: version field %d, want 1", zt.Name, p, s.Version)
 		}
 		if s.Leader != yp.Leader || !slices.Equal(s.ISR, yp.ISR) || s.ZnodeVersion != yp.Epoch {
 			t.Errorf("ZooKeeper %s-%d state: leader %d isr %v znode version %d; YAKt leader %d isr %v epoch %d",
-				zt.Topic.Name, p, s.Leader, s.ISR, s.ZnodeVersion, yp.Leader, yp.ISR, yp.Epoch)
+				zt.Name, p, s.Leader, s.ISR, s.ZnodeVersion, yp.Leader, yp.ISR, yp.Epoch)
 		}
 		if s.ControllerEpoch != ctrlEpoch {
-			t.Errorf("ZooKeeper %s-%d state: controller_epoch %d, /controller_epoch holds %d (YAKt's)", zt.Topic.Name, p, s.ControllerEpoch, ctrlEpoch)
+			t.Errorf("ZooKeeper %s-%d state: controller_epoch %d, /controller_epoch holds %d (YAKt's)", zt.Name, p, s.ControllerEpoch, ctrlEpoch)
 		}
 		if s.LeaderEpoch < 0 {
-			t.Errorf("ZooKeeper %s-%d state: leader_epoch %d", zt.Topic.Name, p, s.LeaderEpoch)
+			t.Errorf("ZooKeeper %s-%d state: leader_epoch %d", zt.Name, p, s.LeaderEpoch)
 		}
 	}
 }
@@ -119,7 +116,7 @@ func checkZkTopicMatches(t testing.TB, zk *kafkaZK, zt zkTopic, y topicState) {
 // kafkaTopicID is a canonical UUID in Kafka's base64url form.
 func kafkaTopicID(t testing.TB, id string) string {
 	t.Helper()
-	s, err := zkformat.UUIDToKafka(id)
+	s, err := zktest.KafkaTopicID(id)
 	if err != nil {
 		t.Fatalf("topic id %s in Kafka's form: %v", id, err)
 	}

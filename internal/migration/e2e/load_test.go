@@ -52,6 +52,7 @@ func (l *load) run(ctx context.Context, t testing.TB, n int, d time.Duration) []
 		if err != nil {
 			t.Fatalf("load change %d: %v", i, err)
 		}
+		c.acked = time.Now()
 		out = append(out, c)
 	}
 	return out

@@ -112,6 +112,22 @@ func wantCode(t testing.TB, what string, err error, status int, code contract.Co
 // each round: the driver applies ZooKeeper's last changes asynchronously.
 func checkEqual(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration) (state, state) {
 	t.Helper()
+	return checkEqualWith(ctx, t, zk, within, func(ctx context.Context, fetchAs int32) (state, error) {
+		return readYaktSnapshot(ctx, cl, fetchAs)
+	})
+}
+
+// checkEqualDescribed is checkEqual reading YAKt as an operator would:
+// the topic list page by page, every topic described, the brokers listed.
+func checkEqualDescribed(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration) (state, state) {
+	t.Helper()
+	return checkEqualWith(ctx, t, zk, within, func(ctx context.Context, fetchAs int32) (state, error) {
+		return readYakt(ctx, cl, fetchAs)
+	})
+}
+
+func checkEqualWith(ctx context.Context, t testing.TB, zk *kafkaZK, within time.Duration, readYakt func(context.Context, int32) (state, error)) (state, state) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	var (
@@ -126,7 +142,7 @@ func checkEqual(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Clien
 			lastErr = err
 			return false
 		}
-		ys, err = readYakt(ctx, cl, anyBroker(zs))
+		ys, err = readYakt(ctx, anyBroker(zs))
 		if err != nil {
 			lastErr = err
 			return false

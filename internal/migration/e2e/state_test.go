@@ -125,6 +125,54 @@ func readYakt(ctx context.Context, cl *client.Client, fetchAs int32) (state, err
 	return st, nil
 }
 
+// readYaktSnapshot reads YAKt's metadata in one consistent answer: a
+// BrokerMgmt metadata fetch without an offset (the whole state at one
+// offset, producer ids included), as broker fetchAs; -1 (no broker yet):
+// a ClientMgmt one, without producer ids. Cheaper than describing every
+// topic, for the checks repeated during a test.
+func readYaktSnapshot(ctx context.Context, cl *client.Client, fetchAs int32) (state, error) {
+	st := state{Brokers: map[int32]brokerState{}, Topics: map[string]topicState{}}
+	var (
+		res client.FetchResult
+		err error
+	)
+	if fetchAs >= 0 {
+		res, err = cl.BrokerFetch(ctx, fetchAs, client.FetchOptions{})
+	} else {
+		res, err = cl.ClientFetch(ctx, client.FetchOptions{})
+	}
+	if err != nil {
+		return st, fmt.Errorf("full metadata fetch (as broker %d): %w", fetchAs, err)
+	}
+	var snap contract.MetadataSnapshot
+	if err := json.Unmarshal(res.Snapshot, &snap); err != nil {
+		return st, fmt.Errorf("full metadata fetch: mode %q, snapshot: %w", res.Mode, err)
+	}
+	for _, b := range snap.Brokers {
+		st.Brokers[b.BrokerID] = brokerState{Host: b.BrokerHost, Port: b.BrokerPort, Protocol: b.SecurityProtocol,
+			Rack: b.RackID, Alive: b.BrokerStatus == contract.StatusAlive}
+	}
+	names := map[string]string{}
+	for _, tv := range snap.Topics {
+		names[tv.TopicUUID] = tv.Name
+		st.Topics[tv.Name] = topicState{ID: tv.TopicUUID, Partitions: map[int32]partitionState{}}
+	}
+	for _, p := range snap.Partitions {
+		name, ok := names[p.TopicUUID]
+		if !ok {
+			return st, fmt.Errorf("full metadata fetch: partition %d of topic id %s, which is not among the topics", p.PartitionID, p.TopicUUID)
+		}
+		st.Topics[name].Partitions[p.PartitionID] = partitionState{
+			Replicas: p.Replicas, ISR: p.ISR, Adding: p.AddingReplicas, Removing: p.RemovingReplicas,
+			Leader: p.Leader, Epoch: p.PartitionEpoch,
+		}
+	}
+	if snap.ProducerIDs != nil {
+		st.NextProducerID = snap.ProducerIDs.NextProducerID
+	}
+	return st, nil
+}
+
 func topicFromDetail(d contract.TopicDetail) topicState {
 	t := topicState{ID: d.Topic.TopicUUID, Partitions: map[int32]partitionState{}}
 	for _, p := range d.Partitions {

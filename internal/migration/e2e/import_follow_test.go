@@ -22,13 +22,17 @@ import (
 // YAKt cluster: import of 1,000 topics x 10 partitions and 100 brokers,
 // follow under load, a lost ZooKeeper, cutover with dual write, rollback.
 // Each step needs the one before it.
+// bigLayout is the import's data set: 100 brokers, 1,000 topics x 10
+// partitions.
+var bigLayout = layout{
+	ClusterID: "big-cluster-0000000001", Brokers: 100, Topics: 1000, Partitions: 10, RF: 3,
+	ProducerBlockEnd: 41_999, Reassigning: 97, ISRChanges: 13,
+}
+
 func testImportFollowCutover(t *testing.T, srv *zktest.Server) {
 	ctx := testContext(t, 5*time.Minute)
 	zk := newKafkaZK(t, srv, "/kafka-big")
-	zk.populate(ctx, t, layout{
-		ClusterID: "big-cluster-0000000001", Brokers: 100, Topics: 1000, Partitions: 10, RF: 3,
-		ProducerBlockEnd: 41_999, Reassigning: 97, ISRChanges: 13,
-	})
+	zk.populate(ctx, t, bigLayout)
 	c := newCluster(t, 3)
 	cl := c.API()
 
@@ -76,9 +80,11 @@ func stepImport(ctx context.Context, t *testing.T, zk *kafkaZK, cl, paged *clien
 	}
 	st = waitPhase(ctx, t, cl, metadata.MigrationFollowing, 3*time.Minute)
 	took := time.Since(start)
-	t.Logf("import of 100 brokers, 1,000 topics x 10 partitions: FOLLOWING %v after the start (%s)", took.Round(time.Millisecond), statusText(st))
-	if st.TopicsImported != 1000 || st.TopicsTotal != 1000 {
-		t.Errorf("import progress %d/%d topics, want 1000/1000", st.TopicsImported, st.TopicsTotal)
+	l := bigLayout
+	t.Logf("import of %d brokers, %d topics x %d partitions: FOLLOWING %v after the start (%s)",
+		l.Brokers, l.Topics, l.Partitions, took.Round(time.Millisecond), statusText(st))
+	if st.TopicsImported != int64(l.Topics) || st.TopicsTotal != int64(l.Topics) {
+		t.Errorf("import progress %d/%d topics, want %d/%d", st.TopicsImported, st.TopicsTotal, l.Topics, l.Topics)
 	}
 	if st.ZkClusterID != zk.clusterID {
 		t.Errorf("zkClusterId %q, want %q from /cluster/id", st.ZkClusterID, zk.clusterID)
@@ -95,8 +101,8 @@ func stepImport(ctx context.Context, t *testing.T, zk *kafkaZK, cl, paged *clien
 	checkStart = time.Now()
 	checkEqual(ctx, t, zk, cl, 30*time.Second)
 	t.Logf("checker (full metadata fetch): equal, compared in %v", time.Since(checkStart).Round(time.Millisecond))
-	if len(zs.Topics) != 1000 || len(zs.Brokers) != 100 {
-		t.Fatalf("ZooKeeper holds %s, want 1,000 topics and 100 brokers", zs.summary())
+	if len(zs.Topics) != l.Topics || len(zs.Brokers) != l.Brokers {
+		t.Fatalf("ZooKeeper holds %s, want %d topics and %d brokers", zs.summary(), l.Topics, l.Brokers)
 	}
 }
 

@@ -185,9 +185,21 @@ func stepCutover(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Clie
 		return st.Driver != nil && st.Driver.Activity == "dual-writing"
 	})
 
-	// YAKt holds ZooKeeper's controller role the KRaft way.
-	if _, kraftEpoch := zk.controller(t); kraftEpoch < 0 {
-		t.Errorf("/controller after cutover: kraftControllerEpoch %d, want YAKt's (>= 0)", kraftEpoch)
+	// YAKt takes ZooKeeper's controller role the KRaft way.
+	epochBefore := zk.controllerEpoch(t)
+	{
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		var id, kraftEpoch int32
+		err := testcluster.WaitFor(wctx, func() bool {
+			id, kraftEpoch = zk.controller(t)
+			return kraftEpoch >= 0
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("/controller after cutover: brokerid %d, kraftControllerEpoch %d; YAKt did not take the controller role within 15 s", id, kraftEpoch)
+		}
+		t.Logf("/controller after cutover: brokerid %d, kraftControllerEpoch %d; /controller_epoch %d (ZooKeeper's controller had %d)",
+			id, kraftEpoch, zk.controllerEpoch(t), epochBefore)
 	}
 
 	// A topic created through YAKt appears in ZooKeeper in Kafka's format.

@@ -255,7 +255,7 @@ func create(t *testing.T, conn *zk.Conn, path string, data string, flags int32) 
 // ZooKeeper server (its start is most of a case's time), each under its
 // own chroot.
 func TestDualWriteToZooKeeper(t *testing.T) {
-	_, conn := StartZK(t)
+	s, conn := StartZK(t)
 	for _, c := range []struct {
 		name string
 		run  func(t *testing.T, conn *zk.Conn)
@@ -264,6 +264,8 @@ func TestDualWriteToZooKeeper(t *testing.T) {
 		{"ReconcileIsIdempotent", testDualWriteReconcileIsIdempotent},
 		{"Fencing", testDualWriteFencing},
 		{"SplitsLargeChanges", testDualWriteSplitsLargeChanges},
+		// Last: it stops the server.
+		{"WaitsForZooKeeper", func(t *testing.T, conn *zk.Conn) { testDualWriteWaitsForZooKeeper(t, s, conn) }},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, conn) })
 	}
@@ -503,3 +505,35 @@ func (s *RunningWriterSpec) Start(t *testing.T) *RunningWriter { return StartWri
 
 // Stats is the writer's progress.
 func (r *RunningWriter) Stats() dualWriteStats { return r.w.stats() }
+
+// While ZooKeeper is down YAKt's changes wait (and are counted); once it
+// is back they are written, in order, through the same session.
+func testDualWriteWaitsForZooKeeper(t *testing.T, s *zktest.Server, conn *zk.Conn) {
+	root := Chroot(t, conn, "down")
+	l := newSMLog(t)
+	l.apply(broker(1), broker(2))
+	l.apply(&metadata.TopicRecord{Name: "t", TopicUUID: uuidA}, part(uuidA, 0, 1, 0, []int32{1, 2}, []int32{1, 2}))
+	off := l.toDualWrite()
+	r := StartWriter(t, newDualWriter(conn, root, l.sm, 1, 2, NewTestLogger(t)))
+	r.WaitWritten(t, off)
+
+	s.Stop()
+	var last int64
+	for i, isr := range [][]int32{{1}, {1, 2}, {2}} {
+		leader := isr[0]
+		last = l.apply(part(uuidA, 0, leader, int64(i+1), []int32{1, 2}, isr))
+	}
+	if p := r.Stats().Pending; p != 3 {
+		t.Errorf("%d records pending while ZooKeeper is down, want 3", p)
+	}
+	s.Restart(t)
+	r.WaitWritten(t, last)
+	state, st := MustZkJSON(t, conn, root+"/brokers/topics/t/partitions/0/state")
+	CheckZkJSON(t, "state of t-0", state, map[string]any{"version": 1, "leader": 2, "leader_epoch": 1, "isr": []int{2}, "controller_epoch": 1})
+	if st.Version != 3 {
+		t.Errorf("state znode at version %d, want the partition epoch 3", st.Version)
+	}
+	if p := r.Stats().Pending; p != 0 {
+		t.Errorf("%d records pending after the catch-up", p)
+	}
+}

@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -277,24 +278,21 @@ type opBatch struct {
 	w   *dualWriter
 	ops []zkOp
 	// ends[i]: once ops[:ends[i].n] are written, every change up to
-	// ends[i].offset is in ZooKeeper, and ends[i].records records with it.
+	// ends[i].offset is in ZooKeeper.
 	ends []batchEnd
 	// offset is the last offset recorded in /migration.
-	offset  int64
-	records int // records of the entries added since the last end flushed
+	offset int64
 }
 
 type batchEnd struct {
-	n       int
-	offset  int64
-	records int
+	n      int
+	offset int64
 }
 
 // add queues the ops of the changes up to offset.
 func (b *opBatch) add(ops []zkOp, offset int64) {
 	b.ops = append(b.ops, ops...)
-	b.ends = append(b.ends, batchEnd{n: len(b.ops), offset: offset, records: b.records})
-	b.records = 0
+	b.ends = append(b.ends, batchEnd{n: len(b.ops), offset: offset})
 }
 
 // flushFull writes whole multis while the queue holds at least one.
@@ -314,11 +312,12 @@ func (b *opBatch) flush() error {
 			return err
 		}
 	}
-	// Entries without writes (brokers, migration state) are done.
-	for _, e := range b.ends {
-		b.w.pending.Add(-int64(e.records))
+	// Entries without writes (brokers, migration state) are done too;
+	// /migration keeps the last offset a write carried.
+	if n := len(b.ends); n > 0 {
+		b.w.advance(b.ends[n-1].offset)
+		b.ends = b.ends[:0]
 	}
-	b.ends = b.ends[:0]
 	return nil
 }
 
@@ -336,10 +335,9 @@ func (b *opBatch) writeOne() error {
 		data = append(data, d)
 		n++
 	}
-	offset, records, ended := b.offset, 0, 0
+	offset, ended := b.offset, 0
 	for ended < len(b.ends) && b.ends[ended].n <= n {
 		offset = b.ends[ended].offset
-		records += b.ends[ended].records
 		ended++
 	}
 	migPath := w.path(zkformat.PathMigration)
@@ -366,10 +364,7 @@ func (b *opBatch) writeOne() error {
 	}
 	w.migVersion++
 	w.writes.Add(int64(n))
-	w.pending.Add(-int64(records))
-	if offset > b.offset {
-		w.offset.Store(offset)
-	}
+	w.advance(offset)
 	b.offset = offset
 	b.ops = b.ops[n:]
 	b.ends = b.ends[ended:]
@@ -395,8 +390,11 @@ func multiError(res []zk.MultiResponse, err error, reqs []any) error {
 			return nil
 		}
 	}
-	if errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing) {
-		return fmt.Errorf("migration: dual write: %w", err)
+	if lostConnection(err) || errors.Is(err, zk.ErrClosing) {
+		// Without an answer the multi may or may not have applied: the
+		// writer takes over again (adopting its own /migration) and
+		// reconciles.
+		return fmt.Errorf("%w: %w", errResync, err)
 	}
 	if len(res) == len(reqs) {
 		if e := res[0].Error; errors.Is(e, zk.ErrBadVersion) || errors.Is(e, zk.ErrNoNode) {
@@ -404,11 +402,37 @@ func multiError(res []zk.MultiResponse, err error, reqs []any) error {
 		}
 		for i, r := range res {
 			if r.Error != nil && !strings.Contains(r.Error.Error(), "unknown error") {
-				return fmt.Errorf("%w: %s: %v", errResync, describe(reqs[i]), r.Error)
+				return fmt.Errorf("%w: %s: %w", errResync, describe(reqs[i]), r.Error)
 			}
 		}
 	}
-	return fmt.Errorf("%w: multi of %d ops: %v", errResync, len(reqs), err)
+	return fmt.Errorf("%w: multi of %d ops: %w", errResync, len(reqs), err)
+}
+
+// lostConnection reports whether err means ZooKeeper could not be
+// reached: the client reconnects on its own (with a new session if the
+// old one expired), and the writer, whose znodes are all persistent,
+// carries on once it has.
+func lostConnection(err error) bool {
+	return errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired)
+}
+
+// reconnectPoll is how often waitConnected looks at the connection: the
+// client tells its state changes only to the connection's owner.
+const reconnectPoll = 50 * time.Millisecond
+
+// waitConnected returns once the client has a session again.
+func (w *dualWriter) waitConnected(ctx context.Context) error {
+	t := time.NewTicker(reconnectPoll)
+	defer t.Stop()
+	for w.conn.State() != zk.StateHasSession {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // describe names a multi op for an error.
@@ -424,4 +448,11 @@ func describe(req any) string {
 		return fmt.Sprintf("check %s at version %d", r.Path, r.Version)
 	}
 	return fmt.Sprintf("%T", req)
+}
+
+// advance records that every change up to offset is in ZooKeeper.
+func (w *dualWriter) advance(offset int64) {
+	if offset > w.offset.Load() {
+		w.offset.Store(offset)
+	}
 }

@@ -128,7 +128,7 @@ func stepFollow(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Clien
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	ld := &load{zk: zk, model: model, rng: rng, prefix: "follow"}
 	changes := ld.run(ctx, t, 300, 10*time.Second)
-	lat := waitSeen(ctx, t, w, changes, 20*time.Second)
+	lat := waitSeen(ctx, t, cl, w, changes, 20*time.Second)
 	p50, p99, maxLat := percentiles(lat)
 	t.Logf("follow: %d ZooKeeper changes in %v; ZooKeeper has it (write acknowledged) -> YAKt's API shows it: p50 %v, p99 %v, max %v",
 		len(changes), changes[len(changes)-1].acked.Sub(changes[0].start).Round(time.Millisecond), p50, p99, maxLat)
@@ -166,7 +166,7 @@ func stepZooKeeperLost(ctx context.Context, t *testing.T, srv *zktest.Server, zk
 	w := startWatcher(ctx, t, cl)
 	ld := &load{zk: zk, model: model, rng: rand.New(rand.NewPCG(2, 2)), prefix: "after-loss"}
 	changes := ld.run(ctx, t, 40, 2*time.Second)
-	waitSeen(ctx, t, w, changes, 20*time.Second)
+	waitSeen(ctx, t, cl, w, changes, 20*time.Second)
 	checkEqual(ctx, t, zk, cl, 20*time.Second)
 	checkAppliedOnce(ctx, t, cl, before.Offset)
 }
@@ -262,7 +262,7 @@ func stepRollback(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Cli
 	w := startWatcher(ctx, t, cl)
 	ld := &load{zk: zk, model: model, rng: rand.New(rand.NewPCG(3, 3)), prefix: "after-rollback"}
 	changes := ld.run(ctx, t, 20, time.Second)
-	waitSeen(ctx, t, w, changes, 20*time.Second)
+	waitSeen(ctx, t, cl, w, changes, 20*time.Second)
 	zs, _ := checkEqual(ctx, t, zk, cl, 20*time.Second)
 	if _, ok := zs.Topics["created-after-cutover"]; !ok {
 		t.Errorf("the topic created through YAKt before the rollback is gone from ZooKeeper")
@@ -327,13 +327,16 @@ func readLogFrom(ctx context.Context, cl *client.Client, from int64) ([]contract
 }
 
 // waitSeen waits until YAKt showed every change and returns each one's
-// latency (write start to YAKt showing it), in the changes' order.
-func waitSeen(ctx context.Context, t testing.TB, w *watcher, changes []*change, within time.Duration) []time.Duration {
+// latency (ZooKeeper's acknowledgement to YAKt showing it), in the
+// changes' order. Changes YAKt does not show within the deadline fail the
+// test (with the migration's status) and are left out of the latencies;
+// the caller's checker then shows what differs.
+func waitSeen(ctx context.Context, t testing.TB, cl *client.Client, w *watcher, changes []*change, within time.Duration) []time.Duration {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, within)
+	wctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	var missing []*change
-	err := testcluster.WaitFor(ctx, func() bool {
+	err := testcluster.WaitFor(wctx, func() bool {
 		missing = missing[:0]
 		for _, c := range changes {
 			if _, ok := c.seen(w); !ok {
@@ -351,14 +354,25 @@ func waitSeen(ctx context.Context, t testing.TB, w *watcher, changes []*change, 
 			}
 			msg += fmt.Sprintf("\n  %s %s (written %v ago)", c.kind, c.what, time.Since(c.start).Round(time.Millisecond))
 		}
-		t.Fatalf("%d of %d ZooKeeper changes not in YAKt within %v after the load: %s%s", len(missing), len(changes), within, w.errText(), msg)
+		st, serr := migrationStatus(ctx, cl)
+		t.Errorf("%d of %d ZooKeeper changes not in YAKt within %v after the load %s; migration status %s (%v):%s",
+			len(missing), len(changes), within, w.errText(), statusText(st), serr, msg)
 	}
-	out := make([]time.Duration, len(changes))
-	for i, c := range changes {
-		at, _ := c.seen(w)
-		out[i] = at.Sub(c.acked)
+	var out []time.Duration
+	for _, c := range changes {
+		if at, ok := c.seen(w); ok {
+			out = append(out, latency(c, at))
+		}
 	}
 	return out
+}
+
+// latency is from ZooKeeper's acknowledgement of the change's last write
+// until YAKt showed it; 0 when YAKt showed it earlier (a topic deletion is
+// visible once its znode is gone, before Kafka's last step removes the
+// deletion mark).
+func latency(c *change, seen time.Time) time.Duration {
+	return max(0, seen.Sub(c.acked))
 }
 
 func percentiles(lat []time.Duration) (p50, p99, maxLat time.Duration) {
@@ -380,9 +394,10 @@ func logByKind(t testing.TB, changes []*change, w *watcher) {
 	byKind := map[string][]time.Duration{}
 	var writes []time.Duration
 	for _, c := range changes {
-		at, _ := c.seen(w)
-		byKind[c.kind] = append(byKind[c.kind], at.Sub(c.acked))
 		writes = append(writes, c.acked.Sub(c.start))
+		if at, ok := c.seen(w); ok {
+			byKind[c.kind] = append(byKind[c.kind], latency(c, at))
+		}
 	}
 	w50, w99, wmax := percentiles(writes)
 	t.Logf("  the writes to ZooKeeper themselves took p50 %v, p99 %v, max %v", w50, w99, wmax)

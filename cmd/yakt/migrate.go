@@ -36,7 +36,7 @@ migration that was not cut over (ABORTED). 'yakt migrate status' shows where it 
   yakt migrate finalize`
 	cmd.AddCommand(newMigrateZooKeeperCmd(g), newMigrateStatusCmd(g),
 		newMigratePhaseCmd(g, "cutover", "Cut over: YAKt becomes the authority (FOLLOWING -> DUAL_WRITE)",
-			"Refused while the migration is not FOLLOWING, or while it reports znodes it could not apply\n(see 'yakt migrate status').",
+			"Refused while the migration is not FOLLOWING, and while the leader's driver reports znodes it\ncould not apply or is not connected to ZooKeeper (see 'yakt migrate status'): YAKt takes over\nonly the state ZooKeeper holds.",
 			(*client.Client).CutoverMigration),
 		newMigratePhaseCmd(g, "finalize", "Finalize: stop writing to ZooKeeper (DUAL_WRITE -> FINALIZED)",
 			"After this ZooKeeper is neither read nor written: Kafka's ZooKeeper-mode brokers no longer see\nYAKt's changes. There is no rollback from FINALIZED.",

@@ -32,6 +32,7 @@ type authNode struct {
 	id     uint64
 	url    string
 	node   *raftnode.Node
+	ctrl   *controller.Controller
 	api    *api.Server
 	http   *http.Server
 	served chan struct{}
@@ -128,7 +129,7 @@ func newAuthCluster(t *testing.T, access string, o authClusterOptions) *authClus
 		srv := api.New(api.Config{Controller: ctrl, Logger: nlog, Access: store, ForwardOverHTTP: o.forwardOverHTTP,
 			MaxLongPolls: o.maxLongPolls, NodeTLS: o.nodeTLS[id], Migration: hooks})
 		hs := &http.Server{Handler: srv.Handler(), ConnContext: api.ConnContext, ReadHeaderTimeout: 5 * time.Second}
-		n := &authNode{id: id, url: "http://" + httpLs[id].Addr().String(), node: node, api: srv, http: hs, served: make(chan struct{})}
+		n := &authNode{id: id, url: "http://" + httpLs[id].Addr().String(), node: node, ctrl: ctrl, api: srv, http: hs, served: make(chan struct{})}
 		l := httpLs[id]
 		if conf := o.serverTLS[id]; conf != nil {
 			l = tls.NewListener(l, conf)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/metadata"
 )
 
 // Migration from ZooKeeper (docs/api.md, "Migration from ZooKeeper"). The
@@ -63,20 +64,53 @@ func (s *Server) serveStartMigration(w http.ResponseWriter, r *http.Request) {
 	s.replyMigration(w, r, st, err)
 }
 
-// serveCutoverMigration refuses while the driver reports znodes it could
-// not apply: YAKt would take over a state that differs from ZooKeeper's.
+// serveCutoverMigration refuses unless the driver follows ZooKeeper
+// without problems: YAKt must take over exactly the state ZooKeeper
+// holds, and at takeover it makes ZooKeeper match its own image, which
+// would undo whatever ZooKeeper changed that the driver has not applied.
+//
+// Only a migration that can be cut over (FOLLOWING) is held to that; in
+// any other phase the controller answers (MIGRATION_PHASE, or the first
+// answer of a repeated request). The phase can leave FOLLOWING meanwhile
+// only for one the controller refuses to cut over.
 func (s *Server) serveCutoverMigration(w http.ResponseWriter, r *http.Request) {
-	if d := s.driverStatus(); d != nil && len(d.Problems) > 0 {
-		first := d.Problems[0]
-		s.writeError(w, r, contract.Errorf(contract.CodeMigrationPhase,
-			"cutover refused: the migration reports %d znode(s) it could not apply, the first %s (%s); fix them in ZooKeeper (they are retried on every change), then cut over",
-			len(d.Problems), clipInput(first.Path), clipInput(first.Message)))
-		return
-	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
+	cur, err := s.ctrl.MigrationStatus(ctx, false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if cur.Phase == metadata.MigrationFollowing {
+		if err := cutoverReady(s.driverStatus()); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	st, err := s.ctrl.CutoverMigration(ctx)
 	s.replyMigration(w, r, st, err)
+}
+
+// cutoverReady is nil when the driver's report d lets a cutover go on:
+// 503 NOT_READY while no driver reports (a new leader's driver starts by
+// reading ZooKeeper again; the client retries), 503 ZOOKEEPER_UNAVAILABLE
+// while it is not connected, 409 MIGRATION_PHASE while it reports znodes
+// it could not apply.
+func cutoverReady(d *contract.MigrationDriverStatus) error {
+	switch {
+	case d == nil:
+		return contract.Errorf(contract.CodeNotReady,
+			"cutover refused: no migration driver reports on the leader yet (a new leader reads ZooKeeper again first); retry shortly")
+	case !d.ZkConnected:
+		return contract.Errorf(contract.CodeZooKeeperUnavailable,
+			"cutover refused: the migration on node %d is not connected to ZooKeeper, so it may not have applied ZooKeeper's latest changes; nothing changed", d.NodeID)
+	case len(d.Problems) > 0:
+		first := d.Problems[0]
+		return contract.Errorf(contract.CodeMigrationPhase,
+			"cutover refused: the migration reports %d znode(s) it could not apply, the first %s (%s); fix them in ZooKeeper (they are retried on every change), then cut over",
+			len(d.Problems), clipInput(first.Path), clipInput(first.Message))
+	}
+	return nil
 }
 
 func (s *Server) serveFinalizeMigration(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/api"
+	"github.com/yakt/yakt/internal/metadata"
 )
 
 // migrationHooks stand in for each node's migration driver: Check
@@ -20,9 +21,17 @@ import (
 // Status reports as a driver does, only on the node that leads, with the
 // problems the test sets.
 type migrationHooks struct {
-	mu       sync.Mutex
-	checked  []uint64
-	problems []contract.MigrationProblem
+	mu           sync.Mutex
+	checked      []uint64
+	problems     []contract.MigrationProblem
+	disconnected bool // the driver reports no ZooKeeper connection
+	silent       bool // no driver reports (a new leader's, starting)
+}
+
+func (h *migrationHooks) set(f func(h *migrationHooks)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f(h)
 }
 
 func (h *migrationHooks) forNode(cluster func() *authCluster) func(id uint64) api.MigrationHooks {
@@ -43,7 +52,10 @@ func (h *migrationHooks) forNode(cluster func() *authCluster) func(id uint64) ap
 				}
 				h.mu.Lock()
 				defer h.mu.Unlock()
-				return &contract.MigrationDriverStatus{NodeID: id, ZkConnected: true, Activity: "importing", Problems: h.problems}
+				if h.silent {
+					return nil
+				}
+				return &contract.MigrationDriverStatus{NodeID: id, ZkConnected: !h.disconnected, Activity: "following", Problems: h.problems}
 			},
 		}
 	}
@@ -72,8 +84,7 @@ func migrationAnswer(t *testing.T, doc *openapi3.T, method, template string, a a
 // an access file: roles, bad bodies, ZooKeeper down, a start forwarded
 // to the leader (which checks ZooKeeper), the status answered by the
 // leader with its driver's report, phase errors, the guard refusing
-// metadata writes until the migration is stopped, cutover refused while
-// the driver reports problems.
+// metadata writes until the migration is stopped.
 func TestMigrationAPI(t *testing.T) {
 	hooks := &migrationHooks{}
 	var c *authCluster // the hooks run only once it is set
@@ -135,26 +146,6 @@ func TestMigrationAPI(t *testing.T) {
 		t.Fatalf("refused writes changed the topics: %s, was %s", got, topics)
 	}
 
-	// Cutover refused while the driver reports problems, before the phase
-	// is even looked at.
-	hooks.mu.Lock()
-	hooks.problems = []contract.MigrationProblem{
-		{Path: "/brokers/topics/orders", Message: "malformed JSON; topic not applied", AtMs: 1},
-		{Path: "/brokers/ids/7", Message: "unknown version 9; broker not applied", AtMs: 2},
-	}
-	hooks.mu.Unlock()
-	a = c.must(f, admin, "POST", "/v1/migration/cutover", nil, 409, "MIGRATION_PHASE")
-	if !strings.Contains(a.body, "2 znode") || !strings.Contains(a.body, "/brokers/topics/orders") {
-		t.Errorf("cutover refused for problems says %s; want their count and the first path", a.body)
-	}
-	st = migrationAnswer(t, doc, "GET", "/v1/migration", c.must(f, reader, "GET", "/v1/migration", nil, 200, ""))
-	if st.Driver == nil || len(st.Driver.Problems) != 2 {
-		t.Fatalf("status with problems: %+v", st)
-	}
-	hooks.mu.Lock()
-	hooks.problems = nil
-	hooks.mu.Unlock()
-
 	// Stopped before cutover: writes are allowed again.
 	st = migrationAnswer(t, doc, "POST", "/v1/migration/rollback", c.must(f, admin, "POST", "/v1/migration/rollback", nil, 200, ""))
 	if st.Phase != "ABORTED" || st.ZkConnect != "zk1:2181,zk2:2181/kafka" {
@@ -177,5 +168,80 @@ func TestMigrationAPI(t *testing.T) {
 			t.Fatalf("the follower's own view is still %+v", st)
 		}
 		time.Sleep(10 * time.Millisecond) // polling a condition, bounded above
+	}
+}
+
+// TestMigrationAPILifecycle takes a migration through cutover, rollback
+// and finalize over HTTP; the driver's part (the import's end: phase
+// FOLLOWING) is committed through MigrationWrite on the leader, as the
+// driver does.
+func TestMigrationAPILifecycle(t *testing.T) {
+	hooks := &migrationHooks{}
+	var c *authCluster // the hooks run only once it is set
+	c = newAuthCluster(t, accessFile(""), authClusterOptions{migration: hooks.forNode(func() *authCluster { return c })})
+	doc := loadOpenAPI(t, api.OpenAPI())
+	lead, f := c.leader(), c.follower()
+	const admin = "admin-token"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	c.must(f, admin, "POST", "/v1/migration", map[string]any{"zkConnect": "zk:2181"}, 200, "")
+	_, err := c.nodes[lead].ctrl.MigrationWrite(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+		cur, _ := img.Migration()
+		cur.Phase, cur.Zxid, cur.TopicsImported, cur.TopicsTotal = metadata.MigrationFollowing, 4242, 3, 3
+		return []metadata.Record{{Body: &cur}}, nil
+	})
+	if err != nil {
+		t.Fatalf("the driver's commit of FOLLOWING: %v", err)
+	}
+	c.must(f, admin, "POST", "/v1/topics", map[string]any{"name": "t1"}, 409, "MIGRATION_IN_PROGRESS")
+	c.must(f, admin, "POST", "/v1/migration/finalize", nil, 409, "MIGRATION_PHASE")
+
+	// Cutover waits for a driver that follows ZooKeeper without problems.
+	hooks.set(func(h *migrationHooks) { h.silent = true })
+	c.must(lead, admin, "POST", "/v1/migration/cutover", nil, 503, "NOT_READY")
+	hooks.set(func(h *migrationHooks) { h.silent, h.disconnected = false, true })
+	c.must(f, admin, "POST", "/v1/migration/cutover", nil, 503, "ZOOKEEPER_UNAVAILABLE")
+	hooks.set(func(h *migrationHooks) {
+		h.disconnected = false
+		h.problems = []contract.MigrationProblem{
+			{Path: "/brokers/topics/orders", Message: "malformed JSON; topic not applied", AtMs: 1},
+			{Path: "/brokers/ids/7", Message: "unknown version 9; broker not applied", AtMs: 2},
+		}
+	})
+	a := c.must(f, admin, "POST", "/v1/migration/cutover", nil, 409, "MIGRATION_PHASE")
+	if !strings.Contains(a.body, "2 znode") || !strings.Contains(a.body, "/brokers/topics/orders") {
+		t.Errorf("cutover refused for problems says %s; want their count and the first path", a.body)
+	}
+	st := migrationAnswer(t, doc, "GET", "/v1/migration", c.must(f, "reader-token", "GET", "/v1/migration", nil, 200, ""))
+	if st.Phase != "FOLLOWING" || st.Driver == nil || len(st.Driver.Problems) != 2 {
+		t.Fatalf("status with problems: %+v", st)
+	}
+	hooks.set(func(h *migrationHooks) { h.problems = nil })
+
+	st = migrationAnswer(t, doc, "POST", "/v1/migration/cutover", c.must(f, admin, "POST", "/v1/migration/cutover", nil, 200, ""))
+	if st.Phase != "DUAL_WRITE" || st.Zxid != 4242 || st.TopicsImported != 3 {
+		t.Fatalf("cutover: %+v", st)
+	}
+	c.must(f, admin, "POST", "/v1/migration/cutover", nil, 409, "MIGRATION_PHASE")
+	c.must(f, admin, "POST", "/v1/topics", map[string]any{"name": "t1"}, 201, "")
+
+	st = migrationAnswer(t, doc, "POST", "/v1/migration/rollback", c.must(lead, admin, "POST", "/v1/migration/rollback", nil, 200, ""))
+	if st.Phase != "FOLLOWING" || st.Zxid != 4242 {
+		t.Fatalf("rollback from DUAL_WRITE: %+v", st)
+	}
+	c.must(f, admin, "DELETE", "/v1/topics/t1", nil, 409, "MIGRATION_IN_PROGRESS")
+	c.must(f, admin, "POST", "/v1/migration/cutover", nil, 200, "")
+	st = migrationAnswer(t, doc, "POST", "/v1/migration/finalize", c.must(f, admin, "POST", "/v1/migration/finalize", nil, 200, ""))
+	if st.Phase != "FINALIZED" {
+		t.Fatalf("finalize: %+v", st)
+	}
+	for _, op := range []string{"cutover", "finalize", "rollback"} {
+		c.must(f, admin, "POST", "/v1/migration/"+op, nil, 409, "MIGRATION_PHASE")
+	}
+	c.must(f, admin, "POST", "/v1/migration", map[string]any{"zkConnect": "zk:2181"}, 409, "MIGRATION_PHASE")
+	c.must(f, admin, "DELETE", "/v1/topics/t1", nil, 200, "")
+	if st := migrationAnswer(t, doc, "GET", "/v1/migration", c.must(f, "reader-token", "GET", "/v1/migration", nil, 200, "")); st.Phase != "FINALIZED" {
+		t.Fatalf("status after finalize: %+v", st)
 	}
 }

@@ -41,7 +41,7 @@ func StartZK(t *testing.T) (*zktest.Server, *zk.Conn) {
 func Chroot(t *testing.T, conn *zk.Conn, name string) string {
 	t.Helper()
 	root := "/" + name
-	if _, err := conn.Create(root, nil, 0, zkAcl); err != nil {
+	if _, err := conn.Create(root, nil, 0, zkACL); err != nil {
 		t.Fatalf("create chroot %s: %v", root, err)
 	}
 	return root
@@ -302,12 +302,12 @@ func create(t *testing.T, conn *zk.Conn, path string, data string, flags int32) 
 	t.Helper()
 	for i := 1; i < len(path); i++ {
 		if path[i] == '/' {
-			if _, err := conn.Create(path[:i], nil, 0, zkAcl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			if _, err := conn.Create(path[:i], nil, 0, zkACL); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 				t.Fatalf("create %s: %v", path[:i], err)
 			}
 		}
 	}
-	if _, err := conn.Create(path, []byte(data), flags, zkAcl); err != nil {
+	if _, err := conn.Create(path, []byte(data), flags, zkACL); err != nil {
 		t.Fatalf("create %s: %v", path, err)
 	}
 }

@@ -27,21 +27,29 @@ import (
 // real ZooKeeper server, written as a ZooKeeper-mode Kafka cluster writes
 // it.
 
-// kafka writes znodes as a ZooKeeper-mode Kafka 3.x cluster does.
+// kafka writes znodes as a ZooKeeper-mode Kafka 3.x cluster does
+// (zktest.Kafka: brokers on sessions of their own, controller writes),
+// failing the test on an error.
 type kafka struct {
 	t    testing.TB
+	kz   *zktest.Kafka
 	conn *zk.Conn
 }
 
 var acl = zk.WorldACL(zk.PermAll)
 
 func newKafka(t testing.TB, zs *zktest.Server) *kafka {
-	k := &kafka{t: t, conn: zs.Connect(t, 10*time.Second)}
-	for _, p := range []string{"/cluster", "/brokers", zkformat.PathBrokerIDs, zkformat.PathTopics, "/admin", zkformat.PathDeleteTopics, "/config", zkformat.PathTopicConfigs} {
-		k.create(p, nil)
-	}
-	k.create(zkformat.PathClusterID, zkformat.EncodeClusterID("kafka-cluster-1"))
+	kz := zktest.NewKafka(t, zs.Addr(), "")
+	k := &kafka{t: t, kz: kz, conn: kz.Conn()}
+	k.must(kz.Bootstrap("kafka-cluster-1"))
 	return k
+}
+
+func (k *kafka) must(err error) {
+	k.t.Helper()
+	if err != nil {
+		k.t.Fatal(err)
+	}
 }
 
 func (k *kafka) create(p string, data []byte) {
@@ -51,29 +59,14 @@ func (k *kafka) create(p string, data []byte) {
 	}
 }
 
-func (k *kafka) set(p string, data []byte) {
+func (k *kafka) raw(p string, data []byte) { k.t.Helper(); k.must(k.kz.WriteRaw(p, data)) }
+
+// broker registers a broker on its own session, listening on port.
+func (k *kafka) broker(id int32, port int32) {
 	k.t.Helper()
-	if _, err := k.conn.Set(p, data, -1); err != nil {
-		k.t.Fatalf("set %s: %v", p, err)
-	}
+	_, err := k.kz.RegisterBroker(id, fmt.Sprintf("kafka-%d.local", id), port, fmt.Sprintf("rack-%d", id%3))
+	k.must(err)
 }
-
-func (k *kafka) delete(p string) {
-	k.t.Helper()
-	if err := k.conn.Delete(p, -1); err != nil {
-		k.t.Fatalf("delete %s: %v", p, err)
-	}
-}
-
-func brokerZnode(id int32, port int32) []byte {
-	return zkformat.EncodeBroker(zkformat.Broker{ID: id, Endpoints: []zkformat.Endpoint{
-		{Listener: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: fmt.Sprintf("kafka-%d.local", id), Port: port},
-	}, Rack: fmt.Sprintf("rack-%d", id%3), Timestamp: 1700000000000})
-}
-
-// broker registers a broker (Kafka's znode is ephemeral; a persistent
-// one reads the same).
-func (k *kafka) broker(id int32) { k.create(zkformat.BrokerPath(id), brokerZnode(id, 9092)) }
 
 func topicID(n int) string { return fmt.Sprintf("7b0d1c2e-3f40-4a5b-8c6d-%012d", n) }
 
@@ -82,102 +75,52 @@ func replicasOf(p int32, brokers int32) []int32 {
 	return []int32{p % brokers, (p + 1) % brokers, (p + 2) % brokers}
 }
 
-// topic creates a topic as Kafka's controller does: the topic znode with
-// its assignment first, then the partitions' state znodes.
-func (k *kafka) topic(name, id string, partitions int32, brokers int32) {
-	t := zkformat.Topic{Name: name, TopicID: id, Partitions: map[int32][]int32{}}
-	for p := range partitions {
-		t.Partitions[p] = replicasOf(p, brokers)
-	}
-	k.create(zkformat.TopicPath(name), zkformat.EncodeTopic(t))
-	k.create(zkformat.PartitionsPath(name), nil)
-	k.states(name, t.Partitions, 0, partitions)
-}
-
-func (k *kafka) states(name string, assign map[int32][]int32, from, to int32) {
-	ops := []any{}
+func assignment(from, to int32, brokers int32) map[int32][]int32 {
+	a := map[int32][]int32{}
 	for p := from; p < to; p++ {
-		r := assign[p]
-		ops = append(ops,
-			&zk.CreateRequest{Path: zkformat.PartitionPath(name, p), Acl: acl},
-			&zk.CreateRequest{Path: zkformat.PartitionStatePath(name, p), Acl: acl,
-				Data: zkformat.EncodePartitionState(zkformat.PartitionState{Leader: r[0], LeaderEpoch: 0, ISR: r, ControllerEpoch: 1})})
+		a[p] = replicasOf(p, brokers)
 	}
-	if _, err := k.conn.Multi(ops...); err != nil {
-		k.t.Fatalf("create states of %s: %v", name, err)
-	}
+	return a
 }
 
-// addPartitions grows a topic to n partitions, as kafka-topics --alter.
-func (k *kafka) addPartitions(name, id string, n int32, brokers int32) {
-	data, _, err := k.conn.Get(zkformat.TopicPath(name))
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	t, err := zkformat.ParseTopic(name, data)
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	old := int32(len(t.Partitions))
-	for p := old; p < n; p++ {
-		t.Partitions[p] = replicasOf(p, brokers)
-	}
-	k.set(zkformat.TopicPath(name), zkformat.EncodeTopic(t))
-	k.states(name, t.Partitions, old, n)
+// topic creates a topic as Kafka does: the topic znode, then its
+// partitions' state znodes.
+func (k *kafka) topic(name, id string, partitions int32, brokers int32) {
+	k.t.Helper()
+	k.must(k.kz.CreateTopic(name, id, assignment(0, partitions, brokers)))
 }
 
-// isr changes a partition's leader and ISR, as Kafka's controller does.
+// addPartitions grows a topic from old to n partitions.
+func (k *kafka) addPartitions(name string, old, n int32, brokers int32) {
+	k.t.Helper()
+	k.must(k.kz.AddPartitions(name, assignment(old, n, brokers)))
+}
+
 func (k *kafka) isr(name string, p int32, leader int32, isr []int32) {
-	path := zkformat.PartitionStatePath(name, p)
-	data, _, err := k.conn.Get(path)
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	st, err := zkformat.ParsePartitionState(path, data)
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	st.Leader, st.ISR, st.LeaderEpoch = leader, isr, st.LeaderEpoch+1
-	k.set(path, zkformat.EncodePartitionState(st))
+	k.t.Helper()
+	_, err := k.kz.SetLeaderAndISR(name, p, leader, isr)
+	k.must(err)
 }
 
-// deleteTopic deletes a topic as Kafka does: a marker under
-// /admin/delete_topics, the topic's znodes, then the marker.
-func (k *kafka) deleteTopic(name string) {
-	k.create(zkformat.DeleteTopicPath(name), nil)
-	parts, _, err := k.conn.Children(zkformat.PartitionsPath(name))
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	for _, p := range parts {
-		id, _ := strconv.Atoi(p)
-		k.delete(zkformat.PartitionStatePath(name, int32(id)))
-		k.delete(zkformat.PartitionPath(name, int32(id)))
-	}
-	k.delete(zkformat.PartitionsPath(name))
-	k.delete(zkformat.TopicPath(name))
-	k.delete(zkformat.DeleteTopicPath(name))
-}
-
-func (k *kafka) producerBlock(start, end int64) {
-	data := zkformat.EncodeProducerIDBlock(zkformat.ProducerIDBlock{Version: 1, Broker: 0, Start: start, End: end})
-	if ok, _, _ := k.conn.Exists(zkformat.PathProducerIDBlock); ok {
-		k.set(zkformat.PathProducerIDBlock, data)
-		return
-	}
-	k.create(zkformat.PathProducerIDBlock, data)
-}
-
-// populate writes brokers 0..brokers-1 and topics t000.. with partitions
-// each.
+// populate registers brokers 0..brokers-1 and creates topics t000..
+// with partitions each, and a producer id block.
 func (k *kafka) populate(brokers int32, topics int, partitions int32) {
+	k.t.Helper()
 	for id := range brokers {
-		k.broker(id)
+		k.broker(id, 9092)
 	}
 	for i := range topics {
 		k.topic(fmt.Sprintf("t%03d", i), topicID(i), partitions, brokers)
 	}
-	k.producerBlock(0, 999)
+	k.producerBlock()
+}
+
+// producerBlock allocates the next producer id block and returns its end.
+func (k *kafka) producerBlock() int64 {
+	k.t.Helper()
+	_, end, err := k.kz.AllocateProducerIDBlock(0)
+	k.must(err)
+	return end
 }
 
 // diff compares YAKt's image with ZooKeeper: every broker, topic and
@@ -350,31 +293,46 @@ func (f *fixture) status() contract.MigrationStatus {
 	return st
 }
 
+// waitStatus polls the leader's driver status until ok holds.
+func (f *fixture) waitStatus(timeout time.Duration, what string, ok func(ds *contract.MigrationDriverStatus) bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ds := f.status().Driver
+		if ds != nil && ok(ds) {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%s: not within %v: driver status %+v", what, timeout, ds)
+		}
+		time.Sleep(20 * time.Millisecond) // an HTTP answer: nothing to wait on
+	}
+}
+
 func TestImportSmallClusterEqualsZooKeeper(t *testing.T) {
 	f := newFixture(t, 1)
 	f.k.populate(6, 40, 5)
-	f.k.producerBlock(5000, 5999)
+	pidEnd := f.k.producerBlock()
 	// Topics being deleted are not imported.
 	f.k.topic("going", topicID(900), 2, 6)
-	f.k.create(zkformat.DeleteTopicPath("going"), nil)
+	f.k.must(f.k.kz.MarkTopicForDeletion("going"))
 
 	began := time.Now()
 	f.start()
 	img := f.waitFor(20*time.Second, "import", phaseIs(metadata.MigrationFollowing))
 	t.Logf("imported 6 brokers, 40 topics x 5 partitions in %v", time.Since(began).Round(time.Millisecond))
 	st, _ := img.Migration()
-	if st.TopicsImported != 40 || st.TopicsTotal != 40 || st.NextProducerID < 6000 || st.Zxid <= 0 || st.ZkClusterID != "kafka-cluster-1" {
+	if st.TopicsImported != 40 || st.TopicsTotal != 40 || st.NextProducerID != pidEnd+1 || st.Zxid <= 0 || st.ZkClusterID != "kafka-cluster-1" {
 		t.Fatalf("state after import: %+v", st)
 	}
-	if img.ProducerIDs().NextProducerID < 6000 {
-		t.Fatalf("next producer id %d, want >= 6000", img.ProducerIDs().NextProducerID)
+	if n := img.ProducerIDs().NextProducerID; n < pidEnd+1 {
+		t.Fatalf("next producer id %d, want >= %d", n, pidEnd+1)
 	}
 	if _, ok := img.Topic("going"); ok {
 		t.Fatalf("a topic being deleted was imported")
 	}
 	// Kafka finishes the deletion (the checker compares all topics).
-	f.k.deleteTopic2("going")
-	f.k.delete(zkformat.DeleteTopicPath("going"))
+	f.k.must(f.k.kz.DeleteTopic("going"))
 	f.waitFor(10*time.Second, "ZooKeeper and YAKt equal", f.equalToZK)
 	// A broker imported registers at its znode's czxid, Kafka's broker
 	// epoch in ZooKeeper mode.
@@ -393,39 +351,25 @@ func TestImportSmallClusterEqualsZooKeeper(t *testing.T) {
 	}
 }
 
-// deleteTopic2 removes a topic's znodes (its marker already gone).
-func (k *kafka) deleteTopic2(name string) {
-	parts, _, err := k.conn.Children(zkformat.PartitionsPath(name))
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	for _, p := range parts {
-		id, _ := strconv.Atoi(p)
-		k.delete(zkformat.PartitionStatePath(name, int32(id)))
-		k.delete(zkformat.PartitionPath(name, int32(id)))
-	}
-	k.delete(zkformat.PartitionsPath(name))
-	k.delete(zkformat.TopicPath(name))
-}
-
 func TestFollowAppliesEveryKindOfChange(t *testing.T) {
 	f := newFixture(t, 1)
 	f.k.populate(4, 5, 3)
 	f.start()
 	f.waitFor(20*time.Second, "import", f.equalToZK)
 
+	var pidEnd int64
 	steps := []struct {
 		name string
 		do   func()
 	}{
 		{"topic created", func() { f.k.topic("fresh", topicID(100), 4, 4) }},
-		{"topic deleted", func() { f.k.deleteTopic("t001") }},
-		{"partitions added", func() { f.k.addPartitions("t002", topicID(2), 6, 4) }},
+		{"topic deleted", func() { f.k.must(f.k.kz.DeleteTopic("t001")) }},
+		{"partitions added", func() { f.k.addPartitions("t002", 3, 6, 4) }},
 		{"ISR shrinks, leader moves", func() { f.k.isr("t000", 1, 2, []int32{2, 3}) }},
-		{"broker leaves", func() { f.k.delete(zkformat.BrokerPath(3)) }},
-		{"broker joins", func() { f.k.broker(7) }},
-		{"broker returns", func() { f.k.create(zkformat.BrokerPath(3), brokerZnode(3, 9093)) }},
-		{"producer id block", func() { f.k.producerBlock(1000, 1999) }},
+		{"broker leaves", func() { f.k.must(f.k.kz.UnregisterBroker(3)) }},
+		{"broker joins", func() { f.k.broker(7, 9092) }},
+		{"broker returns", func() { f.k.broker(3, 9093) }},
+		{"producer id block", func() { pidEnd = f.k.producerBlock() }},
 	}
 	for _, s := range steps {
 		began := time.Now()
@@ -439,11 +383,21 @@ func TestFollowAppliesEveryKindOfChange(t *testing.T) {
 		}
 	}
 	img := f.waitFor(10*time.Second, "producer ids", func(img *metadata.Image) string {
-		if n := img.ProducerIDs().NextProducerID; n < 2000 {
+		if n := img.ProducerIDs().NextProducerID; n < pidEnd+1 {
 			return fmt.Sprintf("next producer id %d", n)
 		}
 		return ""
 	})
+	// A topic on a broker ZooKeeper does not know waits, reported as a
+	// problem, until the broker registers.
+	f.k.must(f.k.kz.CreateTopic("waiting", topicID(400), map[int32][]int32{0: {0, 1, 8}}))
+	f.waitStatus(10*time.Second, "a problem for the topic on broker 8", func(ds *contract.MigrationDriverStatus) bool {
+		return len(ds.Problems) == 1 && ds.Problems[0].Path == "/brokers/topics/waiting" && strings.Contains(ds.Problems[0].Message, "replica 8")
+	})
+	f.k.broker(8, 9092)
+	img = f.waitFor(10*time.Second, "the waiting topic", f.equalToZK)
+	f.waitStatus(10*time.Second, "no problems", func(ds *contract.MigrationDriverStatus) bool { return len(ds.Problems) == 0 })
+
 	st, _ := img.Migration()
 	ds := f.status().Driver
 	if ds == nil || ds.LastLagMs <= 0 || ds.LastLagMs > 1000 || len(ds.Problems) != 0 {
@@ -457,11 +411,10 @@ func TestImportBadInputFailsApplyingNothing(t *testing.T) {
 	f.k.populate(3, 3, 2)
 	// Malformed JSON, a replica that is no broker, a topic without id,
 	// a broker znode of an unknown version.
-	f.k.set(zkformat.PartitionStatePath("t000", 1), []byte(`{"version":1,"leader":0,`))
-	f.k.topic("ghosts", topicID(50), 1, 3)
-	f.k.set(zkformat.TopicPath("ghosts"), zkformat.EncodeTopic(zkformat.Topic{Name: "ghosts", TopicID: topicID(50), Partitions: map[int32][]int32{0: {0, 1, 9}}}))
-	f.k.set(zkformat.TopicPath("t002"), []byte(`{"version":1,"partitions":{"0":[0,1,2],"1":[1,2,0]}}`))
-	f.k.create(zkformat.BrokerPath(5), []byte(`{"version":99,"host":"x","port":1}`))
+	f.k.raw(zkformat.PartitionStatePath("t000", 1), []byte(`{"version":1,"leader":0,`))
+	f.k.must(f.k.kz.CreateTopic("ghosts", topicID(50), map[int32][]int32{0: {0, 1, 9}}))
+	f.k.raw(zkformat.TopicPath("t002"), []byte(`{"version":1,"partitions":{"0":[0,1,2],"1":[1,2,0]}}`))
+	f.k.raw(zkformat.BrokerPath(5), []byte(`{"version":99,"host":"x","port":1}`))
 	before := f.leaderImage().Offset()
 	f.start()
 	img := f.waitFor(20*time.Second, "import fails", phaseIs(metadata.MigrationFailed))
@@ -508,8 +461,6 @@ func TestFollowSurvivesZooKeeperRestart(t *testing.T) {
 
 	f.k.isr("t000", 0, 1, []int32{1, 2})
 	f.zs.Restart(t)
-	// The test's own session may need a moment to reconnect.
-	f.k.conn = f.zs.Connect(t, 10*time.Second)
 	f.k.isr("t001", 1, 0, []int32{0})
 	f.k.topic("after-restart", topicID(200), 2, 3)
 	img := f.waitFor(20*time.Second, "changes around a ZooKeeper restart", f.equalToZK)
@@ -571,5 +522,97 @@ func TestCheckZooKeeper(t *testing.T) {
 	}
 	if d := time.Since(began); d > 5*time.Second {
 		t.Fatalf("check of a stopped ZooKeeper took %v", d)
+	}
+}
+
+// waitZnode waits until path exists in ZooKeeper (by an existence watch).
+func (k *kafka) waitZnode(path string, timeout time.Duration) {
+	k.t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		ok, _, ch, err := k.conn.ExistsW(path)
+		k.must(err)
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			k.t.Fatalf("%s not in ZooKeeper within %v", path, timeout)
+		}
+	}
+}
+
+func TestCutoverThenRollbackHandsOver(t *testing.T) {
+	f := newFixture(t, 1)
+	f.k.populate(3, 2, 2)
+	f.start()
+	f.waitFor(20*time.Second, "import", f.equalToZK)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ctl := f.c.Server(f.c.MustLeader()).Controller
+	if _, err := ctl.CutoverMigration(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// YAKt is the authority: its topic reaches ZooKeeper through the
+	// dual writer the driver runs.
+	n := int32(2)
+	if _, _, err := ctl.CreateTopic(ctx, contract.CreateTopicRequest{Name: "from-yakt", Partitions: &n}); err != nil {
+		t.Fatal(err)
+	}
+	f.k.waitZnode(zkformat.PartitionStatePath("from-yakt", 1), 10*time.Second)
+	// Brokers are still followed from ZooKeeper.
+	f.k.broker(9, 9092)
+	f.waitFor(10*time.Second, "broker 9 while dual writing", func(img *metadata.Image) string {
+		if b, ok := img.Broker(9); !ok || b.BrokerStatus != metadata.StatusAlive {
+			return fmt.Sprintf("broker 9: %+v %v", b, ok)
+		}
+		return ""
+	})
+	if ds := f.status().Driver; ds == nil || ds.Activity != "dual-writing" || ds.ZkWrites == 0 {
+		t.Fatalf("driver status while dual writing: %+v", ds)
+	}
+	// Rollback: ZooKeeper is the authority again, and its changes are
+	// followed; YAKt's topic stays, being in ZooKeeper.
+	if _, err := ctl.RollbackMigration(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A ZooKeeper-mode controller is elected again, as Kafka's brokers
+	// do once YAKt gives /controller up (when the dual write has ended).
+	f.waitStatus(10*time.Second, "the driver following again", func(ds *contract.MigrationDriverStatus) bool { return ds.Activity == "following" })
+	f.k.must(f.k.kz.ElectController(0))
+	f.k.isr("t000", 0, 1, []int32{1, 2})
+	f.waitFor(10*time.Second, "following after the rollback", f.equalToZK)
+	if _, ok := f.leaderImage().Topic("from-yakt"); !ok {
+		t.Fatalf("the topic created while dual writing is gone after the rollback")
+	}
+}
+
+func TestNewLeaderGoesOnFollowing(t *testing.T) {
+	f := newFixture(t, 3)
+	f.k.populate(3, 3, 2)
+	f.start()
+	f.waitFor(20*time.Second, "import", f.equalToZK)
+	old := f.c.MustLeader()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.c.Server(old).Node.TransferLeadership(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.k.topic("after-election", topicID(300), 2, 3)
+	f.k.isr("t001", 0, 2, []int32{2})
+	img := f.waitFor(20*time.Second, "follow on the new leader", func(img *metadata.Image) string {
+		if id := f.c.MustLeader(); id == old {
+			return "leadership not moved yet"
+		}
+		return f.equalToZK(img)
+	})
+	st, _ := img.Migration()
+	if st.Phase != metadata.MigrationFollowing {
+		t.Fatalf("phase %s", st.Phase)
+	}
+	if ds := f.status().Driver; ds == nil || ds.NodeID == old {
+		t.Fatalf("driver status on the new leader: %+v", ds)
 	}
 }

@@ -47,19 +47,21 @@ type dualWriter struct {
 	term   int32
 	log    *slog.Logger
 
-	// Set by takeOver and advanced by each multi op: the /migration
-	// version this writer expects, and what it wrote there.
-	migVersion      int32
+	// migVersion is the /migration version this writer expects: set by
+	// takeOver, one higher after each multi op (each updates /migration).
+	migVersion int32
+	// controllerEpoch is /controller_epoch as takeOver set it: the
+	// controller_epoch of the state znodes this writer writes.
 	controllerEpoch int32
 
-	writes  atomic.Int64 // znode writes made (creates, sets, deletes), /migration's own not counted
-	pending atomic.Int64 // applied records read but not yet written
-	offset  atomic.Int64 // the last offset whose changes are all in ZooKeeper
+	writes atomic.Int64 // znode writes made (creates, sets, deletes), /migration's own not counted
+	offset atomic.Int64 // the last offset whose changes are all in ZooKeeper
 }
 
-// newDualWriter returns a writer for the leader nodeID in raft term term,
-// writing under root ("" or a chroot such as /kafka) through conn, which
-// the caller owns. src is the leader's applied state.
+// newDualWriter returns a writer for the leader nodeID in raft term term
+// (written to ZooKeeper as a 32-bit KRaft controller epoch, as Kafka's
+// is), writing under root ("" or a chroot such as /kafka) through conn,
+// which the caller owns. src is the leader's applied state.
 func newDualWriter(conn *zk.Conn, root string, src appliedSource, nodeID uint64, term uint64, log *slog.Logger) *dualWriter {
 	if log == nil {
 		log = slog.Default()
@@ -75,8 +77,22 @@ type dualWriteStats struct {
 	Offset  int64 // every change up to this log offset is in ZooKeeper
 }
 
+// stats counts the pending records in the tail, so the count grows while
+// the writer waits for ZooKeeper; it copies them (at most the tail's
+// bound), which a status read can afford.
 func (w *dualWriter) stats() dualWriteStats {
-	return dualWriteStats{Writes: w.writes.Load(), Pending: w.pending.Load(), Offset: w.offset.Load()}
+	s := dualWriteStats{Writes: w.writes.Load(), Offset: w.offset.Load()}
+	tail := w.src.Tail()
+	recs, err := tail.Since(s.Offset, 0)
+	switch {
+	case err == nil:
+		s.Pending = int64(len(recs))
+	case errors.Is(err, metadata.ErrOffsetCompacted):
+		// Some are gone from the tail (a reconcile will cover them): at
+		// least the ones it holds wait.
+		s.Pending = int64(tail.Len())
+	}
+	return s
 }
 
 // maxResyncs is how many times in a row a write may fail (ZooKeeper not
@@ -88,26 +104,39 @@ const maxResyncs = 3
 // DUAL_WRITE or ctx ends. It returns the offset of the record that ended
 // DUAL_WRITE (a rollback or finalize) once every change before it is in
 // ZooKeeper; if the image it starts from is no longer in DUAL_WRITE it
-// writes nothing and returns that image's offset. Any error stops it:
-// errDualWriteFenced (errors.Is) when a newer leader took over, for
+// writes nothing and returns that image's offset. While ZooKeeper cannot
+// be reached it waits for the client to reconnect (a new session
+// included), then takes over again and reconciles. Any other error stops
+// it: errDualWriteFenced (errors.Is) when a newer leader took over, for
 // good; otherwise the caller may run a new writer (it takes over again
 // and reconciles, so nothing is lost or written twice).
 //
-// ZooKeeper calls are not interrupted by ctx: closing the connection
-// ends a call that waits for a ZooKeeper that does not answer.
+// A ZooKeeper call in flight is not interrupted by ctx: closing the
+// connection ends one that waits for a ZooKeeper that does not answer.
 func (w *dualWriter) Run(ctx context.Context) (endOffset int64, err error) {
 	resyncs := 0
 	for {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		img := w.src.Image()
 		if m, ok := img.Migration(); ok && m.Phase != metadata.MigrationDualWrite {
 			// Not (or no longer) the authority: ZooKeeper is left alone.
 			return img.Offset(), nil
 		}
-		if err := w.takeOver(); err != nil {
-			return 0, err
-		}
+		end, err := int64(0), w.takeOver()
 		before := w.offset.Load()
-		end, err := w.runFrom(ctx, img)
+		if err == nil {
+			end, err = w.runFrom(ctx, img)
+		}
+		if err != nil && lostConnection(err) && ctx.Err() == nil {
+			// Changes wait (pending) until ZooKeeper is back.
+			w.log.Warn("dual write: waiting for ZooKeeper", "err", err)
+			if err := w.waitConnected(ctx); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if err == nil || !errors.Is(err, errResync) || errors.Is(err, errDualWriteFenced) {
 			return end, err
 		}
@@ -140,7 +169,6 @@ func (w *dualWriter) runFrom(ctx context.Context, img *metadata.Image) (int64, e
 	if err := b.flush(); err != nil {
 		return 0, err
 	}
-	w.offset.Store(img.Offset())
 	w.log.Info("dual write: ZooKeeper reconciled", "offset", img.Offset(), "writes", w.writes.Load())
 	return w.follow(ctx, d, img)
 }
@@ -171,7 +199,6 @@ func (w *dualWriter) follow(ctx context.Context, d *differ, img *metadata.Image)
 				continue
 			}
 		}
-		w.pending.Store(int64(len(recs)))
 		for len(recs) > 0 {
 			n := 1
 			for n < len(recs) && recs[n].Offset == recs[0].Offset {
@@ -179,18 +206,19 @@ func (w *dualWriter) follow(ctx context.Context, d *differ, img *metadata.Image)
 			}
 			entry := recs[:n]
 			recs = recs[n:]
-			if endsDualWrite(entry) {
+			if phase, ends := endsDualWrite(entry); ends {
 				if err := b.flush(); err != nil {
 					return 0, err
 				}
-				w.pending.Store(0)
+				if phase == metadata.MigrationFollowing {
+					w.handBack(ctx)
+				}
 				return entry[0].Offset, nil
 			}
 			ops, err := w.entryOps(d, delta, entry)
 			if err != nil {
 				return 0, err
 			}
-			b.records += len(entry)
 			b.add(ops, entry[0].Offset)
 			if err := b.flushFull(); err != nil {
 				return 0, err
@@ -207,14 +235,14 @@ func (w *dualWriter) follow(ctx context.Context, d *differ, img *metadata.Image)
 }
 
 // endsDualWrite reports whether a raft entry's records move the migration
-// out of DUAL_WRITE: the writer stops before it.
-func endsDualWrite(entry []metadata.Record) bool {
+// out of DUAL_WRITE, and to which phase: the writer stops before it.
+func endsDualWrite(entry []metadata.Record) (phase string, ends bool) {
 	for _, r := range entry {
 		if m, ok := r.Body.(*metadata.ZkMigrationStateRecord); ok && m.Phase != metadata.MigrationDualWrite {
-			return true
+			return m.Phase, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // entryOps replays one raft entry's records into delta and returns the

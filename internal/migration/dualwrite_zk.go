@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -31,9 +32,9 @@ const readConcurrency = 8
 
 func (w *dualWriter) path(p string) string { return w.root + p }
 
-// zkAcl is the ACL of the znodes the dual write creates: open, as a
+// zkACL is the ACL of the znodes the dual write creates: open, as a
 // ZooKeeper-mode Kafka cluster without zookeeper.set.acl creates them.
-var zkAcl = zk.WorldACL(zk.PermAll)
+var zkACL = zk.WorldACL(zk.PermAll)
 
 // takeOver makes this writer the one that writes ZooKeeper: it sets
 // /migration (this node and term) conditionally on the version it read,
@@ -108,7 +109,7 @@ func (w *dualWriter) takeOver() error {
 			return fmt.Errorf("migration: dual write: check %s: %w", w.path(p), err)
 		}
 		if !ok {
-			ops = append(ops, &zk.CreateRequest{Path: w.path(p), Acl: zkAcl})
+			ops = append(ops, &zk.CreateRequest{Path: w.path(p), Acl: zkACL})
 		}
 	}
 	mig := zkformat.EncodeMigration(zkformat.Migration{
@@ -118,12 +119,12 @@ func (w *dualWriter) takeOver() error {
 	if migExists {
 		ops = append(ops, &zk.SetDataRequest{Path: migPath, Data: mig, Version: migStat.Version})
 	} else {
-		ops = append(ops, &zk.CreateRequest{Path: migPath, Data: mig, Acl: zkAcl})
+		ops = append(ops, &zk.CreateRequest{Path: migPath, Data: mig, Acl: zkACL})
 	}
 	if ceExists {
 		ops = append(ops, &zk.SetDataRequest{Path: cePath, Data: zkformat.EncodeControllerEpoch(epoch + 1), Version: ceStat.Version})
 	} else {
-		ops = append(ops, &zk.CreateRequest{Path: cePath, Data: zkformat.EncodeControllerEpoch(epoch + 1), Acl: zkAcl})
+		ops = append(ops, &zk.CreateRequest{Path: cePath, Data: zkformat.EncodeControllerEpoch(epoch + 1), Acl: zkACL})
 	}
 	if ctlExists {
 		ops = append(ops, &zk.DeleteRequest{Path: ctlPath, Version: ctlStat.Version})
@@ -132,14 +133,14 @@ func (w *dualWriter) takeOver() error {
 	// registration lasts while YAKt is the authority, whatever happens to
 	// this session, and keeps ZooKeeper-mode brokers from electing one of
 	// their own.
-	ops = append(ops, &zk.CreateRequest{Path: ctlPath, Acl: zkAcl, Data: zkformat.EncodeController(zkformat.Controller{
+	ops = append(ops, &zk.CreateRequest{Path: ctlPath, Acl: zkACL, Data: zkformat.EncodeController(zkformat.Controller{
 		Version: controllerZnodeVersion, BrokerID: w.nodeID, Timestamp: time.Now().UnixMilli(), KRaftControllerEpoch: w.term,
 	})})
 	if _, err := w.conn.Multi(ops...); err != nil {
 		// Someone wrote one of them since it was read: a newer leader
 		// (the next takeover finds it and stops) or a ZooKeeper-mode
-		// controller election (the next one wins).
-		return fmt.Errorf("migration: dual write: take over %s, %s and %s: %w", migPath, cePath, ctlPath, err)
+		// controller election (the next one wins). Or no answer came.
+		return fmt.Errorf("%w: take over %s, %s and %s: %w", errResync, migPath, cePath, ctlPath, err)
 	}
 	if migExists {
 		w.migVersion = migStat.Version + 1
@@ -149,6 +150,47 @@ func (w *dualWriter) takeOver() error {
 	w.controllerEpoch = epoch + 1
 	w.log.Info("dual write: took over ZooKeeper", "node", w.nodeID, "epoch", w.term, "controllerEpoch", w.controllerEpoch)
 	return nil
+}
+
+// handBack deletes this writer's /controller at a rollback, fenced like
+// every write, so that ZooKeeper-mode brokers elect a controller of their
+// own again: without one nobody would change ZooKeeper's metadata, and
+// ZooKeeper is the authority again. It is best effort (a failure is
+// logged): an operator can delete /controller as well. After a finalize
+// the registration stays, so that no ZooKeeper-mode controller comes back.
+func (w *dualWriter) handBack(ctx context.Context) {
+	p := w.path(zkformat.PathController)
+	for attempt := 0; ; attempt++ {
+		err := w.deleteOwnController(p)
+		if err == nil {
+			w.log.Info("dual write: rollback: /controller released to ZooKeeper-mode brokers", "path", p)
+			return
+		}
+		if !lostConnection(err) || attempt == 2 || w.waitConnected(ctx) != nil {
+			w.log.Warn("dual write: rollback: could not release /controller; delete it so that a ZooKeeper-mode broker becomes the controller", "path", p, "err", err)
+			return
+		}
+	}
+}
+
+// deleteOwnController deletes p if it names this writer.
+func (w *dualWriter) deleteOwnController(p string) error {
+	data, st, err := w.conn.Get(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p, err)
+	}
+	if c, err := zkformat.ParseController(data); err != nil || c.BrokerID != w.nodeID || c.KRaftControllerEpoch != w.term {
+		return nil // not ours: someone else's to keep
+	}
+	reqs := []any{
+		&zk.CheckVersionRequest{Path: w.path(zkformat.PathMigration), Version: w.migVersion},
+		&zk.DeleteRequest{Path: p, Version: st.Version},
+	}
+	res, err := w.conn.Multi(reqs...)
+	return multiError(res, err, reqs)
 }
 
 // readView reads the znodes the dual write owns.
@@ -277,24 +319,21 @@ type opBatch struct {
 	w   *dualWriter
 	ops []zkOp
 	// ends[i]: once ops[:ends[i].n] are written, every change up to
-	// ends[i].offset is in ZooKeeper, and ends[i].records records with it.
+	// ends[i].offset is in ZooKeeper.
 	ends []batchEnd
 	// offset is the last offset recorded in /migration.
-	offset  int64
-	records int // records of the entries added since the last end flushed
+	offset int64
 }
 
 type batchEnd struct {
-	n       int
-	offset  int64
-	records int
+	n      int
+	offset int64
 }
 
 // add queues the ops of the changes up to offset.
 func (b *opBatch) add(ops []zkOp, offset int64) {
 	b.ops = append(b.ops, ops...)
-	b.ends = append(b.ends, batchEnd{n: len(b.ops), offset: offset, records: b.records})
-	b.records = 0
+	b.ends = append(b.ends, batchEnd{n: len(b.ops), offset: offset})
 }
 
 // flushFull writes whole multis while the queue holds at least one.
@@ -314,11 +353,12 @@ func (b *opBatch) flush() error {
 			return err
 		}
 	}
-	// Entries without writes (brokers, migration state) are done.
-	for _, e := range b.ends {
-		b.w.pending.Add(-int64(e.records))
+	// Entries without writes (brokers, migration state) are done too;
+	// /migration keeps the last offset a write carried.
+	if n := len(b.ends); n > 0 {
+		b.w.advance(b.ends[n-1].offset)
+		b.ends = b.ends[:0]
 	}
-	b.ends = b.ends[:0]
 	return nil
 }
 
@@ -336,10 +376,9 @@ func (b *opBatch) writeOne() error {
 		data = append(data, d)
 		n++
 	}
-	offset, records, ended := b.offset, 0, 0
+	offset, ended := b.offset, 0
 	for ended < len(b.ends) && b.ends[ended].n <= n {
 		offset = b.ends[ended].offset
-		records += b.ends[ended].records
 		ended++
 	}
 	migPath := w.path(zkformat.PathMigration)
@@ -349,7 +388,7 @@ func (b *opBatch) writeOne() error {
 		p := w.path(op.path)
 		switch op.kind {
 		case opCreate:
-			reqs = append(reqs, &zk.CreateRequest{Path: p, Data: data[i], Acl: zkAcl})
+			reqs = append(reqs, &zk.CreateRequest{Path: p, Data: data[i], Acl: zkACL})
 		case opSet:
 			reqs = append(reqs, &zk.SetDataRequest{Path: p, Data: data[i], Version: op.version})
 		case opDelete:
@@ -366,10 +405,7 @@ func (b *opBatch) writeOne() error {
 	}
 	w.migVersion++
 	w.writes.Add(int64(n))
-	w.pending.Add(-int64(records))
-	if offset > b.offset {
-		w.offset.Store(offset)
-	}
+	w.advance(offset)
 	b.offset = offset
 	b.ops = b.ops[n:]
 	b.ends = b.ends[ended:]
@@ -395,8 +431,11 @@ func multiError(res []zk.MultiResponse, err error, reqs []any) error {
 			return nil
 		}
 	}
-	if errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing) {
-		return fmt.Errorf("migration: dual write: %w", err)
+	if lostConnection(err) || errors.Is(err, zk.ErrClosing) {
+		// Without an answer the multi may or may not have applied: the
+		// writer takes over again (adopting its own /migration) and
+		// reconciles.
+		return fmt.Errorf("%w: %w", errResync, err)
 	}
 	if len(res) == len(reqs) {
 		if e := res[0].Error; errors.Is(e, zk.ErrBadVersion) || errors.Is(e, zk.ErrNoNode) {
@@ -404,11 +443,37 @@ func multiError(res []zk.MultiResponse, err error, reqs []any) error {
 		}
 		for i, r := range res {
 			if r.Error != nil && !strings.Contains(r.Error.Error(), "unknown error") {
-				return fmt.Errorf("%w: %s: %v", errResync, describe(reqs[i]), r.Error)
+				return fmt.Errorf("%w: %s: %w", errResync, describe(reqs[i]), r.Error)
 			}
 		}
 	}
-	return fmt.Errorf("%w: multi of %d ops: %v", errResync, len(reqs), err)
+	return fmt.Errorf("%w: multi of %d ops: %w", errResync, len(reqs), err)
+}
+
+// lostConnection reports whether err means ZooKeeper could not be
+// reached: the client reconnects on its own (with a new session if the
+// old one expired), and the writer, whose znodes are all persistent,
+// carries on once it has.
+func lostConnection(err error) bool {
+	return errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired)
+}
+
+// reconnectPoll is how often waitConnected looks at the connection: the
+// client tells its state changes only to the connection's owner.
+const reconnectPoll = 50 * time.Millisecond
+
+// waitConnected returns once the client has a session again.
+func (w *dualWriter) waitConnected(ctx context.Context) error {
+	t := time.NewTicker(reconnectPoll)
+	defer t.Stop()
+	for w.conn.State() != zk.StateHasSession {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // describe names a multi op for an error.
@@ -424,4 +489,11 @@ func describe(req any) string {
 		return fmt.Sprintf("check %s at version %d", r.Path, r.Version)
 	}
 	return fmt.Sprintf("%T", req)
+}
+
+// advance records that every change up to offset is in ZooKeeper.
+func (w *dualWriter) advance(offset int64) {
+	if offset > w.offset.Load() {
+		w.offset.Store(offset)
+	}
 }

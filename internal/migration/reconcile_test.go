@@ -289,3 +289,29 @@ func TestParseConnect(t *testing.T) {
 		t.Errorf("a connect string without servers was accepted")
 	}
 }
+
+// A new leader resuming an import plans the same batches; what the
+// earlier leader committed gives no records, a topic ZooKeeper deleted
+// meanwhile is removed rather than failing the import.
+func TestImportResumeAppliesOnlyWhatIsMissing(t *testing.T) {
+	m := modelWith(0, 1, 2)
+	addTopic(m, "orders", idA, 2, 0)
+	addTopic(m, "gone", idB, 1, 0)
+	img := apply(t, metadata.Empty, mustRecords(t, m, metadata.Empty))
+	delete(m.topics, "gone")
+	addTopic(m, "later", "0b6d8a0e-8b8b-4c1e-9d6f-333333333333", 1, 0)
+	pl := makePlan(m, img, topicMode{}, true)
+	if len(pl.probs) != 0 || pl.topics != 2 {
+		t.Fatalf("plan: %d topics, problems %v", pl.topics, pl.probs)
+	}
+	var recs []metadata.Record
+	for _, g := range pl.groups {
+		recs = append(recs, groupRecords(m, g, img, topicMode{})...)
+	}
+	rem, _ := removedTopics(m, img, false)
+	recs = append(recs, rem...)
+	if names(recs) != "TopicRecord,PartitionRecord,RemoveTopicRecord" || recs[0].Body.(*metadata.TopicRecord).Name != "later" {
+		t.Fatalf("records %s", names(recs))
+	}
+	apply(t, img, recs)
+}

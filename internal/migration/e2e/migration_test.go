@@ -1,0 +1,189 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yakt/yakt/client"
+	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/internal/testcluster"
+)
+
+// The migration's admin operations, as an operator's program calls them.
+
+func startMigration(ctx context.Context, cl *client.Client, zkConnect string) (contract.MigrationStatus, error) {
+	st, _, err := cl.StartMigration(ctx, zkConnect)
+	return st, err
+}
+
+func migrationStatus(ctx context.Context, cl *client.Client) (contract.MigrationStatus, error) {
+	return cl.MigrationStatus(ctx)
+}
+
+// waitPhase waits until the migration is in phase want and returns its
+// status. A FAILED migration ends the wait at once when want is another
+// phase (its Error says why); so does the deadline, with the last status.
+func waitPhase(ctx context.Context, t testing.TB, cl *client.Client, want string, within time.Duration) contract.MigrationStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	var (
+		last    contract.MigrationStatus
+		lastErr error
+	)
+	err := testcluster.WaitFor(ctx, func() bool {
+		st, err := migrationStatus(ctx, cl)
+		if err != nil {
+			lastErr = err
+			return false
+		}
+		last, lastErr = st, nil
+		return st.Phase == want || (st.Phase == metadata.MigrationFailed && want != metadata.MigrationFailed)
+	})
+	if err != nil {
+		t.Fatalf("migration not in phase %s within %v: last status %s (last error: %v)", want, within, statusText(last), lastErr)
+	}
+	if last.Phase != want {
+		t.Fatalf("migration is %s, want %s: %s", last.Phase, want, statusText(last))
+	}
+	return last
+}
+
+// waitDriver waits until the migration driver's live status satisfies
+// cond, and returns it.
+func waitDriver(ctx context.Context, t testing.TB, cl *client.Client, what string, within time.Duration, cond func(contract.MigrationStatus) bool) contract.MigrationStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	var last contract.MigrationStatus
+	err := testcluster.WaitFor(ctx, func() bool {
+		st, err := migrationStatus(ctx, cl)
+		if err != nil {
+			return false
+		}
+		last = st
+		return cond(st)
+	})
+	if err != nil {
+		t.Fatalf("migration status: %s not seen within %v; last %s", what, within, statusText(last))
+	}
+	return last
+}
+
+func statusText(st contract.MigrationStatus) string {
+	s := fmt.Sprintf("phase=%s zxid=%d topics=%d/%d offset=%d", st.Phase, st.Zxid, st.TopicsImported, st.TopicsTotal, st.Offset)
+	if st.Error != "" {
+		s += " error=" + st.Error
+	}
+	if d := st.Driver; d != nil {
+		s += fmt.Sprintf(" driver{node=%d zk=%v %s applied=%d zkWrites=%d pending=%d lag=%dms problems=%d}",
+			d.NodeID, d.ZkConnected, d.Activity, d.ChangesApplied, d.ZkWrites, d.PendingZkWrites, d.LastLagMs, len(d.Problems))
+		for i, p := range d.Problems {
+			if i == 5 {
+				s += " ..."
+				break
+			}
+			s += fmt.Sprintf(" [%s: %s]", p.Path, p.Message)
+		}
+	}
+	return s
+}
+
+// wantCode fails the test unless err is the API error code with status.
+func wantCode(t testing.TB, what string, err error, status int, code contract.Code) {
+	t.Helper()
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("%s: got error %v, want %d %s", what, err, status, code)
+	}
+	if apiErr.Status != status || apiErr.Code != code {
+		t.Fatalf("%s: got %d %s (%s), want %d %s", what, apiErr.Status, apiErr.Code, apiErr.Message, status, code)
+	}
+}
+
+// checkEqual waits until ZooKeeper's state (read through zktest's reader)
+// and YAKt's (read through the API) are equal, and fails with the
+// differences if they are not within the deadline. Both are read again
+// each round: the driver applies ZooKeeper's last changes asynchronously.
+func checkEqual(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration) (state, state) {
+	t.Helper()
+	return checkEqualWith(ctx, t, zk, within, func(ctx context.Context, fetchAs int32) (state, error) {
+		return readYaktSnapshot(ctx, cl, fetchAs)
+	})
+}
+
+// checkEqualDescribed is checkEqual reading YAKt as an operator would:
+// the topic list page by page, every topic described, the brokers listed.
+func checkEqualDescribed(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration) (state, state) {
+	t.Helper()
+	return checkEqualWith(ctx, t, zk, within, func(ctx context.Context, fetchAs int32) (state, error) {
+		return readYakt(ctx, cl, fetchAs)
+	})
+}
+
+func checkEqualWith(ctx context.Context, t testing.TB, zk *kafkaZK, within time.Duration, readYakt func(context.Context, int32) (state, error)) (state, state) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	var (
+		zs, ys  state
+		diffs   []string
+		lastErr error
+	)
+	err := testcluster.WaitFor(ctx, func() bool {
+		var err error
+		zs, err = zk.read(ctx)
+		if err != nil {
+			lastErr = err
+			return false
+		}
+		ys, err = readYakt(ctx, anyBroker(zs))
+		if err != nil {
+			lastErr = err
+			return false
+		}
+		lastErr = nil
+		diffs = diffStates(zs, ys, 20)
+		return len(diffs) == 0
+	})
+	if err != nil {
+		if lastErr != nil {
+			t.Fatalf("checker: could not read both sides within %v: %v", within, lastErr)
+		}
+		t.Fatalf("checker: ZooKeeper (%s) and YAKt (%s) still differ after %v:\n  %s", zs.summary(), ys.summary(), within, strings.Join(diffs, "\n  "))
+	}
+	return zs, ys
+}
+
+// anyBroker is a broker ZooKeeper has registered, for the BrokerMgmt
+// fetch that reads the producer-id high-water mark (-1: none).
+func anyBroker(s state) int32 {
+	for _, id := range sortedKeys(s.Brokers) {
+		if s.Brokers[id].Alive {
+			return id
+		}
+	}
+	return -1
+}
+
+// readLog reads YAKt's whole metadata log through GET /v1/log.
+func readLog(ctx context.Context, cl *client.Client) ([]contract.Record, error) {
+	var out []contract.Record
+	from := int64(1)
+	for {
+		page, err := cl.Log(ctx, from, contract.MaxLogLimit)
+		if err != nil {
+			return nil, fmt.Errorf("read the log from offset %d: %w", from, err)
+		}
+		out = append(out, page.Records...)
+		if len(page.Records) == 0 || page.NextOffset <= from {
+			return out, nil
+		}
+		from = page.NextOffset
+	}
+}

@@ -131,26 +131,34 @@ func checkEqualWith(ctx context.Context, t testing.TB, zk *kafkaZK, within time.
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	var (
-		zs, ys  state
-		diffs   []string
-		lastErr error
+		zs, ys         state
+		diffs          []string
+		lastErr        error
+		rounds         int
+		zkTook, ykTook time.Duration
 	)
 	err := testcluster.WaitFor(ctx, func() bool {
+		rounds++
+		began := time.Now()
 		var err error
 		zs, err = zk.read(ctx)
 		if err != nil {
 			lastErr = err
 			return false
 		}
+		zkTook = time.Since(began)
+		began = time.Now()
 		ys, err = readYakt(ctx, anyBroker(zs))
 		if err != nil {
 			lastErr = err
 			return false
 		}
+		ykTook = time.Since(began)
 		lastErr = nil
 		diffs = diffStates(zs, ys, 20)
 		return len(diffs) == 0
 	})
+	t.Logf("checker: %d round(s); the last read ZooKeeper in %v, YAKt in %v", rounds, zkTook.Round(time.Millisecond), ykTook.Round(time.Millisecond))
 	if err != nil {
 		if lastErr != nil {
 			t.Fatalf("checker: could not read both sides within %v: %v", within, lastErr)

@@ -112,7 +112,7 @@ func wantCode(t testing.TB, what string, err error, status int, code contract.Co
 // each round: the driver applies ZooKeeper's last changes asynchronously.
 func checkEqual(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration) (state, state) {
 	t.Helper()
-	return checkEqualWith(ctx, t, zk, within, func(ctx context.Context, fetchAs int32) (state, error) {
+	return checkEqualWith(ctx, t, zk, cl, within, func(ctx context.Context, fetchAs int32) (state, error) {
 		return readYaktSnapshot(ctx, cl, fetchAs)
 	})
 }
@@ -121,13 +121,14 @@ func checkEqual(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Clien
 // the topic list page by page, every topic described, the brokers listed.
 func checkEqualDescribed(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration) (state, state) {
 	t.Helper()
-	return checkEqualWith(ctx, t, zk, within, func(ctx context.Context, fetchAs int32) (state, error) {
+	return checkEqualWith(ctx, t, zk, cl, within, func(ctx context.Context, fetchAs int32) (state, error) {
 		return readYakt(ctx, cl, fetchAs)
 	})
 }
 
-func checkEqualWith(ctx context.Context, t testing.TB, zk *kafkaZK, within time.Duration, readYakt func(context.Context, int32) (state, error)) (state, state) {
+func checkEqualWith(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration, readYakt func(context.Context, int32) (state, error)) (state, state) {
 	t.Helper()
+	outer := ctx
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	var (
@@ -160,10 +161,16 @@ func checkEqualWith(ctx context.Context, t testing.TB, zk *kafkaZK, within time.
 	})
 	t.Logf("checker: %d round(s); the last read ZooKeeper in %v, YAKt in %v", rounds, zkTook.Round(time.Millisecond), ykTook.Round(time.Millisecond))
 	if err != nil {
-		if lastErr != nil {
-			t.Fatalf("checker: could not read both sides within %v: %v", within, lastErr)
+		st, serr := migrationStatus(outer, cl)
+		status := statusText(st)
+		if serr != nil {
+			status = serr.Error()
 		}
-		t.Fatalf("checker: ZooKeeper (%s) and YAKt (%s) still differ after %v:\n  %s", zs.summary(), ys.summary(), within, strings.Join(diffs, "\n  "))
+		if diffs == nil {
+			t.Fatalf("checker: could not read both sides within %v: %v; migration: %s", within, lastErr, status)
+		}
+		t.Fatalf("checker: ZooKeeper (%s) and YAKt (%s) still differ after %v (last read error: %v); migration: %s; the last differences:\n  %s",
+			zs.summary(), ys.summary(), within, lastErr, status, strings.Join(diffs, "\n  "))
 	}
 	return zs, ys
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ func testLifecycle(t *testing.T, srv *zktest.Server) {
 	runSteps(t, []step{
 		{"Import", func(t *testing.T) { stepImport(ctx, t, lifecycleLayout, zk, cl, pagedClient(t, c.URLs())) }},
 		{"ZooKeeperLost", func(t *testing.T) { stepZooKeeperLost(ctx, t, srv, zk, cl) }},
+		{"BadZnodeWhileFollowing", func(t *testing.T) { stepBadZnodeWhileFollowing(ctx, t, zk, cl) }},
 		{"Cutover", func(t *testing.T) { stepCutover(ctx, t, zk, cl) }},
 		{"Rollback", func(t *testing.T) { stepRollback(ctx, t, zk, cl) }},
 	})
@@ -191,6 +193,54 @@ func stepZooKeeperLost(ctx context.Context, t *testing.T, srv *zktest.Server, zk
 	waitSeen(ctx, t, cl, w, changes, 20*time.Second)
 	checkEqual(ctx, t, zk, cl, 20*time.Second)
 	checkAppliedOnce(ctx, t, cl, before.Offset)
+}
+
+// stepBadZnodeWhileFollowing writes a topic znode YAKt cannot read while
+// the migration follows: the driver reports it with its path and applies
+// nothing of it, the other changes go on, a cutover is refused until the
+// znode is fixed, and then the problem is gone.
+func stepBadZnodeWhileFollowing(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Client) {
+	const name = "malformed-while-following"
+	path := "/brokers/topics/" + name
+	model, err := zk.read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zk.setRaw(ctx, t, path, []byte(`{"version":3,"topic_id":"`))
+	hasProblem := func(st contract.MigrationStatus) bool {
+		if st.Driver == nil {
+			return false
+		}
+		for _, p := range st.Driver.Problems {
+			if strings.Contains(p.Path, path) {
+				return true
+			}
+		}
+		return false
+	}
+	st := waitDriver(ctx, t, cl, "a problem reported for "+path, 10*time.Second, hasProblem)
+	t.Logf("reported while following: %s", statusText(st))
+	if st.Phase != metadata.MigrationFollowing {
+		t.Errorf("a bad znode while following moved the migration to %s", statusText(st))
+	}
+	if _, err := cl.Topic(ctx, name); err == nil {
+		t.Errorf("topic %s, whose znode does not parse, is in YAKt", name)
+	} else {
+		wantCode(t, "describe "+name, err, 404, contract.CodeTopicNotFound)
+	}
+	// The rest of ZooKeeper is still followed.
+	w := startWatcher(ctx, t, cl)
+	ld := &load{zk: zk, model: model, rng: rand.New(rand.NewPCG(5, 5)), prefix: "beside-bad-znode"}
+	waitSeen(ctx, t, cl, w, ld.run(ctx, t, 10, 500*time.Millisecond), 20*time.Second)
+	// A cutover waits for a ZooKeeper YAKt can follow whole.
+	_, _, err = cl.CutoverMigration(ctx)
+	wantCode(t, "cutover while the driver reports "+path, err, 409, contract.CodeMigrationPhase)
+	// Fixed (the topic removed), the problem goes.
+	zk.deleteRaw(t, path)
+	waitDriver(ctx, t, cl, "no problems once "+path+" is gone", 10*time.Second, func(st contract.MigrationStatus) bool {
+		return st.Driver != nil && len(st.Driver.Problems) == 0
+	})
+	checkEqual(ctx, t, zk, cl, 20*time.Second)
 }
 
 func stepCutover(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Client) {

@@ -24,8 +24,6 @@ import (
 // each of their build functions), so only the driver's batches
 // (MigrationWrite, which calls write directly) change what ZooKeeper owns.
 
-var errMigrationStub = errors.New("migration: not implemented yet")
-
 // MaxZkConnectLength bounds a ZooKeeper connect string.
 const MaxZkConnectLength = 1024
 

@@ -1,10 +1,3 @@
-// Package migration moves a ZooKeeper-mode Kafka cluster's metadata into
-// YAKt without downtime. The Driver runs on every node and acts only on
-// the leader, in the phase the log's ZkMigrationStateRecord names:
-// IMPORTING reads the znodes and commits them in bounded batches,
-// FOLLOWING applies every later ZooKeeper change, DUAL_WRITE writes
-// YAKt's changes back to ZooKeeper in Kafka's formats. docs/migration.md
-// is the operator's guide.
 package migration
 
 import (
@@ -481,11 +474,25 @@ func (r *runner) follow(ctx context.Context, phase string) error {
 			}
 			continue
 		}
+		// Problems are tried again about every second even when nothing
+		// changes: what they wait for may be outside what is watched.
+		var retry *time.Timer
+		var retryC <-chan time.Time
+		if r.pendingProblems() {
+			retry = time.NewTimer(problemRetry - time.Since(lastRetry))
+			retryC = retry.C
+		}
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-r.s.wake:
 		case <-applied:
+		case <-retryC:
+		}
+		if retry != nil {
+			retry.Stop()
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }

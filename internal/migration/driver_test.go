@@ -293,6 +293,22 @@ func (f *fixture) status() contract.MigrationStatus {
 	return st
 }
 
+// waitStatus polls the leader's driver status until ok holds.
+func (f *fixture) waitStatus(timeout time.Duration, what string, ok func(ds *contract.MigrationDriverStatus) bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ds := f.status().Driver
+		if ds != nil && ok(ds) {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%s: not within %v: driver status %+v", what, timeout, ds)
+		}
+		time.Sleep(20 * time.Millisecond) // an HTTP answer: nothing to wait on
+	}
+}
+
 func TestImportSmallClusterEqualsZooKeeper(t *testing.T) {
 	f := newFixture(t, 1)
 	f.k.populate(6, 40, 5)
@@ -372,6 +388,16 @@ func TestFollowAppliesEveryKindOfChange(t *testing.T) {
 		}
 		return ""
 	})
+	// A topic on a broker ZooKeeper does not know waits, reported as a
+	// problem, until the broker registers.
+	f.k.must(f.k.kz.CreateTopic("waiting", topicID(400), map[int32][]int32{0: {0, 1, 8}}))
+	f.waitStatus(10*time.Second, "a problem for the topic on broker 8", func(ds *contract.MigrationDriverStatus) bool {
+		return len(ds.Problems) == 1 && ds.Problems[0].Path == "/brokers/topics/waiting" && strings.Contains(ds.Problems[0].Message, "replica 8")
+	})
+	f.k.broker(8, 9092)
+	img = f.waitFor(10*time.Second, "the waiting topic", f.equalToZK)
+	f.waitStatus(10*time.Second, "no problems", func(ds *contract.MigrationDriverStatus) bool { return len(ds.Problems) == 0 })
+
 	st, _ := img.Migration()
 	ds := f.status().Driver
 	if ds == nil || ds.LastLagMs <= 0 || ds.LastLagMs > 1000 || len(ds.Problems) != 0 {
@@ -553,7 +579,8 @@ func TestCutoverThenRollbackHandsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A ZooKeeper-mode controller is elected again, as Kafka's brokers
-	// do once YAKt gives /controller up.
+	// do once YAKt gives /controller up (when the dual write has ended).
+	f.waitStatus(10*time.Second, "the driver following again", func(ds *contract.MigrationDriverStatus) bool { return ds.Activity == "following" })
 	f.k.must(f.k.kz.ElectController(0))
 	f.k.isr("t000", 0, 1, []int32{1, 2})
 	f.waitFor(10*time.Second, "following after the rollback", f.equalToZK)

@@ -203,9 +203,12 @@ func (w *dualWriter) follow(ctx context.Context, d *differ, img *metadata.Image)
 			}
 			entry := recs[:n]
 			recs = recs[n:]
-			if endsDualWrite(entry) {
+			if phase, ends := endsDualWrite(entry); ends {
 				if err := b.flush(); err != nil {
 					return 0, err
+				}
+				if phase == metadata.MigrationFollowing {
+					w.handBack(ctx)
 				}
 				return entry[0].Offset, nil
 			}
@@ -229,14 +232,14 @@ func (w *dualWriter) follow(ctx context.Context, d *differ, img *metadata.Image)
 }
 
 // endsDualWrite reports whether a raft entry's records move the migration
-// out of DUAL_WRITE: the writer stops before it.
-func endsDualWrite(entry []metadata.Record) bool {
+// out of DUAL_WRITE, and to which phase: the writer stops before it.
+func endsDualWrite(entry []metadata.Record) (phase string, ends bool) {
 	for _, r := range entry {
 		if m, ok := r.Body.(*metadata.ZkMigrationStateRecord); ok && m.Phase != metadata.MigrationDualWrite {
-			return true
+			return m.Phase, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // entryOps replays one raft entry's records into delta and returns the

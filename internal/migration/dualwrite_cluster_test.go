@@ -80,6 +80,8 @@ func TestDualWriteFromCluster(t *testing.T) {
 		t.Errorf("state znode at version %d, want the partition epoch %d", st.Version, want)
 	}
 
+	migration.CheckZooKeeperEqualsImage(t, conn, root, ctl.AppliedState().Image())
+
 	resp, off, err := ctl.AllocateProducerIDs(ctx, contract.AllocateProducerIDsRequest{BrokerID: &three})
 	if err != nil {
 		t.Fatalf("allocate producer ids: %v", err)
@@ -100,6 +102,7 @@ func TestDualWriteFromCluster(t *testing.T) {
 			t.Errorf("%s survived the topic's deletion", p)
 		}
 	}
+	migration.CheckZooKeeperEqualsImage(t, conn, root, ctl.AppliedState().Image())
 	if _, err := r.Stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run after cancel = %v", err)
 	}

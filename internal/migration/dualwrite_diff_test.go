@@ -288,15 +288,15 @@ func TestEndsDualWrite(t *testing.T) {
 	rec := func(phase string) []metadata.Record {
 		return []metadata.Record{{Offset: 1, Body: &metadata.ZkMigrationStateRecord{Phase: phase}}}
 	}
-	if endsDualWrite(rec(metadata.MigrationDualWrite)) {
+	if _, ends := endsDualWrite(rec(metadata.MigrationDualWrite)); ends {
 		t.Error("a DUAL_WRITE record ends the dual write")
 	}
 	for _, p := range []string{metadata.MigrationFollowing, metadata.MigrationFinalized} {
-		if !endsDualWrite(rec(p)) {
-			t.Errorf("a %s record does not end the dual write", p)
+		if phase, ends := endsDualWrite(rec(p)); !ends || phase != p {
+			t.Errorf("a %s record: ends %v at %q", p, ends, phase)
 		}
 	}
-	if endsDualWrite([]metadata.Record{{Offset: 1, Body: &metadata.TopicRecord{Name: "x"}}}) {
+	if _, ends := endsDualWrite([]metadata.Record{{Offset: 1, Body: &metadata.TopicRecord{Name: "x"}}}); ends {
 		t.Error("a topic record ends the dual write")
 	}
 }

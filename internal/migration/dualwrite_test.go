@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -236,6 +237,66 @@ func KafkaID(t *testing.T, id string) string {
 	return base64.RawURLEncoding.EncodeToString(u[:])
 }
 
+// CheckZooKeeperEqualsImage reads ZooKeeper under root with zktest's
+// reader (independent of zkformat) and fails t unless it holds exactly
+// img's topics, partitions (assignment, leader, ISR, the state znode's
+// version equal to the partition epoch) and a producer-id block covering
+// img's.
+func CheckZooKeeperEqualsImage(t *testing.T, conn *zk.Conn, root string, img *metadata.Image) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	v, err := zktest.ReadView(ctx, conn, root)
+	if err != nil {
+		t.Fatalf("read ZooKeeper under %q: %v", root, err)
+	}
+	var diffs []string
+	add := func(format string, args ...any) { diffs = append(diffs, fmt.Sprintf(format, args...)) }
+	for _, tr := range img.Topics() {
+		zt, ok := v.Topics[tr.Name]
+		if !ok {
+			add("topic %s: not in ZooKeeper", tr.Name)
+			continue
+		}
+		if zt.ID != tr.TopicUUID {
+			add("topic %s: id %s in ZooKeeper, %s in YAKt", tr.Name, zt.ID, tr.TopicUUID)
+		}
+		if zt.Config == nil {
+			add("topic %s: no config znode", tr.Name)
+		}
+		parts := img.Partitions(tr.TopicUUID)
+		if len(zt.Partitions) != len(parts) {
+			add("topic %s: %d partitions in ZooKeeper, %d in YAKt", tr.Name, len(zt.Partitions), len(parts))
+		}
+		for _, p := range parts {
+			zp, ok := zt.Partitions[p.PartitionID]
+			switch {
+			case !ok || !zp.HasState:
+				add("%s-%d: no partition or state znode", tr.Name, p.PartitionID)
+			case !slices.Equal(zp.Replicas, p.Replicas) || !slices.Equal(zp.Adding, p.AddingReplicas) || !slices.Equal(zp.Removing, p.RemovingReplicas):
+				add("%s-%d: replicas %v +%v -%v in ZooKeeper, %v +%v -%v in YAKt", tr.Name, p.PartitionID,
+					zp.Replicas, zp.Adding, zp.Removing, p.Replicas, p.AddingReplicas, p.RemovingReplicas)
+			case zp.Leader != p.Leader || !slices.Equal(zp.ISR, p.ISR):
+				add("%s-%d: leader %d ISR %v in ZooKeeper, %d %v in YAKt", tr.Name, p.PartitionID, zp.Leader, zp.ISR, p.Leader, p.ISR)
+			case int64(zp.StateVersion) != p.PartitionEpoch:
+				add("%s-%d: state znode version %d, partition epoch %d", tr.Name, p.PartitionID, zp.StateVersion, p.PartitionEpoch)
+			}
+		}
+	}
+	for name := range v.Topics {
+		if _, ok := img.Topic(name); !ok {
+			add("topic %s: in ZooKeeper, not in YAKt", name)
+		}
+	}
+	if next := img.ProducerIDs().NextProducerID; next > 0 && v.ProducerIDBlockEnd < next-1 {
+		add("/latest_producer_id_block ends at %d; YAKt gave ids up to %d", v.ProducerIDBlockEnd, next-1)
+	}
+	slices.Sort(diffs)
+	for _, d := range diffs {
+		t.Error(d)
+	}
+}
+
 // create writes a znode with its parents (empty), as a test's setup.
 func create(t *testing.T, conn *zk.Conn, path string, data string, flags int32) {
 	t.Helper()
@@ -264,6 +325,7 @@ func TestDualWriteToZooKeeper(t *testing.T) {
 		{"ReconcileIsIdempotent", testDualWriteReconcileIsIdempotent},
 		{"Fencing", testDualWriteFencing},
 		{"SplitsLargeChanges", testDualWriteSplitsLargeChanges},
+		{"FinalizeKeepsTheController", testDualWriteFinalizeKeepsTheController},
 		// Last: it stops the server.
 		{"WaitsForZooKeeper", func(t *testing.T, conn *zk.Conn) { testDualWriteWaitsForZooKeeper(t, s, conn) }},
 	} {
@@ -314,6 +376,7 @@ func testDualWriteTakesOverReconcilesAndFollowsTheLog(t *testing.T, conn *zk.Con
 		"partitions": map[string]any{"0": []int{1, 2}}, "adding_replicas": map[string]any{}, "removing_replicas": map[string]any{}})
 	state, _ := MustZkJSON(t, conn, root+"/brokers/topics/before/partitions/0/state")
 	CheckZkJSON(t, "state of before-0", state, map[string]any{"version": 1, "leader": 1, "leader_epoch": 0, "isr": []int{1, 2}, "controller_epoch": 4})
+	CheckZooKeeperEqualsImage(t, conn, root, l.sm.Image())
 	cfg, _ := MustZkJSON(t, conn, root+"/config/topics/before")
 	CheckZkJSON(t, "/config/topics/before", cfg, map[string]any{"version": 1, "config": map[string]any{}})
 
@@ -353,6 +416,7 @@ func testDualWriteTakesOverReconcilesAndFollowsTheLog(t *testing.T, conn *zk.Con
 	if mig["kraft_metadata_offset"] != float64(last) {
 		t.Errorf("/migration's offset = %v, want %d", mig["kraft_metadata_offset"], last)
 	}
+	CheckZooKeeperEqualsImage(t, conn, root, l.sm.Image())
 	if s := w.stats(); s.Writes == 0 || s.Pending != 0 || s.Offset != last {
 		t.Errorf("stats = %+v, want writes, none pending, offset %d", s, last)
 	}
@@ -367,6 +431,9 @@ func testDualWriteTakesOverReconcilesAndFollowsTheLog(t *testing.T, conn *zk.Con
 	}
 	if ZkExists(t, conn, root+"/brokers/topics/after") {
 		t.Error("a topic created after the rollback was written")
+	}
+	if ZkExists(t, conn, root+"/controller") {
+		t.Error("/controller still names YAKt after the rollback: ZooKeeper-mode brokers cannot elect a controller")
 	}
 	// A writer started now leaves ZooKeeper alone.
 	before, _ := MustZkJSON(t, conn, root+"/migration")
@@ -487,6 +554,7 @@ func testDualWriteSplitsLargeChanges(t *testing.T, conn *zk.Conn) {
 		t.Errorf("/migration went from version %d to %d with offset %v: want at least 3 multis and offset %d",
 			before.Version, after.Version, mig["kraft_metadata_offset"], off)
 	}
+	CheckZooKeeperEqualsImage(t, conn, root, l.sm.Image())
 	if s := r.w.stats(); s.Writes != 2*n+3 {
 		t.Errorf("%d writes, want %d", s.Writes, 2*n+3)
 	}
@@ -535,5 +603,24 @@ func testDualWriteWaitsForZooKeeper(t *testing.T, s *zktest.Server, conn *zk.Con
 	}
 	if p := r.Stats().Pending; p != 0 {
 		t.Errorf("%d records pending after the catch-up", p)
+	}
+	CheckZooKeeperEqualsImage(t, conn, root, l.sm.Image())
+}
+
+// Finalize ends the dual write, and YAKt stays the controller ZooKeeper
+// names, so that no ZooKeeper-mode controller comes back.
+func testDualWriteFinalizeKeepsTheController(t *testing.T, conn *zk.Conn) {
+	root := Chroot(t, conn, "final")
+	l := newSMLog(t)
+	l.apply(broker(1))
+	off := l.toDualWrite()
+	r := StartWriter(t, newDualWriter(conn, root, l.sm, 1, 2, NewTestLogger(t)))
+	r.WaitWritten(t, off)
+	final := l.apply(&metadata.ZkMigrationStateRecord{Phase: metadata.MigrationFinalized, ZkConnect: "zk:2181", ZkClusterID: "c"})
+	if end, err := r.Wait(t); err != nil || end != final {
+		t.Fatalf("Run = %d, %v; want the finalize's offset %d", end, err, final)
+	}
+	if ctl, _ := MustZkJSON(t, conn, root+"/controller"); ctl["brokerid"] != 1.0 || ctl["kraftControllerEpoch"] != 2.0 {
+		t.Errorf("/controller = %v after finalize, want YAKt's node 1 at epoch 2", ctl)
 	}
 }

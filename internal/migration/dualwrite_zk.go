@@ -152,6 +152,47 @@ func (w *dualWriter) takeOver() error {
 	return nil
 }
 
+// handBack deletes this writer's /controller at a rollback, fenced like
+// every write, so that ZooKeeper-mode brokers elect a controller of their
+// own again: without one nobody would change ZooKeeper's metadata, and
+// ZooKeeper is the authority again. It is best effort (a failure is
+// logged): an operator can delete /controller as well. After a finalize
+// the registration stays, so that no ZooKeeper-mode controller comes back.
+func (w *dualWriter) handBack(ctx context.Context) {
+	p := w.path(zkformat.PathController)
+	for attempt := 0; ; attempt++ {
+		err := w.deleteOwnController(p)
+		if err == nil {
+			w.log.Info("dual write: rollback: /controller released to ZooKeeper-mode brokers", "path", p)
+			return
+		}
+		if !lostConnection(err) || attempt == 2 || w.waitConnected(ctx) != nil {
+			w.log.Warn("dual write: rollback: could not release /controller; delete it so that a ZooKeeper-mode broker becomes the controller", "path", p, "err", err)
+			return
+		}
+	}
+}
+
+// deleteOwnController deletes p if it names this writer.
+func (w *dualWriter) deleteOwnController(p string) error {
+	data, st, err := w.conn.Get(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p, err)
+	}
+	if c, err := zkformat.ParseController(data); err != nil || c.BrokerID != w.nodeID || c.KRaftControllerEpoch != w.term {
+		return nil // not ours: someone else's to keep
+	}
+	reqs := []any{
+		&zk.CheckVersionRequest{Path: w.path(zkformat.PathMigration), Version: w.migVersion},
+		&zk.DeleteRequest{Path: p, Version: st.Version},
+	}
+	res, err := w.conn.Multi(reqs...)
+	return multiError(res, err, reqs)
+}
+
 // readView reads the znodes the dual write owns.
 func (w *dualWriter) readView() (*zkView, error) {
 	v := newZkView()

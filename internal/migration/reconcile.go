@@ -311,6 +311,18 @@ type plan struct {
 // entry, and large enough that 10,000 partitions take two commits.
 const batchPartitions = 5000
 
+// batchWeight is a topic's share of a batch: its partitions, counted
+// heavier when they have more than three replicas, so a batch of wide
+// partitions stays as far from a raft entry's limit (5,000 partitions of
+// three replicas encode to about 370 KB).
+func batchWeight(t *srcTopic) int {
+	w := 0
+	for p, r := range t.t.Partitions {
+		w += max(3, len(r)+len(t.t.Adding[p])+len(t.t.Removing[p]))
+	}
+	return (w + 2) / 3
+}
+
 // makePlan reconciles all of m against img. With all, every importable
 // topic is in the groups (the import counts them as progress); otherwise
 // only topics that need records.
@@ -337,7 +349,7 @@ func makePlan(m *srcModel, img *metadata.Image, mode topicMode, all bool) plan {
 			continue
 		}
 		pl.changed = pl.changed || len(recs) > 0
-		parts := len(m.topics[n].t.Partitions)
+		parts := batchWeight(m.topics[n])
 		if size > 0 && size+parts > batchPartitions {
 			pl.groups = append(pl.groups, group)
 			group, size = nil, 0

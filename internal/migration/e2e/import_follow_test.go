@@ -325,7 +325,11 @@ func stepRollback(ctx context.Context, t *testing.T, zk *kafkaZK, cl *client.Cli
 	_, _, err = cl.CreateTopic(ctx, client.CreateTopicRequest{Name: "refused-after-rollback", Partitions: contract.Int32(1), ReplicationFactor: contract.Int32(1)})
 	wantCode(t, "create a topic through YAKt after rollback", err, 409, contract.CodeMigrationInProgress)
 	// ... and follows ZooKeeper's, once a ZooKeeper-mode broker won the
-	// controller election again.
+	// controller election again: after the dual write ended (it writes
+	// what came before the rollback, then gives /controller up).
+	waitDriver(ctx, t, cl, "the driver following again after the rollback", 20*time.Second, func(st contract.MigrationStatus) bool {
+		return st.Driver != nil && st.Driver.Activity == "following"
+	})
 	zk.electController(t, 1)
 	model, err := zk.read(ctx)
 	if err != nil {

@@ -21,7 +21,8 @@ import (
 func TestMigration(t *testing.T) {
 	zk := zktest.Start(t)
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, zk) })
-	t.Run("ImportFollowCutover", func(t *testing.T) { testImportFollowCutover(t, zk) })
+	t.Run("ImportFollow", func(t *testing.T) { testImportFollow(t, zk) })
+	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, zk) })
 	t.Run("CrashDuringFollow", func(t *testing.T) { testCrashDuringFollow(t, zk) })
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,7 +113,7 @@ func wantCode(t testing.TB, what string, err error, status int, code contract.Co
 // each round: the driver applies ZooKeeper's last changes asynchronously.
 func checkEqual(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration) (state, state) {
 	t.Helper()
-	return checkEqualWith(ctx, t, zk, within, func(ctx context.Context, fetchAs int32) (state, error) {
+	return checkEqualWith(ctx, t, zk, cl, within, func(ctx context.Context, fetchAs int32) (state, error) {
 		return readYaktSnapshot(ctx, cl, fetchAs)
 	})
 }
@@ -121,55 +122,69 @@ func checkEqual(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Clien
 // the topic list page by page, every topic described, the brokers listed.
 func checkEqualDescribed(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration) (state, state) {
 	t.Helper()
-	return checkEqualWith(ctx, t, zk, within, func(ctx context.Context, fetchAs int32) (state, error) {
+	return checkEqualWith(ctx, t, zk, cl, within, func(ctx context.Context, fetchAs int32) (state, error) {
 		return readYakt(ctx, cl, fetchAs)
 	})
 }
 
-func checkEqualWith(ctx context.Context, t testing.TB, zk *kafkaZK, within time.Duration, readYakt func(context.Context, int32) (state, error)) (state, state) {
+func checkEqualWith(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.Client, within time.Duration, readYakt func(context.Context, int32) (state, error)) (state, state) {
 	t.Helper()
+	outer := ctx
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	var (
-		zs, ys  state
-		diffs   []string
-		lastErr error
+		zs, ys         state
+		diffs          []string
+		lastErr        error
+		rounds         int
+		zkTook, ykTook time.Duration
 	)
 	err := testcluster.WaitFor(ctx, func() bool {
-		var err error
-		zs, err = zk.read(ctx)
-		if err != nil {
-			lastErr = err
+		rounds++
+		// Both sides at once: each read takes seconds on the big set.
+		var (
+			wg           sync.WaitGroup
+			zerr, yerr   error
+			zsNew, ysNew state
+		)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			began := time.Now()
+			zsNew, zerr = zk.read(ctx)
+			zkTook = time.Since(began)
+		}()
+		began := time.Now()
+		ysNew, yerr = readYakt(ctx, fetchAs)
+		ykTook = time.Since(began)
+		wg.Wait()
+		if lastErr = errors.Join(zerr, yerr); lastErr != nil {
 			return false
 		}
-		ys, err = readYakt(ctx, anyBroker(zs))
-		if err != nil {
-			lastErr = err
-			return false
-		}
-		lastErr = nil
+		zs, ys = zsNew, ysNew
 		diffs = diffStates(zs, ys, 20)
 		return len(diffs) == 0
 	})
+	t.Logf("checker: %d round(s); the last read ZooKeeper in %v, YAKt in %v", rounds, zkTook.Round(time.Millisecond), ykTook.Round(time.Millisecond))
 	if err != nil {
-		if lastErr != nil {
-			t.Fatalf("checker: could not read both sides within %v: %v", within, lastErr)
+		st, serr := migrationStatus(outer, cl)
+		status := statusText(st)
+		if serr != nil {
+			status = serr.Error()
 		}
-		t.Fatalf("checker: ZooKeeper (%s) and YAKt (%s) still differ after %v:\n  %s", zs.summary(), ys.summary(), within, strings.Join(diffs, "\n  "))
+		if diffs == nil {
+			t.Fatalf("checker: could not read both sides within %v: %v; migration: %s", within, lastErr, status)
+		}
+		t.Fatalf("checker: ZooKeeper (%s) and YAKt (%s) still differ after %v (last read error: %v); migration: %s; the last differences:\n  %s",
+			zs.summary(), ys.summary(), within, lastErr, status, strings.Join(diffs, "\n  "))
 	}
 	return zs, ys
 }
 
-// anyBroker is a broker ZooKeeper has registered, for the BrokerMgmt
-// fetch that reads the producer-id high-water mark (-1: none).
-func anyBroker(s state) int32 {
-	for _, id := range sortedKeys(s.Brokers) {
-		if s.Brokers[id].Alive {
-			return id
-		}
-	}
-	return -1
-}
+// fetchAs is the broker the checker's BrokerMgmt fetch (the only answer
+// with the producer-id high-water mark) names: zktest's Populate
+// registers brokers 1..N, and no test unregisters broker 1.
+const fetchAs = 1
 
 // readLog reads YAKt's whole metadata log through GET /v1/log.
 func readLog(ctx context.Context, cl *client.Client) ([]contract.Record, error) {

@@ -68,15 +68,16 @@ func readYakt(ctx context.Context, cl *client.Client, fetchAs int32) (state, err
 	if err != nil {
 		return st, fmt.Errorf("list YAKt topics: %w", err)
 	}
-	// Describe the topics with a few requests in flight: one at a time,
-	// a thousand of them take long on a loaded machine.
+	// Describe the topics with many requests in flight: each waits for a
+	// read barrier (a round trip to the other nodes), so one at a time a
+	// thousand of them take long.
 	var (
 		mu       sync.Mutex
 		firstErr error
 		wg       sync.WaitGroup
 		next     = make(chan contract.TopicSummary)
 	)
-	for range 4 {
+	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

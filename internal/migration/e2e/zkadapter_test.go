@@ -188,6 +188,15 @@ func (k *kafkaZK) setRaw(ctx context.Context, t testing.TB, path string, data []
 	}
 }
 
+// deleteRaw deletes the znode path (under the chroot), which must have
+// no children.
+func (k *kafkaZK) deleteRaw(t testing.TB, path string) {
+	t.Helper()
+	if err := k.k.Conn().Delete(k.k.Path(path), -1); err != nil {
+		t.Fatalf("delete %s: %v", path, err)
+	}
+}
+
 // waitSession waits until the writer's ZooKeeper session is usable again
 // (after a server restart).
 func (k *kafkaZK) waitSession(ctx context.Context, t testing.TB) {

@@ -542,7 +542,9 @@ func (r *runner) reconcile(ctx context.Context, phase string, brokersOnly bool, 
 	}
 	r.d.setProblems(pl.probs)
 	st, _ := img.Migration()
-	if !pl.changed && m.zxid <= st.Zxid && nextProducerID(m) <= st.NextProducerID {
+	if !pl.changed && (brokersOnly || m.zxid <= st.Zxid && nextProducerID(m) <= st.NextProducerID) {
+		// While dual writing, ZooKeeper changes mostly by YAKt's own
+		// writes: only a broker change is worth a commit.
 		return nil
 	}
 	groups := pl.groups

@@ -116,6 +116,9 @@ const maxResyncs = 3
 func (w *dualWriter) Run(ctx context.Context) (endOffset int64, err error) {
 	resyncs := 0
 	for {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		img := w.src.Image()
 		if m, ok := img.Migration(); ok && m.Phase != metadata.MigrationDualWrite {
 			// Not (or no longer) the authority: ZooKeeper is left alone.

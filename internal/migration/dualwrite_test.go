@@ -41,7 +41,7 @@ func StartZK(t *testing.T) (*zktest.Server, *zk.Conn) {
 func Chroot(t *testing.T, conn *zk.Conn, name string) string {
 	t.Helper()
 	root := "/" + name
-	if _, err := conn.Create(root, nil, 0, zkAcl); err != nil {
+	if _, err := conn.Create(root, nil, 0, zkACL); err != nil {
 		t.Fatalf("create chroot %s: %v", root, err)
 	}
 	return root
@@ -302,12 +302,12 @@ func create(t *testing.T, conn *zk.Conn, path string, data string, flags int32) 
 	t.Helper()
 	for i := 1; i < len(path); i++ {
 		if path[i] == '/' {
-			if _, err := conn.Create(path[:i], nil, 0, zkAcl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			if _, err := conn.Create(path[:i], nil, 0, zkACL); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 				t.Fatalf("create %s: %v", path[:i], err)
 			}
 		}
 	}
-	if _, err := conn.Create(path, []byte(data), flags, zkAcl); err != nil {
+	if _, err := conn.Create(path, []byte(data), flags, zkACL); err != nil {
 		t.Fatalf("create %s: %v", path, err)
 	}
 }
@@ -578,6 +578,12 @@ func (r *RunningWriter) Stats() dualWriteStats { return r.w.stats() }
 // is back they are written, in order, through the same session.
 func testDualWriteWaitsForZooKeeper(t *testing.T, s *zktest.Server, conn *zk.Conn) {
 	root := Chroot(t, conn, "down")
+	// A short session: a client that reconnects while the server is still
+	// starting may get no answer to its session request, and go-zookeeper
+	// then waits ten times two thirds of the session timeout before it
+	// tries again (the session has expired by then; the writer goes on
+	// with a new one).
+	conn = s.Connect(t, 2*time.Second)
 	l := newSMLog(t)
 	l.apply(broker(1), broker(2))
 	l.apply(&metadata.TopicRecord{Name: "t", TopicUUID: uuidA}, part(uuidA, 0, 1, 0, []int32{1, 2}, []int32{1, 2}))

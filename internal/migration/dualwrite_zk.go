@@ -32,9 +32,9 @@ const readConcurrency = 8
 
 func (w *dualWriter) path(p string) string { return w.root + p }
 
-// zkAcl is the ACL of the znodes the dual write creates: open, as a
+// zkACL is the ACL of the znodes the dual write creates: open, as a
 // ZooKeeper-mode Kafka cluster without zookeeper.set.acl creates them.
-var zkAcl = zk.WorldACL(zk.PermAll)
+var zkACL = zk.WorldACL(zk.PermAll)
 
 // takeOver makes this writer the one that writes ZooKeeper: it sets
 // /migration (this node and term) conditionally on the version it read,
@@ -109,7 +109,7 @@ func (w *dualWriter) takeOver() error {
 			return fmt.Errorf("migration: dual write: check %s: %w", w.path(p), err)
 		}
 		if !ok {
-			ops = append(ops, &zk.CreateRequest{Path: w.path(p), Acl: zkAcl})
+			ops = append(ops, &zk.CreateRequest{Path: w.path(p), Acl: zkACL})
 		}
 	}
 	mig := zkformat.EncodeMigration(zkformat.Migration{
@@ -119,12 +119,12 @@ func (w *dualWriter) takeOver() error {
 	if migExists {
 		ops = append(ops, &zk.SetDataRequest{Path: migPath, Data: mig, Version: migStat.Version})
 	} else {
-		ops = append(ops, &zk.CreateRequest{Path: migPath, Data: mig, Acl: zkAcl})
+		ops = append(ops, &zk.CreateRequest{Path: migPath, Data: mig, Acl: zkACL})
 	}
 	if ceExists {
 		ops = append(ops, &zk.SetDataRequest{Path: cePath, Data: zkformat.EncodeControllerEpoch(epoch + 1), Version: ceStat.Version})
 	} else {
-		ops = append(ops, &zk.CreateRequest{Path: cePath, Data: zkformat.EncodeControllerEpoch(epoch + 1), Acl: zkAcl})
+		ops = append(ops, &zk.CreateRequest{Path: cePath, Data: zkformat.EncodeControllerEpoch(epoch + 1), Acl: zkACL})
 	}
 	if ctlExists {
 		ops = append(ops, &zk.DeleteRequest{Path: ctlPath, Version: ctlStat.Version})
@@ -133,14 +133,14 @@ func (w *dualWriter) takeOver() error {
 	// registration lasts while YAKt is the authority, whatever happens to
 	// this session, and keeps ZooKeeper-mode brokers from electing one of
 	// their own.
-	ops = append(ops, &zk.CreateRequest{Path: ctlPath, Acl: zkAcl, Data: zkformat.EncodeController(zkformat.Controller{
+	ops = append(ops, &zk.CreateRequest{Path: ctlPath, Acl: zkACL, Data: zkformat.EncodeController(zkformat.Controller{
 		Version: controllerZnodeVersion, BrokerID: w.nodeID, Timestamp: time.Now().UnixMilli(), KRaftControllerEpoch: w.term,
 	})})
 	if _, err := w.conn.Multi(ops...); err != nil {
 		// Someone wrote one of them since it was read: a newer leader
 		// (the next takeover finds it and stops) or a ZooKeeper-mode
-		// controller election (the next one wins).
-		return fmt.Errorf("migration: dual write: take over %s, %s and %s: %w", migPath, cePath, ctlPath, err)
+		// controller election (the next one wins). Or no answer came.
+		return fmt.Errorf("%w: take over %s, %s and %s: %w", errResync, migPath, cePath, ctlPath, err)
 	}
 	if migExists {
 		w.migVersion = migStat.Version + 1
@@ -388,7 +388,7 @@ func (b *opBatch) writeOne() error {
 		p := w.path(op.path)
 		switch op.kind {
 		case opCreate:
-			reqs = append(reqs, &zk.CreateRequest{Path: p, Data: data[i], Acl: zkAcl})
+			reqs = append(reqs, &zk.CreateRequest{Path: p, Data: data[i], Acl: zkACL})
 		case opSet:
 			reqs = append(reqs, &zk.SetDataRequest{Path: p, Data: data[i], Version: op.version})
 		case opDelete:

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -213,5 +212,3 @@ func later(a, b time.Time) time.Time {
 	}
 	return b
 }
-
-var _ = strings.Join

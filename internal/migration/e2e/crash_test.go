@@ -46,8 +46,14 @@ func testCrashDuringFollow(t *testing.T, srv *zktest.Server) {
 		t.Fatal(err)
 	}
 	ld := &load{zk: zk, model: model, rng: rand.New(rand.NewPCG(4, uint64(time.Now().UnixNano()))), prefix: "crash"}
+	// The first part of the load also measures the follow latency of
+	// real processes (built without the race detector), for comparison
+	// with the in-process cluster's.
+	w := startWatcher(ctx, t, cl)
 	var changes []*change
 	changes = append(changes, ld.run(ctx, t, 40, 2*time.Second)...)
+	p50, p99, maxLat := percentiles(waitSeen(ctx, t, cl, w, changes, 20*time.Second))
+	t.Logf("follow latency of yakt processes (100 topics x 4 partitions, %d changes): p50 %v, p99 %v, max %v", len(changes), p50, p99, maxLat)
 
 	// kill -9 the leader in the middle of the load; the load goes on while
 	// the others elect a new one, which resumes from the log's state.

@@ -133,6 +133,7 @@ func stepImport(ctx context.Context, t *testing.T, l layout, zk *kafkaZK, cl, pa
 // change is one ZooKeeper change of a load, and when YAKt showed it.
 type change struct {
 	kind  string // createTopic, deleteTopic, addPartitions, isr, leader
+	topic string
 	what  string
 	start time.Time // when the test began writing it to ZooKeeper
 	acked time.Time // when ZooKeeper had it: the writer's last write returned
@@ -429,6 +430,17 @@ func waitSeen(ctx context.Context, t testing.TB, cl *client.Client, w *watcher, 
 				break
 			}
 			msg += fmt.Sprintf("\n  %s %s (written %v ago)", c.kind, c.what, time.Since(c.start).Round(time.Millisecond))
+			// What the load did to the same topic before, and whether
+			// YAKt showed it: a clue to what the follower lost track of.
+			for _, e := range changes {
+				if e == c {
+					break
+				}
+				if e.topic == c.topic {
+					at, ok := e.seen(w)
+					msg += fmt.Sprintf("\n      earlier: %s %s, %v before; seen in YAKt: %v (after %v)", e.kind, e.what, c.start.Sub(e.start).Round(time.Millisecond), ok, latency(e, at))
+				}
+			}
 		}
 		st, serr := migrationStatus(ctx, cl)
 		t.Errorf("%d of %d ZooKeeper changes not in YAKt within %v after the load %s; migration status %s (%v):%s",

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -103,7 +102,7 @@ func (l *load) createTopic(ctx context.Context) (*change, error) {
 	name := fmt.Sprintf("%s-%04d", l.prefix, l.n)
 	id := newTopicID()
 	assign := l.assignment(3, 3)
-	c := &change{kind: "createTopic", what: name, start: time.Now()}
+	c := &change{kind: "createTopic", topic: name, what: name, start: time.Now()}
 	if err := l.zk.createTopic(ctx, name, id, assign); err != nil {
 		return nil, fmt.Errorf("create topic %s: %w", name, err)
 	}
@@ -127,7 +126,7 @@ func (l *load) pickTopic() (string, topicState) {
 
 func (l *load) deleteTopic(ctx context.Context) (*change, error) {
 	name, _ := l.pickTopic()
-	c := &change{kind: "deleteTopic", what: name, start: time.Now()}
+	c := &change{kind: "deleteTopic", topic: name, what: name, start: time.Now()}
 	if err := l.zk.deleteTopic(ctx, name); err != nil {
 		return nil, fmt.Errorf("delete topic %s: %w", name, err)
 	}
@@ -140,7 +139,7 @@ func (l *load) addPartitions(ctx context.Context) (*change, error) {
 	name, ts := l.pickTopic()
 	first := int32(len(ts.Partitions))
 	assign := l.assignment(2, 3)
-	c := &change{kind: "addPartitions", what: fmt.Sprintf("%s partitions %d-%d", name, first, first+1), start: time.Now()}
+	c := &change{kind: "addPartitions", topic: name, what: fmt.Sprintf("%s partitions %d-%d", name, first, first+1), start: time.Now()}
 	if err := l.zk.addPartitions(ctx, name, first, assign); err != nil {
 		return nil, fmt.Errorf("add partitions to %s: %w", name, err)
 	}
@@ -195,7 +194,7 @@ func followers(ps partitionState) []int32 {
 
 func (l *load) setState(ctx context.Context, kind, name string, ts topicState, p, leader int32, isr []int32) (*change, error) {
 	ps := ts.Partitions[p]
-	c := &change{kind: kind, what: fmt.Sprintf("%s-%d leader %d isr %v", name, p, leader, isr), start: time.Now()}
+	c := &change{kind: kind, topic: name, what: fmt.Sprintf("%s-%d leader %d isr %v", name, p, leader, isr), start: time.Now()}
 	version, err := l.zk.setPartitionState(ctx, name, p, leader, isr)
 	if err != nil {
 		return nil, fmt.Errorf("%s of %s-%d: %w", kind, name, p, err)
@@ -213,5 +212,3 @@ func later(a, b time.Time) time.Time {
 	}
 	return b
 }
-
-var _ = strings.Join

@@ -185,20 +185,3 @@ func checkEqualWith(ctx context.Context, t testing.TB, zk *kafkaZK, cl *client.C
 // with the producer-id high-water mark) names: zktest's Populate
 // registers brokers 1..N, and no test unregisters broker 1.
 const fetchAs = 1
-
-// readLog reads YAKt's whole metadata log through GET /v1/log.
-func readLog(ctx context.Context, cl *client.Client) ([]contract.Record, error) {
-	var out []contract.Record
-	from := int64(1)
-	for {
-		page, err := cl.Log(ctx, from, contract.MaxLogLimit)
-		if err != nil {
-			return nil, fmt.Errorf("read the log from offset %d: %w", from, err)
-		}
-		out = append(out, page.Records...)
-		if len(page.Records) == 0 || page.NextOffset <= from {
-			return out, nil
-		}
-		from = page.NextOffset
-	}
-}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/yakt/yakt/client"
@@ -279,5 +278,3 @@ func (s state) summary() string {
 	}
 	return fmt.Sprintf("%d brokers, %d topics, %d partitions, next producer id %d", len(s.Brokers), len(s.Topics), parts, s.NextProducerID)
 }
-
-var _ = strings.Join

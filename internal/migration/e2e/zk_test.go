@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -122,5 +121,3 @@ func kafkaTopicID(t testing.TB, id string) string {
 	}
 	return s
 }
-
-var _ = fmt.Sprintf

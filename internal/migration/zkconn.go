@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/zkdial"
 )
 
 // zkSessionTimeout is the ZooKeeper session timeout the driver asks for:
@@ -86,7 +87,7 @@ func dialZK(zkConnect string, log *slog.Logger) (*zkSession, error) {
 	}
 	s := &zkSession{root: root, log: log, armedData: map[string]bool{}, armedChild: map[string]bool{},
 		dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
-	conn, _, err := zk.Connect(servers, zkSessionTimeout, zk.WithLogger(slogZK{log}), zk.WithLogInfo(false), zk.WithEventCallback(s.event))
+	conn, _, err := zk.Connect(servers, zkSessionTimeout, zk.WithLogger(slogZK{log}), zk.WithLogInfo(false), zk.WithEventCallback(s.event), zk.WithDialer(zkdial.Dialer(zkSessionTimeout)))
 	if err != nil {
 		return nil, contract.Errorf(contract.CodeZooKeeperUnavailable, "connect to ZooKeeper %s: %v", zkConnect, err)
 	}

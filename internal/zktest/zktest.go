@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/yakt/yakt/internal/zkdial"
 )
 
 // Where the Debian packages put the server. zookeeper.jar's manifest
@@ -246,7 +247,7 @@ func waitServing(addr string, exited <-chan struct{}, deadline time.Time) error 
 // ping opens a session on addr and reads the root znode, giving up after
 // patience.
 func ping(addr string, exited <-chan struct{}, patience time.Duration) error {
-	conn, events, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogger(quietLogger{}))
+	conn, events, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogger(quietLogger{}), zk.WithDialer(zkdial.Dialer(4*time.Second)))
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -353,7 +354,7 @@ func (s *Server) Connect(t testing.TB, sessionTimeout time.Duration) *zk.Conn {
 // Dial opens a client session to addr and waits until it is established
 // (at most the session timeout, and at least 10 s on a busy machine).
 func Dial(addr string, sessionTimeout time.Duration) (*zk.Conn, error) {
-	conn, events, err := zk.Connect([]string{addr}, sessionTimeout, zk.WithLogger(quietLogger{}))
+	conn, events, err := zk.Connect([]string{addr}, sessionTimeout, zk.WithLogger(quietLogger{}), zk.WithDialer(zkdial.Dialer(sessionTimeout)))
 	if err != nil {
 		return nil, fmt.Errorf("connect to ZooKeeper at %s: %w", addr, err)
 	}

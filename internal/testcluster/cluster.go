@@ -344,7 +344,10 @@ func (c *Cluster) addressBook(id uint64) map[uint64]string {
 	if c.Net != nil {
 		return c.Net.AddressBook(id)
 	}
-	return c.voters
+	// A copy: the node reads its book while AddNode writes new entries.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.voters)
 }
 
 // fsFor is the file system node id's storage runs on, called on every

@@ -77,12 +77,27 @@ func isolatePromotion(ctx context.Context, r *faultRun) {
 		t.Fatalf("promoting the cut-off observer %d entries behind: %v, want NOT_CAUGHT_UP", lag, err)
 	}
 
-	// A promotion that may wait does, while the cut lasts.
-	promoted := make(chan error, 1)
-	go func() {
-		_, _, err := api.PromoteVoter(sctx, client.PromoteVoterRequest{NodeID: id, WaitMs: 30_000})
-		promoted <- err
-	}()
+	// A promotion that may wait does, while the cut lasts: it answers
+	// only when the cut heals or its window ends. The window is bounded
+	// by the server's request timeout (the cluster's default 5 s, less
+	// the commit's grace), which on a loaded machine can end before the
+	// writes below are done: then it must have waited that window out and
+	// answered NOT_CAUGHT_UP, and the promotion is asked again after the
+	// heal.
+	type answer struct {
+		err     error
+		elapsed time.Duration
+	}
+	promote := func() <-chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			start := time.Now()
+			_, _, err := api.PromoteVoter(sctx, client.PromoteVoterRequest{NodeID: id, WaitMs: 30_000})
+			ch <- answer{err, time.Since(start)}
+		}()
+		return ch
+	}
+	promoted := promote()
 	hw := func() int64 {
 		q, err := api.Quorum(sctx)
 		if err != nil {
@@ -91,17 +106,45 @@ func isolatePromotion(ctx context.Context, r *faultRun) {
 		return q.HighWatermark
 	}
 	from := hw()
-	if err := writeUntil(func() bool { return hw() > from+200 }); err != nil {
+	var early *answer
+	if err := writeUntil(func() bool {
+		select {
+		case a := <-promoted:
+			early = &a
+		default:
+		}
+		return early != nil || hw() > from+200
+	}); err != nil {
 		t.Fatalf("the cluster stopped committing while the observer was cut off: %v", err)
 	}
-	select {
-	case err := <-promoted:
-		t.Fatalf("the promotion of the cut-off observer answered before the cut healed: %v", err)
-	default:
+	if early == nil {
+		select {
+		case a := <-promoted:
+			early = &a
+		default:
+		}
+	}
+	const minWindow = 2 * time.Second // 5 s request timeout, less twice the 1 s commit grace, less slack
+	if early != nil {
+		if !errors.Is(early.err, client.ErrNotCaughtUp) || early.elapsed < minWindow {
+			t.Fatalf("the promotion of the cut-off observer answered after %v, before the cut healed: %v (want NOT_CAUGHT_UP, and only after waiting at least %v)",
+				early.elapsed, early.err, minWindow)
+		}
+		t.Logf("the promotion waited %v, its whole window, and answered NOT_CAUGHT_UP; asking again after the heal", early.elapsed)
 	}
 	c.Net.HealAll()
-	if err := <-promoted; err != nil {
-		t.Fatalf("promote the observer after the cut healed: %v", err)
+	for {
+		if early != nil {
+			promoted = promote()
+		}
+		a := <-promoted
+		if a.err == nil {
+			break
+		}
+		if !errors.Is(a.err, client.ErrNotCaughtUp) || sctx.Err() != nil {
+			t.Fatalf("promote the observer after the cut healed: %v", a.err)
+		}
+		early = &a // still catching up: its window ended first; again
 	}
 	// Every member's own view converges on the four voters.
 	var views []string

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -466,10 +468,34 @@ func (r *runner) follow(ctx context.Context, phase string) error {
 		paths, first, full := r.s.takeDirty()
 		if full || len(paths) > 0 || r.pendingProblems() && time.Since(lastRetry) >= problemRetry {
 			lastRetry = time.Now()
+			var marked map[string]bool
+			if r.m != nil {
+				marked = maps.Clone(r.m.deleting)
+			}
 			if err := r.refresh(ctx, paths, full); err != nil {
 				return err
 			}
-			if err := r.reconcile(ctx, phase, false, first); err != nil {
+			// A pass with problems left compares everything: what they
+			// wait for may be anywhere.
+			scope := changedTopics(paths)
+			if full || marked == nil || r.pendingProblems() {
+				scope = nil
+			}
+			if scope != nil {
+				// Topics marked for deletion, or unmarked, since the last
+				// pass: /admin/delete_topics' child watch names none.
+				for n := range marked {
+					if !r.m.deleting[n] {
+						scope[n] = true
+					}
+				}
+				for n := range r.m.deleting {
+					if !marked[n] {
+						scope[n] = true
+					}
+				}
+			}
+			if err := r.reconcile(ctx, phase, false, first, scope); err != nil {
 				return err
 			}
 			continue
@@ -528,7 +554,11 @@ func (r *runner) pendingProblems() bool {
 // reconcile commits what makes YAKt equal to the model (brokersOnly: the
 // brokers alone), in batches of whole topics, the last advancing the
 // state record's zxid.
-func (r *runner) reconcile(ctx context.Context, phase string, brokersOnly bool, firstFire time.Time) error {
+//
+// scope names the topics ZooKeeper changed (nil: all of them); topics in
+// the model YAKt lacks are always compared (a new topic is announced by
+// its parent's child watch, which names no topic).
+func (r *runner) reconcile(ctx context.Context, phase string, brokersOnly bool, firstFire time.Time, scope map[string]bool) error {
 	r.activity(map[bool]string{false: "following", true: "dual-writing"}[brokersOnly], r.s.isConnected())
 	m := r.m
 	_, img := r.phase()
@@ -538,7 +568,14 @@ func (r *runner) reconcile(ctx context.Context, phase string, brokersOnly bool, 
 		pl.brokers, pl.probs = brokerRecords(m, img)
 		pl.changed = len(pl.brokers) > 0
 	} else {
-		pl = makePlan(m, img, mode, false)
+		if scope != nil {
+			for n := range m.topics {
+				if _, ok := img.Topic(n); !ok {
+					scope[n] = true
+				}
+			}
+		}
+		pl = makeScopedPlan(m, img, mode, false, scope)
 	}
 	r.d.setProblems(pl.probs)
 	st, _ := img.Migration()
@@ -645,7 +682,7 @@ func (r *runner) followBrokers(ctx context.Context) error {
 			if err := r.refresh(ctx, paths, full || r.m == nil); err != nil {
 				return err
 			}
-			if err := r.reconcile(ctx, metadata.MigrationDualWrite, true, first); err != nil && !errors.Is(err, errPhaseChanged) {
+			if err := r.reconcile(ctx, metadata.MigrationDualWrite, true, first, nil); err != nil && !errors.Is(err, errPhaseChanged) {
 				r.log.Warn("migration: applying a broker change failed", "err", err)
 				if !sleep(ctx, restartBackoff) {
 					return nil
@@ -660,4 +697,19 @@ func (r *runner) followBrokers(ctx context.Context) error {
 		case <-applied:
 		}
 	}
+}
+
+// changedTopics names the topics whose znodes are among the changed
+// paths. Topics created (a child of /brokers/topics) or marked for
+// deletion (a child of /admin/delete_topics) are not named by the paths:
+// the caller finds them in the model.
+func changedTopics(paths map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for p := range paths {
+		if rest, ok := strings.CutPrefix(p, zkformat.PathTopics+"/"); ok {
+			name, _, _ := strings.Cut(rest, "/")
+			out[name] = true
+		}
+	}
+	return out
 }

@@ -327,11 +327,23 @@ func batchWeight(t *srcTopic) int {
 // topic is in the groups (the import counts them as progress); otherwise
 // only topics that need records.
 func makePlan(m *srcModel, img *metadata.Image, mode topicMode, all bool) plan {
+	return makeScopedPlan(m, img, mode, all, nil)
+}
+
+// makeScopedPlan is makePlan over the topics in scope alone (nil: every
+// topic), for a follow pass that knows which topics ZooKeeper changed:
+// comparing every partition on every change would make a change's
+// latency grow with the cluster. Brokers, removed topics and the
+// producer-id block are always compared (they cost per broker or per
+// topic, not per partition).
+func makeScopedPlan(m *srcModel, img *metadata.Image, mode topicMode, all bool, scope map[string]bool) plan {
 	var pl plan
 	pl.brokers, pl.probs = brokerRecords(m, img)
 	names := make([]string, 0, len(m.topics))
 	for n := range m.topics {
-		names = append(names, n)
+		if scope == nil || scope[n] {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	var group []string

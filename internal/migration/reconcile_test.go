@@ -2,6 +2,7 @@ package migration
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -314,4 +315,31 @@ func TestImportResumeAppliesOnlyWhatIsMissing(t *testing.T) {
 		t.Fatalf("records %s", names(recs))
 	}
 	apply(t, img, recs)
+}
+
+// A follow pass compares only the topics whose znodes changed, as the
+// changed paths name them.
+func TestScopedPlanComparesOnlyChangedTopics(t *testing.T) {
+	m := modelWith(0, 1, 2)
+	addTopic(m, "orders", idA, 2, 0)
+	addTopic(m, "payments", idB, 2, 0)
+	recs, _ := allRecords(m, metadata.Empty, topicMode{strict: true})
+	img := apply(t, metadata.Empty, recs)
+	// Both topics change in ZooKeeper; only orders' state znode fired.
+	for _, name := range []string{"orders", "payments"} {
+		p := m.topics[name].parts[0]
+		p.version++
+		p.state.ISR = []int32{0, 1}
+	}
+	scope := changedTopics(map[string]bool{"/brokers/topics/orders/partitions/0/state": true, "/brokers/ids": true})
+	if len(scope) != 1 || !scope["orders"] {
+		t.Fatalf("changedTopics = %v, want orders alone", scope)
+	}
+	pl := makeScopedPlan(m, img, topicMode{}, false, scope)
+	if len(pl.groups) != 1 || !slices.Equal(pl.groups[0], []string{"orders"}) {
+		t.Fatalf("scoped plan groups = %v, want [[orders]]", pl.groups)
+	}
+	if pl = makePlan(m, img, topicMode{}, false); len(pl.groups) != 1 || !slices.Equal(pl.groups[0], []string{"orders", "payments"}) {
+		t.Fatalf("full plan groups = %v, want [[orders payments]]", pl.groups)
+	}
 }

@@ -225,7 +225,28 @@ func (r *runner) releaseFunc(w *dualWriter) func() {
 			if st, _ := img.Migration(); st.Phase == metadata.MigrationDualWrite || st.Phase == metadata.MigrationFinalized {
 				return
 			}
-			w.handBack(ctx, "cutover not committed")
+			const why = "cutover not committed"
+			if !r.s.closed.Load() {
+				w.handBack(ctx, why)
+				return
+			}
+			// The run ended meanwhile (this node lost leadership, or
+			// stops) and closed its session: release on a session of its
+			// own, fenced by the same /migration version, which changes
+			// only if a dual writer took the fence over.
+			s, err := dialZK(r.zkConnect, r.log)
+			if err != nil {
+				r.log.Warn("migration: could not release /controller; delete it so that a ZooKeeper-mode broker becomes the controller", "why", why, "err", err)
+				return
+			}
+			defer s.close()
+			if err := s.waitConnected(ctx); err != nil {
+				r.log.Warn("migration: could not release /controller: no ZooKeeper session; delete it so that a ZooKeeper-mode broker becomes the controller", "why", why, "err", err)
+				return
+			}
+			own := newDualWriter(s.conn, s.root, w.src, r.d.cfg.NodeID, r.term, r.log)
+			own.migVersion = w.migVersion
+			own.handBack(ctx, why)
 		})
 	}
 }

@@ -153,3 +153,47 @@ func TestCutoverRefusedWhenTheLastPassHasProblems(t *testing.T) {
 	f.k.broker(9, 9092)
 	f.waitFor(10*time.Second, "the waiting topic", f.equalToZK)
 }
+
+// A prepared cutover whose leader loses leadership before it commits:
+// the run that fenced ZooKeeper's controller is gone with its session,
+// and the release still gives the role back.
+func TestPreparedCutoverReleasedAfterLeadershipMoved(t *testing.T) {
+	f := newFixture(t, 3)
+	f.k.populate(3, 2, 2)
+	f.start()
+	f.waitFor(20*time.Second, "import", f.equalToZK)
+	f.waitStatus(10*time.Second, "the driver following", func(ds *contract.MigrationDriverStatus) bool { return ds.Activity == "following" })
+	old := f.c.MustLeader()
+	srv := f.c.Server(old)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done, err := srv.Migration.PrepareCutover(ctx)
+	if err != nil {
+		t.Fatalf("prepare cutover: %v", err)
+	}
+	if c, ok := f.k.zkController(); !ok || c.BrokerID != int32(old) {
+		t.Fatalf("/controller once prepared: %+v %v", c, ok)
+	}
+	if err := srv.Node.TransferLeadership(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The old leader's run stops once it no longer leads.
+	for srv.Migration.Status() != nil {
+		if err := ctx.Err(); err != nil {
+			t.Fatal("the old leader's migration run did not stop")
+		}
+		time.Sleep(10 * time.Millisecond) // a status, nothing to wait on
+	}
+	done(false)
+	if c, ok := f.k.zkController(); ok {
+		t.Fatalf("/controller after a cutover that did not commit on a former leader: %+v", c)
+	}
+	f.k.must(f.k.kz.ElectController(1))
+	f.k.isr("t001", 0, 1, []int32{1, 2})
+	f.waitFor(20*time.Second, "following on the new leader", func(img *metadata.Image) string {
+		if f.c.MustLeader() == old {
+			return "leadership not moved yet"
+		}
+		return f.equalToZK(img)
+	})
+}

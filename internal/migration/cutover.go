@@ -138,8 +138,6 @@ func (r *runner) prepareCutover(runCtx context.Context, req *prepRequest) prepRe
 	if !r.s.isConnected() {
 		return prepResult{err: r.unavailable("it is not connected to ZooKeeper")}
 	}
-	r.activity("preparing cutover", true)
-	defer r.activity("following", r.s.isConnected())
 	w := newDualWriter(r.s.conn, r.s.root, r.ctl.AppliedState(), r.d.cfg.NodeID, r.term, r.log)
 	release := r.releaseFunc(w)
 	if err := r.fence(ctx, w); err != nil {
@@ -181,7 +179,7 @@ func (r *runner) prepareCutover(runCtx context.Context, req *prepRequest) prepRe
 }
 
 func (r *runner) unavailable(why string) error {
-	return contract.Errorf(contract.CodeZooKeeperUnavailable, "cutover refused: on node %d %s; nothing changed", r.d.cfg.NodeID, why)
+	return contract.Errorf(contract.CodeZooKeeperUnavailable, "cutover refused: on node %d %s; the migration stays FOLLOWING", r.d.cfg.NodeID, why)
 }
 
 // fence claims ZooKeeper's controller role as the dual writer's takeover

@@ -6,8 +6,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
+	"github.com/yakt/yakt/internal/zkformat"
 )
 
 // The cutover's preparation, in Kafka's order: fence ZooKeeper's
@@ -215,7 +218,12 @@ func (r *runner) releaseFunc(w *dualWriter) func() {
 		once.Do(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 			defer cancel()
+			// Right after a leadership change there may be no leader to
+			// read from for a moment.
 			img, err := r.ctl.Image(ctx, false)
+			for err != nil && sleep(ctx, 100*time.Millisecond) {
+				img, err = r.ctl.Image(ctx, false)
+			}
 			if err != nil {
 				r.log.Warn("migration: cutover not committed, but the phase cannot be read: /controller kept; cut over again, or roll back", "err", err)
 				return
@@ -247,4 +255,36 @@ func (r *runner) releaseFunc(w *dualWriter) func() {
 			own.handBack(ctx, why)
 		})
 	}
+}
+
+// releaseStale deletes a /controller that a former YAKt leader (an older
+// term) left while the log says ZooKeeper is the authority: its cutover
+// never committed (this leader, ready in a later term, would see it) or
+// was rolled back, and its release failed. Without this, ZooKeeper-mode
+// brokers would have no controller until an operator deleted it. Best
+// effort, fenced by /migration's version: a newer leader's takeover
+// changes that version.
+func (r *runner) releaseStale() {
+	migPath, ctlPath := r.s.abs(zkformat.PathMigration), r.s.abs(zkformat.PathController)
+	_, migStat, err := r.s.conn.Get(migPath)
+	if err != nil {
+		return // none: no YAKt leader ever claimed the role here
+	}
+	data, ctlStat, err := r.s.conn.Get(ctlPath)
+	if err != nil {
+		return
+	}
+	c, err := zkformat.ParseController(data)
+	if err != nil || c.KRaftControllerEpoch < 0 || c.KRaftControllerEpoch >= int32(r.term) {
+		return // a ZooKeeper-mode controller's, or this term's or a newer one's
+	}
+	if _, err := r.s.conn.Multi(
+		&zk.CheckVersionRequest{Path: migPath, Version: migStat.Version},
+		&zk.DeleteRequest{Path: ctlPath, Version: ctlStat.Version},
+	); err != nil {
+		r.log.Warn("migration: could not release the /controller a former leader left; delete it so that a ZooKeeper-mode broker becomes the controller",
+			"path", ctlPath, "node", c.BrokerID, "kraftControllerEpoch", c.KRaftControllerEpoch, "err", err)
+		return
+	}
+	r.log.Info("migration: released the /controller a former leader left to ZooKeeper-mode brokers", "path", ctlPath, "node", c.BrokerID, "kraftControllerEpoch", c.KRaftControllerEpoch)
 }

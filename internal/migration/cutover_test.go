@@ -197,3 +197,36 @@ func TestPreparedCutoverReleasedAfterLeadershipMoved(t *testing.T) {
 		return f.equalToZK(img)
 	})
 }
+
+// A /controller that a former YAKt leader left (its release failed) is
+// released by the next leader once it follows ZooKeeper: ZooKeeper is
+// the authority, and its brokers need a controller of their own.
+func TestFollowReleasesAControllerAFormerLeaderLeft(t *testing.T) {
+	f := newFixture(t, 1)
+	f.k.populate(3, 2, 2)
+	_, st, err := f.k.conn.Get(zkformat.PathController)
+	f.k.must(err)
+	f.k.must(f.k.conn.Delete(zkformat.PathController, st.Version))
+	f.k.create(zkformat.PathController, zkformat.EncodeController(zkformat.Controller{Version: 2, BrokerID: 7, Timestamp: 1, KRaftControllerEpoch: 0}))
+	f.k.create(zkformat.PathMigration, zkformat.EncodeMigration(zkformat.Migration{KRaftControllerID: 7, KRaftControllerEpoch: 0, KRaftMetadataOffset: -1}))
+	f.start()
+	f.waitFor(20*time.Second, "import", f.equalToZK)
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		ok, _, ch, err := f.k.conn.ExistsW(zkformat.PathController)
+		f.k.must(err)
+		if !ok {
+			break
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			c, _ := f.k.zkController()
+			t.Fatalf("the former leader's /controller is still there: %+v", c)
+		}
+	}
+	f.k.must(f.k.kz.ElectController(0))
+	f.k.isr("t000", 0, 1, []int32{1})
+	f.waitFor(10*time.Second, "following the new ZooKeeper-mode controller", f.equalToZK)
+}

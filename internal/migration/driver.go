@@ -463,6 +463,9 @@ func (r *runner) follow(ctx context.Context, phase string) error {
 	if r.m == nil {
 		r.s.markFull()
 	}
+	if phase == metadata.MigrationFollowing && r.s.isConnected() {
+		r.releaseStale()
+	}
 	var lastRetry time.Time
 	for {
 		applied := r.ctl.AppliedChanged()

@@ -41,7 +41,8 @@
 // commit what YAKt lacks, and only then let the API commit the cutover.
 // Otherwise the dual writer's first reconcile would undo in ZooKeeper
 // whatever its controller wrote after the loop's last pass. A cutover
-// that does not commit deletes that /controller again; one that does is
+// that does not commit deletes that /controller again (and a leader that
+// starts following deletes one an older term left); one that does is
 // adopted by the dual writer of the same term as its own takeover.
 //
 // In DUAL_WRITE the dual writer (dualwrite.go) writes YAKt's applied

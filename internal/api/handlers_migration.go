@@ -24,6 +24,13 @@ type MigrationHooks struct {
 	// Status is the driver's live report; nil when this node does not
 	// run the migration.
 	Status func() *contract.MigrationDriverStatus
+	// PrepareCutover runs on the leader before a cutover commits: the
+	// driver fences ZooKeeper's controller and commits whatever
+	// ZooKeeper holds that YAKt lacks. The caller must call done with
+	// whether the cutover then committed; if not, the driver gives
+	// ZooKeeper's controller role back. An error refuses the cutover
+	// with nothing committed and nothing claimed.
+	PrepareCutover func(ctx context.Context) (done func(committed bool), err error)
 }
 
 // driverStatus is the local driver's report, nil without one.
@@ -68,6 +75,9 @@ func (s *Server) serveStartMigration(w http.ResponseWriter, r *http.Request) {
 // without problems: YAKt must take over exactly the state ZooKeeper
 // holds, and at takeover it makes ZooKeeper match its own image, which
 // would undo whatever ZooKeeper changed that the driver has not applied.
+// So the driver first fences ZooKeeper's controller and catches up with
+// what it wrote until then (PrepareCutover); only then does the cutover
+// commit, and if it does not, the fence is lifted again.
 //
 // Only a migration that can be cut over (FOLLOWING) is held to that; in
 // any other phase the controller answers (MIGRATION_PHASE, or the first
@@ -81,13 +91,21 @@ func (s *Server) serveCutoverMigration(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	done := func(bool) {}
 	if cur.Phase == metadata.MigrationFollowing {
 		if err := cutoverReady(s.driverStatus()); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		if prepare := s.cfg.Migration.PrepareCutover; prepare != nil {
+			if done, err = prepare(ctx); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
 	}
 	st, err := s.ctrl.CutoverMigration(ctx)
+	done(err == nil)
 	s.replyMigration(w, r, st, err)
 }
 

@@ -34,6 +34,17 @@
 // that cannot be applied is a problem in Status (tried again on every
 // change and about every second) and the rest goes on.
 //
+// A cutover (cutover.go) is prepared on the follow loop before DUAL_WRITE
+// commits, in Kafka's order: fence ZooKeeper's controller (the dual
+// writer's takeover: /controller_epoch+1 conditional on its version,
+// /controller naming this leader, /migration), read everything again and
+// commit what YAKt lacks, and only then let the API commit the cutover.
+// Otherwise the dual writer's first reconcile would undo in ZooKeeper
+// whatever its controller wrote after the loop's last pass. A cutover
+// that does not commit deletes that /controller again (and a leader that
+// starts following deletes one an older term left); one that does is
+// adopted by the dual writer of the same term as its own takeover.
+//
 // In DUAL_WRITE the dual writer (dualwrite.go) writes YAKt's applied
 // records to ZooKeeper on the run's session, while the driver still
 // follows /brokers/ids; when the log leaves DUAL_WRITE the writer first

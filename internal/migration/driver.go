@@ -38,6 +38,11 @@ type Driver struct {
 	// run's ZooKeeper session, for its state. Guarded by mu.
 	dual *dualWriter
 	sess *zkSession
+
+	// prep carries a cutover's preparation to the follow loop, and
+	// cutover lets one be prepared at a time (cutover.go).
+	prep    chan *prepRequest
+	cutover chan struct{}
 }
 
 // New returns a Driver; Run starts it.
@@ -45,7 +50,8 @@ func New(cfg Config) *Driver {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Driver{cfg: cfg, log: cfg.Logger.With("component", "migration")}
+	return &Driver{cfg: cfg, log: cfg.Logger.With("component", "migration"),
+		prep: make(chan *prepRequest), cutover: make(chan struct{}, 1)}
 }
 
 // leaderPoll is how often the driver looks at the leadership when
@@ -459,11 +465,20 @@ func (r *runner) follow(ctx context.Context, phase string) error {
 	if r.m == nil {
 		r.s.markFull()
 	}
+	if phase == metadata.MigrationFollowing && r.s.isConnected() {
+		r.releaseStale()
+	}
 	var lastRetry time.Time
 	for {
 		applied := r.ctl.AppliedChanged()
 		if p, _ := r.phase(); p != phase {
 			return errPhaseChanged
+		}
+		// A cutover waiting is served first: under a steady stream of
+		// changes the loop may not reach its wait for a while.
+		if req := r.takePrep(); req != nil {
+			req.done <- r.prepareCutover(ctx, req)
+			continue
 		}
 		paths, first, full := r.s.takeDirty()
 		if full || len(paths) > 0 || r.pendingProblems() && time.Since(lastRetry) >= problemRetry {
@@ -508,14 +523,19 @@ func (r *runner) follow(ctx context.Context, phase string) error {
 			retry = time.NewTimer(problemRetry - time.Since(lastRetry))
 			retryC = retry.C
 		}
+		var prep *prepRequest
 		select {
 		case <-ctx.Done():
 		case <-r.s.wake:
 		case <-applied:
 		case <-retryC:
+		case prep = <-r.d.prep:
 		}
 		if retry != nil {
 			retry.Stop()
+		}
+		if prep != nil {
+			prep.done <- r.prepareCutover(ctx, prep)
 		}
 		if ctx.Err() != nil {
 			return nil

@@ -211,7 +211,7 @@ func (w *dualWriter) follow(ctx context.Context, d *differ, img *metadata.Image)
 					return 0, err
 				}
 				if phase == metadata.MigrationFollowing {
-					w.handBack(ctx)
+					w.handBack(ctx, "rollback")
 				}
 				return entry[0].Offset, nil
 			}

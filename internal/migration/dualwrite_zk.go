@@ -158,16 +158,19 @@ func (w *dualWriter) takeOver() error {
 // ZooKeeper is the authority again. It is best effort (a failure is
 // logged): an operator can delete /controller as well. After a finalize
 // the registration stays, so that no ZooKeeper-mode controller comes back.
-func (w *dualWriter) handBack(ctx context.Context) {
+//
+// A cutover that was prepared (its fence is this takeover) but did not
+// commit gives the role back the same way; why says which.
+func (w *dualWriter) handBack(ctx context.Context, why string) {
 	p := w.path(zkformat.PathController)
 	for attempt := 0; ; attempt++ {
 		err := w.deleteOwnController(p)
 		if err == nil {
-			w.log.Info("dual write: rollback: /controller released to ZooKeeper-mode brokers", "path", p)
+			w.log.Info("dual write: /controller released to ZooKeeper-mode brokers", "why", why, "path", p)
 			return
 		}
 		if !lostConnection(err) || attempt == 2 || w.waitConnected(ctx) != nil {
-			w.log.Warn("dual write: rollback: could not release /controller; delete it so that a ZooKeeper-mode broker becomes the controller", "path", p, "err", err)
+			w.log.Warn("dual write: could not release /controller; delete it so that a ZooKeeper-mode broker becomes the controller", "why", why, "path", p, "err", err)
 			return
 		}
 	}

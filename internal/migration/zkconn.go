@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -76,6 +77,8 @@ type zkSession struct {
 	expired   bool
 	// wake is signalled (without blocking) on every event.
 	wake chan struct{}
+	// closed is set once the run closed the session.
+	closed atomic.Bool
 }
 
 // dialZK opens a session to zkConnect; it returns at once, the session
@@ -95,7 +98,10 @@ func dialZK(zkConnect string, log *slog.Logger) (*zkSession, error) {
 	return s, nil
 }
 
-func (s *zkSession) close() { s.conn.Close() }
+func (s *zkSession) close() {
+	s.closed.Store(true)
+	s.conn.Close()
+}
 
 // event is the client's callback for every event, on its receive
 // goroutine: it must not block.

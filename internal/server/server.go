@@ -145,11 +145,14 @@ type Server struct {
 	Node       *raftnode.Node
 	State      *controller.StateMachine
 	Controller *controller.Controller
-	http       *http.Server
-	api        *api.Server
-	httpL      net.Listener
-	log        *slog.Logger
-	served     chan struct{} // closed when http.Serve returns
+	// Migration is the node's migration driver (tests prepare a cutover
+	// through it directly).
+	Migration *migration.Driver
+	http      *http.Server
+	api       *api.Server
+	httpL     net.Listener
+	log       *slog.Logger
+	served    chan struct{} // closed when http.Serve returns
 
 	stopLiveness context.CancelFunc
 	livenessDone chan struct{} // closed when the liveness loop returns
@@ -293,14 +296,14 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		RequestTimeout: cfg.RequestTimeout, ForwardDialTimeout: cfg.ForwardDialTimeout, ForwardOverHTTP: cfg.ForwardOverHTTP, Logger: log,
 		MaxFullFetches: cfg.MaxFullFetches, MaxInFlightRequests: cfg.MaxInFlightRequests,
 		Access: sec.access, NodeTLS: nodeTLS, MaxLongPolls: cfg.MaxLongPolls,
-		Migration: api.MigrationHooks{Check: migration.CheckZooKeeper, Status: driver.Status},
+		Migration: api.MigrationHooks{Check: migration.CheckZooKeeper, Status: driver.Status, PrepareCutover: driver.PrepareCutover},
 	})
 	var handler http.Handler = api.Instrument(cfg.Registry, apiServer.Handler())
 	if cfg.DebugPprof {
 		handler = withPprof(handler, apiServer.AdminOnly)
 	}
 	s := &Server{
-		cfg: cfg, Node: node, State: state, Controller: ctrl, api: apiServer, httpL: httpL, log: log, served: make(chan struct{}),
+		cfg: cfg, Node: node, State: state, Controller: ctrl, Migration: driver, api: apiServer, httpL: httpL, log: log, served: make(chan struct{}),
 		sec: sec,
 		http: &http.Server{
 			Handler:           handler,

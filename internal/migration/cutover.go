@@ -159,7 +159,7 @@ func (r *runner) prepareCutover(runCtx context.Context, req *prepRequest) prepRe
 		return fail(r.unavailable("ZooKeeper could not be read in time after fencing its controller"))
 	}
 	r.m = m
-	if err := r.reconcile(ctx, metadata.MigrationFollowing, false, time.Time{}); err != nil {
+	if err := r.reconcile(ctx, metadata.MigrationFollowing, false, time.Time{}, nil); err != nil {
 		if errors.Is(err, errPhaseChanged) {
 			return fail(contract.Errorf(contract.CodeMigrationPhase, "cutover refused: the migration left FOLLOWING while preparing; nothing changed"))
 		}

@@ -212,9 +212,13 @@ func topicRecords(m *srcModel, name string, img *metadata.Image, mode topicMode)
 			recs = append(recs, metadata.Record{Body: pr})
 			continue
 		}
-		if samePartition(&old, pr) {
+		if samePartition(&old, pr) && pr.PartitionEpoch <= old.PartitionEpoch {
 			continue
 		}
+		// The same content at a higher state version is still a change:
+		// ZooKeeper changed the partition and back between two reads
+		// (an ISR shrunk and grew again), and YAKt's partition epoch
+		// follows the state znode's version.
 		if pr.PartitionEpoch <= old.PartitionEpoch {
 			probs = append(probs, problem{zkformat.PartitionStatePath(name, pr.PartitionID),
 				fmt.Sprintf("state version %d is not above YAKt's partition epoch %d; the change waits for the state znode to change", pr.PartitionEpoch, old.PartitionEpoch)})

@@ -123,6 +123,18 @@ func TestReconcileISRChangeUsesStateVersion(t *testing.T) {
 	if len(recs) != 0 || len(probs) != 1 || probs[0].path != "/brokers/topics/orders/partitions/1/state" {
 		t.Fatalf("records %s problems %v", names(recs), probs)
 	}
+	// Changed and changed back between two reads: the same content at
+	// version 3 still moves YAKt's epoch to the state znode's version.
+	nt3 := *m.topics["orders"]
+	nt3.parts = map[int32]*srcPart{0: nt.parts[0], 1: {exists: true, version: 3, state: zkformat.PartitionState{Leader: 1, ISR: []int32{1, 2}}}}
+	m.topics["orders"] = &nt3
+	recs, probs = allRecords(m, img, topicMode{})
+	if len(probs) != 0 || names(recs) != "PartitionRecord" || recs[0].Body.(*metadata.PartitionRecord).PartitionEpoch != 3 {
+		t.Fatalf("same content at a higher version: records %s problems %v", names(recs), probs)
+	}
+	if recs, _ = allRecords(m, apply(t, img, recs), topicMode{}); len(recs) != 0 {
+		t.Fatalf("after applying it, records %s", names(recs))
+	}
 }
 
 func mustRecords(t *testing.T, m *srcModel, img *metadata.Image) []metadata.Record {

@@ -461,6 +461,15 @@ func TestFollowSurvivesZooKeeperRestart(t *testing.T) {
 
 	f.k.isr("t000", 0, 1, []int32{1, 2})
 	f.zs.Restart(t)
+	// The test's own writer must have its session back before it writes:
+	// a request queued while its client still reconnects fails with
+	// ErrNoServer (unsent), which is the writer's problem, not the
+	// migration's.
+	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := testcluster.WaitFor(sctx, func() bool { return f.k.conn.State() == zk.StateHasSession }); err != nil {
+		t.Fatalf("the test's ZooKeeper writer never got its session back after the restart: %v", err)
+	}
 	f.k.isr("t001", 1, 0, []int32{0})
 	f.k.topic("after-restart", topicID(200), 2, 3)
 	img := f.waitFor(20*time.Second, "changes around a ZooKeeper restart", f.equalToZK)

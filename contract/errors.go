@@ -49,6 +49,12 @@ const (
 	// 409: migration from ZooKeeper (docs/migration.md).
 	CodeMigrationInProgress Code = "MIGRATION_IN_PROGRESS" // ZooKeeper is the authority until cutover: YAKt's own metadata writes are refused
 	CodeMigrationPhase      Code = "MIGRATION_PHASE"       // the operation does not apply in the migration's current phase
+
+	CodeInvalidConfig               Code = "INVALID_CONFIG"                 // an unknown config name, or a value its config does not take
+	CodeElectionNotNeeded           Code = "ELECTION_NOT_NEEDED"            // the partition already has the leader the election would pick
+	CodePreferredLeaderNotAvailable Code = "PREFERRED_LEADER_NOT_AVAILABLE" // the first replica is not alive or not in the ISR
+	CodeEligibleLeadersNotAvailable Code = "ELIGIBLE_LEADERS_NOT_AVAILABLE" // no replica may lead (none alive in the ISR; for unclean: none alive)
+	CodeNoReassignmentInProgress    Code = "NO_REASSIGNMENT_IN_PROGRESS"    // a cancel for a partition that is not being reassigned
 	// 410: the answer carries snapshotOffset.
 	CodeOffsetCompacted Code = "OFFSET_COMPACTED"
 	// 422: an Idempotency-Key sent again with a different request.
@@ -93,6 +99,7 @@ var Codes = []Code{
 	CodeStalePartitionEpoch, CodeNotPartitionLeader,
 	CodeMembershipChangeInProgress, CodeNotCaughtUp, CodeMemberExists, CodeLastVoter,
 	CodeMigrationInProgress, CodeMigrationPhase,
+	CodeInvalidConfig, CodeElectionNotNeeded, CodePreferredLeaderNotAvailable, CodeEligibleLeadersNotAvailable, CodeNoReassignmentInProgress,
 	CodeOffsetCompacted, CodeIdempotencyKeyReused, CodePayloadTooLarge, CodeTooManyLongPolls,
 	CodeNoLeader, CodeNotReady, CodeTooManyFullFetches, CodeOverloaded, CodeConnectionLimit, CodeZooKeeperUnavailable, CodeTimeout, CodeInternal,
 }
@@ -101,7 +108,7 @@ var Codes = []Code{
 // CodeInternal and for codes this version does not know.
 func (c Code) Status() int {
 	switch c {
-	case CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment:
+	case CodeInvalidRequest, CodeInvalidTopicName, CodeInvalidReplicaAssignment, CodeInvalidConfig:
 		return http.StatusBadRequest
 	case CodeUnauthenticated:
 		return http.StatusUnauthorized
@@ -114,7 +121,8 @@ func (c Code) Status() int {
 	case CodeOffsetOutOfRange, CodeBrokerAlreadyRegistered, CodeTopicAlreadyExists, CodePartitionAlreadyExists,
 		CodeBrokerNotActive, CodeStaleBrokerEpoch, CodeProducerIDAlreadyAllocated, CodeStalePartitionEpoch,
 		CodeNotPartitionLeader, CodeMembershipChangeInProgress, CodeNotCaughtUp, CodeMemberExists, CodeLastVoter,
-		CodeMigrationInProgress, CodeMigrationPhase:
+		CodeMigrationInProgress, CodeMigrationPhase,
+		CodeElectionNotNeeded, CodePreferredLeaderNotAvailable, CodeEligibleLeadersNotAvailable, CodeNoReassignmentInProgress:
 		return http.StatusConflict
 	case CodeOffsetCompacted:
 		return http.StatusGone

@@ -21,6 +21,7 @@ import (
 
 	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/server"
+	"github.com/yakt/yakt/internal/testport"
 )
 
 // BuildYakt compiles cmd/yakt into a temporary directory and returns the
@@ -223,7 +224,7 @@ func (p *Processes) Start(id uint64) {
 		if strings.Contains(out, "address already in use") {
 			p.t.Fatalf("start node %d: its port (peer %s, HTTP %s) stayed in use for %v, though reserved for this "+
 				"test process in %s; a program that does not take the lock files holds it:\n%s",
-				id, p.PeerAddr(id), p.URL(id), p.portWait, portDir, out)
+				id, p.PeerAddr(id), p.URL(id), p.portWait, testport.Dir, out)
 		}
 		p.t.Fatalf("start node %d: %v; its output:\n%s", id, err, out)
 	}

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/yakt/yakt/internal/testport"
 	"github.com/yakt/yakt/internal/zkdial"
 )
 
@@ -100,7 +101,7 @@ func Start(t testing.TB) *Server {
 	// bind: try a few ports before giving up.
 	var lastErr error
 	for range 3 {
-		port, err := reservePort()
+		port, err := testport.Reserve()
 		if err != nil {
 			t.Fatalf("zktest: %v", err)
 		}

@@ -1,4 +1,4 @@
-package testcluster
+package testport
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 	"github.com/yakt/yakt/internal/vfs"
 )
 
-func TestReserveAddrHandsOutEachPortOnceAndHoldsItsLock(t *testing.T) {
+func TestAddrHandsOutEachPortOnceAndHoldsItsLock(t *testing.T) {
 	lo, hi := 32768, 60999
 	if b, err := os.ReadFile(ephemeralRangeFile); err == nil {
 		if lo, hi, err = parsePortRange(string(b)); err != nil {
@@ -22,7 +22,7 @@ func TestReserveAddrHandsOutEachPortOnceAndHoldsItsLock(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for range 50 {
-		addr := ReserveAddr(t)
+		addr := Addr(t)
 		if seen[addr] {
 			t.Fatalf("%s handed out twice", addr)
 		}
@@ -36,7 +36,7 @@ func TestReserveAddrHandsOutEachPortOnceAndHoldsItsLock(t *testing.T) {
 			t.Fatalf("port %d is below %d or in the kernel's ephemeral range %d-%d", port, portFloor, lo, hi)
 		}
 		// Another process (flock is per open file) cannot take it.
-		f, err := os.Open(filepath.Join(portDir, p+".lock"))
+		f, err := os.Open(filepath.Join(Dir, p+".lock"))
 		if err != nil {
 			t.Fatal(err)
 		}

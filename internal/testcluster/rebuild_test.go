@@ -3,6 +3,7 @@ package testcluster_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -123,8 +124,18 @@ func TestRebuildFromEmptyDirectoryConverges(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("the replacement never became an observer: %v", err)
 	}
-	if _, _, err := c.API().PromoteVoter(ctx, client.PromoteVoterRequest{NodeID: f, DirectoryID: newDir, WaitMs: 20_000}); err != nil {
-		t.Fatalf("promote the replacement: %v", err)
+	// The leader waits for the replacement to catch up only within its
+	// request timeout; a snapshot install on a slow machine can take
+	// longer, and NOT_CAUGHT_UP then says to retry.
+	var promoteErr error
+	if err := testcluster.WaitFor(ctx, func() bool {
+		_, _, promoteErr = c.API().PromoteVoter(ctx, client.PromoteVoterRequest{NodeID: f, DirectoryID: newDir, WaitMs: 20_000})
+		if promoteErr != nil && !errors.Is(promoteErr, client.ErrNotCaughtUp) {
+			t.Fatalf("promote the replacement: %v", promoteErr)
+		}
+		return promoteErr == nil
+	}); err != nil {
+		t.Fatalf("promote the replacement: %v (last: %v)", err, promoteErr)
 	}
 	assertSameState(t, c)
 

@@ -83,6 +83,8 @@ func TestDirectHandlers(t *testing.T) {
 	t.Run("UnregisterBroker", d.testUnregisterBroker)
 	t.Run("AllocateProducerIds", d.testAllocateProducerIDs)
 	t.Run("AlterPartition", d.testAlterPartition)
+	t.Run("ElectLeaders", d.testElectLeaders)
+	t.Run("Reassignments", d.testReassignments)
 	t.Run("RequestChecks", d.testRequestChecks)
 }
 

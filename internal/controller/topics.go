@@ -11,9 +11,14 @@ import (
 )
 
 // CreateTopic proposes a TopicRecord and, when partitions are asked for,
-// PartitionRecords placed over the ALIVE brokers, all in one batch.
+// PartitionRecords placed over the ALIVE brokers, then a ConfigRecord per
+// config asked for, all in one batch.
 func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRequest) (contract.TopicDetail, int64, error) {
 	if err := metadata.ValidateTopicName(req.Name); err != nil {
+		return contract.TopicDetail{}, 0, err
+	}
+	configs, err := topicConfigRecords(req.Name, req.Configs)
+	if err != nil {
 		return contract.TopicDetail{}, 0, err
 	}
 	if strings.HasPrefix(req.Name, metadata.ReservedTopicPrefix) {
@@ -43,7 +48,7 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 				recs = append(recs, metadata.Record{Body: p})
 			}
 		}
-		return recs, nil
+		return append(recs, configs...), nil
 	})
 	if err != nil {
 		return contract.TopicDetail{}, 0, err
@@ -52,11 +57,13 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 }
 
 // topicDetail is CreateTopic's answer from its applied batch (a
-// TopicRecord, then its PartitionRecords).
+// TopicRecord, then its PartitionRecords, then its ConfigRecords).
 func topicDetail(applied []metadata.Record) contract.TopicDetail {
 	out := contract.TopicDetail{Topic: *applied[0].Body.(*metadata.TopicRecord), Partitions: []metadata.PartitionRecord{}}
 	for _, r := range applied[1:] {
-		out.Partitions = append(out.Partitions, *r.Body.(*metadata.PartitionRecord))
+		if p, ok := r.Body.(*metadata.PartitionRecord); ok {
+			out.Partitions = append(out.Partitions, *p)
+		}
 	}
 	return out
 }

@@ -109,6 +109,10 @@ func (s *state) configResources() []ConfigResourceRef {
 	return out
 }
 
+// ConfigRecords returns every set config as a ConfigRecord, by resource
+// type, resource name, then config name (fresh records).
+func (im *Image) ConfigRecords() []*ConfigRecord { return im.state.configRecords() }
+
 // configRecords returns the image's configs as ConfigRecords, by resource
 // type, resource name, then config name.
 func (s *state) configRecords() []*ConfigRecord {

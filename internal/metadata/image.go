@@ -66,6 +66,10 @@ type SnapshotView struct {
 	Topics      []TopicView            `json:"topics"`     // by name
 	Partitions  []PartitionRecord      `json:"partitions"` // by topic name, then id
 	ProducerIDs *ProducerIDsState      `json:"producerIds,omitempty"`
+	// Configs are the set configs as ConfigRecords (by resource type,
+	// resource name, then config name), so a broker that starts from a
+	// snapshot knows them; absent when none is set.
+	Configs []*ConfigRecord `json:"configs,omitempty"`
 }
 
 // TopicView is one topic in a listing: its partitions are counted.
@@ -187,6 +191,7 @@ func (im *Image) View(withProducerIDs bool) SnapshotView {
 		s := im.ProducerIDs()
 		v.ProducerIDs = &s
 	}
+	v.Configs = im.configRecords()
 	return v
 }
 

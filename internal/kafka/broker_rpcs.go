@@ -2,10 +2,8 @@ package kafka
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 
-	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/metadata"
@@ -43,7 +41,7 @@ func serveBrokerRegistration(ctx context.Context, s *Server, h Header, req kmsg.
 	r := req.(*kmsg.BrokerRegistrationRequest)
 	resp := r.ResponseKind().(*kmsg.BrokerRegistrationResponse)
 	resp.BrokerEpoch = -1
-	ctrl := s.cfg.Controller
+	ctrl := s.ctrl
 	if r.ClusterID != ctrl.ClusterID() {
 		resp.ErrorCode = errInconsistentClusterID
 		return resp, nil
@@ -68,7 +66,7 @@ func serveBrokerRegistration(ctx context.Context, s *Server, h Header, req kmsg.
 		BrokerID: &id, BrokerHost: l.Host, BrokerPort: contract.PortNumber(int(l.Port)), SecurityProtocol: proto, RackID: rack,
 	})
 	if err != nil {
-		resp.ErrorCode, _ = errorCodeOf(err)
+		resp.ErrorCode, _ = errorMessage(err)
 		return resp, nil
 	}
 	resp.BrokerEpoch = rec.Body.(*metadata.RegisterBrokerRecord).Epoch
@@ -78,7 +76,7 @@ func serveBrokerRegistration(ctx context.Context, s *Server, h Header, req kmsg.
 // brokerAt returns broker id if it is registered, not CLOSED, and epoch
 // (-1: not checked) is not stale (see above); else the Kafka error.
 func brokerAt(ctx context.Context, s *Server, id int32, epoch int64) (metadata.RegisterBrokerRecord, int16, *string) {
-	ctrl := s.cfg.Controller
+	ctrl := s.ctrl
 	// The leader's own image first: a heartbeat must not wait on a read
 	// barrier. Only a broker missing there needs one (it may have
 	// registered a moment ago).
@@ -87,7 +85,7 @@ func brokerAt(ctx context.Context, s *Server, id int32, epoch int64) (metadata.R
 		b, err = ctrl.Broker(ctx, id, false)
 	}
 	if err != nil {
-		code, msg := errorCodeOf(err)
+		code, msg := errorMessage(err)
 		return b, code, msg
 	}
 	switch {
@@ -103,7 +101,7 @@ func serveBrokerHeartbeat(ctx context.Context, s *Server, h Header, req kmsg.Req
 	r := req.(*kmsg.BrokerHeartbeatRequest)
 	resp := r.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
 	resp.IsFenced = true
-	ctrl := s.cfg.Controller
+	ctrl := s.ctrl
 	b, code, _ := brokerAt(ctx, s, r.BrokerID, r.BrokerEpoch)
 	if code != errNone {
 		resp.ErrorCode = code
@@ -116,7 +114,7 @@ func serveBrokerHeartbeat(ctx context.Context, s *Server, h Header, req kmsg.Req
 		offset = nil
 	}
 	if _, err := ctrl.BrokerHeartbeat(ctx, r.BrokerID, offset); err != nil {
-		resp.ErrorCode, _ = errorCodeOf(err)
+		resp.ErrorCode, _ = errorMessage(err)
 		return resp, nil
 	}
 	if b.BrokerStatus == metadata.StatusAlive {
@@ -131,13 +129,13 @@ func serveBrokerHeartbeat(ctx context.Context, s *Server, h Header, req kmsg.Req
 			_, _, err = ctrl.PatchBroker(ctx, r.BrokerID, contract.PatchBrokerRequest{BrokerStatus: &fenced})
 		}
 		if err != nil {
-			resp.ErrorCode, _ = errorCodeOf(err)
+			resp.ErrorCode, _ = errorMessage(err)
 			return resp, nil
 		}
 	}
 	now, err := ctrl.Broker(ctx, r.BrokerID, true)
 	if err != nil {
-		resp.ErrorCode, _ = errorCodeOf(err)
+		resp.ErrorCode, _ = errorMessage(err)
 		return resp, nil
 	}
 	resp.IsFenced = now.BrokerStatus != metadata.StatusAlive
@@ -149,8 +147,8 @@ func serveBrokerHeartbeat(ctx context.Context, s *Server, h Header, req kmsg.Req
 func serveUnregisterBroker(ctx context.Context, s *Server, h Header, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.UnregisterBrokerRequest)
 	resp := r.ResponseKind().(*kmsg.UnregisterBrokerResponse)
-	_, _, err := s.cfg.Controller.UnregisterBroker(ctx, r.BrokerID)
-	resp.ErrorCode, resp.ErrorMessage = errorCodeOf(err)
+	_, _, err := s.ctrl.UnregisterBroker(ctx, r.BrokerID)
+	resp.ErrorCode, resp.ErrorMessage = errorMessage(err)
 	if contract.CodeOf(err) == contract.CodeBrokerNotActive {
 		// Already unregistered: to Kafka that is not registered.
 		resp.ErrorCode = errBrokerIDNotRegistered
@@ -166,27 +164,13 @@ func serveAllocateProducerIDs(ctx context.Context, s *Server, h Header, req kmsg
 		return resp, nil
 	}
 	id := r.BrokerID
-	out, _, err := s.cfg.Controller.AllocateProducerIDs(ctx, contract.AllocateProducerIDsRequest{BrokerID: &id})
+	out, _, err := s.ctrl.AllocateProducerIDs(ctx, contract.AllocateProducerIDsRequest{BrokerID: &id})
 	if err != nil {
-		resp.ErrorCode, _ = errorCodeOf(err)
+		resp.ErrorCode, _ = errorMessage(err)
 		return resp, nil
 	}
 	resp.ProducerIDStart, resp.ProducerIDLen = out.FirstProducerID, int32(out.Size)
 	return resp, nil
-}
-
-// topicID is a YAKt topic UUID as Kafka's 16-byte topic id: a standard
-// UUID string, or Kafka's own base64 form (topics migrated from
-// ZooKeeper keep their Kafka ids).
-func topicID(s string) [16]byte {
-	if u, err := uuid.Parse(s); err == nil {
-		return u
-	}
-	var id [16]byte
-	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil && len(b) == 16 {
-		copy(id[:], b)
-	}
-	return id
 }
 
 // leaderEpoch is the Kafka leader epoch YAKt reports for p. YAKt has no
@@ -197,10 +181,10 @@ func leaderEpoch(p metadata.PartitionRecord) int32 { return int32(p.PartitionEpo
 func serveAlterPartition(ctx context.Context, s *Server, h Header, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.AlterPartitionRequest)
 	resp := r.ResponseKind().(*kmsg.AlterPartitionResponse)
-	ctrl := s.cfg.Controller
+	ctrl := s.ctrl
 	img, err := ctrl.Image(ctx, false)
 	if err != nil {
-		resp.ErrorCode, _ = errorCodeOf(err)
+		resp.ErrorCode, _ = errorMessage(err)
 		return resp, nil
 	}
 	if _, code, _ := brokerAt(ctx, s, r.BrokerID, r.BrokerEpoch); code != errNone {
@@ -270,9 +254,9 @@ func alterPartition(ctx context.Context, s *Server, img *metadata.Image, r *kmsg
 		}
 	}
 	broker, epoch := r.BrokerID, int64(p.PartitionEpoch)
-	rec, _, err := s.cfg.Controller.AlterISR(ctx, topic, p.Partition, contract.AlterISRRequest{BrokerID: &broker, PartitionEpoch: &epoch, ISR: isr})
+	rec, _, err := s.ctrl.AlterISR(ctx, topic, p.Partition, contract.AlterISRRequest{BrokerID: &broker, PartitionEpoch: &epoch, ISR: isr})
 	if err != nil {
-		rp.ErrorCode, _ = errorCodeOf(err)
+		rp.ErrorCode, _ = errorMessage(err)
 		if contract.CodeOf(err) == contract.CodeInvalidReplicaAssignment {
 			// An ISR that repeats a broker, names a non-replica or
 			// lacks the leader: Kafka answers INVALID_REQUEST.

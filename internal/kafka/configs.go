@@ -68,9 +68,9 @@ func serveDescribeConfigs(ctx context.Context, s *Server, h Header, req kmsg.Req
 		}
 		// Linearizable, as Metadata: a config a client just changed
 		// through any node is what it reads back here.
-		got, err := s.cfg.Controller.DescribeConfigs(ctx, res, names, false)
+		got, err := s.ctrl.DescribeConfigs(ctx, res, names, false)
 		if err != nil {
-			out.ErrorCode, out.ErrorMessage = errorCodeOf(err)
+			out.ErrorCode, out.ErrorMessage = errorMessage(err)
 			resp.Resources = append(resp.Resources, out)
 			continue
 		}
@@ -150,6 +150,6 @@ func alterOne(ctx context.Context, s *Server, rr kmsg.IncrementalAlterConfigsReq
 		names[c.Name] = true
 		areq.Ops = append(areq.Ops, contract.ConfigOp{Name: c.Name, Op: op, Value: c.Value})
 	}
-	_, _, err := s.cfg.Controller.AlterConfigs(ctx, res, areq)
-	return errorCodeOf(err)
+	_, _, err := s.ctrl.AlterConfigs(ctx, res, areq)
+	return errorMessage(err)
 }

@@ -43,9 +43,9 @@ func serveElectLeaders(ctx context.Context, s *Server, h Header, req kmsg.Reques
 			return resp, nil
 		}
 	}
-	out, err := s.cfg.Controller.ElectLeaders(ctx, creq)
+	out, err := s.ctrl.ElectLeaders(ctx, creq)
 	if err != nil {
-		code, msg := errorCodeOf(err)
+		code, msg := errorMessage(err)
 		failElection(resp, r, code, msg)
 		return resp, nil
 	}
@@ -82,4 +82,13 @@ func failElection(resp *kmsg.ElectLeadersResponse, r *kmsg.ElectLeadersRequest, 
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
+}
+
+// detailCode is errorMessage for an error a multi-partition result
+// carries.
+func detailCode(d *contract.ErrorDetail) (int16, *string) {
+	if d == nil {
+		return errNone, nil
+	}
+	return errorMessage(&contract.Error{Code: d.Code, Message: d.Message})
 }

@@ -27,7 +27,7 @@ func ServeDirect(ctx context.Context, ctrl *controller.Controller, req kmsg.Requ
 	if err := in.ReadFrom(req.AppendTo(nil)); err != nil {
 		return nil, fmt.Errorf("decode request: %w", err)
 	}
-	s := &Server{cfg: Config{Controller: ctrl}, log: slog.Default()}
+	s := &Server{cfg: Config{Controller: ctrl}, ctrl: ctrl, log: slog.Default()}
 	resp, err := a.serve(ctx, s, Header{APIKey: req.Key(), APIVersion: v}, in)
 	if err != nil {
 		return nil, err

@@ -52,9 +52,9 @@ func serveAlterReassignments(ctx context.Context, s *Server, h Header, req kmsg.
 	if len(creq.Partitions) == 0 {
 		return resp, nil
 	}
-	out, err := s.cfg.Controller.AlterReassignments(ctx, creq)
+	out, err := s.ctrl.AlterReassignments(ctx, creq)
 	if err != nil {
-		resp.ErrorCode, resp.ErrorMessage = errorCodeOf(err)
+		resp.ErrorCode, resp.ErrorMessage = errorMessage(err)
 		for _, sl := range sent {
 			resp.Topics[sl.t].Partitions[sl.p].ErrorCode, resp.Topics[sl.t].Partitions[sl.p].ErrorMessage = resp.ErrorCode, resp.ErrorMessage
 		}
@@ -75,7 +75,7 @@ func serveAlterReassignments(ctx context.Context, s *Server, h Header, req kmsg.
 		res, ok := results[tp{resp.Topics[sl.t].Topic, rp.Partition}]
 		if !ok {
 			msg := "the controller gave no result for this partition"
-			rp.ErrorCode, rp.ErrorMessage = errUnknownServer, &msg
+			rp.ErrorCode, rp.ErrorMessage = errUnknownServerError, &msg
 			continue
 		}
 		rp.ErrorCode, rp.ErrorMessage = detailCode(res.Error)
@@ -88,9 +88,9 @@ func serveAlterReassignments(ctx context.Context, s *Server, h Header, req kmsg.
 // replication factor: its replicas without those a reassignment in
 // progress is adding.
 func keepsReplicationFactor(ctx context.Context, s *Server, topic string, partition int32, target int) (int16, *string) {
-	p, err := s.cfg.Controller.Partition(ctx, topic, partition, false)
+	p, err := s.ctrl.Partition(ctx, topic, partition, false)
 	if err != nil {
-		return errorCodeOf(err)
+		return errorMessage(err)
 	}
 	if rf := len(p.Replicas) - len(p.AddingReplicas); rf != target {
 		msg := fmt.Sprintf("the target has %d replicas, the partition's replication factor is %d, and the request does not allow changing it", target, rf)
@@ -116,9 +116,9 @@ func serveListReassignments(ctx context.Context, s *Server, h Header, req kmsg.R
 			return resp, nil
 		}
 	}
-	list, err := s.cfg.Controller.ListReassignments(ctx, filter, false)
+	list, err := s.ctrl.ListReassignments(ctx, filter, false)
 	if err != nil {
-		resp.ErrorCode, resp.ErrorMessage = errorCodeOf(err)
+		resp.ErrorCode, resp.ErrorMessage = errorMessage(err)
 		return resp, nil
 	}
 	byTopic := map[string]int{}
@@ -137,11 +137,4 @@ func serveListReassignments(ctx context.Context, s *Server, h Header, req kmsg.R
 		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, p)
 	}
 	return resp, nil
-}
-
-func nonNil(s []int32) []int32 {
-	if s == nil {
-		return []int32{}
-	}
-	return s
 }

@@ -24,6 +24,7 @@ var queryParams = map[string][]string{
 	"GET /v1/migration":                              {"stale"},
 	"GET /v1/node":                                   {},
 	"DELETE /v1/quorum/members/{nodeId}":             {"directoryId"},
+	"GET /v1/reassignments":                          {"stale", "topic"},
 	"GET /v1/topics":                                 {"after", "limit", "stale"},
 	"GET /v1/topics/{name}":                          {"stale"},
 	"GET /v1/topics/{name}/configs":                  {"name", "stale"},

@@ -83,7 +83,7 @@ func (c *Controller) ElectLeaders(ctx context.Context, req contract.ElectLeaders
 				r.Error.Code == contract.CodeTopicNotFound || r.Error.Code == contract.CodePartitionNotFound)
 		})
 	}
-	return contract.ElectLeadersResponse{Results: append(missing, results...), Offset: offset}, nil
+	return contract.ElectLeadersResponse{Results: append(append([]contract.PartitionResult{}, missing...), results...), Offset: offset}, nil
 }
 
 // allPartitions names every partition of img, in image order.

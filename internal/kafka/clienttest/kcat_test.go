@@ -176,11 +176,14 @@ func TestKcat(t *testing.T) {
 	}
 	for _, id := range c.IDs() {
 		addr := c.KafkaAddr(id)
-		checkKcatView(t, "kcat -L -J -b "+addr, parseKcatJSON(t, kcat(t, ctx, addr, "-J")), want)
+		js := kcat(t, ctx, addr, "-J")
+		checkKcatView(t, "kcat -L -J -b "+addr, parseKcatJSON(t, js), want)
 		text := kcat(t, ctx, addr)
 		checkKcatView(t, "kcat -L -b "+addr, parseKcatText(t, text), want)
+		if t.Failed() || testing.Verbose() {
+			t.Logf("kcat -L -J -b %s:\n%s\nkcat -L -b %s:\n%s", addr, js, addr, text)
+		}
 		if t.Failed() {
-			t.Logf("kcat -L -b %s:\n%s", addr, text)
 			return
 		}
 	}

@@ -13,6 +13,12 @@ import (
 // CreateTopic proposes a TopicRecord and, when partitions are asked for,
 // PartitionRecords placed over the ALIVE brokers, all in one batch.
 func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRequest) (contract.TopicDetail, int64, error) {
+	return c.CreateTopicWith(ctx, req, TopicOptions{})
+}
+
+// CreateTopicWith is CreateTopic with what Kafka's CreateTopics may ask
+// beyond the HTTP API's request (kafka.go).
+func (c *Controller) CreateTopicWith(ctx context.Context, req contract.CreateTopicRequest, opts TopicOptions) (contract.TopicDetail, int64, error) {
 	if err := metadata.ValidateTopicName(req.Name); err != nil {
 		return contract.TopicDetail{}, 0, err
 	}
@@ -22,7 +28,7 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 		return contract.TopicDetail{}, 0, contract.Errorf(contract.CodeInvalidTopicName,
 			"topic name %q is reserved: names starting with %q are for internal topics", req.Name, metadata.ReservedTopicPrefix)
 	}
-	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+	build := func(img *metadata.Image) ([]metadata.Record, error) {
 		if err := refuseWhileZkAuthoritative(img); err != nil {
 			return nil, err
 		}
@@ -34,6 +40,9 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 		}
 		topic := &metadata.TopicRecord{TopicUUID: c.newUUID(), Name: req.Name}
 		recs := []metadata.Record{{Body: topic}}
+		if opts.Assignment != nil {
+			return assignedPartitions(img, recs, topic.TopicUUID, opts.Assignment)
+		}
 		if req.Partitions != nil || req.ReplicationFactor != nil {
 			parts, err := placePartitions(img, topic.TopicUUID, req.Partitions, req.ReplicationFactor)
 			if err != nil {
@@ -44,7 +53,11 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 			}
 		}
 		return recs, nil
-	})
+	}
+	if opts.ValidateOnly {
+		return c.validateOnly(ctx, build)
+	}
+	applied, err := c.write(ctx, build)
 	if err != nil {
 		return contract.TopicDetail{}, 0, err
 	}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/controller"
 )
 
 // Kafka's error codes this listener answers (Kafka's
@@ -31,6 +32,7 @@ const (
 	errInvalidUpdateVersion        int16 = 96
 	errUnknownTopicID              int16 = 100
 	errBrokerIDNotRegistered       int16 = 102
+	errUnsupportedEndpointType     int16 = 115
 )
 
 // kafkaCodes maps the contract's error codes (what the controller
@@ -68,7 +70,7 @@ func errorCode(err error) (int16, string) {
 	if err == nil {
 		return errNone, ""
 	}
-	code := contract.CodeOf(err)
+	code := controller.CodeOf(err) // the contract's code, or a replay reason's
 	if k, ok := kafkaCodes[code]; ok {
 		return k, err.Error()
 	}

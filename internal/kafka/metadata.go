@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"context"
-	"net"
-	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -36,17 +34,9 @@ func serveMetadata(ctx context.Context, s *Server, h Header, r kmsg.Request) (km
 	} else if lead := s.ctrl.Leader(); lead != 0 {
 		resp.ControllerID = int32(lead)
 	}
-	for _, n := range s.ctrl.KafkaNodes() {
-		host, portStr, err := net.SplitHostPort(n.Addr)
-		if err != nil {
-			continue
-		}
-		port, err := strconv.ParseUint(portStr, 10, 16)
-		if err != nil {
-			continue
-		}
+	for _, k := range s.brokers() {
 		b := kmsg.NewMetadataResponseBroker()
-		b.NodeID, b.Host, b.Port = int32(n.ID), host, int32(port)
+		b.NodeID, b.Host, b.Port = k.id, k.host, k.port
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	cluster := s.ctrl.ClusterID()

@@ -42,6 +42,7 @@ type Server struct {
 	cfg  Config
 	log  *slog.Logger
 	ctrl *controller.Controller
+	pids producerIDs // InitProducerId's ids (producerid.go)
 
 	ctx    context.Context // ends at Close; every connection's derives from it
 	cancel context.CancelFunc

@@ -379,10 +379,15 @@ func duplicate(ids []int32) (int32, bool) {
 
 func (d *Delta) producerIDs(r *ProducerIdsRecord) error {
 	b, ok := d.cur.cluster.brokers.get(hashInt(int64(r.BrokerID)), r.BrokerID)
-	if !ok {
+	switch {
+	case r.BrokerID == NodeProducerIDs:
+		if r.BrokerEpoch <= 0 {
+			return Errorf(ReasonInvalid, "producer ids for a node: node id %d is not positive", r.BrokerEpoch)
+		}
+	case !ok:
 		return Errorf(ReasonBrokerNotFound, "producer ids for broker %d: broker is not registered", r.BrokerID)
 	}
-	if !d.snapshot {
+	if !d.snapshot && r.BrokerID != NodeProducerIDs {
 		if b.BrokerStatus != StatusAlive {
 			return Errorf(ReasonBrokerNotActive, "producer ids for broker %d: broker is %s", r.BrokerID, b.BrokerStatus)
 		}

@@ -56,7 +56,9 @@
 //     non-empty, distinct, >= 0; ISR, addingReplicas and removingReplicas
 //     each distinct and within replicas; nothing both adding and removing;
 //     leader -1 or in the ISR. The record becomes the partition's state.
-//   - ProducerIdsRecord: BROKER_NOT_FOUND for an unknown broker;
+//   - ProducerIdsRecord: (brokerId NodeProducerIDs, -1, is a block a YAKt
+//     node took for its Kafka listener, brokerEpoch its node id, which must
+//     be positive; no broker is checked) BROKER_NOT_FOUND for an unknown broker;
 //     BROKER_NOT_ACTIVE unless ALIVE; STALE_BROKER_EPOCH unless
 //     brokerEpoch = the broker's epoch; PRODUCER_ID_ALREADY_ALLOCATED if
 //     [producerId, producerId+ProducerIDBlockSize) is out of range,

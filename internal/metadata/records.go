@@ -46,6 +46,12 @@ func ValidSecurityProtocol(s string) bool {
 // allocates: [ProducerID, ProducerID+ProducerIDBlockSize). Kafka's default.
 const ProducerIDBlockSize = 1000
 
+// NodeProducerIDs is the BrokerID of a ProducerIdsRecord whose block a
+// YAKt node took for the producers its Kafka listener serves
+// (InitProducerId); its BrokerEpoch is that node's raft id. Replay checks
+// no broker for it.
+const NodeProducerIDs int32 = -1
+
 // NoLeader is PartitionRecord.Leader for a partition without a leader.
 const NoLeader int32 = -1
 

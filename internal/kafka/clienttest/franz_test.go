@@ -562,6 +562,18 @@ func franzEveryNode(t *testing.T, c *testcluster.Cluster, cl *kgo.Client) {
 			got[p.Partition] = partitionState{Leader: p.Leader, Replicas: nonNil(p.Replicas), ISR: nonNil(p.ISR)}
 		}
 		samePartitions(t, "Metadata on node "+strconv.Itoa(int(next)), got, httpPartitions(d))
+
+		// InitProducerId takes its ids from a block only the controller
+		// allocates, so on a follower it is forwarded too.
+		ipid := kmsg.NewPtrInitProducerIDRequest()
+		ipid.TransactionTimeoutMillis = 60000
+		kr, err = node.Request(ctx, ipid)
+		if err != nil {
+			t.Fatalf("InitProducerID on node %d: %v", id, err)
+		}
+		if r := kr.(*kmsg.InitProducerIDResponse); r.ErrorCode != 0 || r.ProducerID < 0 {
+			t.Errorf("InitProducerID on node %d: error %d producer id %d", id, r.ErrorCode, r.ProducerID)
+		}
 	}
 }
 

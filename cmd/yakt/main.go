@@ -152,7 +152,7 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	gr.quorum.AddCommand(newQuorumCmds(g)...)
 	gr.topics.AddCommand(newTopicsCreateCmd(g), newTopicsListCmd(g), newTopicsDescribeCmd(g), newTopicsDeleteCmd(g))
 	gr.brokers.AddCommand(newBrokersListCmd(g), newBrokersDescribeCmd(g), newBrokersUnregisterCmd(g), newBrokersShutdownCmd(g))
-	for _, c := range []*cobra.Command{gr.quorum, newEndpointCmd(g), gr.topics, gr.brokers, newProducerIDsCmd(g),
+	for _, c := range []*cobra.Command{gr.quorum, newEndpointCmd(g), gr.topics, gr.brokers, newElectCmd(g), newReassignCmd(g), newProducerIDsCmd(g),
 		gr.snapshot, gr.log, newMigrateCmd(g), newShellCmd(g), newTokenCmd(g), newVersionCmd(g)} {
 		c.GroupID = "ops"
 		root.AddCommand(c)

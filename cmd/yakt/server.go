@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/server"
 )
@@ -36,6 +37,9 @@ type nodeFlags struct {
 	maxHeaderBytes   int
 	debugPprof       bool
 	logLevel         string
+	autoRebalance    bool
+	imbalancePercent int
+	imbalanceCheck   time.Duration
 }
 
 func (nf *nodeFlags) register(fs *pflag.FlagSet) {
@@ -54,6 +58,9 @@ func (nf *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&nf.maxHeaderBytes, "max-header-bytes", defaults.MaxHeaderBytes, "largest request header the HTTP port reads")
 	fs.BoolVar(&nf.debugPprof, "debug-pprof", false, "serve Go's profiler under /debug/pprof/ on the HTTP port (exposes internals: only where the port is trusted)")
 	fs.StringVar(&nf.logLevel, "log-level", defaults.LogLevel, "debug, info, warn or error")
+	fs.BoolVar(&nf.autoRebalance, "auto-leader-rebalance", true, "the leader moves partition leadership back to the preferred (first) replicas of brokers above --leader-imbalance-percent (Kafka's auto.leader.rebalance.enable)")
+	fs.IntVar(&nf.imbalancePercent, "leader-imbalance-percent", controller.DefaultLeaderImbalancePercent, "a broker is rebalanced when more than this percentage of the partitions it is the preferred replica of are led by others (1-100)")
+	fs.DurationVar(&nf.imbalanceCheck, "leader-imbalance-check-interval", controller.DefaultLeaderImbalanceInterval, "how often the leader checks leader imbalance")
 }
 
 func (nf *nodeFlags) apply(cfg *server.Config) error {
@@ -81,6 +88,14 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 	}
 	cfg.MaxConnections, cfg.MaxLongPolls, cfg.MaxHeaderBytes = nf.maxConnections, nf.maxLongPolls, nf.maxHeaderBytes
 	cfg.DebugPprof = nf.debugPprof
+	if nf.imbalancePercent < 1 || nf.imbalancePercent > 100 {
+		return errors.New("--leader-imbalance-percent must be 1..100")
+	}
+	if nf.imbalanceCheck < time.Second {
+		return errors.New("--leader-imbalance-check-interval must be at least 1s")
+	}
+	cfg.AutoLeaderRebalance = nf.autoRebalance
+	cfg.LeaderImbalancePercent, cfg.LeaderImbalanceCheckInterval = nf.imbalancePercent, nf.imbalanceCheck
 	return nil
 }
 

@@ -13,6 +13,7 @@ const (
 	errUnknownTopicOrPartition     int16 = 3
 	errNotLeaderOrFollower         int16 = 6
 	errRequestTimedOut             int16 = 7
+	errBrokerNotAvailable          int16 = 8
 	errInvalidTopicException       int16 = 17
 	errUnsupportedVersion          int16 = 35
 	errTopicAlreadyExists          int16 = 36
@@ -29,9 +30,12 @@ const (
 	errElectionNotNeeded           int16 = 84
 	errNoReassignmentInProgress    int16 = 85
 	errThrottlingQuotaExceeded     int16 = 89
-	errInvalidUpdateVersion        int16 = 96
+	errInvalidUpdateVersion        int16 = 95
 	errUnknownTopicID              int16 = 100
+	errDuplicateBrokerRegistration int16 = 101
 	errBrokerIDNotRegistered       int16 = 102
+	errInconsistentClusterID       int16 = 104
+	errIneligibleReplica           int16 = 107
 	errUnsupportedEndpointType     int16 = 115
 )
 
@@ -62,6 +66,8 @@ var kafkaCodes = map[contract.Code]int16{
 	contract.CodeMigrationInProgress:         errPolicyViolation,
 	contract.CodePayloadTooLarge:             errInvalidRequest,
 	contract.CodeOverloaded:                  errThrottlingQuotaExceeded,
+	contract.CodeBrokerAlreadyRegistered:     errDuplicateBrokerRegistration,
+	contract.CodeBrokerNotActive:             errBrokerNotAvailable,
 }
 
 // errorCode is the Kafka error code of a controller error (0 for nil) and

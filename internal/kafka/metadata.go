@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/base64"
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -109,14 +110,18 @@ func metadataTopic(img *metadata.Image, t metadata.TopicRecord) kmsg.MetadataRes
 	return mt
 }
 
-// topicID is a topic's UUID as Kafka's 16 bytes; zero when it does not
-// parse (never for a UUID the controller generated).
+// topicID is a topic's UUID as Kafka's 16 bytes: a UUID the controller
+// generated, or Kafka's own base64 form (a topic migrated from ZooKeeper
+// keeps its Kafka id); zero when it is neither.
 func topicID(s string) [16]byte {
-	u, err := uuid.Parse(s)
-	if err != nil {
-		return [16]byte{}
+	if u, err := uuid.Parse(s); err == nil {
+		return u
 	}
-	return u
+	var id [16]byte
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil && len(b) == 16 {
+		copy(id[:], b)
+	}
+	return id
 }
 
 func nonNil(ids []int32) []int32 {

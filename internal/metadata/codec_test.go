@@ -32,6 +32,10 @@ func everyType() []Record {
 		{Timestamp: t0, Body: &ZkMigrationStateRecord{Phase: MigrationFailed, Zxid: math.MaxInt64, NextProducerID: math.MinInt64,
 			TopicsImported: -1, TopicsTotal: math.MaxInt64, Error: "/brokers/topics/a: bad JSON\n\x00"}},
 		{Timestamp: t0, Body: &ZkMigrationStateRecord{}},
+		{Timestamp: t0, Body: cfg(ConfigResourceTopic, "orders", "retention.ms", "86400000")},
+		{Timestamp: t0, Body: cfg(ConfigResourceBroker, "", "log.cleanup.policy", "")},
+		{Timestamp: t0, Body: &ConfigRecord{ResourceType: ConfigResourceBroker, ResourceName: "7", Name: "min.insync.replicas"}},
+		{Timestamp: t0, Body: &ConfigRecord{}},
 	}
 }
 

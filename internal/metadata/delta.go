@@ -156,6 +156,8 @@ func (d *Delta) replay(rec Record) error {
 		return d.removeTopic(r)
 	case *ZkMigrationStateRecord:
 		return d.migrationState(r)
+	case *ConfigRecord:
+		return d.config(r)
 	case nil:
 		return fmt.Errorf("metadata: replay: record at offset %d has no body", rec.Offset)
 	default:
@@ -246,6 +248,7 @@ func (d *Delta) removeTopic(r *RemoveTopicRecord) error {
 		byKey:  topics.byKey.del(d.ed, hashString(TopicCollisionKey(r.Name)), TopicCollisionKey(r.Name)),
 		byUUID: topics.byUUID.del(d.ed, hu, r.TopicUUID),
 	}
+	d.dropTopicConfigs(r.Name)
 	return nil
 }
 

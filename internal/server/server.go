@@ -114,6 +114,17 @@ type Config struct {
 	LivenessInterval time.Duration
 	Clock            controller.Clock // default the system clock; tests inject one
 
+	// AutoLeaderRebalance runs the leader's automatic preferred leader
+	// rebalance (Kafka's auto.leader.rebalance.enable): every
+	// LeaderImbalanceCheckInterval (default 5 minutes), each broker with
+	// more than LeaderImbalancePercent (default 10; 0 takes the default)
+	// of its preferred partitions led by others gets them back where it
+	// is alive and in sync. Off in the zero Config, so in-process nodes
+	// keep the leaders their tests set; cmd/yakt turns it on by default.
+	AutoLeaderRebalance          bool
+	LeaderImbalancePercent       int
+	LeaderImbalanceCheckInterval time.Duration
+
 	// UnsafeReadsWithoutBarrier is a deliberate bug for the fault tests
 	// (see controller.Config); cmd/yakt never sets it.
 	UnsafeReadsWithoutBarrier bool
@@ -172,6 +183,10 @@ type Server struct {
 	// migrationDone is closed when the migration driver returns; it runs
 	// on stopLiveness's context.
 	migrationDone chan struct{}
+	// rebalanceDone is closed when the leader rebalance loop returns (at
+	// once when AutoLeaderRebalance is off); it runs on stopLiveness's
+	// context too.
+	rebalanceDone chan struct{}
 
 	stopJoining context.CancelFunc // nil unless joining
 	joinDone    chan struct{}      // closed when the join loop returns
@@ -389,6 +404,18 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		defer close(s.migrationDone)
 		driver.Run(livenessCtx)
 	}()
+	s.rebalanceDone = make(chan struct{})
+	go func() {
+		defer close(s.rebalanceDone)
+		if !cfg.AutoLeaderRebalance {
+			return
+		}
+		percent := cfg.LeaderImbalancePercent
+		if percent <= 0 {
+			percent = controller.DefaultLeaderImbalancePercent
+		}
+		ctrl.RunLeaderRebalance(livenessCtx, controller.RebalanceConfig{Interval: cfg.LeaderImbalanceCheckInterval, ImbalancePercent: percent})
+	}()
 	go func() {
 		defer close(s.served)
 		if err := s.http.Serve(sec.wrapHTTP(httpL, cfg.MaxConnections)); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -464,6 +491,7 @@ func (s *Server) Kill() {
 	s.stopLiveness()
 	<-s.livenessDone
 	<-s.migrationDone
+	<-s.rebalanceDone
 	s.stopJoin()
 	s.stopWatch()
 	s.Node.Stop()

@@ -42,6 +42,13 @@ type Options struct {
 	// BrokerSessionTimeout and LivenessInterval: see server.Config.
 	BrokerSessionTimeout time.Duration
 	LivenessInterval     time.Duration
+	// AutoLeaderRebalance, LeaderImbalancePercent and
+	// LeaderImbalanceCheckInterval: see server.Config. Off by default:
+	// tests create partitions with the leaders they choose and expect
+	// them to stay.
+	AutoLeaderRebalance          bool
+	LeaderImbalancePercent       int
+	LeaderImbalanceCheckInterval time.Duration
 	// CrashableDisks runs every node's storage on a vfs.Crashable, so
 	// tests can cut its power (Cluster.PowerCut) or fail its fsyncs
 	// (Cluster.Disk(id).FailSyncs).
@@ -247,7 +254,9 @@ func (c *Cluster) TryStart(id uint64) error {
 			SegmentSizeBytes: c.opts.SegmentSizeBytes, RequestTimeout: c.opts.RequestTimeout, FS: c.fsFor(id),
 			FullFetchAfter: c.opts.FullFetchAfter, Clock: c.opts.Clock,
 			BrokerSessionTimeout: c.opts.BrokerSessionTimeout, LivenessInterval: c.opts.LivenessInterval,
-			Logger: testLogger(c.t, id, c.opts.LogWriter),
+			AutoLeaderRebalance: c.opts.AutoLeaderRebalance, LeaderImbalancePercent: c.opts.LeaderImbalancePercent,
+			LeaderImbalanceCheckInterval: c.opts.LeaderImbalanceCheckInterval,
+			Logger:                       testLogger(c.t, id, c.opts.LogWriter),
 		}
 		if c.sec != nil {
 			cfg.TLSCertFile, cfg.TLSKeyFile = c.sec.node(id)

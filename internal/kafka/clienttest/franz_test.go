@@ -30,7 +30,7 @@ func TestFranzGo(t *testing.T) {
 	t.Run("topics", func(t *testing.T) { franzTopics(t, c, adm) })
 	t.Run("create partitions", func(t *testing.T) { franzCreatePartitions(t, c, adm) })
 	t.Run("describe cluster", func(t *testing.T) { franzDescribeCluster(t, c, cl, adm) })
-	t.Run("configs", func(t *testing.T) { franzConfigs(t, c, adm) })
+	t.Run("configs", func(t *testing.T) { franzConfigs(t, c, cl, adm) })
 	t.Run("elect leaders", func(t *testing.T) { franzElectLeaders(t, c, adm) })
 	t.Run("reassignments", func(t *testing.T) { franzReassignments(t, c, adm) })
 	t.Run("init producer id", func(t *testing.T) { franzInitProducerID(t, c, cl) })
@@ -256,7 +256,7 @@ func httpConfig(t testing.TB, ctx context.Context, c *testcluster.Cluster, path,
 	return contract.ConfigEntry{}, false
 }
 
-func franzConfigs(t *testing.T, c *testcluster.Cluster, adm *kadm.Client) {
+func franzConfigs(t *testing.T, c *testcluster.Cluster, cl *kgo.Client, adm *kadm.Client) {
 	ctx := ctxFor(t, 30*time.Second)
 
 	// A topic config: set, describe (Kafka and HTTP), delete back to the default.
@@ -323,6 +323,44 @@ func franzConfigs(t *testing.T, c *testcluster.Cluster, adm *kadm.Client) {
 	e, ok = httpConfig(t, ctx, c, "/v1/cluster/configs", "min.insync.replicas")
 	if !ok || e.Value == nil || *e.Value != "2" || e.Source != contract.ConfigSourceClusterDefault {
 		t.Errorf("HTTP API cluster min.insync.replicas: %+v, want 2 from CLUSTER_DEFAULT", e)
+	}
+
+	// A registered broker's own configs: sent to a node directly (here a
+	// follower, which forwards the change), since kgo would route them
+	// to a Kafka broker of that id.
+	node := cl.Broker(int(follower(t, c)))
+	ialt := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	ir := kmsg.NewIncrementalAlterConfigsRequestResource()
+	ir.ResourceType, ir.ResourceName = kmsg.ConfigResourceTypeBroker, "101"
+	ic := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	ic.Name, ic.Op, ic.Value = "min.insync.replicas", kmsg.IncrementalAlterConfigOpSet, ptr("3")
+	ir.Configs = append(ir.Configs, ic)
+	ialt.Resources = append(ialt.Resources, ir)
+	kr, err := node.Request(ctx, ialt)
+	if err != nil {
+		t.Fatalf("IncrementalAlterConfigs broker 101: %v", err)
+	}
+	if r := kr.(*kmsg.IncrementalAlterConfigsResponse); len(r.Resources) != 1 || r.Resources[0].ErrorCode != 0 {
+		t.Fatalf("IncrementalAlterConfigs broker 101: %+v", r.Resources)
+	}
+	desc := kmsg.NewPtrDescribeConfigsRequest()
+	dr := kmsg.NewDescribeConfigsRequestResource()
+	dr.ResourceType, dr.ResourceName, dr.ConfigNames = kmsg.ConfigResourceTypeBroker, "101", []string{"min.insync.replicas"}
+	desc.Resources = append(desc.Resources, dr)
+	kr, err = node.Request(ctx, desc)
+	if err != nil {
+		t.Fatalf("DescribeConfigs broker 101: %v", err)
+	}
+	dresp := kr.(*kmsg.DescribeConfigsResponse)
+	if len(dresp.Resources) != 1 || dresp.Resources[0].ErrorCode != 0 || len(dresp.Resources[0].Configs) != 1 {
+		t.Fatalf("DescribeConfigs broker 101 min.insync.replicas: %+v", dresp.Resources)
+	}
+	if got := dresp.Resources[0].Configs[0]; got.Value == nil || *got.Value != "3" || got.Source != kmsg.ConfigSourceDynamicBrokerConfig {
+		t.Errorf("DescribeConfigs broker 101 min.insync.replicas: %+v, want 3 from the broker", got)
+	}
+	e, ok = httpConfig(t, ctx, c, "/v1/brokers/101/configs", "min.insync.replicas")
+	if !ok || e.Value == nil || *e.Value != "3" || e.Source != contract.ConfigSourceBroker {
+		t.Errorf("HTTP API broker 101 min.insync.replicas: %+v, want 3 from BROKER", e)
 	}
 }
 
@@ -461,8 +499,10 @@ func franzReassignments(t *testing.T, c *testcluster.Cluster, adm *kadm.Client) 
 	if r, ok := listed(); ok {
 		t.Errorf("ListPartitionReassignments after cancel still lists %+v", r)
 	}
-	if p := httpPartition(t, ctx, c, "moves", 0); !slices.Equal(p.Replicas, []int32{101, 102}) || len(p.AddingReplicas) != 0 {
-		t.Errorf("after cancel the HTTP API shows %+v, want replicas [101 102], nothing adding", p)
+	// As in Kafka, a cancel keeps the replicas in progress minus those
+	// being added: the original set, in the reassignment's order.
+	if p := httpPartition(t, ctx, c, "moves", 0); !slices.Equal(p.Replicas, []int32{102, 101}) || len(p.AddingReplicas) != 0 || len(p.RemovingReplicas) != 0 || p.Leader != 101 {
+		t.Errorf("after cancel the HTTP API shows %+v, want replicas [102 101], nothing adding or removing, leader 101", p)
 	}
 	res, err = adm.AlterPartitionAssignments(ctx, cancel)
 	if err != nil {
@@ -608,6 +648,13 @@ func franzLeaderKill(t *testing.T, c *testcluster.Cluster, adm *kadm.Client) {
 		t.Fatalf("ListTopics after the kill: %v", err)
 	}
 	samePartitions(t, "ListTopics after-kill", kadmPartitions(topics["after-kill"]), httpPartitions(d))
+	alt, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "cleanup.policy", Value: ptr("compact")}}, "after-kill")
+	if err != nil || len(alt) != 1 || alt[0].Err != nil {
+		t.Fatalf("AlterTopicConfigs after the kill: %v %+v", err, alt)
+	}
+	if e, _ := httpConfig(t, ctx, c, "/v1/topics/after-kill/configs", "cleanup.policy"); e.Value == nil || *e.Value != "compact" {
+		t.Errorf("HTTP API cleanup.policy after the kill: %+v, want compact", e)
+	}
 	if _, err := adm.DeleteTopics(ctx, "after-kill"); err != nil {
 		t.Fatalf("DeleteTopics after the kill: %v", err)
 	}

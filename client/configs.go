@@ -18,6 +18,10 @@ type (
 	AlterConfigsRequest = contract.AlterConfigsRequest
 )
 
+// ErrInvalidConfig matches (errors.Is) an unknown config name or a value
+// its config does not take.
+var ErrInvalidConfig = &Error{Code: contract.CodeInvalidConfig}
+
 // ClusterDefault is the broker id DescribeBrokerConfigs and
 // AlterBrokerConfigs take for the cluster-wide broker default every broker
 // inherits (GET/PATCH /v1/cluster/configs).

@@ -62,15 +62,46 @@ func serveBrokerRegistration(ctx context.Context, s *Server, h Header, req kmsg.
 		rack = *r.Rack
 	}
 	id := r.BrokerID
+	port := contract.PortNumber(int(l.Port))
 	rec, _, err := ctrl.RegisterBroker(ctx, contract.RegisterBrokerRequest{
-		BrokerID: &id, BrokerHost: l.Host, BrokerPort: contract.PortNumber(int(l.Port)), SecurityProtocol: proto, RackID: rack,
+		BrokerID: &id, BrokerHost: l.Host, BrokerPort: port, SecurityProtocol: proto, RackID: rack,
 	})
+	if contract.CodeOf(err) == contract.CodeBrokerAlreadyRegistered {
+		resp.BrokerEpoch, err = reregister(ctx, s, id, l.Host, port, proto, rack)
+		if err != nil {
+			resp.BrokerEpoch = -1
+			resp.ErrorCode, _ = errorMessage(err)
+		}
+		return resp, nil
+	}
 	if err != nil {
 		resp.ErrorCode, _ = errorMessage(err)
 		return resp, nil
 	}
 	resp.BrokerEpoch = rec.Body.(*metadata.RegisterBrokerRecord).Epoch
 	return resp, nil
+}
+
+// reregister takes a restarted broker back whose old registration's
+// session ended (FENCED), as Kafka takes a new incarnation once the old
+// one is fenced: its new address, and a new epoch; it stays FENCED until
+// its heartbeats show it caught up. An ALIVE broker's id is still in use
+// (DUPLICATE_BROKER_REGISTRATION, which Kafka brokers retry until the old
+// session times out), as is one registered with another rack.
+func reregister(ctx context.Context, s *Server, id int32, host string, port contract.Port, proto, rack string) (int64, error) {
+	b, err := s.ctrl.Broker(ctx, id, false)
+	if err != nil {
+		return -1, err
+	}
+	if b.BrokerStatus != metadata.StatusFenced || b.RackID != rack {
+		return -1, contract.Errorf(contract.CodeBrokerAlreadyRegistered, "broker %d is registered (%s, rack %q)", id, b.BrokerStatus, b.RackID)
+	}
+	rec, _, err := s.ctrl.PatchBroker(ctx, id, contract.PatchBrokerRequest{BrokerHost: &host, BrokerPort: &port, SecurityProtocol: &proto})
+	if err != nil {
+		return -1, err
+	}
+	s.ctrl.Heartbeat(id) // its session starts again, as at registration
+	return rec.Body.(*metadata.BrokerRegistrationChangeBrokerRecord).Epoch, nil
 }
 
 // brokerAt returns broker id if it is registered, not CLOSED, and epoch

@@ -142,6 +142,30 @@ func (d apiTest) testBrokerRegistration(t *testing.T) {
 	if b := d.broker(t, 11); b.BrokerHost != "b11.example" || b.BrokerPort != "9093" || b.SecurityProtocol != "SSL" || b.RackID != "r1" {
 		t.Fatalf("registered broker 11 = %+v", b)
 	}
+
+	// A restarted broker whose old session ended (FENCED) registers
+	// again: its new address and a newer epoch, still FENCED until its
+	// heartbeat shows it caught up. Another rack is another broker.
+	d.setStatus(t, 11, metadata.StatusFenced)
+	old := d.broker(t, 11)
+	req := base()
+	req.Listeners[0].Port = 9094
+	resp = serve[*kmsg.BrokerRegistrationResponse](t, d, req)
+	if resp.ErrorCode != 0 || resp.BrokerEpoch <= old.Epoch {
+		t.Fatalf("re-registration of a fenced broker: %+v, want a newer epoch than %d", resp, old.Epoch)
+	}
+	if b := d.broker(t, 11); b.BrokerPort != "9094" || b.BrokerStatus != metadata.StatusFenced || b.Epoch != resp.BrokerEpoch {
+		t.Fatalf("re-registered broker 11 = %+v", b)
+	}
+	if hb := serve[*kmsg.BrokerHeartbeatResponse](t, d, heartbeat(11, resp.BrokerEpoch, 1<<40)); hb.ErrorCode != 0 || hb.IsFenced {
+		t.Fatalf("heartbeat after re-registration: %+v, want unfenced", hb)
+	}
+	d.setStatus(t, 11, metadata.StatusFenced)
+	other := "r2"
+	req.Rack = &other
+	if resp := serve[*kmsg.BrokerRegistrationResponse](t, d, req); resp.ErrorCode != 101 {
+		t.Fatalf("re-registration with another rack: %+v, want 101", resp)
+	}
 }
 
 func heartbeat(id int32, epoch, offset int64) *kmsg.BrokerHeartbeatRequest {

@@ -84,6 +84,13 @@ func serveDescribeConfigs(ctx context.Context, s *Server, h Header, req kmsg.Req
 			resp.Resources = append(resp.Resources, out)
 			continue
 		}
+		var syns *synonyms
+		if r.IncludeSynonyms {
+			// The image the describe was read at, or a newer one.
+			if img, err := s.ctrl.Image(ctx, true); err == nil {
+				syns = &synonyms{res: res, own: img.Configs(res.Type, res.Name), cluster: img.Configs(contract.ConfigResourceBroker, "")}
+			}
+		}
 		var want map[string]bool
 		if len(rr.ConfigNames) > 0 {
 			want = make(map[string]bool, len(rr.ConfigNames))
@@ -107,12 +114,8 @@ func serveDescribeConfigs(ctx context.Context, s *Server, h Header, req kmsg.Req
 					c.Documentation = &doc
 				}
 			}
-			if r.IncludeSynonyms {
-				// YAKt knows the value in effect and where it is set, not
-				// the values it overrides: the synonym list is that one.
-				syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-				syn.Name, syn.Value, syn.Source = e.Name, e.Value, c.Source
-				c.ConfigSynonyms = append(c.ConfigSynonyms, syn)
+			if r.IncludeSynonyms && syns != nil {
+				c.ConfigSynonyms = syns.of(e)
 			}
 			out.Configs = append(out.Configs, c)
 		}
@@ -179,4 +182,52 @@ func alterOne(ctx context.Context, s *Server, rr kmsg.IncrementalAlterConfigsReq
 	}
 	_, _, err := s.ctrl.AlterConfigs(ctx, res, areq)
 	return errorMessage(err)
+}
+
+// synonyms lists, for DescribeConfigs v1+, every value a config could
+// take from, most specific first, as Kafka does: the resource's own
+// setting, the cluster default it inherits (for a topic config, the
+// broker configs it inherits, by their names), and the built-in default.
+type synonyms struct {
+	res          contract.ConfigResource
+	own, cluster map[string]string
+}
+
+func (sy *synonyms) of(e contract.ConfigEntry) []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
+	out := []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{}
+	add := func(name, value string, src kmsg.ConfigSource) {
+		syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+		syn.Name, syn.Source = name, src
+		if !e.Sensitive {
+			syn.Value = &value
+		}
+		out = append(out, syn)
+	}
+	if v, ok := sy.own[e.Name]; ok {
+		src := kmsg.ConfigSourceDynamicTopicConfig
+		switch {
+		case sy.res.Type == contract.ConfigResourceBroker && sy.res.Name == "":
+			src = kmsg.ConfigSourceDynamicDefaultBrokerConfig
+		case sy.res.Type == contract.ConfigResourceBroker:
+			src = kmsg.ConfigSourceDynamicBrokerConfig
+		}
+		add(e.Name, v, src)
+	}
+	key, ok := metadata.LookupConfigKey(sy.res.Type, e.Name)
+	switch {
+	case sy.res.Type == contract.ConfigResourceTopic && ok:
+		for _, bs := range key.Synonyms {
+			if v, ok := sy.cluster[bs.Name]; ok {
+				add(bs.Name, v, kmsg.ConfigSourceDynamicDefaultBrokerConfig)
+			}
+		}
+	case sy.res.Type == contract.ConfigResourceBroker && sy.res.Name != "":
+		if v, ok := sy.cluster[e.Name]; ok {
+			add(e.Name, v, kmsg.ConfigSourceDynamicDefaultBrokerConfig)
+		}
+	}
+	if ok && key.HasDefault {
+		add(e.Name, key.Default, kmsg.ConfigSourceDefaultConfig)
+	}
+	return out
 }

@@ -136,12 +136,20 @@ func (d apiTest) testConfigs(t *testing.T) {
 	if _, got := d.describeOne(t, lead, describeConfigs(1, broker, "7", "log.cleaner.delete.retention.ms")); got["log.cleaner.delete.retention.ms"].Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
 		t.Fatalf("broker 7 inheriting the cluster default: %+v", got)
 	}
+	// The topic inherits it through its broker synonym; the synonyms
+	// list it, then the built-in default.
+	_, got = d.describeOne(t, lead, describeConfigs(1, topic, "cfg", "delete.retention.ms"))
+	if drm := got["delete.retention.ms"]; value(drm) != "1000" || drm.Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig || len(drm.ConfigSynonyms) != 2 ||
+		drm.ConfigSynonyms[0].Name != "log.cleaner.delete.retention.ms" || drm.ConfigSynonyms[0].Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig ||
+		drm.ConfigSynonyms[1].Source != kmsg.ConfigSourceDefaultConfig || *drm.ConfigSynonyms[1].Value != "86400000" {
+		t.Fatalf("topic's delete.retention.ms inherited from the cluster default: %+v", drm)
+	}
 	if code := d.alterOne(t, lead, incrementalAlter(false, broker, "7", alterOp{"log.cleaner.delete.retention.ms", kmsg.IncrementalAlterConfigOpSet, str("2000")})); code != 0 {
 		t.Fatalf("SET on broker 7: %d", code)
 	}
 	if _, got := d.describeOne(t, lead, describeConfigs(1, broker, "7", "log.cleaner.delete.retention.ms")); value(got["log.cleaner.delete.retention.ms"]) != "2000" ||
-		got["log.cleaner.delete.retention.ms"].Source != kmsg.ConfigSourceDynamicBrokerConfig {
-		t.Fatalf("broker 7's own: %+v", got)
+		got["log.cleaner.delete.retention.ms"].Source != kmsg.ConfigSourceDynamicBrokerConfig || len(got["log.cleaner.delete.retention.ms"].ConfigSynonyms) != 3 {
+		t.Fatalf("broker 7's own (synonyms: its own, the cluster default, the built-in default): %+v", got)
 	}
 
 	// Errors, per resource.

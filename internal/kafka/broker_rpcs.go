@@ -78,7 +78,11 @@ func serveBrokerRegistration(ctx context.Context, s *Server, h Header, req kmsg.
 		resp.ErrorCode, _ = errorMessage(err)
 		return resp, nil
 	}
-	resp.BrokerEpoch = rec.Body.(*metadata.RegisterBrokerRecord).Epoch
+	reg, ok := rec.Body.(*metadata.RegisterBrokerRecord)
+	if !ok {
+		return nil, fmt.Errorf("kafka: registering broker %d applied a %s, not a RegisterBrokerRecord", id, rec.Body.RecordName())
+	}
+	resp.BrokerEpoch = reg.Epoch
 	return resp, nil
 }
 
@@ -101,7 +105,11 @@ func reregister(ctx context.Context, s *Server, id int32, host string, port cont
 		return -1, err
 	}
 	s.ctrl.Heartbeat(id) // its session starts again, as at registration
-	return rec.Body.(*metadata.BrokerRegistrationChangeBrokerRecord).Epoch, nil
+	change, ok := rec.Body.(*metadata.BrokerRegistrationChangeBrokerRecord)
+	if !ok {
+		return -1, fmt.Errorf("kafka: re-registering broker %d applied a %s, not a registration change", id, rec.Body.RecordName())
+	}
+	return change.Epoch, nil
 }
 
 // brokerAt returns broker id if it is registered, not CLOSED, and epoch
@@ -238,7 +246,7 @@ func serveAlterPartition(ctx context.Context, s *Server, h Header, req kmsg.Requ
 		}
 		for _, p := range t.Partitions {
 			rp := kmsg.NewAlterPartitionResponseTopicPartition()
-			rp.Partition = p.Partition
+			rp.Partition, rp.LeaderID = p.Partition, -1
 			if !known {
 				rp.ErrorCode = errUnknownTopicID
 			} else {
@@ -295,7 +303,12 @@ func alterPartition(ctx context.Context, s *Server, img *metadata.Image, r *kmsg
 		}
 		return
 	}
-	next := rec.Body.(*metadata.PartitionRecord)
+	next, ok := rec.Body.(*metadata.PartitionRecord)
+	if !ok {
+		s.log.Error("AlterPartition: the ISR change applied an unexpected record", "topic", topic, "partition", p.Partition, "record", rec.Body.RecordName())
+		rp.ErrorCode = errUnknownServerError
+		return
+	}
 	rp.LeaderID, rp.LeaderEpoch, rp.PartitionEpoch = next.Leader, leaderEpoch(*next), int32(next.PartitionEpoch)
 	rp.ISR = append([]int32{}, next.ISR...)
 }

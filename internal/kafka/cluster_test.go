@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/kafka"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -67,6 +68,9 @@ func TestCluster(t *testing.T) {
 	t.Run("ProducerIDs", testProducerIDs)
 	t.Run("DescribeClusterAndQuorum", testDescribeClusterAndQuorum)
 	t.Run("BadFrames", testBadFrames)
+	// Near the end: its second listener takes over the node's handler of
+	// forwarded requests, which only NoLeader's lone node runs without.
+	t.Run("Limits", testLimits)
 	// Last: it stops two nodes.
 	t.Run("NoLeader", testNoLeader)
 }
@@ -366,5 +370,58 @@ func testNoLeader(t *testing.T) {
 	md := metadataOf(t, cl, 4)
 	if md.ControllerID != -1 || len(md.Brokers) == 0 {
 		t.Fatalf("Metadata without a leader: controller %d, %d brokers", md.ControllerID, len(md.Brokers))
+	}
+}
+
+// testLimits: a connection beyond MaxConnections is closed at once, an
+// idle one after IdleTimeout, and Close ends Serve and every connection.
+func testLimits(t *testing.T) {
+	c := shared.c
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kafka.New(kafka.Config{Controller: c.Server(c.IDs()[0]).Controller, Listener: ln, MaxConnections: 1, IdleTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	first := dial(t, ln.Addr().String())
+	first.do(kmsg.NewPtrApiVersionsRequest(), 3) // counted before the second dials
+	if err := dial(t, ln.Addr().String()).closed(); err != nil {
+		t.Fatalf("a connection beyond MaxConnections: %v", err)
+	}
+	start := time.Now()
+	if err := first.closed(); err != nil {
+		t.Fatalf("an idle connection: %v", err)
+	}
+	if idle := time.Since(start); idle < 400*time.Millisecond {
+		t.Fatalf("an idle connection closed after %v, before IdleTimeout", idle)
+	}
+	// The idle connection's slot is freed once its goroutines are done.
+	var open *wireClient
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		open = dial(t, ln.Addr().String())
+		req := kmsg.NewPtrApiVersionsRequest()
+		_, err := open.conn.Write(frame(req, 1, nil))
+		if err == nil {
+			if _, err = open.recv(req, 1); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection accepted after the idle one closed: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after Close: %v", err)
+	}
+	if err := open.closed(); err != nil {
+		t.Fatalf("a connection after Close: %v", err)
 	}
 }

@@ -58,6 +58,7 @@ func follower(c *testcluster.Cluster, lead uint64) uint64 {
 var shared struct {
 	c    *testcluster.Cluster
 	lead uint64
+	last uint64 // the node NoLeader leaves running
 }
 
 func TestCluster(t *testing.T) {
@@ -68,11 +69,11 @@ func TestCluster(t *testing.T) {
 	t.Run("ProducerIDs", testProducerIDs)
 	t.Run("DescribeClusterAndQuorum", testDescribeClusterAndQuorum)
 	t.Run("BadFrames", testBadFrames)
-	// Near the end: its second listener takes over the node's handler of
-	// forwarded requests, which only NoLeader's lone node runs without.
-	t.Run("Limits", testLimits)
-	// Last: it stops two nodes.
+	// It stops two nodes.
 	t.Run("NoLeader", testNoLeader)
+	// Last: its second listener on the surviving node takes over (and at
+	// its end clears) the node's handler of forwarded Kafka requests.
+	t.Run("Limits", testLimits)
 }
 
 func testAPIVersionsAndMetadata(t *testing.T) {
@@ -341,21 +342,43 @@ func testDescribeClusterAndQuorum(t *testing.T) {
 	}
 }
 
-// testNoLeader: with two of three nodes down, the last one's controller
-// requests are answered NOT_CONTROLLER (41), and Metadata still lists
-// the cluster, with no controller.
+// testNoLeader: after the leader is killed, a follower's CreateTopics
+// succeeds once a new leader is elected (answered NOT_CONTROLLER, or its
+// connection closed, until then, which clients retry); with two of three
+// nodes down, the last one answers NOT_CONTROLLER (41), and Metadata
+// still lists the cluster, with no controller.
 func testNoLeader(t *testing.T) {
-	c := shared.c
-	var last uint64
-	for _, id := range c.IDs() {
-		if last == 0 {
-			last = id
-			continue
-		}
-		c.Kill(id)
+	c, lead := shared.c, shared.lead
+	last := c.IDs()[0]
+	if last == lead {
+		last = c.IDs()[1]
 	}
+	shared.last = last
+	c.Kill(lead)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	for attempt := 0; ; attempt++ {
+		cl := dial(t, c.KafkaAddr(last))
+		req := createTopicsReq(false, topic("k-after-failover", 1, 1))
+		req.SetVersion(4)
+		resp, err := cl.recv(req, cl.send(req))
+		code := int16(-100)
+		if err == nil {
+			code = resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode
+		}
+		if code == 0 || code == 36 && attempt > 0 {
+			break
+		}
+		if ctx.Err() != nil || err == nil && code != 41 {
+			t.Fatalf("create after the leader died: error %d, %v", code, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, id := range c.IDs() {
+		if id != last && id != lead {
+			c.Kill(id)
+		}
+	}
 	for c.Server(last).Controller.Leader() != 0 {
 		if ctx.Err() != nil {
 			t.Fatal("the last node still knows a leader")
@@ -376,12 +399,15 @@ func testNoLeader(t *testing.T) {
 // testLimits: a connection beyond MaxConnections is closed at once, an
 // idle one after IdleTimeout, and Close ends Serve and every connection.
 func testLimits(t *testing.T) {
-	c := shared.c
+	c, node := shared.c, shared.last
+	if node == 0 { // run alone
+		node = shared.lead
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := kafka.New(kafka.Config{Controller: c.Server(c.IDs()[0]).Controller, Listener: ln, MaxConnections: 1, IdleTimeout: 500 * time.Millisecond})
+	s, err := kafka.New(kafka.Config{Controller: c.Server(node).Controller, Listener: ln, MaxConnections: 1, IdleTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

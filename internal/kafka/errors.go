@@ -29,7 +29,7 @@ const (
 	errElectionNotNeeded           int16 = 84
 	errNoReassignmentInProgress    int16 = 85
 	errThrottlingQuotaExceeded     int16 = 89
-	errInvalidUpdateVersion        int16 = 96
+	errInvalidUpdateVersion        int16 = 95
 	errUnknownTopicID              int16 = 100
 	errBrokerIDNotRegistered       int16 = 102
 	errUnsupportedEndpointType     int16 = 115

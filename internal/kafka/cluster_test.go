@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/kafka"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
@@ -57,6 +58,7 @@ func follower(c *testcluster.Cluster, lead uint64) uint64 {
 var shared struct {
 	c    *testcluster.Cluster
 	lead uint64
+	last uint64 // the node NoLeader leaves running
 }
 
 func TestCluster(t *testing.T) {
@@ -67,8 +69,11 @@ func TestCluster(t *testing.T) {
 	t.Run("ProducerIDs", testProducerIDs)
 	t.Run("DescribeClusterAndQuorum", testDescribeClusterAndQuorum)
 	t.Run("BadFrames", testBadFrames)
-	// Last: it stops two nodes.
+	// It stops two nodes.
 	t.Run("NoLeader", testNoLeader)
+	// Last: its second listener on the surviving node takes over (and at
+	// its end clears) the node's handler of forwarded Kafka requests.
+	t.Run("Limits", testLimits)
 }
 
 func testAPIVersionsAndMetadata(t *testing.T) {
@@ -337,21 +342,43 @@ func testDescribeClusterAndQuorum(t *testing.T) {
 	}
 }
 
-// testNoLeader: with two of three nodes down, the last one's controller
-// requests are answered NOT_CONTROLLER (41), and Metadata still lists
-// the cluster, with no controller.
+// testNoLeader: after the leader is killed, a follower's CreateTopics
+// succeeds once a new leader is elected (answered NOT_CONTROLLER, or its
+// connection closed, until then, which clients retry); with two of three
+// nodes down, the last one answers NOT_CONTROLLER (41), and Metadata
+// still lists the cluster, with no controller.
 func testNoLeader(t *testing.T) {
-	c := shared.c
-	var last uint64
-	for _, id := range c.IDs() {
-		if last == 0 {
-			last = id
-			continue
-		}
-		c.Kill(id)
+	c, lead := shared.c, shared.lead
+	last := c.IDs()[0]
+	if last == lead {
+		last = c.IDs()[1]
 	}
+	shared.last = last
+	c.Kill(lead)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	for attempt := 0; ; attempt++ {
+		cl := dial(t, c.KafkaAddr(last))
+		req := createTopicsReq(false, topic("k-after-failover", 1, 1))
+		req.SetVersion(4)
+		resp, err := cl.recv(req, cl.send(req))
+		code := int16(-100)
+		if err == nil {
+			code = resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode
+		}
+		if code == 0 || code == 36 && attempt > 0 {
+			break
+		}
+		if ctx.Err() != nil || err == nil && code != 41 {
+			t.Fatalf("create after the leader died: error %d, %v", code, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, id := range c.IDs() {
+		if id != last && id != lead {
+			c.Kill(id)
+		}
+	}
 	for c.Server(last).Controller.Leader() != 0 {
 		if ctx.Err() != nil {
 			t.Fatal("the last node still knows a leader")
@@ -366,5 +393,61 @@ func testNoLeader(t *testing.T) {
 	md := metadataOf(t, cl, 4)
 	if md.ControllerID != -1 || len(md.Brokers) == 0 {
 		t.Fatalf("Metadata without a leader: controller %d, %d brokers", md.ControllerID, len(md.Brokers))
+	}
+}
+
+// testLimits: a connection beyond MaxConnections is closed at once, an
+// idle one after IdleTimeout, and Close ends Serve and every connection.
+func testLimits(t *testing.T) {
+	c, node := shared.c, shared.last
+	if node == 0 { // run alone
+		node = shared.lead
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kafka.New(kafka.Config{Controller: c.Server(node).Controller, Listener: ln, MaxConnections: 1, IdleTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	first := dial(t, ln.Addr().String())
+	first.do(kmsg.NewPtrApiVersionsRequest(), 3) // counted before the second dials
+	if err := dial(t, ln.Addr().String()).closed(); err != nil {
+		t.Fatalf("a connection beyond MaxConnections: %v", err)
+	}
+	start := time.Now()
+	if err := first.closed(); err != nil {
+		t.Fatalf("an idle connection: %v", err)
+	}
+	if idle := time.Since(start); idle < 400*time.Millisecond {
+		t.Fatalf("an idle connection closed after %v, before IdleTimeout", idle)
+	}
+	// The idle connection's slot is freed once its goroutines are done.
+	var open *wireClient
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		open = dial(t, ln.Addr().String())
+		req := kmsg.NewPtrApiVersionsRequest()
+		_, err := open.conn.Write(frame(req, 1, nil))
+		if err == nil {
+			if _, err = open.recv(req, 1); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection accepted after the idle one closed: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after Close: %v", err)
+	}
+	if err := open.closed(); err != nil {
+		t.Fatalf("a connection after Close: %v", err)
 	}
 }

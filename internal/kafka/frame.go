@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,14 +29,32 @@ func readFrame(r io.Reader, max int32) ([]byte, error) {
 	if size < minHeaderBytes || size > max {
 		return nil, fmt.Errorf("%w: frame of %d bytes (want %d to %d)", errProtocol, size, minHeaderBytes, max)
 	}
-	frame := make([]byte, size)
-	if _, err := io.ReadFull(r, frame); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	// Small frames (nearly all) are read in one piece; a large one grows
+	// with what actually arrives, so a client that announces 100 MiB and
+	// sends little holds little.
+	if size <= smallFrameBytes {
+		frame := make([]byte, size)
+		if _, err := io.ReadFull(r, frame); err != nil {
+			return nil, cutShort(err)
 		}
-		return nil, fmt.Errorf("%w: frame cut short: %w", errProtocol, err)
+		return frame, nil
 	}
-	return frame, nil
+	var buf bytes.Buffer
+	buf.Grow(smallFrameBytes)
+	if _, err := io.CopyN(&buf, r, int64(size)); err != nil {
+		return nil, cutShort(err)
+	}
+	return buf.Bytes(), nil
+}
+
+// smallFrameBytes is the largest frame allocated whole before it is read.
+const smallFrameBytes = 64 << 10
+
+func cutShort(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: frame cut short: %w", errProtocol, err)
 }
 
 // minHeaderBytes is request header v1's size with a null client id: api

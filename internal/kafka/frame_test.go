@@ -104,14 +104,19 @@ func TestParseRequestErrors(t *testing.T) {
 	}
 	size := func(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 	for name, in := range map[string][]byte{
-		"oversize":  size(1 << 20),
-		"negative":  size(0x80000000),
-		"too small": size(3),
-		"truncated": append(size(20), make([]byte, 19)...),
+		"oversize":        size(1 << 20),
+		"negative":        size(0x80000000),
+		"too small":       size(3),
+		"truncated":       append(size(20), make([]byte, 19)...),
+		"truncated large": append(size(1000), make([]byte, 999)...),
 	} {
 		if _, err := readFrame(bytes.NewReader(in), 1<<10); !errors.Is(err, errProtocol) {
 			t.Errorf("%s: %v, want a protocol error", name, err)
 		}
+	}
+	large := append(size(100<<10), bytes.Repeat([]byte{7}, 100<<10)...)
+	if got, err := readFrame(bytes.NewReader(large), 1<<20); err != nil || !bytes.Equal(got, large[4:]) {
+		t.Errorf("a 100 KiB frame: %d bytes, %v", len(got), err)
 	}
 	if _, err := readFrame(bytes.NewReader(nil), 1<<10); err != io.EOF {
 		t.Errorf("empty stream: %v, want io.EOF", err)

@@ -218,6 +218,9 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = defaults.MaxHeaderBytes
 	}
+	if (cfg.ListenKafka != "" || cfg.KafkaListener != nil) && cfg.AccessFile != "" {
+		return nil, errKafkaWithAuth
+	}
 	sec, err := loadSecurity(&cfg)
 	if err != nil {
 		return nil, err
@@ -237,11 +240,6 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	kafkaL := cfg.KafkaListener
 	if kafkaL == nil && cfg.ListenKafka != "" {
-		if cfg.AccessFile != "" {
-			peerL.Close()
-			httpL.Close()
-			return nil, errKafkaWithAuth
-		}
 		if kafkaL, err = net.Listen("tcp", cfg.ListenKafka); err != nil {
 			peerL.Close()
 			httpL.Close()
@@ -255,9 +253,6 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			kafkaL.Close()
 		}
 		return nil, err
-	}
-	if kafkaL != nil && cfg.AccessFile != "" {
-		return fail(errKafkaWithAuth)
 	}
 	var advertiseKafka string
 	if kafkaL != nil {

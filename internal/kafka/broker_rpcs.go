@@ -62,15 +62,54 @@ func serveBrokerRegistration(ctx context.Context, s *Server, h Header, req kmsg.
 		rack = *r.Rack
 	}
 	id := r.BrokerID
+	port := contract.PortNumber(int(l.Port))
 	rec, _, err := ctrl.RegisterBroker(ctx, contract.RegisterBrokerRequest{
-		BrokerID: &id, BrokerHost: l.Host, BrokerPort: contract.PortNumber(int(l.Port)), SecurityProtocol: proto, RackID: rack,
+		BrokerID: &id, BrokerHost: l.Host, BrokerPort: port, SecurityProtocol: proto, RackID: rack,
 	})
+	if contract.CodeOf(err) == contract.CodeBrokerAlreadyRegistered {
+		resp.BrokerEpoch, err = reregister(ctx, s, id, l.Host, port, proto, rack)
+		if err != nil {
+			resp.BrokerEpoch = -1
+			resp.ErrorCode, _ = errorMessage(err)
+		}
+		return resp, nil
+	}
 	if err != nil {
 		resp.ErrorCode, _ = errorMessage(err)
 		return resp, nil
 	}
-	resp.BrokerEpoch = rec.Body.(*metadata.RegisterBrokerRecord).Epoch
+	reg, ok := rec.Body.(*metadata.RegisterBrokerRecord)
+	if !ok {
+		return nil, fmt.Errorf("kafka: registering broker %d applied a %s, not a RegisterBrokerRecord", id, rec.Body.RecordName())
+	}
+	resp.BrokerEpoch = reg.Epoch
 	return resp, nil
+}
+
+// reregister takes a restarted broker back whose old registration's
+// session ended (FENCED), as Kafka takes a new incarnation once the old
+// one is fenced: its new address, and a new epoch; it stays FENCED until
+// its heartbeats show it caught up. An ALIVE broker's id is still in use
+// (DUPLICATE_BROKER_REGISTRATION, which Kafka brokers retry until the old
+// session times out), as is one registered with another rack.
+func reregister(ctx context.Context, s *Server, id int32, host string, port contract.Port, proto, rack string) (int64, error) {
+	b, err := s.ctrl.Broker(ctx, id, false)
+	if err != nil {
+		return -1, err
+	}
+	if b.BrokerStatus != metadata.StatusFenced || b.RackID != rack {
+		return -1, contract.Errorf(contract.CodeBrokerAlreadyRegistered, "broker %d is registered (%s, rack %q)", id, b.BrokerStatus, b.RackID)
+	}
+	rec, _, err := s.ctrl.PatchBroker(ctx, id, contract.PatchBrokerRequest{BrokerHost: &host, BrokerPort: &port, SecurityProtocol: &proto})
+	if err != nil {
+		return -1, err
+	}
+	s.ctrl.Heartbeat(id) // its session starts again, as at registration
+	change, ok := rec.Body.(*metadata.BrokerRegistrationChangeBrokerRecord)
+	if !ok {
+		return -1, fmt.Errorf("kafka: re-registering broker %d applied a %s, not a registration change", id, rec.Body.RecordName())
+	}
+	return change.Epoch, nil
 }
 
 // brokerAt returns broker id if it is registered, not CLOSED, and epoch
@@ -207,7 +246,7 @@ func serveAlterPartition(ctx context.Context, s *Server, h Header, req kmsg.Requ
 		}
 		for _, p := range t.Partitions {
 			rp := kmsg.NewAlterPartitionResponseTopicPartition()
-			rp.Partition = p.Partition
+			rp.Partition, rp.LeaderID = p.Partition, -1
 			if !known {
 				rp.ErrorCode = errUnknownTopicID
 			} else {
@@ -264,7 +303,12 @@ func alterPartition(ctx context.Context, s *Server, img *metadata.Image, r *kmsg
 		}
 		return
 	}
-	next := rec.Body.(*metadata.PartitionRecord)
+	next, ok := rec.Body.(*metadata.PartitionRecord)
+	if !ok {
+		s.log.Error("AlterPartition: the ISR change applied an unexpected record", "topic", topic, "partition", p.Partition, "record", rec.Body.RecordName())
+		rp.ErrorCode = errUnknownServerError
+		return
+	}
 	rp.LeaderID, rp.LeaderEpoch, rp.PartitionEpoch = next.Leader, leaderEpoch(*next), int32(next.PartitionEpoch)
 	rp.ISR = append([]int32{}, next.ISR...)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/metadata"
 )
 
 // DescribeConfigs (32) and IncrementalAlterConfigs (44): topic and broker
@@ -49,6 +50,17 @@ func configSource(s string) kmsg.ConfigSource {
 	return kmsg.ConfigSourceUnknown
 }
 
+// configTypes are YAKt's config types as Kafka's (v3+); an enum is a
+// string to Kafka.
+var configTypes = map[metadata.ConfigType]kmsg.ConfigType{
+	metadata.ConfigBoolean: kmsg.ConfigTypeBoolean,
+	metadata.ConfigInt:     kmsg.ConfigTypeInt,
+	metadata.ConfigLong:    kmsg.ConfigTypeLong,
+	metadata.ConfigDouble:  kmsg.ConfigTypeDouble,
+	metadata.ConfigEnum:    kmsg.ConfigTypeString,
+	metadata.ConfigList:    kmsg.ConfigTypeList,
+}
+
 func serveDescribeConfigs(ctx context.Context, s *Server, h Header, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.DescribeConfigsRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
@@ -61,31 +73,49 @@ func serveDescribeConfigs(ctx context.Context, s *Server, h Header, req kmsg.Req
 			resp.Resources = append(resp.Resources, out)
 			continue
 		}
-		// Kafka answers every config for null and for an empty list alike.
-		var names []string
-		if len(rr.ConfigNames) > 0 {
-			names = rr.ConfigNames
-		}
 		// Linearizable, as Metadata: a config a client just changed
-		// through any node is what it reads back here.
-		got, err := s.ctrl.DescribeConfigs(ctx, res, names, false)
+		// through any node is what it reads back here. Every config is
+		// read and the names filter here: Kafka leaves out a name it does
+		// not know rather than failing the resource, and answers every
+		// config for a null or an empty list alike.
+		got, err := s.ctrl.DescribeConfigs(ctx, res, nil, false)
 		if err != nil {
 			out.ErrorCode, out.ErrorMessage = errorMessage(err)
 			resp.Resources = append(resp.Resources, out)
 			continue
 		}
+		var syns *synonyms
+		if r.IncludeSynonyms {
+			// The image the describe was read at, or a newer one.
+			if img, err := s.ctrl.Image(ctx, true); err == nil {
+				syns = &synonyms{res: res, own: img.Configs(res.Type, res.Name), cluster: img.Configs(contract.ConfigResourceBroker, "")}
+			}
+		}
+		var want map[string]bool
+		if len(rr.ConfigNames) > 0 {
+			want = make(map[string]bool, len(rr.ConfigNames))
+			for _, n := range rr.ConfigNames {
+				want[n] = true
+			}
+		}
 		for _, e := range got.Configs {
+			if want != nil && !want[e.Name] {
+				continue
+			}
 			c := kmsg.NewDescribeConfigsResponseResourceConfig()
 			c.Name, c.Value = e.Name, e.Value
 			c.ReadOnly, c.IsSensitive = e.ReadOnly, e.Sensitive
 			c.Source = configSource(e.Source)
 			c.IsDefault = e.Source == contract.ConfigSourceDefault // v0's only source information
-			if r.IncludeSynonyms {
-				// YAKt knows the value in effect and where it is set, not
-				// the values it overrides: the synonym list is that one.
-				syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-				syn.Name, syn.Value, syn.Source = e.Name, e.Value, c.Source
-				c.ConfigSynonyms = append(c.ConfigSynonyms, syn)
+			if key, ok := metadata.LookupConfigKey(res.Type, e.Name); ok {
+				c.ConfigType = configTypes[key.Type]
+				if r.IncludeDocumentation {
+					doc := key.Doc
+					c.Documentation = &doc
+				}
+			}
+			if r.IncludeSynonyms && syns != nil {
+				c.ConfigSynonyms = syns.of(e)
 			}
 			out.Configs = append(out.Configs, c)
 		}
@@ -152,4 +182,52 @@ func alterOne(ctx context.Context, s *Server, rr kmsg.IncrementalAlterConfigsReq
 	}
 	_, _, err := s.ctrl.AlterConfigs(ctx, res, areq)
 	return errorMessage(err)
+}
+
+// synonyms lists, for DescribeConfigs v1+, every value a config could
+// take from, most specific first, as Kafka does: the resource's own
+// setting, the cluster default it inherits (for a topic config, the
+// broker configs it inherits, by their names), and the built-in default.
+type synonyms struct {
+	res          contract.ConfigResource
+	own, cluster map[string]string
+}
+
+func (sy *synonyms) of(e contract.ConfigEntry) []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
+	out := []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{}
+	add := func(name, value string, src kmsg.ConfigSource) {
+		syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+		syn.Name, syn.Source = name, src
+		if !e.Sensitive {
+			syn.Value = &value
+		}
+		out = append(out, syn)
+	}
+	if v, ok := sy.own[e.Name]; ok {
+		src := kmsg.ConfigSourceDynamicTopicConfig
+		switch {
+		case sy.res.Type == contract.ConfigResourceBroker && sy.res.Name == "":
+			src = kmsg.ConfigSourceDynamicDefaultBrokerConfig
+		case sy.res.Type == contract.ConfigResourceBroker:
+			src = kmsg.ConfigSourceDynamicBrokerConfig
+		}
+		add(e.Name, v, src)
+	}
+	key, ok := metadata.LookupConfigKey(sy.res.Type, e.Name)
+	switch {
+	case sy.res.Type == contract.ConfigResourceTopic && ok:
+		for _, bs := range key.Synonyms {
+			if v, ok := sy.cluster[bs.Name]; ok {
+				add(bs.Name, v, kmsg.ConfigSourceDynamicDefaultBrokerConfig)
+			}
+		}
+	case sy.res.Type == contract.ConfigResourceBroker && sy.res.Name != "":
+		if v, ok := sy.cluster[e.Name]; ok {
+			add(e.Name, v, kmsg.ConfigSourceDynamicDefaultBrokerConfig)
+		}
+	}
+	if ok && key.HasDefault {
+		add(e.Name, key.Default, kmsg.ConfigSourceDefaultConfig)
+	}
+	return out
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/yakt/yakt/internal/metadata"
 )
 
-func (d direct) setStatus(t *testing.T, id int32, status string) {
+func (d apiTest) setStatus(t *testing.T, id int32, status string) {
 	t.Helper()
 	if _, _, err := d.ctrl().PatchBroker(context.Background(), id, contract.PatchBrokerRequest{BrokerStatus: &status}); err != nil {
 		t.Fatalf("broker %d to %s: %v", id, status, err)
@@ -18,7 +18,7 @@ func (d direct) setStatus(t *testing.T, id int32, status string) {
 }
 
 // setISR has the partition's leader report isr (AlterPartition v1).
-func (d direct) setISR(t *testing.T, topic string, isr ...int32) {
+func (d apiTest) setISR(t *testing.T, topic string, isr ...int32) {
 	t.Helper()
 	cur := d.partition(t, topic, 0)
 	resp := serve[*kmsg.AlterPartitionResponse](t, d, alterPartition(1, cur.Leader, -1, topic, [16]byte{}, newISR(0, cur.PartitionEpoch, isr...)))
@@ -39,7 +39,7 @@ func elect(version int16, typ int8, topic string, partitions ...int32) *kmsg.Ele
 }
 
 // electOne is the error code of the one partition asked for.
-func (d direct) electOne(t *testing.T, req *kmsg.ElectLeadersRequest) int16 {
+func (d apiTest) electOne(t *testing.T, req *kmsg.ElectLeadersRequest) int16 {
 	t.Helper()
 	resp := serve[*kmsg.ElectLeadersResponse](t, d, req)
 	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
@@ -48,7 +48,7 @@ func (d direct) electOne(t *testing.T, req *kmsg.ElectLeadersRequest) int16 {
 	return resp.Topics[0].Partitions[0].ErrorCode
 }
 
-func (d direct) testElectLeaders(t *testing.T) {
+func (d apiTest) testElectLeaders(t *testing.T) {
 	for _, id := range []int32{60, 61, 62} {
 		d.register(t, id)
 	}
@@ -126,7 +126,7 @@ func reassign(version int16, topic string, partition int32, replicas []int32) *k
 	return req
 }
 
-func (d direct) reassignOne(t *testing.T, req *kmsg.AlterPartitionAssignmentsRequest) int16 {
+func (d apiTest) reassignOne(t *testing.T, req *kmsg.AlterPartitionAssignmentsRequest) int16 {
 	t.Helper()
 	resp := serve[*kmsg.AlterPartitionAssignmentsResponse](t, d, req)
 	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
@@ -135,7 +135,7 @@ func (d direct) reassignOne(t *testing.T, req *kmsg.AlterPartitionAssignmentsReq
 	return resp.Topics[0].Partitions[0].ErrorCode
 }
 
-func (d direct) listReassignments(t *testing.T, topic string, partitions ...int32) []kmsg.ListPartitionReassignmentsResponseTopic {
+func (d apiTest) listReassignments(t *testing.T, topic string, partitions ...int32) []kmsg.ListPartitionReassignmentsResponseTopic {
 	t.Helper()
 	req := kmsg.NewPtrListPartitionReassignmentsRequest()
 	if topic != "" {
@@ -150,7 +150,7 @@ func (d direct) listReassignments(t *testing.T, topic string, partitions ...int3
 	return resp.Topics
 }
 
-func (d direct) testReassignments(t *testing.T) {
+func (d apiTest) testReassignments(t *testing.T) {
 	for _, id := range []int32{70, 71, 72, 73} {
 		d.register(t, id)
 	}

@@ -10,32 +10,38 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
-	"github.com/yakt/yakt/internal/kafka"
 	"github.com/yakt/yakt/internal/metadata"
 	"github.com/yakt/yakt/internal/testcluster"
 )
 
-// direct runs handlers straight on the leader's controller (encoded and
-// decoded at their versions), one cluster for every subtest.
-type direct struct {
+// apiTest sends each request over TCP to a node's Kafka listener (the
+// leader's unless a test names another), one cluster for every subtest.
+type apiTest struct {
 	t *testing.T
 	c *testcluster.Cluster
 }
 
-func (d direct) ctrl() *controller.Controller { return d.c.Server(d.c.MustLeader()).Controller }
+func (d apiTest) ctrl() *controller.Controller { return d.c.Server(d.c.MustLeader()).Controller }
 
-func serve[R kmsg.Response](t *testing.T, d direct, req kmsg.Request) R {
+func serve[R kmsg.Response](t *testing.T, d apiTest, req kmsg.Request) R {
+	t.Helper()
+	return serveVia[R](t, d, d.c.MustLeader(), req)
+}
+
+// serveVia sends req to node's listener: a follower forwards the
+// controller's APIs to the leader.
+func serveVia[R kmsg.Response](t *testing.T, d apiTest, node uint64, req kmsg.Request) R {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := kafka.ServeDirect(ctx, d.ctrl(), req)
+	resp, err := roundTrip(ctx, d.c.KafkaAddr(node), req)
 	if err != nil {
-		t.Fatalf("%s v%d: %v", kmsg.NameForKey(req.Key()), req.GetVersion(), err)
+		t.Fatalf("%s v%d via node %d: %v", kmsg.NameForKey(req.Key()), req.GetVersion(), node, err)
 	}
 	return resp.(R)
 }
 
-func (d direct) register(t *testing.T, id int32) int64 {
+func (d apiTest) register(t *testing.T, id int32) int64 {
 	t.Helper()
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID, req.ClusterID = id, d.ctrl().ClusterID()
@@ -49,7 +55,7 @@ func (d direct) register(t *testing.T, id int32) int64 {
 	return resp.BrokerEpoch
 }
 
-func (d direct) broker(t *testing.T, id int32) metadata.RegisterBrokerRecord {
+func (d apiTest) broker(t *testing.T, id int32) metadata.RegisterBrokerRecord {
 	t.Helper()
 	b, err := d.ctrl().Broker(context.Background(), id, false)
 	if err != nil {
@@ -58,7 +64,7 @@ func (d direct) broker(t *testing.T, id int32) metadata.RegisterBrokerRecord {
 	return b
 }
 
-func (d direct) createTopic(t *testing.T, name string, partitions, rf int32) contract.TopicDetail {
+func (d apiTest) createTopic(t *testing.T, name string, partitions, rf int32) contract.TopicDetail {
 	t.Helper()
 	td, _, err := d.ctrl().CreateTopic(context.Background(), contract.CreateTopicRequest{Name: name, Partitions: &partitions, ReplicationFactor: &rf})
 	if err != nil {
@@ -67,7 +73,7 @@ func (d direct) createTopic(t *testing.T, name string, partitions, rf int32) con
 	return td
 }
 
-func (d direct) partition(t *testing.T, topic string, p int32) metadata.PartitionRecord {
+func (d apiTest) partition(t *testing.T, topic string, p int32) metadata.PartitionRecord {
 	t.Helper()
 	pr, err := d.ctrl().Partition(context.Background(), topic, p, false)
 	if err != nil {
@@ -76,8 +82,8 @@ func (d direct) partition(t *testing.T, topic string, p int32) metadata.Partitio
 	return pr
 }
 
-func TestDirectHandlers(t *testing.T) {
-	d := direct{t: t, c: testcluster.New(t, testcluster.Options{})}
+func TestControllerAPIs(t *testing.T) {
+	d := apiTest{t: t, c: testcluster.New(t, testcluster.Options{Kafka: true})}
 	t.Run("BrokerRegistration", d.testBrokerRegistration)
 	t.Run("BrokerHeartbeat", d.testBrokerHeartbeat)
 	t.Run("UnregisterBroker", d.testUnregisterBroker)
@@ -85,10 +91,12 @@ func TestDirectHandlers(t *testing.T) {
 	t.Run("AlterPartition", d.testAlterPartition)
 	t.Run("ElectLeaders", d.testElectLeaders)
 	t.Run("Reassignments", d.testReassignments)
+	t.Run("Configs", d.testConfigs)
+	t.Run("Follower", d.testFollower)
 	t.Run("RequestChecks", d.testRequestChecks)
 }
 
-func (d direct) testBrokerRegistration(t *testing.T) {
+func (d apiTest) testBrokerRegistration(t *testing.T) {
 	if e := d.register(t, 10); e != 0 {
 		t.Fatalf("first registration's epoch = %d, want 0", e)
 	}
@@ -134,6 +142,30 @@ func (d direct) testBrokerRegistration(t *testing.T) {
 	if b := d.broker(t, 11); b.BrokerHost != "b11.example" || b.BrokerPort != "9093" || b.SecurityProtocol != "SSL" || b.RackID != "r1" {
 		t.Fatalf("registered broker 11 = %+v", b)
 	}
+
+	// A restarted broker whose old session ended (FENCED) registers
+	// again: its new address and a newer epoch, still FENCED until its
+	// heartbeat shows it caught up. Another rack is another broker.
+	d.setStatus(t, 11, metadata.StatusFenced)
+	old := d.broker(t, 11)
+	req := base()
+	req.Listeners[0].Port = 9094
+	resp = serve[*kmsg.BrokerRegistrationResponse](t, d, req)
+	if resp.ErrorCode != 0 || resp.BrokerEpoch <= old.Epoch {
+		t.Fatalf("re-registration of a fenced broker: %+v, want a newer epoch than %d", resp, old.Epoch)
+	}
+	if b := d.broker(t, 11); b.BrokerPort != "9094" || b.BrokerStatus != metadata.StatusFenced || b.Epoch != resp.BrokerEpoch {
+		t.Fatalf("re-registered broker 11 = %+v", b)
+	}
+	if hb := serve[*kmsg.BrokerHeartbeatResponse](t, d, heartbeat(11, resp.BrokerEpoch, 1<<40)); hb.ErrorCode != 0 || hb.IsFenced {
+		t.Fatalf("heartbeat after re-registration: %+v, want unfenced", hb)
+	}
+	d.setStatus(t, 11, metadata.StatusFenced)
+	other := "r2"
+	req.Rack = &other
+	if resp := serve[*kmsg.BrokerRegistrationResponse](t, d, req); resp.ErrorCode != 101 {
+		t.Fatalf("re-registration with another rack: %+v, want 101", resp)
+	}
 }
 
 func heartbeat(id int32, epoch, offset int64) *kmsg.BrokerHeartbeatRequest {
@@ -143,7 +175,7 @@ func heartbeat(id int32, epoch, offset int64) *kmsg.BrokerHeartbeatRequest {
 	return req
 }
 
-func (d direct) testBrokerHeartbeat(t *testing.T) {
+func (d apiTest) testBrokerHeartbeat(t *testing.T) {
 	epoch := d.register(t, 20)
 	const far = 1 << 40 // an offset past anything the test writes
 
@@ -208,7 +240,7 @@ func (d direct) testBrokerHeartbeat(t *testing.T) {
 	}
 }
 
-func (d direct) testUnregisterBroker(t *testing.T) {
+func (d apiTest) testUnregisterBroker(t *testing.T) {
 	d.register(t, 30)
 	unregister := func(id int32) *kmsg.UnregisterBrokerResponse {
 		req := kmsg.NewPtrUnregisterBrokerRequest()
@@ -233,7 +265,7 @@ func (d direct) testUnregisterBroker(t *testing.T) {
 	}
 }
 
-func (d direct) testAllocateProducerIDs(t *testing.T) {
+func (d apiTest) testAllocateProducerIDs(t *testing.T) {
 	epoch := d.register(t, 40)
 	alloc := func(id int32, epoch int64) *kmsg.AllocateProducerIDsResponse {
 		req := kmsg.NewPtrAllocateProducerIDsRequest()
@@ -279,7 +311,7 @@ func newISR(partition int32, epoch int64, isr ...int32) kmsg.AlterPartitionReque
 	return p
 }
 
-func (d direct) testAlterPartition(t *testing.T) {
+func (d apiTest) testAlterPartition(t *testing.T) {
 	for _, id := range []int32{50, 51, 52} {
 		d.register(t, id)
 	}
@@ -380,7 +412,7 @@ func (d direct) testAlterPartition(t *testing.T) {
 
 // testRequestChecks covers what the handlers refuse before asking the
 // controller.
-func (d direct) testRequestChecks(t *testing.T) {
+func (d apiTest) testRequestChecks(t *testing.T) {
 	desc := kmsg.NewPtrDescribeConfigsRequest()
 	r := kmsg.NewDescribeConfigsRequestResource()
 	r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeBrokerLogger, "1"

@@ -293,7 +293,13 @@ func (c *Controller) RunLeaderRebalance(ctx context.Context, cfg RebalanceConfig
 			cancel()
 			switch {
 			case err != nil && ctx.Err() == nil:
-				c.log.Warn("leader rebalance check failed", slog.Any("err", err))
+				// Losing the leadership mid-check is no failure: the next
+				// leader's own loop takes over.
+				level := slog.LevelWarn
+				if CodeOf(err) == contract.CodeNoLeader {
+					level = slog.LevelDebug
+				}
+				c.log.Log(ctx, level, "leader rebalance check failed", slog.Any("err", err))
 			case len(moved) > 0:
 				c.log.Info("leader rebalance: preferred replicas lead again", "partitions", len(moved))
 			}

@@ -176,12 +176,16 @@ func nodeBrokers(t testing.TB, c *testcluster.Cluster) map[int32]string {
 
 func franzDescribeCluster(t *testing.T, c *testcluster.Cluster, cl *kgo.Client, adm *kadm.Client) {
 	ctx := ctxFor(t, 30*time.Second)
-	lead := c.MustLeader()
 	want := nodeBrokers(t, c)
 	cid := clusterID(t, ctx, c)
 
-	req := kmsg.NewPtrDescribeClusterRequest()
-	resp, err := req.RequestWith(ctx, cl)
+	var resp *kmsg.DescribeClusterResponse
+	var md kadm.Metadata
+	var err, mdErr error
+	lead := underOneLeader(t, c, func() {
+		resp, err = kmsg.NewPtrDescribeClusterRequest().RequestWith(ctx, cl)
+		md, mdErr = adm.BrokerMetadata(ctx)
+	})
 	if err != nil {
 		t.Fatalf("DescribeCluster: %v", err)
 	}
@@ -200,9 +204,8 @@ func franzDescribeCluster(t *testing.T, c *testcluster.Cluster, cl *kgo.Client, 
 	}
 
 	// Metadata says the same.
-	md, err := adm.BrokerMetadata(ctx)
-	if err != nil {
-		t.Fatalf("Metadata: %v", err)
+	if mdErr != nil {
+		t.Fatalf("Metadata: %v", mdErr)
 	}
 	got = map[int32]string{}
 	for _, b := range md.Brokers {
@@ -631,8 +634,8 @@ func franzLeaderKill(t *testing.T, c *testcluster.Cluster, adm *kadm.Client) {
 	if r := res["after-kill"]; r.Err != nil {
 		t.Fatalf("CreateTopics after killing leader %d: %v %s", lead, r.Err, r.ErrMessage)
 	}
-	newLead := c.MustLeader()
-	md, err := adm.BrokerMetadata(ctx)
+	var md kadm.Metadata
+	newLead := underOneLeader(t, c, func() { md, err = adm.BrokerMetadata(ctx) })
 	if err != nil {
 		t.Fatalf("Metadata after the kill: %v", err)
 	}

@@ -185,3 +185,18 @@ func clusterID(t testing.TB, ctx context.Context, c *testcluster.Cluster) string
 	}
 	return n.ClusterID
 }
+
+// underOneLeader runs read until the raft leader is the same before and
+// after it (at most three times) and returns that leader, so comparing
+// the controller a client read with the leader does not fail because a
+// loaded machine held an election in between.
+func underOneLeader(t testing.TB, c *testcluster.Cluster, read func()) uint64 {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		before := c.MustLeader()
+		read()
+		if after := c.MustLeader(); after == before || attempt == 3 {
+			return before
+		}
+	}
+}

@@ -18,7 +18,11 @@ import (
 // startCluster starts a 3-node cluster with a Kafka listener per node
 // and waits for its leader and for every node to know every other's
 // Kafka address.
-func startCluster(t *testing.T) (*testcluster.Cluster, uint64) {
+func startCluster(t *testing.T) (*testcluster.Cluster, uint64) { return startClusterTB(t) }
+
+// startClusterTB is startCluster for a test or a benchmark; it also
+// creates topic "bench" (1 partition).
+func startClusterTB(t testing.TB) (*testcluster.Cluster, uint64) {
 	t.Helper()
 	c := testcluster.New(t, testcluster.Options{Kafka: true, BrokerSessionTimeout: time.Hour})
 	lead := c.MustLeader()
@@ -29,6 +33,10 @@ func startCluster(t *testing.T) (*testcluster.Cluster, uint64) {
 		if _, _, err := c.Server(lead).Controller.RegisterBroker(ctx, req); err != nil {
 			t.Fatalf("register broker %d: %v", id, err)
 		}
+	}
+	one := int32(1)
+	if _, _, err := c.Server(lead).Controller.CreateTopic(ctx, contract.CreateTopicRequest{Name: "bench", Partitions: &one, ReplicationFactor: &one}); err != nil {
+		t.Fatalf("create topic bench: %v", err)
 	}
 	for _, id := range c.IDs() {
 		for {

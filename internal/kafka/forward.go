@@ -28,9 +28,10 @@ const (
 // forward runs a controller request on the leader, as KRaft brokers
 // forward them to the controller (KIP-590), and relays its answer:
 //
-//   - while no leader is known, or this node leads by now, the request
-//     runs here, where the controller refuses a write with NO_LEADER,
-//     answered NOT_CONTROLLER (41) so the client retries;
+//   - while no leader is known, or this node leads by now, or the leader
+//     has no Kafka listener, the request runs here, where the controller
+//     refuses a write with NO_LEADER, answered NOT_CONTROLLER (41) so the
+//     client retries;
 //   - an attempt the transport proves did not run on the leader (it was
 //     not written, or the leader refused it unrun) is sent again, to
 //     whichever node leads by then, until the request's deadline;
@@ -46,7 +47,11 @@ func (s *Server) forward(ctx context.Context, req request, frame []byte) ([]byte
 	backoff := forwardMinBackoff
 	for {
 		lead := s.ctrl.Leader()
-		if lead == 0 || lead == s.ctrl.NodeID() {
+		// A leader without a Kafka listener (the nodes configured
+		// differently) cannot run it either: answered here, so the client
+		// hears NOT_CONTROLLER rather than a closed connection.
+		_, leaderServes := s.ctrl.PeerKafkaAddr(lead)
+		if lead == 0 || lead == s.ctrl.NodeID() || !leaderServes {
 			resp, err := s.run(ctx, req)
 			if err != nil {
 				return nil, err

@@ -269,7 +269,8 @@
 //
 // PeerHTTPAddr is what a peer advertised in its latest inbound hello, so
 // a follower can still forward HTTP requests to the leader (the API's
-// HTTP hop, kept as a fallback). PeerInfo adds the directory id and peer
+// HTTP hop, kept as a fallback); PeerKafkaAddr likewise, so every node
+// lists every other's Kafka listener in Kafka's Metadata. PeerInfo adds the directory id and peer
 // address of the latest admitted hello: how raftnode learns a new
 // member's address and checks its directory id. LastContact is when
 // the last message (of either stream) from that peer arrived; LastHeard

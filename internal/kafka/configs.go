@@ -79,6 +79,11 @@ func serveDescribeConfigs(ctx context.Context, s *Server, h Header, req kmsg.Req
 		// not know rather than failing the resource, and answers every
 		// config for a null or an empty list alike.
 		got, err := s.ctrl.DescribeConfigs(ctx, res, nil, false)
+		if c := contract.CodeOf(err); c == contract.CodeNoLeader || c == contract.CodeNotReady {
+			// No barrier without a leader: answer from the state this
+			// node has applied, as Metadata does, rather than fail a read.
+			got, err = s.ctrl.DescribeConfigs(ctx, res, nil, true)
+		}
 		if err != nil {
 			out.ErrorCode, out.ErrorMessage = errorMessage(err)
 			resp.Resources = append(resp.Resources, out)

@@ -84,6 +84,7 @@ func (d apiTest) partition(t *testing.T, topic string, p int32) metadata.Partiti
 
 func TestControllerAPIs(t *testing.T) {
 	d := apiTest{t: t, c: testcluster.New(t, testcluster.Options{Kafka: true})}
+	t.Run("ApiVersions", d.testAPIVersions)
 	t.Run("BrokerRegistration", d.testBrokerRegistration)
 	t.Run("BrokerHeartbeat", d.testBrokerHeartbeat)
 	t.Run("UnregisterBroker", d.testUnregisterBroker)
@@ -482,5 +483,27 @@ func (d apiTest) testRequestChecks(t *testing.T) {
 	list.Topics = append(list.Topics, lt)
 	if resp := serve[*kmsg.ListPartitionReassignmentsResponse](t, d, list); resp.ErrorCode != 0 || len(resp.Topics) != 0 {
 		t.Errorf("ListPartitionReassignments of no partition: %+v, want an empty answer", resp)
+	}
+}
+
+// testAPIVersions: ApiVersions advertises every API of this file set at
+// the versions documented in docs/kafka.md.
+func (d apiTest) testAPIVersions(t *testing.T) {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = 3
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "yakt-test", "1"
+	resp := serve[*kmsg.ApiVersionsResponse](t, d, req)
+	if resp.ErrorCode != 0 {
+		t.Fatalf("ApiVersions: error %d", resp.ErrorCode)
+	}
+	got := map[int16][2]int16{}
+	for _, k := range resp.ApiKeys {
+		got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
+	}
+	want := map[int16][2]int16{32: {0, 4}, 44: {0, 1}, 43: {0, 2}, 45: {0, 1}, 46: {0, 0}, 62: {0, 4}, 63: {0, 2}, 64: {0, 0}, 67: {0, 0}, 56: {0, 3}}
+	for key, v := range want {
+		if got[key] != v {
+			t.Errorf("%s: versions %v, want %v", kmsg.NameForKey(key), got[key], v)
+		}
 	}
 }

@@ -29,6 +29,9 @@ type (
 	BrokerRegistrationChangeBrokerRecord = metadata.BrokerRegistrationChangeBrokerRecord
 	// RemoveTopicRecord removes a topic and its partitions.
 	RemoveTopicRecord = metadata.RemoveTopicRecord
+	// ConfigRecord sets (or, with a null value, removes) one config of a
+	// topic or a broker.
+	ConfigRecord = metadata.ConfigRecord
 	// TopicSummary is a row of GET /v1/topics.
 	TopicSummary = metadata.TopicView
 	// MetadataSnapshot is a full metadata answer's "snapshot"

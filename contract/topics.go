@@ -14,12 +14,15 @@ const (
 	MaxLogLimit = 10_000
 )
 
-// CreateTopicRequest is POST /v1/topics; Partitions and ReplicationFactor
-// are optional.
+// CreateTopicRequest is POST /v1/topics; Partitions, ReplicationFactor
+// and Configs are optional. Configs are the topic's configs (names and
+// values as GET /v1/topics/{name}/configs has them), set in the same
+// atomic batch as the topic.
 type CreateTopicRequest struct {
-	Name              string `json:"name"`
-	Partitions        *int32 `json:"partitions,omitempty"`
-	ReplicationFactor *int32 `json:"replicationFactor,omitempty"`
+	Name              string            `json:"name"`
+	Partitions        *int32            `json:"partitions,omitempty"`
+	ReplicationFactor *int32            `json:"replicationFactor,omitempty"`
+	Configs           map[string]string `json:"configs,omitempty"`
 }
 
 // TopicDetail is a topic with its partitions' current state: the answer

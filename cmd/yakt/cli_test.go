@@ -384,6 +384,47 @@ func TestCLIAgainstACluster(t *testing.T) {
 		}
 	})
 
+	t.Run("configs", func(t *testing.T) {
+		x.ok("topics", "create", "events", "--config", "retention.ms=86400000", "--config", "cleanup.policy=compact")
+		x.fails(exitAPI, "INVALID_CONFIG", "topics", "create", "events2", "--config", "retention.ms=soon")
+		out := x.ok("configs", "describe", "--topic", "events")
+		if !regexp.MustCompile(`(?m)^retention\.ms\s+86400000\s+TOPIC$`).MatchString(out) ||
+			!regexp.MustCompile(`(?m)^segment\.ms\s+604800000\s+DEFAULT$`).MatchString(out) || !strings.HasPrefix(out, "NAME") {
+			t.Errorf("configs describe --topic printed\n%s", out)
+		}
+		out = x.ok("configs", "set", "--topic", "events", "min.insync.replicas=2", "cleanup.policy=compact,delete")
+		if !regexp.MustCompile(`^Altered configs of topic events \(offset [1-9]\d*\)\.\n`).MatchString(out) ||
+			!regexp.MustCompile(`(?m)^min\.insync\.replicas\s+2\s+TOPIC$`).MatchString(out) || strings.Contains(out, "segment.ms") {
+			t.Errorf("configs set printed\n%s", out)
+		}
+		x.fails(exitAPI, "INVALID_CONFIG", "configs", "set", "--topic", "events", "segment.ms=1", "compression.type=brotli")
+		out = x.ok("configs", "set", "--topic", "events", "segment.ms=1", "--validate-only")
+		if !strings.HasPrefix(out, "Validated (nothing changed)") {
+			t.Errorf("configs set --validate-only printed\n%s", out)
+		}
+		x.ok("configs", "delete", "--topic", "events", "retention.ms")
+		x.ok("configs", "set", "--cluster", "log.retention.hours=2")
+		var rc client.ResourceConfigs
+		x.json(&rc, "configs", "describe", "--topic", "events", "--name", "retention.ms", "--name", "segment.ms")
+		if len(rc.Configs) != 2 || rc.Configs[0].Name != "retention.ms" || *rc.Configs[0].Value != "7200000" || rc.Configs[0].Source != "CLUSTER_DEFAULT" ||
+			*rc.Configs[1].Value != "604800000" {
+			t.Errorf("configs describe -o json = %+v", rc)
+		}
+		x.ok("configs", "set", "--broker", "2", "log.retention.hours=5")
+		out = x.ok("configs", "describe", "--broker", "2", "--name", "log.retention.hours")
+		if !regexp.MustCompile(`(?m)^log\.retention\.hours\s+5\s+BROKER$`).MatchString(out) {
+			t.Errorf("configs describe --broker printed\n%s", out)
+		}
+		out = x.ok("configs", "describe", "--cluster", "--name", "log.retention.hours")
+		if !regexp.MustCompile(`(?m)^log\.retention\.hours\s+2\s+CLUSTER_DEFAULT$`).MatchString(out) {
+			t.Errorf("configs describe --cluster printed\n%s", out)
+		}
+		x.ok("configs", "delete", "--cluster", "log.retention.hours")
+		x.fails(exitAPI, "TOPIC_NOT_FOUND", "configs", "describe", "--topic", "nope")
+		x.fails(exitAPI, "INVALID_CONFIG", "configs", "describe", "--topic", "events", "--name", "retention")
+		x.ok("topics", "delete", "events")
+	})
+
 	t.Run("producer-ids allocate", func(t *testing.T) {
 		if out := x.ok("producer-ids", "allocate", "--broker", "1"); out != "Allocated producer ids 0-999 to broker 1.\n" {
 			t.Errorf("producer-ids allocate printed %q", out)

@@ -54,20 +54,21 @@ the variables and a curl command to use them (see docs/security.md).`,
 // cluster once they are parsed.
 func devFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 	var (
-		nodes    = fs.Int("nodes", 3, "cluster size: 3 or 5")
-		dataDir  = fs.String("data-dir", "", "data directory (default: a temporary directory removed on exit)")
-		httpBase = fs.Int("http-port", 8001, "HTTP port of node 1; node i listens on http-port+i-1 (0: any free ports)")
-		peerBase = fs.Int("peer-port", 7001, "peer port of node 1; node i listens on peer-port+i-1 (0: any free ports)")
-		brokers  = fs.Int("brokers", 3, "simulated brokers that register and heartbeat through the API (0: none)")
-		brokerHB = fs.Duration("broker-heartbeat-interval", 2*time.Second, "how often each simulated broker heartbeats (BrokerMgmt fetch)")
-		nf       nodeFlags
-		sec      devSecureFlags
+		nodes     = fs.Int("nodes", 3, "cluster size: 3 or 5")
+		dataDir   = fs.String("data-dir", "", "data directory (default: a temporary directory removed on exit)")
+		httpBase  = fs.Int("http-port", 8001, "HTTP port of node 1; node i listens on http-port+i-1 (0: any free ports)")
+		peerBase  = fs.Int("peer-port", 7001, "peer port of node 1; node i listens on peer-port+i-1 (0: any free ports)")
+		kafkaBase = fs.Int("kafka-port", 9192, "Kafka protocol port of node 1; node i listens on kafka-port+i-1 (0: any free ports; none with --secure, as the Kafka port has no authentication)")
+		brokers   = fs.Int("brokers", 3, "simulated brokers that register and heartbeat through the API (0: none)")
+		brokerHB  = fs.Duration("broker-heartbeat-interval", 2*time.Second, "how often each simulated broker heartbeats (BrokerMgmt fetch)")
+		nf        nodeFlags
+		sec       devSecureFlags
 	)
 	fs.BoolVar(&sec.secure, "secure", false, "TLS and authentication: make a throwaway CA, certificates and an access file, and print how to use them")
 	fs.StringVar(&sec.certsDir, "certs-dir", "", "where --secure writes its certificates, keys and access file (default: certs in the data directory)")
 	nf.register(fs)
 	return func() int {
-		return runDev(nodes, dataDir, httpBase, peerBase, brokers, brokerHB, &nf, &sec, stdout, stderr)
+		return runDev(nodes, dataDir, httpBase, peerBase, kafkaBase, brokers, brokerHB, &nf, &sec, stdout, stderr)
 	}
 }
 
@@ -77,7 +78,7 @@ type devSecureFlags struct {
 	certsDir string
 }
 
-func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, brokerHB *time.Duration, nf *nodeFlags, secFlags *devSecureFlags, stdout, stderr io.Writer) int {
+func runDev(nodes *int, dataDir *string, httpBase, peerBase, kafkaBase, brokers *int, brokerHB *time.Duration, nf *nodeFlags, secFlags *devSecureFlags, stdout, stderr io.Writer) int {
 	log, code, ok := nf.logger("yakt dev", stderr)
 	if !ok {
 		return code
@@ -94,8 +95,8 @@ func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, broke
 		fmt.Fprintln(stderr, "yakt dev: --broker-heartbeat-interval must be above 0 and below --broker-session-timeout")
 		return 2
 	}
-	if *httpBase < 0 || *peerBase < 0 {
-		fmt.Fprintln(stderr, "yakt dev: --http-port and --peer-port must be >= 0")
+	if *httpBase < 0 || *peerBase < 0 || *kafkaBase < 0 {
+		fmt.Fprintln(stderr, "yakt dev: --http-port, --peer-port and --kafka-port must be >= 0")
 		return 2
 	}
 	base := server.Config{Logger: log}
@@ -130,6 +131,15 @@ func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, broke
 		fmt.Fprintln(stderr, "yakt dev: HTTP:", err)
 		return 1
 	}
+	var kafkaLs []net.Listener
+	if !secFlags.secure {
+		if kafkaLs, err = listenAll(*nodes, *kafkaBase); err != nil {
+			closeAll(peerLs)
+			closeAll(httpLs)
+			fmt.Fprintln(stderr, "yakt dev: Kafka:", err)
+			return 1
+		}
+	}
 	voters := map[uint64]string{}
 	for i, l := range peerLs {
 		voters[uint64(i+1)] = l.Addr().String()
@@ -160,6 +170,7 @@ func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, broke
 		if pki, err = makeDevPKI(certsDir, clusterID, *nodes, *brokers); err != nil {
 			closeAll(peerLs)
 			closeAll(httpLs)
+			closeAll(kafkaLs)
 			fmt.Fprintln(stderr, "yakt dev --secure:", err)
 			return 1
 		}
@@ -169,6 +180,9 @@ func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, broke
 		cfg.NodeID, cfg.DataDir, cfg.Voters = uint64(i), filepath.Join(dir, fmt.Sprintf("node-%d", i)), voters
 		cfg.ClusterID = clusterID
 		cfg.PeerListener, cfg.HTTPListener = peerLs[i-1], httpLs[i-1]
+		if kafkaLs != nil {
+			cfg.KafkaListener = kafkaLs[i-1]
+		}
 		if pki != nil {
 			pki.configure(&cfg, i)
 		}
@@ -177,6 +191,9 @@ func runDev(nodes *int, dataDir *string, httpBase, peerBase, brokers *int, broke
 			log.Error("start node failed", "node", i, "err", err)
 			closeAll(peerLs[i:])
 			closeAll(httpLs[i:])
+			if kafkaLs != nil {
+				closeAll(kafkaLs[i:])
+			}
 			stopAll()
 			return 1
 		}
@@ -285,6 +302,10 @@ func printDevNodes(w io.Writer, servers []*server.Server, dir string, secure boo
 	}
 	fmt.Fprintf(w, "YAKt dev cluster: %d nodes%s, data in %s\n\n", len(servers), what, dir)
 	for i, s := range servers {
+		if k := s.KafkaAddr(); k != "" {
+			fmt.Fprintf(w, "  node %d  %s://%s  kafka %s\n", i+1, scheme, s.HTTPAddr(), k)
+			continue
+		}
 		fmt.Fprintf(w, "  node %d  %s://%s\n", i+1, scheme, s.HTTPAddr())
 	}
 }
@@ -318,7 +339,9 @@ Try:
   %[4]s -XPOST %[1]s/v1/topics -d '%[3]s'
   %[4]s %[2]s/v1/topics/orders
   %[4]s %[1]s/v1/quorum
-
-Ctrl-C stops the cluster.
 `, a, z, create, curl)
+	if k := servers[0].KafkaAddr(); k != "" {
+		fmt.Fprintf(w, "  kcat -L -b %s\n", k)
+	}
+	fmt.Fprint(w, "\nCtrl-C stops the cluster.\n")
 }

@@ -68,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // groups are the command groups other files add subcommands to. Each is
 // created once, in newRootCmd.
 type groups struct {
-	snapshot, log, quorum, topics, brokers *cobra.Command
+	snapshot, log, quorum, topics, brokers, configs *cobra.Command
 }
 
 // newRootCmd builds the whole command tree. Commands write to stdout and
@@ -139,12 +139,14 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 		quorum:   newGroup("quorum", "Describe the raft quorum (kafka-metadata-quorum's fields); add, promote and remove its members"),
 		topics:   newGroup("topics", "Create, list, describe and delete topics"),
 		brokers:  newGroup("brokers", "List, describe, unregister and shut down brokers"),
+		configs:  newGroup("configs", "Describe and change topic and broker configs (retention.ms, cleanup.policy, min.insync.replicas, ...)"),
 	}
 	gr.snapshot.Example = "  yakt snapshot save backup.snap"
 	gr.log.Example = "  yakt log tail --from 1 --no-follow"
 	gr.quorum.Example = "  yakt quorum describe --status\n  yakt quorum describe --replication\n  yakt quorum add-voter --node-id 4 --http-address 10.0.0.4:8001"
 	gr.topics.Example = "  yakt topics create orders --partitions 6\n  yakt topics describe orders"
 	gr.brokers.Example = "  yakt brokers list\n  yakt brokers shutdown 2"
+	gr.configs.Example = "  yakt configs describe --topic orders\n  yakt configs set --topic orders retention.ms=86400000"
 	// Online subcommands beside offline ones (snapshot status and
 	// restore, log dump, shell: offline.go, over internal/inspect).
 	gr.snapshot.AddCommand(newSnapshotSaveCmd(g), newSnapshotStatusCmd(g), newSnapshotRestoreCmd(g))
@@ -152,7 +154,8 @@ Every flag may also be given as a YAKT_ environment variable (--node-id is YAKT_
 	gr.quorum.AddCommand(newQuorumCmds(g)...)
 	gr.topics.AddCommand(newTopicsCreateCmd(g), newTopicsListCmd(g), newTopicsDescribeCmd(g), newTopicsDeleteCmd(g))
 	gr.brokers.AddCommand(newBrokersListCmd(g), newBrokersDescribeCmd(g), newBrokersUnregisterCmd(g), newBrokersShutdownCmd(g))
-	for _, c := range []*cobra.Command{gr.quorum, newEndpointCmd(g), gr.topics, gr.brokers, newProducerIDsCmd(g),
+	gr.configs.AddCommand(newConfigsDescribeCmd(g), newConfigsSetCmd(g), newConfigsDeleteCmd(g))
+	for _, c := range []*cobra.Command{gr.quorum, newEndpointCmd(g), gr.topics, gr.brokers, gr.configs, newElectCmd(g), newReassignCmd(g), newProducerIDsCmd(g),
 		gr.snapshot, gr.log, newMigrateCmd(g), newShellCmd(g), newTokenCmd(g), newVersionCmd(g)} {
 		c.GroupID = "ops"
 		root.AddCommand(c)

@@ -62,6 +62,12 @@ func TestServerRefusesBadFlags(t *testing.T) {
 		"dev heartbeat slower than the session timeout": {"dev", "--broker-heartbeat-interval", "10s"},
 		"unknown command":       {"serve"},
 		"election <= heartbeat": {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1", "--election-timeout", "100ms"},
+		"imbalance over 100%":   {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1", "--leader-imbalance-percent", "101"},
+		"imbalance check 10ms":  {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1", "--leader-imbalance-check-interval", "10ms"},
+		"kafka with authentication": {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1",
+			"--listen-kafka", "127.0.0.1:0", "--access-file", "/tmp/x/access"},
+		"advertise-kafka alone":          {"server", "--node-id", "1", "--data-dir", "/tmp/x", "--voters", "1@127.0.0.1:1", "--advertise-kafka", "h:1"},
+		"dev with a negative kafka port": {"dev", "--kafka-port", "-1"},
 	}
 	for name, args := range tests {
 		t.Run(name, func(t *testing.T) {

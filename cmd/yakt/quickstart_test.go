@@ -57,7 +57,7 @@ func TestQuickstartAtAPersonsPace(t *testing.T) {
 		}
 	}
 	cmds := quickstartCommands(t, "../../README.md")
-	dev := startDev(t, "--http-port", "0", "--peer-port", "0",
+	dev := startDev(t, "--http-port", "0", "--peer-port", "0", "--kafka-port", "0",
 		"--broker-session-timeout", qsSessionTimeout.String(), "--broker-heartbeat-interval", qsHeartbeat.String())
 
 	steps := []struct {
@@ -232,7 +232,7 @@ func startDev(t *testing.T, args ...string) *devProcess {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("yakt dev did not print its banner within 60 s")
 	}
-	nodeLine := regexp.MustCompile(`(?m)^  node (\d+)  https?://(\S+)$`)
+	nodeLine := regexp.MustCompile(`(?m)^  node (\d+)  https?://(\S+)(?:  kafka \S+)?$`)
 	for i, m := range nodeLine.FindAllStringSubmatch(d.stdout.String(), -1) {
 		if m[1] != strconv.Itoa(i+1) {
 			t.Fatalf("yakt dev printed node %s as the node number %d:\n%s", m[1], i+1, d.stdout)

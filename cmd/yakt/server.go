@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/defaults"
 	"github.com/yakt/yakt/internal/server"
 )
@@ -36,6 +37,9 @@ type nodeFlags struct {
 	maxHeaderBytes   int
 	debugPprof       bool
 	logLevel         string
+	autoRebalance    bool
+	imbalancePercent int
+	imbalanceCheck   time.Duration
 }
 
 func (nf *nodeFlags) register(fs *pflag.FlagSet) {
@@ -54,6 +58,9 @@ func (nf *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&nf.maxHeaderBytes, "max-header-bytes", defaults.MaxHeaderBytes, "largest request header the HTTP port reads")
 	fs.BoolVar(&nf.debugPprof, "debug-pprof", false, "serve Go's profiler under /debug/pprof/ on the HTTP port (exposes internals: only where the port is trusted)")
 	fs.StringVar(&nf.logLevel, "log-level", defaults.LogLevel, "debug, info, warn or error")
+	fs.BoolVar(&nf.autoRebalance, "auto-leader-rebalance", true, "the leader moves partition leadership back to the preferred (first) replicas of brokers above --leader-imbalance-percent (Kafka's auto.leader.rebalance.enable)")
+	fs.IntVar(&nf.imbalancePercent, "leader-imbalance-percent", controller.DefaultLeaderImbalancePercent, "a broker is rebalanced when more than this percentage of the partitions it is the preferred replica of are led by others (1-100)")
+	fs.DurationVar(&nf.imbalanceCheck, "leader-imbalance-check-interval", controller.DefaultLeaderImbalanceInterval, "how often the leader checks leader imbalance")
 }
 
 func (nf *nodeFlags) apply(cfg *server.Config) error {
@@ -81,6 +88,14 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 	}
 	cfg.MaxConnections, cfg.MaxLongPolls, cfg.MaxHeaderBytes = nf.maxConnections, nf.maxLongPolls, nf.maxHeaderBytes
 	cfg.DebugPprof = nf.debugPprof
+	if nf.imbalancePercent < 1 || nf.imbalancePercent > 100 {
+		return errors.New("--leader-imbalance-percent must be 1..100")
+	}
+	if nf.imbalanceCheck < time.Second {
+		return errors.New("--leader-imbalance-check-interval must be at least 1s")
+	}
+	cfg.AutoLeaderRebalance = nf.autoRebalance
+	cfg.LeaderImbalancePercent, cfg.LeaderImbalanceCheckInterval = nf.imbalancePercent, nf.imbalanceCheck
 	return nil
 }
 
@@ -143,6 +158,8 @@ func serverFlags(fs *pflag.FlagSet, stdout, stderr io.Writer) func() int {
 	fs.StringVar(&o.listenPeer, "listen-peer", "", "address for raft peer traffic (default: this node's --voters address)")
 	fs.StringVar(&o.listenHTTP, "listen-http", defaults.ListenHTTP, "address for the HTTP API")
 	fs.StringVar(&o.advertiseHTTP, "advertise-http", "", "host:port of the HTTP API that the other nodes reach this one at (default: --listen-http; required when that is a wildcard address such as 0.0.0.0:8001)")
+	fs.StringVar(&o.listenKafka, "listen-kafka", "", "address to serve the Kafka protocol on, for Kafka's own tools and clients (docs/kafka.md); none by default. It has no authentication: refused with --access-file")
+	fs.StringVar(&o.advertiseKafka, "advertise-kafka", "", "host:port Kafka clients reach this node's --listen-kafka at, listed in Metadata (default: --listen-kafka; required when that is a wildcard address)")
 	fs.StringVar(&o.advertisePeer, "advertise-peer", "", "host:port the other nodes dial this one's peer port at, recorded in the membership (default: this node's --voters entry, else --listen-peer; required when that is a wildcard address)")
 	fs.StringVar(&o.voters, "voters", "", "bootstraps a new cluster: its first voters as id@host:port,... (peer addresses, Kafka's controller.quorum.voters form); ignored once the log exists, except as addresses of members the log has none for")
 	fs.StringVar(&o.join, "join", "", "join a running cluster through these members' HTTP addresses (host:port,...): added as an observer, then promoted with 'yakt quorum add-voter'")
@@ -161,6 +178,7 @@ type serverOpts struct {
 	nodeID                          uint64
 	dataDir, listenPeer, listenHTTP string
 	advertiseHTTP, advertisePeer    string
+	listenKafka, advertiseKafka     string
 	voters, join, clusterID         string
 	tlsCert, tlsKey, tlsCA          string
 	accessFile                      string
@@ -201,7 +219,16 @@ func runServer(o *serverOpts, nf *nodeFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "yakt server: --listen-peer is required when --voters has no entry for node %d\n", o.nodeID)
 		return 2
 	}
+	if o.listenKafka != "" && o.accessFile != "" {
+		fmt.Fprintln(stderr, "yakt server: --listen-kafka cannot be used with --access-file: the Kafka port has no authentication (no SASL or TLS), so it would let anyone around the access file")
+		return 2
+	}
+	if o.advertiseKafka != "" && o.listenKafka == "" {
+		fmt.Fprintln(stderr, "yakt server: --advertise-kafka needs --listen-kafka")
+		return 2
+	}
 	cfg := server.Config{NodeID: o.nodeID, ClusterID: o.clusterID, DataDir: o.dataDir, Voters: vs, Join: join,
+		ListenKafka: o.listenKafka, AdvertiseKafka: o.advertiseKafka,
 		ListenPeer: o.listenPeer, ListenHTTP: o.listenHTTP, AdvertiseHTTP: o.advertiseHTTP, AdvertisePeer: o.advertisePeer, Logger: log,
 		TLSCertFile: o.tlsCert, TLSKeyFile: o.tlsKey, TLSCAFile: o.tlsCA, AccessFile: o.accessFile, Insecure: o.insecure}
 	if err := nf.apply(&cfg); err != nil {

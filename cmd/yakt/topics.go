@@ -16,11 +16,17 @@ import (
 
 func newTopicsCreateCmd(g *globals) *cobra.Command {
 	var partitions, rf int32
+	var configs []string
 	cmd := command("create NAME", "Create a topic (and its partitions, placed rack-aware over the ALIVE brokers)",
 		`  yakt topics create orders --partitions 6 --replication-factor 3
-  yakt topics create audit                     # no partitions yet`,
+  yakt topics create audit                     # no partitions yet
+  yakt topics create events --partitions 3 --config retention.ms=86400000 --config cleanup.policy=compact`,
 		exactArgs(1, "a topic name"), func(cmd *cobra.Command, args []string) error {
-			req := client.CreateTopicRequest{Name: args[0]}
+			cfg, err := configMap(configs)
+			if err != nil {
+				return err
+			}
+			req := client.CreateTopicRequest{Name: args[0], Configs: cfg}
 			if cmd.Flags().Changed("partitions") {
 				req.Partitions = &partitions
 			}
@@ -42,6 +48,7 @@ func newTopicsCreateCmd(g *globals) *cobra.Command {
 		})
 	cmd.Flags().Int32Var(&partitions, "partitions", 0, "partitions to create (default: none)")
 	cmd.Flags().Int32Var(&rf, "replication-factor", 0, "replicas per partition (default: min(3, ALIVE brokers))")
+	cmd.Flags().StringArrayVar(&configs, "config", nil, "a topic config KEY=VALUE, set with the topic (repeatable; see yakt configs)")
 	return cmd
 }
 

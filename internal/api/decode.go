@@ -180,7 +180,24 @@ func checkValue(dec *json.Decoder, t reflect.Type, path *valuePath) error {
 			return mismatch()
 		}
 		return checkObject(dec, t, path)
-	default: // maps, interfaces: any JSON value
+	case reflect.Map:
+		if t.Key().Kind() != reflect.String {
+			return skipValue(dec, tok)
+		}
+		if d, ok := tok.(json.Delim); !ok || d != '{' {
+			return mismatch()
+		}
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return syntaxError(err)
+			}
+			if err := checkValue(dec, t.Elem(), &valuePath{parent: path, name: key.(string)}); err != nil {
+				return err
+			}
+		}
+		return closing(dec)
+	default: // interfaces: any JSON value
 		return skipValue(dec, tok)
 	}
 	return nil

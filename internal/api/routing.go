@@ -17,13 +17,17 @@ import (
 var queryParams = map[string][]string{
 	"GET /v1/brokers":                                {"after", "limit", "stale", "status"},
 	"GET /v1/brokers/{brokerId}":                     {"stale"},
+	"GET /v1/brokers/{brokerId}/configs":             {"name", "stale"},
+	"GET /v1/cluster/configs":                        {"name", "stale"},
 	"GET /v1/log":                                    {"fromOffset", "limit", "stale"},
 	"GET /v1/metadata":                               {"maxWaitMs", "offset", "stale", "timestamp"},
 	"GET /v1/migration":                              {"stale"},
 	"GET /v1/node":                                   {},
 	"DELETE /v1/quorum/members/{nodeId}":             {"directoryId"},
+	"GET /v1/reassignments":                          {"stale", "topic"},
 	"GET /v1/topics":                                 {"after", "limit", "stale"},
 	"GET /v1/topics/{name}":                          {"stale"},
+	"GET /v1/topics/{name}/configs":                  {"name", "stale"},
 	"GET /v1/topics/{name}/partitions/{partitionId}": {"stale"},
 	"POST /v1/metadata/fetch":                        {"stale"},
 }
@@ -44,6 +48,9 @@ func queryRule(pattern string) (allowed []string, strict bool) {
 
 // boolParams are the query parameters that hold a boolean, on any route.
 var boolParams = []string{"stale"}
+
+// repeatableParams may be given more than once (?name=a&name=b).
+var repeatableParams = []string{"name"}
 
 // routeErrors answers, in the API's JSON error shape, what mux would
 // answer in plain text: 404 NOT_FOUND for an unknown path, 405
@@ -97,10 +104,10 @@ func checkQuery(q url.Values, pattern string) error {
 		if !strict && !slices.Contains(boolParams, name) {
 			continue
 		}
-		if len(vals) > 1 {
+		if len(vals) > 1 && !slices.Contains(repeatableParams, name) {
 			return invalid("query parameter %q is given %d times", name, len(vals))
 		}
-		if vals[0] == "" {
+		if slices.Contains(vals, "") {
 			return invalid("query parameter %q is empty", name)
 		}
 		if slices.Contains(boolParams, name) {

@@ -69,6 +69,8 @@ type Controller struct {
 	full           fullShares  // full fetch answers being encoded or read (fetch_share.go)
 
 	unsafeReadsWithoutBarrier bool
+
+	forwarded forwardedHandlers // what runs the requests peers forward here (kafka.go)
 }
 
 // MaxPartitionsPerRequest caps the records one request may produce, so a

@@ -19,4 +19,11 @@
 // quorum's membership (quorum_admin.go: Node, AddObserver, PromoteVoter,
 // RemoveMember, TransferLeader), whose node errors membershipError maps
 // to the contract's codes.
+//
+// Operations over many partitions at once (leader elections and the
+// automatic preferred leader rebalance in elections.go, KIP-455
+// reassignments in reassignments.go) decide each partition on its own
+// and commit the changes in as few atomic batches as the batch limit
+// allows (partition_batches.go); a reassignment completes where the
+// partition leader reports its ISR (AlterISR).
 package controller

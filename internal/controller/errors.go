@@ -25,6 +25,7 @@ var codeByReason = [...]contract.Code{
 	metadata.ReasonStalePartitionEpoch:        contract.CodeStalePartitionEpoch,
 	metadata.ReasonIdempotencyKeyReused:       contract.CodeIdempotencyKeyReused,
 	metadata.ReasonMigrationPhase:             contract.CodeMigrationPhase,
+	metadata.ReasonInvalidConfig:              contract.CodeInvalidConfig,
 }
 
 // CodeForReason is the API code a replay error of reason r is answered

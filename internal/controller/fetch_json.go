@@ -131,6 +131,12 @@ func fullSegments(img *metadata.Image, withProducerIDs bool) []segment {
 				return nil, err
 			}
 		}
+		if cfgs := img.ConfigRecords(); len(cfgs) > 0 {
+			e.raw(`,"configs":`)
+			if err := e.marshal(cfgs); err != nil {
+				return nil, err
+			}
+		}
 		e.raw("}}")
 		return e.buf, nil
 	})

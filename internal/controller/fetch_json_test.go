@@ -48,7 +48,13 @@ func oddImage(t *testing.T) *metadata.Image {
 		bodies(top("a.topic_x", "u<a>&"), prt("u<a>&", 0, 0, ids(3), ids(3), 3)),
 		bodies(top("empty", "u-e")),
 		bodies(&metadata.ProducerIdsRecord{BrokerID: 1, ProducerID: 0}, &metadata.ProducerIdsRecord{BrokerID: 3, ProducerID: 5000}),
+		bodies(cfgRec(metadata.ConfigResourceTopic, "b-topic", "retention.ms", "1000"), cfgRec(metadata.ConfigResourceTopic, "b-topic", "cleanup.policy", "<compact>"),
+			cfgRec(metadata.ConfigResourceBroker, "", "min.insync.replicas", "2"), cfgRec(metadata.ConfigResourceBroker, "7", "log.retention.hours", "\u2028")),
 	)
+}
+
+func cfgRec(typ, res, name, value string) *metadata.ConfigRecord {
+	return &metadata.ConfigRecord{ResourceType: typ, ResourceName: res, Name: name, Value: &value}
 }
 
 func TestWriteFullJSONMatchesTheEncodedView(t *testing.T) {

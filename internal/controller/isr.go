@@ -13,9 +13,10 @@ import (
 // epoch (409 NOT_PARTITION_LEADER / STALE_PARTITION_EPOCH: the broker must
 // refresh its metadata first). The ISR must be non-empty, distinct, within
 // the replicas, hold the leader and no FENCED or CLOSED broker (400
-// INVALID_REPLICA_ASSIGNMENT). When every adding replica is in the new
-// ISR the reassignment completes: addingReplicas is cleared and removing
-// replicas leave the partition.
+// INVALID_REPLICA_ASSIGNMENT). When the new ISR holds every target
+// replica of a reassignment in progress, the same record completes it
+// (completeReassignment): the removed replicas leave, and a leader being
+// removed hands leadership to the first target replica in the ISR.
 //
 // Unlike the other partition writes this one is not retried on a race:
 // the epoch is the caller's, and a stale one must reach the caller.
@@ -70,15 +71,10 @@ func buildAlterISR(img metadata.Reader, topic string, partition, broker int32, e
 	}
 	next := clonePartition(p)
 	next.ISR = slices.Clone(isr)
-	if len(next.AddingReplicas) > 0 && allIn(next.AddingReplicas, isr) {
-		for _, gone := range next.RemovingReplicas {
-			if gone != next.Leader {
-				next.Replicas = remove(next.Replicas, gone)
-				next.ISR = remove(next.ISR, gone)
-			}
-		}
-		next.AddingReplicas, next.RemovingReplicas = []int32{}, []int32{}
-	}
+	// Kafka completes a reassignment where the leader reports its ISR:
+	// the change that brings every target replica in sync completes it
+	// (reassignments.go).
+	completeReassignment(&next, func(id int32) bool { return isAlive(img, id) })
 	next.PartitionEpoch++
 	return []metadata.Record{{Body: &next}}, nil
 }

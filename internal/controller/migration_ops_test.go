@@ -136,7 +136,15 @@ func clientWrites(c *Controller) map[string]func(ctx context.Context) error {
 			return err
 		},
 		"unregister broker": func(ctx context.Context) error { _, _, err := c.UnregisterBroker(ctx, b2); return err },
-		"shutdown broker":   func(ctx context.Context) error { _, _, err := c.ControlledShutdown(ctx, b2); return err },
+		"elect leaders": func(ctx context.Context) error {
+			_, err := c.ElectLeaders(ctx, contract.ElectLeadersRequest{Type: contract.ElectionUnclean})
+			return err
+		},
+		"reassign": func(ctx context.Context) error {
+			_, err := c.AlterReassignments(ctx, contract.ReassignRequest{Partitions: []contract.PartitionReassignment{{Topic: "before", Partition: 0, Replicas: []int32{b1}}}})
+			return err
+		},
+		"shutdown broker": func(ctx context.Context) error { _, _, err := c.ControlledShutdown(ctx, b2); return err },
 	}
 }
 

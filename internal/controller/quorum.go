@@ -51,9 +51,11 @@ func (c *Controller) ForwardRequest(ctx context.Context, to uint64, req *transpo
 	return c.node.ForwardRequest(ctx, to, req)
 }
 
-// ServeForwarded sets the handler of requests peers forward here; nil
-// refuses them unrun.
-func (c *Controller) ServeForwarded(h transport.RequestHandler) { c.node.ServeForwarded(h) }
+// ServeForwarded sets the handler of the API's requests peers forward
+// here; nil refuses them unrun. (Kafka's go to ServeForwardedKafka.)
+func (c *Controller) ServeForwarded(h transport.RequestHandler) {
+	c.forwarded.set(c.node, &c.forwarded.http, h)
+}
 
 // Readiness runs a read barrier bounded by ctx: ready exactly when this
 // node can serve a linearizable read now.

@@ -11,9 +11,20 @@ import (
 )
 
 // CreateTopic proposes a TopicRecord and, when partitions are asked for,
-// PartitionRecords placed over the ALIVE brokers, all in one batch.
+// PartitionRecords placed over the ALIVE brokers, then a ConfigRecord per
+// config asked for, all in one batch.
 func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRequest) (contract.TopicDetail, int64, error) {
+	return c.CreateTopicWith(ctx, req, TopicOptions{})
+}
+
+// CreateTopicWith is CreateTopic with what Kafka's CreateTopics may ask
+// beyond the HTTP API's request (kafka.go).
+func (c *Controller) CreateTopicWith(ctx context.Context, req contract.CreateTopicRequest, opts TopicOptions) (contract.TopicDetail, int64, error) {
 	if err := metadata.ValidateTopicName(req.Name); err != nil {
+		return contract.TopicDetail{}, 0, err
+	}
+	configs, err := topicConfigRecords(req.Name, req.Configs)
+	if err != nil {
 		return contract.TopicDetail{}, 0, err
 	}
 	if strings.HasPrefix(req.Name, metadata.ReservedTopicPrefix) {
@@ -22,7 +33,7 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 		return contract.TopicDetail{}, 0, contract.Errorf(contract.CodeInvalidTopicName,
 			"topic name %q is reserved: names starting with %q are for internal topics", req.Name, metadata.ReservedTopicPrefix)
 	}
-	applied, err := c.write(ctx, func(img *metadata.Image) ([]metadata.Record, error) {
+	build := func(img *metadata.Image) ([]metadata.Record, error) {
 		if err := refuseWhileZkAuthoritative(img); err != nil {
 			return nil, err
 		}
@@ -34,6 +45,13 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 		}
 		topic := &metadata.TopicRecord{TopicUUID: c.newUUID(), Name: req.Name}
 		recs := []metadata.Record{{Body: topic}}
+		if opts.Assignment != nil {
+			recs, err := assignedPartitions(img, recs, topic.TopicUUID, opts.Assignment)
+			if err != nil {
+				return nil, err
+			}
+			return append(recs, configs...), nil
+		}
 		if req.Partitions != nil || req.ReplicationFactor != nil {
 			parts, err := placePartitions(img, topic.TopicUUID, req.Partitions, req.ReplicationFactor)
 			if err != nil {
@@ -43,8 +61,12 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 				recs = append(recs, metadata.Record{Body: p})
 			}
 		}
-		return recs, nil
-	})
+		return append(recs, configs...), nil
+	}
+	if opts.ValidateOnly {
+		return c.validateOnly(ctx, build)
+	}
+	applied, err := c.write(ctx, build)
 	if err != nil {
 		return contract.TopicDetail{}, 0, err
 	}
@@ -52,11 +74,13 @@ func (c *Controller) CreateTopic(ctx context.Context, req contract.CreateTopicRe
 }
 
 // topicDetail is CreateTopic's answer from its applied batch (a
-// TopicRecord, then its PartitionRecords).
+// TopicRecord, then its PartitionRecords, then its ConfigRecords).
 func topicDetail(applied []metadata.Record) contract.TopicDetail {
 	out := contract.TopicDetail{Topic: *applied[0].Body.(*metadata.TopicRecord), Partitions: []metadata.PartitionRecord{}}
 	for _, r := range applied[1:] {
-		out.Partitions = append(out.Partitions, *r.Body.(*metadata.PartitionRecord))
+		if p, ok := r.Body.(*metadata.PartitionRecord); ok {
+			out.Partitions = append(out.Partitions, *p)
+		}
 	}
 	return out
 }

@@ -43,13 +43,14 @@ const (
 	typeBrokerRegistrationChg = 5
 	typeRemoveTopic           = 6
 	typeZkMigrationState      = 7
+	typeConfig                = 8
 )
 
 // maxRecordVersion is the newest version this decoder reads, per type id.
 var maxRecordVersion = map[uint64]uint64{
 	typeRegisterBroker: 0, typeTopic: 0, typePartition: 0,
 	typeProducerIDs: 0, typeBrokerRegistrationChg: 0, typeRemoveTopic: 0,
-	typeZkMigrationState: 0,
+	typeZkMigrationState: 0, typeConfig: 0,
 }
 
 // Field tags, per record type.
@@ -95,6 +96,13 @@ const (
 	tagZMTopicsImported = 6
 	tagZMTopicsTotal    = 7
 	tagZMError          = 8
+	// ConfigRecord. A nil Value is tagCValueNull = 1 and no value; a set
+	// value, "" included, is its string (omitted when "", as always).
+	tagCResourceType = 1
+	tagCResourceName = 2
+	tagCName         = 3
+	tagCValue        = 4
+	tagCValueNull    = 5
 )
 
 // zeroTimeMs is time.Time{}.UnixMilli(): the zero time round-trips as itself.
@@ -237,6 +245,16 @@ func (w *fieldWriter) body(b Body) uint64 {
 		w.int(tagZMTopicsTotal, r.TopicsTotal)
 		w.str(tagZMError, r.Error)
 		return typeZkMigrationState
+	case *ConfigRecord:
+		w.str(tagCResourceType, r.ResourceType)
+		w.str(tagCResourceName, r.ResourceName)
+		w.str(tagCName, r.Name)
+		if r.Value == nil {
+			w.int(tagCValueNull, 1)
+		} else {
+			w.str(tagCValue, *r.Value)
+		}
+		return typeConfig
 	}
 	return 0
 }
@@ -631,6 +649,36 @@ func decodeBody(typ uint64, b []byte) (Body, error) {
 			default:
 				f.skip()
 			}
+		}
+		return r, f.err
+	case typeConfig:
+		f.name = NameConfigRecord
+		r := new(ConfigRecord)
+		var value string
+		var hasValue bool
+		var null int64
+		for f.next() {
+			switch f.tag {
+			case tagCResourceType:
+				r.ResourceType = f.str()
+			case tagCResourceName:
+				r.ResourceName = f.str()
+			case tagCName:
+				r.Name = f.str()
+			case tagCValue:
+				value, hasValue = f.str(), true
+			case tagCValueNull:
+				null = f.int64()
+			default:
+				f.skip()
+			}
+		}
+		switch {
+		case f.err != nil:
+		case null != 0 && (null != 1 || hasValue):
+			f.err = fmt.Errorf("%s: null marker %d with a value %t", f.name, null, hasValue)
+		case null == 0:
+			r.Value = &value
 		}
 		return r, f.err
 	}

@@ -32,6 +32,10 @@ func everyType() []Record {
 		{Timestamp: t0, Body: &ZkMigrationStateRecord{Phase: MigrationFailed, Zxid: math.MaxInt64, NextProducerID: math.MinInt64,
 			TopicsImported: -1, TopicsTotal: math.MaxInt64, Error: "/brokers/topics/a: bad JSON\n\x00"}},
 		{Timestamp: t0, Body: &ZkMigrationStateRecord{}},
+		{Timestamp: t0, Body: cfg(ConfigResourceTopic, "orders", "retention.ms", "86400000")},
+		{Timestamp: t0, Body: cfg(ConfigResourceBroker, "", "log.cleanup.policy", "")},
+		{Timestamp: t0, Body: &ConfigRecord{ResourceType: ConfigResourceBroker, ResourceName: "7", Name: "min.insync.replicas"}},
+		{Timestamp: t0, Body: &ConfigRecord{}},
 	}
 }
 
@@ -276,6 +280,8 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add(EncodeSnapshot(base(f)))
 	f.Add(EncodeSnapshot(representativeImage(f)))
 	f.Add(encodeSnapshotV1(representativeImage(f)))
+	f.Add(EncodeSnapshot(build(f, top("t", "u"), cfg(ConfigResourceTopic, "t", "retention.ms", "1"), cfg(ConfigResourceBroker, "", "x", ""),
+		cfg(ConfigResourceBroker, "3", "y", "z"))))
 	f.Add(encodeSnapshotV1(replayAll(f, Empty, scenario(), 0)))
 	f.Add(craft([4]int64{2, 1, 1, 0}, brokerItem(1, 0), brokerItem(1, 1), topicItem("t", "u", 1),
 		partItem(1, []uint64{0, 1}, 2, []uint64{1}, 1, []uint64{0}, nil), pidItem(0, 1)))

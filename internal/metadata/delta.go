@@ -156,6 +156,8 @@ func (d *Delta) replay(rec Record) error {
 		return d.removeTopic(r)
 	case *ZkMigrationStateRecord:
 		return d.migrationState(r)
+	case *ConfigRecord:
+		return d.config(r)
 	case nil:
 		return fmt.Errorf("metadata: replay: record at offset %d has no body", rec.Offset)
 	default:
@@ -246,6 +248,7 @@ func (d *Delta) removeTopic(r *RemoveTopicRecord) error {
 		byKey:  topics.byKey.del(d.ed, hashString(TopicCollisionKey(r.Name)), TopicCollisionKey(r.Name)),
 		byUUID: topics.byUUID.del(d.ed, hu, r.TopicUUID),
 	}
+	d.dropTopicConfigs(r.Name)
 	return nil
 }
 
@@ -379,10 +382,15 @@ func duplicate(ids []int32) (int32, bool) {
 
 func (d *Delta) producerIDs(r *ProducerIdsRecord) error {
 	b, ok := d.cur.cluster.brokers.get(hashInt(int64(r.BrokerID)), r.BrokerID)
-	if !ok {
+	switch {
+	case r.BrokerID == NodeProducerIDs:
+		if r.BrokerEpoch <= 0 {
+			return Errorf(ReasonInvalid, "producer ids for a node: node id %d is not positive", r.BrokerEpoch)
+		}
+	case !ok:
 		return Errorf(ReasonBrokerNotFound, "producer ids for broker %d: broker is not registered", r.BrokerID)
 	}
-	if !d.snapshot {
+	if !d.snapshot && r.BrokerID != NodeProducerIDs {
 		if b.BrokerStatus != StatusAlive {
 			return Errorf(ReasonBrokerNotActive, "producer ids for broker %d: broker is %s", r.BrokerID, b.BrokerStatus)
 		}

@@ -7,10 +7,10 @@
 //
 // # Records
 //
-// Seven record types (docs/api.md): RegisterBrokerRecord, TopicRecord,
+// Eight record types (docs/api.md): RegisterBrokerRecord, TopicRecord,
 // PartitionRecord, ProducerIdsRecord, BrokerRegistrationChangeBrokerRecord,
-// RemoveTopicRecord and ZkMigrationStateRecord (migration.go), each a
-// *XRecord implementing Body. A Record is a
+// RemoveTopicRecord, ZkMigrationStateRecord (migration.go) and
+// ConfigRecord (configs.go), each a *XRecord implementing Body. A Record is a
 // Body plus its Offset (the raft index it committed at; records of one
 // entry share it) and Timestamp (set by the leader, millisecond
 // precision). Everything server-chosen (UUIDs, epochs, ids, timestamps)
@@ -56,7 +56,9 @@
 //     non-empty, distinct, >= 0; ISR, addingReplicas and removingReplicas
 //     each distinct and within replicas; nothing both adding and removing;
 //     leader -1 or in the ISR. The record becomes the partition's state.
-//   - ProducerIdsRecord: BROKER_NOT_FOUND for an unknown broker;
+//   - ProducerIdsRecord: (brokerId NodeProducerIDs, -1, is a block a YAKt
+//     node took for its Kafka listener, brokerEpoch its node id, which must
+//     be positive; no broker is checked) BROKER_NOT_FOUND for an unknown broker;
 //     BROKER_NOT_ACTIVE unless ALIVE; STALE_BROKER_EPOCH unless
 //     brokerEpoch = the broker's epoch; PRODUCER_ID_ALREADY_ALLOCATED if
 //     [producerId, producerId+ProducerIDBlockSize) is out of range,
@@ -64,7 +66,7 @@
 //     ids out) or overlaps a block given before. NextProducerID becomes
 //     max(NextProducerID, producerId+ProducerIDBlockSize).
 //   - RemoveTopicRecord: TOPIC_NOT_FOUND unless a topic has that UUID and
-//     that name; removes it and all its partitions.
+//     that name; removes it, all its partitions and its configs.
 //   - ZkMigrationStateRecord: INVALID_REQUEST unless the phase is valid
 //     (ValidMigrationPhase) and zxid, nextProducerId, topicsImported and
 //     topicsTotal are >= 0 (nextProducerId at most MaxInt64 -
@@ -73,6 +75,16 @@
 //     before any). The record becomes the migration state (Migration),
 //     keeping as its nextProducerId the highest any such record carried;
 //     NextProducerID becomes max(NextProducerID, nextProducerId).
+//   - ConfigRecord: INVALID_REQUEST unless resourceType is topic or
+//     broker, a broker's resourceName is "" (the cluster default) or a
+//     canonical decimal id >= 0, the name is 1 to 255 bytes and a value
+//     at most 32 KiB; TOPIC_NOT_FOUND for a topic that does not exist. A
+//     broker id need not be registered (Kafka allows configs before a
+//     broker's first registration). Sets the config, or with a null value
+//     removes it (removing an unset one changes nothing). The name and
+//     value are not checked against the key table (configkeys.go): the
+//     controller does that, so a key a later version adds never makes an
+//     older node refuse the log.
 //
 // A record without a body, or with a foreign Body type, is a bug: Replay
 // returns a plain error (not *Error) and the caller must stop.
@@ -89,7 +101,7 @@
 // WriteSnapshot streams an image in a compact binary form (snapshot.go
 // documents version 2): brokers by id, topics by name each with its
 // partitions by id, producer-id blocks, idempotency keys, its offset,
-// MaxTimestamp and migration state, in CRC-32C-checked blocks of about
+// MaxTimestamp, migration state and set configs, in CRC-32C-checked blocks of about
 // 64 KiB. ReadSnapshot builds the image's maps directly as the blocks
 // arrive, checking what replay would have checked (producer-id blocks
 // need only a registered broker, since a block outlives its broker's
@@ -109,6 +121,17 @@
 // remembered once its records apply. The table lives in the image,
 // snapshots carry it, and it is trimmed by log time, count and bytes in
 // insertion order (idempotency.go), never by a clock.
+//
+// # Configs
+//
+// The image keeps the configs set on each topic and broker (Configs,
+// ConfigRecords; broker resource "" is the cluster default). configkeys.go
+// is the table of the configs YAKt knows, with Kafka's types, ranges and
+// defaults: ConfigKey.Normalize checks a value and returns its canonical
+// form, and EffectiveConfigs fills in what a resource does not set itself
+// (a topic: the cluster default of the broker config it inherits, scaled
+// to its unit, else the built-in default; a broker: the cluster default,
+// else the built-in default), saying where each value comes from.
 //
 // # Tail
 //

@@ -28,6 +28,7 @@ const (
 	ReasonStalePartitionEpoch               // the partition epoch is not the one expected
 	ReasonIdempotencyKeyReused              // the key came with another request first
 	ReasonMigrationPhase                    // the migration's phase does not allow that transition
+	ReasonInvalidConfig                     // an unknown config name, or a value its config does not take
 )
 
 var reasonNames = [...]string{
@@ -38,6 +39,7 @@ var reasonNames = [...]string{
 	ReasonBrokerNotActive: "BROKER_NOT_ACTIVE", ReasonStaleBrokerEpoch: "STALE_BROKER_EPOCH",
 	ReasonProducerIDAlreadyAllocated: "PRODUCER_ID_ALREADY_ALLOCATED", ReasonStalePartitionEpoch: "STALE_PARTITION_EPOCH",
 	ReasonIdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED", ReasonMigrationPhase: "MIGRATION_PHASE",
+	ReasonInvalidConfig: "INVALID_CONFIG",
 }
 
 // Reasons lists every reason but ReasonNone, so a mapping can be checked
@@ -46,7 +48,7 @@ var Reasons = []Reason{
 	ReasonInvalid, ReasonInvalidTopicName, ReasonInvalidReplicaAssignment, ReasonBrokerNotFound,
 	ReasonTopicNotFound, ReasonBrokerAlreadyRegistered, ReasonTopicAlreadyExists, ReasonPartitionAlreadyExists,
 	ReasonBrokerNotActive, ReasonStaleBrokerEpoch, ReasonProducerIDAlreadyAllocated, ReasonStalePartitionEpoch,
-	ReasonIdempotencyKeyReused, ReasonMigrationPhase,
+	ReasonIdempotencyKeyReused, ReasonMigrationPhase, ReasonInvalidConfig,
 }
 
 // String is the reason's name, for logs and tests.

@@ -94,6 +94,9 @@ func viewJSON(im *Image) string {
 		}
 		b = append(append(b, "\nmigration "...), mb...)
 	}
+	for _, c := range im.configRecords() {
+		b = append(append(b, "\nconfig "...), c.appendJSON(nil)...)
+	}
 	return string(b)
 }
 
@@ -211,4 +214,14 @@ func withMig(m *ZkMigrationStateRecord, f func(*ZkMigrationStateRecord)) *ZkMigr
 	c := *m
 	f(&c)
 	return &c
+}
+
+// cfg is a ConfigRecord setting name to value.
+func cfg(typ, res, name, value string) *ConfigRecord {
+	return &ConfigRecord{ResourceType: typ, ResourceName: res, Name: name, Value: &value}
+}
+
+// unset is a ConfigRecord removing name.
+func unset(typ, res, name string) *ConfigRecord {
+	return &ConfigRecord{ResourceType: typ, ResourceName: res, Name: name}
 }

@@ -26,7 +26,7 @@ type Image struct {
 
 // Empty is the image before any record: offset 0, no brokers, no topics,
 // no producer ids.
-var Empty = &Image{state: state{cluster: &clusterImage{}, topics: &topicsImage{}, pids: &producerIDsImage{}, keys: &keysImage{}}}
+var Empty = &Image{state: state{cluster: &clusterImage{}, topics: &topicsImage{}, pids: &producerIDsImage{}, keys: &keysImage{}, cfg: &configsImage{}}}
 
 // Reader is the read side shared by *Image and *Delta (which reads as of
 // the records replayed so far), so code validating a request can take
@@ -42,6 +42,7 @@ type Reader interface {
 	PartitionCount(topicUUID string) int
 	ProducerIDs() ProducerIDsState
 	Migration() (ZkMigrationStateRecord, bool)
+	Configs(resourceType, resourceName string) map[string]string
 }
 
 var (
@@ -65,6 +66,10 @@ type SnapshotView struct {
 	Topics      []TopicView            `json:"topics"`     // by name
 	Partitions  []PartitionRecord      `json:"partitions"` // by topic name, then id
 	ProducerIDs *ProducerIDsState      `json:"producerIds,omitempty"`
+	// Configs are the set configs as ConfigRecords (by resource type,
+	// resource name, then config name), so a broker that starts from a
+	// snapshot knows them; absent when none is set.
+	Configs []*ConfigRecord `json:"configs,omitempty"`
 }
 
 // TopicView is one topic in a listing: its partitions are counted.
@@ -186,6 +191,7 @@ func (im *Image) View(withProducerIDs bool) SnapshotView {
 		s := im.ProducerIDs()
 		v.ProducerIDs = &s
 	}
+	v.Configs = im.configRecords()
 	return v
 }
 
@@ -194,7 +200,9 @@ func (im *Image) View(withProducerIDs bool) SnapshotView {
 // topic by name, its TopicRecord followed by its PartitionRecords by id;
 // then a ProducerIdsRecord per block, by ProducerID; last, the migration
 // state as a ZkMigrationStateRecord, if a migration ever started (after
-// the blocks, since blocks below its NextProducerID may predate it).
+// the blocks, since blocks below its NextProducerID may predate it); then
+// a ConfigRecord per set config, by resource type, resource name and
+// config name (after the topics they need).
 // NextProducerID is the greater of the end of the highest block and the
 // migration's NextProducerID, so these restore it exactly. Every record
 // carries Offset() and a zero Timestamp. ImageFromRecords is the inverse.
@@ -228,6 +236,9 @@ func (im *Image) Records() []Record {
 		c := *im.mig
 		add(&c)
 	}
+	for _, c := range im.configRecords() {
+		add(c)
+	}
 	return out
 }
 
@@ -254,7 +265,8 @@ func (im *Image) Equal(other *Image) bool {
 	}) {
 		return false
 	}
-	return slices.Equal(im.pids.sortedBlocks(), other.pids.sortedBlocks()) && idempotencyEqual(im.keys, other.keys)
+	return slices.Equal(im.pids.sortedBlocks(), other.pids.sortedBlocks()) && idempotencyEqual(im.keys, other.keys) &&
+		configsEqual(im.cfg, other.cfg)
 }
 
 func bodyEqual(a, b Body) bool {
@@ -283,6 +295,9 @@ func bodyEqual(a, b Body) bool {
 	case *ZkMigrationStateRecord:
 		y, ok := b.(*ZkMigrationStateRecord)
 		return ok && *x == *y
+	case *ConfigRecord:
+		y, ok := b.(*ConfigRecord)
+		return ok && x.equal(y)
 	}
 	return false
 }
@@ -298,6 +313,7 @@ type state struct {
 	// mig is the migration state (migration.go), nil before any
 	// migration record; never modified once set (a record replaces it).
 	mig *ZkMigrationStateRecord
+	cfg *configsImage // set configs of topics and brokers (configs.go)
 }
 
 // clusterImage holds the brokers.

@@ -46,6 +46,12 @@ func ValidSecurityProtocol(s string) bool {
 // allocates: [ProducerID, ProducerID+ProducerIDBlockSize). Kafka's default.
 const ProducerIDBlockSize = 1000
 
+// NodeProducerIDs is the BrokerID of a ProducerIdsRecord whose block a
+// YAKt node took for the producers its Kafka listener serves
+// (InitProducerId); its BrokerEpoch is that node's raft id. Replay checks
+// no broker for it.
+const NodeProducerIDs int32 = -1
+
 // NoLeader is PartitionRecord.Leader for a partition without a leader.
 const NoLeader int32 = -1
 
@@ -89,7 +95,7 @@ func CollisionError(name, existing string) *Error {
 // __consumer_offsets, __transaction_state); clients cannot create them.
 const ReservedTopicPrefix = "__"
 
-// Body is the content of a record: one of the seven *XRecord pointer types of
+// Body is the content of a record: one of the eight *XRecord pointer types of
 // this package. Records are values once built: code that receives a Body
 // (from a Record, the Tail or a decode) must not modify it.
 type Body interface {
@@ -194,6 +200,8 @@ func NewBody(name string) Body {
 		return new(RemoveTopicRecord)
 	case NameZkMigrationStateRecord:
 		return new(ZkMigrationStateRecord)
+	case NameConfigRecord:
+		return new(ConfigRecord)
 	}
 	return nil
 }
@@ -361,6 +369,8 @@ func appendBody(b []byte, body Body) ([]byte, error) {
 		return appendTopicFields(b, v.TopicUUID, v.Name), nil
 	case *ZkMigrationStateRecord:
 		return v.appendJSON(b), nil
+	case *ConfigRecord:
+		return v.appendJSON(b), nil
 	}
 	fields, err := json.Marshal(body)
 	if err != nil {
@@ -511,6 +521,8 @@ func cloneBody(b Body) Body {
 	case *ZkMigrationStateRecord:
 		c := *v
 		return &c
+	case *ConfigRecord:
+		return v.clone()
 	}
 	return b
 }

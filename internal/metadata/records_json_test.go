@@ -59,6 +59,8 @@ func TestRecordAppendJSONMatchesEncodingJSON(t *testing.T) {
 			&BrokerRegistrationChangeBrokerRecord{BrokerID: n32, BrokerHost: s, BrokerPort: s, SecurityProtocol: s, BrokerStatus: s, Epoch: n64},
 			&RemoveTopicRecord{TopicUUID: s, Name: s},
 			&ZkMigrationStateRecord{Phase: s, ZkConnect: s, ZkClusterID: s, Zxid: n64, NextProducerID: n64, TopicsImported: n64, TopicsTotal: n64, Error: s},
+			cfg(s, s, s, s),
+			&ConfigRecord{ResourceType: s, ResourceName: s, Name: s},
 		} {
 			recs = append(recs, Record{Offset: off, Timestamp: at, Body: b})
 		}
@@ -90,7 +92,7 @@ func TestRecordAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 	for _, name := range []string{NameRegisterBrokerRecord, NameTopicRecord, NamePartitionRecord, NameProducerIdsRecord,
-		NameBrokerRegistrationChangeBrokerRecord, NameRemoveTopicRecord, NameZkMigrationStateRecord} {
+		NameBrokerRegistrationChangeBrokerRecord, NameRemoveTopicRecord, NameZkMigrationStateRecord, NameConfigRecord} {
 		if !seen[name] || NewBody(name) == nil {
 			t.Errorf("record type %s not covered", name)
 		}

@@ -40,10 +40,13 @@ import (
 // for the zero time), 3 brokers, 4 topics, 5 producer-id blocks, 6
 // idempotency keys (varint counts; absent means 0), 7 the migration state
 // (bytes: a ZkMigrationStateRecord's tagged fields as the codec writes
-// them; absent when no migration ever started). Unknown header tags
-// are skipped, so a field can be added without a new version; any other
-// change is a new version byte. (A reader from before tag 7 loads such a
-// snapshot without its migration state.)
+// them; absent when no migration ever started), 8 one set config (bytes:
+// a ConfigRecord's tagged fields as the codec writes them, never a null
+// value; repeated, by resource type, resource name, then config name;
+// absent when none is set). Unknown header tags are skipped, so a field
+// can be added without a new version; any other change is a new version
+// byte. (A reader from before tag 7 loads such a snapshot without its
+// migration state, one from before tag 8 without its configs.)
 //
 //	broker      = idDelta:uvarint uuid epoch:varint status:byte host:str port:str protocol:str rack:str
 //	topic       = name:str uuid partitions:uvarint
@@ -103,6 +106,7 @@ const (
 	tagSnap2ProducerIDs  = 5
 	tagSnap2Keys         = 6
 	tagSnap2Migration    = 7
+	tagSnap2Config       = 8
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -170,6 +174,15 @@ func WriteSnapshot(w io.Writer, im *Image) error {
 		h.key(tagSnap2Migration, wireBytes)
 		h.b = binary.AppendUvarint(h.b, uint64(len(m.b)))
 		h.b = append(h.b, m.b...)
+	}
+	var cw fieldWriter
+	for _, c := range im.configRecords() {
+		// Absent without configs, as tag 7 is without a migration.
+		cw.b = cw.b[:0]
+		cw.body(c)
+		h.key(tagSnap2Config, wireBytes)
+		h.b = binary.AppendUvarint(h.b, uint64(len(cw.b)))
+		h.b = append(h.b, cw.b...)
 	}
 	sw.uvarint(uint64(len(h.b)))
 	sw.buf = append(sw.buf, h.b...)
@@ -668,6 +681,7 @@ type snapHeader struct {
 	maxTime                       time.Time
 	brokers, topics, blocks, keys int64
 	mig                           *ZkMigrationStateRecord // nil: no migration
+	configs                       []*ConfigRecord         // in the writer's order
 }
 
 func (s *snapReader) header() (snapHeader, error) {
@@ -709,6 +723,21 @@ func (s *snapReader) header() (snapHeader, error) {
 				break
 			}
 			h.mig = body.(*ZkMigrationStateRecord)
+		case tagSnap2Config:
+			if !f.want(wireBytes) {
+				break
+			}
+			cb, err := f.r.bytes()
+			if err != nil {
+				f.fail(err)
+				break
+			}
+			body, err := decodeBody(typeConfig, cb)
+			if err != nil {
+				f.fail(err)
+				break
+			}
+			h.configs = append(h.configs, body.(*ConfigRecord))
 		default:
 			f.skip()
 		}
@@ -809,8 +838,12 @@ func readSnapshotV2(br *bufio.Reader) (*Image, error) {
 	if err := s.end(); err != nil {
 		return nil, err
 	}
+	cfg, err := snapshotConfigs(h.configs, topics)
+	if err != nil {
+		return nil, err
+	}
 	return &Image{offset: h.offset, maxTime: h.maxTime,
-		state: state{cluster: cluster, topics: topics, pids: pids, keys: keys, mig: h.mig}}, nil
+		state: state{cluster: cluster, topics: topics, pids: pids, keys: keys, mig: h.mig, cfg: cfg}}, nil
 }
 
 func (s *snapReader) broker(prev int64) (*RegisterBrokerRecord, error) {
@@ -1224,4 +1257,37 @@ func (s *snapReader) producerIDs(end int64) (ProducerIdsRecord, error) {
 		return b, err
 	}
 	return b, nil
+}
+
+// snapshotConfigs builds the configs of a snapshot's header, checking
+// what replay would have: well-formed records of existing topics, set
+// values only, and each config once (the writer's order is strict).
+func snapshotConfigs(recs []*ConfigRecord, topics *topicsImage) (*configsImage, error) {
+	var es []hentry[configRes, map[string]string]
+	for i, r := range recs {
+		if err := checkConfigRecord(r); err != nil {
+			return nil, fmt.Errorf("config %d of %d: %w", i, len(recs), err)
+		}
+		if r.Value == nil {
+			return nil, fmt.Errorf("config %d of %d: %s has no value", i, len(recs), r.Name)
+		}
+		if i > 0 {
+			p := recs[i-1]
+			if c := (configRes{p.ResourceType, p.ResourceName}).compare(configRes{r.ResourceType, r.ResourceName}); c > 0 || c == 0 && p.Name >= r.Name {
+				return nil, fmt.Errorf("config %d of %d (%s %q %s) is out of order", i, len(recs), r.ResourceType, r.ResourceName, r.Name)
+			}
+		}
+		res := configRes{r.ResourceType, r.ResourceName}
+		if res.typ == ConfigResourceTopic {
+			if _, ok := topics.byName.get(hashString(res.name), res.name); !ok {
+				return nil, fmt.Errorf("config %d of %d: %w", i, len(recs),
+					Errorf(ReasonTopicNotFound, "config %s of topic %q: topic not found", r.Name, res.name))
+			}
+		}
+		if n := len(es); n == 0 || es[n-1].key != res {
+			es = append(es, hentry[configRes, map[string]string]{hash: res.hash(), key: res, val: map[string]string{}})
+		}
+		es[len(es)-1].val[r.Name] = *r.Value
+	}
+	return &configsImage{byRes: pmapOf(es)}, nil
 }

@@ -232,6 +232,7 @@ func TestDiffProducerIDBlock(t *testing.T) {
 
 // entryOps replays records entry by entry and diffs only what they touch.
 func TestEntryOpsFollowsTheLog(t *testing.T) {
+	retention := "1000"
 	img := image(t,
 		&metadata.TopicRecord{Name: "keep", TopicUUID: uuidB},
 		part(uuidB, 0, 1, 0, []int32{1}, []int32{1}),
@@ -244,6 +245,9 @@ func TestEntryOpsFollowsTheLog(t *testing.T) {
 		{&metadata.TopicRecord{Name: "new", TopicUUID: uuidA}, part(uuidA, 0, 9, 0, []int32{9}, []int32{9})},
 		{part(uuidA, 0, 9, 1, []int32{9, 1}, []int32{9}), part(uuidA, 1, 1, 0, []int32{1}, []int32{1})},
 		{&metadata.ProducerIdsRecord{BrokerID: 9, BrokerEpoch: 1, ProducerID: 0}},
+		// Configs are not written back to ZooKeeper: no ops, no error.
+		{&metadata.ConfigRecord{ResourceType: metadata.ConfigResourceTopic, ResourceName: "new", Name: "retention.ms", Value: &retention},
+			&metadata.ConfigRecord{ResourceType: metadata.ConfigResourceBroker, ResourceName: "", Name: "min.insync.replicas", Value: &retention}},
 		{&metadata.RemoveTopicRecord{Name: "new", TopicUUID: uuidA}},
 	}
 	want := []string{
@@ -258,6 +262,7 @@ func TestEntryOpsFollowsTheLog(t *testing.T) {
 			"create /brokers/topics/new/partitions/1\n" +
 			"create /brokers/topics/new/partitions/1/state leader=1 leaderEpoch=0 isr=[1] controllerEpoch=2\n",
 		"create /latest_producer_id_block broker=9 start=0 end=999\n",
+		"",
 		"delete /brokers/topics/new/partitions/0/state@1\n" +
 			"delete /brokers/topics/new/partitions/0@-1\n" +
 			"delete /brokers/topics/new/partitions/1/state@0\n" +

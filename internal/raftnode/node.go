@@ -111,6 +111,7 @@ type Config struct {
 	// transport.Config.TLS).
 	PeerTLS      transport.PeerTLS
 	HTTPAddr     string // advertised to peers for request forwarding
+	KafkaAddr    string // advertised Kafka listener address, sent to peers in every hello; "" none
 	DataDir      string
 	StateMachine StateMachine
 
@@ -446,6 +447,7 @@ func StartContext(ctx context.Context, cfg Config) (*Node, error) {
 		Peers:       peers,
 		PeerAddr:    cfg.PeerAddr,
 		HTTPAddr:    cfg.HTTPAddr,
+		KafkaAddr:   cfg.KafkaAddr,
 		Admit:       n.admit,
 		TLS:         cfg.PeerTLS,
 		OnTLSRefused: func() {
@@ -637,6 +639,16 @@ func (n *Node) PeerHTTPAddr(id uint64) (string, bool) {
 		return m.HTTPAddr, true
 	}
 	return "", false
+}
+
+// PeerKafkaAddr is the Kafka address node id advertises (its own for
+// this node): what its latest connection to this node said. ok is false
+// when it has no Kafka listener or has not connected yet.
+func (n *Node) PeerKafkaAddr(id uint64) (string, bool) {
+	if id == n.cfg.NodeID {
+		return n.cfg.KafkaAddr, n.cfg.KafkaAddr != ""
+	}
+	return n.transport.PeerKafkaAddr(id)
 }
 
 // Done is closed when the node's loop has stopped; Err tells why.

@@ -120,7 +120,7 @@ func (s *security) checkExposure(cfg *Config, log *slog.Logger, listeners map[st
 		return nil
 	}
 	var exposed []string
-	for _, name := range []string{"peer", "HTTP"} {
+	for _, name := range []string{"peer", "HTTP", "Kafka"} {
 		l := listeners[name]
 		if l == nil || isLoopback(l.Addr()) {
 			continue

@@ -23,6 +23,7 @@ import (
 	"github.com/yakt/yakt/internal/api"
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/defaults"
+	"github.com/yakt/yakt/internal/kafka"
 	"github.com/yakt/yakt/internal/migration"
 	"github.com/yakt/yakt/internal/raftnode"
 	"github.com/yakt/yakt/internal/transport"
@@ -67,6 +68,16 @@ type Config struct {
 	AdvertiseHTTP string
 	PeerListener  net.Listener // optional, already bound
 	HTTPListener  net.Listener // optional, already bound
+	// ListenKafka (or KafkaListener, already bound) serves the Kafka
+	// protocol (internal/kafka); both empty: no Kafka listener. The Kafka
+	// port has no authentication, so it is refused together with an
+	// AccessFile.
+	ListenKafka   string
+	KafkaListener net.Listener
+	// AdvertiseKafka is the host:port Kafka clients and the other nodes
+	// reach this node's Kafka listener at (listed in Metadata). Default:
+	// the bound address, refused when it is a wildcard address.
+	AdvertiseKafka string
 
 	TickInterval     time.Duration
 	ElectionTicks    int
@@ -102,6 +113,17 @@ type Config struct {
 	// tests call FenceExpired.
 	LivenessInterval time.Duration
 	Clock            controller.Clock // default the system clock; tests inject one
+
+	// AutoLeaderRebalance runs the leader's automatic preferred leader
+	// rebalance (Kafka's auto.leader.rebalance.enable): every
+	// LeaderImbalanceCheckInterval (default 5 minutes), each broker with
+	// more than LeaderImbalancePercent (default 10; 0 takes the default)
+	// of its preferred partitions led by others gets them back where it
+	// is alive and in sync. Off in the zero Config, so in-process nodes
+	// keep the leaders their tests set; cmd/yakt turns it on by default.
+	AutoLeaderRebalance          bool
+	LeaderImbalancePercent       int
+	LeaderImbalanceCheckInterval time.Duration
 
 	// UnsafeReadsWithoutBarrier is a deliberate bug for the fault tests
 	// (see controller.Config); cmd/yakt never sets it.
@@ -150,6 +172,8 @@ type Server struct {
 	Migration *migration.Driver
 	http      *http.Server
 	api       *api.Server
+	kafka     *kafka.Server // nil without a Kafka listener
+	kafkaDone chan struct{} // closed when kafka.Serve returns
 	httpL     net.Listener
 	log       *slog.Logger
 	served    chan struct{} // closed when http.Serve returns
@@ -159,6 +183,10 @@ type Server struct {
 	// migrationDone is closed when the migration driver returns; it runs
 	// on stopLiveness's context.
 	migrationDone chan struct{}
+	// rebalanceDone is closed when the leader rebalance loop returns (at
+	// once when AutoLeaderRebalance is off); it runs on stopLiveness's
+	// context too.
+	rebalanceDone chan struct{}
 
 	stopJoining context.CancelFunc // nil unless joining
 	joinDone    chan struct{}      // closed when the join loop returns
@@ -190,6 +218,9 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = defaults.MaxHeaderBytes
 	}
+	if (cfg.ListenKafka != "" || cfg.KafkaListener != nil) && cfg.AccessFile != "" {
+		return nil, errKafkaWithAuth
+	}
 	sec, err := loadSecurity(&cfg)
 	if err != nil {
 		return nil, err
@@ -207,14 +238,31 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.ListenHTTP, err)
 		}
 	}
+	kafkaL := cfg.KafkaListener
+	if kafkaL == nil && cfg.ListenKafka != "" {
+		if kafkaL, err = net.Listen("tcp", cfg.ListenKafka); err != nil {
+			peerL.Close()
+			httpL.Close()
+			return nil, fmt.Errorf("listen for Kafka clients on %s: %w", cfg.ListenKafka, err)
+		}
+	}
 	fail := func(err error) (*Server, error) {
 		peerL.Close()
 		httpL.Close()
+		if kafkaL != nil {
+			kafkaL.Close()
+		}
 		return nil, err
+	}
+	var advertiseKafka string
+	if kafkaL != nil {
+		if advertiseKafka, err = advertisedKafka(cfg.AdvertiseKafka, kafkaL.Addr()); err != nil {
+			return fail(err)
+		}
 	}
 	// Before anything is written to the data directory: a refused start
 	// leaves no trace.
-	if err := sec.checkExposure(&cfg, cfg.Logger.With("node", cfg.NodeID), map[string]net.Listener{"peer": peerL, "HTTP": httpL}); err != nil {
+	if err := sec.checkExposure(&cfg, cfg.Logger.With("node", cfg.NodeID), map[string]net.Listener{"peer": peerL, "HTTP": httpL, "Kafka": kafkaL}); err != nil {
 		return fail(err)
 	}
 	advertise, err := advertisedHTTP(cfg.AdvertiseHTTP, httpL.Addr())
@@ -265,6 +313,7 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		PeerDialAddrs:    cfg.PeerDialAddrs,
 		PeerTLS:          peerTLS,
 		HTTPAddr:         advertise,
+		KafkaAddr:        advertiseKafka,
 		DataDir:          cfg.DataDir,
 		StateMachine:     state,
 		TickInterval:     cfg.TickInterval,
@@ -314,6 +363,24 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}
+	if kafkaL != nil {
+		ks, err := kafka.New(kafka.Config{Controller: ctrl, Listener: kafkaL, Advertise: advertiseKafka, Logger: log,
+			MaxConnections: cfg.MaxConnections, RequestTimeout: cfg.RequestTimeout})
+		if err != nil {
+			apiServer.Close()
+			node.Stop()
+			httpL.Close()
+			kafkaL.Close()
+			return nil, err
+		}
+		s.kafka, s.kafkaDone = ks, make(chan struct{})
+		go func() {
+			defer close(s.kafkaDone)
+			if err := ks.Serve(); err != nil {
+				log.Error("Kafka listener stopped", "err", err)
+			}
+		}()
+	}
 	s.startWatching()
 	if cfg.LivenessInterval <= 0 {
 		cfg.LivenessInterval = defaults.LivenessInterval
@@ -332,6 +399,18 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 		defer close(s.migrationDone)
 		driver.Run(livenessCtx)
 	}()
+	s.rebalanceDone = make(chan struct{})
+	go func() {
+		defer close(s.rebalanceDone)
+		if !cfg.AutoLeaderRebalance {
+			return
+		}
+		percent := cfg.LeaderImbalancePercent
+		if percent <= 0 {
+			percent = controller.DefaultLeaderImbalancePercent
+		}
+		ctrl.RunLeaderRebalance(livenessCtx, controller.RebalanceConfig{Interval: cfg.LeaderImbalanceCheckInterval, ImbalancePercent: percent})
+	}()
 	go func() {
 		defer close(s.served)
 		if err := s.http.Serve(sec.wrapHTTP(httpL, cfg.MaxConnections)); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -341,13 +420,40 @@ func StartContext(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.Join) > 0 {
 		s.startJoin(cfg.Join)
 	}
-	log.Info("node started", "cluster", cfg.ClusterID, "tls", sec.tlsOn(), "authentication", sec.access != nil, "directory_id", node.DirectoryID().String(), "peer_address", advertisePeer, "http", httpL.Addr().String(), "advertisedHTTP", advertise, "peer", peerL.Addr().String(), "data", cfg.DataDir,
+	log.Info("node started", "cluster", cfg.ClusterID, "tls", sec.tlsOn(), "authentication", sec.access != nil, "directory_id", node.DirectoryID().String(), "peer_address", advertisePeer, "http", httpL.Addr().String(), "advertisedHTTP", advertise, "advertisedKafka", advertiseKafka, "peer", peerL.Addr().String(), "data", cfg.DataDir,
 		"incarnation", fmt.Sprintf("%016x", node.Incarnation()))
 	return s, nil
 }
 
 // HTTPAddr is the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.httpL.Addr().String() }
+
+// KafkaAddr is the bound Kafka address, "" without a Kafka listener.
+func (s *Server) KafkaAddr() string {
+	if s.kafka == nil {
+		return ""
+	}
+	return s.kafka.Addr().String()
+}
+
+// errKafkaWithAuth refuses a Kafka listener on a node that authenticates:
+// the Kafka port would be a way around it.
+var errKafkaWithAuth = errors.New("--listen-kafka cannot be used with --access-file: the Kafka port has no authentication (no SASL or TLS) and would let anyone around the access file; run the Kafka listener only on a cluster without authentication")
+
+// advertisedKafka is the Kafka address a node gives clients and peers:
+// the one configured, else the bound one unless it is a wildcard address.
+func advertisedKafka(configured string, bound net.Addr) (string, error) {
+	if configured != "" {
+		if _, _, err := net.SplitHostPort(configured); err != nil {
+			return "", fmt.Errorf("advertised Kafka address %q: %w", configured, err)
+		}
+		return configured, nil
+	}
+	if tcp, ok := bound.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return "", fmt.Errorf("the Kafka listener listens on every interface (%s): set --advertise-kafka to the host:port clients reach this node at", bound)
+	}
+	return bound.String(), nil
+}
 
 // Stop shuts the node down: when it leads, it first hands leadership to
 // the most up-to-date follower (bounded by ctx), then stops serving HTTP
@@ -372,10 +478,15 @@ func (s *Server) Kill() {
 	// callers cannot know the outcome.
 	s.http.Close()
 	<-s.served
+	if s.kafka != nil {
+		_ = s.kafka.Close()
+		<-s.kafkaDone
+	}
 	s.api.Close()
 	s.stopLiveness()
 	<-s.livenessDone
 	<-s.migrationDone
+	<-s.rebalanceDone
 	s.stopJoin()
 	s.stopWatch()
 	s.Node.Stop()

@@ -42,6 +42,13 @@ type Options struct {
 	// BrokerSessionTimeout and LivenessInterval: see server.Config.
 	BrokerSessionTimeout time.Duration
 	LivenessInterval     time.Duration
+	// AutoLeaderRebalance, LeaderImbalancePercent and
+	// LeaderImbalanceCheckInterval: see server.Config. Off by default:
+	// tests create partitions with the leaders they choose and expect
+	// them to stay.
+	AutoLeaderRebalance          bool
+	LeaderImbalancePercent       int
+	LeaderImbalanceCheckInterval time.Duration
 	// CrashableDisks runs every node's storage on a vfs.Crashable, so
 	// tests can cut its power (Cluster.PowerCut) or fail its fsyncs
 	// (Cluster.Disk(id).FailSyncs).
@@ -70,6 +77,10 @@ type Options struct {
 	// cluster's clients (Client, API, NodeAPI, StartMonitor) speak HTTPS
 	// as admin; see ClientTLS, Token, SetAccess, RotateNodeCerts.
 	TLS bool
+	// Kafka gives every node a Kafka listener (--listen-kafka) on a
+	// port of its own; KafkaAddr names it. Not with TLS, which a node
+	// refuses together with a Kafka listener.
+	Kafka bool
 }
 
 // clusterID is the cluster id of the in-process clusters.
@@ -107,6 +118,7 @@ type Cluster struct {
 	voters map[uint64]string // every node's peer address, spares and added ones too
 	boot   map[uint64]string // the voters that bootstrap the cluster
 	http   map[uint64]string
+	kafka  map[uint64]string // Kafka listener addresses, with Options.Kafka
 	dirs   map[uint64]string
 	// joining names the nodes that start with --join (through the
 	// other nodes' HTTP addresses) rather than bootstrapping.
@@ -128,7 +140,7 @@ func New(t testing.TB, opts Options) *Cluster {
 	opts.defaults()
 	c := &Cluster{
 		t: t, opts: opts,
-		voters: map[uint64]string{}, boot: map[uint64]string{}, http: map[uint64]string{}, dirs: map[uint64]string{}, joining: map[uint64]bool{},
+		voters: map[uint64]string{}, boot: map[uint64]string{}, http: map[uint64]string{}, kafka: map[uint64]string{}, dirs: map[uint64]string{}, joining: map[uint64]bool{},
 		servers: map[uint64]*server.Server{}, disks: map[uint64]*vfs.Crashable{},
 	}
 	base := t.TempDir()
@@ -143,6 +155,9 @@ func New(t testing.TB, opts Options) *Cluster {
 		id := uint64(i)
 		c.voters[id] = ReserveAddr(t)
 		c.http[id] = ReserveAddr(t)
+		if opts.Kafka {
+			c.kafka[id] = ReserveAddr(t)
+		}
 		c.dirs[id] = filepath.Join(base, fmt.Sprintf("node-%d", i))
 		if i <= opts.Nodes {
 			c.boot[id] = c.voters[id]
@@ -233,13 +248,15 @@ func (c *Cluster) TryStart(id uint64) error {
 		cfg := server.Config{
 			NodeID: id, DataDir: c.dirs[id], Voters: c.votersFor(id), PeerDialAddrs: c.addressBook(id), ClusterID: clusterID, Join: c.joinVia(id),
 			UnsafeReadsWithoutBarrier: c.opts.UnsafeReadsWithoutBarrier,
-			ListenPeer:                c.voters[id], ListenHTTP: c.http[id],
+			ListenPeer:                c.voters[id], ListenHTTP: c.http[id], ListenKafka: c.kafka[id],
 			TickInterval: c.opts.TickInterval, ElectionTicks: c.opts.ElectionTicks,
 			SnapshotEntries: c.opts.SnapshotEntries, CompactionMargin: c.opts.CompactionMargin,
 			SegmentSizeBytes: c.opts.SegmentSizeBytes, RequestTimeout: c.opts.RequestTimeout, FS: c.fsFor(id),
 			FullFetchAfter: c.opts.FullFetchAfter, Clock: c.opts.Clock,
 			BrokerSessionTimeout: c.opts.BrokerSessionTimeout, LivenessInterval: c.opts.LivenessInterval,
-			Logger: testLogger(c.t, id, c.opts.LogWriter),
+			AutoLeaderRebalance: c.opts.AutoLeaderRebalance, LeaderImbalancePercent: c.opts.LeaderImbalancePercent,
+			LeaderImbalanceCheckInterval: c.opts.LeaderImbalanceCheckInterval,
+			Logger:                       testLogger(c.t, id, c.opts.LogWriter),
 		}
 		if c.sec != nil {
 			cfg.TLSCertFile, cfg.TLSKeyFile = c.sec.node(id)
@@ -272,6 +289,9 @@ func (c *Cluster) AddNode(id uint64) {
 	}
 	c.voters[id] = ReserveAddr(c.t)
 	c.http[id] = ReserveAddr(c.t)
+	if c.opts.Kafka {
+		c.kafka[id] = ReserveAddr(c.t)
+	}
 	c.dirs[id] = filepath.Join(c.t.TempDir(), fmt.Sprintf("node-%d", id))
 }
 

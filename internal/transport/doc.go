@@ -148,13 +148,13 @@
 // unbounded goroutines. A slot is freed by the answer, never by the
 // caller leaving, since the peer may still be running the request.
 //
-// # Wire format (version 5)
+// # Wire format (version 6)
 //
 // All integers are big-endian. A dialer opens every connection with a
 // hello:
 //
 //	magic      4 bytes  "YAKT"
-//	version    1 byte   5
+//	version    1 byte   6
 //	stream     1 byte   1 = message, 2 = snapshot, 3 = fetch, 4 = request
 //	from       8 bytes  dialer's node id
 //	to         8 bytes  node id the dialer means to reach
@@ -163,6 +163,7 @@
 //	httpLen    2 bytes, dialer's advertised HTTP address (at most 1024 bytes)
 //	dirID      16 bytes dialer's data directory id (all zero: unknown)
 //	peerLen    2 bytes, dialer's advertised peer address (at most 1024 bytes)
+//	kafkaLen   2 bytes, dialer's advertised Kafka address (at most 1024 bytes; empty: none)
 //
 // The acceptor answers with one byte: 0 ok, 1 cluster id mismatch, 2 node
 // id refused (to is not the acceptor, or from is 0 or the acceptor's own
@@ -177,14 +178,16 @@
 // allows DialTimeout for the TCP dial and again for the handshake; the
 // acceptor allows 5s for the hello.
 //
-// Version 4, the previous release's, is the same hello without dirID and
-// peerLen, and has no ack 5. So that a cluster can be upgraded one node
-// at a time, both directions still work with it: an acceptor takes a
-// version 4 hello (Admit sees directory id zero and peer address ""), and
-// a dialer whose version 5 hello a peer refuses with ack 3 redials it at
-// once in version 4 and keeps speaking version 4 to that peer for 5
-// minutes before it tries version 5 again (one refused dial each time, so
-// an upgraded peer is spoken to in version 5 within minutes). A
+// Version 5 is the same hello without kafkaLen; an acceptor takes it (the
+// peer then has no Kafka address). Version 4 is the same hello without
+// dirID, peerLen and kafkaLen, and has no ack 5. So that a cluster can be
+// upgraded one node at a time, both directions still work with it: an
+// acceptor takes a version 4 hello (Admit sees directory id zero and peer
+// address ""), and a dialer whose version 6 hello a peer refuses with ack
+// 3 (a peer of version 4 or 5) redials it at once in version 4 and keeps
+// speaking version 4 to that peer for 5 minutes before it tries version 6
+// again (one refused dial each time, so an upgraded peer is spoken to in
+// version 6 within minutes). A
 // FetchSnapshot refused with ack 3 is retried in version 4 the same way.
 // Older versions (1: no incarnation, no keepalives; 2: no checksum after
 // snapshot data; 3: no request stream) are refused with ack 3 and not
@@ -266,7 +269,8 @@
 //
 // PeerHTTPAddr is what a peer advertised in its latest inbound hello, so
 // a follower can still forward HTTP requests to the leader (the API's
-// HTTP hop, kept as a fallback). PeerInfo adds the directory id and peer
+// HTTP hop, kept as a fallback); PeerKafkaAddr likewise, so every node
+// lists every other's Kafka listener in Kafka's Metadata. PeerInfo adds the directory id and peer
 // address of the latest admitted hello: how raftnode learns a new
 // member's address and checks its directory id. LastContact is when
 // the last message (of either stream) from that peer arrived; LastHeard

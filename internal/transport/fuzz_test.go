@@ -16,7 +16,7 @@ func FuzzReadStream(f *testing.F) {
 	msgHello := (&hello{kind: streamMessage, from: 1, to: 2, clusterID: "c", httpAddr: "h:1"}).marshal()
 	snapHello := (&hello{kind: streamSnapshot, from: 1, to: 2, clusterID: "c"}).marshal()
 	v5Hello := (&hello{kind: streamRequest, from: 1, to: 2, incarnation: 9, clusterID: "c", httpAddr: "h:1",
-		dirID: [16]byte{1, 2, 3, 15: 0xff}, peerAddr: "p:2"}).marshal()
+		dirID: [16]byte{1, 2, 3, 15: 0xff}, peerAddr: "p:2", kafkaAddr: "k:3"}).marshal()
 	v4Hello := (&hello{version: minProtocolVersion, kind: streamMessage, from: 1, to: 2, clusterID: "c", httpAddr: "h:1"}).marshal()
 	var frames bytes.Buffer
 	fw := frameWriter{w: &frames}

@@ -51,6 +51,15 @@ func listen(tb testing.TB) net.Listener {
 	return ln
 }
 
+// kafkaAddr is the Kafka address node id advertises: odd ids have one,
+// even ids none.
+func kafkaAddr(id uint64) string {
+	if id%2 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("kafka-%d:9092", id)
+}
+
 func httpAddr(id uint64) string { return fmt.Sprintf("node%d.test:8080", id) }
 
 // startNode starts a transport for id on ln; Close runs at cleanup.
@@ -71,6 +80,7 @@ func startNode(tb testing.TB, id uint64, ln net.Listener, peers map[uint64]strin
 		Listener:  ln,
 		Peers:     peers,
 		HTTPAddr:  httpAddr(id),
+		KafkaAddr: kafkaAddr(id),
 		Handler: func(m raftpb.Message) {
 			if m.Type == raftpb.MsgSnap {
 				n.snaps <- m

@@ -512,7 +512,7 @@ func (v *v4Acceptor) serve(conn net.Conn) {
 }
 
 // TestDialerFallsBackToVersion4: a peer of the previous release refuses
-// version 5; the dialer redials it at once in version 4, messages flow,
+// the current version; the dialer redials it at once in version 4, messages flow,
 // and later dials speak version 4 to it from the start.
 func TestDialerFallsBackToVersion4(t *testing.T) {
 	checkLeaks(t)
@@ -524,8 +524,8 @@ func TestDialerFallsBackToVersion4(t *testing.T) {
 	if m := recv(t, old.msgs, "message to a version 4 peer"); m.Index != 1 {
 		t.Fatalf("got %+v", m)
 	}
-	if v1, v2 := recv(t, old.versions, "first hello"), recv(t, old.versions, "second hello"); v1 != 5 || v2 != 4 {
-		t.Fatalf("hellos in versions %d, %d; want 5, then 4", v1, v2)
+	if v1, v2 := recv(t, old.versions, "first hello"), recv(t, old.versions, "second hello"); v1 != protocolVersion || v2 != 4 {
+		t.Fatalf("hellos in versions %d, %d; want %d, then 4", v1, v2, protocolVersion)
 	}
 	// Snapshot and fetch streams: the next dials go straight to version 4.
 	_, release, err := a.tr.peerMap()[2].dial(context.Background(), streamSnapshot)
@@ -536,15 +536,15 @@ func TestDialerFallsBackToVersion4(t *testing.T) {
 	if v := recv(t, old.versions, "snapshot hello"); v != 4 {
 		t.Fatalf("snapshot hello in version %d, want 4", v)
 	}
-	// Once versionRetryAfter has passed, version 5 is tried again first.
+	// Once versionRetryAfter has passed, the current version is tried again first.
 	p := a.tr.peerMap()[2]
 	p.oldVersionSince.Store(time.Now().Add(-versionRetryAfter - time.Second).UnixNano())
 	if _, release, err = p.dial(context.Background(), streamSnapshot); err != nil {
 		t.Fatal(err)
 	}
 	release()
-	if v1, v2 := recv(t, old.versions, "hello after the retry period"), recv(t, old.versions, "its fallback"); v1 != 5 || v2 != 4 {
-		t.Fatalf("hellos after the retry period in versions %d, %d; want 5, then 4", v1, v2)
+	if v1, v2 := recv(t, old.versions, "hello after the retry period"), recv(t, old.versions, "its fallback"); v1 != protocolVersion || v2 != 4 {
+		t.Fatalf("hellos after the retry period in versions %d, %d; want %d, then 4", v1, v2, protocolVersion)
 	}
 
 	fc := FetchConfig{NodeID: 1, ClusterID: testCluster, Peer: 2, Addr: old.ln.Addr().String(), DialTimeout: waitTimeout}
@@ -556,8 +556,8 @@ func TestDialerFallsBackToVersion4(t *testing.T) {
 	if err == nil || errors.Is(err, errUnsupportedVersion) {
 		t.Fatalf("fetch from a version 4 peer = %v, want the handshake to succeed", err)
 	}
-	if v1, v2 := recv(t, old.versions, "fetch hello"), recv(t, old.versions, "fetch retry"); v1 != 5 || v2 != 4 {
-		t.Fatalf("fetch hellos in versions %d, %d; want 5, then 4", v1, v2)
+	if v1, v2 := recv(t, old.versions, "fetch hello"), recv(t, old.versions, "fetch retry"); v1 != protocolVersion || v2 != 4 {
+		t.Fatalf("fetch hellos in versions %d, %d; want %d, then 4", v1, v2, protocolVersion)
 	}
 }
 

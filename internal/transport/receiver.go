@@ -312,6 +312,8 @@ func (t *Transport) claim(h *hello, conn net.Conn, log *slog.Logger, gen uint64)
 	if h.httpAddr != "" {
 		r.httpAddr = h.httpAddr
 	}
+	// Set even when empty: a node restarted without --listen-kafka has none.
+	r.kafkaAddr = h.kafkaAddr
 	r.admitted, r.dirID, r.peerAddr = true, h.dirID, h.peerAddr
 	if r.conns == nil {
 		r.conns = make(map[net.Conn]struct{})

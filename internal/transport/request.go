@@ -39,6 +39,11 @@ type Request struct {
 	Body   []byte
 }
 
+// ErrNotServed, returned (wrapped) by a RequestHandler, refuses a
+// request unrun, as a node without a handler does: for a handler that
+// serves several kinds of request and has none for this one right now.
+var ErrNotServed = errors.New("transport: request kind not served here")
+
 // Response is a peer's answer to a Request.
 type Response struct {
 	Status int
@@ -520,6 +525,9 @@ func (t *Transport) runRequest(ctx context.Context, from, id uint64, req *Reques
 		return encodeReason(reqFrameNotRun, id, "node does not serve forwarded requests")
 	}
 	resp, err := (*hp)(ctx, from, req)
+	if errors.Is(err, ErrNotServed) {
+		return encodeReason(reqFrameNotRun, id, err.Error())
+	}
 	if err != nil {
 		return encodeReason(reqFrameFailed, id, err.Error())
 	}

@@ -179,7 +179,7 @@ func (p *peer) dialVersion(ctx context.Context, kind streamKind, version uint8) 
 		}
 	}
 	h := hello{version: version, kind: kind, from: t.cfg.NodeID, to: p.id, incarnation: t.cfg.Incarnation,
-		clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr, dirID: t.cfg.DirectoryID, peerAddr: t.cfg.PeerAddr}
+		clusterID: t.cfg.ClusterID, httpAddr: t.cfg.HTTPAddr, dirID: t.cfg.DirectoryID, peerAddr: t.cfg.PeerAddr, kafkaAddr: t.cfg.KafkaAddr}
 	if err := handshake(conn, &h, t.cfg.DialTimeout); err != nil {
 		release()
 		return nil, nil, fmt.Errorf("%s: %w", addr, err)

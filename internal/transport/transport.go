@@ -126,6 +126,10 @@ type Config struct {
 	// PeerAddr is this node's advertised peer address, sent in every hello
 	// (at most 1024 bytes); may be empty.
 	PeerAddr string
+	// KafkaAddr is this node's advertised Kafka address (host:port of
+	// its --listen-kafka listener), sent in every hello so every node can
+	// list every other in Kafka's Metadata; empty: none.
+	KafkaAddr string
 	// Admit (optional) decides whether a peer may open a stream to this
 	// node: every inbound hello that passed the cluster and node id
 	// checks, of every stream kind, is passed to it, with the directory id
@@ -236,6 +240,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("transport: http address longer than %d bytes", maxStringBytes)
 	case len(c.PeerAddr) > maxStringBytes:
 		return fmt.Errorf("transport: peer address longer than %d bytes", maxStringBytes)
+	case len(c.KafkaAddr) > maxStringBytes:
+		return fmt.Errorf("transport: kafka address longer than %d bytes", maxStringBytes)
 	case c.Listener == nil:
 		return errors.New("transport: listener is required")
 	case c.Handler == nil:
@@ -325,6 +331,7 @@ type remote struct {
 	lastContact atomic.Int64 // unix nanoseconds of the last message; 0 if none
 	lastHeard   atomic.Int64 // unix nanoseconds of the last frame, keepalives included; 0 if none
 	httpAddr    string       // guarded by Transport.mu
+	kafkaAddr   string       // guarded by Transport.mu; from the latest version 6 hello
 	msg         *inbound     // guarded by Transport.mu; newest inbound message stream, nil if none
 	// From the latest admitted hello, guarded by Transport.mu.
 	admitted bool
@@ -583,6 +590,18 @@ func (t *Transport) PeerHTTPAddr(id uint64) (string, bool) {
 	defer t.mu.Unlock()
 	if r := t.remotes[id]; r != nil && r.httpAddr != "" {
 		return r.httpAddr, true
+	}
+	return "", false
+}
+
+// PeerKafkaAddr returns the Kafka address peer id advertised in its most
+// recent inbound handshake; ok is false if it never connected to us or
+// advertised none (no Kafka listener, or a peer of an older release).
+func (t *Transport) PeerKafkaAddr(id uint64) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.remotes[id]; r != nil && r.kafkaAddr != "" {
+		return r.kafkaAddr, true
 	}
 	return "", false
 }

@@ -304,6 +304,14 @@ func TestPeerHTTPAddrAndLastContact(t *testing.T) {
 	if addr, ok := b.tr.PeerHTTPAddr(1); !ok || addr != httpAddr(1) {
 		t.Fatalf("PeerHTTPAddr(1) = %q, %v; want %q", addr, ok, httpAddr(1))
 	}
+	if addr, ok := b.tr.PeerKafkaAddr(1); !ok || addr != kafkaAddr(1) {
+		t.Fatalf("PeerKafkaAddr(1) = %q, %v; want %q", addr, ok, kafkaAddr(1))
+	}
+	b.tr.Send([]raftpb.Message{app(2, 1, 1)})
+	recv(t, a.got, "message to node 1")
+	if addr, ok := a.tr.PeerKafkaAddr(2); ok {
+		t.Fatalf("PeerKafkaAddr(2) = %q of a node without a Kafka address", addr)
+	}
 
 	a.tr.Send([]raftpb.Message{app(1, 2, 2)})
 	recv(t, b.got, "second message")

@@ -21,8 +21,9 @@ const (
 	// records and fetch answers, so either can be streamed; 4 the request
 	// stream (request.go), which a version 3 node would close unanswered;
 	// 5 the dialer's directory id and peer address to the hello, and ack 5
-	// (not admitted) with its reason.
-	protocolVersion = 5
+	// (not admitted) with its reason; 6 the dialer's advertised Kafka
+	// address to the hello.
+	protocolVersion = 6
 	// minProtocolVersion is the oldest hello an acceptor takes and a dialer
 	// falls back to when a peer refuses protocolVersion: the previous
 	// release speaks it, so a cluster can be upgraded one node at a time.
@@ -41,7 +42,7 @@ const (
 	// maxStreamedSnapshotBytes bounds the data streamed to a SnapshotSink
 	// or a FetchSnapshot sink: disk, not memory.
 	maxStreamedSnapshotBytes = 1 << 40
-	// maxStringBytes bounds the cluster id, HTTP and peer address in a hello.
+	// maxStringBytes bounds the cluster id, HTTP, peer and Kafka address in a hello.
 	maxStringBytes = 1024
 	// maxAdmitReasonBytes bounds the reason after an ackNotAdmitted.
 	maxAdmitReasonBytes = 256
@@ -136,6 +137,7 @@ type hello struct {
 	httpAddr    string   // from's advertised HTTP address, may be empty
 	dirID       [16]byte // from's data directory id; zero: unknown (or a version 4 hello)
 	peerAddr    string   // from's advertised peer address, may be empty
+	kafkaAddr   string   // from's advertised Kafka address, may be empty (version 6)
 }
 
 func (h *hello) wireVersion() uint8 {
@@ -156,7 +158,7 @@ const (
 // (Config.Validate checks them).
 func (h *hello) marshal() []byte {
 	v := h.wireVersion()
-	b := make([]byte, 0, helloPrefixBytes+helloFixedBytes+2+len(h.clusterID)+len(h.httpAddr)+16+2+len(h.peerAddr))
+	b := make([]byte, 0, helloPrefixBytes+helloFixedBytes+2+len(h.clusterID)+len(h.httpAddr)+16+2+len(h.peerAddr)+2+len(h.kafkaAddr))
 	b = append(b, magic...)
 	b = append(b, v, byte(h.kind))
 	b = binary.BigEndian.AppendUint64(b, h.from)
@@ -172,6 +174,11 @@ func (h *hello) marshal() []byte {
 	b = append(b, h.dirID[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.peerAddr)))
 	b = append(b, h.peerAddr...)
+	if v < 6 {
+		return b
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(h.kafkaAddr)))
+	b = append(b, h.kafkaAddr...)
 	return b
 }
 
@@ -226,6 +233,15 @@ func readHello(r io.Reader) (hello, error) {
 	}
 	copy(h.dirID[:], tail[:16])
 	if h.peerAddr, err = readString(r, binary.BigEndian.Uint16(tail[16:])); err != nil {
+		return h, err
+	}
+	if v < 6 {
+		return h, nil
+	}
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return h, unexpected(err)
+	}
+	if h.kafkaAddr, err = readString(r, binary.BigEndian.Uint16(n[:])); err != nil {
 		return h, err
 	}
 	return h, nil

@@ -178,6 +178,32 @@ func testTopics(t *testing.T) {
 	if again.Topics[0].ErrorCode != 36 {
 		t.Fatalf("second create: error %d, want TOPIC_ALREADY_EXISTS", again.Topics[0].ErrorCode)
 	}
+	// Configs go in with the topic; a bad one refuses the whole topic.
+	withCfg := func(name, key, value string) kmsg.CreateTopicsRequestTopic {
+		tp := topic(name, 1, 1)
+		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+		cfg.Name, cfg.Value = key, &value
+		tp.Configs = append(tp.Configs, cfg)
+		return tp
+	}
+	cfgResp := cl.do(createTopicsReq(false, withCfg("k-compact", "cleanup.policy", "compact"),
+		withCfg("k-badcfg", "retention.ms", "soon"), withCfg("k-unknowncfg", "no.such.key", "1")), 7).(*kmsg.CreateTopicsResponse)
+	wantCfg := map[string]int16{"k-compact": 0, "k-badcfg": 40, "k-unknowncfg": 40}
+	for _, rt := range cfgResp.Topics {
+		if rt.ErrorCode != wantCfg[rt.Topic] {
+			t.Errorf("CreateTopics with configs %s: error %d (%v), want %d", rt.Topic, rt.ErrorCode, rt.ErrorMessage, wantCfg[rt.Topic])
+		}
+	}
+	rc, err := c.Server(lead).Controller.DescribeConfigs(context.Background(),
+		contract.ConfigResource{Type: contract.ConfigResourceTopic, Name: "k-compact"}, []string{"cleanup.policy"}, false)
+	if err != nil || len(rc.Configs) != 1 || rc.Configs[0].Value == nil || *rc.Configs[0].Value != "compact" ||
+		rc.Configs[0].Source != contract.ConfigSourceTopic {
+		t.Fatalf("k-compact's cleanup.policy after CreateTopics: %+v, %v", rc.Configs, err)
+	}
+	if _, err := c.Server(lead).Controller.Topic(context.Background(), "k-badcfg", false); contract.CodeOf(err) != contract.CodeTopicNotFound {
+		t.Fatalf("a topic whose config was refused exists: %v", err)
+	}
+
 	vo := cl.do(createTopicsReq(true, topic("k-validated", 2, 1)), 5).(*kmsg.CreateTopicsResponse)
 	if vo.Topics[0].ErrorCode != 0 || vo.Topics[0].NumPartitions != 2 {
 		t.Fatalf("validateOnly create: %+v", vo.Topics[0])

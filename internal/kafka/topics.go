@@ -142,10 +142,7 @@ func createTopic(ctx context.Context, s *Server, t kmsg.CreateTopicsRequestTopic
 			}
 			configs[c.Name] = *c.Value
 		}
-		if err := withConfigs(&creq, configs); err != nil {
-			code, msg := errorMessage(err)
-			return code, msg, contract.TopicDetail{}
-		}
+		creq.Configs = configs // validated and stored with the topic, in its batch
 	}
 	detail, _, err := s.ctrl.CreateTopicWith(ctx, creq, opts)
 	if err != nil {
@@ -158,13 +155,6 @@ func createTopic(ctx context.Context, s *Server, t kmsg.CreateTopicsRequestTopic
 		return code, msg, contract.TopicDetail{}
 	}
 	return errNone, nil, detail
-}
-
-// withConfigs puts a CreateTopics' configs into the controller's
-// request. This version stores no configs at creation, so a topic asked
-// with some is refused, nothing created.
-func withConfigs(_ *contract.CreateTopicRequest, configs map[string]string) error {
-	return contract.Errorf(contract.CodeInvalidConfig, "configs at topic creation are not supported by this server (%d given); create the topic without them", len(configs))
 }
 
 // serveDeleteTopics deletes each topic by name or, from v6, by id.

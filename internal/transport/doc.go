@@ -178,17 +178,17 @@
 // allows DialTimeout for the TCP dial and again for the handshake; the
 // acceptor allows 5s for the hello.
 //
-// Version 5 is the same hello without kafkaLen; an acceptor takes it (the
-// peer then has no Kafka address). Version 4 is the same hello without
-// dirID, peerLen and kafkaLen, and has no ack 5. So that a cluster can be
-// upgraded one node at a time, both directions still work with it: an
-// acceptor takes a version 4 hello (Admit sees directory id zero and peer
-// address ""), and a dialer whose version 6 hello a peer refuses with ack
-// 3 (a peer of version 4 or 5) redials it at once in version 4 and keeps
-// speaking version 4 to that peer for 5 minutes before it tries version 6
-// again (one refused dial each time, so an upgraded peer is spoken to in
-// version 6 within minutes). A
-// FetchSnapshot refused with ack 3 is retried in version 4 the same way.
+// Version 5 is the same hello without kafkaLen, and version 4 has no
+// dirID and peerLen either, nor ack 5. So that a cluster can be upgraded
+// one node at a time, both directions work with the previous release
+// (version 5): an acceptor takes a version 5 or 4 hello (the peer then has
+// no Kafka address; with 4, Admit sees directory id zero and peer address
+// ""), and a dialer whose version 6 hello a peer refuses with ack 3
+// redials it at once in version 5 and keeps speaking version 5 to that
+// peer for 5 minutes before it tries version 6 again (one refused dial
+// each time, so an upgraded peer is spoken to in version 6 within
+// minutes). A FetchSnapshot refused with ack 3 is retried in version 5 the
+// same way.
 // Older versions (1: no incarnation, no keepalives; 2: no checksum after
 // snapshot data; 3: no request stream) are refused with ack 3 and not
 // spoken: a node of one of them cannot join a cluster of this release.

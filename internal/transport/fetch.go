@@ -87,7 +87,7 @@ func FetchSnapshot(ctx context.Context, cfg FetchConfig, minIndex uint64, sink f
 	// protocolVersion, and is asked again in its version.
 	conn, stop, err := fetchDial(ctx, &cfg, 0)
 	if errors.Is(err, errUnsupportedVersion) && ctx.Err() == nil {
-		conn, stop, err = fetchDial(ctx, &cfg, minProtocolVersion)
+		conn, stop, err = fetchDial(ctx, &cfg, previousProtocolVersion)
 	}
 	if err != nil {
 		return raftpb.SnapshotMetadata{}, err

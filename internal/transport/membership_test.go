@@ -417,18 +417,18 @@ type bufferWriter []byte
 
 func (b *bufferWriter) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
-// v4Acceptor stands in for a node of the previous release: it refuses
-// any hello but version 4 with ackBadVersion, as that release does, and
+// prevAcceptor stands in for a node of the previous release: it refuses
+// any hello but previousProtocolVersion with ackBadVersion, as that release does, and
 // records the versions it was offered. Accepted message streams' frames
 // go to msgs.
-type v4Acceptor struct {
+type prevAcceptor struct {
 	ln       net.Listener
 	versions chan byte
 	msgs     chan raftpb.Message
 }
 
-func startV4Acceptor(t *testing.T) *v4Acceptor {
-	v := &v4Acceptor{ln: listen(t), versions: make(chan byte, 64), msgs: make(chan raftpb.Message, 64)}
+func startPrevAcceptor(t *testing.T) *prevAcceptor {
+	v := &prevAcceptor{ln: listen(t), versions: make(chan byte, 64), msgs: make(chan raftpb.Message, 64)}
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait) // after the listener (and the connections) close
 	var mu sync.Mutex
@@ -463,14 +463,14 @@ func startV4Acceptor(t *testing.T) *v4Acceptor {
 	return v
 }
 
-func (v *v4Acceptor) serve(conn net.Conn) {
+func (v *prevAcceptor) serve(conn net.Conn) {
 	br := bufio.NewReader(conn)
 	var pre [5]byte
 	if _, err := io.ReadFull(br, pre[:]); err != nil {
 		return
 	}
 	v.versions <- pre[4]
-	if pre[4] != 4 {
+	if pre[4] != previousProtocolVersion {
 		conn.Write([]byte{byte(ackBadVersion)})
 		io.Copy(io.Discard, br) // until the dialer hangs up, so no reset eats the ack
 		return
@@ -488,6 +488,13 @@ func (v *v4Acceptor) serve(conn net.Conn) {
 		return
 	}
 	if _, err := io.ReadFull(br, make([]byte, binary.BigEndian.Uint16(hl[:]))); err != nil {
+		return
+	}
+	var tail [16 + 2]byte // version 5: directory id, peer address
+	if _, err := io.ReadFull(br, tail[:]); err != nil {
+		return
+	}
+	if _, err := io.ReadFull(br, make([]byte, binary.BigEndian.Uint16(tail[16:]))); err != nil {
 		return
 	}
 	conn.Write([]byte{byte(ackOK)})
@@ -511,30 +518,31 @@ func (v *v4Acceptor) serve(conn net.Conn) {
 	}
 }
 
-// TestDialerFallsBackToVersion4: a peer of the previous release refuses
-// the current version; the dialer redials it at once in version 4, messages flow,
-// and later dials speak version 4 to it from the start.
-func TestDialerFallsBackToVersion4(t *testing.T) {
+// TestDialerFallsBackToThePreviousVersion: a peer of the previous release
+// refuses the current version; the dialer redials it at once in that
+// release's version (previousProtocolVersion), messages flow, and later dials
+// speak it to that peer from the start.
+func TestDialerFallsBackToThePreviousVersion(t *testing.T) {
 	checkLeaks(t)
-	old := startV4Acceptor(t)
+	old := startPrevAcceptor(t)
 	a := startNode(t, 1, listen(t), map[uint64]string{2: old.ln.Addr().String()}, func(c *Config) {
 		c.DirectoryID = dirOf(1)
 	})
 	a.tr.Send([]raftpb.Message{app(1, 2, 1)})
-	if m := recv(t, old.msgs, "message to a version 4 peer"); m.Index != 1 {
+	if m := recv(t, old.msgs, "message to a peer of the previous release"); m.Index != 1 {
 		t.Fatalf("got %+v", m)
 	}
-	if v1, v2 := recv(t, old.versions, "first hello"), recv(t, old.versions, "second hello"); v1 != protocolVersion || v2 != 4 {
-		t.Fatalf("hellos in versions %d, %d; want %d, then 4", v1, v2, protocolVersion)
+	if v1, v2 := recv(t, old.versions, "first hello"), recv(t, old.versions, "second hello"); v1 != protocolVersion || v2 != previousProtocolVersion {
+		t.Fatalf("hellos in versions %d, %d; want %d, then %d", v1, v2, protocolVersion, previousProtocolVersion)
 	}
-	// Snapshot and fetch streams: the next dials go straight to version 4.
+	// Snapshot and fetch streams: the next dials go straight to the previous version.
 	_, release, err := a.tr.peerMap()[2].dial(context.Background(), streamSnapshot)
 	if err != nil {
 		t.Fatal(err)
 	}
 	release()
-	if v := recv(t, old.versions, "snapshot hello"); v != 4 {
-		t.Fatalf("snapshot hello in version %d, want 4", v)
+	if v := recv(t, old.versions, "snapshot hello"); v != previousProtocolVersion {
+		t.Fatalf("snapshot hello in version %d, want %d", v, previousProtocolVersion)
 	}
 	// Once versionRetryAfter has passed, the current version is tried again first.
 	p := a.tr.peerMap()[2]
@@ -543,8 +551,8 @@ func TestDialerFallsBackToVersion4(t *testing.T) {
 		t.Fatal(err)
 	}
 	release()
-	if v1, v2 := recv(t, old.versions, "hello after the retry period"), recv(t, old.versions, "its fallback"); v1 != protocolVersion || v2 != 4 {
-		t.Fatalf("hellos after the retry period in versions %d, %d; want %d, then 4", v1, v2, protocolVersion)
+	if v1, v2 := recv(t, old.versions, "hello after the retry period"), recv(t, old.versions, "its fallback"); v1 != protocolVersion || v2 != previousProtocolVersion {
+		t.Fatalf("hellos after the retry period in versions %d, %d; want %d, then %d", v1, v2, protocolVersion, previousProtocolVersion)
 	}
 
 	fc := FetchConfig{NodeID: 1, ClusterID: testCluster, Peer: 2, Addr: old.ln.Addr().String(), DialTimeout: waitTimeout}
@@ -554,10 +562,10 @@ func TestDialerFallsBackToVersion4(t *testing.T) {
 	// snapshot source would: what matters is the handshake got through.
 	_, err = FetchSnapshot(ctx, fc, 1, func(raftpb.SnapshotMetadata, io.Reader) error { return nil })
 	if err == nil || errors.Is(err, errUnsupportedVersion) {
-		t.Fatalf("fetch from a version 4 peer = %v, want the handshake to succeed", err)
+		t.Fatalf("fetch from a peer of the previous release = %v, want the handshake to succeed", err)
 	}
-	if v1, v2 := recv(t, old.versions, "fetch hello"), recv(t, old.versions, "fetch retry"); v1 != protocolVersion || v2 != 4 {
-		t.Fatalf("fetch hellos in versions %d, %d; want %d, then 4", v1, v2, protocolVersion)
+	if v1, v2 := recv(t, old.versions, "fetch hello"), recv(t, old.versions, "fetch retry"); v1 != protocolVersion || v2 != previousProtocolVersion {
+		t.Fatalf("fetch hellos in versions %d, %d; want %d, then %d", v1, v2, protocolVersion, previousProtocolVersion)
 	}
 }
 

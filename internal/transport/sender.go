@@ -38,7 +38,7 @@ type peer struct {
 	conns map[net.Conn]struct{} // guarded by t.mu; open outbound connections
 
 	// oldVersionSince is when the peer last refused protocolVersion (unix
-	// nanoseconds; 0: it did not): dials speak minProtocolVersion to it
+	// nanoseconds; 0: it did not): dials speak previousProtocolVersion to it
 	// until versionRetryAfter has passed.
 	oldVersionSince atomic.Int64
 
@@ -129,7 +129,7 @@ func (p *peer) untrack(conn net.Conn) {
 //
 // It speaks protocolVersion, unless the peer refused that recently: a
 // peer still on the previous release answers ackBadVersion, and is then
-// redialed at once, and for versionRetryAfter, with minProtocolVersion
+// redialed at once, and for versionRetryAfter, with previousProtocolVersion
 // (message streams excepted: see below).
 func (p *peer) dial(ctx context.Context, kind streamKind) (net.Conn, func(), error) {
 	var version uint8 // protocolVersion
@@ -139,7 +139,7 @@ func (p *peer) dial(ctx context.Context, kind streamKind) (net.Conn, func(), err
 	// learnt as soon as it can send one.
 	if since := p.oldVersionSince.Load(); since != 0 && kind != streamMessage {
 		if time.Since(time.Unix(0, since)) < versionRetryAfter {
-			version = minProtocolVersion
+			version = previousProtocolVersion
 		} else {
 			p.oldVersionSince.CompareAndSwap(since, 0)
 		}
@@ -147,10 +147,10 @@ func (p *peer) dial(ctx context.Context, kind streamKind) (net.Conn, func(), err
 	conn, release, err := p.dialVersion(ctx, kind, version)
 	if version == 0 && errors.Is(err, errUnsupportedVersion) && ctx.Err() == nil {
 		if p.oldVersionSince.Swap(time.Now().UnixNano()) == 0 {
-			p.log.Info("peer speaks an older protocol version: using it", "version", minProtocolVersion,
+			p.log.Info("peer speaks an older protocol version: using it", "version", previousProtocolVersion,
 				"retry_newer_after", versionRetryAfter)
 		}
-		conn, release, err = p.dialVersion(ctx, kind, minProtocolVersion)
+		conn, release, err = p.dialVersion(ctx, kind, previousProtocolVersion)
 	}
 	return conn, release, err
 }

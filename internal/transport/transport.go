@@ -80,7 +80,7 @@ const (
 	keepAlivePeriod = 15 * time.Second
 
 	// versionRetryAfter is how long a dialer keeps speaking
-	// minProtocolVersion to a peer that refused protocolVersion before it
+	// previousProtocolVersion to a peer that refused protocolVersion before it
 	// tries protocolVersion again (the peer may have been upgraded).
 	versionRetryAfter = 5 * time.Minute
 

@@ -24,9 +24,12 @@ const (
 	// (not admitted) with its reason; 6 the dialer's advertised Kafka
 	// address to the hello.
 	protocolVersion = 6
-	// minProtocolVersion is the oldest hello an acceptor takes and a dialer
-	// falls back to when a peer refuses protocolVersion: the previous
-	// release speaks it, so a cluster can be upgraded one node at a time.
+	// previousProtocolVersion is what a dialer falls back to when a peer
+	// refuses protocolVersion: the previous release speaks it, so a
+	// cluster can be upgraded one node at a time and keeps exchanging
+	// directory ids meanwhile.
+	previousProtocolVersion = 5
+	// minProtocolVersion is the oldest hello an acceptor takes.
 	minProtocolVersion = 4
 
 	// maxFrameBytes bounds one length-prefixed raftpb.Message. raft's own
@@ -126,7 +129,8 @@ var (
 // hello is the first thing a dialer writes on every connection.
 type hello struct {
 	// version is the protocol version the hello is encoded in: 0 (meaning
-	// protocolVersion) or minProtocolVersion, which has no dirID or peerAddr.
+	// protocolVersion) or an older one down to minProtocolVersion, which
+	// lack the fields added since (marshal and readHello say which).
 	version  uint8
 	kind     streamKind
 	from, to uint64
@@ -182,7 +186,7 @@ func (h *hello) marshal() []byte {
 	return b
 }
 
-// readHello decodes a hello of version minProtocolVersion or
+// readHello decodes a hello of a version from minProtocolVersion to
 // protocolVersion. It returns errUnsupportedVersion (after reading only
 // magic and version) for any other version, an
 // errProtocol-wrapped error for anything malformed, and io errors as is.

@@ -175,7 +175,8 @@ func TestOfflineCommands(t *testing.T) {
 				t.Fatal(err)
 			}
 			s, err := server.Start(server.Config{NodeID: id, ClusterID: "restored", DataDir: dir, Voters: peers,
-				ListenPeer: peers[id], HTTPListener: httpL, TickInterval: 50 * time.Millisecond, ElectionTicks: 20})
+				ListenPeer: peers[id], HTTPListener: httpL, TickInterval: 50 * time.Millisecond, ElectionTicks: 20,
+				BrokerSessionTimeout: time.Hour}) // the restored brokers never heartbeat: a slow run must not fence them
 			if err != nil {
 				t.Fatalf("start restored node %d: %v", id, err)
 			}

@@ -62,7 +62,8 @@ func TestLogsHaveNoDuplicateKeysAndReadableValues(t *testing.T) {
 	start := func(id uint64) {
 		t.Helper()
 		cfg := Config{NodeID: id, ClusterID: "logs", DataDir: dirs[id], Voters: voters, TickInterval: 50 * time.Millisecond,
-			PeerListener: peerLs[id], HTTPListener: httpLs[id], Logger: log}
+			BrokerSessionTimeout: time.Hour, // the broker never heartbeats; a slow run must not fence it
+			PeerListener:         peerLs[id], HTTPListener: httpLs[id], Logger: log}
 		if cfg.PeerListener == nil { // a restart: the same addresses again
 			cfg.ListenPeer, cfg.ListenHTTP = voters[id], httpAddrs[id]
 		}

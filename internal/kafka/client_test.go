@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/yakt/yakt/internal/kafka"
 )
 
 // wireClient speaks the Kafka protocol with kmsg's encoders and a
@@ -31,25 +32,9 @@ func dial(t testing.TB, addr string) *wireClient {
 	return &wireClient{t: t, conn: conn, br: bufio.NewReader(conn)}
 }
 
-// frame encodes req as a request frame in its version.
-func frame(req kmsg.Request, corr int32, clientID *string) []byte {
-	b := make([]byte, 4, 64)
-	b = binary.BigEndian.AppendUint16(b, uint16(req.Key()))
-	b = binary.BigEndian.AppendUint16(b, uint16(req.GetVersion()))
-	b = binary.BigEndian.AppendUint32(b, uint32(corr))
-	if clientID == nil {
-		b = binary.BigEndian.AppendUint16(b, 0xffff)
-	} else {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(*clientID)))
-		b = append(b, *clientID...)
-	}
-	if req.IsFlexible() {
-		b = append(b, 0)
-	}
-	b = req.AppendTo(b)
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-	return b
-}
+// frame encodes req as a request frame in its version (the frame tests'
+// encoder).
+var frame = kafka.EncodeFrame
 
 func (c *wireClient) send(req kmsg.Request) int32 {
 	c.t.Helper()

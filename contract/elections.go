@@ -1,5 +1,7 @@
 package contract
 
+import "fmt"
+
 // Leader elections (POST /v1/elections) and partition reassignments
 // (POST and GET /v1/reassignments), as Kafka's ElectLeaders and KIP-455's
 // AlterPartitionReassignments / ListPartitionReassignments have them.
@@ -29,6 +31,18 @@ type PartitionResult struct {
 	Partition int32        `json:"partition"`
 	Leader    *int32       `json:"leader,omitempty"` // after an election
 	Error     *ErrorDetail `json:"error,omitempty"`
+}
+
+// String is the result in short: "orders/3->2" (its new leader),
+// "orders/3:ELECTION_NOT_NEEDED" (its error) or "orders/3:ok".
+func (r PartitionResult) String() string {
+	switch {
+	case r.Error != nil:
+		return fmt.Sprintf("%s/%d:%s", r.Topic, r.Partition, r.Error.Code)
+	case r.Leader != nil:
+		return fmt.Sprintf("%s/%d->%d", r.Topic, r.Partition, *r.Leader)
+	}
+	return fmt.Sprintf("%s/%d:ok", r.Topic, r.Partition)
 }
 
 // ElectLeadersResponse lists every partition asked for (or, for all, every

@@ -31,13 +31,30 @@ func (c *Cluster) TopicNames(id uint64) map[string]bool {
 }
 
 // WaitConverged waits until every running node has applied the leader's
-// commit index.
+// commit index, read once the leader has applied its own first entry of
+// the term: before that, a leader elected after a restart may know a
+// commit index older than writes acknowledged before it.
 func (c *Cluster) WaitConverged(ctx context.Context) error {
-	lead, err := c.Leader(ctx)
+	var commit uint64
+	err := WaitFor(ctx, func() bool {
+		lead, err := c.Leader(ctx)
+		if err != nil {
+			return false
+		}
+		s := c.Server(lead)
+		if s == nil {
+			return false
+		}
+		if _, ready := s.Node.LeaderReady(); !ready {
+			return false
+		}
+		commit = s.Node.CommitIndex()
+		return true
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("no leader that applied its term's first entry: %w", err)
 	}
-	return c.WaitApplied(ctx, c.Server(lead).Node.CommitIndex())
+	return c.WaitApplied(ctx, commit)
 }
 
 // WaitDirectoryIDs waits until the leader's membership records every

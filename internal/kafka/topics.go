@@ -42,15 +42,13 @@ func each(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// duplicates returns the names listed more than once.
-func duplicates(names []string) map[string]bool {
-	seen := map[string]int{}
-	for _, n := range names {
-		seen[n]++
-	}
+// duplicates returns the names (name of each item) listed more than once.
+func duplicates[T any](items []T, name func(T) string) map[string]bool {
+	seen := make(map[string]int, len(items))
 	dup := map[string]bool{}
-	for n, c := range seen {
-		if c > 1 {
+	for _, it := range items {
+		n := name(it)
+		if seen[n]++; seen[n] > 1 {
 			dup[n] = true
 		}
 	}
@@ -67,11 +65,7 @@ func strp(s string) *string { return &s }
 func serveCreateTopics(ctx context.Context, s *Server, h Header, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.CreateTopicsRequest)
 	resp := kmsg.NewPtrCreateTopicsResponse()
-	names := make([]string, len(req.Topics))
-	for i, t := range req.Topics {
-		names[i] = t.Topic
-	}
-	dup := duplicates(names)
+	dup := duplicates(req.Topics, func(t kmsg.CreateTopicsRequestTopic) string { return t.Topic })
 	resp.Topics = make([]kmsg.CreateTopicsResponseTopic, len(req.Topics))
 	each(len(req.Topics), func(i int) {
 		t := req.Topics[i]
@@ -219,11 +213,7 @@ func serveDeleteTopics(ctx context.Context, s *Server, h Header, r kmsg.Request)
 func serveCreatePartitions(ctx context.Context, s *Server, h Header, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.CreatePartitionsRequest)
 	resp := kmsg.NewPtrCreatePartitionsResponse()
-	names := make([]string, len(req.Topics))
-	for i, t := range req.Topics {
-		names[i] = t.Topic
-	}
-	dup := duplicates(names)
+	dup := duplicates(req.Topics, func(t kmsg.CreatePartitionsRequestTopic) string { return t.Topic })
 	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, len(req.Topics))
 	each(len(req.Topics), func(i int) {
 		t := req.Topics[i]

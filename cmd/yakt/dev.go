@@ -100,6 +100,7 @@ func runDev(nodes *int, dataDir *string, httpBase, peerBase, kafkaBase, brokers 
 		return 2
 	}
 	base := server.Config{Logger: log}
+	defer nf.startGCFloor()()
 	if err := nf.apply(&base); err != nil {
 		fmt.Fprintln(stderr, "yakt dev:", err)
 		return 2

@@ -17,6 +17,7 @@ import (
 
 	"github.com/yakt/yakt/internal/controller"
 	"github.com/yakt/yakt/internal/defaults"
+	"github.com/yakt/yakt/internal/gcfloor"
 	"github.com/yakt/yakt/internal/server"
 )
 
@@ -40,6 +41,7 @@ type nodeFlags struct {
 	autoRebalance    bool
 	imbalancePercent int
 	imbalanceCheck   time.Duration
+	gcFloorMiB       uint64
 }
 
 func (nf *nodeFlags) register(fs *pflag.FlagSet) {
@@ -60,6 +62,7 @@ func (nf *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&nf.logLevel, "log-level", defaults.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&nf.autoRebalance, "auto-leader-rebalance", true, "the leader moves partition leadership back to the preferred (first) replicas of brokers above --leader-imbalance-percent (Kafka's auto.leader.rebalance.enable)")
 	fs.IntVar(&nf.imbalancePercent, "leader-imbalance-percent", controller.DefaultLeaderImbalancePercent, "a broker is rebalanced when more than this percentage of the partitions it is the preferred replica of are led by others (1-100)")
+	fs.Uint64Var(&nf.gcFloorMiB, "gc-heap-floor-mib", defaults.GCHeapFloorMiB, "the Go collector lets the heap grow to at least this many MiB before it collects (far less GC CPU under writes while the state is small; no effect once the live heap is larger); 0: plain GOGC")
 	fs.DurationVar(&nf.imbalanceCheck, "leader-imbalance-check-interval", controller.DefaultLeaderImbalanceInterval, "how often the leader checks leader imbalance")
 }
 
@@ -97,6 +100,13 @@ func (nf *nodeFlags) apply(cfg *server.Config) error {
 	cfg.AutoLeaderRebalance = nf.autoRebalance
 	cfg.LeaderImbalancePercent, cfg.LeaderImbalanceCheckInterval = nf.imbalancePercent, nf.imbalanceCheck
 	return nil
+}
+
+// startGCFloor applies --gc-heap-floor-mib to this process until the
+// returned stop; it is process-wide, so only commands that own the
+// process (server, dev) call it.
+func (nf *nodeFlags) startGCFloor() (stop func()) {
+	return gcfloor.Start(nf.gcFloorMiB << 20).Stop
 }
 
 // logger makes the logger of --log-level. When it cannot, it has said
@@ -246,6 +256,7 @@ func runServer(o *serverOpts, nf *nodeFlags, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	defer nf.startGCFloor()()
 	srv, err := server.Start(cfg)
 	if err != nil {
 		log.Error("start failed", "err", err)

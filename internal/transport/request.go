@@ -465,6 +465,7 @@ func (t *Transport) serveRequests(conn net.Conn, br *bufio.Reader, h *hello) err
 	}()
 	var mu sync.Mutex
 	running := make(map[uint64]context.CancelFunc) // guarded by mu
+	jobs := make(chan func())                      // to idle workers
 	for {
 		kind, id, payload, err := readReqFrame(br, maxRequestFrameBytes)
 		if err != nil {
@@ -501,9 +502,7 @@ func (t *Transport) serveRequests(conn net.Conn, br *bufio.Reader, h *hello) err
 		}
 		running[id] = hcancel
 		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		job := func() {
 			ans := t.runRequest(hctx, h.from, id, req)
 			hcancel()
 			mu.Lock()
@@ -513,7 +512,41 @@ func (t *Transport) serveRequests(conn net.Conn, br *bufio.Reader, h *hello) err
 			case out <- ans:
 			case <-ctx.Done():
 			}
-		}()
+		}
+		select {
+		case jobs <- job: // an idle worker takes it
+		default:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				requestWorker(ctx, job, jobs)
+			}()
+		}
+	}
+}
+
+// workerIdle is how long a request worker waits for another request
+// before it ends.
+const workerIdle = 10 * time.Second
+
+// requestWorker runs job, then the jobs that come while it is idle.
+// Workers outlive their request because a forwarded write runs deep
+// (handlers, controller, map replay): a new goroutine per request grew
+// its stack from the smallest size on every request, which cost the
+// leader several percent of its CPU in stack copies.
+func requestWorker(ctx context.Context, job func(), jobs <-chan func()) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		job()
+		idle.Reset(workerIdle)
+		select {
+		case job = <-jobs:
+		case <-idle.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

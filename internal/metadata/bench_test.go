@@ -71,6 +71,29 @@ func BenchmarkReplayApplyChained(b *testing.B) {
 	}
 }
 
+// BenchmarkReplayCommitRound is the apply loop under a write load: 32
+// create-topic batches (a commit round's worth) into one delta, then
+// Apply; per batch.
+func BenchmarkReplayCommitRound(b *testing.B) {
+	im := bigImage()
+	b.ReportAllocs()
+	const round = 32
+	n := 0
+	for b.Loop() {
+		d := NewDelta(im)
+		off := im.Offset()
+		for range round {
+			n++
+			if err := d.ReplayBatch(createTopicBatch(fmt.Sprintf("round-%07d", n), off+1)); err != nil {
+				b.Fatal(err)
+			}
+			off++
+		}
+		im = d.Apply(off)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/batch")
+}
+
 func BenchmarkEncodeDecodeRecords(b *testing.B) {
 	for _, n := range []int{4, 100} {
 		var recs []Record

@@ -264,14 +264,22 @@ func (d *Delta) ReplayEntry(offset int64, b Batch) (replayed *IdempotencyEntry, 
 			return e, nil
 		}
 	}
-	if err := d.ReplayBatch(recs); err != nil {
+	if err := d.replayEntry(offset, recs, b.Idempotency); err != nil {
 		return nil, err
 	}
-	if k := b.Idempotency; k != nil {
+	d.logRedo(len(recs), func(d *Delta) error { return d.replayEntry(offset, recs, b.Idempotency) })
+	return nil, nil
+}
+
+func (d *Delta) replayEntry(offset int64, recs []Record, k *Idempotency) error {
+	if err := d.replayBatch(recs); err != nil {
+		return err
+	}
+	if k != nil {
 		d.rememberKey(offset, k, recs)
 	}
 	d.evictKeys()
-	return nil, nil
+	return nil
 }
 
 func (d *Delta) rememberKey(offset int64, k *Idempotency, recs []Record) {

@@ -490,3 +490,68 @@ func cloneImage(t *testing.T, im *Image) *Image {
 	}
 	return c
 }
+
+// Batches of several records replay in place too: a run of them keeps
+// changing the same map nodes, a batch that fails part-way (after its
+// first records changed nodes in place) leaves exactly the batches before
+// it, also past the redo log's bound, and neither the base nor an
+// applied image ever changes.
+func TestBatchesReplayInPlace(t *testing.T) {
+	before := base(t)
+	wantBase := cloneImage(t, before)
+	d := NewDelta(before)
+	createWithParts := func(off int64, name string) []Record {
+		u := "u-" + name
+		return recsAt(off, top(name, u), prt(u, 0, 0, 1), prt(u, 1, 0, 2))
+	}
+	if err := d.ReplayBatch(createWithParts(100, "first")); err != nil {
+		t.Fatal(err)
+	}
+	var root *hnode[string, *topicImage]
+	want := []Record{}
+	want = append(want, createWithParts(100, "first")...)
+	off := int64(200)
+	for i := range maxRedo + 100 {
+		name := fmt.Sprintf("t-%04d", i)
+		if err := d.ReplayBatch(createWithParts(off, name)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, createWithParts(off, name)...)
+		off += 3
+		// The batch after a rebuild (i == 1) copies the topics' map
+		// root; the ones after it change that copy in place.
+		if i == 1 {
+			root = d.cur.topics.byUUID.root
+		}
+		if i == 10 && d.cur.topics.byUUID.root != root {
+			t.Fatalf("a run of batches copied the topics' map root again: not replayed in place")
+		}
+		if i%97 == 0 {
+			// Fails at its third record, after two changed nodes in place.
+			bad := recsAt(off, top("bad-"+name, "u-bad-"+name), prt("u-bad-"+name, 0, 0, 1), top(name, "u-dup"))
+			if err := d.ReplayBatch(bad); ReasonOf(err) != ReasonTopicAlreadyExists {
+				t.Fatalf("batch %d: want TOPIC_ALREADY_EXISTS, got %v", i, err)
+			}
+			if _, ok := d.Topic("bad-" + name); ok {
+				t.Fatalf("batch %d: the failed batch's topic survived", i)
+			}
+		}
+		if i == maxRedo/2 {
+			applied := d.Apply(off - 1)
+			wantApplied := cloneImage(t, applied)
+			defer func() {
+				if diff := diffImages(wantApplied, applied); diff != "" {
+					t.Errorf("an applied image changed under later in-place replays (-want +got):\n%s", diff)
+				}
+			}()
+		}
+	}
+	got := d.Apply(off - 1)
+	wantImg := replayAll(t, before, want, 3)
+	if diff := diffImages(wantImg, got); diff != "" {
+		t.Errorf("delta with failed batches differs from one replaying only the good ones (-want +got):\n%s", diff)
+	}
+	if diff := diffImages(wantBase, before); diff != "" {
+		t.Errorf("the base changed under in-place replays (-want +got):\n%s", diff)
+	}
+}

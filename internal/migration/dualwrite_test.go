@@ -387,8 +387,11 @@ func testDualWriteTakesOverReconcilesAndFollowsTheLog(t *testing.T, conn *zk.Con
 	l.apply(part(uuidC, 1, 2, 1, []int32{2, 3, 1}, []int32{2, 3}))    // ISR shrinks
 	l.apply(part(uuidC, 0, 3, 1, []int32{1, 2, 3}, []int32{3, 2}))    // new leader
 	l.apply(&metadata.ProducerIdsRecord{BrokerID: 3, BrokerEpoch: 1}) // [0, 999]
-	l.apply(&metadata.RemoveTopicRecord{Name: "before", TopicUUID: uuidA})
-	last := l.apply(broker(4)) // brokers are not written
+	l.apply(broker(4))                                                // brokers are not written
+	// Last, a record that is written: /migration keeps the offset of the
+	// last write, so an entry without writes (the broker) moves it only
+	// when the writer sees it together with one that has writes.
+	last := l.apply(&metadata.RemoveTopicRecord{Name: "before", TopicUUID: uuidA})
 	r.WaitWritten(t, last)
 
 	topic, _ = MustZkJSON(t, conn, root+"/brokers/topics/orders")

@@ -19,7 +19,7 @@ import (
 // Apply is O(1) too, for callers that would rather hold an *Image.
 //
 // Cost: a record copies the O(log32 n) persistent-map nodes on its path
-// (within one batch each node at most once) and allocates a few small
+// (each node at most once between two Applies) and allocates a few small
 // structs; nothing is proportional to the number of brokers, topics or
 // partitions. Sorted listings (Brokers, Topics, Partitions) sort the touched
 // domain on first use after a change.

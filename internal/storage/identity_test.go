@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -253,5 +254,35 @@ func TestOpenAdoptsClusterID(t *testing.T) {
 	s = mustOpen(t, cfg)
 	if got := s.Identity(); got != first {
 		t.Fatalf("Open without a cluster id: Identity() = %v, want %v", got, first)
+	}
+}
+
+// A lock that another open file of LOCK holds for a moment (a forked
+// child's copy of a descriptor the node already closed) delays the next
+// Open instead of refusing it; one held for good is refused.
+func TestLockWaitsOutAMomentaryHolder(t *testing.T) {
+	dir := t.TempDir()
+	holder, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(lockGrace / 4) // the holder lets go while the next lock waits
+		holder.Close()
+	}()
+	lock, err := lockDir(dir)
+	if err != nil {
+		t.Fatalf("lock released %v after the attempt: %v", lockGrace/4, err)
+	}
+	select {
+	case <-released:
+	default:
+		t.Fatal("took the lock while another open file held it")
+	}
+	defer lock.Close()
+	if _, err := lockDir(dir); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("a lock held for good: got %v, want the in-use refusal", err)
 	}
 }

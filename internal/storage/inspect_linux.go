@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-
-	"github.com/yakt/yakt/internal/vfs"
 )
 
 // lockDirShared takes dir/LOCK like lockDir but without creating it or
@@ -24,7 +22,7 @@ func lockDirShared(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open lock file: %w", err)
 	}
-	if err := vfs.Flock(f); err != nil {
+	if err := flockWithGrace(f); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w: %s is locked (stop the node, or read a copy of the directory)", ErrDirInUse, dir)

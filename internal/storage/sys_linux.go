@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/yakt/yakt/internal/vfs"
 )
@@ -20,7 +21,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open lock file: %w", err)
 	}
-	err = vfs.Flock(f)
+	err = flockWithGrace(f)
 	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -29,4 +30,24 @@ func lockDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("storage: lock data directory: %w", err)
 	}
 	return f, nil
+}
+
+// lockGrace is how long taking a data directory's lock waits out a holder.
+const lockGrace = time.Second
+
+// flockWithGrace takes f's exclusive flock, waiting up to lockGrace for a
+// holder to let go. A lock can outlive its owner's Close by a moment: a
+// process that forks (to start any child process) gives the child every
+// open file until the child execs, so the lock a node just released while
+// formatting or stopping stays held by that copy. A node still running
+// holds it for good and is refused after the grace.
+func flockWithGrace(f *os.File) error {
+	deadline := time.Now().Add(lockGrace)
+	for {
+		err := vfs.Flock(f)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond) // waiting on another process, not on our code
+	}
 }

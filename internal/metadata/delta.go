@@ -1,7 +1,6 @@
 package metadata
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -19,7 +18,7 @@ import (
 // Apply is O(1) too, for callers that would rather hold an *Image.
 //
 // Cost: a record copies the O(log32 n) persistent-map nodes on its path
-// (each node at most once between two Applies) and allocates a few small
+// (within one batch each node at most once) and allocates a few small
 // structs; nothing is proportional to the number of brokers, topics or
 // partitions. Sorted listings (Brokers, Topics, Partitions) sort the touched
 // domain on first use after a change.
@@ -28,20 +27,11 @@ import (
 type Delta struct {
 	cur     state
 	maxTime time.Time
-	// ed owns the map nodes created since base was taken; only those
-	// are changed in place. Invariant: no node owned by ed is reachable
-	// from base or from an image Apply returned.
+	// ed owns the map nodes created since the last batch start or Apply;
+	// only those may be changed in place. Invariant: no node owned by ed
+	// is reachable from an image Apply returned or from the state a
+	// failing ReplayBatch restores.
 	ed *edit
-	// base is the state when ed was last replaced, and redo the changes
-	// replayed since, in order: cur is base with redo replayed. A batch
-	// that fails after changing cur in place is undone by rebuilding cur
-	// from them (see ReplayBatch).
-	base     state
-	baseTime time.Time
-	redo     []func(*Delta) error
-	redoRecs int // records in redo
-	// rebuilding is set while redo is replayed.
-	rebuilding bool
 	// snapshot relaxes the producer-id rules for loading an image's
 	// Records(): a block keeps the broker epoch it was given at, and its
 	// broker may since have been fenced, closed or re-registered.
@@ -55,22 +45,14 @@ func NewDelta(base *Image) *Delta {
 	if base == nil {
 		base = Empty
 	}
-	return &Delta{cur: base.state, maxTime: base.maxTime, ed: new(edit), base: base.state, baseTime: base.maxTime, limits: defaultIdempotencyLimits}
+	return &Delta{cur: base.state, maxTime: base.maxTime, ed: new(edit), limits: defaultIdempotencyLimits}
 }
 
-// Replay folds one record into the delta. A record that no longer
-// applies returns an *Error (CodeXxx per doc.go) and changes nothing. A
-// record without a Body, or with a Body type not from this package,
-// returns a plain error: that is a bug, not a rejection.
+// Replay folds one record into the delta. A record that no longer applies
+// returns an *Error (CodeXxx per doc.go) and changes nothing. A record
+// without a Body, or with a Body type not from this package, returns a
+// plain error: that is a bug, not a rejection.
 func (d *Delta) Replay(rec Record) error {
-	if err := d.replayOne(rec); err != nil {
-		return err
-	}
-	d.logRedo(1, func(d *Delta) error { return d.replayOne(rec) })
-	return nil
-}
-
-func (d *Delta) replayOne(rec Record) error {
 	if err := d.replay(rec); err != nil {
 		return err
 	}
@@ -84,88 +66,23 @@ func (d *Delta) replayOne(rec Record) error {
 // left exactly as it was and the first failure is returned, wrapped with
 // its position (errors.As finds the *Error).
 func (d *Delta) ReplayBatch(recs []Record) error {
-	if err := d.replayBatch(recs); err != nil {
-		return err
+	if len(recs) > 1 {
+		// A fresh token: nodes reachable from saved are no longer changed
+		// in place, so restoring saved undoes the batch. A lone record
+		// needs none (replay checks it fully before changing anything),
+		// so a run of one-record batches copies each node once, not once
+		// per batch.
+		d.ed = new(edit)
 	}
-	d.logRedo(len(recs), func(d *Delta) error { return d.replayBatch(recs) })
-	return nil
-}
-
-// replayBatch changes the nodes ed owns in place, record by record, so a
-// run of batches (a leader's forecast, the entries of one commit round)
-// copies each map node once, not once per batch. Batches almost always
-// apply; when one fails after its first record changed something, cur
-// is rebuilt from base and the redo log, which costs a replay of the
-// batches since base but is the only way back from changes made in
-// place. (A record that fails changes nothing itself: replay checks
-// everything before its first change.)
-func (d *Delta) replayBatch(recs []Record) error {
-	savedTime := d.maxTime
+	saved, savedTime := d.cur, d.maxTime
 	for i, rec := range recs {
-		if err := d.replayOne(rec); err != nil {
-			if i > 0 {
-				if rerr := d.rebuild(); rerr != nil {
-					return rerr
-				}
-			}
-			d.maxTime = savedTime
+		if err := d.Replay(rec); err != nil {
+			d.cur, d.maxTime = saved, savedTime
 			name := "record"
 			if rec.Body != nil {
 				name = rec.Body.RecordName()
 			}
 			return fmt.Errorf("metadata: replay batch: record %d of %d (%s): %w", i, len(recs), name, err)
-		}
-	}
-	return nil
-}
-
-// maxRedo and maxRedoRecords bound the redo log, so that undoing a
-// failed batch never replays more than this: past either, the current
-// state becomes the new base (its nodes are then copied once more on
-// their next change).
-const (
-	maxRedo        = 1024
-	maxRedoRecords = 1 << 16
-)
-
-// logRedo records a change of recs records that applied, so a later
-// failed batch can be undone by replaying it again from base.
-func (d *Delta) logRedo(recs int, f func(*Delta) error) {
-	if d.rebuilding {
-		return
-	}
-	if len(d.redo) >= maxRedo || d.redoRecs+recs > maxRedoRecords {
-		d.rebase()
-		return
-	}
-	d.redo = append(d.redo, f)
-	d.redoRecs += recs
-}
-
-// rebase makes the current state the base: a new token, so nothing
-// reachable from it is changed in place again, and an empty redo log.
-func (d *Delta) rebase() {
-	d.ed = new(edit)
-	d.base, d.baseTime = d.cur, d.maxTime
-	clear(d.redo)
-	d.redo, d.redoRecs = d.redo[:0], 0
-}
-
-// rebuild sets cur back to base with the redo log replayed, under a new
-// token (the old one's nodes hold the failed batch's changes).
-func (d *Delta) rebuild() error {
-	if d.rebuilding {
-		return errors.New("metadata: a batch failed part-way while the delta was rebuilt")
-	}
-	d.rebuilding = true
-	defer func() { d.rebuilding = false }()
-	d.ed = new(edit)
-	d.cur, d.maxTime = d.base, d.baseTime
-	for i, f := range d.redo {
-		// Each change applied before from this same state; replay is
-		// deterministic, so a failure here is a bug.
-		if err := f(d); err != nil {
-			return fmt.Errorf("metadata: rebuilding the delta: change %d of %d no longer applies: %w", i+1, len(d.redo), err)
 		}
 	}
 	return nil
@@ -177,7 +94,7 @@ func (d *Delta) rebuild() error {
 // returned image without changing it.
 func (d *Delta) Apply(offset int64) *Image {
 	im := &Image{offset: offset, maxTime: d.maxTime, state: d.cur}
-	d.rebase() // NB: before any further change, or it would show in im
+	d.ed = new(edit) // NB: before any further change, or it would show in im
 	return im
 }
 

@@ -264,22 +264,14 @@ func (d *Delta) ReplayEntry(offset int64, b Batch) (replayed *IdempotencyEntry, 
 			return e, nil
 		}
 	}
-	if err := d.replayEntry(offset, recs, b.Idempotency); err != nil {
+	if err := d.ReplayBatch(recs); err != nil {
 		return nil, err
 	}
-	d.logRedo(len(recs), func(d *Delta) error { return d.replayEntry(offset, recs, b.Idempotency) })
-	return nil, nil
-}
-
-func (d *Delta) replayEntry(offset int64, recs []Record, k *Idempotency) error {
-	if err := d.replayBatch(recs); err != nil {
-		return err
-	}
-	if k != nil {
+	if k := b.Idempotency; k != nil {
 		d.rememberKey(offset, k, recs)
 	}
 	d.evictKeys()
-	return nil
+	return nil, nil
 }
 
 func (d *Delta) rememberKey(offset int64, k *Idempotency, recs []Record) {

@@ -10,11 +10,11 @@ import "math/bits"
 //
 // Transient updates: a node records the edit token it was created under.
 // An update made with the same non-nil token changes such a node in place
-// instead of copying it again, so a run of updates under one token (the
-// batches a Delta replays between two Applies) copies each node at most
-// once. NB: whoever holds a token must retire it (stop using it) before a
-// pmap built under it is shared, or later updates would show through;
-// Delta does this in Apply and whenever it takes a new base.
+// instead of copying it again, so a run of updates under one token (a batch
+// replayed by a Delta) copies each node at most once. NB: whoever holds a
+// token must retire it (stop using it) before a pmap built under it is
+// shared, or later updates would show through; Delta does this in Apply
+// and at the start of every batch.
 //
 // Hashes are deterministic (FNV-1a and a splitmix64 finalizer), but no
 // iteration order leaks: callers sort what they emit. Keys whose 64-bit

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/yakt/yakt/contract"
+	"github.com/yakt/yakt/internal/server"
 )
 
 // CreateTopic creates a topic through the cluster's client (API), which
@@ -37,11 +38,7 @@ func (c *Cluster) TopicNames(id uint64) map[string]bool {
 func (c *Cluster) WaitConverged(ctx context.Context) error {
 	var commit uint64
 	err := WaitFor(ctx, func() bool {
-		lead, err := c.Leader(ctx)
-		if err != nil {
-			return false
-		}
-		s := c.Server(lead)
+		s := c.leaderServer(ctx)
 		if s == nil {
 			return false
 		}
@@ -62,11 +59,7 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 // connections present them, moments after the cluster starts).
 func (c *Cluster) WaitDirectoryIDs(ctx context.Context) error {
 	return WaitFor(ctx, func() bool {
-		lead, err := c.Leader(ctx)
-		if err != nil {
-			return false
-		}
-		s := c.Server(lead)
+		s := c.leaderServer(ctx)
 		if s == nil {
 			return false
 		}
@@ -77,4 +70,14 @@ func (c *Cluster) WaitDirectoryIDs(ctx context.Context) error {
 		}
 		return true
 	})
+}
+
+// leaderServer is the running server of the node that leads now, or nil
+// when none is known (or it is down).
+func (c *Cluster) leaderServer(ctx context.Context) *server.Server {
+	lead, err := c.Leader(ctx)
+	if err != nil {
+		return nil
+	}
+	return c.Server(lead)
 }

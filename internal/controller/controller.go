@@ -67,6 +67,7 @@ type Controller struct {
 	live           liveness
 	spec           speculation // the leader's forecast that writes validate against
 	full           fullShares  // full fetch answers being encoded or read (fetch_share.go)
+	placements     placementCache
 
 	unsafeReadsWithoutBarrier bool
 

@@ -183,20 +183,15 @@ func (c *Controller) AddPartitions(ctx context.Context, topic string, count int3
 		}
 		asg := assignment
 		if asg == nil {
-			var alive []placedBroker
-			for _, b := range img.Brokers() {
-				if b.BrokerStatus == metadata.StatusAlive {
-					alive = append(alive, placedBroker{id: b.BrokerID, rack: b.RackID})
-				}
-			}
-			rf := min(3, len(alive))
+			pl := c.placements.of(img)
+			rf := min(3, pl.brokers())
 			if len(parts) > 0 {
 				rf = len(parts[0].Replicas)
 			}
-			if rf < 1 || rf > len(alive) {
-				return nil, invalidAssignment("replication factor %d needs as many ALIVE brokers; there are %d", rf, len(alive))
+			if rf < 1 || rf > pl.brokers() {
+				return nil, invalidAssignment("replication factor %d needs as many ALIVE brokers; there are %d", rf, pl.brokers())
 			}
-			asg = assignReplicas(alive, int(n), rf)
+			asg = pl.assign(int(n), rf)
 		} else if int32(len(asg)) != n {
 			return nil, invalidAssignment("the assignment places %d partitions; %d are added", len(asg), n)
 		}

@@ -4,6 +4,9 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
+
+	"github.com/yakt/yakt/internal/metadata"
 )
 
 // placedBroker is what replica placement needs to know of a broker.
@@ -29,12 +32,23 @@ type placedBroker struct {
 // A broker without a rack counts as a rack of its own. The result is a
 // pure function of its input. Callers ensure 1 <= rf <= len(brokers).
 func assignReplicas(brokers []placedBroker, n, rf int) [][]int32 {
+	return newPlacement(brokers).assign(n, rf)
+}
+
+// placement is step 1 of assignReplicas for one set of brokers: the
+// order, and each position's rack as a small int. At thousands of
+// brokers it costs far more than placing a small topic (sorting and
+// hashing every broker), so the leader keeps the one for its current
+// brokers (placementCache).
+type placement struct {
+	order  []placedBroker
+	rackOf []int // by position in order
+	racks  int
+}
+
+func newPlacement(brokers []placedBroker) *placement {
 	order := rackAlternated(brokers)
-	size := len(order)
-	// Racks as small ints, and each partition's used positions and racks
-	// in reused scratch slices (rf is small): placement runs on the
-	// leader's single write path, for up to 10,000 partitions a request.
-	rackOf := make([]int, size)
+	rackOf := make([]int, len(order))
 	index := map[string]int{}
 	for i, b := range order {
 		k := rackKey(b)
@@ -45,7 +59,20 @@ func assignReplicas(brokers []placedBroker, n, rf int) [][]int32 {
 		}
 		rackOf[i] = r
 	}
-	racks := len(index)
+	return &placement{order: order, rackOf: rackOf, racks: len(index)}
+}
+
+// brokers is how many brokers pl places over.
+func (pl *placement) brokers() int { return len(pl.order) }
+
+// assign is steps 2 and 3 of assignReplicas. Callers ensure
+// 1 <= rf <= pl.brokers().
+func (pl *placement) assign(n, rf int) [][]int32 {
+	order, rackOf, racks := pl.order, pl.rackOf, pl.racks
+	size := len(order)
+	// Each partition's used positions and racks live in reused scratch
+	// slices (rf is small): placement runs on the leader's single write
+	// path, for up to 10,000 partitions a request.
 	out := make([][]int32, n)
 	slab := make([]int32, 0, n*rf) // every partition's replicas, in one allocation
 	var usedPos, usedRacks []int
@@ -78,6 +105,32 @@ func assignReplicas(brokers []placedBroker, n, rf int) [][]int32 {
 		out[p] = slab[start:len(slab):len(slab)]
 	}
 	return out
+}
+
+// placementCache keeps the placement over the ALIVE brokers of the
+// latest broker set placed for. Brokers change rarely (registration,
+// fencing), topics are created often.
+type placementCache struct {
+	mu  sync.Mutex
+	set metadata.BrokerSet
+	pl  *placement
+}
+
+// of returns the placement over img's ALIVE brokers.
+func (pc *placementCache) of(img *metadata.Image) *placement {
+	set := img.BrokerSet()
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.pl == nil || pc.set != set {
+		var alive []placedBroker
+		for _, b := range img.Brokers() {
+			if b.BrokerStatus == metadata.StatusAlive {
+				alive = append(alive, placedBroker{id: b.BrokerID, rack: b.RackID})
+			}
+		}
+		pc.set, pc.pl = set, newPlacement(alive)
+	}
+	return pc.pl
 }
 
 func rackKey(b placedBroker) string {

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/yakt/yakt/internal/metadata"
 )
 
 // TestAssignReplicasOverManyShapes checks placement properties over every
@@ -185,4 +188,83 @@ func BenchmarkAssignReplicas(b *testing.B) {
 			})
 		}
 	}
+}
+
+// The cached placement is reused while the brokers stay the same (a
+// topic create changes the image, not its brokers) and follows them when
+// one is fenced.
+func TestPlacementCacheFollowsTheBrokers(t *testing.T) {
+	img := imageOf(t, broker(1, metadata.StatusAlive, 0), broker(2, metadata.StatusAlive, 0), broker(3, metadata.StatusAlive, 0))
+	var pc placementCache
+	first := pc.of(img)
+	if got := first.assign(3, 3); len(got) != 3 || len(got[0]) != 3 {
+		t.Fatalf("placement over 3 brokers: %v", got)
+	}
+	withTopic := imageOf(t, broker(1, metadata.StatusAlive, 0), broker(2, metadata.StatusAlive, 0), broker(3, metadata.StatusAlive, 0),
+		bodies(top("a", "uuid-a"), prt("uuid-a", 0, 0, ids(1, 2, 3), ids(1, 2, 3), 1)))
+	if pc.of(img) != first {
+		t.Fatal("the same image got a new placement")
+	}
+	if withTopic.BrokerSet() == img.BrokerSet() {
+		t.Fatal("two images replayed apart share a broker set") // separate replays build separate broker maps
+	}
+	next := replayOK(t, withTopic, []metadata.Record{{Body: top("b", "uuid-b")}})
+	if next.BrokerSet() != withTopic.BrokerSet() {
+		t.Fatal("creating a topic changed the broker set")
+	}
+	if pc.of(withTopic) != pc.of(next) {
+		t.Fatal("an image with the same brokers got a new placement")
+	}
+	fenced := replayOK(t, next, []metadata.Record{{Body: &metadata.BrokerRegistrationChangeBrokerRecord{
+		BrokerID: 2, BrokerHost: "10.0.0.2", BrokerPort: "9092", SecurityProtocol: metadata.ProtocolPlaintext,
+		BrokerStatus: metadata.StatusFenced, Epoch: 1,
+	}}})
+	pl := pc.of(fenced)
+	if pl.brokers() != 2 {
+		t.Fatalf("after fencing broker 2 the placement covers %d brokers, want 2", pl.brokers())
+	}
+	for _, replicas := range pl.assign(10, 2) {
+		if slices.Contains(replicas, 2) {
+			t.Fatalf("fenced broker 2 placed: %v", replicas)
+		}
+	}
+}
+
+// BenchmarkPlaceOnePartition is a one-partition topic's placement at
+// 10,000 ALIVE brokers: "cached" is what the leader pays per create,
+// "uncached" what it paid when every create sorted the brokers again.
+func BenchmarkPlaceOnePartition(b *testing.B) {
+	groups := make([][]metadata.Body, 0, 10_000)
+	for id := range int32(10_000) {
+		groups = append(groups, broker(id, metadata.StatusAlive, 0))
+	}
+	img := metadata.Empty
+	for _, g := range groups {
+		recs := make([]metadata.Record, len(g))
+		for i, body := range g {
+			recs[i] = metadata.Record{Body: body, Offset: img.Offset() + 1}
+		}
+		d := metadata.NewDelta(img)
+		if err := d.ReplayBatch(recs); err != nil {
+			b.Fatal(err)
+		}
+		img = d.Apply(img.Offset() + 1)
+	}
+	one := int32(1)
+	b.Run("cached", func(b *testing.B) {
+		var pc placementCache
+		for b.Loop() {
+			if _, err := placePartitions(pc.of(img), "uuid", &one, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("uncached", func(b *testing.B) {
+		for b.Loop() {
+			var pc placementCache
+			if _, err := placePartitions(pc.of(img), "uuid", &one, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

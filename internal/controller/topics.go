@@ -53,7 +53,7 @@ func (c *Controller) CreateTopicWith(ctx context.Context, req contract.CreateTop
 			return append(recs, configs...), nil
 		}
 		if req.Partitions != nil || req.ReplicationFactor != nil {
-			parts, err := placePartitions(img, topic.TopicUUID, req.Partitions, req.ReplicationFactor)
+			parts, err := placePartitions(c.placements.of(img), topic.TopicUUID, req.Partitions, req.ReplicationFactor)
 			if err != nil {
 				return nil, err
 			}
@@ -102,10 +102,10 @@ func (c *Controller) Topic(ctx context.Context, name string, stale bool) (contra
 	return contract.TopicDetail{Topic: t, Partitions: parts}, nil
 }
 
-// placePartitions places replicas over the ALIVE brokers with
-// assignReplicas (rack-aware round robin); the first replica leads and
-// the ISR is all replicas. replicationFactor defaults to min(3, ALIVE).
-func placePartitions(img *metadata.Image, topicUUID string, partitions, replicationFactor *int32) ([]*metadata.PartitionRecord, error) {
+// placePartitions places replicas over the ALIVE brokers of pl (rack-aware
+// round robin); the first replica leads and the ISR is all replicas.
+// replicationFactor defaults to min(3, ALIVE).
+func placePartitions(pl *placement, topicUUID string, partitions, replicationFactor *int32) ([]*metadata.PartitionRecord, error) {
 	n := int32(1)
 	if partitions != nil {
 		n = *partitions
@@ -113,24 +113,19 @@ func placePartitions(img *metadata.Image, topicUUID string, partitions, replicat
 	if n < 1 || n > MaxPartitionsPerRequest {
 		return nil, contract.Errorf(contract.CodeInvalidRequest, "partitions must be 1..%d, got %d", MaxPartitionsPerRequest, n)
 	}
-	var alive []placedBroker
-	for _, b := range img.Brokers() {
-		if b.BrokerStatus == metadata.StatusAlive {
-			alive = append(alive, placedBroker{id: b.BrokerID, rack: b.RackID})
-		}
-	}
-	rf := int32(min(3, len(alive)))
+	alive := pl.brokers()
+	rf := int32(min(3, alive))
 	if replicationFactor != nil {
 		rf = *replicationFactor
 	}
 	if rf < 1 {
-		return nil, contract.Errorf(contract.CodeInvalidReplicaAssignment, "replicationFactor must be >= 1 and there must be ALIVE brokers (have %d)", len(alive))
+		return nil, contract.Errorf(contract.CodeInvalidReplicaAssignment, "replicationFactor must be >= 1 and there must be ALIVE brokers (have %d)", alive)
 	}
-	if int(rf) > len(alive) {
-		return nil, contract.Errorf(contract.CodeInvalidReplicaAssignment, "replicationFactor %d exceeds the %d ALIVE brokers", rf, len(alive))
+	if int(rf) > alive {
+		return nil, contract.Errorf(contract.CodeInvalidReplicaAssignment, "replicationFactor %d exceeds the %d ALIVE brokers", rf, alive)
 	}
 	out := make([]*metadata.PartitionRecord, n)
-	for p, replicas := range assignReplicas(alive, int(n), int(rf)) {
+	for p, replicas := range pl.assign(int(n), int(rf)) {
 		out[p] = &metadata.PartitionRecord{
 			PartitionID: int32(p), TopicUUID: topicUUID,
 			Replicas: replicas, ISR: append([]int32(nil), replicas...),

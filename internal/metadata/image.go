@@ -95,6 +95,15 @@ func (im *Image) Broker(id int32) (RegisterBrokerRecord, bool) { return im.state
 // Brokers returns every broker, CLOSED ones included, sorted by id.
 func (im *Image) Brokers() []RegisterBrokerRecord { return im.state.brokerList() }
 
+// BrokerSet identifies an image's brokers: images with equal BrokerSets
+// have the same brokers with the same values, so what a caller derived
+// from one image's brokers holds for the other. It keeps only the
+// brokers alive, not the rest of the image.
+type BrokerSet struct{ c *clusterImage }
+
+// BrokerSet returns the identity of im's brokers.
+func (im *Image) BrokerSet() BrokerSet { return BrokerSet{im.cluster} }
+
 // Topic returns the topic named name.
 func (im *Image) Topic(name string) (TopicRecord, bool) { return im.state.topic(name) }
 

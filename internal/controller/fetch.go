@@ -41,14 +41,31 @@ type FetchRequest struct {
 type FetchResponse struct {
 	Mode          string // contract.ModeDiff or contract.ModeSnapshot
 	HighWatermark int64
-	Records       []metadata.Record
+
+	// A diff's records are one of these. encoded is how Fetch has them:
+	// the tail's entries with their shared JSON, which AppendDiffJSON
+	// copies instead of encoding each record again for every broker.
+	// Records builds the plain list only when asked, since at thousands
+	// of heartbeats a second copying every diff's records was most of
+	// what a node allocated (and so of its collector's work).
+	encoded []metadata.TailRecord
+	recs    []metadata.Record
 
 	img    *metadata.Image // a full answer's image
 	client bool            // a full answer for ClientMgmt: no producer ids
-	// encoded is Records as the tail holds them, with their shared JSON
-	// (Fetch sets both): AppendDiffJSON copies each record's encoding
-	// instead of making it again for every broker.
-	encoded []metadata.TailRecord
+}
+
+// Records returns a diff's records (never nil for a diff); each call
+// makes a new slice.
+func (r FetchResponse) Records() []metadata.Record {
+	if r.encoded == nil {
+		return r.recs
+	}
+	out := make([]metadata.Record, len(r.encoded))
+	for i, e := range r.encoded {
+		out[i] = e.Record()
+	}
+	return out
 }
 
 // Full reports whether r is a full answer (Mode "snapshot"), which is
@@ -92,18 +109,20 @@ func (r FetchResponse) AppendDiffJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"highWatermark":`...)
 	b = strconv.AppendInt(b, r.HighWatermark, 10)
 	b = append(b, `,"records":[`...)
-	cached := len(r.encoded) == len(r.Records)
-	for i := range r.Records {
+	var err error
+	for i, e := range r.encoded {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		var err error
-		if cached {
-			b, err = r.encoded[i].AppendJSON(b)
-		} else {
-			b, err = r.Records[i].AppendJSON(b)
+		if b, err = e.AppendJSON(b); err != nil {
+			return nil, err
 		}
-		if err != nil {
+	}
+	for i := range r.recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = r.recs[i].AppendJSON(b); err != nil {
 			return nil, err
 		}
 	}
@@ -212,7 +231,7 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 		}
 		wait := deadline.Sub(c.clock.Now())
 		if wait <= 0 {
-			return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, Records: []metadata.Record{}}, nil
+			return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, recs: []metadata.Record{}}, nil
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -221,7 +240,7 @@ func (c *Controller) Fetch(ctx context.Context, req FetchRequest) (FetchResponse
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, Records: []metadata.Record{}}, nil
+			return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, recs: []metadata.Record{}}, nil
 		}
 	}
 }
@@ -247,11 +266,10 @@ func (c *Controller) snapshotResponse(client bool) FetchResponse {
 
 // diffResponse is a diff of the tail's recs.
 func diffResponse(hw int64, recs []metadata.TailRecord) FetchResponse {
-	out := FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, Records: make([]metadata.Record, len(recs)), encoded: recs}
-	for i, r := range recs {
-		out.Records[i] = r.Record()
+	if recs == nil {
+		return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, recs: []metadata.Record{}}
 	}
-	return out
+	return FetchResponse{Mode: contract.ModeDiff, HighWatermark: hw, encoded: recs}
 }
 
 // withoutProducerIDs keeps what ClientMgmt is shown: brokers, topics and

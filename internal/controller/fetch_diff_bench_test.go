@@ -61,9 +61,9 @@ func BenchmarkHeartbeatFetchDiff(b *testing.B) {
 					b.Fatal(err)
 				}
 				if mode == "uncached" {
-					out = FetchResponse{Mode: out.Mode, HighWatermark: out.HighWatermark, Records: out.Records}
+					out = FetchResponse{Mode: out.Mode, HighWatermark: out.HighWatermark, recs: out.Records()}
 				}
-				n = len(out.Records)
+				n = len(out.Records())
 				if buf, err = out.AppendDiffJSON(buf[:0]); err != nil {
 					b.Fatal(err)
 				}

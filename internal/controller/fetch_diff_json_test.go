@@ -25,7 +25,7 @@ func TestDiffJSONMatchesEncodingJSON(t *testing.T) {
 			{Offset: 9, Timestamp: ts.Add(time.Second), Body: &metadata.TopicRecord{TopicUUID: "u-3", Name: "y\u2028z"}},
 		},
 	} {
-		out := FetchResponse{Mode: "diff", HighWatermark: 9, Records: recs}
+		out := FetchResponse{Mode: "diff", HighWatermark: 9, recs: recs}
 		got, err := out.AppendDiffJSON(nil)
 		if err != nil {
 			t.Fatal(err)
@@ -75,8 +75,8 @@ func TestFetchDiffJSONFromTail(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !reflect.DeepEqual(out.Records, tt.want) {
-					t.Fatalf("Records = %+v, want %+v", out.Records, tt.want)
+				if !reflect.DeepEqual(out.Records(), tt.want) {
+					t.Fatalf("Records = %+v, want %+v", out.Records(), tt.want)
 				}
 				got, err := out.AppendDiffJSON(nil)
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/yakt/yakt/contract"
 	"github.com/yakt/yakt/internal/controller"
+	"github.com/yakt/yakt/internal/metadata"
 )
 
 // Event stream limits.
@@ -102,12 +103,12 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		if resp.Full() {
 			off = resp.HighWatermark
 			err = s.event("reset", off, fmt.Appendf(nil, `{"highWatermark":%d}`, off))
-		} else if len(resp.Records) == 0 {
+		} else if recs := resp.Records(); len(recs) == 0 {
 			err = s.send([]byte(": keepalive\n\n"))
 		} else {
 			off = resp.HighWatermark
 			var data []byte
-			data, err = recordsEvent(resp)
+			data, err = recordsEvent(off, recs)
 			if err == nil {
 				err = s.event("records", off, data)
 			}
@@ -122,10 +123,9 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // recordsEvent is a records event's data: the newest maxEventRecords of
-// resp's records, oldest first, and how many there were in all.
-func recordsEvent(resp controller.FetchResponse) ([]byte, error) {
-	recs := resp.Records
-	b := fmt.Appendf(nil, `{"highWatermark":%d,"count":%d,"records":[`, resp.HighWatermark, len(recs))
+// a diff's records, oldest first, and how many there were in all.
+func recordsEvent(hw int64, recs []metadata.Record) ([]byte, error) {
+	b := fmt.Appendf(nil, `{"highWatermark":%d,"count":%d,"records":[`, hw, len(recs))
 	recs = recs[max(0, len(recs)-maxEventRecords):]
 	for i, rec := range recs {
 		if i > 0 {

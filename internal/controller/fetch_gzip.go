@@ -2,7 +2,6 @@ package controller
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"io"
 	"runtime"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // maxGzipWorkers bounds the goroutines one full answer is encoded and

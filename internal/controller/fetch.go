@@ -275,7 +275,7 @@ func diffResponse(hw int64, recs []metadata.TailRecord) FetchResponse {
 // withoutProducerIDs keeps what ClientMgmt is shown: brokers, topics and
 // partitions (no producer-id blocks, no migration state).
 func withoutProducerIDs(recs []metadata.TailRecord) []metadata.TailRecord {
-	out := recs[:0]
+	out := make([]metadata.TailRecord, 0, len(recs)) // recs is the tail's own
 	for _, r := range recs {
 		switch r.Record().Body.(type) {
 		case *metadata.ProducerIdsRecord, *metadata.ZkMigrationStateRecord:

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -42,10 +43,13 @@ type Tail struct {
 	mu  sync.RWMutex
 	max int
 	// recs[head:] are the retained records, offsets non-decreasing; the
-	// prefix is evicted (nil) and reclaimed by compacting now and then.
+	// prefix is evicted and reclaimed by compacting now and then.
 	// Entries are never changed once appended, except for their JSON,
 	// which their sync.Once guards, so readers may use them unlocked.
-	recs []*tailEntry
+	// Nor is a slot below len(recs) ever written again (compacting and
+	// Reset start a new array), so SinceEncoded hands out parts of recs
+	// itself instead of a copy for every fetch.
+	recs []TailRecord
 	head int
 	// floor: every appended record with Offset > floor is in recs[head:].
 	floor int64
@@ -132,7 +136,7 @@ func (t *Tail) Append(recs []Record) {
 		if r.Offset < t.last {
 			panic(fmt.Sprintf("metadata: Tail.Append: offset %d after %d", r.Offset, t.last))
 		}
-		if n := len(t.recs); n > t.head && r.Timestamp.Before(t.recs[n-1].rec.Timestamp) {
+		if n := len(t.recs); n > t.head && r.Timestamp.Before(t.recs[n-1].e.rec.Timestamp) {
 			t.inversions++
 		}
 		if len(chunk) == 0 {
@@ -141,7 +145,7 @@ func (t *Tail) Append(recs []Record) {
 		e := &chunk[0]
 		chunk = chunk[1:]
 		e.rec = r
-		t.recs = append(t.recs, e)
+		t.recs = append(t.recs, TailRecord{e})
 		t.last = r.Offset
 		added = true
 	}
@@ -149,9 +153,8 @@ func (t *Tail) Append(recs []Record) {
 		t.evictOldestOffset()
 	}
 	if t.head > 0 && t.head >= len(t.recs)/2 {
-		n := copy(t.recs, t.recs[t.head:])
-		clear(t.recs[n:])
-		t.recs, t.head = t.recs[:n], 0
+		live := t.recs[t.head:]
+		t.recs, t.head = append(make([]TailRecord, 0, 2*len(live)+tailChunk), live...), 0
 	}
 	if added {
 		t.signal()
@@ -160,16 +163,15 @@ func (t *Tail) Append(recs []Record) {
 
 // evictOldestOffset drops every record of the oldest retained offset.
 func (t *Tail) evictOldestOffset() {
-	o := t.recs[t.head].rec.Offset
-	for t.head < len(t.recs) && t.recs[t.head].rec.Offset == o {
-		r := &t.recs[t.head].rec
+	o := t.recs[t.head].e.rec.Offset
+	for t.head < len(t.recs) && t.recs[t.head].e.rec.Offset == o {
+		r := &t.recs[t.head].e.rec
 		if r.Timestamp.After(t.droppedMax) {
 			t.droppedMax = r.Timestamp
 		}
-		if t.head+1 < len(t.recs) && t.recs[t.head+1].rec.Timestamp.Before(r.Timestamp) {
+		if t.head+1 < len(t.recs) && t.recs[t.head+1].e.rec.Timestamp.Before(r.Timestamp) {
 			t.inversions--
 		}
-		t.recs[t.head] = nil
 		t.head++
 	}
 	t.floor = o
@@ -188,8 +190,7 @@ func (t *Tail) ResetAt(offset int64, maxTimestamp time.Time) { t.reset(offset, m
 func (t *Tail) reset(offset int64, maxTime time.Time, unknown bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	clear(t.recs)
-	t.recs, t.head = t.recs[:0], 0
+	t.recs, t.head = nil, 0
 	t.floor, t.last = offset, offset
 	t.droppedMax, t.timeUnknown, t.inversions = maxTime, unknown, 0
 	t.signal()
@@ -228,7 +229,8 @@ func (t *Tail) Since(offset int64, limit int) ([]Record, error) {
 }
 
 // SinceEncoded is Since with each record's shared JSON encoding: for
-// answers that send the records as JSON.
+// answers that send the records as JSON. The slice is the tail's own:
+// read it, never write to it.
 func (t *Tail) SinceEncoded(offset int64, limit int) ([]TailRecord, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -236,16 +238,16 @@ func (t *Tail) SinceEncoded(offset int64, limit int) ([]TailRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tailRecords(match), nil
+	return slices.Clip(match), nil
 }
 
 // since is Since's match, in t.recs. Called with mu held.
-func (t *Tail) since(offset int64, limit int) ([]*tailEntry, error) {
+func (t *Tail) since(offset int64, limit int) ([]TailRecord, error) {
 	if offset < t.floor {
 		return nil, ErrOffsetCompacted
 	}
 	live := t.recs[t.head:]
-	i := sort.Search(len(live), func(i int) bool { return live[i].rec.Offset > offset })
+	i := sort.Search(len(live), func(i int) bool { return live[i].e.rec.Offset > offset })
 	return take(live[i:], limit), nil
 }
 
@@ -263,7 +265,8 @@ func (t *Tail) SinceTime(ts time.Time, limit int) ([]Record, error) {
 	return records(match), nil
 }
 
-// SinceTimeEncoded is SinceTime with each record's shared JSON encoding.
+// SinceTimeEncoded is SinceTime with each record's shared JSON encoding,
+// in a slice that may be the tail's own (see SinceEncoded).
 func (t *Tail) SinceTimeEncoded(ts time.Time, limit int) ([]TailRecord, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -271,23 +274,23 @@ func (t *Tail) SinceTimeEncoded(ts time.Time, limit int) ([]TailRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tailRecords(match), nil
+	return slices.Clip(match), nil
 }
 
 // sinceTime is SinceTime's match, in t.recs or a new slice. Called with
 // mu held.
-func (t *Tail) sinceTime(ts time.Time, limit int) ([]*tailEntry, error) {
+func (t *Tail) sinceTime(ts time.Time, limit int) ([]TailRecord, error) {
 	if t.timeUnknown || t.droppedMax.After(ts) {
 		return nil, ErrOffsetCompacted
 	}
 	live := t.recs[t.head:]
 	if t.inversions == 0 {
-		i := sort.Search(len(live), func(i int) bool { return live[i].rec.Timestamp.After(ts) })
+		i := sort.Search(len(live), func(i int) bool { return live[i].e.rec.Timestamp.After(ts) })
 		return take(live[i:], limit), nil
 	}
-	var match []*tailEntry
+	var match []TailRecord
 	for _, e := range live {
-		if e.rec.Timestamp.After(ts) {
+		if e.e.rec.Timestamp.After(ts) {
 			match = append(match, e)
 		}
 	}
@@ -296,15 +299,15 @@ func (t *Tail) sinceTime(ts time.Time, limit int) ([]*tailEntry, error) {
 
 // take returns the first up to limit entries of recs, cut at an offset
 // boundary.
-func take(recs []*tailEntry, limit int) []*tailEntry {
+func take(recs []TailRecord, limit int) []TailRecord {
 	n := len(recs)
 	if limit > 0 && n > limit {
 		n = limit
-		for n > 0 && recs[n].rec.Offset == recs[n-1].rec.Offset {
+		for n > 0 && recs[n].e.rec.Offset == recs[n-1].e.rec.Offset {
 			n--
 		}
 		if n == 0 { // the first offset alone exceeds limit: all of it
-			for n < len(recs) && recs[n].rec.Offset == recs[0].rec.Offset {
+			for n < len(recs) && recs[n].e.rec.Offset == recs[0].e.rec.Offset {
 				n++
 			}
 		}
@@ -314,19 +317,10 @@ func take(recs []*tailEntry, limit int) []*tailEntry {
 
 // records copies the records out of entries (which may be t.recs: called
 // with mu held). Never nil, so an empty answer is an empty list.
-func records(entries []*tailEntry) []Record {
+func records(entries []TailRecord) []Record {
 	out := make([]Record, len(entries))
 	for i, e := range entries {
-		out[i] = e.rec
-	}
-	return out
-}
-
-// tailRecords is records for SinceEncoded.
-func tailRecords(entries []*tailEntry) []TailRecord {
-	out := make([]TailRecord, len(entries))
-	for i, e := range entries {
-		out[i] = TailRecord{e}
+		out[i] = e.e.rec
 	}
 	return out
 }
@@ -339,8 +333,8 @@ func (t *Tail) LastRegistration(id int32) int64 {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for i := len(t.recs) - 1; i >= t.head; i-- {
-		if b, ok := t.recs[i].rec.Body.(*RegisterBrokerRecord); ok && b.BrokerID == id {
-			return t.recs[i].rec.Offset
+		if b, ok := t.recs[i].e.rec.Body.(*RegisterBrokerRecord); ok && b.BrokerID == id {
+			return t.recs[i].e.rec.Offset
 		}
 	}
 	return t.floor

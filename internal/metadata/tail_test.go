@@ -313,3 +313,40 @@ func TestTailLastRegistration(t *testing.T) {
 		t.Errorf("LastRegistration(2) after its record was evicted = %d, want the floor 4", got)
 	}
 }
+
+// SinceEncoded hands out the tail's own entries: what it returned stays
+// as it was through appends, evictions, compaction and Reset, and an
+// append to it never writes into the tail.
+func TestTailEncodedSlicesStayPut(t *testing.T) {
+	tail := NewTail(4)
+	for o := int64(1); o <= 4; o++ {
+		tail.Append([]Record{tr(o, int(o))})
+	}
+	got, err := tail.SinceEncoded(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int64{1, 2, 3, 4}
+	check := func(when string) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d records, want %d", when, len(got), len(want))
+		}
+		for i, r := range got {
+			if r.Record().Offset != want[i] {
+				t.Fatalf("%s: record %d has offset %d, want %d", when, i, r.Record().Offset, want[i])
+			}
+		}
+	}
+	_ = append(got, TailRecord{})     // must reallocate, not write past got into the tail
+	for o := int64(5); o <= 12; o++ { // evicts 1..8 and compacts on the way
+		tail.Append([]Record{tr(o, int(o))})
+	}
+	check("after appends")
+	if now, _ := tail.SinceEncoded(8, 0); len(now) != 4 || now[0].Record().Offset != 9 {
+		t.Fatalf("tail after appends starts at %v", now)
+	}
+	tail.Reset(20)
+	tail.Append([]Record{tr(21, 21)})
+	check("after Reset")
+}

@@ -266,18 +266,23 @@ func TestLockWaitsOutAMomentaryHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	released := make(chan struct{})
+	// Closed just before the holder lets go: the next lock can only be
+	// had after it (closing after Close would race with the taker).
+	releasing := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(released)
+		defer close(done)
 		time.Sleep(lockGrace / 4) // the holder lets go while the next lock waits
+		close(releasing)
 		holder.Close()
 	}()
+	defer func() { <-done }()
 	lock, err := lockDir(dir)
 	if err != nil {
 		t.Fatalf("lock released %v after the attempt: %v", lockGrace/4, err)
 	}
 	select {
-	case <-released:
+	case <-releasing:
 	default:
 		t.Fatal("took the lock while another open file held it")
 	}
